@@ -1,0 +1,28 @@
+"""sklearn-mdtree: diagnose why a trained neural network underperforms.
+
+The MD tree of Zhou et al. (ICML 2024) as scikit-learn estimators: a decision
+tree with a fixed hierarchy over loss-landscape metrics whose thresholds alone
+are learned, few-shot.
+"""
+
+# The estimator
+from ._classes import MDTreeClassifier
+
+# The fixed hierarchy as data, and the paper's presets
+from ._hierarchy import PRESETS, Hierarchy, Leaf, Split, get_preset
+
+# Reading a fitted tree
+from ._export import export_text
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "MDTreeClassifier",
+    "Hierarchy",
+    "Split",
+    "Leaf",
+    "PRESETS",
+    "get_preset",
+    "export_text",
+    "__version__",
+]
