@@ -1,0 +1,283 @@
+"""Model groups: the trained models of one training configuration, with their data.
+
+A :class:`ModelGroup` is what the featurizers turn into one feature row. The
+private :class:`_Data` gives the rest of the package one way to read a training
+or validation set, whether the user passed a ``Dataset``, a ``DataLoader`` or an
+``(X, y)`` pair of tensors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+
+import torch
+from torch.utils.data import DataLoader, Dataset, IterableDataset, TensorDataset
+from torch.utils.data._utils.collate import default_collate
+
+__all__ = ["ModelGroup"]
+
+
+class _Data:
+    """Index-based access to a dataset of ``(input, label)`` pairs.
+
+    Parameters
+    ----------
+    data : Dataset, DataLoader or tuple of (Tensor, Tensor)
+        A map-style dataset whose items are ``(input, label)`` pairs, a
+        ``DataLoader`` over one (its ``dataset`` and ``collate_fn`` are used; its
+        batch size, sampler and workers are not), or two tensors of equal length.
+    role : str
+        What the data is for ("training", "validation"); used in error messages.
+    """
+
+    def __init__(self, data, *, role="training"):
+        self.role = role
+        collate_fn = default_collate
+        if isinstance(data, DataLoader):
+            collate_fn = data.collate_fn
+            data = data.dataset
+        if isinstance(data, (tuple, list)) and not isinstance(data, Dataset):
+            if len(data) != 2 or not all(isinstance(a, torch.Tensor) for a in data):
+                raise TypeError(
+                    f"The {role} data must be a Dataset, a DataLoader or a tuple (X, y) of "
+                    f"two torch tensors; got a {type(data).__name__} of "
+                    f"{[type(a).__name__ for a in data]}. Convert arrays with "
+                    "torch.as_tensor(X, dtype=torch.float32) and torch.as_tensor(y)."
+                )
+            X, y = data
+            if len(X) != len(y):
+                raise ValueError(
+                    f"The {role} data (X, y) must have as many labels as inputs; got "
+                    f"len(X)={len(X)} and len(y)={len(y)}."
+                )
+            data = TensorDataset(X, y)
+        if isinstance(data, IterableDataset):
+            raise TypeError(
+                f"The {role} data must be a map-style Dataset (with __getitem__ and __len__); "
+                f"got an IterableDataset ({type(data).__name__}), which cannot be sampled."
+            )
+        if not isinstance(data, Dataset):
+            raise TypeError(
+                f"The {role} data must be a Dataset, a DataLoader or a tuple (X, y) of two "
+                f"torch tensors; got {type(data).__name__}."
+            )
+        try:
+            n = len(data)
+        except TypeError as exc:
+            raise TypeError(
+                f"The {role} data ({type(data).__name__}) must define __len__."
+            ) from exc
+        if n == 0:
+            raise ValueError(f"The {role} data is empty (0 samples); it needs at least one.")
+        self.dataset = data
+        self.collate_fn = collate_fn
+        self._n = n
+        self._tensors = (
+            data.tensors
+            if isinstance(data, TensorDataset) and len(data.tensors) == 2
+            else None
+        )
+        self._label_range = None
+
+    def __len__(self):
+        return self._n
+
+    def take(self, indices):
+        """Return the inputs and labels at ``indices`` as two batched tensors."""
+        if self._tensors is not None:
+            idx = torch.as_tensor(indices, dtype=torch.long)
+            return self._tensors[0][idx], self._tensors[1][idx]
+        batch = self.collate_fn([self.dataset[int(i)] for i in indices])
+        if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+            raise TypeError(
+                f"The {self.role} data must yield (input, label) pairs; a collated batch "
+                f"was a {type(batch).__name__}."
+            )
+        return batch[0], batch[1]
+
+    def batches(self, batch_size, *, shuffle=False, generator=None) -> Iterator:
+        """Yield ``(inputs, labels)`` batches covering the data once.
+
+        The last batch may be smaller. With ``shuffle`` the order is a random
+        permutation drawn from ``generator`` (a ``torch.Generator``).
+        """
+        if shuffle:
+            order = torch.randperm(self._n, generator=generator)
+        else:
+            order = torch.arange(self._n)
+        for start in range(0, self._n, batch_size):
+            yield self.take(order[start : start + batch_size])
+
+    def sample(self, n_samples, generator=None):
+        """Return ``min(n_samples, len(self))`` samples drawn without replacement."""
+        n_samples = min(int(n_samples), self._n)
+        idx = torch.randperm(self._n, generator=generator)[:n_samples]
+        return self.take(idx)
+
+    def inputs(self):
+        """All inputs as one tensor (a view when the data are tensors)."""
+        if self._tensors is not None:
+            return self._tensors[0]
+        return torch.cat([x for x, _ in self.batches(1024)])
+
+    def label_range(self):
+        """Return ``(min, max)`` of the labels, checking they are integers (cached)."""
+        if self._label_range is None:
+            lo, hi = math.inf, -math.inf
+            if self._tensors is not None:
+                labels = [self._tensors[1]]
+            else:
+                labels = (y for _, y in self.batches(1024))
+            for y in labels:
+                y = torch.as_tensor(y)
+                if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+                    raise TypeError(
+                        f"The {self.role} labels must be integer class indices; got dtype "
+                        f"{y.dtype}."
+                    )
+                if y.numel():
+                    lo = min(lo, int(y.min()))
+                    hi = max(hi, int(y.max()))
+            self._label_range = (lo, hi)
+        return self._label_range
+
+
+def _architecture(model):
+    """(class, [(name, shape, dtype) of every parameter and buffer])."""
+    entries = [(name, tuple(t.shape), t.dtype) for name, t in model.state_dict().items()]
+    return type(model), entries
+
+
+def _check_same_architecture(models):
+    ref_cls, ref_entries = _architecture(models[0])
+    for i, model in enumerate(models[1:], start=1):
+        cls, entries = _architecture(model)
+        if cls is not ref_cls:
+            raise ValueError(
+                "All models of a ModelGroup must share one architecture; model "
+                f"{i} is a {cls.__name__} and model 0 a {ref_cls.__name__}."
+            )
+        if entries != ref_entries:
+            ref = dict((n, (s, d)) for n, s, d in ref_entries)
+            other = dict((n, (s, d)) for n, s, d in entries)
+            for name in list(ref) + list(other):
+                if ref.get(name) != other.get(name):
+                    raise ValueError(
+                        "All models of a ModelGroup must share one architecture; "
+                        f"'{name}' of model {i} has (shape, dtype) {other.get(name)} "
+                        f"but model 0 has {ref.get(name)} (None: no such entry)."
+                    )
+            raise ValueError(  # pragma: no cover - same entries in another order
+                "All models of a ModelGroup must share one architecture; model "
+                f"{i} orders its parameters differently from model 0."
+            )
+
+
+class ModelGroup:
+    """The trained models of one training configuration, with their data.
+
+    A group is the unit the featurizers turn into one feature row: the same
+    architecture trained with different random seeds (two or more for the
+    pairwise metrics, mode connectivity and CKA), on the same training data.
+
+    Parameters
+    ----------
+    models : sequence of torch.nn.Module
+        The trained models, one per seed, all of one architecture (same class,
+        same parameter and buffer names, shapes and dtypes). They are never
+        modified by this package.
+    train_data : Dataset, DataLoader or tuple of (Tensor, Tensor)
+        The training data, as a map-style ``Dataset`` of ``(input, label)`` pairs,
+        a ``DataLoader`` over one (only its ``dataset`` and ``collate_fn`` are
+        used), or ``(X, y)`` tensors. Labels are integer class indices.
+    val_data : Dataset, DataLoader or tuple of (Tensor, Tensor), default=None
+        Validation data in the same forms, needed only for ``test_error`` and
+        ``test_loss``.
+    metadata : dict, default=None
+        Hyperparameters of the configuration, e.g. ``{"data_amount": 600,
+        "batch_size": 32, "width": 16}``. ``data_amount`` overrides the training
+        set size in :class:`HyperparameterFeaturizer`.
+    name : str, default=None
+        A name used in warnings and errors; the group's position in the list
+        is used when it is None.
+
+    Attributes
+    ----------
+    n_models : int
+        Number of models.
+    n_train_samples : int
+        Size of the training data.
+    n_parameters : int
+        Number of parameters of one model (all parameters, trainable or not).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from featurizers import ModelGroup
+    >>> X, y = torch.randn(50, 4), torch.randint(0, 3, (50,))
+    >>> models = [torch.nn.Linear(4, 3) for _ in range(2)]
+    >>> group = ModelGroup(models, (X, y), metadata={"batch_size": 8}, name="lr0.1")
+    >>> group
+    ModelGroup(name='lr0.1', n_models=2, n_train_samples=50, metadata={'batch_size': 8})
+    >>> group.n_parameters
+    15
+    """
+
+    def __init__(self, models, train_data, val_data=None, *, metadata=None, name=None):
+        if isinstance(models, torch.nn.Module) or not isinstance(models, Sequence):
+            raise TypeError(
+                "ModelGroup needs a sequence (list or tuple) of torch.nn.Module; got "
+                f"{type(models).__name__}."
+            )
+        models = list(models)
+        if not models:
+            raise ValueError("ModelGroup needs at least one model; got an empty sequence.")
+        for i, model in enumerate(models):
+            if not isinstance(model, torch.nn.Module):
+                raise TypeError(
+                    f"ModelGroup models must be torch.nn.Module; model {i} is a "
+                    f"{type(model).__name__}."
+                )
+        _check_same_architecture(models)
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise TypeError(f"metadata must be a dict or None; got {type(metadata).__name__}.")
+        self.models = models
+        self.train_data = train_data
+        self.val_data = val_data
+        self.metadata = dict(metadata or {})
+        self.name = name
+        self._train = _Data(train_data, role="training")
+        self._val = None if val_data is None else _Data(val_data, role="validation")
+
+    @property
+    def n_models(self):
+        return len(self.models)
+
+    @property
+    def n_train_samples(self):
+        return len(self._train)
+
+    @property
+    def n_parameters(self):
+        return sum(p.numel() for p in self.models[0].parameters())
+
+    def _label(self, index=None):
+        """How warnings and errors name the group: "group 'name' (index 3)"."""
+        if self.name is not None and index is not None:
+            return f"group {self.name!r} (index {index})"
+        if self.name is not None:
+            return f"group {self.name!r}"
+        return f"group {index}" if index is not None else "group"
+
+    def __repr__(self):
+        parts = [
+            f"name={self.name!r}",
+            f"n_models={self.n_models}",
+            f"n_train_samples={self.n_train_samples}",
+        ]
+        if self._val is not None:
+            parts.append(f"n_val_samples={len(self._val)}")
+        if self.metadata:
+            parts.append(f"metadata={self.metadata!r}")
+        return f"ModelGroup({', '.join(parts)})"

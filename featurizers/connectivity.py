@@ -1,0 +1,574 @@
+"""Mode connectivity: quadratic Bezier curves between two trained models.
+
+Two models ``w0`` and ``w1`` of one architecture are joined by the curve
+
+.. math:: w(t) = (1-t)^2 w_0 + 2t(1-t)\\,\\theta + t^2 w_1, \\qquad t \\in [0, 1],
+
+whose bend ``theta`` is trained to lower the training loss along the curve
+(Garipov et al., 2018). The training error along the fitted curve, at
+``t = 0, 0.25, 0.5, 0.75, 1``, gives the two connectivity metrics of the MD tree
+collections: :func:`mode_connectivity_peak` and :func:`mode_connectivity`.
+
+Every function here is usable alone and never modifies the models passed to it:
+curves are built on private copies, and :func:`evaluate_model` restores the
+model's train/eval mode when it returns. Weights are dictionaries
+``{parameter name: tensor}`` in the order of ``model.named_parameters()``; every
+parameter is on the curve (BatchNorm affine parameters and biases included),
+buffers are not.
+
+The whole recipe, as in the public collections::
+
+    bend = fit_bend(model_a, model_b, train_data, epochs=50)
+    errors, losses = curve_errors(model_a, bend, model_b, train_data)
+    mode_connectivity_peak(errors), mode_connectivity(errors)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.utils import check_random_state
+from torch.func import functional_call
+from tqdm.auto import tqdm
+
+from ._groups import _Data
+
+__all__ = [
+    "CURVE_TS",
+    "bezier_point",
+    "curve_errors",
+    "curve_lr",
+    "curve_model",
+    "evaluate_model",
+    "fit_bend",
+    "init_bend",
+    "mode_connectivity",
+    "mode_connectivity_peak",
+    "recompute_bn_statistics",
+]
+
+#: Points of the curve at which the collections evaluate the training error.
+CURVE_TS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+_BN = torch.nn.modules.batchnorm._BatchNorm
+
+
+# ---------------------------------------------------------------------------
+# small helpers
+
+
+def _as_data(data, role="training"):
+    return data if isinstance(data, _Data) else _Data(data, role=role)
+
+
+def _device_of(model):
+    for t in model.parameters():
+        return t.device
+    for t in model.buffers():
+        return t.device
+    return torch.device("cpu")
+
+
+def _weights(model):
+    """Detached copies of every parameter of ``model``."""
+    return {name: p.detach().clone() for name, p in model.named_parameters()}
+
+
+def _torch_seed(random_state):
+    """An integer seed for torch drawn from a scikit-learn ``random_state``."""
+    return int(check_random_state(random_state).randint(0, 2**31 - 1))
+
+
+@contextlib.contextmanager
+def _forked_rng(seed, device):
+    """Seed torch's global RNG for the block and restore it afterwards.
+
+    Dropout draws from the global generator; forking it makes the block
+    reproducible without consuming the caller's random stream.
+    """
+    kwargs = {"devices": []}
+    if device.type == "cuda":  # pragma: no cover - no GPU on the test machines
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        kwargs = {"devices": [index]}
+    with torch.random.fork_rng(**kwargs):
+        torch.manual_seed(seed)
+        yield
+
+
+@contextlib.contextmanager
+def _eval_mode(model):
+    """Put every submodule in eval mode and restore each one's flag on exit."""
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, flag in flags:
+            m.training = flag
+
+
+def _check_targets(logits, targets, where=""):
+    """Clear errors for labels that are not class indices of ``logits``."""
+    if targets.is_floating_point() or targets.dtype == torch.bool:
+        raise TypeError(
+            f"Labels must be integer class indices{where}; got dtype {targets.dtype}."
+        )
+    if logits.ndim != 2:
+        raise ValueError(
+            f"Models must output (batch, n_classes) logits{where}; got output shape "
+            f"{tuple(logits.shape)}."
+        )
+    if targets.numel():
+        lo, hi = int(targets.min()), int(targets.max())
+        n_classes = logits.shape[1]
+        if lo < 0 or hi >= n_classes:
+            raise ValueError(
+                f"Labels must lie in [0, {n_classes}) for a model with {n_classes} outputs"
+                f"{where}; got labels from {lo} to {hi}."
+            )
+
+
+# ---------------------------------------------------------------------------
+# the curve
+
+
+def bezier_point(start, bend, end, t):
+    """Point ``w(t) = (1-t)^2 start + 2t(1-t) bend + t^2 end`` of a quadratic Bezier curve.
+
+    Parameters
+    ----------
+    start, bend, end : Tensor or dict of str to Tensor
+        The end points ``w0`` and ``w1`` and the bend ``theta``; dictionaries
+        must share their keys.
+    t : float or 0-d Tensor
+        Position on the curve, 0 at ``start`` and 1 at ``end``.
+
+    Returns
+    -------
+    Tensor or dict of str to Tensor
+        ``w(t)``, of the same kind as the inputs. Differentiable with respect to
+        ``bend`` (and ``t``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from featurizers.connectivity import bezier_point
+    >>> w0, theta, w1 = torch.tensor([0.0]), torch.tensor([1.0]), torch.tensor([4.0])
+    >>> [bezier_point(w0, theta, w1, t).item() for t in (0.0, 0.5, 1.0)]
+    [0.0, 1.5, 4.0]
+    """
+    a, b, c = (1 - t) ** 2, 2 * t * (1 - t), t**2
+    if isinstance(start, dict):
+        return {k: a * start[k] + b * bend[k] + c * end[k] for k in start}
+    return a * start + b * bend + c * end
+
+
+def curve_lr(epoch, epochs, lr=0.01):
+    """Learning rate of curve training at ``epoch`` (0-based) of ``epochs``.
+
+    Flat at ``lr`` for the first half, then linearly down to ``lr / 100`` at 90%
+    of the epochs and flat after (the schedule of Garipov et al.).
+
+    Examples
+    --------
+    >>> from featurizers.connectivity import curve_lr
+    >>> [round(curve_lr(e, 10), 5) for e in range(10)]
+    [0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.00753, 0.00505, 0.00258, 0.0001]
+    """
+    alpha = epoch / epochs
+    if alpha <= 0.5:
+        factor = 1.0
+    elif alpha <= 0.9:
+        factor = 1.0 - (alpha - 0.5) / 0.4 * 0.99
+    else:
+        factor = 0.01
+    return lr * factor
+
+
+def init_bend(model_a, model_b, *, init="midpoint", random_state=None):
+    """Initial bend ``theta`` of the curve between two models.
+
+    Parameters
+    ----------
+    model_a, model_b : torch.nn.Module
+        The end points, of one architecture.
+    init : {"midpoint", "random"}, default="midpoint"
+        ``"midpoint"``: the average of the two models' weights, so that the
+        initial curve is the straight segment between them. ``"random"``: a fresh
+        initialisation of the architecture (each submodule's
+        ``reset_parameters``), as in the original experiments; parameters of
+        modules without ``reset_parameters`` start at the midpoint.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the random initialisation.
+
+    Returns
+    -------
+    dict of str to Tensor
+        The bend, detached, on the models' device.
+    """
+    w0, w1 = _weights(model_a), _weights(model_b)
+    mid = {k: 0.5 * (w0[k] + w1[k]) for k in w0}
+    if init == "midpoint":
+        return mid
+    if init != "random":
+        raise ValueError(f"init must be 'midpoint' or 'random'; got {init!r}.")
+    fresh = copy.deepcopy(model_a)
+    with _forked_rng(_torch_seed(random_state), _device_of(model_a)), torch.no_grad():
+        reset = set()
+        for prefix, module in fresh.named_modules():
+            if hasattr(module, "reset_parameters") and callable(module.reset_parameters):
+                module.reset_parameters()
+                reset.update(
+                    f"{prefix}.{n}" if prefix else n
+                    for n, _ in module.named_parameters(recurse=False)
+                )
+    bend = _weights(fresh)
+    return {k: (bend[k] if k in reset else mid[k]) for k in mid}
+
+
+def fit_bend(
+    model_a,
+    model_b,
+    train_data,
+    *,
+    epochs=50,
+    init="midpoint",
+    lr=0.01,
+    momentum=0.9,
+    weight_decay=5e-4,
+    batch_size=128,
+    loss_fn=None,
+    random_state=None,
+    verbose=0,
+):
+    """Train the bend of the quadratic Bezier curve joining two models.
+
+    The end points stay fixed. Each step draws one ``t ~ U(0, 1)`` for a batch,
+    and minimises ``loss_fn(w(t)) + weight_decay / 2 * ||w(t)||^2`` over ``theta``
+    with SGD (momentum ``momentum``, learning rate :func:`curve_lr`). The network
+    is in train mode: BatchNorm normalises with batch statistics and dropout is
+    active.
+
+    Parameters
+    ----------
+    model_a, model_b : torch.nn.Module
+        The end points, of one architecture, on one device. Not modified.
+    train_data : Dataset, DataLoader or tuple of (Tensor, Tensor)
+        Training data (see :class:`featurizers.ModelGroup`).
+    epochs : int, default=50
+        Passes over the training data (50 in the public collections).
+    init : {"midpoint", "random"}, default="midpoint"
+        Initial bend, see :func:`init_bend`.
+    lr, momentum, weight_decay : float, default=0.01, 0.9, 5e-4
+        SGD settings; ``weight_decay`` is an L2 penalty on ``w(t)``.
+    batch_size : int, default=128
+        Batch size; the data are reshuffled every epoch.
+    loss_fn : callable, default=None
+        ``loss_fn(logits, labels)`` returning the mean loss; cross-entropy when
+        None.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation, the shuffling, the ``t`` draws and dropout.
+        The caller's global torch RNG is left untouched.
+    verbose : int, default=0
+        Show a progress bar over epochs when positive.
+
+    Returns
+    -------
+    dict of str to Tensor
+        The trained bend ``theta``, detached.
+
+    Raises
+    ------
+    FloatingPointError
+        If the training loss becomes NaN or infinite.
+    """
+    data = _as_data(train_data)
+    loss_fn = F.cross_entropy if loss_fn is None else loss_fn
+    device = _device_of(model_a)
+    seed = _torch_seed(random_state)
+    w0, w1 = _weights(model_a), _weights(model_b)
+    theta = init_bend(model_a, model_b, init=init, random_state=seed)
+    theta = {k: v.requires_grad_(True) for k, v in theta.items()}
+    template = copy.deepcopy(model_a).train()
+    template.requires_grad_(False)
+    optimizer = torch.optim.SGD(list(theta.values()), lr=lr, momentum=momentum)
+    generator = torch.Generator().manual_seed(seed)
+    with _forked_rng(seed + 1, device):
+        bar = tqdm(range(epochs), desc="curve epochs", disable=not verbose, leave=False)
+        for epoch in bar:
+            for group in optimizer.param_groups:
+                group["lr"] = curve_lr(epoch, epochs, lr)
+            for X, y in data.batches(batch_size, shuffle=True, generator=generator):
+                X, y = X.to(device), y.to(device)
+                t = float(torch.rand((), generator=generator))
+                w = bezier_point(w0, theta, w1, t)
+                out = functional_call(template, w, (X,))
+                if epoch == 0:
+                    _check_targets(out, y, " (curve training)")
+                loss = loss_fn(out, y)
+                if weight_decay:
+                    loss = loss + 0.5 * weight_decay * sum((v**2).sum() for v in w.values())
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(
+                        f"Curve training diverged: the loss is {loss.item()} at epoch {epoch}."
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+    return {k: v.detach() for k, v in theta.items()}
+
+
+# ---------------------------------------------------------------------------
+# evaluation
+
+
+@torch.no_grad()
+def recompute_bn_statistics(model, data, *, batch_size=128):
+    """Recompute the BatchNorm running statistics of ``model`` over ``data``, in place.
+
+    Running means and variances are reset and re-estimated as the average over
+    the data of the batch statistics, each batch weighted by its size (the
+    ``update_bn`` of Garipov et al.). Only the BatchNorm layers are in train mode
+    during the pass, so dropout is off. Modes and momenta are restored
+    afterwards. This function *modifies* ``model``: pass a copy to keep the
+    original; :func:`curve_model` does this for curve points.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Model whose BatchNorm statistics are recomputed. Nothing happens if it
+        has no BatchNorm layer tracking running statistics.
+    data : Dataset, DataLoader or tuple of (Tensor, Tensor)
+        Data to estimate the statistics on (the training data, normally).
+    batch_size : int, default=128
+        Batch size of the pass.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``model``, for chaining.
+    """
+    bns = [m for m in model.modules() if isinstance(m, _BN) and m.track_running_stats]
+    if not bns:
+        return model
+    data = _as_data(data)
+    device = _device_of(model)
+    saved = [(m, m.training) for m in model.modules()]
+    momenta = [m.momentum for m in bns]
+    try:
+        model.eval()
+        for m in bns:
+            m.reset_running_stats()
+            m.train()
+        seen = 0
+        for X, _ in data.batches(batch_size):
+            b = len(X)
+            for m in bns:
+                m.momentum = b / (seen + b)
+            model(X.to(device))
+            seen += b
+    finally:
+        for m, momentum in zip(bns, momenta):
+            m.momentum = momentum
+        for m, flag in saved:
+            m.training = flag
+    return model
+
+
+@torch.no_grad()
+def evaluate_model(model, data, *, loss_fn=None, batch_size=256):
+    """Error (percent) and mean loss of ``model`` on ``data``, in eval mode.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A classifier outputting ``(batch, n_classes)`` logits. Its train/eval
+        mode is restored on return; nothing else is touched.
+    data : Dataset, DataLoader or tuple of (Tensor, Tensor)
+        Inputs and integer labels.
+    loss_fn : callable, default=None
+        ``loss_fn(logits, labels)`` returning the mean loss of a batch;
+        cross-entropy when None.
+    batch_size : int, default=256
+        Batch size of the pass (the results do not depend on it).
+
+    Returns
+    -------
+    error : float
+        ``100 - accuracy`` in percent.
+    loss : float
+        Mean loss over all samples (batch means weighted by batch size); NaN or
+        infinite if the model outputs are.
+
+    Raises
+    ------
+    ValueError
+        If a label is outside ``[0, n_classes)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from featurizers.connectivity import evaluate_model
+    >>> model = torch.nn.Linear(2, 2, bias=False)
+    >>> _ = model.weight.data.copy_(torch.eye(2))
+    >>> X, y = torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 0.0]]), torch.tensor([0, 1, 1])
+    >>> error, loss = evaluate_model(model, (X, y))
+    >>> round(error, 2)
+    33.33
+    """
+    data = _as_data(data)
+    loss_fn = F.cross_entropy if loss_fn is None else loss_fn
+    device = _device_of(model)
+    n, wrong, total = 0, 0, 0.0
+    with _eval_mode(model):
+        for X, y in data.batches(batch_size):
+            X, y = X.to(device), y.to(device)
+            out = model(X)
+            _check_targets(out, y)
+            b = len(y)
+            total += float(loss_fn(out, y)) * b
+            wrong += int((out.argmax(dim=1) != y).sum())
+            n += b
+    return 100.0 * wrong / n, total / n
+
+
+def curve_model(model_a, bend, model_b, t, bn_data=None, *, batch_size=128):
+    """A new model with the weights ``w(t)`` of the curve, in eval mode.
+
+    Parameters
+    ----------
+    model_a, model_b : torch.nn.Module
+        The end points (not modified).
+    bend : dict of str to Tensor
+        The bend ``theta`` (from :func:`fit_bend` or :func:`init_bend`).
+    t : float
+        Position on the curve.
+    bn_data : Dataset, DataLoader or tuple of (Tensor, Tensor), default=None
+        Data to recompute BatchNorm statistics on at ``t`` (the training data,
+        normally). When None the buffers are ``model_a``'s.
+    batch_size : int, default=128
+        Batch size of the BatchNorm pass.
+
+    Returns
+    -------
+    torch.nn.Module
+        A copy of ``model_a`` holding ``w(t)``.
+    """
+    model = copy.deepcopy(model_a)
+    w = bezier_point(_weights(model_a), bend, _weights(model_b), t)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.copy_(w[name])
+    if bn_data is not None:
+        recompute_bn_statistics(model, bn_data, batch_size=batch_size)
+    return model.eval()
+
+
+def curve_errors(
+    model_a, bend, model_b, train_data, *, ts=CURVE_TS, loss_fn=None, batch_size=128
+):
+    """Training error and loss along the curve, BatchNorm recomputed at each ``t``.
+
+    Parameters
+    ----------
+    model_a, model_b : torch.nn.Module
+        The end points (not modified).
+    bend : dict of str to Tensor
+        The bend ``theta``.
+    train_data : Dataset, DataLoader or tuple of (Tensor, Tensor)
+        Data for both the BatchNorm statistics and the evaluation.
+    ts : sequence of float, default=CURVE_TS
+        Points of the curve, ``(0, 0.25, 0.5, 0.75, 1)`` for the metrics.
+    loss_fn : callable, default=None
+        Mean loss; cross-entropy when None.
+    batch_size : int, default=128
+        Batch size of the BatchNorm and evaluation passes.
+
+    Returns
+    -------
+    errors : ndarray of shape (len(ts),)
+        Error in percent at each ``t``.
+    losses : ndarray of shape (len(ts),)
+        Mean loss at each ``t``.
+    """
+    data = _as_data(train_data)
+    errors, losses = [], []
+    for t in ts:
+        model = curve_model(model_a, bend, model_b, t, data, batch_size=batch_size)
+        e, loss = evaluate_model(model, data, loss_fn=loss_fn, batch_size=batch_size)
+        errors.append(e)
+        losses.append(loss)
+    return np.asarray(errors), np.asarray(losses)
+
+
+# ---------------------------------------------------------------------------
+# the metrics
+
+
+def _five_points(errors):
+    errors = np.asarray(errors, dtype=float)
+    if errors.shape[-1:] != (5,):
+        raise ValueError(
+            "errors must hold the errors at t = 0, 0.25, 0.5, 0.75, 1 along the last "
+            f"axis (5 values); got shape {errors.shape}."
+        )
+    return errors
+
+
+def mode_connectivity_peak(errors):
+    """Minus the highest error inside the curve: ``-max(e1, e2, e3)``.
+
+    Parameters
+    ----------
+    errors : array-like of shape (..., 5)
+        Errors (percent) at ``t = 0, 0.25, 0.5, 0.75, 1``.
+
+    Returns
+    -------
+    float or ndarray of shape (...)
+        0 when the curve has zero error inside, more negative for higher
+        barriers.
+
+    Examples
+    --------
+    >>> from featurizers.connectivity import mode_connectivity_peak
+    >>> float(mode_connectivity_peak([2.0, 10.0, 30.0, 12.0, 4.0]))
+    -30.0
+    """
+    errors = _five_points(errors)
+    return -errors[..., 1:4].max(axis=-1)
+
+
+def mode_connectivity(errors):
+    """Signed gap between the end points' mean error and the most distant point.
+
+    ``(e0 + e4) / 2 - e_u`` with ``u = argmax_i |e_i - (e0 + e4) / 2|`` over all
+    five points (the first one on ties). Negative for a barrier (the curve is
+    worse than its ends), positive when the curve passes below them, 0 when it
+    is flat.
+
+    Parameters
+    ----------
+    errors : array-like of shape (..., 5)
+        Errors (percent) at ``t = 0, 0.25, 0.5, 0.75, 1``.
+
+    Returns
+    -------
+    float or ndarray of shape (...)
+
+    Examples
+    --------
+    >>> from featurizers.connectivity import mode_connectivity
+    >>> float(mode_connectivity([2.0, 10.0, 30.0, 12.0, 4.0]))
+    -27.0
+    >>> float(mode_connectivity([10.0, 4.0, 5.0, 9.0, 12.0]))
+    7.0
+    """
+    errors = _five_points(errors)
+    mid = (errors[..., 0] + errors[..., 4]) / 2
+    u = np.abs(errors - mid[..., None]).argmax(axis=-1)
+    return mid - np.take_along_axis(errors, u[..., None], axis=-1)[..., 0]
