@@ -57,9 +57,10 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
         ``"data"`` always uses the training range of each split's feature:
         useful when the features live on another scale than the paper's.
     xatol : float, default=1e-5
-        Absolute tolerance of the Brent search (scipy's default).
-    max_iter : int, default=500
-        Maximum number of objective evaluations per Brent search.
+        Absolute tolerance of the Brent search (scipy's option and default).
+    maxiter : int, default=500
+        Maximum number of iterations per Brent search (scipy's option and
+        default).
     max_sweeps : int, default=10
         Maximum number of top-down sweeps of the exhaustive search.
 
@@ -124,7 +125,7 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
         "threshold_search": [StrOptions({"brent", "exhaustive"})],
         "bounds": [StrOptions({"hierarchy", "data"})],
         "xatol": [Interval(numbers.Real, 0, None, closed="neither")],
-        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "maxiter": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_sweeps": [Interval(numbers.Integral, 1, None, closed="left")],
     }
 
@@ -135,14 +136,14 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
         threshold_search="brent",
         bounds="hierarchy",
         xatol=1e-5,
-        max_iter=500,
+        maxiter=500,
         max_sweeps=10,
     ):
         self.hierarchy = hierarchy
         self.threshold_search = threshold_search
         self.bounds = bounds
         self.xatol = xatol
-        self.max_iter = max_iter
+        self.maxiter = maxiter
         self.max_sweeps = max_sweeps
 
     # -- input handling -----------------------------------------------------------------
@@ -271,7 +272,7 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
                     if self.threshold_search == "brent":
                         thresholds[k] = brent_threshold(
                             values, scores, total, bounds[k],
-                            xatol=self.xatol, maxiter=self.max_iter,
+                            xatol=self.xatol, maxiter=self.maxiter,
                         )
                     elif len(values):
                         thresholds[k] = exhaustive_threshold(values, scores, bounds[k])
@@ -338,6 +339,7 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``.
         """
+        check_is_fitted(self)
         return self._leaf_proba[self.apply(X)]
 
     def predict(self, X):
@@ -351,6 +353,7 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
         -------
         y : ndarray of shape (n_samples,)
         """
+        check_is_fitted(self)
         return self.leaf_labels_[self.apply(X)]
 
     def decision_path(self, X):
