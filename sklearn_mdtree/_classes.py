@@ -241,7 +241,7 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
             hierarchy.root,
             [s.name for s in splits],
             column,
-            {} if single_class else code,
+            dict.fromkeys(leaf_labels, 0) if single_class else code,
         )
         if single_class:  # every leaf predicts the one class seen
             tree = _relabel(tree, 0)

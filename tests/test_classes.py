@@ -1,0 +1,302 @@
+"""Tests of MDTreeClassifier: paper figures, surface, bad input, properties."""
+
+import os
+import pickle
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+
+from sklearn_mdtree import Hierarchy, Leaf, MDTreeClassifier, Split, get_preset
+
+SEEDS = (42, 90, 38, 18, 72)
+FEATURES = ["train_error", "mode_connectivity_peak", "hessian_t", "CKA"]
+
+
+def _data_dir():
+    env = os.environ.get("SKLEARN_MDTREE_DATA")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared/data/model_diagnosis"
+
+
+@pytest.fixture(scope="module")
+def collections():
+    d = _data_dir()
+    return (pd.read_csv(d / "dataframe_normal_public.csv"),
+            pd.read_csv(d / "dataframe_noise_public.csv"))
+
+
+def _random_pairs(F, Fp, label, k, seed):
+    """Training rows of k random (data, width) pairs and the test set, as the paper draws them."""
+    train, test = F[F[label] != "optimal"], Fp[Fp[label] != "optimal"]
+    pairs = [(d, w) for d in sorted(set(train.data)) for w in sorted(set(train.width))]
+    chosen = np.random.RandomState(seed).choice(len(pairs), size=k, replace=False)
+    keys = pd.MultiIndex.from_tuples([pairs[i] for i in chosen])
+    mask = pd.MultiIndex.from_arrays([train.data, train.width]).isin(keys)
+    return train[mask], test
+
+
+def _mean_accuracy(collections, search, k=8):
+    F, Fp = collections
+    accs = []
+    for seed in SEEDS:
+        train, test = _random_pairs(F, Fp, "bs_failure", k, seed)
+        assert len(train) == 12 * k
+        clf = MDTreeClassifier("q1", threshold_search=search).fit(train, train.bs_failure)
+        accs.append(clf.score(test, test.bs_failure))
+    return 100 * np.mean(accs)
+
+
+def test_table_b_case1_brent_reproduces_paper(collections):
+    assert _mean_accuracy(collections, "brent") == pytest.approx(87.70, abs=0.01)
+
+
+def test_fig3a_k1_brent_and_exhaustive(collections):
+    brent = _mean_accuracy(collections, "brent", k=1)
+    exhaustive = _mean_accuracy(collections, "exhaustive", k=1)
+    assert brent == pytest.approx(76.64, abs=0.01)
+    assert exhaustive >= brent + 4
+
+
+def test_table_b_case1_exhaustive(collections):
+    # measured 87.64: the exact fit does not beat Brent at 96 rows (see docs)
+    assert _mean_accuracy(collections, "exhaustive") == pytest.approx(87.64, abs=0.01)
+
+
+# -- the estimator surface -------------------------------------------------------------
+@pytest.fixture
+def small(collections):
+    F, _ = collections
+    train, _ = _random_pairs(F, F, "bs_failure", 8, 42)
+    return train, train.bs_failure
+
+
+def test_fitted_attributes_and_export(small):
+    X, y = small
+    clf = MDTreeClassifier().fit(X, y)
+    assert list(clf.thresholds_) == ["t0", "t1", "t2"]
+    for name, (lo, hi) in clf.bounds_.items():
+        assert lo <= clf.thresholds_[name] <= hi
+    assert list(clf.feature_names_in_) == ["train_error", "mode_connectivity_peak", "hessian_t"]
+    assert clf.n_features_in_ == 3
+    assert list(clf.classes_) == ["large", "small"]
+    assert clf.hierarchy_.splits()[2].threshold == clf.thresholds_["t2"]
+    text = clf.export_text()
+    assert f"hessian_t <= {clf.thresholds_['t2']:.2f}  [t2]" in text
+    assert "class: large  (regime 3)" in text
+    assert "weights: [large:" in clf.export_text(show_weights=True)
+    assert clf.train_score_ == pytest.approx(clf.score(X, y))
+
+
+def test_predict_proba_apply_decision_path(small):
+    X, y = small
+    clf = MDTreeClassifier().fit(X, y)
+    leaf = clf.apply(X)
+    assert set(np.unique(leaf)) <= {0, 1, 2, 3}
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1)
+    # training class frequencies at each leaf
+    for r in np.unique(leaf):
+        freq = (y[leaf == r].to_numpy()[:, None] == clf.classes_).mean(axis=0)
+        np.testing.assert_allclose(proba[leaf == r][0], freq)
+    path = clf.decision_path(X).toarray()
+    assert path.shape == (len(X), 7)
+    assert (path[:, 0] == 1).all()
+    leaf_nodes = np.array([1, 4, 5, 6])  # pre-order ids of the four leaves
+    np.testing.assert_array_equal(path[:, leaf_nodes].argmax(axis=1), leaf)
+
+
+def test_dataframe_columns_matched_by_name(small):
+    X, y = small
+    clf = MDTreeClassifier().fit(X, y)
+    shuffled = X[list(reversed(X.columns))]
+    np.testing.assert_array_equal(clf.predict(shuffled), clf.predict(X))
+    np.testing.assert_array_equal(clf.predict(X[["hessian_t", "train_error",
+                                                  "mode_connectivity_peak"]]), clf.predict(X))
+
+
+def test_grid_search_over_bounds_and_initial_values(small):
+    X, y = small
+    est = MDTreeClassifier(hierarchy=get_preset("q1"))
+    grid = {"hierarchy__t2__bounds": [(4, 9), (6, 9)], "hierarchy__t1__threshold": [-10, -5]}
+    search = GridSearchCV(est, grid, cv=3).fit(X, y)
+    assert set(search.best_params_) == set(grid)
+    assert search.best_estimator_.bounds_["t2"] == tuple(map(float,
+                                                        search.best_params_["hierarchy__t2__bounds"]))
+    # the user's hierarchy is untouched
+    assert est.hierarchy.get_params()["t2__bounds"] == (4.0, 9.0)
+    assert "hierarchy__t0__bounds" in est.get_params(deep=True)
+    c = clone(est).set_params(hierarchy__t0__bounds=(0, 2))
+    assert c.get_params()["hierarchy__t0__bounds"] == (0, 2)
+    assert est.get_params()["hierarchy__t0__bounds"] == (0.0, 1.0)
+
+
+@pytest.mark.parametrize("dump", ["pickle", "joblib"])
+def test_persistence_roundtrip(small, tmp_path, dump):
+    X, y = small
+    clf = MDTreeClassifier(threshold_search="exhaustive").fit(X, y)
+    if dump == "pickle":
+        new = pickle.loads(pickle.dumps(clf))
+    else:
+        joblib.dump(clf, tmp_path / "m.joblib")
+        new = joblib.load(tmp_path / "m.joblib")
+    np.testing.assert_array_equal(new.predict(X), clf.predict(X))
+    np.testing.assert_array_equal(new.predict_proba(X), clf.predict_proba(X))
+
+
+def test_inputs_not_modified(small):
+    X, y = small
+    X0, y0 = X.copy(), y.copy()
+    w = np.ones(len(y))
+    hierarchy = get_preset("q1")
+    h0 = hierarchy.get_params()
+    MDTreeClassifier(hierarchy).fit(X, y, sample_weight=w)
+    pd.testing.assert_frame_equal(X, X0)
+    pd.testing.assert_series_equal(y, y0)
+    assert (w == 1).all() and hierarchy.get_params() == h0
+
+
+def test_sample_weight_equals_repetition(small):
+    X, y = small
+    w = np.random.RandomState(0).randint(0, 3, len(y))
+    rep = X.loc[X.index.repeat(w)]
+    for search in ("brent", "exhaustive"):
+        a = MDTreeClassifier(threshold_search=search).fit(X, y, sample_weight=w)
+        b = MDTreeClassifier(threshold_search=search).fit(rep, rep.bs_failure)
+        np.testing.assert_array_equal(a.predict(X), b.predict(X))
+
+
+def test_bounds_data_uses_training_range(small):
+    X, y = small
+    clf = MDTreeClassifier(bounds="data").fit(X, y)
+    assert clf.bounds_["t2"] == (X.hessian_t.min(), X.hessian_t.max())
+
+
+def test_exhaustive_sweeps_until_stable(small):
+    X, y = small
+    clf = MDTreeClassifier(threshold_search="exhaustive").fit(X, y)
+    assert 1 <= clf.n_sweeps_ <= 10
+    brent = MDTreeClassifier().fit(X, y)
+    assert clf.train_score_ >= brent.train_score_
+
+
+# -- bad input --------------------------------------------------------------------------
+def test_nan_or_inf_in_used_feature(small):
+    X, y = small
+    bad = X.copy()
+    bad.iloc[3, bad.columns.get_loc("hessian_t")] = np.inf
+    with pytest.raises(ValueError, match="NaN or inf in feature 'hessian_t'.*'t2'"):
+        MDTreeClassifier().fit(bad, y)
+    ok = X.copy()
+    ok.iloc[3, ok.columns.get_loc("CKA")] = np.nan  # not used by the sharpness tree
+    MDTreeClassifier().fit(ok, y)
+
+
+def test_missing_column_and_plain_array(small):
+    X, y = small
+    with pytest.raises(ValueError, match=r"missing the column\(s\) \['hessian_t'\]"):
+        MDTreeClassifier().fit(X.drop(columns="hessian_t"), y)
+    with pytest.raises(TypeError, match="must be a pandas DataFrame"):
+        MDTreeClassifier().fit(X[FEATURES].to_numpy(), y)
+
+
+def test_feature_index_out_of_range():
+    h = Hierarchy(Split("a", 5))
+    with pytest.raises(ValueError, match=r"X has 2 feature\(s\).*index\(es\) \[5\]"):
+        MDTreeClassifier(h).fit(np.zeros((4, 2)), [0, 1, 0, 1])
+
+
+def test_labels_no_leaf_can_emit(small):
+    X, y = small
+    with pytest.raises(ValueError, match=r"label\(s\) \['width'\] that no leaf"):
+        MDTreeClassifier().fit(X, y.replace({"small": "width"}))
+
+
+def test_empty_X():
+    with pytest.raises(ValueError, match="0 sample"):
+        MDTreeClassifier(Hierarchy(Split("a", 0))).fit(np.zeros((0, 2)), [])
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"hierarchy__t2__bounds": (9, 4)}, "low <= high"),
+        ({"hierarchy__t2__threshold": 3.0}, "inside its bounds"),
+    ],
+)
+def test_bad_bounds_rejected_at_fit(small, params, match):
+    X, y = small
+    with pytest.raises(ValueError, match=match):
+        MDTreeClassifier(get_preset("q1")).set_params(**params).fit(X, y)
+
+
+def test_bad_parameters(small):
+    X, y = small
+    with pytest.raises(ValueError, match="'threshold_search' parameter"):
+        MDTreeClassifier(threshold_search="golden").fit(X, y)
+    with pytest.raises(ValueError, match="Unknown hierarchy preset"):
+        MDTreeClassifier("q9").fit(X, y)
+
+
+def test_mismatched_sample_weight(small):
+    X, y = small
+    with pytest.raises(ValueError, match="sample_weight"):
+        MDTreeClassifier().fit(X, y, sample_weight=np.ones(3))
+    with pytest.raises(ValueError, match="[Nn]egative"):
+        MDTreeClassifier().fit(X, y, sample_weight=-np.ones(len(y)))
+
+
+def test_one_class_fits_and_predicts_it(small):
+    X, _ = small
+    clf = MDTreeClassifier().fit(X, ["small"] * len(X))
+    assert (clf.predict(X) == "small").all()
+    np.testing.assert_array_equal(clf.predict_proba(X), np.ones((len(X), 1)))
+
+
+# -- properties ----------------------------------------------------------------------------
+_rows = st.lists(
+    st.tuples(st.floats(0, 3), st.floats(-40, 0), st.floats(3, 10), st.sampled_from(["small", "large"])),
+    min_size=2, max_size=40,
+)
+
+
+def _frame(rows):
+    X = pd.DataFrame(rows, columns=["train_error", "mode_connectivity_peak", "hessian_t", "y"])
+    return X.drop(columns="y"), X["y"].to_numpy()
+
+
+@settings(max_examples=40, deadline=None)
+@given(_rows, st.sampled_from(["brent", "exhaustive"]), st.randoms(use_true_random=False))
+def test_row_order_does_not_matter(rows, search, rnd):
+    X, y = _frame(rows)
+    perm = list(range(len(X)))
+    rnd.shuffle(perm)
+    a = MDTreeClassifier(threshold_search=search).fit(X, y)
+    b = MDTreeClassifier(threshold_search=search).fit(X.iloc[perm], y[perm])
+    assert a.thresholds_ == b.thresholds_
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+
+
+@settings(max_examples=40, deadline=None)
+@given(_rows, st.sampled_from(["brent", "exhaustive"]), st.sampled_from(["hierarchy", "data"]))
+def test_thresholds_in_bounds_and_proba_sums_to_one(rows, search, bounds):
+    X, y = _frame(rows)
+    clf = MDTreeClassifier(threshold_search=search, bounds=bounds).fit(X, y)
+    for name, (lo, hi) in clf.bounds_.items():
+        assert lo <= clf.thresholds_[name] <= hi
+    np.testing.assert_allclose(clf.predict_proba(X).sum(axis=1), 1)
+    assert set(clf.predict(X)) <= set(clf.classes_)
+
+
+def test_majority_leaves_generic_hierarchy():
+    X = np.array([[0.0, 0], [1, 0], [2, 1], [3, 1], [4, 0], [5, 1]])
+    y = np.array([0, 0, 1, 1, 2, 2])
+    h = Hierarchy(Split("a", 0, bounds=(0, 5), left=Leaf(), right=Split("b", 0, bounds=(0, 5))))
+    clf = MDTreeClassifier(h, threshold_search="exhaustive").fit(X, y)
+    assert clf.score(X, y) == 1.0
+    assert clf.thresholds_ == {"a": 1.5, "b": 3.5}
