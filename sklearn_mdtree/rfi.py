@@ -213,11 +213,23 @@ def label_meaning(task, label):
 
 
 def _format_rows(positions):
-    """'rows 3, 7 and 9 more' for a sorted array of positional row numbers."""
+    """'3, 7, 9 and 2 more' for an array of row numbers."""
     positions = np.asarray(positions)
     shown = ", ".join(str(int(p)) for p in positions[:_MAX_LISTED])
     more = len(positions) - _MAX_LISTED
     return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _where(positions, line_offset=None):
+    """Name rows by position, or by line of the file they were read from.
+
+    With ``line_offset`` (the file line of row 0, e.g. 2 below a header line), rows are
+    named as file lines; otherwise as positions counted from 0.
+    """
+    positions = np.asarray(positions)
+    if line_offset is None:
+        return f"row(s) {_format_rows(positions)} (positions, 0 = first row)"
+    return f"line(s) {_format_rows(positions + line_offset)}"
 
 
 def _check_columns(frame, columns, *, what="frame"):
@@ -229,10 +241,10 @@ def _check_columns(frame, columns, *, what="frame"):
         )
 
 
-def _check_numeric(frame, columns, *, what="frame"):
+def _check_numeric(frame, columns, *, what="frame", line_offset=None):
     """Raise a ValueError naming a non-numeric column or a missing value (NaN) in it.
 
-    Rows are named by position (0 is the first data row).
+    Rows are named by position, or by file line if ``line_offset`` is given.
     """
     for column in columns:
         values = frame[column]
@@ -240,7 +252,9 @@ def _check_numeric(frame, columns, *, what="frame"):
             coerced = pd.to_numeric(values, errors="coerce")
             bad = np.flatnonzero(coerced.isna().to_numpy() & values.notna().to_numpy())
             example = (
-                f"; row {int(bad[0])} holds {values.iloc[bad[0]]!r}" if len(bad) else ""
+                f"; {_where(bad[:1], line_offset)} holds {values.iloc[bad[0]]!r}"
+                if len(bad)
+                else ""
             )
             raise ValueError(
                 f"Column {column!r} of the {what} must be numeric; got dtype "
@@ -250,11 +264,11 @@ def _check_numeric(frame, columns, *, what="frame"):
         if len(nan_rows):
             raise ValueError(
                 f"Column {column!r} of the {what} has missing values (NaN) in "
-                f"row(s) {_format_rows(nan_rows)} (positions, 0 = first data row)."
+                f"{_where(nan_rows, line_offset)}."
             )
 
 
-def _check_complete_grid(frame, columns, *, what="frame"):
+def _check_complete_grid(frame, columns, *, what="frame", line_offset=None):
     """Raise a ValueError unless ``frame[columns]`` is a full grid, each point once.
 
     A full grid holds every combination of the values that each column takes.
@@ -265,8 +279,8 @@ def _check_complete_grid(frame, columns, *, what="frame"):
     if len(duplicated):
         first = coords.iloc[duplicated[0]].to_dict()
         raise ValueError(
-            f"The {what} has more than one row for the same configuration: rows "
-            f"{_format_rows(duplicated)} repeat {columns} (e.g. {first})."
+            f"The {what} has more than one row for the same configuration of "
+            f"{list(columns)}: {_where(duplicated, line_offset)} (e.g. {first})."
         )
     levels = [np.sort(coords[c].unique()) for c in columns]
     expected = int(np.prod([len(level) for level in levels], dtype=np.int64))
