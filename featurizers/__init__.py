@@ -13,3 +13,61 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
         "featurizers (part of sklearn-mdtree) needs PyTorch; install it with "
         "`pip install \"sklearn-mdtree[torch]\"`."
     ) from exc
+
+# Model groups: the input of every featurizer
+from ._groups import ModelGroup
+
+# Transformers: lists of model groups in, one feature row per group out
+# (enabled once featurizers/similarity.py lands)
+
+# Mode connectivity: Bezier curves between two models, and the two metrics
+from .connectivity import (
+    CURVE_TS,
+    bezier_point,
+    curve_errors,
+    curve_lr,
+    curve_model,
+    evaluate_model,
+    fit_bend,
+    init_bend,
+    mode_connectivity,
+    mode_connectivity_peak,
+    recompute_bn_statistics,
+)
+
+# Sharpness: Hessian-vector products, trace estimators, top eigenvalue
+from .hessian import (
+    HessianOperator,
+    hessian_top_eigenvalue,
+    hessian_trace,
+    hutchinson_trace,
+    pyhessian_trace,
+    top_eigenvalue,
+    xtrace,
+)
+
+
+__all__ = [
+    # Model groups
+    "ModelGroup",
+    # Mode connectivity
+    "CURVE_TS",
+    "bezier_point",
+    "curve_lr",
+    "init_bend",
+    "fit_bend",
+    "recompute_bn_statistics",
+    "evaluate_model",
+    "curve_model",
+    "curve_errors",
+    "mode_connectivity_peak",
+    "mode_connectivity",
+    # Sharpness
+    "HessianOperator",
+    "hessian_trace",
+    "hessian_top_eigenvalue",
+    "hutchinson_trace",
+    "pyhessian_trace",
+    "xtrace",
+    "top_eigenvalue",
+]

@@ -225,7 +225,9 @@ class ModelGroup:
     """
 
     def __init__(self, models, train_data, val_data=None, *, metadata=None, name=None):
-        if isinstance(models, torch.nn.Module) or not isinstance(models, Sequence):
+        if isinstance(models, (torch.nn.Module, str, bytes)) or not isinstance(
+            models, Sequence
+        ):
             raise TypeError(
                 "ModelGroup needs a sequence (list or tuple) of torch.nn.Module; got "
                 f"{type(models).__name__}."
