@@ -1,0 +1,53 @@
+"""Shared test setup: the public model-diagnosis collections, read from a local folder.
+
+Tests and CI have no internet. When ``SKLEARN_MDTREE_DATA`` is unset, it is pointed for
+the whole session at ``shared/data/model_diagnosis`` beside the repository's root
+(found relative to this file, so that a clone anywhere next to ``shared`` works).
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+ENV_VAR = "SKLEARN_MDTREE_DATA"
+
+#: The shared copy of the collections, relative to the repository's root.
+SHARED_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "model_diagnosis"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _model_diagnosis_data_env():
+    """Point SKLEARN_MDTREE_DATA at the shared copy, if unset and the folder exists."""
+    with pytest.MonkeyPatch.context() as patch:
+        if not os.environ.get(ENV_VAR) and SHARED_DATA_DIR.is_dir():
+            patch.setenv(ENV_VAR, str(SHARED_DATA_DIR))
+        yield
+
+
+@pytest.fixture(scope="session")
+def model_diagnosis_dir(_model_diagnosis_data_env):
+    """Folder holding the published CSVs; skips the test when there is none."""
+    folder = os.environ.get(ENV_VAR)
+    if not folder:
+        pytest.skip(f"no local copy of the collections: set {ENV_VAR} or provide {SHARED_DATA_DIR}")
+    return Path(folder)
+
+
+@pytest.fixture(scope="session")
+def stacked_frame(model_diagnosis_dir):
+    """Both collections stacked (normal first), with a ``collection`` column. Read-only."""
+    from sklearn_mdtree.datasets import fetch_model_diagnosis
+
+    return fetch_model_diagnosis("both", download_if_missing=False).frame
+
+
+@pytest.fixture(scope="session")
+def published_frames(model_diagnosis_dir):
+    """The two published files as pandas reads them, keyed by collection. Read-only."""
+    import pandas as pd
+
+    return {
+        "normal": pd.read_csv(model_diagnosis_dir / "dataframe_normal_public.csv"),
+        "noise": pd.read_csv(model_diagnosis_dir / "dataframe_noise_public.csv"),
+    }
