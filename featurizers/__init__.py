@@ -18,7 +18,12 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
 from ._groups import ModelGroup
 
 # Transformers: lists of model groups in, one feature row per group out
-# (enabled once featurizers/similarity.py lands)
+from ._transformers import (
+    FeaturizationWarning,
+    HyperparameterFeaturizer,
+    LossLandscapeFeaturizer,
+    ValidationFeaturizer,
+)
 
 # Mode connectivity: Bezier curves between two models, and the two metrics
 from .connectivity import (
@@ -46,10 +51,18 @@ from .hessian import (
     xtrace,
 )
 
+# Similarity: linear CKA of two models' outputs on mixup batches
+from .similarity import linear_cka, mixup_batches, output_cka
+
 
 __all__ = [
     # Model groups
     "ModelGroup",
+    # Transformers
+    "LossLandscapeFeaturizer",
+    "ValidationFeaturizer",
+    "HyperparameterFeaturizer",
+    "FeaturizationWarning",
     # Mode connectivity
     "CURVE_TS",
     "bezier_point",
@@ -70,4 +83,8 @@ __all__ = [
     "pyhessian_trace",
     "xtrace",
     "top_eigenvalue",
+    # Similarity
+    "linear_cka",
+    "mixup_batches",
+    "output_cka",
 ]

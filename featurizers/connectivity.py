@@ -177,7 +177,7 @@ def curve_lr(epoch, epochs, lr=0.01):
     --------
     >>> from featurizers.connectivity import curve_lr
     >>> [round(curve_lr(e, 10), 5) for e in range(10)]
-    [0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.00753, 0.00505, 0.00258, 0.0001]
+    [0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.00753, 0.00505, 0.00257, 0.0001]
     """
     alpha = epoch / epochs
     if alpha <= 0.5:

@@ -1,0 +1,706 @@
+"""scikit-learn transformers that turn model groups into feature rows.
+
+Each transformer takes a list of :class:`~featurizers.ModelGroup` and returns one
+row per group. They only loop over groups and call the documented functions of
+:mod:`featurizers.connectivity`, :mod:`featurizers.hessian` and
+:mod:`featurizers.similarity`; the definitions match the public MD tree
+collections (means over each group's seeds, errors in percent, natural logs).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from itertools import chain, combinations
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from tqdm.auto import tqdm
+
+from ._groups import ModelGroup
+from .connectivity import (
+    _eval_mode,
+    _forked_rng,
+    curve_errors,
+    evaluate_model,
+    fit_bend,
+    mode_connectivity,
+    mode_connectivity_peak,
+)
+from .hessian import hessian_top_eigenvalue, hessian_trace
+from .similarity import mixup_batches, output_cka
+
+__all__ = [
+    "FeaturizationWarning",
+    "HyperparameterFeaturizer",
+    "LossLandscapeFeaturizer",
+    "ValidationFeaturizer",
+]
+
+
+class FeaturizationWarning(UserWarning):
+    """A feature of a group was reported as NaN (non-finite loss, ln of a value <= 0)."""
+
+
+_PAIRWISE = frozenset({"mode_connectivity_peak", "mode_connectivity", "CKA"})
+_CONNECTIVITY = frozenset({"mode_connectivity_peak", "mode_connectivity"})
+
+
+def _same_device(actual, wanted):
+    if actual.type != wanted.type:
+        return False
+    return wanted.index is None or actual.index in (None, wanted.index)
+
+
+class _GroupFeaturizer(TransformerMixin, BaseEstimator):
+    """Shared machinery: parameter and input checks, the loop over groups, NaN policy.
+
+    Subclasses define ``_all_features`` and ``_group_values(group, index,
+    features, rng)`` returning ``{feature: value}``.
+    """
+
+    _all_features: tuple = ()
+    _uses_torch = True
+
+    # ------------------------------------------------------------------ sklearn API
+
+    def fit(self, groups, y=None):
+        """Check the parameters and the groups; nothing is learned.
+
+        Parameters
+        ----------
+        groups : list of ModelGroup
+            The groups to featurize.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            Fitted transformer, with ``features_`` (the output columns) and
+            ``n_groups_fit_`` set.
+        """
+        self._validate_params()
+        features = self._features()
+        groups = self._check_groups(groups)
+        self.features_ = tuple(features)
+        self.n_groups_fit_ = len(groups)
+        return self
+
+    def transform(self, groups):
+        """One feature row per group.
+
+        Parameters
+        ----------
+        groups : list of ModelGroup
+            The groups to featurize. Their models are not modified.
+
+        Returns
+        -------
+        ndarray of shape (n_groups, n_features)
+            The selected features, in the order of ``features`` (a DataFrame
+            after ``set_output(transform="pandas")``).
+        """
+        self._validate_params()
+        features = self._features()
+        groups = self._check_groups(groups)
+        device = self._device()
+        for index, group in enumerate(groups):
+            self._check_group(group, index, features, device)
+        seeds = np.random.SeedSequence(
+            int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+            if hasattr(self, "random_state")
+            else 0
+        ).spawn(len(groups))
+        rows = np.empty((len(groups), len(features)))
+        bar = tqdm(
+            groups,
+            desc=type(self).__name__,
+            unit="group",
+            disable=not getattr(self, "verbose", 0),
+        )
+        for index, group in enumerate(bar):
+            values, handled = self._group_values(group, index, features, device, seeds[index])
+            self._check_finite(values, handled, group, index)
+            rows[index] = [values[f] for f in features]
+        return rows
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored (the inputs are model groups, not columns).
+
+        Returns
+        -------
+        ndarray of str
+            The selected features.
+        """
+        return np.asarray(self._features(), dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.two_d_array = False
+        tags.non_deterministic = False
+        return tags
+
+    # ---------------------------------------------------------------- validation
+
+    def _features(self):
+        features = list(self.features)
+        if not features:
+            raise ValueError(
+                f"The 'features' parameter of {type(self).__name__} must name at least one "
+                "feature; got an empty list."
+            )
+        unknown = [f for f in features if f not in self._all_features]
+        if unknown:
+            raise ValueError(
+                f"The 'features' parameter of {type(self).__name__} must be a list of names "
+                f"among {list(self._all_features)}. Got unknown {unknown} instead."
+            )
+        if len(set(features)) != len(features):
+            raise ValueError(
+                f"The 'features' parameter of {type(self).__name__} must not repeat a name; "
+                f"got {features}."
+            )
+        return features
+
+    def _check_groups(self, groups):
+        name = type(self).__name__
+        if isinstance(groups, ModelGroup):
+            raise TypeError(
+                f"{name} takes a list of ModelGroup (one row each); got a single ModelGroup. "
+                "Pass [group]."
+            )
+        try:
+            groups = list(groups)
+        except TypeError:
+            raise TypeError(
+                f"{name} takes a list of ModelGroup; got {type(groups).__name__}."
+            ) from None
+        if not groups:
+            raise ValueError(f"{name} needs at least one ModelGroup; got an empty list.")
+        for i, group in enumerate(groups):
+            if not isinstance(group, ModelGroup):
+                raise TypeError(
+                    f"{name} takes a list of ModelGroup; element {i} is a "
+                    f"{type(group).__name__}."
+                )
+        return groups
+
+    def _device(self):
+        if not self._uses_torch:
+            return None
+        try:
+            return torch.device(self.device)
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(
+                f"The 'device' parameter of {type(self).__name__} must be a torch device "
+                f"string such as 'cpu' or 'cuda:0'. Got {self.device!r} instead."
+            ) from exc
+
+    def _check_group(self, group, index, features, device):
+        """Checks that need no computation, so that bad input fails before any."""
+        name, label = type(self).__name__, group._label(index)
+        pairwise = sorted(_PAIRWISE.intersection(features))
+        if pairwise and group.n_models < 2:
+            raise ValueError(
+                f"{name}: {label} has {group.n_models} model, but the pairwise features "
+                f"{pairwise} need at least 2 (models trained with different seeds)."
+            )
+        if _CONNECTIVITY.intersection(features) and self.n_pairs != "all":
+            available = group.n_models * (group.n_models - 1) // 2
+            if self.n_pairs > available:
+                raise ValueError(
+                    f"{name}: n_pairs={self.n_pairs} but {label} has {group.n_models} models, "
+                    f"hence {available} pairs. Lower n_pairs or use n_pairs='all'."
+                )
+        if any(f.startswith("test_") for f in features) and group._val is None:
+            raise ValueError(
+                f"{name}: {label} has no validation data (val_data=None), which "
+                f"{[f for f in features if f.startswith('test_')]} need."
+            )
+        if device is None:
+            return
+        for k, model in enumerate(group.models):
+            for pname, t in chain(model.named_parameters(), model.named_buffers()):
+                if not _same_device(t.device, device):
+                    raise ValueError(
+                        f"{name}: model {k} of {label} is on device {t.device} ('{pname}') "
+                        f"but device={self.device!r}. Move the models with "
+                        f".to({self.device!r}) or set device={str(t.device)!r}; the featurizer "
+                        "never moves models itself."
+                    )
+        n_outputs = self._n_outputs(group, device)
+        datasets = [group._train]
+        if any(f.startswith("test_") for f in features):
+            datasets.append(group._val)
+        for data in datasets:
+            lo, hi = data.label_range()
+            if lo < 0 or hi >= n_outputs:
+                raise ValueError(
+                    f"{name}: the {data.role} labels of {label} must lie in [0, {n_outputs}) "
+                    f"for models with {n_outputs} outputs; got labels from {lo} to {hi}."
+                )
+
+    @staticmethod
+    @torch.no_grad()
+    def _n_outputs(group, device):
+        model = group.models[0]
+        X, _ = group._train.take([0])
+        with _eval_mode(model):
+            out = model(X.to(device))
+        if out.ndim != 2:
+            raise ValueError(
+                f"Models must output (batch, n_classes) logits; model 0 of {group._label()} "
+                f"outputs shape {tuple(out.shape)}."
+            )
+        return out.shape[1]
+
+    def _check_finite(self, values, handled, group, index):
+        bad = {f: v for f, v in values.items() if f not in handled and not math.isfinite(v)}
+        if not bad:
+            return
+        msg = (
+            f"{type(self).__name__}: {group._label(index)} gives non-finite {bad} "
+            "(NaN or infinite losses: diverged or degenerate models)"
+        )
+        if getattr(self, "on_nan", "raise") == "raise":
+            raise ValueError(msg + ". Set on_nan='warn' to report NaN instead.")
+        warnings.warn(msg + "; reported as NaN.", FeaturizationWarning, stacklevel=3)
+        for f in bad:
+            values[f] = math.nan
+
+    def _loss_fn(self):
+        return F.cross_entropy if self.loss_fn is None else self.loss_fn
+
+    def _train_metrics(self, group, data, prefix, features, values):
+        if f"{prefix}_error" in features or f"{prefix}_loss" in features:
+            results = [
+                evaluate_model(m, data, loss_fn=self._loss_fn(), batch_size=self.batch_size)
+                for m in group.models
+            ]
+            values[f"{prefix}_error"] = float(np.mean([e for e, _ in results]))
+            values[f"{prefix}_loss"] = float(np.mean([loss for _, loss in results]))
+
+
+_COMMON_PARAMS = """    loss_fn : callable, default=None
+        ``loss_fn(logits, labels)`` returning the mean loss of a batch;
+        ``torch.nn.functional.cross_entropy`` when None.
+    device : str, default="cpu"
+        Torch device of the computation, e.g. ``"cpu"`` or ``"cuda:0"``. The
+        models must already be there (they are never moved); data batches are
+        moved to it.
+    batch_size : int, default=256
+        Batch size of the evaluation passes (results do not depend on it).
+    on_nan : {"warn", "raise"}, default="warn"
+        What to do when a feature is NaN or infinite because a loss is (a
+        diverged model): ``"warn"`` reports NaN with a
+        :class:`FeaturizationWarning` naming the group, ``"raise"`` raises a
+        ``ValueError``."""
+
+
+class ValidationFeaturizer(_GroupFeaturizer):
+    """Training and validation error and loss of model groups.
+
+    These are the features of the "validation" baselines: ``train_error``,
+    ``train_loss`` on the training data and ``test_error``, ``test_loss`` on the
+    group's validation data, each the mean over the group's models (eval mode,
+    errors in percent, losses mean cross-entropy).
+
+    Parameters
+    ----------
+    features : list of str, default=("train_error", "train_loss", "test_error", "test_loss")
+        Output columns, in order.
+{common}
+    verbose : int, default=1
+        Progress bar over groups when positive.
+
+    Attributes
+    ----------
+    features_ : tuple of str
+        Output columns, set by ``fit``.
+    n_groups_fit_ : int
+        Number of groups seen by ``fit``.
+
+    See Also
+    --------
+    LossLandscapeFeaturizer : the MD tree's loss-landscape features.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from featurizers import ModelGroup, ValidationFeaturizer
+    >>> X, y = torch.randn(40, 4), torch.randint(0, 3, (40,))
+    >>> group = ModelGroup([torch.nn.Linear(4, 3)], (X, y), (X, y))
+    >>> ValidationFeaturizer(verbose=0).fit_transform([group]).shape
+    (1, 4)
+    """
+
+    _all_features = ("train_error", "train_loss", "test_error", "test_loss")
+    _parameter_constraints: dict = {
+        "features": [list, tuple],
+        "loss_fn": [callable, None],
+        "device": [str, torch.device],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "on_nan": [StrOptions({"warn", "raise"})],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        features=("train_error", "train_loss", "test_error", "test_loss"),
+        *,
+        loss_fn=None,
+        device="cpu",
+        batch_size=256,
+        on_nan="warn",
+        verbose=1,
+    ):
+        self.features = features
+        self.loss_fn = loss_fn
+        self.device = device
+        self.batch_size = batch_size
+        self.on_nan = on_nan
+        self.verbose = verbose
+
+    def _group_values(self, group, index, features, device, seed):
+        values = {}
+        self._train_metrics(group, group._train, "train", features, values)
+        if group._val is not None:
+            self._train_metrics(group, group._val, "test", features, values)
+        return values, set()
+
+
+class LossLandscapeFeaturizer(_GroupFeaturizer):
+    """Loss-landscape features of model groups, as in the public MD tree collections.
+
+    For each group (one training configuration, its models trained with
+    different seeds) the row holds the selected features among:
+
+    ``train_error``, ``train_loss``
+        Mean over models of the training error (percent) and mean
+        cross-entropy, eval mode, whole training data.
+    ``hessian_t``, ``hessian_e``
+        ``ln`` of the mean over models of the Hessian trace and of the top
+        (largest-magnitude, signed) Hessian eigenvalue of the mean training loss
+        with respect to all parameters, eval mode, each model on its own random
+        batch of ``hessian_batch_size`` training samples
+        (:func:`~featurizers.hessian.hessian_trace` with XTrace and
+        ``trace_matvecs`` products, :func:`~featurizers.hessian.hessian_top_eigenvalue`
+        with Lanczos). When the mean is <= 0 the log is undefined: see
+        ``nonpositive``.
+    ``mode_connectivity_peak``, ``mode_connectivity``
+        From the training error at ``t = 0, .25, .5, .75, 1`` along a quadratic
+        Bezier curve between two models, trained for ``curve_epochs`` epochs
+        (:func:`~featurizers.connectivity.fit_bend`, BatchNorm recomputed at
+        each ``t``): ``-max(e1, e2, e3)`` and ``(e0 + e4) / 2 - e_u``. Mean over
+        ``n_pairs`` pairs of models.
+    ``CKA``
+        Mean over all pairs of models of the linear CKA between their softmax
+        outputs on 6 mixup batches of 128 training samples (``lam ~ Beta(16,
+        16)``), :func:`~featurizers.similarity.output_cka`. Groups with fewer
+        than 128 training samples use batches of all of them.
+
+    Parameters
+    ----------
+    features : list of str, default=("train_error", "mode_connectivity_peak", "hessian_t", "CKA")
+        Output columns, in order. The default is the MD tree's features.
+{common}
+    hessian_batch_size : int, default=200
+        Training samples in each model's Hessian batch (all of them if fewer).
+    trace_matvecs : int, default=100
+        Hessian-vector products of the XTrace trace estimator.
+    curve_epochs : int, default=50
+        Epochs of curve training (50 in the collections); 0 keeps the initial
+        bend.
+    curve_init : {"midpoint", "random"}, default="midpoint"
+        Initial bend: the midpoint of the two models (faster to settle), or a
+        fresh random initialisation as in the original experiments.
+    n_pairs : int or "all", default=1
+        Pairs of models whose curves are averaged: the first ``n_pairs`` of
+        ``(0, 1), (0, 2), ..., (1, 2), ...``. The collections use one.
+    nonpositive : {"nan", "raise"} or float, default="nan"
+        ``hessian_t`` / ``hessian_e`` when the mean trace / eigenvalue is <= 0
+        (seen on small, hot tanh networks), where ``ln`` is undefined:
+        ``"nan"`` reports NaN with a :class:`FeaturizationWarning` naming the
+        group; ``"raise"`` raises a ``ValueError``; a positive float ``c``
+        reports ``ln(max(mean, c))`` silently (``0.01`` floors at -4.6).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the Hessian batches and probes, curve training and the mixup
+        batches. With an int, ``transform`` is reproducible and each group's row
+        does not depend on the other groups or on which features are selected.
+        The global torch RNG is left untouched.
+    verbose : int, default=1
+        Progress bars over groups and over curve epochs when positive.
+
+    Attributes
+    ----------
+    features_ : tuple of str
+        Output columns, set by ``fit``.
+    n_groups_fit_ : int
+        Number of groups seen by ``fit``.
+
+    See Also
+    --------
+    ValidationFeaturizer : train and validation error and loss.
+    HyperparameterFeaturizer : log data amount and log parameter count.
+
+    Notes
+    -----
+    ``fit`` learns nothing; ``transform`` works without it. The models are never
+    modified: every computation that needs eval mode, gradients or new
+    BatchNorm statistics runs on a private copy.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from featurizers import LossLandscapeFeaturizer, ModelGroup
+    >>> X, y = torch.randn(64, 4), torch.randint(0, 3, (64,))
+    >>> models = [torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(),
+    ...                               torch.nn.Linear(8, 3)) for _ in range(2)]
+    >>> featurizer = LossLandscapeFeaturizer(curve_epochs=2, random_state=0, verbose=0)
+    >>> table = featurizer.set_output(transform="pandas").fit_transform([ModelGroup(models, (X, y))])
+    >>> list(table.columns)
+    ['train_error', 'mode_connectivity_peak', 'hessian_t', 'CKA']
+    """
+
+    _all_features = (
+        "train_error",
+        "train_loss",
+        "hessian_t",
+        "hessian_e",
+        "mode_connectivity_peak",
+        "mode_connectivity",
+        "CKA",
+    )
+    _parameter_constraints: dict = {
+        **ValidationFeaturizer._parameter_constraints,
+        "hessian_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "trace_matvecs": [Interval(Integral, 1, None, closed="left")],
+        "curve_epochs": [Interval(Integral, 0, None, closed="left")],
+        "curve_init": [StrOptions({"midpoint", "random"})],
+        "n_pairs": [Interval(Integral, 1, None, closed="left"), StrOptions({"all"})],
+        "nonpositive": [StrOptions({"nan", "raise"}), Interval(Real, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        features=("train_error", "mode_connectivity_peak", "hessian_t", "CKA"),
+        *,
+        loss_fn=None,
+        device="cpu",
+        batch_size=256,
+        hessian_batch_size=200,
+        trace_matvecs=100,
+        curve_epochs=50,
+        curve_init="midpoint",
+        n_pairs=1,
+        nonpositive="nan",
+        on_nan="warn",
+        random_state=None,
+        verbose=1,
+    ):
+        self.features = features
+        self.loss_fn = loss_fn
+        self.device = device
+        self.batch_size = batch_size
+        self.hessian_batch_size = hessian_batch_size
+        self.trace_matvecs = trace_matvecs
+        self.curve_epochs = curve_epochs
+        self.curve_init = curve_init
+        self.n_pairs = n_pairs
+        self.nonpositive = nonpositive
+        self.on_nan = on_nan
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _group_values(self, group, index, features, device, seed):
+        # One independent stream per feature family, so that a feature does not
+        # depend on which others are selected.
+        hess_seed, curve_seed, cka_seed = (
+            int(s.generate_state(1)[0] >> 1) for s in seed.spawn(3)
+        )
+        values, handled = {}, set()
+        with _forked_rng(int(seed.generate_state(1)[0] >> 1), device):
+            self._train_metrics(group, group._train, "train", features, values)
+            if "hessian_t" in features or "hessian_e" in features:
+                self._hessian(group, index, features, device, hess_seed, values, handled)
+            if _CONNECTIVITY.intersection(features):
+                self._connectivity(group, curve_seed, values)
+            if "CKA" in features:
+                self._cka(group, device, cka_seed, values)
+        return values, handled
+
+    def _hessian(self, group, index, features, device, seed, values, handled):
+        rng = np.random.default_rng(seed)
+        loss_fn = self._loss_fn()
+        traces, eigenvalues = [], []
+        for model in group.models:
+            generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
+            X, y = group._train.sample(self.hessian_batch_size, generator=generator)
+            X, y = X.to(device), y.to(device)
+            probe_seed = int(rng.integers(2**31))
+            # The hessian functions leave the model as they found it (eval mode for
+            # the computation, every floating-point parameter differentiated).
+            if "hessian_t" in features:
+                traces.append(
+                    hessian_trace(
+                        model,
+                        loss_fn,
+                        X,
+                        y,
+                        num_matvecs=self.trace_matvecs,
+                        random_state=probe_seed,
+                    )
+                )
+            if "hessian_e" in features:
+                eigenvalues.append(
+                    hessian_top_eigenvalue(model, loss_fn, X, y, random_state=probe_seed)
+                )
+        for name, what, per_model in (
+            ("hessian_t", "Hessian trace", traces),
+            ("hessian_e", "top Hessian eigenvalue", eigenvalues),
+        ):
+            if name in features:
+                values[name] = self._log_mean(per_model, name, what, group, index, handled)
+
+    def _log_mean(self, per_model, name, what, group, index, handled):
+        mean = float(np.mean(per_model))
+        if not math.isfinite(mean) or mean > 0:
+            return math.log(mean) if mean > 0 else mean
+        if isinstance(self.nonpositive, Real) and not isinstance(self.nonpositive, str):
+            return math.log(max(mean, self.nonpositive))
+        msg = (
+            f"{type(self).__name__}: the mean {what} of {group._label(index)} is {mean:.4g} "
+            f"<= 0, so {name} = ln(mean) is undefined (per model: "
+            f"{[round(float(v), 4) for v in per_model]})"
+        )
+        if self.nonpositive == "raise":
+            raise ValueError(
+                msg + ". Set nonpositive='nan' to report NaN, or nonpositive=<floor> (e.g. "
+                "0.01) to report ln(max(mean, floor))."
+            )
+        warnings.warn(
+            msg + "; reported as NaN (nonpositive=<floor> reports ln(max(mean, floor)) "
+            "instead).",
+            FeaturizationWarning,
+            stacklevel=4,
+        )
+        handled.add(name)
+        return math.nan
+
+    def _connectivity(self, group, seed, values):
+        pairs = list(combinations(range(group.n_models), 2))
+        if self.n_pairs != "all":
+            pairs = pairs[: self.n_pairs]
+        rng = np.random.default_rng(seed)
+        peaks, gaps = [], []
+        for i, j in pairs:
+            a, b = group.models[i], group.models[j]
+            try:
+                bend = fit_bend(
+                    a,
+                    b,
+                    group._train,
+                    epochs=self.curve_epochs,
+                    init=self.curve_init,
+                    loss_fn=self._loss_fn(),
+                    random_state=int(rng.integers(2**31)),
+                    verbose=self.verbose,
+                )
+                errors, losses = curve_errors(a, bend, b, group._train, loss_fn=self._loss_fn())
+            except FloatingPointError:
+                errors = losses = np.full(5, np.nan)
+            if not np.all(np.isfinite(losses)):
+                errors = np.full(5, np.nan)
+            peaks.append(mode_connectivity_peak(errors))
+            gaps.append(mode_connectivity(errors))
+        values["mode_connectivity_peak"] = float(np.mean(peaks))
+        values["mode_connectivity"] = float(np.mean(gaps))
+
+    def _cka(self, group, device, seed, values):
+        generator = torch.Generator().manual_seed(seed)
+        if group._train._tensors is not None:
+            inputs = group._train._tensors[0]
+        else:  # a random subset is enough for 6 batches of 128
+            inputs, _ = group._train.sample(6 * 128, generator=generator)
+        batches = mixup_batches(
+            inputs.to(device),
+            n_batches=6,
+            batch_size=min(128, len(inputs)),
+            alpha=16.0,
+            random_state=seed,
+        )
+        # output_cka runs the models in eval mode without gradients and restores them.
+        scores = [
+            output_cka(group.models[i], group.models[j], batches)
+            for i, j in combinations(range(group.n_models), 2)
+        ]
+        values["CKA"] = float(np.mean(scores))
+
+
+class HyperparameterFeaturizer(_GroupFeaturizer):
+    """Log data amount and log parameter count of model groups.
+
+    ``log_data_amount`` is ``ln`` of ``metadata["data_amount"]`` when the group
+    has it, else of the training set size; ``log_para_amount`` is ``ln`` of the
+    number of parameters of one model (all of them, as the collections count).
+    No model is run.
+
+    Parameters
+    ----------
+    features : list of str, default=("log_data_amount", "log_para_amount")
+        Output columns, in order.
+
+    Attributes
+    ----------
+    features_ : tuple of str
+        Output columns, set by ``fit``.
+    n_groups_fit_ : int
+        Number of groups seen by ``fit``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from featurizers import HyperparameterFeaturizer, ModelGroup
+    >>> X, y = torch.randn(40, 4), torch.randint(0, 3, (40,))
+    >>> group = ModelGroup([torch.nn.Linear(4, 3)], (X, y), metadata={"data_amount": 1000})
+    >>> HyperparameterFeaturizer().fit_transform([group]).round(3)
+    array([[6.908, 2.708]])
+    """
+
+    _all_features = ("log_data_amount", "log_para_amount")
+    _uses_torch = False
+    _parameter_constraints: dict = {"features": [list, tuple]}
+
+    def __init__(self, features=("log_data_amount", "log_para_amount")):
+        self.features = features
+
+    def _group_values(self, group, index, features, device, seed):
+        amount = group.metadata.get("data_amount", group.n_train_samples)
+        if not isinstance(amount, Real) or not amount > 0:
+            raise ValueError(
+                f"{type(self).__name__}: metadata['data_amount'] of {group._label(index)} must "
+                f"be a positive number; got {amount!r}."
+            )
+        return {
+            "log_data_amount": math.log(amount),
+            "log_para_amount": math.log(group.n_parameters),
+        }, set()
+
+
+ValidationFeaturizer.__doc__ = ValidationFeaturizer.__doc__.replace("{common}", _COMMON_PARAMS)
+LossLandscapeFeaturizer.__doc__ = LossLandscapeFeaturizer.__doc__.replace(
+    "{common}", _COMMON_PARAMS
+)
