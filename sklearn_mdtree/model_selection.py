@@ -281,7 +281,7 @@ class FewShotTransfer(BaseCrossValidator):
             )
         keep = (labels != _OPTIMAL).to_numpy(dtype=bool)
         if self.min_width is not None:
-            keep &= source[self.width_column].to_numpy() >= self.min_width
+            keep = keep & (source[self.width_column].to_numpy() >= self.min_width)
         is_train = keep & (collection == self.train_collection).to_numpy(dtype=bool)
         is_test = keep & (collection == self.test_collection).to_numpy(dtype=bool)
         for name, pool in [(self.train_collection, is_train), (self.test_collection, is_test)]:
