@@ -12,7 +12,11 @@ import pandas as pd
 import pytest
 from sklearn.utils import Bunch
 
-from sklearn_mdtree.datasets import _model_diagnosis, fetch_model_diagnosis, read_model_diagnosis_csv
+from sklearn_mdtree.datasets import (
+    _model_diagnosis,
+    fetch_model_diagnosis,
+    read_model_diagnosis_csv,
+)
 from sklearn_mdtree.datasets._registry import COLLECTION_FILES, DATA_ENV_VAR, REGISTRY
 from sklearn_mdtree.rfi import LABEL_COLUMNS, RFI_COLUMNS
 
@@ -130,11 +134,16 @@ def test_fetch_rejects_bad_parameters():
 
 def test_data_home_is_a_local_folder(model_diagnosis_dir, monkeypatch):
     monkeypatch.delenv(DATA_ENV_VAR, raising=False)
-    frame = fetch_model_diagnosis("noise", data_home=model_diagnosis_dir, download_if_missing=False).frame
+    bunch = fetch_model_diagnosis(
+        "noise", data_home=model_diagnosis_dir, download_if_missing=False
+    )
+    frame = bunch.frame
     assert frame.shape == (1690, 28)
 
 
-def test_env_variable_folder_with_wrong_checksum_is_refused(model_diagnosis_dir, tmp_path, monkeypatch):
+def test_env_variable_folder_with_wrong_checksum_is_refused(
+    model_diagnosis_dir, tmp_path, monkeypatch
+):
     folder = _copy_collections(model_diagnosis_dir, tmp_path / "local", corrupt=NORMAL)
     monkeypatch.setenv(DATA_ENV_VAR, str(folder))
     with pytest.raises(OSError, match=rf"{NORMAL}.*sha256 .*{REGISTRY[NORMAL]}"):
@@ -182,7 +191,8 @@ def test_download_verifies_and_caches(model_diagnosis_dir, http_folder, tmp_path
     assert sorted(p.name for p in cache.iterdir()) == sorted(REGISTRY)
     # a second call reads the cache: works with the server gone
     server.shutdown()
-    assert fetch_model_diagnosis("normal", data_home=cache, download_if_missing=False).frame.shape == (1690, 28)
+    again = fetch_model_diagnosis("normal", data_home=cache, download_if_missing=False)
+    assert again.frame.shape == (1690, 28)
 
 
 def test_download_with_wrong_checksum_is_discarded(model_diagnosis_dir, http_folder, tmp_path):
@@ -201,7 +211,8 @@ def test_loader_never_unpickles():
     tree = ast.parse(inspect.getsource(_model_diagnosis))
     names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
     names |= {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
-    names |= {alias.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
+    imports = (node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom)))
+    names |= {alias.name for node in imports for alias in node.names}
     assert not names & {"pickle", "load", "loads", "read_pickle", "allow_pickle", "joblib"}
 
 

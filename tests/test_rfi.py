@@ -40,7 +40,9 @@ def _brute_force_rfi(frame, raise_temperature="decrease"):
         return np.where(mask, e[None, :], np.inf).min(axis=1)
 
     smaller_bs, larger_bs = same_wd & (b <= b[:, None]), same_wd & (b >= b[:, None])
-    hotter, colder = (smaller_bs, larger_bs) if raise_temperature == "decrease" else (larger_bs, smaller_bs)
+    hotter, colder = (smaller_bs, larger_bs)
+    if raise_temperature == "increase":
+        hotter, colder = colder, hotter
     return pd.DataFrame(
         {
             "rfi_width": e - best(same_db & (w >= w[:, None])),
@@ -117,7 +119,9 @@ def test_custom_column_names_and_index():
     assert list(rfi.columns) == list(RFI_COLUMNS)
     assert list(rfi.index) == list("abcdefgh")
     np.testing.assert_array_equal(rfi.to_numpy(), room_for_improvement(grid).to_numpy())
-    labelled = label_configurations(renamed, model_size="params", data="n", optimizer="lr", error="val")
+    labelled = label_configurations(
+        renamed, model_size="params", data="n", optimizer="lr", error="val"
+    )
     assert list(labelled.columns) == [*renamed.columns, *RFI_COLUMNS, *LABEL_COLUMNS]
 
 
@@ -131,7 +135,12 @@ def test_existing_columns_are_replaced():
 
 def test_ties_are_optimal():
     rfi = pd.DataFrame(
-        {"rfi_width": [2.0, 1.0, 3.0], "rfi_data": [2.0, 0.5, 1.0], "rfi_inc_temp": [2.0, 1.0, 0.0], "rfi_dec_temp": [0.0, 1.0, 1.0]}
+        {
+            "rfi_width": [2.0, 1.0, 3.0],
+            "rfi_data": [2.0, 0.5, 1.0],
+            "rfi_inc_temp": [2.0, 1.0, 0.0],
+            "rfi_dec_temp": [0.0, 1.0, 1.0],
+        }
     )
     labels = failure_labels(rfi)
     assert labels["bs_failure"].tolist() == ["small", "optimal", "large"]
@@ -168,21 +177,27 @@ def test_matches_brute_force_definition(shape, data, raise_temperature):
 
 def test_grid_with_hole_names_the_missing_configuration():
     grid = _grid(np.arange(8.0)).drop(index=5)
-    with pytest.raises(ValueError, match=r"not a complete grid .* 1 configuration\(s\) of the 8 are missing, e\.g\. \(width=2, data=1, bs=32\)"):
+    message = (
+        r"not a complete grid .* 1 configuration\(s\) of the 8 are missing, "
+        r"e\.g\. \(width=2, data=1, bs=32\)"
+    )
+    with pytest.raises(ValueError, match=message):
         room_for_improvement(grid)
 
 
 def test_repeated_configuration_is_named():
     grid = _grid(np.arange(8.0))
     grid = pd.concat([grid, grid.iloc[[3]]], ignore_index=True)
-    with pytest.raises(ValueError, match=r"more than one row for the same configuration .*row\(s\) 3, 8"):
+    message = r"more than one row for the same configuration .*row\(s\) 3, 8"
+    with pytest.raises(ValueError, match=message):
         room_for_improvement(grid)
 
 
 def test_nan_error_names_column_and_row():
     grid = _grid(np.arange(8.0))
     grid.loc[6, "test_error"] = np.nan
-    with pytest.raises(ValueError, match=r"Column 'test_error' .* missing values \(NaN\) in row\(s\) 6"):
+    message = r"Column 'test_error' .* missing values \(NaN\) in row\(s\) 6"
+    with pytest.raises(ValueError, match=message):
         room_for_improvement(grid)
 
 
@@ -190,7 +205,8 @@ def test_missing_and_non_numeric_columns():
     grid = _grid(np.arange(8.0))
     with pytest.raises(ValueError, match=r"missing the column\(s\) \['test_error'\]"):
         room_for_improvement(grid.drop(columns="test_error"))
-    with pytest.raises(ValueError, match=r"Column 'bs' .* must be numeric.*row\(s\) 0 .* holds 'x'"):
+    message = r"Column 'bs' .* must be numeric.*row\(s\) 0 .* holds 'x'"
+    with pytest.raises(ValueError, match=message):
         room_for_improvement(grid.assign(bs=["x"] + grid["bs"].tolist()[1:]))
     with pytest.raises(ValueError, match=r"missing the column\(s\) \['rfi_data'\]"):
         failure_labels(room_for_improvement(grid).drop(columns="rfi_data"))
@@ -229,7 +245,8 @@ def test_meanings_give_the_direction():
 
 
 def test_unknown_label_or_task():
-    with pytest.raises(ValueError, match=r"'label' parameter of label_meaning must be one of \['large', 'optimal', 'small'\]"):
+    message = r"'label' parameter of label_meaning must be one of \['large', 'optimal', 'small'\]"
+    with pytest.raises(ValueError, match=message):
         label_meaning("bs_failure", "width")
     with pytest.raises(ValueError, match="'task' parameter of label_meaning"):
         label_meaning("q1", "small")
