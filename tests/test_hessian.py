@@ -1,0 +1,514 @@
+"""Tests of featurizers.hessian against dense float64 Hessians of tiny networks."""
+
+import doctest
+import hashlib
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse
+import scipy.sparse.linalg
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+torch = pytest.importorskip("torch")
+
+from featurizers import hessian  # noqa: E402
+from featurizers.hessian import (  # noqa: E402
+    HessianOperator,
+    hessian_top_eigenvalue,
+    hessian_trace,
+    hutchinson_trace,
+    pyhessian_trace,
+    top_eigenvalue,
+    xtrace,
+)
+
+DTYPE = torch.float64
+# torch.func.hessian (the dense reference) loads TorchScript decompositions internally.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:`torch.jit.script` is deprecated:DeprecationWarning"
+)
+
+
+# --------------------------------------------------------------------------- cases
+def _train(model, x, y, steps=30):
+    """A few Adam steps, so that the Hessian has a trained network's spectrum."""
+    torch.manual_seed(0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.03)
+    model.train()
+    for _ in range(steps):
+        optimizer.zero_grad()
+        LOSS(model(x), y).backward()
+        optimizer.step()
+    for p in model.parameters():
+        p.grad = None
+    return model.eval()
+
+
+def _mlp():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(4, 6), torch.nn.Tanh(), torch.nn.Linear(6, 3)
+    ).to(DTYPE)
+    x = torch.randn(16, 4, dtype=DTYPE)
+    y = torch.randint(0, 3, (16,))
+    return _train(model, x, y), x, y
+
+
+def _cnn(dropout=0.0):
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(2, 3, 3),
+        torch.nn.BatchNorm2d(3),
+        torch.nn.ReLU(),
+        torch.nn.AvgPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Dropout(dropout),
+        torch.nn.Linear(12, 3),
+    ).to(DTYPE)
+    # Non-trivial BatchNorm statistics and affine parameters.
+    with torch.no_grad():
+        model[1].running_mean.uniform_(-0.5, 0.5)
+        model[1].running_var.uniform_(0.5, 2.0)
+        model[1].weight.uniform_(0.5, 1.5)
+        model[1].bias.uniform_(-0.2, 0.2)
+    x = torch.randn(16, 2, 6, 6, dtype=DTYPE)
+    y = torch.randint(0, 3, (16,))
+    return _train(model, x, y), x, y
+
+
+CASES = {"mlp": _mlp, "cnn_bn": _cnn}
+LOSS = torch.nn.CrossEntropyLoss()
+
+
+def _dense_hessian(model, x, y):
+    """Exact Hessian over all floating parameters, model in eval mode."""
+    names = [n for n, p in model.named_parameters()]
+    params = [p.detach() for p in model.parameters()]
+    shapes = [p.shape for p in params]
+    numels = [p.numel() for p in params]
+    flat = torch.cat([p.reshape(-1) for p in params])
+    was_training = model.training
+    model.eval()
+
+    def loss_of(flat):
+        chunks = flat.split(numels)
+        values = {n: c.view(s) for n, c, s in zip(names, chunks, shapes)}
+        return LOSS(torch.func.functional_call(model, values, (x,)), y)
+
+    H = torch.func.hessian(loss_of)(flat)
+    model.train(was_training)
+    H = H.numpy()
+    return (H + H.T) / 2
+
+
+@pytest.fixture(scope="module", params=sorted(CASES), ids=sorted(CASES))
+def case(request):
+    model, x, y = CASES[request.param]()
+    H = _dense_hessian(model, x, y)
+    op = HessianOperator(model, LOSS, x, y)
+    return {"name": request.param, "model": model, "x": x, "y": y, "H": H, "op": op}
+
+
+def _state_hash(model):
+    """Hash of parameters, buffers, grads, requires_grad and every module's mode."""
+    h = hashlib.sha256()
+    for name, p in model.named_parameters():
+        h.update(name.encode())
+        h.update(p.detach().cpu().numpy().tobytes())
+        h.update(str(p.requires_grad).encode())
+        h.update(b"nograd" if p.grad is None else p.grad.cpu().numpy().tobytes())
+    for name, b in model.named_buffers():
+        h.update(name.encode())
+        h.update(b.cpu().numpy().tobytes())
+    for name, m in model.named_modules():
+        h.update(f"{name}:{m.training}".encode())
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------ operator
+def test_num_params_and_shape(case):
+    n = sum(p.numel() for p in case["model"].parameters())
+    assert case["op"].num_params == n == case["H"].shape[0]
+    assert case["op"].shape == (n, n)
+    assert case["op"].dtype == DTYPE
+    with torch.no_grad():
+        loss = float(LOSS(case["model"].eval()(case["x"]), case["y"]))
+    assert math.isclose(case["op"].loss, loss)
+
+
+def test_matvec_matches_dense(case):
+    H, op = case["H"], case["op"]
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        v = rng.standard_normal(op.num_params)
+        hv = op.matvec(torch.from_numpy(v))
+        assert isinstance(hv, torch.Tensor) and hv.shape == (op.num_params,)
+        expected = H @ v
+        err = np.linalg.norm(hv.numpy() - expected) / np.linalg.norm(expected)
+        assert err < 1e-6
+
+
+def test_linear_operator_matches_dense(case):
+    H, op = case["H"], case["op"]
+    linop = op.to_linear_operator()
+    assert isinstance(linop, scipy.sparse.linalg.LinearOperator)
+    assert linop.dtype == np.float64 and linop.shape == H.shape
+    V = np.random.default_rng(1).standard_normal((op.num_params, 2))
+    np.testing.assert_allclose(linop @ V, H @ V, rtol=1e-6, atol=1e-10)
+    out = linop.matvec(V[:, 0])
+    assert out.dtype == np.float64
+
+
+class _WithUnused(torch.nn.Module):
+    """A body plus a layer that forward never calls."""
+
+    def __init__(self, body):
+        super().__init__()
+        self.body = body
+        self.unused = torch.nn.Linear(2, 2).to(DTYPE)
+
+    def forward(self, inputs):
+        return self.body(inputs)
+
+
+def test_frozen_and_unused_parameters_are_included():
+    body, x, y = _mlp()
+    body[0].bias.requires_grad_(False)
+    H_body = _dense_hessian(body, x, y)
+    op = HessianOperator(_WithUnused(body), LOSS, x, y)
+    n_body = H_body.shape[0]
+    assert op.num_params == n_body + 6
+    v = np.random.default_rng(0).standard_normal(op.num_params)
+    hv = op.matvec(torch.from_numpy(v)).numpy()
+    np.testing.assert_allclose(hv[:n_body], H_body @ v[:n_body], rtol=1e-8)
+    np.testing.assert_array_equal(hv[n_body:], 0.0)
+    assert body[0].bias.requires_grad is False
+
+
+def test_float32_model():
+    model, x, y = _mlp()
+    model32 = model.float()
+    op = HessianOperator(model32, LOSS, x.float(), y)
+    assert op.dtype == torch.float32
+    hv = op.matvec(torch.ones(op.num_params, dtype=torch.float64))
+    assert hv.dtype == torch.float32
+    out = op.to_linear_operator().matvec(np.ones(op.num_params))
+    assert out.dtype == np.float64
+    H = _dense_hessian(model32.double(), x, y)
+    np.testing.assert_allclose(out, H @ np.ones(op.num_params), rtol=1e-4, atol=1e-5)
+
+
+def test_operator_is_a_snapshot_and_works_under_no_grad():
+    model, x, y = _mlp()
+    with torch.no_grad():
+        op = HessianOperator(model, LOSS, x, y)
+    v = torch.ones(op.num_params, dtype=DTYPE)
+    before = op.matvec(v)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+        after = op.matvec(v)
+    torch.testing.assert_close(before, after)
+
+
+# ------------------------------------------------------------- top eigenvalue
+def _top_dense(H):
+    eigvals = np.linalg.eigvalsh(H)
+    return eigvals[np.argmax(np.abs(eigvals))]
+
+
+def test_top_eigenvalue_lanczos(case):
+    expected = _top_dense(case["H"])
+    got = top_eigenvalue(case["op"], method="lanczos", random_state=0)
+    assert abs(got - expected) <= 1e-4 * abs(expected)
+
+
+def test_top_eigenvalue_power(case):
+    expected = _top_dense(case["H"])
+    got = top_eigenvalue(
+        case["op"], method="power", tol=1e-10, max_iter=5000, random_state=0
+    )
+    assert abs(got - expected) <= 1e-4 * abs(expected)
+
+
+def test_top_eigenvalue_keeps_the_sign():
+    A = np.diag(np.concatenate([[-7.0], np.linspace(-1.0, 2.0, 40)]))
+    assert top_eigenvalue(A, random_state=0) == pytest.approx(-7.0, rel=1e-6)
+    assert top_eigenvalue(A, method="power", tol=1e-12, max_iter=2000, random_state=0) == (
+        pytest.approx(-7.0, rel=1e-6)
+    )
+    # Small operators are diagonalised densely.
+    assert top_eigenvalue(np.diag([1.0, -3.0]), random_state=0) == pytest.approx(-3.0)
+
+
+def test_hessian_top_eigenvalue_wrapper(case):
+    expected = _top_dense(case["H"])
+    got = hessian_top_eigenvalue(
+        case["model"], LOSS, case["x"], case["y"], random_state=0
+    )
+    assert abs(got - expected) <= 1e-4 * abs(expected)
+
+
+# ------------------------------------------------------------------- traces
+@pytest.mark.parametrize("distribution", ["rademacher", "normal"])
+def test_hutchinson_is_unbiased(case, distribution):
+    H, op = case["H"], case["op"]
+    exact = np.trace(H)
+    # Exact variance of one probe: Rademacher 2 (||H||_F^2 - sum diag^2), normal 2 ||H||_F^2.
+    var = 2 * (np.sum(H**2) - (np.sum(np.diag(H) ** 2) if distribution == "rademacher" else 0))
+    n_seeds, m = 150, 4
+    estimates = [
+        hutchinson_trace(op, m, distribution=distribution, random_state=seed)
+        for seed in range(n_seeds)
+    ]
+    se = math.sqrt(var / (n_seeds * m))
+    assert abs(np.mean(estimates) - exact) < 3 * se
+
+
+def test_xtrace_close_to_exact(case):
+    H, op = case["H"], case["op"]
+    exact = np.trace(H)
+    n = op.num_params
+    estimates = [xtrace(op, 30, random_state=seed) for seed in range(5)]
+    hutch = [hutchinson_trace(op, 30, random_state=seed) for seed in range(5)]
+    err = np.abs(np.array(estimates) - exact) / abs(exact)
+    assert err.max() < 0.1
+    # With as many products as parameters the trace is exact.
+    assert xtrace(op, n, random_state=0) == pytest.approx(exact, rel=1e-10)
+    assert np.std(estimates) < np.std(hutch)
+
+
+def test_xtrace_is_unbiased_on_a_dense_matrix():
+    rng = np.random.default_rng(0)
+    U, _ = np.linalg.qr(rng.standard_normal((60, 60)))
+    A = (U * (rng.standard_normal(60) / np.arange(1, 61) ** 0.5)) @ U.T
+    estimates = np.array([xtrace(A, 12, random_state=seed) for seed in range(300)])
+    se = estimates.std(ddof=1) / math.sqrt(len(estimates))
+    assert abs(estimates.mean() - np.trace(A)) < 3 * se
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(20, 60),
+    rank=st.integers(1, 8),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_xtrace_is_exact_below_its_rank(n, rank, seed):
+    rng = np.random.default_rng(seed)
+    B = rng.standard_normal((n, rank))
+    A = B @ np.diag(rng.choice([-1.0, 1.0], rank)) @ B.T
+    got = xtrace(A, 2 * (rank + 2), random_state=seed)
+    assert got == pytest.approx(np.trace(A), rel=1e-6, abs=1e-8 * np.abs(A).max())
+
+
+def test_xtrace_degenerate_operators():
+    assert xtrace(np.zeros((50, 50)), 10, random_state=0) == 0.0
+    A = np.zeros((50, 50))
+    A[0, 0] = 3.0
+    assert xtrace(A, 10, random_state=0) == pytest.approx(3.0)
+
+
+def test_pyhessian_trace(case):
+    H, op = case["H"], case["op"]
+    exact = np.trace(H)
+    got = pyhessian_trace(op, random_state=0)
+    assert np.isfinite(got)
+    assert abs(got - exact) < 0.5 * abs(exact) + 5 * math.sqrt(2 * np.sum(H**2))
+    # With tol=0 the rule never stops early: exactly Hutchinson with the same probes.
+    assert pyhessian_trace(op, max_iter=7, tol=0.0, random_state=3) == pytest.approx(
+        hutchinson_trace(op, 7, random_state=3), rel=1e-12
+    )
+
+
+def test_pyhessian_stopping_rule():
+    # Identity: every Rademacher sample is n, the running mean never changes.
+    calls = []
+    A = scipy.sparse.linalg.LinearOperator(
+        (5, 5), matvec=lambda v: calls.append(1) or np.asarray(v).reshape(-1), dtype=float
+    )
+    assert pyhessian_trace(A, random_state=0) == 5.0
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize("method", ["xtrace", "hutchinson", "pyhessian"])
+def test_hessian_trace_wrapper(case, method):
+    exact = np.trace(case["H"])
+    got = hessian_trace(
+        case["model"], LOSS, case["x"], case["y"], method=method, num_matvecs=40,
+        random_state=0,
+    )
+    assert np.isfinite(got)
+    assert got == hessian_trace(
+        case["model"], LOSS, case["x"], case["y"], method=method, num_matvecs=40,
+        random_state=0,
+    )
+    if method == "xtrace":
+        assert abs(got - exact) < 0.1 * abs(exact)
+
+
+# ------------------------------------------------------------ reproducibility
+@pytest.mark.parametrize(
+    "func",
+    [
+        lambda A, rs: hutchinson_trace(A, 5, random_state=rs),
+        lambda A, rs: hutchinson_trace(A, 5, distribution="normal", random_state=rs),
+        lambda A, rs: pyhessian_trace(A, random_state=rs),
+        lambda A, rs: xtrace(A, 10, random_state=rs),
+        lambda A, rs: top_eigenvalue(A, method="power", random_state=rs),
+        lambda A, rs: top_eigenvalue(A, random_state=rs),
+    ],
+    ids=["hutchinson", "hutchinson-normal", "pyhessian", "xtrace", "power", "lanczos"],
+)
+def test_random_state(func):
+    rng = np.random.default_rng(0)
+    M = rng.standard_normal((30, 30))
+    A = M + M.T
+    assert func(A, 0) == func(A, 0)
+    assert func(A, np.random.RandomState(1)) == func(A, np.random.RandomState(1))
+    assert func(A, np.random.default_rng(2)) == func(A, np.random.default_rng(2))
+    assert np.isfinite(func(A, None))
+
+
+def test_estimators_accept_operators_of_any_kind():
+    A = np.diag(np.arange(1.0, 21.0))
+    exact = A.trace()
+    for op in (A, scipy.sparse.csr_matrix(A), scipy.sparse.linalg.aslinearoperator(A)):
+        assert xtrace(op, 40) == pytest.approx(exact)
+        assert hutchinson_trace(op, 3, random_state=0) == pytest.approx(exact)
+        assert top_eigenvalue(op, random_state=0) == pytest.approx(20.0, rel=1e-6)
+
+
+# ----------------------------------------------------------- no mutation
+def _mlp_eval():
+    model, x, y = _mlp()
+    return model.eval(), x, y
+
+
+def _cnn_train():
+    model, x, y = _cnn(dropout=0.3)
+    return model.train(), x, y
+
+
+def _cnn_mixed_modes():
+    model, x, y = _cnn_train()
+    model[5].eval()  # a submodule in another mode than its parent
+    model[0].bias.requires_grad_(False)
+    model[6].weight.grad = torch.full_like(model[6].weight, 0.5)
+    return model, x, y
+
+
+@pytest.mark.parametrize(
+    "make",
+    [_mlp_eval, _cnn_train, _cnn_mixed_modes],
+    ids=["mlp-eval", "cnn-bn-dropout-train", "cnn-mixed-modes"],
+)
+def test_model_is_not_mutated(make):
+    model, x, y = make()
+    before = _state_hash(model)
+    op = HessianOperator(model, LOSS, x, y)
+    assert _state_hash(model) == before
+    op.matvec(torch.ones(op.num_params, dtype=DTYPE))
+    xtrace(op, 10, random_state=0)
+    hutchinson_trace(op, 2, random_state=0)
+    pyhessian_trace(op, max_iter=3, random_state=0)
+    top_eigenvalue(op, random_state=0)
+    top_eigenvalue(op, method="power", max_iter=3, random_state=0)
+    assert _state_hash(model) == before
+    hessian_trace(model, LOSS, x, y, num_matvecs=10, random_state=0)
+    hessian_top_eigenvalue(model, LOSS, x, y, random_state=0)
+    assert _state_hash(model) == before
+
+
+def test_hessian_uses_eval_mode_whatever_the_models_mode():
+    model, x, y = _cnn(dropout=0.3)
+    H = _dense_hessian(model, x, y)
+    model.train()
+    op = HessianOperator(model, LOSS, x, y)
+    v = np.random.default_rng(0).standard_normal(op.num_params)
+    np.testing.assert_allclose(op.matvec(torch.from_numpy(v)).numpy(), H @ v, rtol=1e-8)
+    assert model.training
+
+
+def test_model_is_not_mutated_when_construction_fails():
+    model, x, y = _cnn(dropout=0.3)
+    model.train()
+    before = _state_hash(model)
+    with pytest.raises(ValueError, match="scalar"):
+        HessianOperator(model, torch.nn.CrossEntropyLoss(reduction="none"), x, y)
+    assert _state_hash(model) == before
+
+
+# ---------------------------------------------------------------- bad input
+def test_matvec_bad_vector():
+    model, x, y = _mlp()
+    op = HessianOperator(model, LOSS, x, y)
+    with pytest.raises(ValueError, match=r"length num_params=51. Got shape \(50,\)"):
+        op.matvec(torch.ones(50, dtype=DTYPE))
+    with pytest.raises(ValueError, match="1-D"):
+        op.matvec(torch.ones(op.num_params, 1, dtype=DTYPE))
+    with pytest.raises(TypeError, match="torch.Tensor. Got ndarray"):
+        op.matvec(np.ones(op.num_params))
+    with pytest.raises(TypeError, match="real"):
+        op.matvec(torch.ones(op.num_params, dtype=torch.complex128))
+    with pytest.raises(ValueError, match="dimension mismatch"):
+        op.to_linear_operator().matvec(np.ones(op.num_params + 1))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda A: hutchinson_trace(A, 0), "'num_matvecs' parameter of hutchinson_trace"),
+        (lambda A: hutchinson_trace(A, 2.5), "'num_matvecs' parameter"),
+        (lambda A: xtrace(A, 1), "'num_matvecs' parameter of xtrace"),
+        (lambda A: hutchinson_trace(A, distribution="gauss"), "'distribution'"),
+        (lambda A: pyhessian_trace(A, max_iter=0), "'max_iter' parameter"),
+        (lambda A: pyhessian_trace(A, tol=-1.0), "'tol' parameter"),
+        (lambda A: top_eigenvalue(A, method="arnoldi"), "'method' parameter of top_eigenvalue"),
+        (lambda A: top_eigenvalue(A, random_state="seed"), "'random_state' parameter"),
+        (lambda A: xtrace(A[:, :3]), r"square .* Got shape \(5, 3\)"),
+        (lambda A: xtrace([[1.0]]), "'op' parameter of xtrace"),
+    ],
+)
+def test_estimator_bad_arguments(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(np.eye(5))
+
+
+def test_hessian_functions_bad_arguments():
+    model, x, y = _mlp()
+    with pytest.raises(ValueError, match="'method' parameter of hessian_trace must be"):
+        hessian_trace(model, LOSS, x, y, method="exact")
+    with pytest.raises(ValueError, match="'num_matvecs' parameter of hessian_trace"):
+        hessian_trace(model, LOSS, x, y, num_matvecs=0)
+    with pytest.raises(ValueError, match="at least 2 with method='xtrace'. Got 1"):
+        hessian_trace(model, LOSS, x, y, num_matvecs=1)
+    with pytest.raises(ValueError, match="'method' parameter of hessian_top_eigenvalue"):
+        hessian_top_eigenvalue(model, LOSS, x, y, method="qr")
+    with pytest.raises(ValueError, match=r"non-empty batch .* Got a tensor of shape \(0, 4\)"):
+        HessianOperator(model, LOSS, x[:0], y[:0])
+    with pytest.raises(ValueError, match=r"as many rows as 'inputs' \(16\)"):
+        HessianOperator(model, LOSS, x, y[:3])
+    with pytest.raises(ValueError, match="'model' parameter of HessianOperator"):
+        HessianOperator(lambda t: t, LOSS, x, y)
+    with pytest.raises(ValueError, match="'inputs' parameter of HessianOperator"):
+        HessianOperator(model, LOSS, x.numpy(), y)
+    with pytest.raises(ValueError, match="at least one floating-point parameter"):
+        HessianOperator(torch.nn.Flatten(), torch.nn.MSELoss(), x, x)
+    with pytest.raises(FloatingPointError, match="nan"):
+        HessianOperator(model, lambda out, t: out.sum() * float("nan"), x, y)
+
+
+def test_no_second_order_dependence_gives_zero():
+    model = torch.nn.Linear(3, 2).to(DTYPE)
+    x = torch.randn(4, 3, dtype=DTYPE)
+    op = HessianOperator(model, lambda out, t: out.mean(), x, x)
+    assert torch.equal(op.matvec(torch.ones(op.num_params, dtype=DTYPE)), torch.zeros(8, dtype=DTYPE))
+    assert xtrace(op, 4, random_state=0) == 0.0
+
+
+# ---------------------------------------------------------------- doctests
+def test_docstring_examples():
+    result = doctest.testmod(hessian, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
