@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -12,7 +13,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._export import export_text
-from ._hierarchy import Hierarchy, get_preset
+from ._hierarchy import Hierarchy, get_preset, with_thresholds
 from ._search import (
     apply,
     brent_threshold,
@@ -152,9 +153,10 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
             return get_preset(self.hierarchy)
         return self.hierarchy.validate()
 
-    def _validate_X(self, X, hierarchy, reset, y=None):
+    def _validate_X(self, X, hierarchy, reset, y="no_validation", splits=None):
         """Select and check the columns the splits use; return (X, y, column map)."""
-        features = hierarchy.features()
+        splits = hierarchy.splits() if splits is None else splits
+        features = list(dict.fromkeys(s.feature for s in splits))
         named = bool(features) and isinstance(features[0], str)
         if named:
             if not hasattr(X, "columns"):
@@ -168,9 +170,10 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
                     f"X is missing the column(s) {missing} that the hierarchy uses. "
                     f"Columns of X: {list(X.columns)}."
                 )
-            X = X[features]
+            if list(X.columns) != features:
+                X = X[features]
         kwargs = dict(ensure_all_finite=False, dtype=np.float64, reset=reset)
-        if y is None:
+        if isinstance(y, str) and y == "no_validation":
             X = validate_data(self, X, **kwargs)
         else:
             X, y = validate_data(self, X, y, **kwargs)
@@ -184,9 +187,9 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
                     f"index(es) {too_large}."
                 )
             column = {f: f for f in features}
-        for split in hierarchy.splits():
-            values = X[:, column[split.feature]]
-            if not np.isfinite(values).all():
+        finite = np.isfinite(X[:, [column[f] for f in features]]).all(axis=0)
+        for split in splits:
+            if not finite[features.index(split.feature)]:
                 raise ValueError(
                     f"Input X contains NaN or inf in feature {split.feature!r}, which split "
                     f"{split.name!r} uses. Remove or impute these rows first."
@@ -214,11 +217,13 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
             Fitted estimator.
         """
         hierarchy = self._get_hierarchy()
-        X, y, column = self._validate_X(X, hierarchy, reset=True, y=y)
-        check_classification_targets(y)
-        leaf_labels = hierarchy.leaf_labels()
-        if all(leaf.label is not None for leaf in hierarchy.leaves()):
-            unknown = sorted(set(np.unique(y).tolist()) - set(leaf_labels), key=str)
+        splits = hierarchy.splits()
+        leaves = hierarchy.leaves()
+        X, y, column = self._validate_X(X, hierarchy, reset=True, y=y, splits=splits)
+        y_classes, y_code = _encode_labels(y)
+        leaf_labels = list(dict.fromkeys(lf.label for lf in leaves if lf.label is not None))
+        if all(lf.label is not None for lf in leaves):  # every leaf has a fixed label
+            unknown = sorted(set(y_classes.tolist()) - set(leaf_labels), key=str)
             if unknown:
                 raise ValueError(
                     f"y contains label(s) {unknown} that no leaf of the hierarchy can emit; "
@@ -228,15 +233,14 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
         if sample_weight is not None:
             w = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
 
-        y_classes = np.unique(y)
-        if len(y_classes) == 1 or not leaf_labels:
-            self.classes_ = y_classes
-        else:
-            self.classes_ = np.unique(np.concatenate([np.asarray(y), np.asarray(leaf_labels)]))
-        code = {c: i for i, c in enumerate(self.classes_.tolist())}
         single_class = len(y_classes) == 1
-        y_code = np.searchsorted(self.classes_, y)
-        splits = hierarchy.splits()
+        extra = [lab for lab in leaf_labels if lab not in set(y_classes.tolist())]
+        if single_class or not extra:
+            self.classes_ = y_classes
+        else:  # leaves may emit a label absent from this training set
+            self.classes_ = np.unique(np.concatenate([y_classes, np.asarray(extra)]))
+            y_code = np.searchsorted(self.classes_, y)
+        code = {c: i for i, c in enumerate(self.classes_.tolist())}
         tree = compile_tree(
             hierarchy.root,
             [s.name for s in splits],
@@ -248,14 +252,14 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
 
         bounds, thresholds = [], []
         for s in splits:
-            values = X[:, column[s.feature]]
             if self.bounds == "data" or s.bounds is None:
+                values = X[:, column[s.feature]]
                 b = (float(values.min()), float(values.max()))
             else:
                 b = (float(s.bounds[0]), float(s.bounds[1]))
             init = s.threshold if s.threshold is not None else (b[0] + b[1]) / 2
             bounds.append(b)
-            thresholds.append(float(np.clip(init, *b)))
+            thresholds.append(min(max(float(init), b[0]), b[1]))
         thresholds = np.array(thresholds, dtype=np.float64)
 
         total = X.shape[0] if w is None else float(w.sum())
@@ -263,11 +267,13 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
         sweeps = 0
         if not single_class:
             n_max = 1 if self.threshold_search == "brent" else self.max_sweeps
+            presorted = {c: np.argsort(X[:, c], kind="stable") for c in set(tree.column)}
             for sweeps in range(1, n_max + 1):
                 previous = thresholds.copy()
                 for k in range(len(splits)):
                     values, scores = position_scores(
-                        tree, X, y_code, w, thresholds, k, n_classes
+                        tree, X, y_code, w, thresholds, k, n_classes,
+                        presorted=presorted[tree.column[k]],
                     )
                     if self.threshold_search == "brent":
                         thresholds[k] = brent_threshold(
@@ -299,12 +305,9 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
         self._leaf_proba = np.where(sums > 0, counts / np.where(sums > 0, sums, 1), empty_proba)
         self.thresholds_ = {s.name: float(t) for s, t in zip(splits, thresholds)}
         self.bounds_ = {s.name: b for s, b in zip(splits, bounds)}
-        fitted = hierarchy if not isinstance(self.hierarchy, Hierarchy) else Hierarchy(
-            hierarchy.root, hierarchy.order
+        self.hierarchy_ = Hierarchy(
+            with_thresholds(hierarchy.root, self.thresholds_, self.bounds_), hierarchy.order
         )
-        for s, t, b in zip(splits, thresholds, bounds):
-            fitted.set_params(**{f"{s.name}__threshold": float(t), f"{s.name}__bounds": b})
-        self.hierarchy_ = fitted
         self.n_sweeps_ = max(sweeps, 1)
         correct = counts[np.arange(len(leaf_code)), leaf_code].sum()
         self.train_score_ = float(correct / total) if total > 0 else float("nan")
@@ -371,10 +374,12 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X, _, _ = self._validate_X(X, self.hierarchy_, reset=False)
-        path = []
-        apply(self._tree, X, self._thresholds, path=path)
-        rows = np.concatenate([r for _, r in path])
-        cols = np.concatenate([np.full(len(r), node) for node, r in path])
+        masks = {}
+        apply(self._tree, X, self._thresholds, masks=masks)
+        nodes = np.array(sorted(masks))
+        dense = np.column_stack([masks[node] for node in nodes])
+        rows, cols = np.nonzero(dense)
+        cols = nodes[cols]
         shape = (X.shape[0], self._tree.n_nodes)
         indicator = sparse.csr_matrix((np.ones(len(rows), dtype=np.int64), (rows, cols)), shape)
         indicator.sort_indices()
@@ -402,6 +407,21 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
         tags.classifier_tags.multi_class = True
         tags.target_tags.required = True
         return tags
+
+
+def _encode_labels(y):
+    """Sorted classes and the class code of each label.
+
+    String labels take a hash-based path (:func:`pandas.factorize`), several
+    times faster than sorting an object array; strings are always valid
+    classification targets. Anything else goes through scikit-learn's checks.
+    """
+    if y.dtype.kind in "OUS":
+        codes, uniques = pd.factorize(y, sort=True)
+        if all(isinstance(u, str) for u in uniques):
+            return np.asarray(uniques, dtype=object), codes.astype(np.intp)
+    check_classification_targets(y)
+    return np.unique(y, return_inverse=True)
 
 
 def _relabel(tree, code):

@@ -118,7 +118,6 @@ class Hierarchy:
         -------
         splits : list of Split
         """
-        self.validate()
         by_name = {n.name: n for n in _walk(self.root) if isinstance(n, Split)}
         order = list(by_name) if self.order is None else list(self.order)
         return [by_name[name] for name in order]
@@ -303,6 +302,19 @@ def _check_bounds(node: Split) -> None:
                 f"The initial threshold of split {node.name!r} must lie inside its bounds "
                 f"{tuple(bounds)}. Got {thr} instead."
             )
+
+
+def with_thresholds(root: Node, thresholds: dict, bounds: dict) -> Node:
+    """Return a copy of the tree with every split's threshold and bounds replaced."""
+    if isinstance(root, Leaf):
+        return root
+    return dataclasses.replace(
+        root,
+        threshold=thresholds[root.name],
+        bounds=bounds[root.name],
+        left=with_thresholds(root.left, thresholds, bounds),
+        right=with_thresholds(root.right, thresholds, bounds),
+    )
 
 
 def _replace_node(node: Node, name: str, **changes: Any) -> Node:

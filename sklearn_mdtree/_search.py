@@ -51,6 +51,9 @@ class CompiledTree:
     node_of_split : ndarray of int, shape (n_splits,)
     leaf_class : ndarray of int, shape (n_leaves,)
         Class code of each leaf's fixed label, -1 for majority leaves.
+    leaf_start, leaf_stop : ndarray of int, shape (n_nodes,)
+        The leaves of a node's subtree are ``leaf_start[node] .. leaf_stop[node] - 1``
+        (contiguous, as leaves are numbered in pre-order).
     """
 
     is_leaf: np.ndarray
@@ -61,6 +64,8 @@ class CompiledTree:
     column: np.ndarray
     node_of_split: np.ndarray
     leaf_class: np.ndarray
+    leaf_start: np.ndarray
+    leaf_stop: np.ndarray
 
     @property
     def n_leaves(self) -> int:
@@ -92,17 +97,20 @@ def compile_tree(root, split_order, column_of_feature, class_code):
     is_leaf, split_of_node, leaf_of_node, left, right = [], [], [], [], []
     column = np.zeros(len(split_order), dtype=np.intp)
     node_of_split = np.zeros(len(split_order), dtype=np.intp)
-    leaf_class = []
+    leaf_class, leaf_start, leaf_stop = [], [], []
 
     def rec(node):
         nid = len(is_leaf)
         is_leaf.append(isinstance(node, Leaf))
         left.append(-1)
         right.append(-1)
+        leaf_start.append(len(leaf_class))
+        leaf_stop.append(-1)
         if isinstance(node, Leaf):
             split_of_node.append(-1)
             leaf_of_node.append(len(leaf_class))
             leaf_class.append(-1 if node.label is None else class_code[node.label])
+            leaf_stop[nid] = len(leaf_class)
             return nid
         assert isinstance(node, Split)
         k = split_index[node.name]
@@ -112,6 +120,7 @@ def compile_tree(root, split_order, column_of_feature, class_code):
         node_of_split[k] = nid
         left[nid] = rec(node.left)
         right[nid] = rec(node.right)
+        leaf_stop[nid] = len(leaf_class)
         return nid
 
     rec(root)
@@ -124,46 +133,70 @@ def compile_tree(root, split_order, column_of_feature, class_code):
         column=column,
         node_of_split=node_of_split,
         leaf_class=np.array(leaf_class, dtype=np.intp),
+        leaf_start=np.array(leaf_start, dtype=np.intp),
+        leaf_stop=np.array(leaf_stop, dtype=np.intp),
     )
 
 
-def apply(tree, X, thresholds, node=0, index=None, *, path=None):
-    """Route samples from ``node`` down to a leaf.
+def node_masks(tree, go_left, node=0, start=None):
+    """Which samples pass each node of the subtree under ``node``.
+
+    Parameters
+    ----------
+    tree : CompiledTree
+    go_left : ndarray of bool, shape (n_samples, n_splits)
+        ``go_left[i, k]`` says whether sample ``i`` satisfies split ``k``'s
+        condition ``value <= threshold``.
+    node : int, default=0
+        Root of the subtree.
+    start : ndarray of bool or None, default=None
+        Samples that enter ``node``; ``None`` means all.
+
+    Returns
+    -------
+    masks : dict of int to ndarray of bool
+        Node id -> mask of the samples passing that node.
+    """
+    masks = {node: np.ones(go_left.shape[0], dtype=bool) if start is None else start}
+    stack = [node]
+    while stack:
+        nid = stack.pop()
+        if tree.is_leaf[nid]:
+            continue
+        cond = go_left[:, tree.split_of_node[nid]]
+        masks[tree.left[nid]] = masks[nid] & cond
+        masks[tree.right[nid]] = masks[nid] & ~cond
+        stack += [tree.right[nid], tree.left[nid]]
+    return masks
+
+
+def _leaves(tree, masks, n):
+    leaf = np.full(n, -1, dtype=np.intp)
+    for nid, mask in masks.items():
+        if tree.is_leaf[nid]:
+            leaf[mask] = tree.leaf_of_node[nid]
+    return leaf
+
+
+def apply(tree, X, thresholds, *, masks=None):
+    """Leaf (regime) id of every row of ``X``.
 
     Parameters
     ----------
     tree : CompiledTree
     X : ndarray of shape (n_samples, n_columns)
     thresholds : ndarray of shape (n_splits,)
-    node : int, default=0
-        Node to start from.
-    index : ndarray of int or None, default=None
-        Rows of ``X`` to route; ``None`` routes all rows.
-    path : list or None, default=None
-        If given, ``(node_id, rows)`` pairs of every node visited are appended.
+    masks : dict or None, default=None
+        If given, filled with :func:`node_masks` of the whole tree.
 
     Returns
     -------
-    leaf : ndarray of int, shape (len(index),)
-        Leaf id of each routed row, in the order of ``index``.
+    leaf : ndarray of int, shape (n_samples,)
     """
-    if index is None:
-        index = np.arange(X.shape[0])
-    out = np.empty(len(index), dtype=np.intp)
-
-    def rec(nid, pos):
-        if path is not None:
-            path.append((nid, index[pos]))
-        if tree.is_leaf[nid]:
-            out[pos] = tree.leaf_of_node[nid]
-            return
-        k = tree.split_of_node[nid]
-        go_left = X[index[pos], tree.column[k]] <= thresholds[k]
-        rec(tree.left[nid], pos[go_left])
-        rec(tree.right[nid], pos[~go_left])
-
-    rec(node, np.arange(len(index)))
-    return out
+    computed = node_masks(tree, X[:, tree.column] <= thresholds)
+    if masks is not None:
+        masks.update(computed)
+    return _leaves(tree, computed, X.shape[0])
 
 
 def leaf_class_weights(tree, leaf, y, w, n_classes):
@@ -180,7 +213,7 @@ def _leaf_scores(counts, leaf_class):
     return np.where(leaf_class >= 0, fixed, counts.max(axis=-1))
 
 
-def position_scores(tree, X, y, w, thresholds, k, n_classes):
+def position_scores(tree, X, y, w, thresholds, k, n_classes, presorted=None):
     """Training score of split ``k`` at every position of its threshold.
 
     Parameters
@@ -196,6 +229,10 @@ def position_scores(tree, X, y, w, thresholds, k, n_classes):
     k : int
         Split to search, in fitting order.
     n_classes : int
+    presorted : ndarray of int or None, default=None
+        ``argsort`` of the split's column over all rows, shared between the
+        splits that read the same column and the sweeps of a fit; computed
+        here when ``None``.
 
     Returns
     -------
@@ -207,42 +244,52 @@ def position_scores(tree, X, y, w, thresholds, k, n_classes):
         threshold in ``[values[j-1], values[j])``.
     """
     nid = tree.node_of_split[k]
-    path = []
-    apply(tree, X, thresholds, path=path)
-    reach = next(rows for node, rows in path if node == nid)
+    go_left = X[:, tree.column] <= thresholds
+    masks = node_masks(tree, go_left)
+    leaf = _leaves(tree, masks, X.shape[0])
+    reaches = masks[nid]
 
-    # Samples that do not reach the split: their leaves' scores are fixed.
-    outside = np.ones(X.shape[0], dtype=bool)
-    outside[reach] = False
-    leaf_all = apply(tree, X, thresholds, index=np.flatnonzero(outside))
-    w_out = None if w is None else w[outside]
-    counts_out = leaf_class_weights(tree, leaf_all, y[outside], w_out, n_classes)
+    # Samples that do not reach the split keep their leaves: a constant score.
+    w_out = None if w is None else w[~reaches]
+    counts_out = leaf_class_weights(tree, leaf[~reaches], y[~reaches], w_out, n_classes)
+    score_out = _leaf_scores(counts_out, tree.leaf_class).sum()
 
-    x = X[reach, tree.column[k]]
-    order = np.argsort(x, kind="stable")
-    xs = x[order]
-    rows = reach[order]
-    values, group = np.unique(xs, return_inverse=True)
+    col = tree.column[k]
+    if presorted is None:
+        presorted = np.argsort(X[:, col], kind="stable")
+    rows = presorted[reaches[presorted]]
+    xs = X[rows, col]
+    first = np.empty(len(xs), dtype=bool)  # first sample of each distinct value
+    first[:1] = True
+    np.not_equal(xs[1:], xs[:-1], out=first[1:])
+    values = xs[first]
+    group = np.cumsum(first) - 1
     m = len(values)
     yr = y[rows]
     wr = None if w is None else w[rows]
-    L, C = tree.n_leaves, n_classes
+    C = n_classes
+    go_rows = go_left[rows]
 
     def cumulative(child):
-        leaf = apply(tree, X, thresholds, node=child, index=rows)
-        flat = np.bincount(group * (L * C) + leaf * C + yr, weights=wr, minlength=m * L * C)
+        """Class weights per leaf of ``child``'s subtree, summed over the groups < j."""
+        lo, hi = tree.leaf_start[child], tree.leaf_stop[child]  # pre-order: contiguous
+        sub = _leaves(tree, node_masks(tree, go_rows, node=child), len(rows)) - lo
+        L = hi - lo
+        flat = np.bincount((group * L + sub) * C + yr, weights=wr, minlength=m * L * C)
         if w is None:
             flat = flat.astype(np.int64)
         cum = np.zeros((m + 1, L, C), dtype=flat.dtype)
         np.cumsum(flat.reshape(m, L, C), axis=0, out=cum[1:])
-        return cum
+        return cum, tree.leaf_class[lo:hi]
 
-    cum_left = cumulative(tree.left[nid])
-    cum_right = cumulative(tree.right[nid])
-    right = cum_right[-1] - cum_right  # samples of the groups j.. go right
-    # Leaves are disjoint between the outside, left and right subtrees, so counts add.
-    counts = counts_out[None] + cum_left + right
-    scores = _leaf_scores(counts, tree.leaf_class).sum(axis=1)
+    cum_left, class_left = cumulative(tree.left[nid])
+    cum_right, class_right = cumulative(tree.right[nid])
+    right = cum_right[-1] - cum_right  # the groups j.. go right
+    scores = (
+        score_out
+        + _leaf_scores(cum_left, class_left).sum(axis=1)
+        + _leaf_scores(right, class_right).sum(axis=1)
+    )
     return values, scores
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks of sklearn-mdtree: each script compares against a baseline in the same run."""
