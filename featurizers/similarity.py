@@ -23,9 +23,13 @@ def _as_float64_matrix(X, name):
     """Validate a (n, d) matrix given as a tensor or an array-like, as float64 numpy."""
     if isinstance(X, torch.Tensor):
         X = X.detach().to(device="cpu", dtype=torch.float64).numpy()
-    return check_array(
-        X, dtype=np.float64, ensure_2d=True, ensure_min_samples=2, input_name=name
-    )
+    shape = np.shape(X)
+    if len(shape) != 2 or shape[0] < 2:
+        raise ValueError(
+            f"The '{name}' parameter of linear_cka must be a 2-D matrix of shape "
+            f"(n_samples, n_features) with n_samples >= 2. Got shape {shape} instead."
+        )
+    return check_array(X, dtype=np.float64, input_name=name)
 
 
 @validate_params(
