@@ -1,8 +1,6 @@
 """Tests of MDTreeClassifier: paper figures, surface, bad input, properties."""
 
-import os
 import pickle
-from pathlib import Path
 
 import joblib
 import numpy as np
@@ -14,21 +12,15 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
 from sklearn_mdtree import Hierarchy, Leaf, MDTreeClassifier, Split, get_preset
+from sklearn_mdtree.datasets import fetch_model_diagnosis
 
 SEEDS = (42, 90, 38, 18, 72)
 FEATURES = ["train_error", "mode_connectivity_peak", "hessian_t", "CKA"]
 
 
-def _data_dir():
-    env = os.environ.get("SKLEARN_MDTREE_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared/data/model_diagnosis"
-
-
 @pytest.fixture(scope="module")
-def collections():
-    d = _data_dir()
-    return (pd.read_csv(d / "dataframe_normal_public.csv"),
-            pd.read_csv(d / "dataframe_noise_public.csv"))
+def collections(model_diagnosis_dir):
+    return (fetch_model_diagnosis("normal").frame, fetch_model_diagnosis("noise").frame)
 
 
 def _random_pairs(F, Fp, label, k, seed):
