@@ -57,6 +57,18 @@ def _same_device(actual, wanted):
     return wanted.index is None or actual.index in (None, wanted.index)
 
 
+@torch.no_grad()
+def _finite_loss(model, loss_fn, X, y):
+    with _eval_mode(model):
+        return bool(torch.isfinite(loss_fn(model(X), y)))
+
+
+@torch.no_grad()
+def _finite_outputs(model, batches):
+    with _eval_mode(model):
+        return all(bool(torch.isfinite(model(x)).all()) for x in batches)
+
+
 class _GroupFeaturizer(TransformerMixin, BaseEstimator):
     """Shared machinery: parameter and input checks, the loop over groups, NaN policy.
 
@@ -437,8 +449,9 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         reports ``ln(max(mean, c))`` silently (``0.01`` floors at -4.6).
     random_state : int, RandomState instance or None, default=None
         Seeds the Hessian batches and probes, curve training and the mixup
-        batches. With an int, ``transform`` is reproducible and each group's row
-        does not depend on the other groups or on which features are selected.
+        batches. With an int, ``transform`` is reproducible; the row of the
+        ``i``-th group depends only on ``random_state``, ``i`` and that group
+        (not on the other groups, the selected features or the form of the data).
         The global torch RNG is left untouched.
     verbose : int, default=1
         Progress bars over groups and over curve epochs when positive.
@@ -551,6 +564,10 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
             X, y = group._train.sample(self.hessian_batch_size, generator=generator)
             X, y = X.to(device), y.to(device)
             probe_seed = int(rng.integers(2**31))
+            if not _finite_loss(model, loss_fn, X, y):  # NaN/inf model: no Hessian
+                traces.append(math.nan)
+                eigenvalues.append(math.nan)
+                continue
             # The hessian functions leave the model as they found it (eval mode for
             # the computation, every floating-point parameter differentiated).
             if "hessian_t" in features:
@@ -630,11 +647,10 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         values["mode_connectivity"] = float(np.mean(gaps))
 
     def _cka(self, group, device, seed, values):
+        # The same random subset whatever the form of the data, so that a row does
+        # not depend on it; 6 x 128 samples are enough for 6 batches of 128.
         generator = torch.Generator().manual_seed(seed)
-        if group._train._tensors is not None:
-            inputs = group._train._tensors[0]
-        else:  # a random subset is enough for 6 batches of 128
-            inputs, _ = group._train.sample(6 * 128, generator=generator)
+        inputs, _ = group._train.sample(6 * 128, generator=generator)
         batches = mixup_batches(
             inputs.to(device),
             n_batches=6,
@@ -642,6 +658,9 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
             alpha=16.0,
             random_state=seed,
         )
+        if not all(_finite_outputs(m, batches) for m in group.models):
+            values["CKA"] = math.nan
+            return
         # output_cka runs the models in eval mode without gradients and restores them.
         scores = [
             output_cka(group.models[i], group.models[j], batches)

@@ -24,6 +24,17 @@ from featurizers.connectivity import (  # noqa: E402
     recompute_bn_statistics,
 )
 
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread, and best when other jobs share the cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # ---------------------------------------------------------------------------
 # tiny models on digits (the 8x8 images ship with scikit-learn)
 

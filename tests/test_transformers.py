@@ -1,0 +1,526 @@
+"""Tests of featurizers/_transformers.py: the scikit-learn featurizers of model groups."""
+
+import copy
+import hashlib
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from sklearn.base import clone  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.pipeline import make_union  # noqa: E402
+from sklearn.utils._param_validation import InvalidParameterError  # noqa: E402
+from torch.utils.data import DataLoader, Dataset  # noqa: E402
+
+import featurizers._transformers as transformers_module  # noqa: E402
+from featurizers import (  # noqa: E402
+    FeaturizationWarning,
+    HyperparameterFeaturizer,
+    LossLandscapeFeaturizer,
+    ModelGroup,
+    ValidationFeaturizer,
+    curve_errors,
+    evaluate_model,
+    init_bend,
+    mode_connectivity,
+    mode_connectivity_peak,
+)
+
+ALL = [
+    "train_error",
+    "train_loss",
+    "hessian_t",
+    "hessian_e",
+    "mode_connectivity_peak",
+    "mode_connectivity",
+    "CKA",
+]
+MD_TREE = ["train_error", "mode_connectivity_peak", "hessian_t", "CKA"]
+# Small budgets keep every transform well under a second.
+FAST = dict(curve_epochs=2, trace_matvecs=10, verbose=0)
+
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread, and best when other jobs share the cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# ---------------------------------------------------------------------------
+# tiny models on digits
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    X = torch.tensor(X / 16, dtype=torch.float32)
+    y = torch.tensor(y)
+    return (X[:240], y[:240]), (X[240:360], y[240:360])
+
+
+def mlp(width=12):
+    return torch.nn.Sequential(
+        torch.nn.Linear(64, width), torch.nn.Tanh(), torch.nn.Linear(width, 10)
+    )
+
+
+class TinyCNN(torch.nn.Module):
+    """Conv -> BatchNorm -> ReLU -> dropout -> pool -> linear, on 1x8x8 digits."""
+
+    def __init__(self, channels=3):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, channels, 3, padding=1)
+        self.bn = torch.nn.BatchNorm2d(channels)
+        self.drop = torch.nn.Dropout(0.2)
+        self.fc = torch.nn.Linear(channels * 16, 10)
+
+    def forward(self, x):
+        x = self.drop(torch.relu(self.bn(self.conv(x.reshape(-1, 1, 8, 8)))))
+        return self.fc(torch.nn.functional.max_pool2d(x, 2).flatten(1))
+
+
+def train(model, data, steps=100, seed=0, batch_size=32):
+    X, y = data
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model.train()
+    for _ in range(steps):
+        idx = torch.randint(0, len(X), (batch_size,), generator=g)
+        loss = torch.nn.functional.cross_entropy(model(X[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+def trained(factory, data, seeds, **kwargs):
+    models = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        models.append(train(factory(), data, seed=seed, **kwargs))
+    return models
+
+
+@pytest.fixture(scope="module")
+def groups(digits):
+    train_data, val_data = digits
+    return [
+        ModelGroup(
+            trained(mlp, train_data, (0, 1, 2), batch_size=batch_size),
+            train_data,
+            val_data,
+            metadata={"batch_size": batch_size},
+            name=f"bs{batch_size}",
+        )
+        for batch_size in (8, 64)
+    ]
+
+
+@pytest.fixture(scope="module")
+def cnn_group(digits):
+    train_data, val_data = digits
+    return ModelGroup(trained(TinyCNN, train_data, (0, 1), steps=60), train_data, val_data, name="cnn")
+
+
+# ---------------------------------------------------------------------------
+# output
+
+
+def test_default_features_are_the_md_tree_ones(groups):
+    featurizer = LossLandscapeFeaturizer(random_state=0, **FAST)
+    out = featurizer.fit_transform(groups)
+    assert out.shape == (2, 4) and out.dtype == np.float64
+    assert np.isfinite(out).all()
+    assert list(featurizer.get_feature_names_out()) == MD_TREE
+    assert featurizer.features_ == tuple(MD_TREE)
+    assert featurizer.n_groups_fit_ == 2
+
+
+def test_selected_features_in_the_given_order_and_pandas_output(groups):
+    features = ["CKA", "hessian_e", "train_loss", "mode_connectivity", "train_error"]
+    featurizer = LossLandscapeFeaturizer(features, random_state=0, **FAST)
+    table = featurizer.set_output(transform="pandas").fit_transform(groups)
+    assert list(table.columns) == features
+    assert table.shape == (2, 5)
+    array = clone(featurizer).set_output(transform="default").transform(groups)
+    np.testing.assert_array_equal(table.to_numpy(), array)
+
+
+def test_transform_needs_no_fit(groups):
+    out = LossLandscapeFeaturizer(["train_error"], verbose=0).transform(groups[:1])
+    assert out.shape == (1, 1)
+
+
+def test_train_error_and_loss_are_means_over_models(groups):
+    group = groups[0]
+    out = LossLandscapeFeaturizer(["train_error", "train_loss"], verbose=0).transform([group])
+    by_hand = np.mean([evaluate_model(m, group.train_data) for m in group.models], axis=0)
+    np.testing.assert_allclose(out[0], by_hand)
+    val = ValidationFeaturizer(verbose=0).transform([group])
+    val_by_hand = np.mean([evaluate_model(m, group.val_data) for m in group.models], axis=0)
+    np.testing.assert_allclose(val[0], np.r_[by_hand, val_by_hand])
+
+
+def test_connectivity_without_curve_training_is_the_straight_line(groups):
+    group = groups[0]
+    a, b, c = group.models
+    features = ["mode_connectivity_peak", "mode_connectivity"]
+    out = LossLandscapeFeaturizer(features, curve_epochs=0, verbose=0).transform([group])
+    errors, _ = curve_errors(a, init_bend(a, b), b, group.train_data)
+    np.testing.assert_allclose(out[0], [mode_connectivity_peak(errors), mode_connectivity(errors)])
+    # n_pairs="all": the mean over the three pairs
+    out = LossLandscapeFeaturizer(features, curve_epochs=0, n_pairs="all", verbose=0).transform(
+        [group]
+    )
+    per_pair = [
+        curve_errors(m, init_bend(m, n), n, group.train_data)[0] for m, n in ((a, b), (a, c), (b, c))
+    ]
+    np.testing.assert_allclose(
+        out[0],
+        [np.mean([mode_connectivity_peak(e) for e in per_pair]),
+         np.mean([mode_connectivity(e) for e in per_pair])],
+    )
+
+
+def test_identical_models_have_cka_one_and_no_barrier(groups):
+    model = groups[1].models[0]
+    group = ModelGroup([model, copy.deepcopy(model)], groups[1].train_data)
+    error, _ = evaluate_model(model, group.train_data)
+    features = ["CKA", "mode_connectivity_peak", "mode_connectivity"]
+    out = LossLandscapeFeaturizer(features, curve_epochs=0, verbose=0).transform([group])
+    np.testing.assert_allclose(out[0], [1.0, -error, 0.0])
+
+
+def hessian_by_hand(model, X, y):
+    """Exact float64 Hessian of the mean cross-entropy w.r.t. all parameters."""
+    model = copy.deepcopy(model).double().eval()
+    names = [n for n, _ in model.named_parameters()]
+    shapes = [p.shape for _, p in model.named_parameters()]
+    flat = torch.cat([p.detach().flatten() for _, p in model.named_parameters()])
+
+    def loss(w):
+        params, i = {}, 0
+        for name, shape in zip(names, shapes):
+            params[name] = w[i : i + shape.numel()].reshape(shape)
+            i += shape.numel()
+        out = torch.func.functional_call(model, params, (X.double(),))
+        return torch.nn.functional.cross_entropy(out, y)
+
+    return torch.autograd.functional.hessian(loss, flat)
+
+
+def test_hessian_features_match_exact_hessians():
+    # 27 parameters: with trace_matvecs >= 27 the trace is exact, and a batch as
+    # large as the data makes every model's batch the whole data.
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(40, 4, generator=g), torch.randint(0, 3, (40,), generator=g)
+    models = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        models.append(
+            train(torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh(), torch.nn.Linear(3, 3)),
+                  (X, y), steps=30, seed=seed)
+        )
+    featurizer = LossLandscapeFeaturizer(
+        ["hessian_t", "hessian_e"], hessian_batch_size=40, trace_matvecs=30, random_state=0, verbose=0
+    )
+    out = featurizer.transform([ModelGroup(models, (X, y))])[0]
+    hessians = [hessian_by_hand(m, X, y) for m in models]
+    traces = [float(torch.trace(h)) for h in hessians]
+    tops = []
+    for h in hessians:
+        eig = torch.linalg.eigvalsh(h)
+        tops.append(float(eig[eig.abs().argmax()]))
+    assert out[0] == pytest.approx(math.log(np.mean(traces)), rel=1e-5)
+    assert out[1] == pytest.approx(math.log(np.mean(tops)), rel=1e-3)
+
+
+# ---------------------------------------------------------------------------
+# randomness
+
+
+def test_reproducible_with_random_state(groups, cnn_group):
+    featurizer = LossLandscapeFeaturizer(ALL, random_state=0, **FAST)
+    data = groups + [cnn_group]
+    first = featurizer.transform(data)
+    np.testing.assert_array_equal(first, clone(featurizer).transform(data))
+    other = featurizer.set_params(random_state=1).transform(data)
+    assert not np.array_equal(first, other)
+
+
+def test_a_row_depends_on_its_position_and_group_only(groups, cnn_group):
+    featurizer = LossLandscapeFeaturizer(ALL, random_state=0, **FAST)
+    a = featurizer.transform([groups[0], groups[1]])
+    b = featurizer.transform([cnn_group, groups[1]])
+    np.testing.assert_array_equal(a[1], b[1])
+    # ... nor on the other features selected
+    only_cka = clone(featurizer).set_params(features=["CKA"]).transform([groups[0], groups[1]])
+    np.testing.assert_array_equal(only_cka[:, 0], a[:, ALL.index("CKA")])
+
+
+class PairDataset(Dataset):
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return self.X[i], self.y[i]
+
+
+def test_a_row_does_not_depend_on_the_form_of_the_data(groups):
+    group = groups[0]
+    loader = DataLoader(PairDataset(*group.train_data), batch_size=5, shuffle=True)
+    same = ModelGroup(group.models, loader)
+    featurizer = LossLandscapeFeaturizer(ALL, random_state=0, **FAST)
+    np.testing.assert_allclose(featurizer.transform([same]), featurizer.transform([group]), rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# the user's models are never modified
+
+
+def fingerprint(models):
+    """Hash of weights, buffers, requires_grad, grads and train/eval flags."""
+    h = hashlib.sha256()
+    for model in models:
+        for name, t in model.state_dict(keep_vars=True).items():
+            h.update(name.encode())
+            h.update(t.detach().cpu().numpy().tobytes())
+            h.update(str(t.requires_grad).encode())
+        for name, p in model.named_parameters():
+            h.update(b"none" if p.grad is None else p.grad.cpu().numpy().tobytes())
+        for name, m in model.named_modules():
+            h.update(f"{name}:{m.training}".encode())
+    return h.hexdigest()
+
+
+def test_models_are_not_modified(cnn_group, groups):
+    models = [copy.deepcopy(m) for m in cnn_group.models]
+    # A mixed state: one model training, one frozen layer, a gradient left over.
+    models[0].train()
+    models[1].bn.train()
+    models[1].conv.weight.requires_grad_(False)
+    models[0].fc.weight.grad = torch.ones_like(models[0].fc.weight)
+    group = ModelGroup(models, cnn_group.train_data, cnn_group.val_data)
+    before = fingerprint(models)
+    rng = torch.get_rng_state()
+    LossLandscapeFeaturizer(ALL, random_state=0, n_pairs="all", curve_init="random", **FAST).transform(
+        [group]
+    )
+    ValidationFeaturizer(verbose=0).transform([group])
+    HyperparameterFeaturizer().transform([group])
+    assert fingerprint(models) == before
+    assert torch.equal(torch.get_rng_state(), rng)
+
+
+# ---------------------------------------------------------------------------
+# bad input
+
+
+def test_one_model_and_a_pairwise_feature(groups):
+    group = ModelGroup(groups[0].models[:1], groups[0].train_data, name="alone")
+    with pytest.raises(ValueError, match=r"group 'alone' \(index 1\) has 1 model.*\['CKA'\]"):
+        LossLandscapeFeaturizer(["train_error", "CKA"], verbose=0).transform([groups[1], group])
+    # the other features are fine with one model
+    out = LossLandscapeFeaturizer(["train_error", "hessian_t"], **FAST).transform([group])
+    assert out.shape == (1, 2)
+
+
+def test_too_many_pairs(groups):
+    with pytest.raises(ValueError, match=r"n_pairs=4 but group 'bs8' \(index 0\) has 3 models"):
+        LossLandscapeFeaturizer(n_pairs=4, verbose=0).transform(groups)
+
+
+def test_models_of_different_architectures(digits):
+    with pytest.raises(ValueError, match="share one architecture"):
+        ModelGroup([mlp(12), mlp(13)], digits[0])
+
+
+def test_empty_dataset():
+    with pytest.raises(ValueError, match="training data is empty"):
+        ModelGroup([mlp()], (torch.zeros(0, 64), torch.zeros(0, dtype=torch.long)))
+
+
+def test_labels_outside_the_output_range(groups):
+    X, y = groups[0].train_data
+    group = ModelGroup(groups[0].models, (X, y + 1), name="shifted")
+    with pytest.raises(
+        ValueError, match=r"training labels of group 'shifted' \(index 0\) must lie in \[0, 10\).*1 to 10"
+    ):
+        LossLandscapeFeaturizer(["hessian_t"], verbose=0).transform([group])
+    val = ModelGroup(groups[0].models, (X, y), (X, y - 1), name="val")
+    with pytest.raises(ValueError, match=r"validation labels of group 'val'.*-1 to 8"):
+        ValidationFeaturizer(verbose=0).transform([val])
+
+
+def test_missing_validation_data(groups):
+    group = ModelGroup(groups[0].models, groups[0].train_data)
+    with pytest.raises(ValueError, match=r"no validation data.*\['test_error', 'test_loss'\]"):
+        ValidationFeaturizer(verbose=0).transform([group])
+    assert ValidationFeaturizer(["train_error"], verbose=0).transform([group]).shape == (1, 1)
+
+
+@pytest.fixture
+def broken(groups):
+    models = [copy.deepcopy(m) for m in groups[0].models]
+    with torch.no_grad():
+        models[1][0].weight[0, 0] = float("nan")
+    return ModelGroup(models, groups[0].train_data, name="broken")
+
+
+def test_nan_losses_are_reported_as_nan_with_a_warning(broken, groups):
+    featurizer = LossLandscapeFeaturizer(ALL, random_state=0, **FAST)
+    with pytest.warns(FeaturizationWarning, match=r"group 'broken' \(index 1\) gives non-finite"):
+        out = featurizer.transform([groups[1], broken])
+    assert np.isfinite(out[0]).all()
+    row = dict(zip(ALL, out[1]))
+    for name in ("train_loss", "hessian_t", "hessian_e", "mode_connectivity_peak", "mode_connectivity", "CKA"):
+        assert math.isnan(row[name]), name
+
+
+def test_nan_losses_raise_on_request(broken):
+    with pytest.raises(ValueError, match=r"group 'broken' \(index 0\) gives non-finite.*on_nan='warn'"):
+        LossLandscapeFeaturizer(["train_loss"], on_nan="raise", verbose=0).transform([broken])
+
+
+def test_model_on_another_device(digits):
+    meta = [torch.nn.Linear(64, 10, device="meta") for _ in range(2)]
+    group = ModelGroup(meta, digits[0], name="meta")
+    with pytest.raises(ValueError, match=r"model 0 of group 'meta' \(index 0\) is on device meta.*device='cpu'"):
+        LossLandscapeFeaturizer(verbose=0).transform([group])
+
+
+def test_device_not_available_for_the_models(groups):
+    with pytest.raises(ValueError, match=r"is on device cpu .* but device='cuda:0'"):
+        LossLandscapeFeaturizer(device="cuda:0", verbose=0).transform(groups)
+    with pytest.raises(ValueError, match=r"'device' parameter of LossLandscapeFeaturizer.*'gpu'"):
+        LossLandscapeFeaturizer(device="gpu", verbose=0).transform(groups)
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        ({"features": ["train_error", "sharpness"]}, ValueError, r"Got unknown \['sharpness'\]"),
+        ({"features": []}, ValueError, "at least one feature"),
+        ({"features": ["CKA", "CKA"]}, ValueError, "must not repeat"),
+        ({"features": "CKA"}, InvalidParameterError, "'features' parameter"),
+        ({"curve_init": "linear"}, InvalidParameterError, "'curve_init' parameter"),
+        ({"curve_epochs": -1}, InvalidParameterError, "'curve_epochs' parameter"),
+        ({"nonpositive": 0.0}, InvalidParameterError, "'nonpositive' parameter"),
+        ({"nonpositive": "clip"}, InvalidParameterError, "'nonpositive' parameter"),
+        ({"on_nan": "ignore"}, InvalidParameterError, "'on_nan' parameter"),
+        ({"n_pairs": 0}, InvalidParameterError, "'n_pairs' parameter"),
+        ({"hessian_batch_size": 0}, InvalidParameterError, "'hessian_batch_size' parameter"),
+    ],
+)
+def test_bad_parameters(params, error, match, groups):
+    with pytest.raises(error, match=match):
+        LossLandscapeFeaturizer(verbose=0, **params).fit(groups)
+
+
+@pytest.mark.parametrize(
+    "data, error, match",
+    [
+        ("groups", TypeError, "got a single ModelGroup"),
+        ([], ValueError, "at least one ModelGroup"),
+        ([np.zeros(3)], TypeError, "element 0 is a ndarray"),
+        (3, TypeError, "got int"),
+    ],
+)
+def test_bad_groups(data, error, match, groups):
+    data = groups[0] if data == "groups" else data
+    with pytest.raises(error, match=match):
+        LossLandscapeFeaturizer(verbose=0).transform(data)
+
+
+# ---------------------------------------------------------------------------
+# ln of a non-positive mean trace
+
+
+@pytest.fixture
+def negative_trace(monkeypatch):
+    monkeypatch.setattr(transformers_module, "hessian_trace", lambda *a, **k: -0.5)
+
+
+def test_nonpositive_trace_is_nan_with_a_warning(negative_trace, groups):
+    featurizer = LossLandscapeFeaturizer(["hessian_t", "train_error"], verbose=0)
+    with pytest.warns(FeaturizationWarning, match=r"Hessian trace of group 'bs8' \(index 0\) is -0.5 <= 0"):
+        out = featurizer.transform(groups[:1])
+    assert math.isnan(out[0, 0]) and np.isfinite(out[0, 1])
+
+
+def test_nonpositive_trace_can_raise_or_be_floored(negative_trace, groups):
+    with pytest.raises(ValueError, match="ln\\(mean\\) is undefined"):
+        LossLandscapeFeaturizer(["hessian_t"], nonpositive="raise", verbose=0).transform(groups[:1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = LossLandscapeFeaturizer(["hessian_t"], nonpositive=0.01, verbose=0).transform(groups[:1])
+    assert out[0, 0] == pytest.approx(math.log(0.01))
+
+
+# ---------------------------------------------------------------------------
+# scikit-learn API
+
+
+@pytest.mark.parametrize(
+    "featurizer",
+    [
+        LossLandscapeFeaturizer(["CKA"], curve_epochs=3, device="cpu", random_state=4),
+        ValidationFeaturizer(["test_error"], batch_size=32),
+        HyperparameterFeaturizer(["log_para_amount"]),
+    ],
+    ids=lambda f: type(f).__name__,
+)
+def test_clone_and_get_params(featurizer):
+    twin = clone(featurizer)
+    assert twin is not featurizer
+    assert twin.get_params() == featurizer.get_params()
+    twin.set_params(features=list(featurizer.features))
+    assert list(twin.features) == list(featurizer.features)
+    assert type(featurizer).__name__ in repr(featurizer)
+
+
+def test_init_stores_parameters_only():
+    loss = torch.nn.CrossEntropyLoss()
+    featurizer = LossLandscapeFeaturizer(loss_fn=loss, device="cuda:3")
+    assert featurizer.loss_fn is loss and featurizer.device == "cuda:3"
+    assert not [k for k in vars(featurizer) if k.endswith("_")]
+
+
+def test_feature_union_with_pandas_output(groups):
+    union = make_union(
+        LossLandscapeFeaturizer(["train_error", "CKA"], random_state=0, **FAST),
+        HyperparameterFeaturizer(),
+        verbose_feature_names_out=False,
+    ).set_output(transform="pandas")
+    table = union.fit_transform(groups)
+    assert list(table.columns) == ["train_error", "CKA", "log_data_amount", "log_para_amount"]
+
+
+def test_hyperparameter_featurizer(groups):
+    g = groups[0]
+    with_meta = ModelGroup(g.models, g.train_data, metadata={"data_amount": 5000})
+    out = HyperparameterFeaturizer().fit_transform([g, with_meta])
+    n_params = 64 * 12 + 12 + 12 * 10 + 10
+    np.testing.assert_allclose(out, [[math.log(240), math.log(n_params)], [math.log(5000), math.log(n_params)]])
+    bad = ModelGroup(g.models, g.train_data, metadata={"data_amount": 0}, name="zero")
+    with pytest.raises(ValueError, match=r"data_amount'\] of group 'zero' \(index 0\) must be a positive"):
+        HyperparameterFeaturizer().transform([bad])
+
+
+def test_progress_bars_follow_verbose(groups, capsys):
+    LossLandscapeFeaturizer(["mode_connectivity"], curve_epochs=1, verbose=0).transform(groups[:1])
+    assert capsys.readouterr().err == ""
+    LossLandscapeFeaturizer(["mode_connectivity"], curve_epochs=1, verbose=1).transform(groups[:1])
+    err = capsys.readouterr().err
+    assert "LossLandscapeFeaturizer" in err and "curve epochs" in err
