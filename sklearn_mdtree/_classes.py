@@ -306,7 +306,9 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
         self.thresholds_ = {s.name: float(t) for s, t in zip(splits, thresholds)}
         self.bounds_ = {s.name: b for s, b in zip(splits, bounds)}
         self.hierarchy_ = Hierarchy(
-            with_thresholds(hierarchy.root, self.thresholds_, self.bounds_), hierarchy.order
+            with_thresholds(hierarchy.root, self.thresholds_, self.bounds_),
+            hierarchy.order,
+            hierarchy.task,
         )
         self.n_sweeps_ = max(sweeps, 1)
         correct = counts[np.arange(len(leaf_code)), leaf_code].sum()
@@ -385,7 +387,7 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
         indicator.sort_indices()
         return indicator
 
-    def export_text(self, *, decimals=2, show_weights=False):
+    def export_text(self, *, decimals=2, show_weights=False, show_actions=True):
         """Return the fitted tree as indented text rules.
 
         Parameters
@@ -394,12 +396,17 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
             Decimals of the thresholds.
         show_weights : bool, default=False
             Also print the training class counts at each leaf.
+        show_actions : bool, default=True
+            Print what each leaf's label recommends, when the hierarchy names
+            its task.
 
         Returns
         -------
         report : str
         """
-        return export_text(self, decimals=decimals, show_weights=show_weights)
+        return export_text(
+            self, decimals=decimals, show_weights=show_weights, show_actions=show_actions
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

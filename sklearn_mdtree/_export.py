@@ -5,17 +5,19 @@ from __future__ import annotations
 from sklearn.utils.validation import check_is_fitted
 
 from ._hierarchy import Leaf, Split
+from .rfi import LABEL_MEANINGS
 
 __all__ = ["export_text"]
 
 
-def export_text(mdtree, *, decimals=2, show_weights=False):
+def export_text(mdtree, *, decimals=2, show_weights=False, show_actions=True):
     """Build a text report of the rules of a fitted :class:`MDTreeClassifier`.
 
     Each split prints two lines, one per side, with its fitted threshold and
     its name; each leaf prints the label it predicts, its regime number (what
-    :meth:`MDTreeClassifier.apply` returns) and, optionally, the training class
-    counts that reached it.
+    :meth:`MDTreeClassifier.apply` returns), what the label recommends when the
+    hierarchy names its task, and, optionally, the training class counts that
+    reached it.
 
     Parameters
     ----------
@@ -25,6 +27,10 @@ def export_text(mdtree, *, decimals=2, show_weights=False):
         Number of decimals of the thresholds and weights.
     show_weights : bool, default=False
         Print the (weighted) training class counts at each leaf.
+    show_actions : bool, default=True
+        Print the action each leaf's label recommends
+        (:func:`sklearn_mdtree.rfi.label_meaning`), when the hierarchy's
+        ``task`` is one of the paper's label columns.
 
     Returns
     -------
@@ -35,27 +41,29 @@ def export_text(mdtree, *, decimals=2, show_weights=False):
     --------
     >>> import pandas as pd
     >>> from sklearn_mdtree import MDTreeClassifier, export_text
-    >>> X = pd.DataFrame({"train_error": [0.1, 5.0, 6.0],
-    ...                   "mode_connectivity_peak": [-1.0, -40.0, -2.0],
-    ...                   "hessian_t": [8.0, 5.0, 6.0]})
-    >>> clf = MDTreeClassifier("q1").fit(X, ["small", "large", "large"])
+    >>> X = pd.DataFrame({"train_error": [0.1, 5.0, 6.0, 7.0],
+    ...                   "mode_connectivity_peak": [-1.0, -25.0, -2.0, -28.0],
+    ...                   "hessian_t": [8.0, 5.0, 6.0, 8.5]})
+    >>> clf = MDTreeClassifier("q1", threshold_search="exhaustive")
+    >>> clf = clf.fit(X, ["small", "large", "large", "small"])
     >>> print(export_text(clf))  # doctest: +NORMALIZE_WHITESPACE
-    |--- train_error <= 0.62  [t0]
-    |   |--- class: small  (regime 0)
-    |--- train_error >  0.62  [t0]
-    |   |--- mode_connectivity_peak <= -18.54  [t1]
-    |   |   |--- hessian_t <= 6.91  [t2]
-    |   |   |   |--- class: large  (regime 1)
-    |   |   |--- hessian_t >  6.91  [t2]
-    |   |   |   |--- class: small  (regime 2)
-    |   |--- mode_connectivity_peak >  -18.54  [t1]
-    |   |   |--- class: large  (regime 3)
+    |--- train_error <= 0.55  [t0]
+    |   |--- class: small  (regime 0)  Lower the batch size.
+    |--- train_error >  0.55  [t0]
+    |   |--- mode_connectivity_peak <= -14.00  [t1]
+    |   |   |--- hessian_t <= 6.75  [t2]
+    |   |   |   |--- class: large  (regime 1)  Raise the batch size.
+    |   |   |--- hessian_t >  6.75  [t2]
+    |   |   |   |--- class: small  (regime 2)  Lower the batch size.
+    |   |--- mode_connectivity_peak >  -14.00  [t1]
+    |   |   |--- class: large  (regime 3)  Raise the batch size.
     <BLANKLINE>
     """
     check_is_fitted(mdtree)
     if isinstance(decimals, bool) or not isinstance(decimals, int) or decimals < 0:
         raise ValueError(f"The 'decimals' parameter must be an int >= 0. Got {decimals!r} instead.")
     thresholds = mdtree.thresholds_
+    meanings = LABEL_MEANINGS.get(mdtree.hierarchy_.task, {}) if show_actions else {}
     lines = []
     regime = iter(range(len(mdtree.leaf_labels_)))
 
@@ -69,7 +77,10 @@ def export_text(mdtree, *, decimals=2, show_weights=False):
         indent = "|   " * depth + "|--- "
         if isinstance(node, Leaf):
             r = next(regime)
-            line = f"{indent}class: {mdtree.leaf_labels_[r]}  (regime {r})"
+            label = mdtree.leaf_labels_[r]
+            line = f"{indent}class: {label}  (regime {r})"
+            if label in meanings:
+                line += f"  {meanings[label].action}"
             if show_weights:
                 pairs = ", ".join(
                     f"{c}: {w:.{decimals}f}"

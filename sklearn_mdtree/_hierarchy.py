@@ -88,6 +88,10 @@ class Hierarchy:
     order : sequence of str or None, default=None
         Names of the split nodes in the order their thresholds are fitted.
         ``None`` uses pre-order (parent before children, left before right).
+    task : str or None, default=None
+        The label column the hierarchy answers (``"bs_failure"``,
+        ``"width_vs_batch"`` or ``"data_vs_batch"`` for the presets); used to
+        print what each leaf recommends (:func:`sklearn_mdtree.rfi.label_meaning`).
 
     Notes
     -----
@@ -106,9 +110,10 @@ class Hierarchy:
     (0, 1)
     """
 
-    def __init__(self, root, order=None):
+    def __init__(self, root, order=None, task=None):
         self.root = root
         self.order = order
+        self.task = task
 
     # -- structure -------------------------------------------------------------------
     def splits(self) -> list[Split]:
@@ -197,6 +202,8 @@ class Hierarchy:
                 "A hierarchy must name all its features by column name or all by column "
                 "index, not a mix of both."
             )
+        if self.task is not None and not isinstance(self.task, str):
+            raise TypeError(f"The 'task' of a Hierarchy must be a str or None. Got {self.task!r}.")
         if self.order is not None:
             order = list(self.order)
             if sorted(order) != sorted(names):
@@ -219,7 +226,7 @@ class Hierarchy:
         -------
         params : dict
         """
-        params = {"root": self.root, "order": self.order}
+        params = {"root": self.root, "order": self.order, "task": self.task}
         if deep:
             for node in _walk(self.root):
                 if isinstance(node, Split):
@@ -239,7 +246,7 @@ class Hierarchy:
         -------
         self : Hierarchy
         """
-        for key in ("root", "order"):
+        for key in ("root", "order", "task"):
             if key in params:
                 setattr(self, key, params.pop(key))
         for key, value in params.items():
@@ -247,7 +254,7 @@ class Hierarchy:
             if not sep or attr not in ("threshold", "bounds"):
                 raise ValueError(
                     f"Invalid parameter {key!r} for Hierarchy. Valid parameters are 'root', "
-                    f"'order' and '<split>__threshold' / '<split>__bounds'."
+                    f"'order', 'task' and '<split>__threshold' / '<split>__bounds'."
                 )
             if attr == "bounds" and value is not None:
                 value = tuple(value)
@@ -263,6 +270,7 @@ class Hierarchy:
             isinstance(other, Hierarchy)
             and self.root == other.root
             and _order_tuple(self.order) == _order_tuple(other.order)
+            and self.task == other.task
         )
 
     __hash__ = None
@@ -360,6 +368,7 @@ def _q1(third_feature, third_init, third_bounds, low_label, high_label):
             ),
         ),
         order=("t0", "t1", "t2"),
+        task="bs_failure",
     )
 
 
@@ -383,6 +392,7 @@ def _q2_width():
             right=Split("t2", _CONN, -10.0, _CONN_B, left=Leaf("width"), right=Leaf("batch")),
         ),
         order=("t0", "t1", "t2"),
+        task="width_vs_batch",
     )
 
 
@@ -397,6 +407,7 @@ def _q2_data():
             right=Split("t3", _CONN, -10.0, _CONN_B, left=Leaf("batch"), right=sharp("t5")),
         ),
         order=("t0", "t1", "t2", "t3", "t4", "t5"),
+        task="data_vs_batch",
     )
 
 
