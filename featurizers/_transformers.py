@@ -73,7 +73,8 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
     """Shared machinery: parameter and input checks, the loop over groups, NaN policy.
 
     Subclasses define ``_all_features`` and ``_group_values(group, index,
-    features, rng)`` returning ``{feature: value}``.
+    features, device, seed)`` returning ``({feature: value}, handled)``, where
+    ``handled`` names the features whose NaN was already reported.
     """
 
     _all_features: tuple = ()
@@ -161,7 +162,6 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.requires_fit = False
         tags.input_tags.two_d_array = False
-        tags.non_deterministic = False
         return tags
 
     # ---------------------------------------------------------------- validation
@@ -489,7 +489,8 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
     >>> models = [torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(),
     ...                               torch.nn.Linear(8, 3)) for _ in range(2)]
     >>> featurizer = LossLandscapeFeaturizer(curve_epochs=2, random_state=0, verbose=0)
-    >>> table = featurizer.set_output(transform="pandas").fit_transform([ModelGroup(models, (X, y))])
+    >>> featurizer = featurizer.set_output(transform="pandas")
+    >>> table = featurizer.fit_transform([ModelGroup(models, (X, y))])
     >>> list(table.columns)
     ['train_error', 'mode_connectivity_peak', 'hessian_t', 'CKA']
     """

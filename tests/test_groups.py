@@ -114,7 +114,10 @@ def test_one_model_is_a_valid_group(tensors):
         ([mlp(8), mlp(16)], ValueError, r"'0.weight' of model 1 has \(shape, dtype\)"),
         ([mlp(), torch.nn.Linear(4, 3)], ValueError, "model 1 is a Linear"),
         (
-            [torch.nn.Sequential(torch.nn.Linear(4, 3)), torch.nn.Sequential(torch.nn.Linear(4, 3, bias=False))],
+            [
+                torch.nn.Sequential(torch.nn.Linear(4, 3)),
+                torch.nn.Sequential(torch.nn.Linear(4, 3, bias=False)),
+            ],
             ValueError,
             "'0.bias' of model 1",
         ),
@@ -134,15 +137,17 @@ def test_a_single_module_is_not_a_list(tensors):
 @pytest.mark.parametrize(
     "data, error, match",
     [
-        ((torch.zeros(0, 4), torch.zeros(0, dtype=torch.long)), ValueError, "training data is empty"),
+        ((torch.zeros(0, 4), torch.zeros(0, dtype=torch.long)), ValueError, "data is empty"),
         (TensorDataset(torch.zeros(0, 4), torch.zeros(0)), ValueError, "empty"),
-        ((torch.zeros(5, 4), torch.zeros(4, dtype=torch.long)), ValueError, "len\\(X\\)=5 and len\\(y\\)=4"),
+        ((torch.zeros(5, 4), torch.zeros(4, dtype=torch.long)), ValueError, r"len\(X\)=5 and"),
         (([[0.0] * 4], [0]), TypeError, "torch.as_tensor"),
         ((torch.zeros(5, 4),), TypeError, "tuple \\(X, y\\)"),
         (Stream(), TypeError, "IterableDataset"),
         ("data.csv", TypeError, "got str"),
     ],
-    ids=["empty-tuple", "empty-dataset", "length-mismatch", "lists", "one-tensor", "iterable", "path"],
+    ids=[
+        "empty-tuple", "empty-dataset", "length-mismatch", "lists", "one-tensor", "iterable", "path"
+    ],
 )
 def test_bad_train_data(data, error, match):
     with pytest.raises(error, match=match):
