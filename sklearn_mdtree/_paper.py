@@ -515,3 +515,122 @@ def one_step_table(frame, question, *, methods=ONE_STEP_METHODS, n_jobs=None, pr
                 }
             )
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------
+# Markdown
+# --------------------------------------------------------------------------------------
+
+
+def markdown_table(header, rows, align=None):
+    """A GitHub markdown table from a header and rows of cells (already strings).
+
+    Parameters
+    ----------
+    header : sequence of str
+    rows : sequence of sequence of str
+    align : sequence of {"l", "r"}, default=None
+        Column alignment; numbers right-aligned by default where given.
+
+    Returns
+    -------
+    table : str
+        Lines joined by newlines, no trailing newline.
+    """
+    align = align or ["l"] * len(header)
+    rule = ["---:" if a == "r" else "---" for a in align]
+    lines = [header, rule, *rows]
+    return "\n".join("| " + " | ".join(map(str, line)) + " |" for line in lines)
+
+
+def _num(value, decimals):
+    return "" if pd.isna(value) else f"{value:.{decimals}f}"
+
+
+def _signed(value, decimals):
+    # round first so that a tiny negative gap prints as +0.000, not -0.000
+    return "" if pd.isna(value) else f"{round(float(value), decimals) + 0.0:+.{decimals}f}"
+
+
+def table_b_markdown(table):
+    """Table B as markdown: per method our mean, and the paper's figure and gap.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The output of :func:`table_b`.
+
+    Returns
+    -------
+    markdown : str
+    """
+    methods = list(dict.fromkeys(table["method"]))
+    with_paper = [m for m in methods if table.loc[table["method"] == m, "paper"].notna().any()]
+    header = ["case", "task", "training set", "rows"]
+    for m in methods:
+        header.append(m)
+        if m in with_paper:
+            header += ["paper", "gap"]
+        if m == EXHAUSTIVE and BRENT in methods:
+            header.append("exh. - Brent")
+    rows = []
+    for case, part in table.groupby("case", sort=True):
+        by = part.set_index("method")
+        first = part.iloc[0]
+        row = [str(case), first["task"], first["training set"], first["rows"]]
+        for m in methods:
+            row.append(_num(by.loc[m, "ours"], 3))
+            if m in with_paper:
+                row += [_num(by.loc[m, "paper"], 2), _signed(by.loc[m, "gap"], 3)]
+            if m == EXHAUSTIVE and BRENT in methods:
+                row.append(_signed(by.loc[m, "ours"] - by.loc[BRENT, "ours"], 3))
+        rows.append(row)
+    align = ["r", "l", "l", "r"] + ["r"] * (len(header) - 4)
+    return markdown_table(header, rows, align)
+
+
+def one_step_markdown(table):
+    """Table 1 or 2 as markdown: per step rule our mean +- std, the paper's, the gap.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The output of :func:`one_step_table`.
+
+    Returns
+    -------
+    markdown : str
+    """
+    header = ["method"]
+    for rule in STEP_RULES:
+        header += [f"{rule} step", "paper", "gap"]
+    rows = []
+    for method, part in table.groupby("method", sort=False):
+        by = part.set_index("step")
+        row = [method]
+        for rule in STEP_RULES:
+            r = by.loc[rule]
+            row += [
+                f"{r['ours']:.3f} ± {r['std']:.2f}",
+                _num(r["paper"], 3),
+                _signed(r["gap"], 3),
+            ]
+        rows.append(row)
+    return markdown_table(header, rows, ["l"] + ["r"] * (len(header) - 1))
+
+
+def worst_gaps(table):
+    """Largest absolute gap to the paper per method (NaN gaps ignored).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        With ``method`` and ``gap`` columns.
+
+    Returns
+    -------
+    worst : pandas.Series
+        Indexed by method, only methods with a reference.
+    """
+    known = table.dropna(subset=["gap"])
+    return known.groupby("method", sort=False)["gap"].apply(lambda g: g.abs().max())

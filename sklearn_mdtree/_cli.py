@@ -1,0 +1,401 @@
+"""The ``mdtree`` command line.
+
+Subcommands:
+
+``mdtree reproduce``
+    Table B of the paper (five transfer cases x six methods), ours beside the paper's
+    figures with the gap; ``--one-step`` adds Tables 1 and 2 (Appendix A).
+``mdtree diagnose``
+    Fit a Q1 tree (and, with ``--q2``, a Q2 tree) on the public collection F, then
+    recommend a one-step change for every model (row) of a CSV of features.
+``mdtree presets``
+    List the paper's hierarchies, or print one's structure with its initial
+    thresholds and bounds.
+
+Run ``mdtree <command> --help`` for the options. :func:`main` takes the argument
+list, so the commands can be called in-process: ``main(["reproduce"])``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["main"]
+
+_Q1_FEATURES_HELP = "train_error, mode_connectivity_peak, hessian_t (or CKA for q1_similarity)"
+
+
+# --------------------------------------------------------------------------------------
+# Shared helpers
+# --------------------------------------------------------------------------------------
+
+
+class _CommandError(Exception):
+    """An error to report in one line, without a traceback."""
+
+
+def _load_collections(data_home):
+    from .datasets import fetch_model_diagnosis
+
+    try:
+        return fetch_model_diagnosis("both", data_home=data_home).frame
+    except (OSError, ValueError) as exc:
+        raise _CommandError(str(exc)) from None
+
+
+def _n_jobs(text):
+    value = int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be a non-zero int (-1: all cores)")
+    return value
+
+
+def _number(text):
+    """An int if the text is one (the random schemes need an int k), else a float."""
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _write(path, text):
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _CommandError(f"Could not write {str(path)!r}: {exc}") from None
+
+
+# --------------------------------------------------------------------------------------
+# mdtree reproduce
+# --------------------------------------------------------------------------------------
+
+
+def _reproduce_report(frame, args, out):
+    from . import _paper
+
+    progress = args.progress if args.progress is not None else sys.stderr.isatty()
+    start = time.perf_counter()
+    table = _paper.table_b(frame, n_jobs=args.n_jobs, progress=progress)
+    seeds = " ".join(map(str, _paper.SEEDS))
+    lines = [
+        "# Table B: diagnosis accuracy (%) on F' (without `optimal` rows)",
+        "",
+        f"Mean over the seeds {seeds}. `paper`: the reference figures "
+        "(the authors' code on the public collections); `gap`: ours - paper. "
+        "`exh. - Brent`: the exhaustive threshold search against the paper's bounded "
+        "Brent search.",
+        "",
+        _paper.table_b_markdown(table),
+        "",
+    ]
+    worst = _paper.worst_gaps(table)
+    brent = worst.get(_paper.BRENT, np.nan)
+    baselines = worst.drop(_paper.BRENT, errors="ignore")
+    lines.append(
+        f"Largest |gap|: MD tree (Brent) {brent:.3f} (acceptance 0.01); baselines "
+        f"{baselines.max():.3f} (acceptance 1)."
+    )
+    if args.one_step:
+        for question, number in (("Q1", 1), ("Q2", 2)):
+            one_step = _paper.one_step_table(
+                frame, question, n_jobs=args.n_jobs, progress=progress
+            )
+            lines += [
+                "",
+                f"# Table {number}: one-step configuration change, {question} "
+                "(mean test-accuracy gain on F', points; mean ± std over seeds)",
+                "",
+                _paper.one_step_markdown(one_step),
+            ]
+    lines += ["", f"Computed in {time.perf_counter() - start:.1f} s."]
+    report = "\n".join(lines) + "\n"
+    out.write(report)
+    if args.output:
+        _write(args.output, report)
+        out.write(f"Report written to {args.output}\n")
+    return 0
+
+
+# --------------------------------------------------------------------------------------
+# mdtree diagnose
+# --------------------------------------------------------------------------------------
+
+
+def _training_rows(frame, scheme, k, label, seed, min_width=None):
+    """Positions of the training rows of F for one split (or all of F)."""
+    from .model_selection import FewShotTransfer
+
+    if scheme == "all":
+        keep = (frame["collection"] == "normal") & (frame[label] != "optimal")
+        return np.flatnonzero(keep.to_numpy())
+    cv = FewShotTransfer(scheme, k, label=label, seeds=[seed], min_width=min_width, frame=frame)
+    try:
+        ((train, _),) = cv.split(frame)
+    except ValueError as exc:
+        raise _CommandError(str(exc)) from None
+    return train
+
+
+def _read_features(path, columns, id_column):
+    from .rfi import _check_columns, _check_numeric
+
+    what = f"CSV file {str(path)!r}"
+    try:
+        features = pd.read_csv(path)
+    except FileNotFoundError:
+        raise _CommandError(f"The features file {str(path)!r} does not exist.") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise _CommandError(f"Could not parse the {what} as CSV: {exc}") from None
+    if not isinstance(features.index, pd.RangeIndex):
+        raise _CommandError(
+            f"The {what} has more fields on its data lines than names in its header line."
+        )
+    if len(features) == 0:
+        raise _CommandError(f"The {what} has a header but no rows.")
+    try:
+        if id_column is not None:
+            _check_columns(features, [id_column], what=what)
+        _check_columns(features, columns, what=what)
+        _check_numeric(features, columns, what=what, line_offset=2)
+    except ValueError as exc:
+        raise _CommandError(str(exc)) from None
+    if id_column is not None:
+        features = features.set_index(id_column)
+    else:
+        features.index = pd.RangeIndex(2, len(features) + 2, name="line")
+    return features
+
+
+def _diagnose(frame, args, out):
+    from ._classes import MDTreeClassifier
+    from .diagnosis import diagnose
+
+    seed = args.seed
+    q1_rows = _training_rows(frame, args.scheme, args.k, "bs_failure", seed)
+    train = frame.iloc[q1_rows]
+    q1 = MDTreeClassifier(args.q1_preset, threshold_search=args.search)
+    q1.fit(train, train["bs_failure"])
+    trees = [q1]
+    q2 = None
+    if args.q2:
+        q2_scheme = args.q2_scheme or args.scheme
+        q2_k = args.q2_k if args.q2_k is not None else args.k
+        q2_rows = _training_rows(frame, q2_scheme, q2_k, "width_vs_batch", seed)
+        train2 = frame.iloc[q2_rows]
+        q2 = MDTreeClassifier("q2", threshold_search=args.search)
+        q2.fit(train2, train2["width_vs_batch"])
+        trees.append(q2)
+    columns = list(dict.fromkeys(s.feature for t in trees for s in t.hierarchy_.splits()))
+    features = _read_features(args.features, columns, args.id_column)
+    try:
+        result = diagnose(q1, features, q2_tree=q2)
+    except (ValueError, TypeError) as exc:
+        raise _CommandError(str(exc)) from None
+
+    if args.format == "csv":
+        text = result.frame.to_csv()
+    else:
+        header = [
+            f"Q1 tree ({args.q1_preset}) fitted on {len(q1_rows)} models of F "
+            f"({args.scheme}" + ("" if args.scheme == "all" else f", k={args.k}, seed={seed}")
+            + "):",
+            q1.export_text(),
+        ]
+        if q2 is not None:
+            header += [f"Q2 tree (q2) fitted on {len(q2_rows)} models of F:", q2.export_text()]
+        text = "\n".join(header) + "\n" + result.to_text()
+    out.write(text)
+    if args.output:
+        _write(args.output, text)
+    return 0
+
+
+# --------------------------------------------------------------------------------------
+# mdtree presets
+# --------------------------------------------------------------------------------------
+
+
+def _structure_lines(node, depth=0, regime=None):
+    """The unfitted hierarchy as indented text, with initial thresholds and bounds."""
+    from ._hierarchy import Leaf
+
+    regime = [0] if regime is None else regime
+    indent = "|   " * depth + "|--- "
+    if isinstance(node, Leaf):
+        label = "majority" if node.label is None else node.label
+        line = f"{indent}class: {label}  (regime {regime[0]})"
+        regime[0] += 1
+        return [line]
+    init = "mid-bounds" if node.threshold is None else f"{node.threshold:g}"
+    bounds = "data range" if node.bounds is None else f"[{node.bounds[0]:g}, {node.bounds[1]:g}]"
+    about = f"  [{node.name}: init {init}, bounds {bounds}]"
+    return [
+        f"{indent}{node.feature} <= {node.name}{about}",
+        *_structure_lines(node.left, depth + 1, regime),
+        f"{indent}{node.feature} >  {node.name}",
+        *_structure_lines(node.right, depth + 1, regime),
+    ]
+
+
+def _presets(args, out):
+    from ._hierarchy import PRESETS, get_preset
+
+    if args.name is None:
+        width = max(map(len, PRESETS))
+        lines = [f"{name:<{width}}  {description}" for name, (_, description) in PRESETS.items()]
+        lines.append("Aliases: q1 -> q1_sharpness, q2 -> q2_width. "
+                     "`mdtree presets NAME` prints a structure.")
+        out.write("\n".join(lines) + "\n")
+        return 0
+    try:
+        hierarchy = get_preset(args.name)
+    except ValueError as exc:
+        raise _CommandError(str(exc)) from None
+    order = ", ".join(s.name for s in hierarchy.splits())
+    task = getattr(hierarchy, "task", None)
+    about = f" (labels of {task})" if task else ""
+    lines = [f"{args.name}{about}; fitting order: {order}"]
+    lines += _structure_lines(hierarchy.root)
+    out.write("\n".join(lines) + "\n")
+    return 0
+
+
+# --------------------------------------------------------------------------------------
+# The parser
+# --------------------------------------------------------------------------------------
+
+
+def _add_data_options(parser):
+    parser.add_argument(
+        "--data-home",
+        metavar="DIR",
+        default=None,
+        help="folder holding the two public CSVs (default: $SKLEARN_MDTREE_DATA, then "
+        "the scikit-learn data home; downloaded with checksum verification if missing)",
+    )
+
+
+def build_parser():
+    """Return the argument parser of ``mdtree``.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+    """
+    from .model_selection import SCHEMES
+
+    parser = argparse.ArgumentParser(
+        prog="mdtree",
+        description="MD tree: diagnose why a trained neural network underperforms, "
+        "from its loss landscape (Zhou et al., ICML 2024).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    rep = sub.add_parser(
+        "reproduce",
+        help="print Table B of the paper, ours beside the paper's figures",
+        description="Reproduce Table B of the MD tree paper on the public collections: "
+        "five transfer cases x six methods (Hyper+DT, Valid+DT, Hyper+Valid+DT, "
+        "Loss-landscape+DT, MD tree with Brent and with exhaustive threshold search), "
+        "with the paper's figure and the gap beside ours. For every figure and the "
+        "plots, run `python -m benchmarks.reproduce` from the repository.",
+    )
+    _add_data_options(rep)
+    rep.add_argument("--n-jobs", type=_n_jobs, default=None, metavar="N",
+                     help="joblib workers for the independent runs (default: 1)")
+    rep.add_argument("--output", metavar="FILE.md", default=None,
+                     help="also write the report (markdown) to this file")
+    rep.add_argument("--one-step", action="store_true",
+                     help="add Tables 1 and 2 (one-step configuration change, Appendix A)")
+    bar = rep.add_mutually_exclusive_group()
+    bar.add_argument("--progress", dest="progress", action="store_true", default=None,
+                     help="show a progress bar (default: when stderr is a terminal)")
+    bar.add_argument("--no-progress", dest="progress", action="store_false",
+                     help="never show a progress bar")
+
+    diag = sub.add_parser(
+        "diagnose",
+        help="recommend a one-step change for each model of a CSV of features",
+        description="Fit a Q1 MD tree (and with --q2 a Q2 tree) on the public collection "
+        "F, then diagnose every row of FEATURES (one model per row) and recommend what "
+        "to change: decrease/increase the batch size, or increase the width. Each "
+        "recommendation shows the regime and the path of decisions that led there. "
+        f"Needed columns: {_Q1_FEATURES_HELP}; with --q2 also mode_connectivity_peak.",
+    )
+    diag.add_argument("features", metavar="FEATURES.csv",
+                      help="CSV with a header line and one row per model")
+    _add_data_options(diag)
+    diag.add_argument("--scheme", choices=["all", *SCHEMES], default="all",
+                      help="training set drawn from F: 'all' (every non-optimal model, the "
+                      "default) or a sampling scheme of the paper")
+    diag.add_argument("--k", type=_number, default=8,
+                      help="groups drawn or largest value kept by --scheme (default: 8)")
+    diag.add_argument("--seed", type=int, default=42, help="seed of a random scheme (default: 42)")
+    diag.add_argument("--q1-preset", choices=["q1", "q1_sharpness", "q1_similarity", "q1_ood"],
+                      default="q1", help="hierarchy of the Q1 tree (default: q1)")
+    diag.add_argument("--q2", action="store_true",
+                      help="also fit a Q2 tree (model width or optimizer?)")
+    diag.add_argument("--q2-scheme", choices=["all", *SCHEMES], default=None,
+                      help="training set of the Q2 tree (default: --scheme)")
+    diag.add_argument("--q2-k", type=_number, default=None, help="k of --q2-scheme (default: --k)")
+    diag.add_argument("--search", choices=["brent", "exhaustive"], default="brent",
+                      help="threshold search (default: brent, the paper's)")
+    diag.add_argument("--id-column", default=None, metavar="NAME",
+                      help="column naming the models (default: the CSV line number)")
+    diag.add_argument("--format", choices=["text", "csv"], default="text",
+                      help="readable text (default) or one CSV row per model")
+    diag.add_argument("--output", metavar="FILE", default=None, help="also write to this file")
+
+    pre = sub.add_parser(
+        "presets",
+        help="list the paper's hierarchies or print one",
+        description="List the MD tree hierarchies of the paper, or print the structure "
+        "of one (features, initial thresholds, bounds, leaves) before fitting.",
+    )
+    pre.add_argument("name", nargs="?", default=None, help="preset to print (default: list all)")
+    return parser
+
+
+def main(argv=None):
+    """Run the ``mdtree`` command line.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The arguments after the program name; ``sys.argv[1:]`` by default.
+
+    Returns
+    -------
+    status : int
+        0 on success, 1 on a reported error (printed to stderr in one line).
+        ``--help`` and usage errors exit through :class:`SystemExit`, as argparse does.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out = sys.stdout
+    try:
+        if args.command == "presets":
+            return _presets(args, out)
+        frame = _load_collections(args.data_home)
+        if args.command == "reproduce":
+            return _reproduce_report(frame, args, out)
+        return _diagnose(frame, args, out)
+    except _CommandError as exc:
+        print(f"mdtree {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
