@@ -162,7 +162,9 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
             if not hasattr(X, "columns"):
                 raise TypeError(
                     f"The hierarchy names its features {features}, so X must be a pandas "
-                    f"DataFrame with these columns. Got {type(X).__name__} instead."
+                    f"DataFrame with these columns. Got {type(X).__name__} instead. In a "
+                    f"Pipeline, call .set_output(transform='pandas') on it so that the "
+                    f"featurizer passes its column names on."
                 )
             missing = [f for f in features if f not in X.columns]
             if missing:
