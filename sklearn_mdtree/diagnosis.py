@@ -579,7 +579,7 @@ class _Cube:
         if len(missing):
             raise ValueError(
                 "The 'rows' parameter must hold row labels of the grid. "
-                f"{rows[missing[0]]!r} (position {missing[0]}) is not one."
+                f"{rows.tolist()[missing[0]]!r} (position {missing[0]}) is not one."
             )
         return positions
 
