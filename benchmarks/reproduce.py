@@ -177,21 +177,6 @@ def _acceptance(table, curves, one_step):
     return checks
 
 
-def _exhaustive_summary(table):
-    """One sentence: in which cases exhaustive beats Brent on F', and by how much."""
-    wide = table.pivot(index="case", columns="method", values="ours")
-    diff = wide[_paper.EXHAUSTIVE] - wide[_paper.BRENT]
-
-    def cases(mask):
-        return ", ".join(str(c) for c in diff.index[mask]) or "none"
-
-    return (
-        f"On F', exhaustive is ahead in cases {cases(diff > 0)} (by up to "
-        f"{diff.max():.2f} points) and behind in cases {cases(diff < 0)} (by up to "
-        f"{-diff.min():.2f} points)."
-    )
-
-
 def build_report(table, curves, one_step, fig17_seeded, valid_seeded, images, seconds):
     """The markdown report as a string."""
     seeds = " ".join(map(str, _paper.SEEDS))
@@ -238,8 +223,8 @@ def build_report(table, curves, one_step, fig17_seeded, valid_seeded, images, se
         "**Exhaustive against Brent.** The exhaustive search finds the threshold of "
         "each split that maximises training accuracy exactly; bounded Brent search "
         "(the paper's) can stop at a local optimum of the step function that training "
-        f"accuracy is of a threshold. {_exhaustive_summary(table)} A better fit of the "
-        "training rows is not always a better transfer to F'. The column "
+        f"accuracy is of a threshold. {_paper.exhaustive_summary(table)} "
+        "A better fit of the training rows is not always a better transfer to F'. The column "
         "`exh. - Brent` gives the gap per case; the figures below show it for every k.",
         "",
         "## Curves",

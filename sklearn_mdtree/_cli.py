@@ -106,6 +106,7 @@ def _reproduce_report(frame, args, out):
         f"Largest |gap|: MD tree (Brent) {brent:.3f} (acceptance 0.01); baselines "
         f"{baselines.max():.3f} (acceptance 1)."
     )
+    lines.append(f"Exhaustive against Brent: {_paper.exhaustive_summary(table)}")
     if args.one_step:
         for question, number in (("Q1", 1), ("Q2", 2)):
             one_step = _paper.one_step_table(

@@ -634,3 +634,28 @@ def worst_gaps(table):
     """
     known = table.dropna(subset=["gap"])
     return known.groupby("method", sort=False)["gap"].apply(lambda g: g.abs().max())
+
+
+def exhaustive_summary(table):
+    """One sentence: in which Table B cases exhaustive beats Brent on F', and by how much.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The output of :func:`table_b`, with both MD tree methods.
+
+    Returns
+    -------
+    summary : str
+    """
+    wide = table.pivot(index="case", columns="method", values="ours")
+    diff = wide[EXHAUSTIVE] - wide[BRENT]
+
+    def cases(mask):
+        return ", ".join(str(c) for c in diff.index[mask]) or "none"
+
+    return (
+        f"On F', exhaustive is ahead in cases {cases(diff > 0)} (by up to "
+        f"{diff.max():.2f} points) and behind in cases {cases(diff < 0)} (by up to "
+        f"{-diff.min():.2f} points)."
+    )
