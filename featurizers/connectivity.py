@@ -295,6 +295,8 @@ def fit_bend(
     theta = {k: v.requires_grad_(True) for k, v in theta.items()}
     template = copy.deepcopy(model_a).train()
     template.requires_grad_(False)
+    for p in template.parameters():  # only the buffers of the copy are used
+        p.grad = None
     optimizer = torch.optim.SGD(list(theta.values()), lr=lr, momentum=momentum)
     generator = torch.Generator().manual_seed(seed)
     with _forked_rng(seed + 1, device):
