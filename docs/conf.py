@@ -57,6 +57,7 @@ source_suffix = {".rst": "restructuredtext"}
 root_doc = "index"
 exclude_patterns = [
     "_build",
+    "examples",  # the gallery's sources; sphinx-gallery writes auto_examples/
     "_templates",
     "Thumbs.db",
     ".DS_Store",
