@@ -103,7 +103,8 @@ sphinx_gallery_conf = {
 # -- HTML ---------------------------------------------------------------------------------
 html_theme = "alabaster"
 html_title = f"sklearn-mdtree {release}"
-html_static_path = []
+# docs/_static holds the plots of the reproduction report (written by the benchmark).
+html_static_path = ["_static"] if (DOCS / "_static").is_dir() else []
 html_theme_options = {
     "description": "Diagnose why a trained network underperforms, from its loss landscape.",
     "fixed_sidebar": True,
@@ -113,8 +114,8 @@ html_theme_options = {
 html_sidebars = {"**": ["about.html", "navigation.html", "relations.html", "searchbox.html"]}
 
 # -- The reproduction report ---------------------------------------------------------
-# docs/reproduction.md is written by `mdtree reproduce` (another part of the project)
-# together with its plots. Markdown is not parsed here (no extra dependency), so
+# docs/reproduction.md is written by `python -m benchmarks.reproduce` (another part of
+# the project), its plots in docs/_static/reproduction/. Markdown is not parsed here (no extra dependency), so
 # reproduction.rst shows the report as text, each plot it references as a figure,
 # and the raw file is copied next to the HTML. The page is built whether or not the
 # report exists yet.
@@ -127,9 +128,9 @@ def _report_rst():
     """The generated part of reproduction.rst: the plots, then the report's text."""
     if not REPORT.is_file():
         return (
-            "\n.. note::\n\n   The report has not been generated in this checkout. Run the\n"
-            "   README's main command (``mdtree reproduce``) to write\n"
-            "   ``docs/reproduction.md`` and its plots, then rebuild.\n"
+            "\n.. note::\n\n   The report has not been generated in this checkout. Run\n"
+            "   ``python -m benchmarks.reproduce`` to write ``docs/reproduction.md``\n"
+            "   and its plots, then rebuild.\n"
         )
     text = REPORT.read_text(encoding="utf-8")
     lines, seen = [], set()
@@ -141,7 +142,9 @@ def _report_rst():
         if path.is_file() and DOCS in path.parents:
             alt = " ".join(alt.split()) or path.stem
             rel = path.relative_to(DOCS).as_posix()
-            lines += [f".. figure:: /{rel}", "   :width: 90%", f"   :alt: {alt}", ""]
+            caption = re.sub(r"([\\`*_|<>\[\]])", r"\\\1", alt)  # plain text in rst
+            lines += [f".. figure:: /{rel}", "   :width: 90%", f"   :alt: {alt}", "",
+                      f"   {caption}", ""]
     if lines:
         lines = ["", "Figures", "-------", ""] + lines
     lines += [
