@@ -3,8 +3,9 @@
 Three measurements on a small zoo of tanh MLPs trained on scikit-learn's digits,
 printed as markdown::
 
-    python -m benchmarks.bench_connectivity            # a few minutes on 2 CPU cores
-    python -m benchmarks.bench_connectivity --quick    # about a minute
+    python -m benchmarks.bench_connectivity            # about 8 minutes on 2 busy cores
+    python -m benchmarks.bench_connectivity --quick    # about 1.5 minutes
+    python -m benchmarks.bench_connectivity --skip settle cost   # memory only
 
 1. Curve epochs needed for ``mode_connectivity_peak`` to settle: for each group, the
    bend of the curve between its first two models is trained with ``epochs`` in a
@@ -296,7 +297,8 @@ def memory_section(config, threads):
         "## 3. Peak memory of a featurization against parameter count",
         "",
         "Group of 3 MLPs (64-w-w-10) on 1200 digits; peak resident memory above the level "
-        "before `transform`, fresh process per cell, after one warm-up transform. "
+        "before `transform`, fresh process per cell (glibc mmap threshold fixed at 64 kB), "
+        "after one warm-up transform. "
         "Models: float32 size of the 3 models. Trace by XTrace (100 products) unless "
         "marked hutchinson.",
         "",
@@ -323,6 +325,9 @@ def memory_section(config, threads):
                 capture_output=True,
                 text=True,
                 check=True,
+                # A fixed mmap threshold returns every large block to the system when
+                # freed, so that blocks cached by the warm-up do not hide the peak.
+                env={**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"},
             )
             result = json.loads(out.stdout.strip().splitlines()[-1])
             params = result["params"]
@@ -341,7 +346,7 @@ def memory_section(config, threads):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a smaller zoo, about a minute")
+    parser.add_argument("--quick", action="store_true", help="a smaller zoo and fewer widths")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument(
         "--skip",
