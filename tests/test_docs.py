@@ -302,7 +302,9 @@ def test_gallery_example_is_well_formed(path):
     source = path.read_text(encoding="utf-8")
     docstring = ast.get_docstring(ast.parse(source), clean=False)
     assert docstring, f"{path.name} needs a module docstring (the example's title and intro)"
-    lines = docstring.strip("\n").splitlines()
+    lines = [line.rstrip() for line in docstring.strip("\n").splitlines()]
+    if lines and set(lines[0]) == {"="}:  # an overline
+        lines = lines[1:]
     assert len(lines) >= 2 and set(lines[1]) == {"="} and len(lines[1]) >= len(lines[0]), (
         f"{path.name}: the docstring must start with a title underlined with '='"
     )
