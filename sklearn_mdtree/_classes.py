@@ -56,7 +56,9 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
         ``"hierarchy"`` searches each threshold within the bounds its split
         declares (the training range of the feature where it declares none).
         ``"data"`` always uses the training range of each split's feature:
-        useful when the features live on another scale than the paper's.
+        useful when the features live on another scale than the paper's. A
+        declared initial threshold outside that range is replaced by the middle
+        of the range.
     xatol : float, default=1e-5
         Absolute tolerance of the Brent search (scipy's option and default).
     maxiter : int, default=500
@@ -72,7 +74,7 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
     n_features_in_ : int
         Number of features seen in :meth:`fit` (for DataFrames with named
         splits: the number of columns the splits use).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen in :meth:`fit`, when they are all strings.
     hierarchy_ : Hierarchy
         The hierarchy with its fitted thresholds and the bounds searched.
@@ -259,9 +261,13 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
                 b = (float(values.min()), float(values.max()))
             else:
                 b = (float(s.bounds[0]), float(s.bounds[1]))
-            init = s.threshold if s.threshold is not None else (b[0] + b[1]) / 2
+            init = s.threshold
+            if init is None or not b[0] <= init <= b[1]:
+                # no initial value, or one outside the training range: start mid-range
+                # (pinned to an edge it would steer the splits fitted before it)
+                init = (b[0] + b[1]) / 2
             bounds.append(b)
-            thresholds.append(min(max(float(init), b[0]), b[1]))
+            thresholds.append(float(init))
         thresholds = np.array(thresholds, dtype=np.float64)
 
         total = X.shape[0] if w is None else float(w.sum())

@@ -277,11 +277,11 @@ def fetch_model_diagnosis(
 ):
     """Load the model-diagnosis collections of the MD tree paper.
 
-    =================   ==========================================
+    =================== ==========================================
     Rows per collection 1690 (13 widths x 13 batch sizes x 10 data)
     Features            20 (grid coordinates and model metrics)
     Targets             3 label columns, 2 classes each + ``optimal``
-    =================   ==========================================
+    =================== ==========================================
 
     One row per configuration of a ResNet-18 trained on CIFAR-10. ``"normal"`` is the
     paper's collection F (clean labels), ``"noise"`` its F' (10% label noise). The
