@@ -196,6 +196,14 @@ def test_bounds_data_uses_training_range(small):
     assert clf.bounds_["t2"] == (X.hessian_t.min(), X.hessian_t.max())
 
 
+def test_bounds_data_starts_mid_range_when_init_lies_outside(small):
+    X, y = small
+    shifted = X.assign(hessian_t=X.hessian_t - 6)  # init 7 lies above every value
+    a = MDTreeClassifier(get_preset("q1"), bounds="data").fit(shifted, y)
+    b = MDTreeClassifier(get_preset("q1").set_params(t2__threshold=None), bounds="data")
+    assert a.thresholds_ == b.fit(shifted, y).thresholds_
+
+
 def test_exhaustive_sweeps_until_stable(small):
     X, y = small
     clf = MDTreeClassifier(threshold_search="exhaustive").fit(X, y)
