@@ -1,0 +1,454 @@
+"""Benchmark of featurizers.hessian against a PyHessian-style baseline.
+
+Three measurements, printed as markdown::
+
+    python -m benchmarks.bench_hessian            # about 10 minutes on one CPU core
+    python -m benchmarks.bench_hessian --quick    # under a minute
+    python -m benchmarks.bench_hessian --output results.md
+
+1. Cost of one Hessian-vector product relative to one gradient pass (forward and
+   backward), for an MLP, a small CNN and a CIFAR-style ResNet-18 of width 8 on 200
+   random 3x32x32 images, ours (:class:`featurizers.hessian.HessianOperator`) and
+   the baseline (:mod:`benchmarks._pyhessian_baseline`).
+2. Whole Hessian features (trace + top eigenvalue) per model: ours with the defaults
+   (one operator, XTrace with 100 products, Lanczos) against the baseline
+   (Hutchinson with PyHessian's adaptive rule, power iteration), time and relative
+   standard deviation of the trace over seeds.
+3. Relative standard deviation of Hutchinson-100, PyHessian's adaptive rule and
+   XTrace-100 on a tiny trained CNN with BatchNorm whose exact trace is computed:
+   the measurement behind the default trace method.
+
+Timings are medians of repeated runs; other processes on the machine add noise.
+"""
+
+import argparse
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+from scipy.sparse.linalg import LinearOperator
+
+from benchmarks._pyhessian_baseline import PyHessianBaseline
+from featurizers.hessian import (
+    HessianOperator,
+    hutchinson_trace,
+    pyhessian_trace,
+    top_eigenvalue,
+    xtrace,
+)
+
+LOSS = torch.nn.CrossEntropyLoss()
+
+
+# ----------------------------------------------------------------------- models
+def mlp():
+    """MLP 3072-256-128-10 (819k parameters)."""
+    return torch.nn.Sequential(
+        torch.nn.Flatten(),
+        torch.nn.Linear(3 * 32 * 32, 256),
+        torch.nn.ReLU(),
+        torch.nn.Linear(256, 128),
+        torch.nn.ReLU(),
+        torch.nn.Linear(128, 10),
+    )
+
+
+def small_cnn():
+    """Two conv-BN-ReLU-pool stages (16, 32 channels) and a linear head."""
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 16, 3, padding=1),
+        torch.nn.BatchNorm2d(16),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(16, 32, 3, padding=1),
+        torch.nn.BatchNorm2d(32),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(32 * 8 * 8, 10),
+    )
+
+
+class BasicBlock(torch.nn.Module):
+    """ResNet basic block: two 3x3 conv-BN, identity or 1x1 conv-BN shortcut."""
+
+    def __init__(self, in_planes, planes, stride):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(planes)
+        self.conv2 = torch.nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = torch.nn.BatchNorm2d(planes)
+        self.shortcut = torch.nn.Sequential()
+        if stride != 1 or in_planes != planes:
+            self.shortcut = torch.nn.Sequential(
+                torch.nn.Conv2d(in_planes, planes, 1, stride, bias=False),
+                torch.nn.BatchNorm2d(planes),
+            )
+
+    def forward(self, x):
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return torch.relu(out + self.shortcut(x))
+
+
+class ResNet18(torch.nn.Module):
+    """CIFAR-style ResNet-18 (3x3 stem, no max-pool) with stage widths w, 2w, 4w, 8w."""
+
+    def __init__(self, width=8, num_classes=10):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(3, width, 3, 1, 1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(width)
+        layers, in_planes = [], width
+        for i, stride in enumerate((1, 2, 2, 2)):
+            planes = width * 2**i
+            layers += [BasicBlock(in_planes, planes, stride), BasicBlock(planes, planes, 1)]
+            in_planes = planes
+        self.layers = torch.nn.Sequential(*layers)
+        self.linear = torch.nn.Linear(in_planes, num_classes)
+
+    def forward(self, x):
+        out = self.layers(torch.relu(self.bn1(self.conv1(x))))
+        out = torch.nn.functional.adaptive_avg_pool2d(out, 1).flatten(1)
+        return self.linear(out)
+
+
+def tiny_bn_cnn():
+    """Tiny CNN with BatchNorm on 3x8x8 inputs (1,170 parameters)."""
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1),
+        torch.nn.BatchNorm2d(8),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(8, 8, 3, padding=1),
+        torch.nn.BatchNorm2d(8),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8 * 2 * 2, 10),
+    )
+
+
+MODELS = {
+    "MLP": mlp,
+    "small CNN": small_cnn,
+    "ResNet-18 (width 8)": ResNet18,
+}
+
+
+def _num_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def _prepare(build, n_samples, train_steps, seed=0):
+    """A model trained for a few Adam steps on random images with random labels.
+
+    Trained networks' Hessians have a few large outlier eigenvalues that untrained
+    ones lack; the training also gives BatchNorm running statistics.
+    """
+    torch.manual_seed(seed)
+    model = build()
+    x = torch.randn(n_samples, 3, 32, 32)
+    y = torch.randint(0, 10, (n_samples,))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.train()
+    for _ in range(train_steps):
+        optimizer.zero_grad()
+        LOSS(model(x), y).backward()
+        optimizer.step()
+    for p in model.parameters():
+        p.grad = None
+    model.eval()
+    with torch.no_grad():
+        loss = float(LOSS(model(x), y))
+    return model, x, y, loss
+
+
+def _median_time(fn, repeats, warmup=1):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+# ---------------------------------------------------------------- 1. HVP cost
+def bench_hvp(model, x, y, repeats):
+    params = list(model.parameters())
+
+    def gradient_pass():
+        torch.autograd.grad(LOSS(model(x), y), params)
+
+    grad_s = _median_time(gradient_pass, repeats)
+
+    op = HessianOperator(model, LOSS, x, y)
+    v_flat = torch.randn(op.num_params)
+    ours_setup_s = _median_time(lambda: HessianOperator(model, LOSS, x, y), repeats)
+    ours_s = _median_time(lambda: op.matvec(v_flat), repeats)
+    del op
+
+    base = PyHessianBaseline(model, LOSS, x, y)
+    v_list = [torch.randn_like(p) for p in base.params]
+    base_setup_s = _median_time(lambda: PyHessianBaseline(model, LOSS, x, y), repeats)
+    base_s = _median_time(lambda: base.hv(v_list), repeats)
+    return {
+        "grad": grad_s,
+        "ours_setup": ours_setup_s,
+        "ours": ours_s,
+        "base_setup": base_setup_s,
+        "base": base_s,
+    }
+
+
+# ---------------------------------------------------------- 2. whole features
+class _Counted(LinearOperator):
+    """A LinearOperator that counts its products."""
+
+    def __init__(self, op):
+        super().__init__(dtype=np.float64, shape=op.shape)
+        self._op = op
+        self.count = 0
+
+    def _matvec(self, x):
+        self.count += 1
+        return self._op.matvec(x)
+
+    _rmatvec = _matvec
+
+
+def bench_features(model, x, y, seeds, budgets=(100, 20)):
+    """Per seed: ours (one operator, XTrace with each budget, Lanczos) and baseline.
+
+    Returns a dict of method name -> list of per-seed dicts (time, trace, eig,
+    products for the trace and for the eigenvalue). Ours shares the operator and
+    the eigenvalue between the budgets; each budget is charged the setup, its trace
+    and the eigenvalue.
+    """
+    runs = {f"ours: XTrace {m} + Lanczos": [] for m in budgets}
+    runs["baseline: adaptive Hutchinson + power"] = []
+    for seed in seeds:
+        start = time.perf_counter()
+        op = HessianOperator(model, LOSS, x, y)
+        counted = _Counted(op.to_linear_operator())
+        setup = time.perf_counter() - start
+        start = time.perf_counter()
+        eig = top_eigenvalue(counted, random_state=seed)
+        eig_time, eig_mv = time.perf_counter() - start, counted.count
+        for m in budgets:
+            counted.count = 0
+            start = time.perf_counter()
+            trace = xtrace(counted, m, random_state=seed)
+            runs[f"ours: XTrace {m} + Lanczos"].append(
+                {
+                    "time": setup + eig_time + time.perf_counter() - start,
+                    "trace": trace,
+                    "eig": eig,
+                    "trace_mv": counted.count,
+                    "eig_mv": eig_mv,
+                }
+            )
+        del op, counted
+
+        generator = torch.Generator().manual_seed(seed)
+        start = time.perf_counter()
+        hessian = PyHessianBaseline(model, LOSS, x, y)
+        samples = hessian.trace(generator=generator)
+        n_trace = hessian.num_matvecs
+        eig = hessian.eigenvalue(generator=generator)
+        runs["baseline: adaptive Hutchinson + power"].append(
+            {
+                "time": time.perf_counter() - start,
+                "trace": float(np.mean(samples)),
+                "eig": eig,
+                "trace_mv": n_trace,
+                "eig_mv": hessian.num_matvecs - n_trace,
+            }
+        )
+        del hessian
+    return runs
+
+
+def _summary(runs):
+    traces = np.array([r["trace"] for r in runs])
+    return {
+        "time": statistics.median(r["time"] for r in runs),
+        "trace": traces.mean(),
+        "trace_rsd": traces.std(ddof=1) / abs(traces.mean()) if len(traces) > 1 else np.nan,
+        "eig": np.mean([r["eig"] for r in runs]),
+        "trace_mv": np.mean([r["trace_mv"] for r in runs]),
+        "eig_mv": np.mean([r["eig_mv"] for r in runs]),
+    }
+
+
+# ------------------------------------------------------- 3. trace estimators
+def bench_trace_variance(n_seeds, train_steps=200):
+    """Relative std of the three trace estimators on a tiny trained BN CNN."""
+    torch.manual_seed(0)
+    model = tiny_bn_cnn().double()
+    teacher = tiny_bn_cnn().double()
+    x = torch.randn(200, 3, 8, 8, dtype=torch.float64)
+    with torch.no_grad():
+        y = teacher(x).argmax(1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    model.train()
+    for _ in range(train_steps):
+        optimizer.zero_grad()
+        LOSS(model(x), y).backward()
+        optimizer.step()
+    model.eval()
+    op = HessianOperator(model, LOSS, x, y)
+    exact = xtrace(op, op.num_params)  # num_matvecs >= n: exact, from unit vectors
+    linop = op.to_linear_operator()
+    rows = {}
+    for name, estimate in (
+        ("Hutchinson, 100 products", lambda A, s: hutchinson_trace(A, 100, random_state=s)),
+        ("PyHessian adaptive rule (tol 1e-3, max 100)", lambda A, s: pyhessian_trace(A, random_state=s)),
+        ("XTrace, 20 products", lambda A, s: xtrace(A, 20, random_state=s)),
+        ("XTrace, 50 products", lambda A, s: xtrace(A, 50, random_state=s)),
+        ("XTrace, 100 products", lambda A, s: xtrace(A, 100, random_state=s)),
+    ):
+        counted = _Counted(linop)
+        start = time.perf_counter()
+        values = np.array([estimate(counted, seed) for seed in range(n_seeds)])
+        elapsed = (time.perf_counter() - start) / n_seeds
+        rows[name] = {
+            "rsd": values.std(ddof=1) / abs(exact),
+            "bias": (values.mean() - exact) / abs(exact),
+            "time": elapsed,
+            "matvecs": counted.count / n_seeds,
+        }
+    return {"num_params": op.num_params, "loss": op.loss, "exact": exact, "rows": rows}
+
+
+# ----------------------------------------------------------------- reporting
+def _fmt(value, digits=3):
+    return f"{value:.{digits}g}"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small run, under a minute")
+    parser.add_argument("--output", help="also write the markdown report to this file")
+    parser.add_argument(
+        "--samples", type=int, default=None, help="images per batch (200; --quick: 50)"
+    )
+    parser.add_argument(
+        "--train-steps",
+        type=int,
+        default=None,
+        help="Adam steps on the random batch before measuring (100; --quick: 30)",
+    )
+    parser.add_argument("--seeds", type=int, default=None, help="seeds for the features")
+    parser.add_argument("--repeats", type=int, default=None, help="timing repeats")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: on a shared 2-core machine more threads made "
+        "small products up to 100x slower through contention)",
+    )
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        choices=sorted(MODELS),
+        default=None,
+        help="models to run (default: all; --quick: MLP and small CNN)",
+    )
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    quick = args.quick
+    n_samples = args.samples or (50 if quick else 200)
+    names = args.models or (["MLP", "small CNN"] if quick else list(MODELS))
+    n_seeds = args.seeds or (2 if quick else 3)
+    train_steps = args.train_steps if args.train_steps is not None else (30 if quick else 100)
+    repeats = args.repeats or (3 if quick else 5)
+    variance_seeds = 5 if quick else 20
+
+    lines = [
+        "# Hessian benchmark: featurizers.hessian vs a PyHessian-style baseline",
+        "",
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{n_samples} random 3x32x32 images with random labels, float32 models trained "
+        f"{train_steps} Adam steps (lr 1e-3) on them, Hessians in eval mode"
+        + (" (quick run)" if quick else ""),
+        "",
+        "## 1. One Hessian-vector product vs one gradient pass",
+        "",
+        "| model | params | training loss | grad pass (ms) | HVP ours (ms) | HVP baseline (ms) "
+        "| ours / grad | baseline / grad | ours / baseline | setup ours / baseline |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    prepared = {name: _prepare(MODELS[name], n_samples, train_steps) for name in names}
+    for name in names:
+        model, x, y, loss = prepared[name]
+        r = bench_hvp(model, x, y, repeats)
+        lines.append(
+            f"| {name} | {_num_params(model):,} | {loss:.3f} | {1e3 * r['grad']:.1f} "
+            f"| {1e3 * r['ours']:.1f} | {1e3 * r['base']:.1f} "
+            f"| {r['ours'] / r['grad']:.2f} | {r['base'] / r['grad']:.2f} "
+            f"| {r['ours'] / r['base']:.2f} | {r['ours_setup'] / r['base_setup']:.2f} |"
+        )
+        print(lines[-1], file=sys.stderr, flush=True)
+
+    lines += [
+        "",
+        "## 2. Whole Hessian features (trace + top eigenvalue) per model",
+        "",
+        f"Over {n_seeds} seeds (median time). Ours: one HessianOperator, "
+        "`xtrace(op, m)` (m = 100 is the default), `top_eigenvalue(op)` (Lanczos, tol "
+        "1e-3). Baseline: PyHessian-style "
+        "`trace()` (adaptive rule, tol 1e-3, max 100) and `eigenvalues()` (power "
+        "iteration, tol 1e-3, max 100). RSD: relative standard deviation of the "
+        "trace over seeds.",
+        "",
+        "| model | method | products (trace + eig) | time (s) | baseline time / time "
+        "| trace (mean) | trace RSD | top eigenvalue (mean) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name in names:
+        model, x, y, _ = prepared[name]
+        summaries = {
+            method: _summary(runs)
+            for method, runs in bench_features(model, x, y, range(n_seeds)).items()
+        }
+        base_time = summaries["baseline: adaptive Hutchinson + power"]["time"]
+        for method, o in summaries.items():
+            lines.append(
+                f"| {name} | {method} | {o['trace_mv']:.1f} + {o['eig_mv']:.1f} "
+                f"| {o['time']:.2f} | {base_time / o['time']:.2f} "
+                f"| {_fmt(o['trace'], 4)} | {100 * o['trace_rsd']:.1f}% "
+                f"| {_fmt(o['eig'], 5)} |"
+            )
+            print(lines[-1], file=sys.stderr, flush=True)
+
+    v = bench_trace_variance(variance_seeds)
+    lines += [
+        "",
+        "## 3. Trace estimators on a tiny trained CNN with BatchNorm (float64)",
+        "",
+        f"{v['num_params']:,} parameters, 200 samples, training loss {v['loss']:.3f}, "
+        f"exact trace {v['exact']:.6g} (from {v['num_params']:,} unit-vector products); "
+        f"{variance_seeds} seeds.",
+        "",
+        "| estimator | products (mean) | relative std | relative bias of the mean "
+        "| time per estimate (ms) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, row in v["rows"].items():
+        lines.append(
+            f"| {name} | {row['matvecs']:.1f} | {100 * row['rsd']:.2f}% "
+            f"| {100 * row['bias']:+.2f}% | {1e3 * row['time']:.0f} |"
+        )
+    report = "\n".join(lines) + "\n"
+    sys.stdout.write(report)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(report)
+
+
+if __name__ == "__main__":
+    main()
