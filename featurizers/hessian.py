@@ -66,18 +66,25 @@ _DENSE_MAX_DIM = 2 * _LANCZOS_NCV
 
 @contextlib.contextmanager
 def _eval_mode(model):
-    """Put every submodule of ``model`` in eval mode, then restore each one's flag.
+    """Put ``model`` in eval mode; restore every submodule's flag and every buffer.
 
     ``model.train(mode)`` would reset all submodules to one mode; restoring the flag
-    of each submodule keeps models whose submodules were in mixed modes intact.
+    of each submodule keeps models whose submodules were in mixed modes intact. In
+    eval mode BatchNorm does not touch its statistics, but a custom module might
+    update a buffer whatever its mode, so buffers are copied and written back.
     """
     flags = [(module, module.training) for module in model.modules()]
+    buffers = [(b, b.detach().clone()) for b in model.buffers()]
     try:
         model.eval()
         yield model
     finally:
         for module, training in flags:
             module.training = training
+        with torch.no_grad():
+            for buffer, saved in buffers:
+                if not torch.equal(buffer, saved):
+                    buffer.copy_(saved)
 
 
 def _check_random_state(random_state):

@@ -10,6 +10,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.exceptions import ConvergenceWarning
 
 torch = pytest.importorskip("torch")
 
@@ -419,6 +420,49 @@ def test_model_is_not_mutated(make):
     hessian_trace(model, LOSS, x, y, num_matvecs=10, random_state=0)
     hessian_top_eigenvalue(model, LOSS, x, y, random_state=0)
     assert _state_hash(model) == before
+
+
+class _CountsCalls(torch.nn.Module):
+    """A module that updates a buffer in every forward, whatever its mode."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 3).to(DTYPE)
+        self.register_buffer("calls", torch.zeros((), dtype=torch.int64))
+
+    def forward(self, inputs):
+        self.calls += 1
+        return self.linear(inputs)
+
+
+def test_buffers_updated_in_forward_are_restored():
+    model = _CountsCalls()
+    _, x, y = _mlp()
+    before = _state_hash(model)
+    op = HessianOperator(model, LOSS, x, y)
+    assert op.num_params == 15
+    assert _state_hash(model) == before
+
+
+def test_tied_parameters_count_once():
+    model, x, y = _mlp()
+    tied = torch.nn.Sequential(
+        torch.nn.Linear(4, 4).to(DTYPE), torch.nn.Tanh(), torch.nn.Linear(4, 4).to(DTYPE)
+    )
+    tied[2].weight = tied[0].weight
+    H = _dense_hessian(tied, x, y % 3)
+    op = HessianOperator(tied, LOSS, x, y % 3)
+    assert op.num_params == H.shape[0] == 16 + 4 + 4
+    v = np.random.default_rng(0).standard_normal(op.num_params)
+    np.testing.assert_allclose(op.matvec(torch.from_numpy(v)).numpy(), H @ v, rtol=1e-8)
+
+
+def test_lanczos_not_converging_warns_and_falls_back():
+    A = np.diag(np.concatenate([[1.0, 0.999999], np.linspace(-0.5, 0.5, 200)]))
+    with pytest.warns(ConvergenceWarning, match="falling back to power iteration"):
+        got = top_eigenvalue(A, tol=1e-14, max_iter=1, random_state=0)
+    # A Rayleigh quotient of the power-iteration fallback: below the top eigenvalue.
+    assert 0.5 < got <= 1.0 + 1e-12
 
 
 def test_hessian_uses_eval_mode_whatever_the_models_mode():
