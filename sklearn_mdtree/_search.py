@@ -317,7 +317,7 @@ def brent_threshold(values, scores, total, bounds, *, xatol=1e-5, maxiter=500):
     """
 
     def objective(t):
-        return -(scores[np.searchsorted(values, t, side="right")] / total)
+        return -(scores[values.searchsorted(t, side="right")] / total)
 
     result = minimize_scalar(
         objective,
