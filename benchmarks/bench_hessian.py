@@ -18,7 +18,8 @@ Three measurements, printed as markdown::
    XTrace-100 on a tiny trained CNN with BatchNorm whose exact trace is computed:
    the measurement behind the default trace method.
 
-Timings are medians of repeated runs; other processes on the machine add noise.
+Timings are medians of repeated runs, the functions compared called in turn so that
+the load of other processes on the machine hits them alike.
 """
 
 import argparse
@@ -165,43 +166,44 @@ def _prepare(build, n_samples, train_steps, seed=0):
     return model, x, y, loss
 
 
-def _median_time(fn, repeats, warmup=1):
-    for _ in range(warmup):
-        fn()
-    times = []
+def _interleaved_medians(fns, repeats, warmup=1):
+    """Median time of each function, calling them in turn so that load hits all alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 # ---------------------------------------------------------------- 1. HVP cost
 def bench_hvp(model, x, y, repeats):
     params = list(model.parameters())
-
-    def gradient_pass():
-        torch.autograd.grad(LOSS(model(x), y), params)
-
-    grad_s = _median_time(gradient_pass, repeats)
-
     op = HessianOperator(model, LOSS, x, y)
-    v_flat = torch.randn(op.num_params)
-    ours_setup_s = _median_time(lambda: HessianOperator(model, LOSS, x, y), repeats)
-    ours_s = _median_time(lambda: op.matvec(v_flat), repeats)
-    del op
-
     base = PyHessianBaseline(model, LOSS, x, y)
+    v_flat = torch.randn(op.num_params)
     v_list = [torch.randn_like(p) for p in base.params]
-    base_setup_s = _median_time(lambda: PyHessianBaseline(model, LOSS, x, y), repeats)
-    base_s = _median_time(lambda: base.hv(v_list), repeats)
-    return {
-        "grad": grad_s,
-        "ours_setup": ours_setup_s,
-        "ours": ours_s,
-        "base_setup": base_setup_s,
-        "base": base_s,
-    }
+    result = _interleaved_medians(
+        {
+            "grad": lambda: torch.autograd.grad(LOSS(model(x), y), params),
+            "ours": lambda: op.matvec(v_flat),
+            "base": lambda: base.hv(v_list),
+        },
+        repeats,
+    )
+    del op, base
+    setup = _interleaved_medians(
+        {
+            "ours_setup": lambda: HessianOperator(model, LOSS, x, y),
+            "base_setup": lambda: PyHessianBaseline(model, LOSS, x, y),
+        },
+        repeats,
+    )
+    return {**result, **setup}
 
 
 # ---------------------------------------------------------- 2. whole features
@@ -306,7 +308,10 @@ def bench_trace_variance(n_seeds, train_steps=200):
     rows = {}
     for name, estimate in (
         ("Hutchinson, 100 products", lambda A, s: hutchinson_trace(A, 100, random_state=s)),
-        ("PyHessian adaptive rule (tol 1e-3, max 100)", lambda A, s: pyhessian_trace(A, random_state=s)),
+        (
+            "PyHessian adaptive rule (tol 1e-3, max 100)",
+            lambda A, s: pyhessian_trace(A, random_state=s),
+        ),
         ("XTrace, 20 products", lambda A, s: xtrace(A, 20, random_state=s)),
         ("XTrace, 50 products", lambda A, s: xtrace(A, 50, random_state=s)),
         ("XTrace, 100 products", lambda A, s: xtrace(A, 100, random_state=s)),

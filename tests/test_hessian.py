@@ -548,7 +548,8 @@ def test_no_second_order_dependence_gives_zero():
     model = torch.nn.Linear(3, 2).to(DTYPE)
     x = torch.randn(4, 3, dtype=DTYPE)
     op = HessianOperator(model, lambda out, t: out.mean(), x, x)
-    assert torch.equal(op.matvec(torch.ones(op.num_params, dtype=DTYPE)), torch.zeros(8, dtype=DTYPE))
+    hv = op.matvec(torch.ones(op.num_params, dtype=DTYPE))
+    assert torch.equal(hv, torch.zeros(8, dtype=DTYPE))
     assert xtrace(op, 4, random_state=0) == 0.0
 
 
