@@ -416,7 +416,7 @@ def hutchinson_trace(op, num_matvecs=100, *, distribution="rademacher", random_s
 
     See Also
     --------
-    xtrace : Lower-variance estimator for the same number of products.
+    xtrace : Lower variance for the same products when a few eigenvalues dominate.
     pyhessian_trace : Hutchinson with PyHessian's adaptive stopping rule.
 
     Examples
