@@ -174,8 +174,17 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
                     f"X is missing the column(s) {missing} that the hierarchy uses. "
                     f"Columns of X: {list(X.columns)}."
                 )
+            duplicated = sorted({c for c in X.columns[X.columns.duplicated()] if c in features})
+            if duplicated:
+                raise ValueError(f"X has more than one column named {duplicated}.")
             if list(X.columns) != features:
                 X = X[features]
+            non_numeric = [f for f in features if not pd.api.types.is_numeric_dtype(X[f])]
+            if non_numeric:
+                raise ValueError(
+                    f"The column(s) {non_numeric} of X that the hierarchy uses must be "
+                    f"numeric. Got dtype(s) {[str(X[f].dtype) for f in non_numeric]}."
+                )
         kwargs = dict(ensure_all_finite=False, dtype=np.float64, reset=reset)
         if isinstance(y, str) and y == "no_validation":
             X = validate_data(self, X, **kwargs)
@@ -237,6 +246,13 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
         if sample_weight is not None:
             w = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
 
+        leaf_kinds = {_kind(lab) for lab in leaf_labels}
+        y_kinds = {_kind(c) for c in y_classes.tolist()}
+        if leaf_kinds and leaf_kinds != y_kinds:
+            raise ValueError(
+                f"The hierarchy's leaf labels {leaf_labels} and the labels of y "
+                f"{y_classes.tolist()[:6]} must be of one type (all strings or all numbers)."
+            )
         single_class = len(y_classes) == 1
         extra = [lab for lab in leaf_labels if lab not in set(y_classes.tolist())]
         if single_class or not extra:
@@ -427,16 +443,36 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
 def _encode_labels(y):
     """Sorted classes and the class code of each label.
 
-    String labels take a hash-based path (:func:`pandas.factorize`), several
-    times faster than sorting an object array; strings are always valid
-    classification targets. Anything else goes through scikit-learn's checks.
+    Object and string labels take a hash-based path (:func:`pandas.factorize`),
+    several times faster than sorting an object array, which also finds
+    missing labels and a mix of strings and numbers. Anything else goes
+    through scikit-learn's checks.
     """
     if y.dtype.kind in "OUS":
-        codes, uniques = pd.factorize(y, sort=True)
-        if all(isinstance(u, str) for u in uniques):
-            return np.asarray(uniques, dtype=object), codes.astype(np.intp)
+        codes, uniques = pd.factorize(y, sort=False)
+        missing = np.flatnonzero(codes < 0)
+        if len(missing):
+            raise ValueError(
+                f"y contains {len(missing)} missing label(s) (None or NaN), e.g. at "
+                f"position(s) {missing[:5].tolist()}. Drop or label these rows first."
+            )
+        kinds = {_kind(u) for u in uniques}
+        if len(kinds) > 1:
+            raise ValueError(
+                f"y mixes string and numeric labels: {sorted(map(repr, uniques))[:6]}. "
+                f"Use one type for all labels."
+            )
+        if kinds == {"string"}:
+            order = np.argsort(np.asarray(uniques, dtype=str), kind="stable")
+            rank = np.empty_like(order)
+            rank[order] = np.arange(len(order))
+            return np.asarray(uniques, dtype=object)[order], rank[codes].astype(np.intp)
     check_classification_targets(y)
     return np.unique(y, return_inverse=True)
+
+
+def _kind(label):
+    return "string" if isinstance(label, str) else "number"
 
 
 def _relabel(tree, code):

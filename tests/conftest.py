@@ -51,3 +51,27 @@ def published_frames(model_diagnosis_dir):
         "normal": pd.read_csv(model_diagnosis_dir / "dataframe_normal_public.csv"),
         "noise": pd.read_csv(model_diagnosis_dir / "dataframe_noise_public.csv"),
     }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_thread():
+    """Run torch and the BLAS on one thread for the whole session.
+
+    The tests use tiny networks, where threads only add synchronisation, and CI shares
+    two cores: measured here, two threads made Hessian tests up to ~100x slower under load.
+    """
+    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
+
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    threads = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        if torch is not None:
+            torch.set_num_threads(threads)

@@ -1,5 +1,6 @@
 """Tests of MDTreeClassifier: paper figures, surface, bad input, properties."""
 
+import dataclasses
 import pickle
 
 import joblib
@@ -13,6 +14,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 
 from sklearn_mdtree import Hierarchy, Leaf, MDTreeClassifier, Split, get_preset
 from sklearn_mdtree.datasets import fetch_model_diagnosis
+from sklearn_mdtree._paper import BRENT, FIGURES, figure_curves
 from sklearn_mdtree.model_selection import FewShotTransfer
 
 SEEDS = (42, 90, 38, 18, 72)
@@ -68,6 +70,14 @@ def test_exhaustive_beats_brent_on_average_and_with_fewest_models(stacked):
     exhaustive = _transfer_accuracy(stacked, "q1", "bs_failure", "random_pairs", 1, "exhaustive")
     assert brent == pytest.approx(76.64, abs=0.01)
     assert exhaustive >= brent + 4
+
+
+def test_every_md_tree_curve_of_the_paper(stacked):
+    """Figures 3a-c, 6a-b, 24 and 28: every point within 0.01 of the paper."""
+    brent_only = [dataclasses.replace(fig, methods=(BRENT,)) for fig in FIGURES]
+    curves = figure_curves(stacked, figures=brent_only)
+    assert len(curves) == 7 + 10 + 13 + 10 + 10 + 7 + 5 + 7
+    assert curves.gap.abs().max() <= 0.01
 
 
 def test_table_b_case1_by_hand_sampling(collections):
@@ -207,9 +217,11 @@ def test_bounds_data_starts_mid_range_when_init_lies_outside(small):
 def test_exhaustive_sweeps_until_stable(small):
     X, y = small
     clf = MDTreeClassifier(threshold_search="exhaustive").fit(X, y)
-    assert 1 <= clf.n_sweeps_ <= 10
-    brent = MDTreeClassifier().fit(X, y)
-    assert clf.train_score_ >= brent.train_score_
+    assert clf.train_score_ >= MDTreeClassifier().fit(X, y).train_score_
+    # started from its own result, the search moves nothing and stops after one sweep
+    again = MDTreeClassifier(clf.hierarchy_, threshold_search="exhaustive").fit(X, y)
+    assert again.thresholds_ == clf.thresholds_ and again.n_sweeps_ == 1
+    assert MDTreeClassifier(threshold_search="exhaustive", max_sweeps=1).fit(X, y).n_sweeps_ == 1
 
 
 # -- bad input --------------------------------------------------------------------------
@@ -276,6 +288,35 @@ def test_mismatched_sample_weight(small):
         MDTreeClassifier().fit(X, y, sample_weight=np.ones(3))
     with pytest.raises(ValueError, match="[Nn]egative"):
         MDTreeClassifier().fit(X, y, sample_weight=-np.ones(len(y)))
+
+
+def test_missing_or_mixed_labels():
+    h = Hierarchy(Split("a", 0, 0.5, (0, 1)))
+    X = [[0.1], [0.2], [0.8], [0.9]]
+    with pytest.raises(ValueError, match=r"1 missing label\(s\).*position\(s\) \[3\]"):
+        MDTreeClassifier(h).fit(X, ["a", "a", "b", None])
+    with pytest.raises(ValueError, match="mixes string and numeric"):
+        MDTreeClassifier(h).fit(X, np.array(["a", "a", 1, 2], dtype=object))
+    labelled = Hierarchy(Split("a", 0, 0.5, (0, 1), left=Leaf("small")))
+    with pytest.raises(ValueError, match="must be of one type"):
+        MDTreeClassifier(labelled).fit(X, [0, 0, 1, 1])
+
+
+def test_object_string_labels_sorted_like_numpy():
+    h = Hierarchy(Split("a", 0, 0.5, (0, 1)))
+    clf = MDTreeClassifier(h).fit([[0.1], [0.2], [0.8], [0.9]],
+                                  np.array(["b", "b", "a", "a"], dtype=object))
+    assert clf.classes_.tolist() == ["a", "b"]
+    assert clf.predict([[0.1], [0.9]]).tolist() == ["b", "a"]
+
+
+def test_non_numeric_or_duplicated_columns(small):
+    X, y = small
+    with pytest.raises(ValueError, match=r"\['hessian_t'\] of X .* must be numeric"):
+        MDTreeClassifier().fit(X.assign(hessian_t="sharp"), y)
+    twice = pd.concat([X[["hessian_t"]], X], axis=1)
+    with pytest.raises(ValueError, match=r"more than one column named \['hessian_t'\]"):
+        MDTreeClassifier().fit(twice, y)
 
 
 def test_one_class_fits_and_predicts_it(small):

@@ -79,35 +79,18 @@ def _collect_doctests():
 
 @pytest.fixture
 def _doc_environment():
-    """Plots drawn with Agg and closed after; one thread for torch and BLAS.
-
-    The examples run tiny models, for which thread start-up dominates: on a busy
-    2-core machine one thread was faster by two orders of magnitude.
-    """
-    from threadpoolctl import threadpool_limits
-
-    torch = None
-    if HAS_TORCH:
-        import torch
-
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
+    """Plots drawn with Agg and closed after (one thread: see ``tests/conftest.py``)."""
     try:
         import matplotlib
     except ImportError:
         matplotlib = None
     else:
         matplotlib.use("Agg")
-    try:
-        with threadpool_limits(1):
-            yield
-    finally:
-        if torch is not None:
-            torch.set_num_threads(threads)
-        if matplotlib is not None:
-            import matplotlib.pyplot as plt
+    yield
+    if matplotlib is not None:
+        import matplotlib.pyplot as plt
 
-            plt.close("all")
+        plt.close("all")
 
 
 def _run_doctest(test):

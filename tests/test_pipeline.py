@@ -37,15 +37,6 @@ def _train(width, batch, seed, X, y, steps=100):
     return model
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny networks run faster on one thread, and the test suite shares 2 cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def zoo():
     digits = load_digits()
