@@ -181,6 +181,32 @@ def test_default_cache_under_scikit_learn_data_home(tmp_path, monkeypatch):
         fetch_model_diagnosis("normal")
 
 
+def test_local_files_create_no_cache_folder(model_diagnosis_dir, tmp_path, monkeypatch):
+    # files found through SKLEARN_MDTREE_DATA: the default cache is not even created
+    monkeypatch.setenv(DATA_ENV_VAR, str(model_diagnosis_dir))
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sk"))
+    assert fetch_model_diagnosis("normal", download_if_missing=False).frame.shape[0] == 1690
+    monkeypatch.delenv("SCIKIT_LEARN_DATA")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert fetch_model_diagnosis("noise", download_if_missing=False).frame.shape[0] == 1690
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_download_removes_the_folders_it_created(tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.setattr(_model_diagnosis, "BASE_URL", f"http://127.0.0.1:{_closed_port()}/")
+    with pytest.raises(OSError, match="download failed"):
+        fetch_model_diagnosis("normal", data_home=tmp_path / "a" / "b" / "cache")
+    assert list(tmp_path.iterdir()) == []
+    # a folder that existed before is kept
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(OSError, match="download failed"):
+        fetch_model_diagnosis("normal", data_home=tmp_path / "mine" / "cache")
+    assert [p.name for p in tmp_path.iterdir()] == ["mine"]
+    assert list((tmp_path / "mine").iterdir()) == []
+
+
 def test_download_verifies_and_caches(model_diagnosis_dir, http_folder, tmp_path, monkeypatch):
     served, server = http_folder
     _copy_collections(model_diagnosis_dir, served)
@@ -201,7 +227,7 @@ def test_download_with_wrong_checksum_is_discarded(model_diagnosis_dir, http_fol
     cache = tmp_path / "cache"
     with pytest.raises(OSError, match=f"{NORMAL}.*published sha256"):
         fetch_model_diagnosis("normal", data_home=cache)
-    assert not (cache / NORMAL).exists()
+    assert not cache.exists()  # the file, and the folder the download created
 
 
 def test_loader_never_unpickles():

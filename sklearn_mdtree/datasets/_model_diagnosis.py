@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.datasets import get_data_home
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import HasMethods, StrOptions, validate_params
 
@@ -181,7 +180,41 @@ def _verify(path, expected):
 
 
 def _default_data_home():
-    return Path(get_data_home()) / "mdtree"
+    """``<scikit-learn data home>/mdtree``, without creating it.
+
+    The folder :func:`sklearn.datasets.get_data_home` names (``$SCIKIT_LEARN_DATA``,
+    else ``~/scikit_learn_data``); that function would also create it, even when the
+    files come from elsewhere. Folders are created only to download into.
+    """
+    home = os.environ.get("SCIKIT_LEARN_DATA", os.path.join("~", "scikit_learn_data"))
+    return Path(home).expanduser() / "mdtree"
+
+
+def _missing_paths(path):
+    """``path`` and those of its parent folders that do not exist, deepest first."""
+    path = Path(path)
+    missing = []
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    return missing
+
+
+def _remove_created(paths):
+    """Remove ``paths`` (files or empty folders, deepest first) that a failed step created.
+
+    Stops at the first one that cannot be removed (e.g. a folder someone else has
+    written into since), so that nothing but what was created is ever removed.
+    """
+    for path in paths:
+        try:
+            if path.is_dir():
+                path.rmdir()
+            else:
+                path.unlink()
+        except OSError:
+            break
 
 
 def _missing_message(filename, searched, reason):
@@ -196,6 +229,20 @@ def _missing_message(filename, searched, reason):
 
 
 def _download(filename, folder, searched):
+    """Download ``filename`` into ``folder`` and verify it; see :func:`_retrieve`.
+
+    pooch creates ``folder`` and its missing parents; if the download fails, the
+    folders it created are removed again, so that a failed call leaves no trace.
+    """
+    created = _missing_paths(folder)
+    try:
+        return _retrieve(filename, folder, searched)
+    except BaseException:
+        _remove_created(created)
+        raise
+
+
+def _retrieve(filename, folder, searched):
     import pooch  # imported here: only a download needs it
 
     expected = REGISTRY[filename]
@@ -291,7 +338,8 @@ def fetch_model_diagnosis(
     Files are looked up in ``data_home`` when given; otherwise in the folder named by
     the environment variable ``SKLEARN_MDTREE_DATA`` (if set), then in the cache
     ``<scikit-learn data home>/mdtree``. A missing file is downloaded (with pooch)
-    into ``data_home``, or into the cache. A file whose checksum differs is refused,
+    into ``data_home``, or into the cache; folders are created only for a download,
+    and removed again if it fails. A file whose checksum differs is refused,
     wherever it lies.
 
     Read more in ``sklearn_mdtree/datasets/descr/model_diagnosis.rst`` (``DESCR``).
