@@ -18,14 +18,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from tqdm.auto import tqdm
 
 from ._groups import ModelGroup
+from ._utils import _eval_mode, _forked_rng, _torch_seed
 from .connectivity import (
-    _eval_mode,
-    _forked_rng,
     curve_errors,
     evaluate_model,
     fit_bend,
@@ -126,9 +124,7 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
         for index, group in enumerate(groups):
             self._check_group(group, index, features, device)
         seeds = np.random.SeedSequence(
-            int(check_random_state(self.random_state).randint(0, 2**31 - 1))
-            if hasattr(self, "random_state")
-            else 0
+            _torch_seed(self.random_state) if hasattr(self, "random_state") else 0
         ).spawn(len(groups))
         rows = np.empty((len(groups), len(features)))
         bar = tqdm(

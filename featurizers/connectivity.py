@@ -25,17 +25,16 @@ The whole recipe, as in the public collections::
 
 from __future__ import annotations
 
-import contextlib
 import copy
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.utils import check_random_state
 from torch.func import functional_call
 from tqdm.auto import tqdm
 
 from ._groups import _Data
+from ._utils import _eval_mode, _forked_rng, _torch_seed
 
 __all__ = [
     "CURVE_TS",
@@ -76,39 +75,6 @@ def _device_of(model):
 def _weights(model):
     """Detached copies of every parameter of ``model``."""
     return {name: p.detach().clone() for name, p in model.named_parameters()}
-
-
-def _torch_seed(random_state):
-    """An integer seed for torch drawn from a scikit-learn ``random_state``."""
-    return int(check_random_state(random_state).randint(0, 2**31 - 1))
-
-
-@contextlib.contextmanager
-def _forked_rng(seed, device):
-    """Seed torch's global RNG for the block and restore it afterwards.
-
-    Dropout draws from the global generator; forking it makes the block
-    reproducible without consuming the caller's random stream.
-    """
-    kwargs = {"devices": []}
-    if device.type == "cuda":  # pragma: no cover - no GPU on the test machines
-        index = device.index if device.index is not None else torch.cuda.current_device()
-        kwargs = {"devices": [index]}
-    with torch.random.fork_rng(**kwargs):
-        torch.manual_seed(seed)
-        yield
-
-
-@contextlib.contextmanager
-def _eval_mode(model):
-    """Put every submodule in eval mode and restore each one's flag on exit."""
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for m, flag in flags:
-            m.training = flag
 
 
 def _check_targets(logits, targets, where=""):

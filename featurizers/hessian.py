@@ -38,7 +38,6 @@ submodule, the ``requires_grad`` flags, the weights, the gradients and the buffe
 (BatchNorm statistics) are the same after the call.
 """
 
-import contextlib
 import math
 import warnings
 from numbers import Integral, Real
@@ -49,13 +48,14 @@ import scipy.sparse
 import scipy.sparse.linalg
 import torch
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     Interval,
     StrOptions,
     validate_parameter_constraints,
     validate_params,
 )
+
+from ._utils import _RANDOM_STATE, _check_random_state, _child_seed, _eval_mode
 
 __all__ = [
     "HessianOperator",
@@ -76,49 +76,10 @@ _XTRACE_BLOCK = 16
 _DENSE_MAX_DIM = 2 * _LANCZOS_NCV
 
 
-@contextlib.contextmanager
-def _eval_mode(model):
-    """Put ``model`` in eval mode; restore every submodule's flag and every buffer.
-
-    ``model.train(mode)`` would reset all submodules to one mode; restoring the flag
-    of each submodule keeps models whose submodules were in mixed modes intact. In
-    eval mode BatchNorm does not touch its statistics, but a custom module might
-    update a buffer whatever its mode, so buffers are copied and written back.
-    """
-    flags = [(module, module.training) for module in model.modules()]
-    buffers = [(b, b.detach().clone()) for b in model.buffers()]
-    try:
-        model.eval()
-        yield model
-    finally:
-        for module, training in flags:
-            module.training = training
-        with torch.no_grad():
-            for buffer, saved in buffers:
-                if not torch.equal(buffer, saved):
-                    buffer.copy_(saved)
-
-
-def _check_random_state(random_state):
-    """Return a numpy random generator from None, an int, a RandomState or a Generator."""
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    return check_random_state(random_state)
-
-
-def _child_seed(rng):
-    """Entropy for a fresh :class:`numpy.random.Generator`, drawn from ``rng``."""
-    if isinstance(rng, np.random.Generator):
-        return rng.integers(0, 2**32, size=4, dtype=np.uint64)
-    return rng.randint(0, 2**32, size=4, dtype=np.uint64)
-
-
 def _rademacher(rng, size):
     """Draw a float64 vector of independent +-1 entries from ``rng``."""
     return np.where(rng.random(size) < 0.5, -1.0, 1.0)
 
-
-_RANDOM_STATE = ["random_state", np.random.Generator]
 
 
 class HessianOperator:

@@ -14,7 +14,7 @@ import torch
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, validate_params
 
-from .hessian import _RANDOM_STATE, _check_random_state, _eval_mode
+from ._utils import _RANDOM_STATE, _check_random_state, _eval_mode
 
 __all__ = ["linear_cka", "mixup_batches", "output_cka"]
 

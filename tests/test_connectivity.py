@@ -216,6 +216,25 @@ def test_evaluate_model_by_hand_and_mode_restored():
     assert model.training
 
 
+class CountsCalls(torch.nn.Module):
+    """A module that updates a buffer in every forward, whatever its mode."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(64, 10)
+        self.register_buffer("calls", torch.zeros((), dtype=torch.int64))
+
+    def forward(self, x):
+        self.calls += 1
+        return self.linear(x)
+
+
+def test_evaluate_model_restores_buffers_a_forward_updates(digits):
+    model = CountsCalls()
+    evaluate_model(model, digits, batch_size=100)
+    assert int(model.calls) == 0
+
+
 def test_evaluate_model_bad_labels():
     model = torch.nn.Linear(2, 3)
     X = torch.zeros(4, 2)

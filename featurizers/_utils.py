@@ -1,0 +1,78 @@
+"""Private helpers shared by the featurizers modules: eval mode and random states.
+
+:func:`_eval_mode` is the one way the package runs a user's model in eval mode and
+gives it back as it was. The random-state helpers turn a scikit-learn style
+``random_state`` (None, an int, a :class:`numpy.random.RandomState` or a
+:class:`numpy.random.Generator`) into the seeds numpy and torch need.
+"""
+
+import contextlib
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+
+#: The ``random_state`` constraint of the validated public functions.
+_RANDOM_STATE = ["random_state", np.random.Generator]
+
+
+@contextlib.contextmanager
+def _eval_mode(model):
+    """Put ``model`` in eval mode; restore every submodule's flag and every buffer.
+
+    ``model.train(mode)`` would reset all submodules to one mode; restoring the flag
+    of each submodule keeps models whose submodules were in mixed modes intact. In
+    eval mode BatchNorm does not touch its statistics, but a custom module might
+    update a buffer whatever its mode, so buffers are copied and written back.
+    """
+    flags = [(module, module.training) for module in model.modules()]
+    buffers = [(b, b.detach().clone()) for b in model.buffers()]
+    try:
+        model.eval()
+        yield model
+    finally:
+        for module, training in flags:
+            module.training = training
+        with torch.no_grad():
+            for buffer, saved in buffers:
+                if not torch.equal(buffer, saved):
+                    buffer.copy_(saved)
+
+
+def _check_random_state(random_state):
+    """Return a numpy random generator from None, an int, a RandomState or a Generator."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    return check_random_state(random_state)
+
+
+def _integers(rng, high, **kwargs):
+    """Integers in ``[0, high)`` from a RandomState (``randint``) or a Generator."""
+    draw = rng.integers if isinstance(rng, np.random.Generator) else rng.randint
+    return draw(0, high, **kwargs)
+
+
+def _child_seed(rng):
+    """Entropy for a fresh :class:`numpy.random.Generator`, drawn from ``rng``."""
+    return _integers(rng, 2**32, size=4, dtype=np.uint64)
+
+
+def _torch_seed(random_state):
+    """An integer seed for torch (below 2**31 - 1) drawn from a ``random_state``."""
+    return int(_integers(_check_random_state(random_state), 2**31 - 1))
+
+
+@contextlib.contextmanager
+def _forked_rng(seed, device):
+    """Seed torch's global RNG for the block and restore it afterwards.
+
+    Dropout draws from the global generator; forking it makes the block
+    reproducible without consuming the caller's random stream.
+    """
+    kwargs = {"devices": []}
+    if device.type == "cuda":  # pragma: no cover - no GPU on the test machines
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        kwargs = {"devices": [index]}
+    with torch.random.fork_rng(**kwargs):
+        torch.manual_seed(seed)
+        yield
