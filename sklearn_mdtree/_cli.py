@@ -28,6 +28,9 @@ import pandas as pd
 
 __all__ = ["main"]
 
+#: Default k of ``mdtree diagnose --scheme``.
+_DEFAULT_K = 8
+
 _Q1_FEATURES_HELP = "train_error, mode_connectivity_peak, hessian_t (or CKA for q1_similarity)"
 
 
@@ -67,13 +70,40 @@ def _number(text):
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
-def _write(path, text):
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise _CommandError(f"Could not write {str(path)!r}: {exc}") from None
+class _OutputFile:
+    """The ``--output`` file, opened before any work so that a bad path fails at once.
+
+    Missing parent folders are created and the file is opened for appending, which
+    checks that it can be written without touching an existing file's content;
+    :meth:`write` then replaces the content with the report. If the command fails
+    instead, :meth:`discard` removes the file and folders that opening created.
+    """
+
+    def __init__(self, path):
+        from .datasets._model_diagnosis import _missing_paths, _remove_created
+
+        self.path = Path(path)
+        self._remove_created = _remove_created
+        self._created = _missing_paths(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = open(self.path, "a", encoding="utf-8")
+        except OSError as exc:
+            self._remove_created(self._created)
+            raise _CommandError(f"Could not write {str(self.path)!r}: {exc}") from None
+
+    def write(self, text):
+        try:
+            with self._handle:
+                self._handle.truncate(0)
+                self._handle.write(text)
+        except OSError as exc:
+            self.discard()
+            raise _CommandError(f"Could not write {str(self.path)!r}: {exc}") from None
+
+    def discard(self):
+        self._handle.close()
+        self._remove_created(self._created)
 
 
 # --------------------------------------------------------------------------------------
@@ -81,7 +111,7 @@ def _write(path, text):
 # --------------------------------------------------------------------------------------
 
 
-def _reproduce_report(frame, args, out):
+def _reproduce_report(frame, args):
     from . import _paper
 
     progress = args.progress if args.progress is not None else sys.stderr.isatty()
@@ -120,12 +150,7 @@ def _reproduce_report(frame, args, out):
                 _paper.one_step_markdown(one_step),
             ]
     lines += ["", f"Computed in {time.perf_counter() - start:.1f} s."]
-    report = "\n".join(lines) + "\n"
-    out.write(report)
-    if args.output:
-        _write(args.output, report)
-        out.write(f"Report written to {args.output}\n")
-    return 0
+    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------------------
@@ -178,7 +203,7 @@ def _read_features(path, columns, id_column):
     return features
 
 
-def _diagnose(frame, args, out):
+def _diagnose(frame, args):
     from ._classes import MDTreeClassifier
     from .diagnosis import diagnose
 
@@ -205,21 +230,16 @@ def _diagnose(frame, args, out):
         raise _CommandError(str(exc)) from None
 
     if args.format == "csv":
-        text = result.frame.to_csv()
-    else:
-        header = [
-            f"Q1 tree ({args.q1_preset}) fitted on {len(q1_rows)} models of F "
-            f"({args.scheme}" + ("" if args.scheme == "all" else f", k={args.k}, seed={seed}")
-            + "):",
-            q1.export_text(),
-        ]
-        if q2 is not None:
-            header += [f"Q2 tree (q2) fitted on {len(q2_rows)} models of F:", q2.export_text()]
-        text = "\n".join(header) + "\n" + result.to_text()
-    out.write(text)
-    if args.output:
-        _write(args.output, text)
-    return 0
+        return result.frame.to_csv()
+    header = [
+        f"Q1 tree ({args.q1_preset}) fitted on {len(q1_rows)} models of F "
+        f"({args.scheme}" + ("" if args.scheme == "all" else f", k={args.k}, seed={seed}")
+        + "):",
+        q1.export_text(),
+    ]
+    if q2 is not None:
+        header += [f"Q2 tree (q2) fitted on {len(q2_rows)} models of F:", q2.export_text()]
+    return "\n".join(header) + "\n" + result.to_text()
 
 
 # --------------------------------------------------------------------------------------
@@ -294,6 +314,11 @@ def build_parser():
     -------
     parser : argparse.ArgumentParser
     """
+    return _build_parsers()[0]
+
+
+def _build_parsers():
+    """The parser of ``mdtree`` and a dict of its subcommands' parsers."""
     from .model_selection import SCHEMES
 
     parser = argparse.ArgumentParser(
@@ -341,16 +366,18 @@ def build_parser():
     diag.add_argument("--scheme", choices=["all", *SCHEMES], default="all",
                       help="training set drawn from F: 'all' (every non-optimal model, the "
                       "default) or a sampling scheme of the paper")
-    diag.add_argument("--k", type=_number, default=8,
-                      help="groups drawn or largest value kept by --scheme (default: 8)")
+    diag.add_argument("--k", type=_number, default=None,
+                      help="groups drawn or largest value kept by --scheme (default: "
+                      f"{_DEFAULT_K}); not with --scheme all")
     diag.add_argument("--seed", type=int, default=42, help="seed of a random scheme (default: 42)")
     diag.add_argument("--q1-preset", choices=["q1", "q1_sharpness", "q1_similarity", "q1_ood"],
                       default="q1", help="hierarchy of the Q1 tree (default: q1)")
     diag.add_argument("--q2", action="store_true",
                       help="also fit a Q2 tree (model width or optimizer?)")
     diag.add_argument("--q2-scheme", choices=["all", *SCHEMES], default=None,
-                      help="training set of the Q2 tree (default: --scheme)")
-    diag.add_argument("--q2-k", type=_number, default=None, help="k of --q2-scheme (default: --k)")
+                      help="training set of the Q2 tree (default: --scheme); only with --q2")
+    diag.add_argument("--q2-k", type=_number, default=None,
+                      help="k of --q2-scheme (default: --k); only with --q2")
     diag.add_argument("--search", choices=["brent", "exhaustive"], default="brent",
                       help="threshold search (default: brent, the paper's)")
     diag.add_argument("--id-column", default=None, metavar="NAME",
@@ -366,7 +393,29 @@ def build_parser():
         "of one (features, initial thresholds, bounds, leaves) before fitting.",
     )
     pre.add_argument("name", nargs="?", default=None, help="preset to print (default: list all)")
-    return parser
+    return parser, {"reproduce": rep, "diagnose": diag, "presets": pre}
+
+
+def _check_diagnose_args(parser, args):
+    """Reject options that the others would make ignored; fill in the default k."""
+    if not args.q2:
+        for option, value in (("--q2-scheme", args.q2_scheme), ("--q2-k", args.q2_k)):
+            if value is not None:
+                parser.error(f"argument {option}: only allowed with --q2")
+    q2_scheme = args.q2_scheme or args.scheme
+    if args.q2 and args.q2_k is not None and q2_scheme == "all":
+        parser.error(
+            "argument --q2-k: not allowed when the Q2 tree is fitted on all of F "
+            "(--q2-scheme all, or --scheme all without --q2-scheme)"
+        )
+    k_used = args.scheme != "all" or (args.q2 and args.q2_k is None and q2_scheme != "all")
+    if args.k is not None and not k_used:
+        parser.error(
+            "argument --k: not allowed with --scheme all (the tree is fitted on all of F); "
+            "choose a sampling scheme with --scheme"
+        )
+    if args.k is None:
+        args.k = _DEFAULT_K
 
 
 def main(argv=None):
@@ -383,16 +432,30 @@ def main(argv=None):
         0 on success, 1 on a reported error (printed to stderr in one line).
         ``--help`` and usage errors exit through :class:`SystemExit`, as argparse does.
     """
-    parser = build_parser()
+    parser, commands = _build_parsers()
     args = parser.parse_args(argv)
+    if args.command == "diagnose":
+        _check_diagnose_args(commands["diagnose"], args)
     out = sys.stdout
     try:
         if args.command == "presets":
             return _presets(args, out)
-        frame = _load_collections(args.data_home)
-        if args.command == "reproduce":
-            return _reproduce_report(frame, args, out)
-        return _diagnose(frame, args, out)
+        # before any work: an unwritable --output fails at once, not after the report
+        output = _OutputFile(args.output) if args.output else None
+        try:
+            frame = _load_collections(args.data_home)
+            run = _reproduce_report if args.command == "reproduce" else _diagnose
+            text = run(frame, args)
+        except BaseException:
+            if output is not None:
+                output.discard()
+            raise
+        out.write(text)
+        if output is not None:
+            output.write(text)
+            if args.command == "reproduce":
+                out.write(f"Report written to {args.output}\n")
+        return 0
     except _CommandError as exc:
         print(f"mdtree {args.command}: error: {exc}", file=sys.stderr)
         return 1

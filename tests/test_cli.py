@@ -120,3 +120,73 @@ def test_presets_list_and_structure(capsys):
     assert out.count("class:") == 4
     assert main(["presets", "q9"]) == 1
     assert "Unknown hierarchy preset 'q9'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["reproduce", "diagnose"])
+def test_unwritable_output_fails_before_any_work(command, tmp_path, capsys, monkeypatch):
+    import sklearn_mdtree._cli as cli
+
+    def fail(*args):
+        raise AssertionError("the collections were loaded before the output was checked")
+
+    monkeypatch.setattr(cli, "_load_collections", fail)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    features = [str(tmp_path / "models.csv")] if command == "diagnose" else []
+    for output in (tmp_path, blocker / "report.md"):  # a folder; a path through a file
+        assert main([command, *features, "--output", str(output)]) == 1
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err.startswith(f"mdtree {command}: error: Could not write")
+
+
+def test_failed_command_leaves_output_untouched(tmp_path, capsys, model_diagnosis_dir):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("train_error\n1\n")
+    new = tmp_path / "new" / "out.txt"
+    assert main(["diagnose", str(bad), "--output", str(new)]) == 1
+    assert not (tmp_path / "new").exists()  # neither the file nor the folder it needed
+    old = tmp_path / "old.txt"
+    old.write_text("previous report")
+    assert main(["diagnose", str(bad), "--output", str(old)]) == 1
+    assert old.read_text() == "previous report"
+    assert "missing the column" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--q2-k", "1"], "argument --q2-k: only allowed with --q2"),
+        (["--q2-scheme", "random_data"], "argument --q2-scheme: only allowed with --q2"),
+        (["--k", "3"], "argument --k: not allowed with --scheme all"),
+        (["--scheme", "all", "--k", "3", "--q2"], "argument --k: not allowed with --scheme all"),
+        (["--q2", "--q2-k", "1"], "argument --q2-k: not allowed when the Q2 tree is fitted on all"),
+        (["--scheme", "data_limit", "--q2", "--q2-scheme", "all", "--q2-k", "2"],
+         "argument --q2-k: not allowed"),
+    ],
+)
+def test_diagnose_rejects_ignored_options(tmp_path, capsys, options, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["diagnose", str(tmp_path / "models.csv"), *options])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: mdtree diagnose")
+    assert message in err
+
+
+def test_diagnose_k_for_the_q2_scheme_alone_is_accepted(tmp_path, capsys, monkeypatch):
+    import sklearn_mdtree._cli as cli
+
+    seen = []
+
+    def record(frame, args):
+        seen.append(args.k)
+        raise cli._CommandError("stopped after parsing")
+
+    monkeypatch.setattr(cli, "_load_collections", lambda data_home: None)
+    monkeypatch.setattr(cli, "_diagnose", record)
+    argv = ["diagnose", str(tmp_path / "m.csv"), "--q2", "--q2-scheme", "random_data", "--k", "3"]
+    assert main(argv) == 1  # no usage error: --k is the k of the Q2 scheme
+    assert main(["diagnose", str(tmp_path / "m.csv")]) == 1
+    assert seen == [3, 8]  # the given k, then the default
+    assert "stopped after parsing" in capsys.readouterr().err
