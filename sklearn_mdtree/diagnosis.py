@@ -43,7 +43,7 @@ from sklearn.utils._param_validation import StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
 from ._classes import MDTreeClassifier
-from ._hierarchy import Leaf, Split
+from ._hierarchy import _walk
 from .rfi import LabelMeaning, _check_columns, _check_complete_grid, _check_numeric, label_meaning
 
 __all__ = [
@@ -358,54 +358,53 @@ def _as_frame(X):
     return X
 
 
-def _walk_paths(tree, X):
-    """Per split: which rows reach it, their values, and whether they go left.
+def _decision_paths(tree, X):
+    """Per row of ``X``, the ``(split, went_left)`` pairs from the root to its leaf.
 
-    Returns a list, in pre-order, of ``(split, reached, values, left)`` with boolean
-    and float arrays over the rows of ``X``. Vectorised over rows; the recursion is
-    over the (few) nodes of the hierarchy.
+    Read off the fitted tree's :meth:`MDTreeClassifier.decision_path`, so that the
+    routing is the tree's own. Its nodes are numbered in pre-order (as
+    :func:`~sklearn_mdtree._hierarchy._walk` visits ``hierarchy_``): a row's nodes in
+    increasing order run from the root to the leaf, and a split's left child is the
+    node right after it.
     """
-    splits = []
+    nodes = list(_walk(tree.hierarchy_.root))
+    indicator = tree.decision_path(X)  # CSR with sorted indices
+    paths = []
+    for start, stop in zip(indicator.indptr[:-1], indicator.indptr[1:]):
+        visited = indicator.indices[start:stop]
+        paths.append(
+            [(nodes[node], child == node + 1) for node, child in zip(visited, visited[1:])]
+        )
+    return paths
 
-    def column(feature):
-        if isinstance(feature, str):
-            return X[feature].to_numpy(dtype=np.float64)
-        return X.iloc[:, feature].to_numpy(dtype=np.float64)
 
-    def rec(node, reached):
-        if isinstance(node, Leaf):
-            return
-        assert isinstance(node, Split)
-        values = column(node.feature)
-        left = values <= tree.thresholds_[node.name]
-        splits.append((node, reached, values, left))
-        rec(node.left, reached & left)
-        rec(node.right, reached & ~left)
-
-    rec(tree.hierarchy_.root, np.ones(len(X), dtype=bool))
-    return splits
+def _feature_values(X, feature):
+    if isinstance(feature, str):
+        return X[feature].to_numpy(dtype=np.float64)
+    return X.iloc[:, feature].to_numpy(dtype=np.float64)
 
 
 def _verdicts(tree, task, X):
     """TreeVerdicts of every row, plus the columns of the frame, for one tree."""
     regimes = tree.apply(X)  # validates X: columns, numbers, no NaN
     labels = tree.leaf_labels_[regimes].astype(str)
-    splits = _walk_paths(tree, X)
-    paths = [[] for _ in range(len(X))]
-    for split, reached, values, left in splits:
-        for i in np.flatnonzero(reached):
-            paths[i].append(
-                Decision(
-                    split=split.name,
-                    feature=split.feature,
-                    threshold=float(tree.thresholds_[split.name]),
-                    value=float(values[i]),
-                    went_left=bool(left[i]),
-                )
+    values = {f: _feature_values(X, f) for f in tree.hierarchy_.features()}
+    paths = [
+        tuple(
+            Decision(
+                split=split.name,
+                feature=split.feature,
+                threshold=float(tree.thresholds_[split.name]),
+                value=float(values[split.feature][i]),
+                went_left=bool(went_left),
             )
+            for split, went_left in path
+        )
+        for i, path in enumerate(_decision_paths(tree, X))
+    ]
     meanings = {lab: label_meaning(task, lab) for lab in np.unique(labels)}
     verdicts = [
-        TreeVerdict(task, lab, int(r), tuple(p), meanings[lab])
+        TreeVerdict(task, lab, int(r), p, meanings[lab])
         for lab, r, p in zip(labels, regimes, paths)
     ]
     columns = {

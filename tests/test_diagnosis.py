@@ -183,6 +183,33 @@ def test_diagnose_q1_matches_tree_and_paths_are_consistent(trees, collections):
         assert rec.q2 is None
 
 
+def test_diagnose_paths_are_the_trees_decision_paths(trees, collections):
+    # the path of each model is read off decision_path, so it always ends in the
+    # regime that apply() gives, also for values exactly at a threshold
+    q2 = trees["q2"]
+    _, noise = collections
+    X = noise.iloc[::53].copy()
+    X.iloc[0, X.columns.get_loc("train_error")] = q2.thresholds_["t0"]
+    result = diagnose(trees["q1"], X, q2_tree=q2)
+    indicator = q2.decision_path(X).toarray().astype(bool)
+    split_node = {name: i for i, name in enumerate(_preorder_names(q2.hierarchy_.root))}
+    leaf_node = [i for i, name in enumerate(_preorder_names(q2.hierarchy_.root)) if name is None]
+    for rec, visited in zip(result, indicator):
+        path = rec.q2.path
+        nodes = [split_node[d.split] for d in path] + [leaf_node[rec.q2.regime]]
+        assert np.flatnonzero(visited).tolist() == nodes
+        for decision, child in zip(path, nodes[1:]):
+            assert decision.went_left == (child == split_node[decision.split] + 1)
+    assert result[0].q2.path[0].went_left  # value == threshold goes left
+
+
+def _preorder_names(node):
+    """Split names (None for a leaf) in pre-order, the node numbering of decision_path."""
+    if not hasattr(node, "left"):
+        return [None]
+    return [node.name, *_preorder_names(node.left), *_preorder_names(node.right)]
+
+
 def test_diagnose_q2_defers_to_q1_for_batch(trees, collections):
     _, noise = collections
     X = noise.iloc[::11]
