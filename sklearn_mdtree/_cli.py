@@ -174,26 +174,18 @@ def _training_rows(frame, scheme, k, label, seed, min_width=None):
 
 
 def _read_features(path, columns, id_column):
+    from .datasets._model_diagnosis import _read_csv, _source_name
     from .rfi import _check_columns, _check_numeric
 
-    what = f"CSV file {str(path)!r}"
+    what = _source_name(path)
     try:
-        features = pd.read_csv(path)
-    except FileNotFoundError:
-        raise _CommandError(f"The features file {str(path)!r} does not exist.") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise _CommandError(f"Could not parse the {what} as CSV: {exc}") from None
-    if not isinstance(features.index, pd.RangeIndex):
-        raise _CommandError(
-            f"The {what} has more fields on its data lines than names in its header line."
-        )
-    if len(features) == 0:
-        raise _CommandError(f"The {what} has a header but no rows.")
-    try:
+        features = _read_csv(path, what=what)
         if id_column is not None:
             _check_columns(features, [id_column], what=what)
         _check_columns(features, columns, what=what)
         _check_numeric(features, columns, what=what, line_offset=2)
+    except FileNotFoundError:
+        raise _CommandError(f"The features file {str(path)!r} does not exist.") from None
     except ValueError as exc:
         raise _CommandError(str(exc)) from None
     if id_column is not None:

@@ -89,6 +89,10 @@ def test_diagnose_csv_with_q2(features_csv, tmp_path, capsys, model_diagnosis_di
          r"Column 'hessian_t' .* missing values \(NaN\) in line\(s\) 3"),
         ("train_error,hessian_t,mode_connectivity_peak\n", "has a header but no rows"),
         ("train_error,hessian_t,mode_connectivity_peak\n1,2,3,4\n", "more fields"),
+        # the same reader as read_model_diagnosis_csv: the same messages
+        ("train_error,hessian_t,mode_connectivity_peak\n1,2,3\n1,2,3,4,5\n",
+         r"Could not parse the CSV file '.*bad\.csv' as CSV: .*Expected 3 fields in line 3"),
+        ("", r"Could not parse the CSV file '.*bad\.csv' as CSV"),
     ],
 )
 def test_diagnose_bad_csv(tmp_path, capsys, content, message, model_diagnosis_dir):

@@ -113,6 +113,18 @@ def read_model_diagnosis_csv(filepath_or_buffer):
     ValueError: The CSV input is missing the column(s) ['data_amount', ...
     """
     what = _source_name(filepath_or_buffer)
+    frame = _read_csv(filepath_or_buffer, what=what)
+    _check_model_diagnosis_frame(frame, what=what)
+    return frame
+
+
+def _read_csv(filepath_or_buffer, *, what):
+    """Read a CSV table of one row per line after the header, or raise a clear ValueError.
+
+    The error names ``what`` (e.g. ``"CSV file 'x.csv'"``): the file does not parse
+    (with the parser's line number), has more fields on its data lines than names in
+    its header, or has no rows. A missing file raises pandas' ``FileNotFoundError``.
+    """
     try:
         frame = pd.read_csv(filepath_or_buffer)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -124,7 +136,8 @@ def read_model_diagnosis_csv(filepath_or_buffer):
             f"The {what} has more fields on its data lines (from line 2) than names "
             "in its header line."
         )
-    _check_model_diagnosis_frame(frame, what=what)
+    if len(frame) == 0:
+        raise ValueError(f"The {what} has a header but no rows.")
     return frame
 
 
@@ -133,8 +146,6 @@ def _check_model_diagnosis_frame(frame, *, what):
 
     Rows are named by their line in the file (the header is line 1).
     """
-    if len(frame) == 0:
-        raise ValueError(f"The {what} has a header but no rows.")
     _check_columns(frame, COLUMNS, what=what)
     empty = [c for c in COLUMNS if pd.isna(frame[c].iloc[-1])]
     if empty:
