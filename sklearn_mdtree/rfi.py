@@ -306,6 +306,17 @@ def _check_complete_grid(frame, columns, *, what="frame", line_offset=None):
 # --------------------------------------------------------------------------------------
 
 
+#: Parameters of :func:`room_for_improvement` and :func:`label_configurations`.
+_GRID_PARAMS = {
+    "frame": [pd.DataFrame],
+    "model_size": [str],
+    "data": [str],
+    "optimizer": [str],
+    "error": [str],
+    "raise_temperature": [StrOptions({"decrease", "increase"})],
+}
+
+
 def _best_error_along(keys, along, error, *, ascending):
     """Lowest error among the configurations up to each one along an axis.
 
@@ -320,17 +331,7 @@ def _best_error_along(keys, along, error, *, ascending):
     return best.sort_index().to_numpy()
 
 
-@validate_params(
-    {
-        "frame": [pd.DataFrame],
-        "model_size": [str],
-        "data": [str],
-        "optimizer": [str],
-        "error": [str],
-        "raise_temperature": [StrOptions({"decrease", "increase"})],
-    },
-    prefer_skip_nested_validation=True,
-)
+@validate_params(_GRID_PARAMS, prefer_skip_nested_validation=True)
 def room_for_improvement(
     frame,
     *,
@@ -509,17 +510,7 @@ def failure_labels(rfi):
     )
 
 
-@validate_params(
-    {
-        "frame": [pd.DataFrame],
-        "model_size": [str],
-        "data": [str],
-        "optimizer": [str],
-        "error": [str],
-        "raise_temperature": [StrOptions({"decrease", "increase"})],
-    },
-    prefer_skip_nested_validation=True,
-)
+@validate_params(_GRID_PARAMS, prefer_skip_nested_validation=True)
 def label_configurations(
     frame,
     *,

@@ -212,6 +212,17 @@ def test_missing_and_non_numeric_columns():
         failure_labels(room_for_improvement(grid).drop(columns="rfi_data"))
 
 
+@pytest.mark.parametrize("function", [room_for_improvement, label_configurations])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [({"raise_temperature": "up"}, "raise_temperature"), ({"error": 3}, "error")],
+)
+def test_both_grid_functions_validate_their_parameters(function, kwargs, name):
+    # one constraint table serves both functions, each error names its caller
+    with pytest.raises(ValueError, match=f"'{name}' parameter of {function.__name__} must be"):
+        function(_grid(np.arange(8.0)), **kwargs)
+
+
 def test_bad_parameters():
     grid = _grid(np.arange(8.0))
     with pytest.raises(ValueError, match="'raise_temperature' parameter of room_for_improvement"):
