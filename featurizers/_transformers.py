@@ -30,7 +30,7 @@ from .connectivity import (
     mode_connectivity,
     mode_connectivity_peak,
 )
-from .hessian import hessian_top_eigenvalue, hessian_trace
+from .hessian import HessianOperator, _estimate_trace, top_eigenvalue
 from .similarity import mixup_batches, output_cka
 
 __all__ = [
@@ -53,12 +53,6 @@ def _same_device(actual, wanted):
     if actual.type != wanted.type:
         return False
     return wanted.index is None or actual.index in (None, wanted.index)
-
-
-@torch.no_grad()
-def _finite_loss(model, loss_fn, X, y):
-    with _eval_mode(model):
-        return bool(torch.isfinite(loss_fn(model(X), y)))
 
 
 @torch.no_grad()
@@ -97,6 +91,7 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
             ``n_groups_fit_`` set.
         """
         self._validate_params()
+        self._check_params()
         features = self._features()
         groups = self._check_groups(groups)
         self.features_ = tuple(features)
@@ -118,6 +113,7 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
             after ``set_output(transform="pandas")``).
         """
         self._validate_params()
+        self._check_params()
         features = self._features()
         groups = self._check_groups(groups)
         device = self._device()
@@ -161,6 +157,9 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
         return tags
 
     # ---------------------------------------------------------------- validation
+
+    def _check_params(self):
+        """Checks of parameter combinations, after ``_validate_params``."""
 
     def _features(self):
         features = list(self.features)
@@ -403,10 +402,11 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         (largest-magnitude, signed) Hessian eigenvalue of the mean training loss
         with respect to all parameters, eval mode, each model on its own random
         batch of ``hessian_batch_size`` training samples
-        (:func:`~featurizers.hessian.hessian_trace` with ``trace_method`` and
-        ``trace_matvecs`` products, :func:`~featurizers.hessian.hessian_top_eigenvalue`
-        with Lanczos). When the mean is <= 0 the log is undefined: see
-        ``nonpositive``.
+        (one :class:`~featurizers.hessian.HessianOperator` per model serves both:
+        the trace estimator of :func:`~featurizers.hessian.hessian_trace` chosen
+        by ``trace_method`` with ``trace_matvecs`` products, and
+        :func:`~featurizers.hessian.top_eigenvalue` by Lanczos). When the mean is
+        <= 0 the log is undefined: see ``nonpositive``.
     ``mode_connectivity_peak``, ``mode_connectivity``
         From the training error at ``t = 0, .25, .5, .75, 1`` along a quadratic
         Bezier curve between two models, trained for ``curve_epochs`` epochs
@@ -426,15 +426,19 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
 {common}
     hessian_batch_size : int, default=200
         Training samples in each model's Hessian batch (all of them if fewer).
-    trace_method : {"xtrace", "hutchinson", "pyhessian"}, default="xtrace"
+    trace_method : {"auto", "xtrace", "hutchinson", "pyhessian"}, default="auto"
         Trace estimator of :func:`~featurizers.hessian.hessian_trace`. XTrace has by
-        far the lowest variance for a budget, but keeps three (parameters x
-        ``trace_matvecs / 2``) float64 arrays: about 1.2 kB per parameter at 100
-        products (2.4 kB peak measured), too much for networks of millions of
-        parameters, where ``"hutchinson"`` needs one vector.
+        far the lowest variance for a budget on trained networks, but holds about
+        ``4 * trace_matvecs`` bytes per parameter (552 bytes per parameter peak
+        measured at 100 products on a 19,210-parameter MLP; about 6 GB for a
+        ResNet-18's 11 million parameters), where ``"hutchinson"`` holds a few
+        vectors. ``"auto"`` uses XTrace when that workspace is at most 1 GiB
+        (up to about 2 million parameters at 100 products) and Hutchinson
+        otherwise.
     trace_matvecs : int, default=100
         Hessian-vector products of the trace estimator (the ``max_iter`` of
-        ``"pyhessian"``).
+        ``"pyhessian"``); at least 2 with ``"xtrace"``, which spends half of them
+        on a basis (``"auto"`` uses Hutchinson below 2).
     curve_epochs : int, default=50
         Epochs of curve training (50 in the collections); 0 keeps the initial
         bend. What matters is the number of SGD steps: on small training sets 50
@@ -510,7 +514,7 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
     _parameter_constraints: dict = {
         **ValidationFeaturizer._parameter_constraints,
         "hessian_batch_size": [Interval(Integral, 1, None, closed="left")],
-        "trace_method": [StrOptions({"xtrace", "hutchinson", "pyhessian"})],
+        "trace_method": [StrOptions({"auto", "xtrace", "hutchinson", "pyhessian"})],
         "trace_matvecs": [Interval(Integral, 1, None, closed="left")],
         "curve_epochs": [Interval(Integral, 0, None, closed="left")],
         "curve_init": [StrOptions({"midpoint", "random"})],
@@ -527,7 +531,7 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         device="cpu",
         batch_size=256,
         hessian_batch_size=200,
-        trace_method="xtrace",
+        trace_method="auto",
         trace_matvecs=100,
         curve_epochs=50,
         curve_init="midpoint",
@@ -551,6 +555,14 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         self.on_nan = on_nan
         self.random_state = random_state
         self.verbose = verbose
+
+    def _check_params(self):
+        if self.trace_method == "xtrace" and self.trace_matvecs < 2:
+            raise ValueError(
+                "The 'trace_matvecs' parameter of LossLandscapeFeaturizer must be at least "
+                "2 with trace_method='xtrace' (XTrace spends half of its products on a "
+                f"basis). Got {self.trace_matvecs} instead."
+            )
 
     def _group_values(self, group, index, features, device, seed):
         # One independent stream per feature family, so that a feature does not
@@ -576,30 +588,23 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         for model in group.models:
             generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
             X, y = group._train.sample(self.hessian_batch_size, generator=generator)
-            X, y = X.to(device), y.to(device)
             probe_seed = int(rng.integers(2**31))
-            if not _finite_loss(model, loss_fn, X, y):  # NaN/inf model: no Hessian
+            try:
+                # One graph for both quantities; the operator leaves the model as it
+                # found it (eval mode for the computation, every floating-point
+                # parameter differentiated).
+                op = HessianOperator(model, loss_fn, X.to(device), y.to(device))
+            except FloatingPointError:  # NaN/inf loss: no Hessian
                 traces.append(math.nan)
                 eigenvalues.append(math.nan)
                 continue
-            # The hessian functions leave the model as they found it (eval mode for
-            # the computation, every floating-point parameter differentiated).
             if "hessian_t" in features:
                 traces.append(
-                    hessian_trace(
-                        model,
-                        loss_fn,
-                        X,
-                        y,
-                        method=self.trace_method,
-                        num_matvecs=self.trace_matvecs,
-                        random_state=probe_seed,
-                    )
+                    _estimate_trace(op, self.trace_method, self.trace_matvecs, probe_seed)
                 )
             if "hessian_e" in features:
-                eigenvalues.append(
-                    hessian_top_eigenvalue(model, loss_fn, X, y, random_state=probe_seed)
-                )
+                eigenvalues.append(top_eigenvalue(op, random_state=probe_seed))
+            del op  # free the graph before the next model's
         for name, what, per_model in (
             ("hessian_t", "Hessian trace", traces),
             ("hessian_e", "top Hessian eigenvalue", eigenvalues),

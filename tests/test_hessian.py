@@ -349,6 +349,35 @@ def test_hessian_trace_wrapper(case, method):
         assert abs(got - exact) < 0.1 * abs(exact)
 
 
+def test_auto_trace_method_is_xtrace_within_the_memory_budget(case, monkeypatch):
+    def trace(method, num_matvecs=20):
+        return hessian_trace(
+            case["model"], LOSS, case["x"], case["y"], method=method,
+            num_matvecs=num_matvecs, random_state=0,
+        )
+
+    xtrace_estimate, hutchinson_estimate = trace("xtrace"), trace("hutchinson")
+    assert xtrace_estimate != hutchinson_estimate
+    assert trace("auto") == xtrace_estimate
+    # 20 products: a basis of 10 vectors and a block of 10, 8 bytes a float
+    workspace = 8 * case["op"].num_params * (10 + 10)
+    monkeypatch.setattr(hessian, "_XTRACE_MEMORY_BUDGET", workspace)
+    assert trace("auto") == xtrace_estimate
+    monkeypatch.setattr(hessian, "_XTRACE_MEMORY_BUDGET", workspace - 1)
+    assert trace("auto") == hutchinson_estimate
+    # XTrace needs 2 products: one is Hutchinson's, whatever the budget
+    monkeypatch.undo()
+    assert trace("auto", 1) == trace("hutchinson", 1)
+
+
+def test_xtrace_workspace_is_what_the_default_budget_allows():
+    # 100 products: XTrace up to about 2 million parameters (1 GiB)
+    assert hessian._trace_method("auto", 100, 2_000_000) == "xtrace"
+    assert hessian._trace_method("auto", 100, 2_100_000) == "hutchinson"
+    assert hessian._trace_method("auto", 100, 11_000_000) == "hutchinson"  # ResNet-18
+    assert hessian._trace_method("xtrace", 100, 11_000_000) == "xtrace"
+
+
 # ------------------------------------------------------------ reproducibility
 @pytest.mark.parametrize(
     "func",
@@ -527,7 +556,7 @@ def test_hessian_functions_bad_arguments():
     with pytest.raises(ValueError, match="'num_matvecs' parameter of hessian_trace"):
         hessian_trace(model, LOSS, x, y, num_matvecs=0)
     with pytest.raises(ValueError, match="at least 2 with method='xtrace'. Got 1"):
-        hessian_trace(model, LOSS, x, y, num_matvecs=1)
+        hessian_trace(model, LOSS, x, y, method="xtrace", num_matvecs=1)
     with pytest.raises(ValueError, match="'method' parameter of hessian_top_eigenvalue"):
         hessian_top_eigenvalue(model, LOSS, x, y, method="qr")
     with pytest.raises(ValueError, match=r"non-empty batch .* Got a tensor of shape \(0, 4\)"):

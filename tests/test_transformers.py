@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import InvalidParameterError  # noqa: E402
 from torch.utils.data import DataLoader, Dataset  # noqa: E402
 
 import featurizers._transformers as transformers_module  # noqa: E402
+import featurizers.hessian as hessian_module  # noqa: E402
 from featurizers import (  # noqa: E402
     FeaturizationWarning,
     HyperparameterFeaturizer,
@@ -261,6 +262,49 @@ def test_hessian_features_match_exact_hessians():
     assert estimate == pytest.approx(np.mean(traces), rel=0.25)
 
 
+def test_one_hessian_operator_per_model_for_both_features(groups, monkeypatch):
+    built = []
+
+    class Counting(transformers_module.HessianOperator):
+        def __init__(self, *args, **kwargs):
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    featurizer = LossLandscapeFeaturizer(["hessian_t", "hessian_e"], random_state=0, **FAST)
+    expected = featurizer.transform(groups[:1])
+    monkeypatch.setattr(transformers_module, "HessianOperator", Counting)
+    np.testing.assert_array_equal(featurizer.transform(groups[:1]), expected)
+    assert len(built) == groups[0].n_models
+
+
+def test_auto_trace_method_switches_to_hutchinson_above_the_memory_budget(groups, monkeypatch):
+    def hessian_t(method):
+        featurizer = LossLandscapeFeaturizer(
+            ["hessian_t"], trace_method=method, random_state=0, **FAST
+        )
+        return featurizer.transform(groups[:1])
+
+    xtrace, hutchinson = hessian_t("xtrace"), hessian_t("hutchinson")
+    assert not np.array_equal(xtrace, hutchinson)
+    np.testing.assert_array_equal(hessian_t("auto"), xtrace)
+    # 10 products: an XTrace workspace of 8 * n * (5 + 5) bytes for n parameters
+    workspace = 8 * groups[0].n_parameters * 10
+    monkeypatch.setattr(hessian_module, "_XTRACE_MEMORY_BUDGET", workspace)
+    np.testing.assert_array_equal(hessian_t("auto"), xtrace)
+    monkeypatch.setattr(hessian_module, "_XTRACE_MEMORY_BUDGET", workspace - 1)
+    np.testing.assert_array_equal(hessian_t("auto"), hutchinson)
+
+
+def test_auto_trace_method_with_one_product_is_hutchinson(groups):
+    def hessian_t(method):
+        featurizer = LossLandscapeFeaturizer(
+            ["hessian_t"], trace_method=method, random_state=0, verbose=0, trace_matvecs=1
+        )
+        return featurizer.fit_transform(groups[:1])
+
+    np.testing.assert_array_equal(hessian_t("auto"), hessian_t("hutchinson"))
+
+
 # ---------------------------------------------------------------------------
 # randomness
 
@@ -446,6 +490,12 @@ def test_device_not_available_for_the_models(groups):
         ({"trace_method": "hutch++"}, InvalidParameterError, "'trace_method' parameter"),
         ({"n_pairs": 0}, InvalidParameterError, "'n_pairs' parameter"),
         ({"hessian_batch_size": 0}, InvalidParameterError, "'hessian_batch_size' parameter"),
+        (
+            {"trace_method": "xtrace", "trace_matvecs": 1},
+            ValueError,
+            r"'trace_matvecs' parameter of LossLandscapeFeaturizer must be at least 2 with "
+            r"trace_method='xtrace'.*Got 1",
+        ),
     ],
 )
 def test_bad_parameters(params, error, match, groups):
@@ -474,7 +524,7 @@ def test_bad_groups(data, error, match, groups):
 
 @pytest.fixture
 def negative_trace(monkeypatch):
-    monkeypatch.setattr(transformers_module, "hessian_trace", lambda *a, **k: -0.5)
+    monkeypatch.setattr(transformers_module, "_estimate_trace", lambda *a, **k: -0.5)
 
 
 def test_nonpositive_trace_is_nan_with_a_warning(negative_trace, groups):
