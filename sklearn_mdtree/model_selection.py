@@ -392,10 +392,6 @@ class FewShotTransfer(BaseCrossValidator):
         """
         return len(self._validate_params())
 
-    def _iter_test_masks(self, X=None, y=None, groups=None):  # pragma: no cover
-        # split() is overridden: the training set is not the complement of the test set
-        raise NotImplementedError
-
 
 @validate_params(
     {

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.model_selection import GridSearchCV, check_cv, cross_val_score
 from sklearn.tree import DecisionTreeClassifier
 
 from sklearn_mdtree.model_selection import (
@@ -261,6 +261,24 @@ def small_frame():
 def test_bad_parameters(params, message, small_frame):
     with pytest.raises(ValueError, match=message):
         list(FewShotTransfer(**params).split(small_frame))
+
+
+def test_is_a_scikit_learn_cross_validator(small_frame):
+    # split() is the only hook: check_cv passes the splitter through as it is, and
+    # cross_val_score, get_n_splits and split agree on the pairs
+    cv = FewShotTransfer("data_limit", 1, seeds=[1, 2], frame=small_frame)
+    assert check_cv(cv) is cv
+    assert cv.get_n_splits() == 2 == len(list(cv.split()))
+    X, y = small_frame[["data", "width"]], small_frame["bs_failure"]
+    scores = cross_val_score(DecisionTreeClassifier(random_state=0), X, y, cv=cv)
+    assert scores.shape == (2,)
+    expected = [
+        DecisionTreeClassifier(random_state=0)
+        .fit(X.iloc[train], y.iloc[train])
+        .score(X.iloc[test], y.iloc[test])
+        for train, test in cv.split(X)
+    ]
+    np.testing.assert_allclose(scores, expected)
 
 
 def test_unknown_collection_values(small_frame):
