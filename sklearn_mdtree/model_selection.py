@@ -217,9 +217,12 @@ class FewShotTransfer(BaseCrossValidator):
                 "The 'seeds' parameter of FewShotTransfer must be a non-empty 1-d "
                 f"sequence of integers in [0, 2**32 - 1]. Got {self.seeds!r} instead."
             )
-        if self.scheme in _RANDOM_SCHEMES and (
-            not isinstance(self.k, Integral) or isinstance(self.k, bool)
-        ):
+        if isinstance(self.k, bool):  # a bool passes as Real, and as the int 0 or 1
+            raise ValueError(
+                "The 'k' parameter of FewShotTransfer must be an int or a float, not a "
+                f"bool. Got {self.k!r} instead."
+            )
+        if self.scheme in _RANDOM_SCHEMES and not isinstance(self.k, Integral):
             raise ValueError(
                 "The 'k' parameter of FewShotTransfer must be an int (the number of "
                 f"groups drawn) with scheme={self.scheme!r}. Got {self.k!r} instead."

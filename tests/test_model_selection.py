@@ -256,6 +256,10 @@ def small_frame():
         ({"label": "width_vs_batch"}, r"missing the column\(s\) \['width_vs_batch'\]"),
         ({"test_collection": "normal"}, r"must differ"),
         ({"min_width": 8}, r"no row of collection 'normal' left"),
+        ({"scheme": "data_limit", "k": True}, r"'k' parameter .* not a bool\. Got True"),
+        ({"scheme": "width_limit", "k": True}, r"'k' parameter .* not a bool\. Got True"),
+        ({"scheme": "random_pairs", "k": True}, r"'k' parameter .* not a bool\. Got True"),
+        ({"scheme": "data_limit", "k": np.True_}, r"'k' parameter of FewShotTransfer must be"),
     ],
 )
 def test_bad_parameters(params, message, small_frame):
