@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from sklearn.tree import DecisionTreeClassifier
 
 from sklearn_mdtree import _paper
