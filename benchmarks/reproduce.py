@@ -82,25 +82,38 @@ def _curve_markdown(curves, figure):
         for method in figure.methods:
             row.append(f"{at.loc[method, 'ours']:.3f}")
             if method in figure.reference:
-                row += [f"{at.loc[method, 'paper']:.2f}", _signed(at.loc[method, "gap"])]
+                row += [f"{at.loc[method, 'paper']:.2f}", _paper._signed(at.loc[method, "gap"], 3)]
         rows.append(row)
     return _paper.markdown_table(header, rows, ["r"] * len(header))
 
 
-def _signed(value, decimals=3):
-    return f"{round(float(value), decimals) + 0.0:+.{decimals}f}"
-
-
-def _plot_figures(curves, docs):
-    """One PNG per figure; returns {figure name: path relative to docs}."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save(fig, docs, name):
+    """Write ``fig`` to ``docs/_static/reproduction/<name>.png`` and close it.
+
+    Returns the path relative to ``docs``, as the report links it.
+    """
+    fig.tight_layout()
+    path = IMAGES / f"{name}.png"
+    (docs / IMAGES).mkdir(parents=True, exist_ok=True)
+    fig.savefig(docs / path, dpi=110, metadata={"Software": None})
+    _pyplot().close(fig)
+    return path
+
+
+def _plot_figures(curves, docs):
+    """One PNG per figure; returns {figure name: path relative to docs}."""
     from sklearn_mdtree.plotting import plot_accuracy_curves
 
-    (docs / IMAGES).mkdir(parents=True, exist_ok=True)
+    plt = _pyplot()
     paths = {}
     for figure in _paper.FIGURES:
         part = curves[curves["figure"] == figure.name]
@@ -114,22 +127,15 @@ def _plot_figures(curves, docs):
             logx=figure.setting.scheme == "width_limit",
         )
         ax.title.set_fontsize("medium")
-        fig.tight_layout()
-        path = IMAGES / f"figure_{figure.name}.png"
-        fig.savefig(docs / path, dpi=110, metadata={"Software": None})
-        plt.close(fig)
-        paths[figure.name] = path
+        paths[figure.name] = _save(fig, docs, f"figure_{figure.name}")
     return paths
 
 
 def _plot_one_step(tables, docs):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """One PNG per question (Q1, Q2); returns {question: path relative to docs}."""
     from sklearn_mdtree.plotting import plot_one_step_gains
 
+    plt = _pyplot()
     paths = {}
     for question, table in tables.items():
         ours = table.pivot(index="method", columns="step", values="ours")
@@ -142,11 +148,7 @@ def _plot_one_step(tables, docs):
             title=f"One-step configuration change, {question} (bars: ours; black: paper)",
             ylabel="mean test-accuracy gain on F' (points)",
         )
-        fig.tight_layout()
-        path = IMAGES / f"one_step_{question.lower()}.png"
-        fig.savefig(docs / path, dpi=110, metadata={"Software": None})
-        plt.close(fig)
-        paths[question] = path
+        paths[question] = _save(fig, docs, f"one_step_{question.lower()}")
     return paths
 
 
@@ -213,7 +215,8 @@ def build_report(table, curves, one_step, fig17_seeded, valid_seeded, images, se
             [
                 [str(case), f"{value:.3f}",
                  f"{PRINTED_VALID[case]:.2f}" if case in PRINTED_VALID else "",
-                 _signed(value - PRINTED_VALID[case]) if case in PRINTED_VALID else ""]
+                 _paper._signed(value - PRINTED_VALID[case], 3) if case in PRINTED_VALID
+                 else ""]
                 for case, value in valid_seeded.items()
             ],
             ["r", "r", "r", "r"],
