@@ -247,10 +247,20 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
                         f".to({self.device!r}) or set device={str(t.device)!r}; the featurizer "
                         "never moves models itself."
                     )
-        n_outputs = self._n_outputs(group, device)
         datasets = [group._train]
         if any(f.startswith("test_") for f in features):
             datasets.append(group._val)
+        dtypes = {p.dtype for p in group.models[0].parameters() if p.is_floating_point()}
+        for data in datasets:
+            X, _ = data.take([0])
+            if len(dtypes) == 1 and X.is_floating_point() and X.dtype not in dtypes:
+                dtype = dtypes.pop()
+                raise TypeError(
+                    f"{name}: the {data.role} inputs of {label} have dtype {X.dtype} but the "
+                    f"models' parameters {dtype}. Convert the data (X.to({dtype})) or the "
+                    f"models (model.to({X.dtype})); the featurizer casts neither."
+                )
+        n_outputs = self._n_outputs(group, device)
         for data in datasets:
             lo, hi = data.label_range()
             if lo < 0 or hi >= n_outputs:
@@ -693,9 +703,9 @@ class HyperparameterFeaturizer(_GroupFeaturizer):
     """Log data amount and log parameter count of model groups.
 
     ``log_data_amount`` is ``ln`` of ``metadata["data_amount"]`` when the group
-    has it, else of the training set size; ``log_para_amount`` is ``ln`` of the
-    number of parameters of one model (all of them, as the collections count).
-    No model is run.
+    has it (a positive finite number; a bool is refused), else of the training set
+    size; ``log_para_amount`` is ``ln`` of the number of parameters of one model
+    (all of them, as the collections count). No model is run.
 
     Parameters
     ----------
@@ -728,10 +738,15 @@ class HyperparameterFeaturizer(_GroupFeaturizer):
 
     def _group_values(self, group, index, features, device, seed):
         amount = group.metadata.get("data_amount", group.n_train_samples)
-        if not isinstance(amount, Real) or not amount > 0:
+        if (
+            isinstance(amount, bool)
+            or not isinstance(amount, Real)
+            or not 0 < amount < math.inf
+        ):
             raise ValueError(
                 f"{type(self).__name__}: metadata['data_amount'] of {group._label(index)} must "
-                f"be a positive number; got {amount!r}."
+                f"be a positive finite number (a count of samples, not a bool); got "
+                f"{amount!r}."
             )
         return {
             "log_data_amount": math.log(amount),

@@ -3,6 +3,7 @@
 import copy
 import hashlib
 import math
+import re
 import warnings
 
 import numpy as np
@@ -468,6 +469,26 @@ def test_model_on_another_device(digits):
         LossLandscapeFeaturizer(verbose=0).transform([group])
 
 
+def test_inputs_of_another_dtype_than_the_models(groups):
+    X, y = groups[0].train_data
+    group = ModelGroup(groups[0].models, (X.double(), y), name="float64")
+    match = (
+        r"training inputs of group 'float64' \(index 0\) have dtype torch.float64 but the "
+        r"models' parameters torch.float32"
+    )
+    with pytest.raises(TypeError, match=match):
+        LossLandscapeFeaturizer(["train_error"], verbose=0).fit_transform([group])
+    val = ModelGroup(groups[0].models, (X, y), (X.double(), y), name="val")
+    with pytest.raises(TypeError, match=r"validation inputs of group 'val'.*float64"):
+        ValidationFeaturizer(verbose=0).transform([val])
+    # models in float64 accept float64 inputs
+    models = [copy.deepcopy(m).double() for m in groups[0].models]
+    out = LossLandscapeFeaturizer(["train_error"], verbose=0).transform(
+        [ModelGroup(models, (X.double(), y))]
+    )
+    assert np.isfinite(out).all()
+
+
 def test_device_not_available_for_the_models(groups):
     with pytest.raises(ValueError, match=r"is on device cpu .* but device='cuda:0'"):
         LossLandscapeFeaturizer(device="cuda:0", verbose=0).transform(groups)
@@ -596,6 +617,18 @@ def test_hyperparameter_featurizer(groups):
     match = r"data_amount'\] of group 'zero' \(index 0\) must be a positive"
     with pytest.raises(ValueError, match=match):
         HyperparameterFeaturizer().transform([bad])
+
+
+@pytest.mark.parametrize("amount", [True, False, -5, float("nan"), float("inf"), "600"])
+def test_hyperparameter_featurizer_refuses_bad_data_amounts(groups, amount):
+    g = groups[0]
+    bad = ModelGroup(g.models, g.train_data, metadata={"data_amount": amount}, name="bad")
+    match = (
+        r"metadata\['data_amount'\] of group 'bad' \(index 1\) must be a positive finite "
+        rf"number.*got {re.escape(repr(amount))}\."
+    )
+    with pytest.raises(ValueError, match=match):
+        HyperparameterFeaturizer().transform([g, bad])
 
 
 def test_progress_bars_follow_verbose(groups, capsys):
