@@ -265,6 +265,13 @@ def _run(jobs, n_jobs, progress, desc):
     return {key: value for (key, _, _), value in zip(jobs, results)}
 
 
+def _beside_paper(scores, paper):
+    """Columns of a result row: ``ours`` (mean over seeds), ``std``, ``paper``, ``gap``."""
+    scores = np.asarray(scores, dtype=np.float64)
+    ours = scores.mean()
+    return {"ours": ours, "std": scores.std(), "paper": paper, "gap": ours - paper}
+
+
 def table_b(frame, *, methods=TABLE_B_METHODS, n_jobs=None, progress=False):
     """Table B: every case and method, ours beside the paper's figure.
 
@@ -296,7 +303,6 @@ def table_b(frame, *, methods=TABLE_B_METHODS, n_jobs=None, progress=False):
         cv = FewShotTransfer(setting.scheme, setting.k, label=setting.task, frame=frame)
         n_train = sorted({len(train) for train, _ in cv.split(frame)})
         for method in methods:
-            s = scores[case, method]
             paper = PAPER_TABLE_B[case - 1].get(method, np.nan)
             rows.append(
                 {
@@ -305,10 +311,7 @@ def table_b(frame, *, methods=TABLE_B_METHODS, n_jobs=None, progress=False):
                     "training set": description.split(", ", 1)[1],
                     "rows": "/".join(map(str, n_train)),
                     "method": method,
-                    "ours": s.mean(),
-                    "std": s.std(),
-                    "paper": paper,
-                    "gap": s.mean() - paper,
+                    **_beside_paper(scores[case, method], paper),
                 }
             )
     return pd.DataFrame(rows)
@@ -342,16 +345,12 @@ def figure_curves(frame, *, figures=FIGURES, n_jobs=None, progress=False):
         for method in fig.methods:
             reference = fig.reference.get(method, (np.nan,) * len(fig.ks))
             for k, paper in zip(fig.ks, reference):
-                s = curves[fig.name, method][k]
                 rows.append(
                     {
                         "figure": fig.name,
                         "method": method,
                         "k": k,
-                        "ours": s.mean(),
-                        "std": s.std(),
-                        "paper": paper,
-                        "gap": s.mean() - paper,
+                        **_beside_paper(curves[fig.name, method][k], paper),
                     }
                 )
     return pd.DataFrame(rows)
@@ -503,17 +502,8 @@ def one_step_table(frame, question, *, methods=ONE_STEP_METHODS, n_jobs=None, pr
     for method in methods:
         paper = PAPER_ONE_STEP[question].get(method, (np.nan,) * 3)
         for rule, ref in zip(STEP_RULES, paper):
-            values = np.array([results[method, seed][rule] for seed in SEEDS])
-            rows.append(
-                {
-                    "method": method,
-                    "step": rule,
-                    "ours": values.mean(),
-                    "std": values.std(),
-                    "paper": ref,
-                    "gap": values.mean() - ref,
-                }
-            )
+            values = [results[method, seed][rule] for seed in SEEDS]
+            rows.append({"method": method, "step": rule, **_beside_paper(values, ref)})
     return pd.DataFrame(rows)
 
 

@@ -145,3 +145,21 @@ def test_one_step_plots_create_their_folder(reproduce, tmp_path):
     paths = reproduce._plot_one_step({"Q1": pd.DataFrame(cells)}, docs)
     assert paths == {"Q1": reproduce.IMAGES / "one_step_q1.png"}
     assert (docs / paths["Q1"]).read_bytes().startswith(b"\x89PNG")
+
+
+def test_figure_curves_rows(stacked_frame):
+    from dataclasses import replace
+
+    fig24 = next(f for f in _paper.FIGURES if f.name == "24")
+    small = replace(fig24, ks=(1, 2), methods=(_paper.BRENT, _paper.HYPER_DT),
+                    reference={_paper.BRENT: (76.66, 77.82)})
+    curves = _paper.figure_curves(stacked_frame, figures=[small])
+    assert list(curves.columns) == ["figure", "method", "k", "ours", "std", "paper", "gap"]
+    assert curves[["method", "k"]].values.tolist() == [
+        [_paper.BRENT, 1], [_paper.BRENT, 2], [_paper.HYPER_DT, 1], [_paper.HYPER_DT, 2]
+    ]
+    brent = curves[curves["method"] == _paper.BRENT]
+    np.testing.assert_allclose(brent["gap"], brent["ours"] - brent["paper"])
+    assert brent["gap"].abs().max() <= 0.01
+    assert curves.loc[curves["method"] == _paper.HYPER_DT, ["paper", "gap"]].isna().all().all()
+    assert (curves["std"] >= 0).all()
