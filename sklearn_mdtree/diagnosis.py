@@ -647,6 +647,13 @@ class _Cube:
         return n_cand, current, gains
 
 
+def _grid_rows(grid, grid_columns, metric, rows):
+    """The grid as a :class:`_Cube`, and the positions and grid coordinates of ``rows``."""
+    cube = _Cube(grid, tuple(grid_columns), metric)
+    positions = cube.positions(rows)
+    return cube, positions, cube.coords[positions]
+
+
 def _broadcast(values, n_rows, name):
     if isinstance(values, str):
         return np.full(n_rows, values, dtype=object)
@@ -761,11 +768,8 @@ def one_step_gains(
     2             2    0.0     0.0      0.0
     3             3   20.0    15.0     20.0
     """
-    columns = tuple(grid_columns)
-    cube = _Cube(grid, columns, metric)
-    positions = cube.positions(rows)
+    cube, positions, coords = _grid_rows(grid, grid_columns, metric, rows)
     axis, sign = cube.moves(hyperparameter, direction, len(positions))
-    coords = cube.coords[positions]
     n_cand = cube.n_candidates(coords, axis, sign)
     draws = np.zeros(len(positions), dtype=np.int64)
     moves = n_cand > 0
@@ -849,10 +853,7 @@ def optimal_diagnosis_moves(
     >>> optimal_diagnosis_moves(grid).direction.tolist()
     ['increase', 'increase', 'decrease', 'decrease']
     """
-    columns = tuple(grid_columns)
-    cube = _Cube(grid, columns, metric)
-    positions = cube.positions(rows)
-    coords = cube.coords[positions]
+    cube, positions, coords = _grid_rows(grid, grid_columns, metric, rows)
     candidates = _task_moves(task, optimizer, model_size, raise_temperature)
     best_gain = np.full(len(positions), -np.inf)
     choice = np.zeros(len(positions), dtype=np.intp)
@@ -933,10 +934,7 @@ def random_diagnosis_gains(
     2  decrease    0.0
     3  increase    0.0
     """
-    columns = tuple(grid_columns)
-    cube = _Cube(grid, columns, metric)
-    positions = cube.positions(rows)
-    coords = cube.coords[positions]
+    cube, positions, coords = _grid_rows(grid, grid_columns, metric, rows)
     n = len(positions)
     hotter, colder = _task_moves("bs_failure", optimizer, model_size, raise_temperature)
     grow = (model_size, "increase")
