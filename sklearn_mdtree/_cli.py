@@ -186,6 +186,8 @@ def _read_features(path, columns, id_column):
         _check_numeric(features, columns, what=what, line_offset=2)
     except FileNotFoundError:
         raise _CommandError(f"The features file {str(path)!r} does not exist.") from None
+    except OSError as exc:  # a folder, no permission, ...
+        raise _CommandError(f"Could not read the features file {str(path)!r}: {exc}") from None
     except ValueError as exc:
         raise _CommandError(str(exc)) from None
     if id_column is not None:

@@ -108,6 +108,10 @@ def test_diagnose_bad_csv(tmp_path, capsys, content, message, model_diagnosis_di
 def test_diagnose_missing_file_and_bad_k(tmp_path, features_csv, capsys, model_diagnosis_dir):
     assert main(["diagnose", str(tmp_path / "nope.csv")]) == 1
     assert "does not exist" in capsys.readouterr().err
+    assert main(["diagnose", str(tmp_path)]) == 1  # a folder
+    err = capsys.readouterr().err
+    assert err.startswith("mdtree diagnose: error: Could not read the features file")
+    assert "Traceback" not in err
     assert main(["diagnose", str(features_csv), "--scheme", "random_pairs", "--k", "2.5"]) == 1
     assert "must be an int" in capsys.readouterr().err
 
