@@ -241,26 +241,22 @@ def _diagnose(frame, args):
 # --------------------------------------------------------------------------------------
 
 
-def _structure_lines(node, depth=0, regime=None):
+def _structure_lines(root):
     """The unfitted hierarchy as indented text, with initial thresholds and bounds."""
-    from ._hierarchy import Leaf
+    from ._export import rule_lines
 
-    regime = [0] if regime is None else regime
-    indent = "|   " * depth + "|--- "
-    if isinstance(node, Leaf):
-        label = "majority" if node.label is None else node.label
-        line = f"{indent}class: {label}  (regime {regime[0]})"
-        regime[0] += 1
-        return [line]
-    init = "mid-bounds" if node.threshold is None else f"{node.threshold:g}"
-    bounds = "data range" if node.bounds is None else f"[{node.bounds[0]:g}, {node.bounds[1]:g}]"
-    about = f"  [{node.name}: init {init}, bounds {bounds}]"
-    return [
-        f"{indent}{node.feature} <= {node.name}{about}",
-        *_structure_lines(node.left, depth + 1, regime),
-        f"{indent}{node.feature} >  {node.name}",
-        *_structure_lines(node.right, depth + 1, regime),
-    ]
+    def split_sides(split):
+        init = "mid-bounds" if split.threshold is None else f"{split.threshold:g}"
+        bounds = ("data range" if split.bounds is None
+                  else f"[{split.bounds[0]:g}, {split.bounds[1]:g}]")
+        about = f"  [{split.name}: init {init}, bounds {bounds}]"
+        return (f"{split.feature} <= {split.name}{about}", f"{split.feature} >  {split.name}")
+
+    def leaf_text(leaf, regime):
+        label = "majority" if leaf.label is None else leaf.label
+        return f"class: {label}  (regime {regime})"
+
+    return rule_lines(root, split_sides, leaf_text)
 
 
 def _presets(args, out):

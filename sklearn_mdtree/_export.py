@@ -2,12 +2,49 @@
 
 from __future__ import annotations
 
+import itertools
+
 from sklearn.utils.validation import check_is_fitted
 
-from ._hierarchy import Leaf, Split
+from ._hierarchy import Leaf
 from .rfi import LABEL_MEANINGS
 
-__all__ = ["export_text"]
+__all__ = ["export_text", "rule_lines"]
+
+
+def rule_lines(root, split_sides, leaf_text):
+    """Render a hierarchy as indented rule lines, the layout of :func:`export_text`.
+
+    Parameters
+    ----------
+    root : Split or Leaf
+    split_sides : callable
+        ``split_sides(split) -> (left_text, right_text)``: the text of the
+        ``<=`` and the ``>`` line of a split, after the indent.
+    leaf_text : callable
+        ``leaf_text(leaf, regime) -> str``: the text of a leaf; ``regime``
+        is its pre-order number, the one :meth:`MDTreeClassifier.apply` returns.
+
+    Returns
+    -------
+    lines : list of str
+    """
+    lines = []
+    regime = itertools.count()
+
+    def rec(node, depth):
+        indent = "|   " * depth + "|--- "
+        if isinstance(node, Leaf):
+            lines.append(indent + leaf_text(node, next(regime)))
+            return
+        left, right = split_sides(node)
+        lines.append(indent + left)
+        rec(node.left, depth + 1)
+        lines.append(indent + right)
+        rec(node.right, depth + 1)
+
+    rec(root, 0)
+    return lines
 
 
 def export_text(mdtree, *, decimals=2, show_weights=False, show_actions=True):
@@ -64,8 +101,6 @@ def export_text(mdtree, *, decimals=2, show_weights=False, show_actions=True):
         raise ValueError(f"The 'decimals' parameter must be an int >= 0. Got {decimals!r} instead.")
     thresholds = mdtree.thresholds_
     meanings = LABEL_MEANINGS.get(mdtree.hierarchy_.task, {}) if show_actions else {}
-    lines = []
-    regime = iter(range(len(mdtree.leaf_labels_)))
 
     def feature_name(feature):
         if isinstance(feature, str):
@@ -73,29 +108,22 @@ def export_text(mdtree, *, decimals=2, show_weights=False, show_actions=True):
         names = getattr(mdtree, "feature_names_in_", None)
         return str(names[feature]) if names is not None else f"feature_{feature}"
 
-    def rec(node, depth):
-        indent = "|   " * depth + "|--- "
-        if isinstance(node, Leaf):
-            r = next(regime)
-            label = mdtree.leaf_labels_[r]
-            line = f"{indent}class: {label}  (regime {r})"
-            if label in meanings:
-                line += f"  {meanings[label].action}"
-            if show_weights:
-                pairs = ", ".join(
-                    f"{c}: {w:.{decimals}f}"
-                    for c, w in zip(mdtree.classes_, mdtree.leaf_class_weight_[r])
-                )
-                line += f"  weights: [{pairs}]"
-            lines.append(line)
-            return
-        assert isinstance(node, Split)
-        name = feature_name(node.feature)
-        thr = f"{thresholds[node.name]:.{decimals}f}"
-        lines.append(f"{indent}{name} <= {thr}  [{node.name}]")
-        rec(node.left, depth + 1)
-        lines.append(f"{indent}{name} >  {thr}  [{node.name}]")
-        rec(node.right, depth + 1)
+    def split_sides(split):
+        name, thr = feature_name(split.feature), f"{thresholds[split.name]:.{decimals}f}"
+        return f"{name} <= {thr}  [{split.name}]", f"{name} >  {thr}  [{split.name}]"
 
-    rec(mdtree.hierarchy_.root, 0)
+    def leaf_text(leaf, regime):
+        label = mdtree.leaf_labels_[regime]
+        text = f"class: {label}  (regime {regime})"
+        if label in meanings:
+            text += f"  {meanings[label].action}"
+        if show_weights:
+            pairs = ", ".join(
+                f"{c}: {w:.{decimals}f}"
+                for c, w in zip(mdtree.classes_, mdtree.leaf_class_weight_[regime])
+            )
+            text += f"  weights: [{pairs}]"
+        return text
+
+    lines = rule_lines(mdtree.hierarchy_.root, split_sides, leaf_text)
     return "\n".join(lines) + "\n"
