@@ -1,15 +1,20 @@
 """Tests of featurizers/connectivity.py: Bezier curves, BatchNorm recomputation, metrics."""
 
 import copy
-import hashlib
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from sklearn.datasets import load_digits  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
+from _torch_helpers import (  # noqa: E402
+    CountsCalls,
+    TinyCNN,
+    digits_mlp,
+    digits_tensors,
+    state_hash,
+    train,
+)
 
 from featurizers.connectivity import (  # noqa: E402
     CURVE_TS,
@@ -26,62 +31,14 @@ from featurizers.connectivity import (  # noqa: E402
 )
 
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and best when other jobs share the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):  # numpy's BLAS too (QR in XTrace, Lanczos)
-        yield
-    torch.set_num_threads(threads)
-
-
 # ---------------------------------------------------------------------------
 # tiny models on digits (the 8x8 images ship with scikit-learn)
 
 
 @pytest.fixture(scope="module")
 def digits():
-    X, y = load_digits(return_X_y=True)
-    X = torch.tensor(X[:300] / 16, dtype=torch.float32)
-    return X, torch.tensor(y[:300])
-
-
-def mlp(width=16, dropout=0.0):
-    layers = [torch.nn.Linear(64, width), torch.nn.Tanh()]
-    if dropout:
-        layers.append(torch.nn.Dropout(dropout))
-    return torch.nn.Sequential(*layers, torch.nn.Linear(width, 10))
-
-
-class TinyCNN(torch.nn.Module):
-    """Conv -> BatchNorm -> ReLU -> pool -> linear, on 1x8x8 digits."""
-
-    def __init__(self, channels=4):
-        super().__init__()
-        self.conv = torch.nn.Conv2d(1, channels, 3, padding=1)
-        self.bn = torch.nn.BatchNorm2d(channels)
-        self.fc = torch.nn.Linear(channels * 16, 10)
-
-    def forward(self, x):
-        x = x.reshape(-1, 1, 8, 8)
-        x = torch.nn.functional.max_pool2d(torch.relu(self.bn(self.conv(x))), 2)
-        return self.fc(x.flatten(1))
-
-
-def train(model, data, steps=150, seed=0):
-    X, y = data
-    g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    model.train()
-    for _ in range(steps):
-        idx = torch.randint(0, len(X), (32,), generator=g)
-        loss = torch.nn.functional.cross_entropy(model(X[idx]), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return model
+    X, y = digits_tensors()
+    return X[:300], y[:300]
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +46,7 @@ def mlps(digits):
     out = []
     for seed in (0, 1):
         torch.manual_seed(seed)
-        out.append(train(mlp(), digits, seed=seed))
+        out.append(train(digits_mlp(16), digits, 150, seed=seed))
     return out
 
 
@@ -98,22 +55,8 @@ def cnns(digits):
     out = []
     for seed in (0, 1):
         torch.manual_seed(seed)
-        out.append(train(TinyCNN(), digits, steps=100, seed=seed))
+        out.append(train(TinyCNN(), digits, 100, seed=seed))
     return out
-
-
-def fingerprint(model):
-    """Hash of everything the functions must not change."""
-    h = hashlib.sha256()
-    for name, t in model.state_dict(keep_vars=True).items():
-        h.update(name.encode())
-        h.update(t.detach().cpu().numpy().tobytes())
-        h.update(str(t.requires_grad).encode())
-    for name, p in model.named_parameters():
-        h.update(str(p.grad is None).encode())
-    for name, m in model.named_modules():
-        h.update(f"{name}:{m.training}".encode())
-    return h.hexdigest()
 
 
 # ---------------------------------------------------------------------------
@@ -157,7 +100,7 @@ def test_init_bend_midpoint_and_random(mlps):
 
 def test_fit_bend_is_reproducible_and_leaves_models_and_rng_alone(mlps, digits):
     a, b = mlps
-    before = [fingerprint(a), fingerprint(b)]
+    before = [state_hash(a), state_hash(b)]
     rng_state = torch.get_rng_state()
     t1 = fit_bend(a, b, digits, epochs=2, random_state=0)
     t2 = fit_bend(a, b, digits, epochs=2, random_state=0)
@@ -165,13 +108,13 @@ def test_fit_bend_is_reproducible_and_leaves_models_and_rng_alone(mlps, digits):
     assert all(torch.equal(t1[k], t2[k]) for k in t1)
     assert not torch.equal(t1["0.weight"], t3["0.weight"])
     assert not torch.equal(t1["0.weight"], init_bend(a, b)["0.weight"])  # it trained
-    assert [fingerprint(a), fingerprint(b)] == before
+    assert [state_hash(a), state_hash(b)] == before
     assert torch.equal(torch.get_rng_state(), rng_state)
 
 
 def test_fit_bend_with_dropout_is_reproducible(digits):
     torch.manual_seed(0)
-    a, b = mlp(dropout=0.3), mlp(dropout=0.3)
+    a, b = digits_mlp(16, dropout=0.3), digits_mlp(16, dropout=0.3)
     t1 = fit_bend(a, b, digits, epochs=1, random_state=0)
     t2 = fit_bend(a, b, digits, epochs=1, random_state=0)
     assert all(torch.equal(t1[k], t2[k]) for k in t1)
@@ -216,21 +159,8 @@ def test_evaluate_model_by_hand_and_mode_restored():
     assert model.training
 
 
-class CountsCalls(torch.nn.Module):
-    """A module that updates a buffer in every forward, whatever its mode."""
-
-    def __init__(self):
-        super().__init__()
-        self.linear = torch.nn.Linear(64, 10)
-        self.register_buffer("calls", torch.zeros((), dtype=torch.int64))
-
-    def forward(self, x):
-        self.calls += 1
-        return self.linear(x)
-
-
 def test_evaluate_model_restores_buffers_a_forward_updates(digits):
-    model = CountsCalls()
+    model = CountsCalls(64, 10)
     evaluate_model(model, digits, batch_size=100)
     assert int(model.calls) == 0
 
@@ -278,7 +208,7 @@ def test_curve_end_points_reproduce_the_models_errors(mlps, digits):
 
 def test_curve_end_points_with_batchnorm_after_recomputation(cnns, digits):
     a, b = cnns
-    before = [fingerprint(a), fingerprint(b)]
+    before = [state_hash(a), state_hash(b)]
     bend = fit_bend(a, b, digits, epochs=1, random_state=0)
     errors, losses = curve_errors(a, bend, b, digits)
     for i, model in ((0, a), (4, b)):
@@ -286,7 +216,7 @@ def test_curve_end_points_with_batchnorm_after_recomputation(cnns, digits):
         error, loss = evaluate_model(recomputed, digits)
         assert errors[i] == error
         assert losses[i] == pytest.approx(loss, rel=1e-5)
-    assert [fingerprint(a), fingerprint(b)] == before
+    assert [state_hash(a), state_hash(b)] == before
 
 
 def test_curve_model_holds_the_curve_weights(mlps):

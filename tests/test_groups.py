@@ -4,7 +4,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from torch.utils.data import DataLoader, Dataset, IterableDataset, TensorDataset  # noqa: E402
+from torch.utils.data import DataLoader, IterableDataset, TensorDataset  # noqa: E402
+
+from _torch_helpers import PairDataset  # noqa: E402
 
 from featurizers import ModelGroup  # noqa: E402
 from featurizers._groups import _Data  # noqa: E402
@@ -20,19 +22,6 @@ def mlp(width=8, n_in=4, n_out=3):
 def tensors():
     g = torch.Generator().manual_seed(0)
     return torch.randn(30, 4, generator=g), torch.randint(0, 3, (30,), generator=g)
-
-
-class PairDataset(Dataset):
-    """A plain map-style dataset of (x, y) pairs."""
-
-    def __init__(self, X, y):
-        self.X, self.y = X, y
-
-    def __len__(self):
-        return len(self.X)
-
-    def __getitem__(self, i):
-        return self.X[i], int(self.y[i])
 
 
 class Stream(IterableDataset):

@@ -1,7 +1,6 @@
 """Tests of featurizers.hessian against dense float64 Hessians of tiny networks."""
 
 import doctest
-import hashlib
 import math
 
 import numpy as np
@@ -13,6 +12,8 @@ from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
 torch = pytest.importorskip("torch")
+
+from _torch_helpers import CountsCalls, state_hash, train  # noqa: E402
 
 from featurizers import hessian  # noqa: E402
 from featurizers.hessian import (  # noqa: E402
@@ -33,18 +34,12 @@ pytestmark = pytest.mark.filterwarnings(
 
 
 # --------------------------------------------------------------------------- cases
-def _train(model, x, y, steps=30):
-    """A few Adam steps, so that the Hessian has a trained network's spectrum."""
+def _train(model, x, y):
+    """30 full-batch Adam steps, so that the Hessian has a trained network's spectrum."""
     torch.manual_seed(0)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.03)
-    model.train()
-    for _ in range(steps):
-        optimizer.zero_grad()
-        LOSS(model(x), y).backward()
-        optimizer.step()
-    for p in model.parameters():
-        p.grad = None
-    return model.eval()
+    return train(
+        model, (x, y), 30, batch_size=None, optimizer=lambda p: torch.optim.Adam(p, lr=0.03)
+    )
 
 
 def _mlp():
@@ -110,22 +105,6 @@ def case(request):
     H = _dense_hessian(model, x, y)
     op = HessianOperator(model, LOSS, x, y)
     return {"name": request.param, "model": model, "x": x, "y": y, "H": H, "op": op}
-
-
-def _state_hash(model):
-    """Hash of parameters, buffers, grads, requires_grad and every module's mode."""
-    h = hashlib.sha256()
-    for name, p in model.named_parameters():
-        h.update(name.encode())
-        h.update(p.detach().cpu().numpy().tobytes())
-        h.update(str(p.requires_grad).encode())
-        h.update(b"nograd" if p.grad is None else p.grad.cpu().numpy().tobytes())
-    for name, b in model.named_buffers():
-        h.update(name.encode())
-        h.update(b.cpu().numpy().tobytes())
-    for name, m in model.named_modules():
-        h.update(f"{name}:{m.training}".encode())
-    return h.hexdigest()
 
 
 # ------------------------------------------------------------------ operator
@@ -436,41 +415,28 @@ def _cnn_mixed_modes():
 )
 def test_model_is_not_mutated(make):
     model, x, y = make()
-    before = _state_hash(model)
+    before = state_hash(model)
     op = HessianOperator(model, LOSS, x, y)
-    assert _state_hash(model) == before
+    assert state_hash(model) == before
     op.matvec(torch.ones(op.num_params, dtype=DTYPE))
     xtrace(op, 10, random_state=0)
     hutchinson_trace(op, 2, random_state=0)
     pyhessian_trace(op, max_iter=3, random_state=0)
     top_eigenvalue(op, random_state=0)
     top_eigenvalue(op, method="power", max_iter=3, random_state=0)
-    assert _state_hash(model) == before
+    assert state_hash(model) == before
     hessian_trace(model, LOSS, x, y, num_matvecs=10, random_state=0)
     hessian_top_eigenvalue(model, LOSS, x, y, random_state=0)
-    assert _state_hash(model) == before
-
-
-class _CountsCalls(torch.nn.Module):
-    """A module that updates a buffer in every forward, whatever its mode."""
-
-    def __init__(self):
-        super().__init__()
-        self.linear = torch.nn.Linear(4, 3).to(DTYPE)
-        self.register_buffer("calls", torch.zeros((), dtype=torch.int64))
-
-    def forward(self, inputs):
-        self.calls += 1
-        return self.linear(inputs)
+    assert state_hash(model) == before
 
 
 def test_buffers_updated_in_forward_are_restored():
-    model = _CountsCalls()
+    model = CountsCalls(4, 3, DTYPE)
     _, x, y = _mlp()
-    before = _state_hash(model)
+    before = state_hash(model)
     op = HessianOperator(model, LOSS, x, y)
     assert op.num_params == 15
-    assert _state_hash(model) == before
+    assert state_hash(model) == before
 
 
 def test_tied_parameters_count_once():
@@ -507,10 +473,10 @@ def test_hessian_uses_eval_mode_whatever_the_models_mode():
 def test_model_is_not_mutated_when_construction_fails():
     model, x, y = _cnn(dropout=0.3)
     model.train()
-    before = _state_hash(model)
+    before = state_hash(model)
     with pytest.raises(ValueError, match="scalar"):
         HessianOperator(model, torch.nn.CrossEntropyLoss(reduction="none"), x, y)
-    assert _state_hash(model) == before
+    assert state_hash(model) == before
 
 
 # ---------------------------------------------------------------- bad input

@@ -1,7 +1,6 @@
 """Tests of featurizers.similarity: linear CKA, mixup batches, output CKA."""
 
 import doctest
-import hashlib
 import warnings
 
 import numpy as np
@@ -10,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
+
+from _torch_helpers import state_hash  # noqa: E402
 
 from featurizers import similarity  # noqa: E402
 from featurizers.similarity import linear_cka, mixup_batches, output_cka  # noqa: E402
@@ -204,18 +205,6 @@ def _net(seed, dropout=0.0):
     )
 
 
-def _state_hash(model):
-    h = hashlib.sha256()
-    for name, p in model.named_parameters():
-        h.update(name.encode() + p.detach().numpy().tobytes())
-        h.update(f"{p.requires_grad}{p.grad is None}".encode())
-    for name, b in model.named_buffers():
-        h.update(name.encode() + b.numpy().tobytes())
-    for name, m in model.named_modules():
-        h.update(f"{name}:{m.training}".encode())
-    return h.hexdigest()
-
-
 @pytest.fixture(scope="module")
 def batches():
     return mixup_batches(torch.randn(64, 3, 8, 8), n_batches=3, batch_size=20, random_state=0)
@@ -250,11 +239,11 @@ def test_output_cka_does_not_mutate_models(batches):
     b = _net(1, dropout=0.5).train()
     b[4].eval()  # mixed modes are restored per submodule
     b[0].weight.requires_grad_(False)
-    before = (_state_hash(a), _state_hash(b))
+    before = (state_hash(a), state_hash(b))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         output_cka(a, b, batches)
-    assert (_state_hash(a), _state_hash(b)) == before
+    assert (state_hash(a), state_hash(b)) == before
     assert all(p.grad is None for p in a.parameters())
 
 

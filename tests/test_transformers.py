@@ -1,7 +1,6 @@
 """Tests of featurizers/_transformers.py: the scikit-learn featurizers of model groups."""
 
 import copy
-import hashlib
 import math
 import re
 import warnings
@@ -12,11 +11,18 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from sklearn.base import clone  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
 from sklearn.pipeline import make_union  # noqa: E402
 from sklearn.utils._param_validation import InvalidParameterError  # noqa: E402
-from torch.utils.data import DataLoader, Dataset  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+
+from _torch_helpers import (  # noqa: E402
+    PairDataset,
+    TinyCNN,
+    digits_mlp,
+    digits_tensors,
+    state_hash,
+    train,
+)
 
 import featurizers._transformers as transformers_module  # noqa: E402
 import featurizers.hessian as hessian_module  # noqa: E402
@@ -48,68 +54,29 @@ FAST = dict(curve_epochs=2, trace_matvecs=10, verbose=0)
 
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and best when other jobs share the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):  # numpy's BLAS too (QR in XTrace, Lanczos)
-        yield
-    torch.set_num_threads(threads)
-
-
 # ---------------------------------------------------------------------------
 # tiny models on digits
 
 
 @pytest.fixture(scope="module")
 def digits():
-    X, y = load_digits(return_X_y=True)
-    X = torch.tensor(X / 16, dtype=torch.float32)
-    y = torch.tensor(y)
+    X, y = digits_tensors()
     return (X[:240], y[:240]), (X[240:360], y[240:360])
 
 
 def mlp(width=12):
-    return torch.nn.Sequential(
-        torch.nn.Linear(64, width), torch.nn.Tanh(), torch.nn.Linear(width, 10)
-    )
+    return digits_mlp(width)
 
 
-class TinyCNN(torch.nn.Module):
-    """Conv -> BatchNorm -> ReLU -> dropout -> pool -> linear, on 1x8x8 digits."""
-
-    def __init__(self, channels=3):
-        super().__init__()
-        self.conv = torch.nn.Conv2d(1, channels, 3, padding=1)
-        self.bn = torch.nn.BatchNorm2d(channels)
-        self.drop = torch.nn.Dropout(0.2)
-        self.fc = torch.nn.Linear(channels * 16, 10)
-
-    def forward(self, x):
-        x = self.drop(torch.relu(self.bn(self.conv(x.reshape(-1, 1, 8, 8)))))
-        return self.fc(torch.nn.functional.max_pool2d(x, 2).flatten(1))
+def cnn():
+    return TinyCNN(channels=3, dropout=0.2)
 
 
-def train(model, data, steps=100, seed=0, batch_size=32):
-    X, y = data
-    g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    model.train()
-    for _ in range(steps):
-        idx = torch.randint(0, len(X), (batch_size,), generator=g)
-        loss = torch.nn.functional.cross_entropy(model(X[idx]), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return model.eval()
-
-
-def trained(factory, data, seeds, **kwargs):
+def trained(factory, data, seeds, steps=100, **kwargs):
     models = []
     for seed in seeds:
         torch.manual_seed(seed)
-        models.append(train(factory(), data, seed=seed, **kwargs))
+        models.append(train(factory(), data, steps, seed=seed, **kwargs))
     return models
 
 
@@ -131,7 +98,7 @@ def groups(digits):
 @pytest.fixture(scope="module")
 def cnn_group(digits):
     train_data, val_data = digits
-    models = trained(TinyCNN, train_data, (0, 1), steps=60)
+    models = trained(cnn, train_data, (0, 1), steps=60)
     return ModelGroup(models, train_data, val_data, name="cnn")
 
 
@@ -329,17 +296,6 @@ def test_a_row_depends_on_its_position_and_group_only(groups, cnn_group):
     np.testing.assert_array_equal(only_cka[:, 0], a[:, ALL.index("CKA")])
 
 
-class PairDataset(Dataset):
-    def __init__(self, X, y):
-        self.X, self.y = X, y
-
-    def __len__(self):
-        return len(self.X)
-
-    def __getitem__(self, i):
-        return self.X[i], self.y[i]
-
-
 def test_a_row_does_not_depend_on_the_form_of_the_data(groups):
     group = groups[0]
     loader = DataLoader(PairDataset(*group.train_data), batch_size=5, shuffle=True)
@@ -354,21 +310,6 @@ def test_a_row_does_not_depend_on_the_form_of_the_data(groups):
 # the user's models are never modified
 
 
-def fingerprint(models):
-    """Hash of weights, buffers, requires_grad, grads and train/eval flags."""
-    h = hashlib.sha256()
-    for model in models:
-        for name, t in model.state_dict(keep_vars=True).items():
-            h.update(name.encode())
-            h.update(t.detach().cpu().numpy().tobytes())
-            h.update(str(t.requires_grad).encode())
-        for name, p in model.named_parameters():
-            h.update(b"none" if p.grad is None else p.grad.cpu().numpy().tobytes())
-        for name, m in model.named_modules():
-            h.update(f"{name}:{m.training}".encode())
-    return h.hexdigest()
-
-
 def test_models_are_not_modified(cnn_group, groups):
     models = [copy.deepcopy(m) for m in cnn_group.models]
     # A mixed state: one model training, one frozen layer, a gradient left over.
@@ -377,7 +318,7 @@ def test_models_are_not_modified(cnn_group, groups):
     models[1].conv.weight.requires_grad_(False)
     models[0].fc.weight.grad = torch.ones_like(models[0].fc.weight)
     group = ModelGroup(models, cnn_group.train_data, cnn_group.val_data)
-    before = fingerprint(models)
+    before = state_hash(*models)
     rng = torch.get_rng_state()
     featurizer = LossLandscapeFeaturizer(
         ALL, random_state=0, n_pairs="all", curve_init="random", **FAST
@@ -385,7 +326,7 @@ def test_models_are_not_modified(cnn_group, groups):
     featurizer.transform([group])
     ValidationFeaturizer(verbose=0).transform([group])
     HyperparameterFeaturizer().transform([group])
-    assert fingerprint(models) == before
+    assert state_hash(*models) == before
     assert torch.equal(torch.get_rng_state(), rng)
 
 
