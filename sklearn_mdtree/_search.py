@@ -209,8 +209,14 @@ def leaf_class_weights(tree, leaf, y, w, n_classes):
 
 def _leaf_scores(counts, leaf_class):
     """Correctly classified weight per leaf: the fixed label's count, or the majority."""
+    labelled = leaf_class >= 0
+    if labelled.all():  # the paper's trees: no maximum to take
+        return counts[..., np.arange(len(leaf_class)), leaf_class]
+    majority = counts.max(axis=-1)
+    if not labelled.any():
+        return majority
     fixed = counts[..., np.arange(len(leaf_class)), np.maximum(leaf_class, 0)]
-    return np.where(leaf_class >= 0, fixed, counts.max(axis=-1))
+    return np.where(labelled, fixed, majority)
 
 
 def position_scores(tree, X, y, w, thresholds, k, n_classes, presorted=None):
