@@ -29,6 +29,7 @@ import pandas as pd
 __all__ = ["main"]
 
 #: Default k of ``mdtree diagnose --scheme``.
+_DEFAULT_SEED = 42
 _DEFAULT_K = 8
 
 _Q1_FEATURES_HELP = "train_error, mode_connectivity_peak, hessian_t (or CKA for q1_similarity)"
@@ -359,7 +360,8 @@ def _build_parsers():
     diag.add_argument("--k", type=_number, default=None,
                       help="groups drawn or largest value kept by --scheme (default: "
                       f"{_DEFAULT_K}); not with --scheme all")
-    diag.add_argument("--seed", type=int, default=42, help="seed of a random scheme (default: 42)")
+    diag.add_argument("--seed", type=int, default=None,
+                      help="seed of a random scheme (default: 42)")
     diag.add_argument("--q1-preset", choices=["q1", "q1_sharpness", "q1_similarity", "q1_ood"],
                       default="q1", help="hierarchy of the Q1 tree (default: q1)")
     diag.add_argument("--q2", action="store_true",
@@ -406,6 +408,14 @@ def _check_diagnose_args(parser, args):
         )
     if args.k is None:
         args.k = _DEFAULT_K
+    random_used = args.scheme.startswith("random") or (args.q2 and q2_scheme.startswith("random"))
+    if args.seed is not None and not random_used:
+        parser.error(
+            "argument --seed: only used by a random scheme (random_pairs, random_data, "
+            "random_width); the chosen schemes draw nothing"
+        )
+    if args.seed is None:
+        args.seed = _DEFAULT_SEED
 
 
 def main(argv=None):

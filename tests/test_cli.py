@@ -171,6 +171,8 @@ def test_failed_command_leaves_output_untouched(tmp_path, capsys, model_diagnosi
         (["--q2", "--q2-k", "1"], "argument --q2-k: not allowed when the Q2 tree is fitted on all"),
         (["--scheme", "data_limit", "--q2", "--q2-scheme", "all", "--q2-k", "2"],
          "argument --q2-k: not allowed"),
+        (["--seed", "7"], "argument --seed: only used by a random scheme"),
+        (["--scheme", "data_limit", "--q2", "--seed", "7"], "argument --seed: only used"),
     ],
 )
 def test_diagnose_rejects_ignored_options(tmp_path, capsys, options, message):
