@@ -283,6 +283,28 @@ def test_xtrace_is_exact_below_its_rank(n, rank, seed):
     assert got == pytest.approx(np.trace(A), rel=1e-6, abs=1e-8 * np.abs(A).max())
 
 
+def test_xtrace_ritz_value(case):
+    """The Rayleigh-Ritz value of XTrace's basis (benchmark only): same trace as
+    xtrace, reproducible, within the spectrum, and exact below the rank."""
+    H, op = case["H"], case["op"]
+    linop = op.to_linear_operator()
+    top = _top_dense(H)
+    eigvals = np.linalg.eigvalsh(H)
+    trace, ritz = hessian._xtrace(linop, op.num_params, 30, 5)
+    assert trace == xtrace(op, 30, random_state=5)
+    assert (trace, ritz) == hessian._xtrace(linop, op.num_params, 30, 5)
+    # A Ritz value lies between the extreme eigenvalues and is at most |top|.
+    assert eigvals[0] - 1e-9 * abs(top) <= ritz <= eigvals[-1] + 1e-9 * abs(top)
+    assert abs(ritz) <= abs(top) * (1 + 1e-9)
+    # On an operator of rank below k it is the top eigenvalue, with its sign.
+    rng = np.random.default_rng(0)
+    U, _ = np.linalg.qr(rng.standard_normal((50, 4)))
+    A = (U * np.array([-6.0, 2.0, 1.0, 0.5])) @ U.T
+    assert hessian._xtrace(
+        scipy.sparse.linalg.aslinearoperator(A), 50, 12, 0
+    )[1] == pytest.approx(-6.0, rel=1e-10)
+
+
 def test_xtrace_degenerate_operators():
     assert xtrace(np.zeros((50, 50)), 10, random_state=0) == 0.0
     A = np.zeros((50, 50))
