@@ -5,20 +5,17 @@ Build from the repository root (warnings are errors)::
     SKLEARN_MDTREE_DATA=../shared/data/model_diagnosis \
         sphinx-build -W -b html docs docs/_build/html
 
+Needs the package installed with its ``docs`` extra (``pip install -e ".[docs]"``).
 Extensions: autodoc, autosummary, numpydoc and sphinx-gallery; nothing else,
 and no intersphinx (the build machines have no internet).
 """
 
 import os
 import re
-import sys
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
-
-# Import the package from this checkout even without an editable install.
-sys.path.insert(0, str(ROOT))
 
 # -- Data of the gallery ---------------------------------------------------------------
 # The examples read the public collections through fetch_model_diagnosis, which looks
