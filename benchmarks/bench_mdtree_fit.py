@@ -114,7 +114,7 @@ def main(argv=None):
     t_dt = best_time(lambda: DecisionTreeClassifier(max_depth=4, random_state=0).fit(big, yb),
                      args.repeat)
 
-    print(f"| fit | rows | ours (s) | baseline (s) | baseline / ours |")
+    print("| fit | rows | ours (s) | baseline (s) | baseline / ours |")
     print("| --- | --- | --- | --- | --- |")
     print(f"| Q1 Brent on F, whole fit vs per-sample loop | {len(X)} | {t_ours:.4f} | "
           f"{t_loop:.3f} | {t_loop / t_ours:.0f}x |")
