@@ -12,8 +12,10 @@ Three measurements, printed as markdown::
    the baseline (:mod:`benchmarks._pyhessian_baseline`).
 2. Whole Hessian features (trace + top eigenvalue) per model: ours with the defaults
    (one operator, XTrace with 100 products, Lanczos), with smaller XTrace budgets,
-   and with the Rayleigh-Ritz value of XTrace's basis in place of Lanczos, against
-   the baseline (Hutchinson with PyHessian's adaptive rule, power iteration): time,
+   with the Rayleigh-Ritz value of XTrace's basis in place of Lanczos, and
+   :func:`featurizers.hessian.trace_and_top_eigenvalue` (one Lanczos run for the
+   eigenvalue, its basis deflating a Hutchinson trace estimate), against the
+   baseline (Hutchinson with PyHessian's adaptive rule, power iteration): time,
    relative standard deviation of the trace over seeds and relative error of the
    top eigenvalue.
 3. Relative standard deviation of Hutchinson-100, PyHessian's adaptive rule and
@@ -40,6 +42,7 @@ from featurizers.hessian import (
     hutchinson_trace,
     pyhessian_trace,
     top_eigenvalue,
+    trace_and_top_eigenvalue,
     xtrace,
 )
 
@@ -225,7 +228,10 @@ class _Counted(LinearOperator):
     _rmatvec = _matvec
 
 
-def bench_features(model, x, y, seeds, budgets=(100, 40, 20)):
+DEFLATED_BUDGETS = ((8, 16), (10, 20), (10, 22), (10, 28))
+
+
+def bench_features(model, x, y, seeds, budgets=(100, 40, 20), deflated=DEFLATED_BUDGETS):
     """Per seed: ours (one operator, XTrace with each budget, Lanczos) and baseline.
 
     Returns a dict of method name -> list of per-seed dicts (time, trace, eig,
@@ -234,12 +240,19 @@ def bench_features(model, x, y, seeds, budgets=(100, 40, 20)):
     the operator and the eigenvalue between the budgets; each budget is charged the
     setup, its trace and the eigenvalue. The "Ritz" rows are the same XTrace runs
     with the Rayleigh-Ritz value of XTrace's basis as the eigenvalue (no product
-    beyond the trace's; charged the setup and the trace only).
+    beyond the trace's; charged the setup and the trace only). The "deflated" rows
+    are :func:`featurizers.hessian.trace_and_top_eigenvalue` with at most ``m``
+    Lanczos steps and ``N`` products in all, each charged its own setup.
     """
     runs = {}
     for m in budgets:
         runs[f"ours: XTrace {m} + Lanczos"] = []
         runs[f"ours: XTrace {m}, Ritz value of its basis"] = []
+    def label(m, total, tol=1e-3):
+        return f"ours: deflated, Lanczos <= {m} (tol {tol:g}), {total} products"
+
+    for budget in deflated:
+        runs[label(*budget)] = []
     runs["baseline: adaptive Hutchinson + power"] = []
     reference_op = HessianOperator(model, LOSS, x, y)
     reference = top_eigenvalue(reference_op, tol=1e-8, max_iter=1000, random_state=0)
@@ -278,6 +291,29 @@ def bench_features(model, x, y, seeds, budgets=(100, 40, 20)):
                 }
             )
         del op, counted
+        for budget in deflated:
+            m, total, *tol = budget
+            start = time.perf_counter()
+            op = HessianOperator(model, LOSS, x, y)
+            counted = _Counted(op.to_linear_operator())
+            trace, eig = trace_and_top_eigenvalue(
+                counted,
+                num_matvecs=total,
+                lanczos_steps=m,
+                tol=tol[0] if tol else 1e-3,
+                random_state=seed,
+            )
+            runs[label(*budget)].append(
+                {
+                    "time": time.perf_counter() - start,
+                    "trace": trace,
+                    "eig": eig,
+                    "eig_err": abs(eig - reference) / abs(reference),
+                    "trace_mv": counted.count,  # shared: all counted as trace's
+                    "eig_mv": 0,
+                }
+            )
+            del op, counted
 
         generator = torch.Generator().manual_seed(seed)
         start = time.perf_counter()
@@ -438,7 +474,10 @@ def main(argv=None):
         "`xtrace(op, m)` (m = 100 is the default), `top_eigenvalue(op)` (Lanczos, tol "
         "1e-3); \"Ritz\": the same XTrace run with the largest-magnitude eigenvalue of "
         "Q^T H Q (Q the orthonormal basis of H @ Omega) as the top eigenvalue, no "
-        "further product. Baseline: PyHessian-style "
+        "further product. \"deflated\": `trace_and_top_eigenvalue(op, num_matvecs=N, "
+        "lanczos_steps=m)` (Lanczos for at most m products, stopped at a relative "
+        "residual of tol, then Hutchinson on the deflated remainder with the other "
+        "products; the eigenvalue is Lanczos's). Baseline: PyHessian-style "
         "`trace()` (adaptive rule, tol 1e-3, max 100) and `eigenvalues()` (power "
         "iteration, tol 1e-3, max 100). RSD: relative standard deviation of the "
         "trace over seeds. Eigenvalue error: mean relative error against Lanczos at "

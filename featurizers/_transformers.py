@@ -30,7 +30,12 @@ from .connectivity import (
     mode_connectivity,
     mode_connectivity_peak,
 )
-from .hessian import HessianOperator, _estimate_trace, top_eigenvalue
+from .hessian import (
+    HessianOperator,
+    _estimate_trace,
+    top_eigenvalue,
+    trace_and_top_eigenvalue,
+)
 from .similarity import mixup_batches, output_cka
 
 __all__ = [
@@ -47,6 +52,9 @@ class FeaturizationWarning(UserWarning):
 
 _PAIRWISE = frozenset({"mode_connectivity_peak", "mode_connectivity", "CKA"})
 _CONNECTIVITY = frozenset({"mode_connectivity_peak", "mode_connectivity"})
+# Lanczos steps of trace_method="deflated": 8 left the top eigenvalue of the
+# ResNet-18 of width 8 of benchmarks/bench_hessian.py 2.7e-3 off, 10 reached 9e-6.
+_DEFLATED_LANCZOS_STEPS = 10
 
 
 def _same_device(actual, wanted):
@@ -436,7 +444,7 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
 {common}
     hessian_batch_size : int, default=200
         Training samples in each model's Hessian batch (all of them if fewer).
-    trace_method : {"auto", "xtrace", "hutchinson", "pyhessian"}, default="auto"
+    trace_method : {"auto", "xtrace", "hutchinson", "pyhessian", "deflated"}, default="auto"
         Trace estimator of :func:`~featurizers.hessian.hessian_trace`. XTrace has by
         far the lowest variance for a budget on trained networks, but holds about
         ``4 * trace_matvecs`` bytes per parameter (552 bytes per parameter peak
@@ -444,11 +452,18 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         ResNet-18's 11 million parameters), where ``"hutchinson"`` holds a few
         vectors. ``"auto"`` uses XTrace when that workspace is at most 1 GiB
         (up to about 2 million parameters at 100 products) and Hutchinson
-        otherwise.
+        otherwise. ``"deflated"``: :func:`~featurizers.hessian.trace_and_top_eigenvalue`
+        with at most 10 Lanczos steps, whose Ritz value is then also ``hessian_e``
+        (no separate eigenvalue run) and whose basis deflates a Hutchinson
+        estimate with the remaining products. It is not the default: on the
+        models of ``benchmarks/bench_hessian.py`` (section 2, 5 seeds) its trace
+        was as noisy as the PyHessian-style baseline's only where it was not
+        1.5 times faster (see the benchmark's notes).
     trace_matvecs : int, default=100
         Hessian-vector products of the trace estimator (the ``max_iter`` of
-        ``"pyhessian"``); at least 2 with ``"xtrace"``, which spends half of them
-        on a basis (``"auto"`` uses Hutchinson below 2).
+        ``"pyhessian"``, the whole budget, Lanczos included, of ``"deflated"``);
+        at least 2 with ``"xtrace"``, which spends half of them on a basis, and
+        with ``"deflated"`` (``"auto"`` uses Hutchinson below 2).
     curve_epochs : int, default=50
         Epochs of curve training (50 in the collections); 0 keeps the initial
         bend. What matters is the number of SGD steps: on small training sets 50
@@ -524,7 +539,9 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
     _parameter_constraints: dict = {
         **ValidationFeaturizer._parameter_constraints,
         "hessian_batch_size": [Interval(Integral, 1, None, closed="left")],
-        "trace_method": [StrOptions({"auto", "xtrace", "hutchinson", "pyhessian"})],
+        "trace_method": [
+            StrOptions({"auto", "xtrace", "hutchinson", "pyhessian", "deflated"})
+        ],
         "trace_matvecs": [Interval(Integral, 1, None, closed="left")],
         "curve_epochs": [Interval(Integral, 0, None, closed="left")],
         "curve_init": [StrOptions({"midpoint", "random"})],
@@ -567,11 +584,11 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         self.verbose = verbose
 
     def _check_params(self):
-        if self.trace_method == "xtrace" and self.trace_matvecs < 2:
+        if self.trace_method in ("xtrace", "deflated") and self.trace_matvecs < 2:
             raise ValueError(
                 "The 'trace_matvecs' parameter of LossLandscapeFeaturizer must be at least "
-                "2 with trace_method='xtrace' (XTrace spends half of its products on a "
-                f"basis). Got {self.trace_matvecs} instead."
+                f"2 with trace_method={self.trace_method!r} (it spends part of its "
+                f"products on a basis). Got {self.trace_matvecs} instead."
             )
 
     def _group_values(self, group, index, features, device, seed):
@@ -608,12 +625,25 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
                 traces.append(math.nan)
                 eigenvalues.append(math.nan)
                 continue
-            if "hessian_t" in features:
-                traces.append(
-                    _estimate_trace(op, self.trace_method, self.trace_matvecs, probe_seed)
+            if self.trace_method == "deflated":
+                # One Lanczos run serves both (the same values whichever is selected).
+                trace, eigenvalue = trace_and_top_eigenvalue(
+                    op,
+                    num_matvecs=self.trace_matvecs,
+                    lanczos_steps=min(_DEFLATED_LANCZOS_STEPS, self.trace_matvecs - 1),
+                    random_state=probe_seed,
                 )
-            if "hessian_e" in features:
-                eigenvalues.append(top_eigenvalue(op, random_state=probe_seed))
+                traces.append(trace)
+                eigenvalues.append(eigenvalue)
+            else:
+                if "hessian_t" in features:
+                    traces.append(
+                        _estimate_trace(
+                            op, self.trace_method, self.trace_matvecs, probe_seed
+                        )
+                    )
+                if "hessian_e" in features:
+                    eigenvalues.append(top_eigenvalue(op, random_state=probe_seed))
             del op  # free the graph before the next model's
         for name, what, per_model in (
             ("hessian_t", "Hessian trace", traces),

@@ -23,6 +23,7 @@ from featurizers.hessian import (  # noqa: E402
     hutchinson_trace,
     pyhessian_trace,
     top_eigenvalue,
+    trace_and_top_eigenvalue,
     xtrace,
 )
 
@@ -379,6 +380,52 @@ def test_xtrace_workspace_is_what_the_default_budget_allows():
     assert hessian._trace_method("xtrace", 100, 11_000_000) == "xtrace"
 
 
+# ------------------------------------------- shared trace and top eigenvalue
+def test_trace_and_top_eigenvalue_is_exact_with_n_products(case):
+    H, op = case["H"], case["op"]
+    trace, top = trace_and_top_eigenvalue(
+        op, num_matvecs=op.num_params, lanczos_steps=10, random_state=0
+    )
+    assert trace == pytest.approx(np.trace(H), rel=1e-10)
+    assert top == pytest.approx(_top_dense(H), rel=1e-10)
+
+
+def test_trace_and_top_eigenvalue_top_eigenvalue(case):
+    expected = _top_dense(case["H"])
+    _, top = trace_and_top_eigenvalue(
+        case["op"], num_matvecs=31, lanczos_steps=30, random_state=0
+    )
+    assert abs(top - expected) <= 1e-4 * abs(expected)
+
+
+def test_trace_and_top_eigenvalue_trace_is_unbiased(case):
+    H, op = case["H"], case["op"]
+    estimates = np.array(
+        [
+            trace_and_top_eigenvalue(op, num_matvecs=8, lanczos_steps=4, random_state=s)[0]
+            for s in range(150)
+        ]
+    )
+    se = estimates.std(ddof=1) / math.sqrt(len(estimates))
+    assert abs(estimates.mean() - np.trace(H)) < 3 * se
+
+
+def test_trace_and_top_eigenvalue_low_rank_and_sign():
+    rng = np.random.default_rng(0)
+    B = rng.standard_normal((40, 3))
+    A = B @ np.diag([-5.0, 1.0, 2.0]) @ B.T  # rank 3: Lanczos spans its range
+    trace, top = trace_and_top_eigenvalue(A, num_matvecs=12, lanczos_steps=8, tol=0.0)
+    eigvals = np.linalg.eigvalsh(A)
+    assert trace == pytest.approx(np.trace(A), rel=1e-8)
+    assert top == pytest.approx(eigvals[np.argmax(np.abs(eigvals))], rel=1e-8)
+    assert top < 0
+
+
+def test_trace_and_top_eigenvalue_bad_budget():
+    with pytest.raises(ValueError, match="must exceed 'lanczos_steps' \\(12\\). Got 12"):
+        trace_and_top_eigenvalue(np.eye(50), num_matvecs=12)
+
+
 # ------------------------------------------------------------ reproducibility
 @pytest.mark.parametrize(
     "func",
@@ -389,8 +436,23 @@ def test_xtrace_workspace_is_what_the_default_budget_allows():
         lambda A, rs: xtrace(A, 10, random_state=rs),
         lambda A, rs: top_eigenvalue(A, method="power", random_state=rs),
         lambda A, rs: top_eigenvalue(A, random_state=rs),
+        lambda A, rs: trace_and_top_eigenvalue(
+            A, num_matvecs=10, lanczos_steps=4, random_state=rs
+        )[0],
+        lambda A, rs: trace_and_top_eigenvalue(
+            A, num_matvecs=10, lanczos_steps=4, random_state=rs
+        )[1],
     ],
-    ids=["hutchinson", "hutchinson-normal", "pyhessian", "xtrace", "power", "lanczos"],
+    ids=[
+        "hutchinson",
+        "hutchinson-normal",
+        "pyhessian",
+        "xtrace",
+        "power",
+        "lanczos",
+        "deflated-trace",
+        "deflated-eigenvalue",
+    ],
 )
 def test_random_state(func):
     rng = np.random.default_rng(0)

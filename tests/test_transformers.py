@@ -228,6 +228,19 @@ def test_hessian_features_match_exact_hessians():
     )
     estimate = math.exp(hutch.transform([ModelGroup(models, (X, y))])[0, 0])
     assert estimate == pytest.approx(np.mean(traces), rel=0.25)
+    # "deflated" shares one Lanczos run; exact with as many products as parameters
+    deflated = featurizer.set_params(
+        features=["hessian_t", "hessian_e"], trace_method="deflated", trace_matvecs=30
+    )
+    out = deflated.transform([ModelGroup(models, (X, y))])[0]
+    assert out[0] == pytest.approx(math.log(np.mean(traces)), rel=1e-5)
+    assert out[1] == pytest.approx(math.log(np.mean(tops)), rel=1e-5)
+    # and with fewer: the top eigenvalue by Lanczos, whichever feature is selected
+    deflated.set_params(trace_matvecs=20)
+    both = deflated.transform([ModelGroup(models, (X, y))])[0]
+    assert both[1] == pytest.approx(math.log(np.mean(tops)), rel=1e-3)
+    only_e = deflated.set_params(features=["hessian_e"])
+    assert only_e.transform([ModelGroup(models, (X, y))])[0, 0] == both[1]
 
 
 def test_one_hessian_operator_per_model_for_both_features(groups, monkeypatch):
@@ -457,6 +470,11 @@ def test_device_not_available_for_the_models(groups):
             ValueError,
             r"'trace_matvecs' parameter of LossLandscapeFeaturizer must be at least 2 with "
             r"trace_method='xtrace'.*Got 1",
+        ),
+        (
+            {"trace_method": "deflated", "trace_matvecs": 1},
+            ValueError,
+            r"must be at least 2 with trace_method='deflated'.*Got 1",
         ),
     ],
 )
