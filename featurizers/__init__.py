@@ -48,6 +48,7 @@ from .hessian import (
     hutchinson_trace,
     pyhessian_trace,
     top_eigenvalue,
+    trace_and_top_eigenvalue,
     xtrace,
 )
 
@@ -83,6 +84,7 @@ __all__ = [
     "pyhessian_trace",
     "xtrace",
     "top_eigenvalue",
+    "trace_and_top_eigenvalue",
     # Similarity
     "linear_cka",
     "mixup_batches",

@@ -83,8 +83,6 @@ from sklearn.utils._param_validation import (
 
 from ._utils import _RANDOM_STATE, _check_random_state, _child_seed, _eval_mode
 
-# trace_and_top_eigenvalue is importable but not listed until docs/api.rst documents
-# it (tests/test_docs.py requires every name of __all__ there).
 __all__ = [
     "HessianOperator",
     "hessian_top_eigenvalue",
@@ -92,6 +90,7 @@ __all__ = [
     "hutchinson_trace",
     "pyhessian_trace",
     "top_eigenvalue",
+    "trace_and_top_eigenvalue",
     "xtrace",
 ]
 
