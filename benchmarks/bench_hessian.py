@@ -62,20 +62,26 @@ def mlp():
     )
 
 
-def small_cnn():
-    """Two conv-BN-ReLU-pool stages (16, 32 channels) and a linear head."""
+def _conv_bn_cnn(channels, side):
+    """Two conv-BN-ReLU-pool stages of ``channels`` and a linear head, for side x side images."""
+    c1, c2 = channels
     return torch.nn.Sequential(
-        torch.nn.Conv2d(3, 16, 3, padding=1),
-        torch.nn.BatchNorm2d(16),
+        torch.nn.Conv2d(3, c1, 3, padding=1),
+        torch.nn.BatchNorm2d(c1),
         torch.nn.ReLU(),
         torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(16, 32, 3, padding=1),
-        torch.nn.BatchNorm2d(32),
+        torch.nn.Conv2d(c1, c2, 3, padding=1),
+        torch.nn.BatchNorm2d(c2),
         torch.nn.ReLU(),
         torch.nn.MaxPool2d(2),
         torch.nn.Flatten(),
-        torch.nn.Linear(32 * 8 * 8, 10),
+        torch.nn.Linear(c2 * (side // 4) ** 2, 10),
     )
+
+
+def small_cnn():
+    """Two conv-BN-ReLU-pool stages (16, 32 channels) and a linear head."""
+    return _conv_bn_cnn((16, 32), 32)
 
 
 class BasicBlock(torch.nn.Module):
@@ -123,18 +129,7 @@ class ResNet18(torch.nn.Module):
 
 def tiny_bn_cnn():
     """Tiny CNN with BatchNorm on 3x8x8 inputs (1,170 parameters)."""
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(3, 8, 3, padding=1),
-        torch.nn.BatchNorm2d(8),
-        torch.nn.ReLU(),
-        torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(8, 8, 3, padding=1),
-        torch.nn.BatchNorm2d(8),
-        torch.nn.ReLU(),
-        torch.nn.MaxPool2d(2),
-        torch.nn.Flatten(),
-        torch.nn.Linear(8 * 2 * 2, 10),
-    )
+    return _conv_bn_cnn((8, 8), 8)
 
 
 MODELS = {
