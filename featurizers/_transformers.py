@@ -31,6 +31,7 @@ from .connectivity import (
     mode_connectivity_peak,
 )
 from .hessian import (
+    _DEFAULT_NUM_PROBES,
     HessianOperator,
     _estimate_trace,
     top_eigenvalue,
@@ -52,9 +53,7 @@ class FeaturizationWarning(UserWarning):
 
 _PAIRWISE = frozenset({"mode_connectivity_peak", "mode_connectivity", "CKA"})
 _CONNECTIVITY = frozenset({"mode_connectivity_peak", "mode_connectivity"})
-# Lanczos steps of trace_method="deflated": 8 left the top eigenvalue of the
-# ResNet-18 of width 8 of benchmarks/bench_hessian.py 2.7e-3 off, 10 reached 9e-6.
-_DEFLATED_LANCZOS_STEPS = 10
+
 
 
 def _same_device(actual, wanted):
@@ -419,12 +418,12 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         ``ln`` of the mean over models of the Hessian trace and of the top
         (largest-magnitude, signed) Hessian eigenvalue of the mean training loss
         with respect to all parameters, eval mode, each model on its own random
-        batch of ``hessian_batch_size`` training samples
-        (one :class:`~featurizers.hessian.HessianOperator` per model serves both:
-        the trace estimator of :func:`~featurizers.hessian.hessian_trace` chosen
-        by ``trace_method`` with ``trace_matvecs`` products, and
-        :func:`~featurizers.hessian.top_eigenvalue` by Lanczos). When the mean is
-        <= 0 the log is undefined: see ``nonpositive``.
+        batch of ``hessian_batch_size`` training samples. One
+        :class:`~featurizers.hessian.HessianOperator` per model serves both: by
+        default one Lanczos run gives the eigenvalue and deflates the trace
+        estimate (:func:`~featurizers.hessian.trace_and_top_eigenvalue`), see
+        ``trace_method``. When the mean is <= 0 the log is undefined: see
+        ``nonpositive``.
     ``mode_connectivity_peak``, ``mode_connectivity``
         From the training error at ``t = 0, .25, .5, .75, 1`` along a quadratic
         Bezier curve between two models, trained for ``curve_epochs`` epochs
@@ -444,26 +443,38 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
 {common}
     hessian_batch_size : int, default=200
         Training samples in each model's Hessian batch (all of them if fewer).
-    trace_method : {"auto", "xtrace", "hutchinson", "pyhessian", "deflated"}, default="auto"
-        Trace estimator of :func:`~featurizers.hessian.hessian_trace`. XTrace has by
-        far the lowest variance for a budget on trained networks, but holds about
+    trace_method : {"deflated", "auto", "xtrace", "hutchinson", "pyhessian"}, default="deflated"
+        How the trace (and with it the eigenvalue) is computed.
+        ``"deflated"``: :func:`~featurizers.hessian.trace_and_top_eigenvalue`
+        with its defaults: Lanczos gives ``hessian_e`` and runs on until its
+        basis holds the outlier eigenvalues of the Hessian, which carry most of
+        the variance of a trace estimate; the trace is the Hessian's on that
+        basis plus a Hutchinson estimate of the rest from ``trace_matvecs``
+        probes. On the three networks of ``benchmarks/bench_hessian.py``
+        (section 2) it took 15-19 products per model where the PyHessian-style
+        baseline (adaptive Hutchinson and power iteration) took 34-48, at a
+        lower variance of the trace (see the benchmark's figures in
+        ``benchmarks/README.md``). Its basis holds up to 24 vectors of the
+        model's size. The others estimate the trace alone, with
+        :func:`~featurizers.hessian.hessian_trace`, and the eigenvalue with a
+        separate ARPACK run (:func:`~featurizers.hessian.top_eigenvalue`):
+        ``"xtrace"`` has by far the lowest variance for a large budget on trained
+        networks (0.2-0.7% at 100 products on those networks), but holds about
         ``4 * trace_matvecs`` bytes per parameter (552 bytes per parameter peak
         measured at 100 products on a 19,210-parameter MLP; about 6 GB for a
         ResNet-18's 11 million parameters), where ``"hutchinson"`` holds a few
-        vectors. ``"auto"`` uses XTrace when that workspace is at most 1 GiB
-        (up to about 2 million parameters at 100 products) and Hutchinson
-        otherwise. ``"deflated"``: :func:`~featurizers.hessian.trace_and_top_eigenvalue`
-        with at most 10 Lanczos steps, whose Ritz value is then also ``hessian_e``
-        (no separate eigenvalue run) and whose basis deflates a Hutchinson
-        estimate with the remaining products. It is not the default: on the
-        models of ``benchmarks/bench_hessian.py`` (section 2, 5 seeds) its trace
-        was as noisy as the PyHessian-style baseline's only where it was not
-        1.5 times faster (see the benchmark's notes).
-    trace_matvecs : int, default=100
-        Hessian-vector products of the trace estimator (the ``max_iter`` of
-        ``"pyhessian"``, the whole budget, Lanczos included, of ``"deflated"``);
-        at least 2 with ``"xtrace"``, which spends half of them on a basis, and
-        with ``"deflated"`` (``"auto"`` uses Hutchinson below 2).
+        vectors; ``"auto"`` uses XTrace when that workspace is at most 1 GiB (up
+        to about 2 million parameters at 100 products) and Hutchinson otherwise;
+        ``"pyhessian"`` is PyHessian's adaptive rule, to compare with published
+        numbers.
+    trace_matvecs : int or None, default=None
+        Hessian-vector products the trace costs beyond the eigenvalue's. With
+        ``"deflated"``, the Hutchinson probes of the deflated remainder (the
+        Lanczos steps, shared with the eigenvalue, come on top); otherwise the
+        trace estimator's whole budget (the ``max_iter`` of ``"pyhessian"``), at
+        least 2 with ``"xtrace"``, which spends half of them on a basis
+        (``"auto"`` uses Hutchinson below 2). None: 4 for ``"deflated"``, 100
+        for the others.
     curve_epochs : int, default=50
         Epochs of curve training (50 in the collections); 0 keeps the initial
         bend. What matters is the number of SGD steps: on small training sets 50
@@ -540,9 +551,9 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         **ValidationFeaturizer._parameter_constraints,
         "hessian_batch_size": [Interval(Integral, 1, None, closed="left")],
         "trace_method": [
-            StrOptions({"auto", "xtrace", "hutchinson", "pyhessian", "deflated"})
+            StrOptions({"deflated", "auto", "xtrace", "hutchinson", "pyhessian"})
         ],
-        "trace_matvecs": [Interval(Integral, 1, None, closed="left")],
+        "trace_matvecs": [Interval(Integral, 1, None, closed="left"), None],
         "curve_epochs": [Interval(Integral, 0, None, closed="left")],
         "curve_init": [StrOptions({"midpoint", "random"})],
         "n_pairs": [Interval(Integral, 1, None, closed="left"), StrOptions({"all"})],
@@ -558,8 +569,8 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         device="cpu",
         batch_size=256,
         hessian_batch_size=200,
-        trace_method="auto",
-        trace_matvecs=100,
+        trace_method="deflated",
+        trace_matvecs=None,
         curve_epochs=50,
         curve_init="midpoint",
         n_pairs=1,
@@ -584,12 +595,18 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         self.verbose = verbose
 
     def _check_params(self):
-        if self.trace_method in ("xtrace", "deflated") and self.trace_matvecs < 2:
+        if self.trace_method == "xtrace" and self._trace_matvecs() < 2:
             raise ValueError(
                 "The 'trace_matvecs' parameter of LossLandscapeFeaturizer must be at least "
-                f"2 with trace_method={self.trace_method!r} (it spends part of its "
-                f"products on a basis). Got {self.trace_matvecs} instead."
+                "2 with trace_method='xtrace' (it spends half of its products on a "
+                f"basis). Got {self.trace_matvecs} instead."
             )
+
+    def _trace_matvecs(self):
+        """``trace_matvecs`` with None resolved for ``trace_method``."""
+        if self.trace_matvecs is not None:
+            return self.trace_matvecs
+        return _DEFAULT_NUM_PROBES if self.trace_method == "deflated" else 100
 
     def _group_values(self, group, index, features, device, seed):
         # One independent stream per feature family, so that a feature does not
@@ -628,10 +645,7 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
             if self.trace_method == "deflated":
                 # One Lanczos run serves both (the same values whichever is selected).
                 trace, eigenvalue = trace_and_top_eigenvalue(
-                    op,
-                    num_matvecs=self.trace_matvecs,
-                    lanczos_steps=min(_DEFLATED_LANCZOS_STEPS, self.trace_matvecs - 1),
-                    random_state=probe_seed,
+                    op, num_probes=self._trace_matvecs(), random_state=probe_seed
                 )
                 traces.append(trace)
                 eigenvalues.append(eigenvalue)
@@ -639,7 +653,7 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
                 if "hessian_t" in features:
                     traces.append(
                         _estimate_trace(
-                            op, self.trace_method, self.trace_matvecs, probe_seed
+                            op, self.trace_method, self._trace_matvecs(), probe_seed
                         )
                     )
                 if "hessian_e" in features:

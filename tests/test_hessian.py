@@ -1,5 +1,6 @@
 """Tests of featurizers.hessian against dense float64 Hessians of tiny networks."""
 
+import copy
 import doctest
 import math
 
@@ -10,6 +11,7 @@ import scipy.sparse.linalg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import InvalidParameterError
 
 torch = pytest.importorskip("torch")
 
@@ -381,10 +383,84 @@ def test_xtrace_workspace_is_what_the_default_budget_allows():
 
 
 # ------------------------------------------- shared trace and top eigenvalue
-def test_trace_and_top_eigenvalue_is_exact_with_n_products(case):
+def _outliers_and_bulk(n=300, k=9, seed=0):
+    """A symmetric matrix like a trained network's Hessian: k outliers, a flat bulk."""
+    rng = np.random.default_rng(seed)
+    U, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    # One top eigenvalue well apart, as in trained networks, then k - 1 outliers.
+    eigvals = np.r_[60.0, np.linspace(30.0, 10.0, k - 1), rng.uniform(0.0, 0.5, n - k)]
+    return (U * eigvals) @ U.T, eigvals
+
+
+def _run_lanczos(A, max_steps, tol=1e-3, deflation_tol=1e-2, seed=0):
+    Q = torch.empty((max_steps, A.shape[0]), dtype=torch.float64)
+    matvec = hessian._torch_matvec(A)[0]
+    generator = torch.Generator().manual_seed(seed)
+    steps, T, beta, theta = hessian._lanczos(matvec, Q, tol, deflation_tol, generator)
+    return Q[:steps].numpy().T, T, beta, theta
+
+
+def test_lanczos_basis_and_removed_frobenius_norm():
+    A, _ = _outliers_and_bulk(n=120)
+    Q, T, beta, _ = _run_lanczos(A, 15, tol=0.0)
+    assert Q.shape == (120, 15)
+    np.testing.assert_allclose(Q.T @ Q, np.eye(15), atol=1e-12)
+    np.testing.assert_allclose(T, Q.T @ A @ Q, atol=1e-10)
+    # The stopping rule's bookkeeping: the basis removes ||T||_F^2 + 2 beta^2 of
+    # ||A||_F^2, exactly.
+    P = np.eye(120) - Q @ Q.T
+    removed = np.sum(A**2) - np.sum((P @ A @ P) ** 2)
+    assert np.sum(T**2) + 2 * beta**2 == pytest.approx(removed, rel=1e-10)
+
+
+def test_lanczos_runs_past_the_eigenvalue_until_the_outliers_are_in_the_basis():
+    A, eigvals = _outliers_and_bulk()
+    _, T_eig, _, theta = _run_lanczos(A, 24, deflation_tol=1.0)  # stop at the eigenvalue
+    Q, T, _, _ = _run_lanczos(A, 24)
+    assert theta == pytest.approx(60.0, rel=1e-6)
+    # The eigenvalue converges long before the 9 outliers are all in the basis ...
+    assert len(T_eig) < 9 < len(T) < 24
+    # ... which then holds nearly all of their trace, and the remainder's probes are
+    # far less variable than plain Hutchinson's (variance ~ its Frobenius norm).
+    assert np.trace(T) >= 0.99 * eigvals[:9].sum()
+    P = np.eye(len(A)) - Q @ Q.T
+    assert np.sum((P @ A @ P) ** 2) < 0.01 * np.sum(A**2)
+    _, T_all, _, _ = _run_lanczos(A, 20, deflation_tol=0.0)
+    assert len(T_all) == 20
+
+
+def test_lanczos_stops_on_an_invariant_subspace():
+    rng = np.random.default_rng(0)
+    B = rng.standard_normal((40, 3))
+    A = B @ np.diag([-5.0, 1.0, 2.0]) @ B.T  # rank 3
+    _, T, _, theta = _run_lanczos(A, 10, tol=0.0, deflation_tol=0.0)
+    # The Krylov space of a random start: its null-space part and the range of A.
+    assert len(T) == 4
+    eigvals = np.linalg.eigvalsh(A)
+    assert theta == pytest.approx(eigvals[np.argmax(np.abs(eigvals))], rel=1e-8)
+
+
+def test_deflated_samples_are_the_projected_quadratic_forms():
+    A, _ = _outliers_and_bulk(n=80)
+    Q, T, _, _ = _run_lanczos(A, 6, tol=0.0, deflation_tol=0.0)
+    matvec = hessian._torch_matvec(A)[0]
+    generator = torch.Generator().manual_seed(3)
+    # 6 probes: two blocks of _DEFLATED_PROBE_BLOCK = 4
+    samples = hessian._deflated_samples(matvec, torch.from_numpy(Q.T), T, 6, generator)
+    generator.manual_seed(3)
+    P = np.eye(80) - Q @ Q.T
+    for sample in samples:
+        bits = torch.randint(0, 256, (10,), generator=generator, dtype=torch.uint8).numpy()
+        g = 2.0 * np.unpackbits(bits, bitorder="little") - 1
+        assert set(g) == {-1.0, 1.0}
+        g = P @ g
+        assert sample == pytest.approx(g @ A @ g, rel=1e-10)
+
+
+def test_trace_and_top_eigenvalue_is_exact_when_the_budget_covers_n(case):
     H, op = case["H"], case["op"]
     trace, top = trace_and_top_eigenvalue(
-        op, num_matvecs=op.num_params, lanczos_steps=10, random_state=0
+        op, num_probes=op.num_params - 24, random_state=0
     )
     assert trace == pytest.approx(np.trace(H), rel=1e-10)
     assert top == pytest.approx(_top_dense(H), rel=1e-10)
@@ -393,7 +469,7 @@ def test_trace_and_top_eigenvalue_is_exact_with_n_products(case):
 def test_trace_and_top_eigenvalue_top_eigenvalue(case):
     expected = _top_dense(case["H"])
     _, top = trace_and_top_eigenvalue(
-        case["op"], num_matvecs=31, lanczos_steps=30, random_state=0
+        case["op"], num_probes=1, max_lanczos_steps=20, random_state=0
     )
     assert abs(top - expected) <= 1e-4 * abs(expected)
 
@@ -402,7 +478,9 @@ def test_trace_and_top_eigenvalue_trace_is_unbiased(case):
     H, op = case["H"], case["op"]
     estimates = np.array(
         [
-            trace_and_top_eigenvalue(op, num_matvecs=8, lanczos_steps=4, random_state=s)[0]
+            trace_and_top_eigenvalue(
+                op, num_probes=4, max_lanczos_steps=4, tol=0.0, random_state=s
+            )[0]
             for s in range(150)
         ]
     )
@@ -410,20 +488,60 @@ def test_trace_and_top_eigenvalue_trace_is_unbiased(case):
     assert abs(estimates.mean() - np.trace(H)) < 3 * se
 
 
+def test_trace_and_top_eigenvalue_on_outliers_beats_hutchinson():
+    A, _ = _outliers_and_bulk()
+    exact = np.trace(A)
+    # Same budget of products for both: the deflated run's Lanczos steps + 4 probes.
+    deflated, budgets = [], []
+    for seed in range(20):
+        trace_basis, samples, _, steps = hessian._lanczos_deflated(
+            A, 4, 24, 1e-3, 1e-2, np.random.RandomState(seed)
+        )
+        deflated.append(trace_basis + samples.mean())
+        budgets.append(steps + 4)
+    plain = [
+        hutchinson_trace(A, budget, random_state=seed) for seed, budget in enumerate(budgets)
+    ]
+    deflated_error = np.sqrt(np.mean((np.array(deflated) - exact) ** 2))
+    plain_error = np.sqrt(np.mean((np.array(plain) - exact) ** 2))
+    assert deflated_error < plain_error / 5
+
+
 def test_trace_and_top_eigenvalue_low_rank_and_sign():
     rng = np.random.default_rng(0)
     B = rng.standard_normal((40, 3))
     A = B @ np.diag([-5.0, 1.0, 2.0]) @ B.T  # rank 3: Lanczos spans its range
-    trace, top = trace_and_top_eigenvalue(A, num_matvecs=12, lanczos_steps=8, tol=0.0)
+    trace, top = trace_and_top_eigenvalue(A, num_probes=4, max_lanczos_steps=8, tol=0.0)
     eigvals = np.linalg.eigvalsh(A)
     assert trace == pytest.approx(np.trace(A), rel=1e-8)
     assert top == pytest.approx(eigvals[np.argmax(np.abs(eigvals))], rel=1e-8)
     assert top < 0
 
 
-def test_trace_and_top_eigenvalue_bad_budget():
-    with pytest.raises(ValueError, match="must exceed 'lanczos_steps' \\(12\\). Got 12"):
-        trace_and_top_eigenvalue(np.eye(50), num_matvecs=12)
+def test_trace_and_top_eigenvalue_float32_operator_keeps_its_dtype(case):
+    model32 = copy.deepcopy(case["model"]).float()
+    op32 = HessianOperator(model32, LOSS, case["x"].float(), case["y"])
+    assert op32.dtype == torch.float32
+    trace, top = trace_and_top_eigenvalue(
+        op32, num_probes=4, max_lanczos_steps=20, tol=0.0, random_state=0
+    )
+    exact = np.linalg.eigvalsh(case["H"])
+    assert top == pytest.approx(exact[np.argmax(np.abs(exact))], rel=1e-4)
+    assert math.isfinite(trace)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"num_probes": 0}, "'num_probes' parameter"),
+        ({"max_lanczos_steps": 0}, "'max_lanczos_steps' parameter"),
+        ({"tol": -1.0}, "'tol' parameter"),
+        ({"deflation_tol": 1.5}, "'deflation_tol' parameter"),
+    ],
+)
+def test_trace_and_top_eigenvalue_bad_arguments(kwargs, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        trace_and_top_eigenvalue(np.eye(50), **kwargs)
 
 
 # ------------------------------------------------------------ reproducibility
@@ -437,10 +555,10 @@ def test_trace_and_top_eigenvalue_bad_budget():
         lambda A, rs: top_eigenvalue(A, method="power", random_state=rs),
         lambda A, rs: top_eigenvalue(A, random_state=rs),
         lambda A, rs: trace_and_top_eigenvalue(
-            A, num_matvecs=10, lanczos_steps=4, random_state=rs
+            A, num_probes=6, max_lanczos_steps=4, random_state=rs
         )[0],
         lambda A, rs: trace_and_top_eigenvalue(
-            A, num_matvecs=10, lanczos_steps=4, random_state=rs
+            A, num_probes=6, max_lanczos_steps=4, random_state=rs
         )[1],
     ],
     ids=[

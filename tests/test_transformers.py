@@ -191,8 +191,8 @@ def hessian_by_hand(model, X, y):
 
 
 def test_hessian_features_match_exact_hessians():
-    # 27 parameters: with trace_matvecs >= 27 the trace is exact, and a batch as
-    # large as the data makes every model's batch the whole data.
+    # 67 parameters; a batch as large as the data makes every model's batch the
+    # whole data.
     g = torch.Generator().manual_seed(0)
     X, y = torch.randn(40, 4, generator=g), torch.randint(0, 3, (40,), generator=g)
     models = []
@@ -200,47 +200,58 @@ def test_hessian_features_match_exact_hessians():
         torch.manual_seed(seed)
         models.append(
             train(
-                torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh(), torch.nn.Linear(3, 3)),
+                torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)),
                 (X, y),
                 steps=30,
                 seed=seed,
             )
         )
-    featurizer = LossLandscapeFeaturizer(
-        ["hessian_t", "hessian_e"],
-        hessian_batch_size=40,
-        trace_matvecs=30,
-        random_state=0,
-        verbose=0,
-    )
-    out = featurizer.transform([ModelGroup(models, (X, y))])[0]
+    group = ModelGroup(models, (X, y))
     hessians = [hessian_by_hand(m, X, y) for m in models]
     traces = [float(torch.trace(h)) for h in hessians]
     tops = []
     for h in hessians:
         eig = torch.linalg.eigvalsh(h)
         tops.append(float(eig[eig.abs().argmax()]))
-    assert out[0] == pytest.approx(math.log(np.mean(traces)), rel=1e-5)
-    assert out[1] == pytest.approx(math.log(np.mean(tops)), rel=1e-3)
+    log_trace, log_top = math.log(np.mean(traces)), math.log(np.mean(tops))
+    # The default: one Lanczos run for both, deflating 4 Hutchinson probes
+    featurizer = LossLandscapeFeaturizer(
+        ["hessian_t", "hessian_e"], hessian_batch_size=40, random_state=0, verbose=0
+    )
+    out = featurizer.transform([group])[0]
+    assert out[0] == pytest.approx(log_trace, abs=0.05)
+    assert out[1] == pytest.approx(log_top, rel=1e-4)
+    # the same eigenvalue whichever feature is selected
+    only_e = clone(featurizer).set_params(features=["hessian_e"])
+    assert only_e.transform([group])[0, 0] == out[1]
+    # exact when the Lanczos steps and the probes cover the 67 parameters
+    exact = clone(featurizer).set_params(trace_matvecs=43)
+    np.testing.assert_allclose(exact.transform([group])[0], [log_trace, log_top], rtol=1e-6)
+    # XTrace with as many products as parameters is exact too; the eigenvalue is
+    # then ARPACK's
+    xtrace = clone(featurizer).set_params(trace_method="xtrace", trace_matvecs=67)
+    out = xtrace.transform([group])[0]
+    assert out[0] == pytest.approx(log_trace, rel=1e-6)
+    assert out[1] == pytest.approx(log_top, rel=1e-4)
     # Hutchinson (constant memory) estimates the same trace
-    hutch = featurizer.set_params(
+    hutch = clone(featurizer).set_params(
         features=["hessian_t"], trace_method="hutchinson", trace_matvecs=400
     )
-    estimate = math.exp(hutch.transform([ModelGroup(models, (X, y))])[0, 0])
+    estimate = math.exp(hutch.transform([group])[0, 0])
     assert estimate == pytest.approx(np.mean(traces), rel=0.25)
-    # "deflated" shares one Lanczos run; exact with as many products as parameters
-    deflated = featurizer.set_params(
-        features=["hessian_t", "hessian_e"], trace_method="deflated", trace_matvecs=30
+
+
+def test_trace_matvecs_none_is_the_default_budget_of_the_method(groups):
+    def hessian_t(**params):
+        featurizer = LossLandscapeFeaturizer(["hessian_t"], random_state=0, verbose=0)
+        return featurizer.set_params(**params).transform(groups[:1])
+
+    np.testing.assert_array_equal(hessian_t(), hessian_t(trace_matvecs=4))
+    assert not np.array_equal(hessian_t(), hessian_t(trace_matvecs=5))
+    np.testing.assert_array_equal(
+        hessian_t(trace_method="hutchinson"),
+        hessian_t(trace_method="hutchinson", trace_matvecs=100),
     )
-    out = deflated.transform([ModelGroup(models, (X, y))])[0]
-    assert out[0] == pytest.approx(math.log(np.mean(traces)), rel=1e-5)
-    assert out[1] == pytest.approx(math.log(np.mean(tops)), rel=1e-5)
-    # and with fewer: the top eigenvalue by Lanczos, whichever feature is selected
-    deflated.set_params(trace_matvecs=20)
-    both = deflated.transform([ModelGroup(models, (X, y))])[0]
-    assert both[1] == pytest.approx(math.log(np.mean(tops)), rel=1e-3)
-    only_e = deflated.set_params(features=["hessian_e"])
-    assert only_e.transform([ModelGroup(models, (X, y))])[0, 0] == both[1]
 
 
 def test_one_hessian_operator_per_model_for_both_features(groups, monkeypatch):
@@ -471,11 +482,6 @@ def test_device_not_available_for_the_models(groups):
             r"'trace_matvecs' parameter of LossLandscapeFeaturizer must be at least 2 with "
             r"trace_method='xtrace'.*Got 1",
         ),
-        (
-            {"trace_method": "deflated", "trace_matvecs": 1},
-            ValueError,
-            r"must be at least 2 with trace_method='deflated'.*Got 1",
-        ),
     ],
 )
 def test_bad_parameters(params, error, match, groups):
@@ -504,6 +510,10 @@ def test_bad_groups(data, error, match, groups):
 
 @pytest.fixture
 def negative_trace(monkeypatch):
+    # Both paths: the default shared Lanczos run and the trace-only estimators.
+    monkeypatch.setattr(
+        transformers_module, "trace_and_top_eigenvalue", lambda *a, **k: (-0.5, 1.0)
+    )
     monkeypatch.setattr(transformers_module, "_estimate_trace", lambda *a, **k: -0.5)
 
 
