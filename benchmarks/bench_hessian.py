@@ -565,9 +565,10 @@ def main(argv=None):
         "",
         f"Trace RSD (relative standard deviation of the trace estimate), two ways: over "
         f"the {n_seeds} seeds (imprecise: the 90% interval of an RSD from {n_seeds} "
-        f"seeds spans {low:.2f}x to {high:.2f}x of it), and precise: for the deflated rows from the probes of "
-        "every run (the variance given the basis, averaged; exact in expectation "
-        "since the estimate is unbiased given any basis), for the baseline from "
+        f"seeds spans {low:.2f}x to {high:.2f}x of it), and precise: for the deflated "
+        "rows from the probes of every run (the variance given the basis, averaged; "
+        "exact in expectation since the estimate is unbiased given any basis), for the "
+        "baseline from "
         f"{n_replays:,} replays of its adaptive rule on a pool of {pool_size} "
         "Hutchinson samples (one product each). Relative to the mean of the XTrace-100 "
         "estimates. Eigenvalue error: mean relative error against ARPACK at tol 1e-8.",

@@ -55,7 +55,6 @@ _PAIRWISE = frozenset({"mode_connectivity_peak", "mode_connectivity", "CKA"})
 _CONNECTIVITY = frozenset({"mode_connectivity_peak", "mode_connectivity"})
 
 
-
 def _same_device(actual, wanted):
     if actual.type != wanted.type:
         return False

@@ -122,7 +122,6 @@ def _rademacher(rng, size):
     return np.where(rng.random(size) < 0.5, -1.0, 1.0)
 
 
-
 class HessianOperator:
     """Hessian of a model's mean loss on one batch, as a matrix-free operator.
 

@@ -53,7 +53,6 @@ MD_TREE = ["train_error", "mode_connectivity_peak", "hessian_t", "CKA"]
 FAST = dict(curve_epochs=2, trace_matvecs=10, verbose=0)
 
 
-
 # ---------------------------------------------------------------------------
 # tiny models on digits
 

@@ -1,0 +1,76 @@
+"""Tests of the statistics of benchmarks/bench_hessian.py (what its variance figures rest on)."""
+
+import importlib
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(ROOT))
+        return importlib.import_module("benchmarks.bench_hessian")
+
+
+def _rule_by_loop(draws, max_iter=100, tol=1e-3):
+    """PyHessianBaseline.trace's rule, one sample at a time."""
+    total, previous = 0.0, 0.0
+    for i, sample in enumerate(draws[:max_iter], start=1):
+        total += sample
+        mean = total / i
+        if abs(mean - previous) / (abs(previous) + 1e-6) < tol:
+            return mean, i
+        previous = mean
+    return mean, max_iter
+
+
+def test_replay_is_the_rule_on_draws_with_replacement(bench):
+    pool = np.random.default_rng(1).normal(10.0, 3.0, size=25)
+    estimates, counts = bench.replay_pyhessian_rule(pool, 200, max_iter=40, seed=7)
+    # the same draws as the replay's
+    draws = pool[np.random.default_rng(7).integers(len(pool), size=(200, 40))]
+    for row, estimate, count in zip(draws, estimates, counts):
+        expected_estimate, expected_count = _rule_by_loop(row, max_iter=40)
+        assert count == expected_count
+        assert estimate == pytest.approx(expected_estimate, rel=1e-12)
+    assert counts.min() >= 2 and counts.max() <= 40
+
+
+def test_replay_of_a_constant_pool_stops_at_the_second_sample(bench):
+    estimates, counts = bench.replay_pyhessian_rule(np.full(5, 3.0), 10)
+    np.testing.assert_array_equal(counts, 2)
+    np.testing.assert_allclose(estimates, 3.0)
+
+
+def test_within_run_std_is_the_mean_conditional_variance(bench):
+    rng = np.random.default_rng(0)
+    runs = [{"samples": rng.normal(size=4)} for _ in range(3)]
+    expected = math.sqrt(np.mean([np.var(r["samples"], ddof=1) / 4 for r in runs]))
+    assert bench.within_run_std(runs) == pytest.approx(expected)
+
+
+def test_within_run_std_matches_the_spread_of_deflated_estimates(bench):
+    # The conditional-variance estimate of the deflated trace estimator agrees with
+    # the spread of its estimates over many runs (the law of total variance, since
+    # the estimate is unbiased given any basis).
+    from featurizers.hessian import _lanczos_deflated
+
+    rng = np.random.default_rng(0)
+    U, _ = np.linalg.qr(rng.standard_normal((200, 200)))
+    A = (U * np.r_[50.0, np.linspace(20.0, 5.0, 5), rng.uniform(0, 1, 194)]) @ U.T
+    runs = []
+    for seed in range(300):
+        trace_basis, samples, _, _ = _lanczos_deflated(
+            A, 4, 4, 0.0, 0.0, np.random.RandomState(seed)
+        )
+        runs.append({"trace": trace_basis + samples.mean(), "samples": samples})
+    spread = np.std([r["trace"] for r in runs], ddof=1)
+    assert np.mean([r["trace"] for r in runs]) == pytest.approx(np.trace(A), abs=3 * spread / 17)
+    assert bench.within_run_std(runs) == pytest.approx(spread, rel=0.15)
