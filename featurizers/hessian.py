@@ -841,7 +841,9 @@ def _torch_matvec(op):
     linop, n = _as_linear_operator(op)
 
     def matvec(v):
-        return torch.from_numpy(linop.matvec(v.numpy()))
+        # Copies both ways: an operator may return its input (IdentityOperator) or
+        # work in it, and the caller works in place in what it gets.
+        return torch.from_numpy(np.array(linop.matvec(v.numpy().copy()), dtype=np.float64))
 
     return matvec, n, torch.float64, torch.device("cpu")
 

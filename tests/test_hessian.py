@@ -530,6 +530,18 @@ def test_trace_and_top_eigenvalue_float32_operator_keeps_its_dtype(case):
     assert math.isfinite(trace)
 
 
+def test_trace_and_top_eigenvalue_with_an_operator_that_works_in_its_input():
+    # 2 I, computed in the input vector and returned: the estimator must neither
+    # hand out its own vectors nor keep the one it gets back.
+    doubling = scipy.sparse.linalg.LinearOperator(
+        (50, 50), matvec=lambda x: np.multiply(x, 2.0, out=x), dtype=np.float64
+    )
+    trace, top = trace_and_top_eigenvalue(doubling, random_state=0)
+    # one Lanczos step spans an invariant subspace; 4 probes of the rest: 2 + 98 +- 2
+    assert top == pytest.approx(2.0, rel=1e-12)
+    assert trace == pytest.approx(100.0, abs=5.0)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

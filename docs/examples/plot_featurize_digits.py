@@ -95,7 +95,7 @@ from sklearn.pipeline import make_union
 from featurizers import LossLandscapeFeaturizer, ValidationFeaturizer
 
 featurizer = make_union(
-    LossLandscapeFeaturizer(curve_epochs=3, trace_matvecs=40, random_state=0, verbose=0),
+    LossLandscapeFeaturizer(curve_epochs=3, random_state=0, verbose=0),
     ValidationFeaturizer(["test_error"], verbose=0),
     verbose_feature_names_out=False,
 ).set_output(transform="pandas")
