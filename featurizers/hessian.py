@@ -870,30 +870,44 @@ def _lanczos(matvec, Q, tol, deflation_tol, generator):
     alone sometimes gains little before the last outlier is found).
 
     Each step costs one product and two passes over the basis: the three-term
-    recurrence, then one classical Gram-Schmidt pass against the whole basis.
+    recurrence, then one classical Gram-Schmidt pass against the whole basis, and a
+    second pass when the first removed more than a third of the vector (the
+    criterion of Daniel, Gragg, Kaufman and Stewart, 1976: then rounding may have
+    left it far from orthogonal), as it does near an invariant subspace. The
+    subspace counts as invariant once the residual is at most
+    ``sqrt(eps) * ||A q_m||`` (``eps`` of the basis' dtype): products in float32
+    are themselves only that accurate, and the next vector would be rounding
+    noise. Stopping there is safe, since the probes estimate whatever the basis
+    leaves out.
     """
     max_steps, n = Q.shape
+    breakdown = math.sqrt(torch.finfo(Q.dtype).eps)
     Q[0] = torch.randn(n, generator=generator, dtype=Q.dtype).to(Q.device)
     Q[0] /= torch.linalg.vector_norm(Q[0])
     T = np.zeros((max_steps, max_steps))
     gains = []  # squared Frobenius norm removed by each step
     for j in range(max_steps):
         w = matvec(Q[j])
+        scale = float(torch.linalg.vector_norm(w))  # ||A q_j||
         T[j, j] = float(torch.dot(Q[j], w))
         w.sub_(Q[j], alpha=T[j, j])
         if j:
             w.sub_(Q[j - 1], alpha=T[j, j - 1])
         basis = Q[: j + 1]
-        c = basis @ w
-        w.addmv_(basis.T, c, alpha=-1.0)
-        T[: j + 1, j] += c.double().cpu().numpy()
+        for _ in range(2):
+            before = float(torch.linalg.vector_norm(w))
+            c = basis @ w
+            w.addmv_(basis.T, c, alpha=-1.0)
+            T[: j + 1, j] += c.double().cpu().numpy()
+            beta = float(torch.linalg.vector_norm(w))
+            if beta > before / math.sqrt(2):
+                break
         T[j, : j + 1] = T[: j + 1, j]
-        beta = float(torch.linalg.vector_norm(w))
         steps = j + 1
         ritz_values, ritz_vectors = np.linalg.eigh(T[:steps, :steps])
         top = int(np.argmax(np.abs(ritz_values)))
         theta = float(ritz_values[top])
-        if beta <= 1e-12 * max(abs(theta), np.finfo(float).tiny):
+        if beta <= breakdown * scale:
             break  # invariant subspace: T is exact on it
         converged = abs(beta * ritz_vectors[-1, top]) <= tol * abs(theta)
         removed = float(np.sum(T[:steps, :steps] ** 2)) + 2 * beta**2
@@ -911,28 +925,29 @@ def _deflated_samples(matvec, Q, T, num_probes, generator):
     """Hutchinson samples ``g^T (I - Q Q^T) A (I - Q Q^T) g``, Rademacher ``g``.
 
     Each probe costs one product ``A g``; ``Q^T g`` and ``Q^T A g`` are computed for
-    blocks of probes at once (one pass over the basis for each of the two per
-    block), and ``(g - Q c)^T A (g - Q c) = g^T A g - 2 c^T (Q^T A g) + c^T T c``
-    with ``c = Q^T g`` and ``T = Q^T A Q``.
+    blocks of probes at once (one pass over the basis per block), and
+    ``(g - Q c)^T A (g - Q c) = g^T A g - 2 c^T (Q^T A g) + c^T T c`` with
+    ``c = Q^T g`` and ``T = Q^T A Q``.
     """
     n = Q.shape[1]
     samples = np.empty(num_probes)
     block = min(num_probes, _DEFLATED_PROBE_BLOCK)
-    G = torch.empty((block, n), dtype=Q.dtype, device=Q.device)
-    HG = torch.empty_like(G)
+    # Rows: the block's probes, then their products, for one product with the basis.
+    GH = torch.empty((2 * block, n), dtype=Q.dtype, device=Q.device)
     shifts = torch.arange(8, dtype=torch.uint8)
     for start in range(0, num_probes, block):
         size = min(block, num_probes - start)
+        G, HG = GH[:size], GH[block : block + size]
         for b in range(size):
             # Eight signs from each random byte, written into the block's row: a
-            # third of the time of torch.randint for each entry and no new array
-            # of size n (fresh memory is what costs most here).
+            # third of the time of torch.randint with one draw per entry, and no
+            # new float array of size n (fresh memory costs as much as the draws).
             bits = torch.randint(0, 256, ((n + 7) // 8,), generator=generator, dtype=torch.uint8)
             G[b].copy_(((bits[:, None] >> shifts) & 1).reshape(-1)[:n]).mul_(2).sub_(1)
             HG[b] = matvec(G[b])
-        quad = torch.linalg.vecdot(G[:size], HG[:size]).double().cpu().numpy()
-        C = (G[:size] @ Q.T).double().cpu().numpy()  # rows: Q^T g
-        D = (HG[:size] @ Q.T).double().cpu().numpy()  # rows: Q^T A g
+        quad = torch.linalg.vecdot(G, HG).double().cpu().numpy()
+        CD = (GH @ Q.T).double().cpu().numpy()
+        C, D = CD[:size], CD[block : block + size]  # rows: Q^T g, Q^T A g
         samples[start : start + size] = (
             quad - 2 * np.einsum("bi,bi->b", C, D) + np.einsum("bi,ij,bj->b", C, T, C)
         )
@@ -995,11 +1010,12 @@ def trace_and_top_eigenvalue(
     remainder, which for trained networks is mostly in the few outlier
     eigenvalues (about one per class). So Lanczos does not stop when its
     eigenvalue has converged (to ``tol``, ARPACK's criterion, as in
-    :func:`top_eigenvalue`) but runs on until, in addition, its last step
-    removed less than ``deflation_tol`` of the squared Frobenius norm the basis
-    has removed so far (known exactly from ``T`` and the last residual, no
-    product needed), or until ``max_lanczos_steps``. The total cost is the steps
-    taken plus ``num_probes`` products. When ``max_lanczos_steps + num_probes >=
+    :func:`top_eigenvalue`) but runs on until, in addition, each of its last two
+    steps removed at most ``deflation_tol`` of the squared Frobenius norm the
+    basis has removed so far (known exactly from ``T`` and the last residual, no
+    product needed), or until ``max_lanczos_steps``, or until its basis spans an
+    invariant subspace. The total cost is the steps taken plus ``num_probes``
+    products. When ``max_lanczos_steps + num_probes >=
     n`` both are computed exactly from the dense matrix instead (``n`` products
     with the unit vectors).
 
@@ -1014,12 +1030,14 @@ def trace_and_top_eigenvalue(
     max_lanczos_steps : int, default=24
         Most Lanczos steps (products); each holds one vector of size ``n``.
     tol : float, default=1e-3
-        Relative residual of the top Ritz pair below which the eigenvalue has
-        converged; 0 never counts it converged (all ``max_lanczos_steps`` run).
+        Relative residual of the top Ritz pair at or below which the eigenvalue
+        has converged; with 0, Lanczos runs all ``max_lanczos_steps`` (or to an
+        invariant subspace).
     deflation_tol : float, default=1e-2
-        Lanczos stops, once the eigenvalue has converged, at the first step that
-        removed less than this fraction of the squared Frobenius norm removed so
-        far; 0 runs all ``max_lanczos_steps``.
+        Lanczos stops, once the eigenvalue has converged, after the first two
+        consecutive steps that each removed at most this fraction of the squared
+        Frobenius norm removed so far; 0 runs all ``max_lanczos_steps`` (or to an
+        invariant subspace).
     random_state : int, RandomState instance, Generator or None, default=None
         Source of the starting vector and of the probes. Pass an int for
         reproducible results.

@@ -474,15 +474,18 @@ def test_trace_and_top_eigenvalue_top_eigenvalue(case):
     assert abs(top - expected) <= 1e-4 * abs(expected)
 
 
-def test_trace_and_top_eigenvalue_trace_is_unbiased(case):
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"num_probes": 4, "max_lanczos_steps": 4, "tol": 0.0},  # a fixed basis size
+        {},  # the defaults: the basis size depends on the start vector
+    ],
+    ids=["fixed", "adaptive"],
+)
+def test_trace_and_top_eigenvalue_trace_is_unbiased(case, kwargs):
     H, op = case["H"], case["op"]
     estimates = np.array(
-        [
-            trace_and_top_eigenvalue(
-                op, num_probes=4, max_lanczos_steps=4, tol=0.0, random_state=s
-            )[0]
-            for s in range(150)
-        ]
+        [trace_and_top_eigenvalue(op, random_state=s, **kwargs)[0] for s in range(150)]
     )
     se = estimates.std(ddof=1) / math.sqrt(len(estimates))
     assert abs(estimates.mean() - np.trace(H)) < 3 * se
@@ -518,16 +521,49 @@ def test_trace_and_top_eigenvalue_low_rank_and_sign():
     assert top < 0
 
 
-def test_trace_and_top_eigenvalue_float32_operator_keeps_its_dtype(case):
+def test_trace_and_top_eigenvalue_float32_operator_keeps_its_dtype(case, monkeypatch):
     model32 = copy.deepcopy(case["model"]).float()
     op32 = HessianOperator(model32, LOSS, case["x"].float(), case["y"])
     assert op32.dtype == torch.float32
-    trace, top = trace_and_top_eigenvalue(
-        op32, num_probes=4, max_lanczos_steps=20, tol=0.0, random_state=0
-    )
+    dtypes = []
+    lanczos = hessian._lanczos
+
+    def spy(matvec, Q, *args):
+        dtypes.append(Q.dtype)
+        return lanczos(matvec, Q, *args)
+
+    monkeypatch.setattr(hessian, "_lanczos", spy)
     exact = np.linalg.eigvalsh(case["H"])
-    assert top == pytest.approx(exact[np.argmax(np.abs(exact))], rel=1e-4)
-    assert math.isfinite(trace)
+    top64 = exact[np.argmax(np.abs(exact))]
+    estimates = []
+    for seed in range(20):
+        trace, top = trace_and_top_eigenvalue(op32, random_state=seed)
+        assert top == pytest.approx(top64, rel=1e-4)
+        estimates.append(trace)
+    assert dtypes == [torch.float32] * 20  # the basis is in the operator's dtype
+    se = np.std(estimates, ddof=1) / math.sqrt(len(estimates))
+    assert abs(np.mean(estimates) - np.sum(exact)) < 3 * se + 1e-4 * abs(np.sum(exact))
+
+
+def test_trace_and_top_eigenvalue_float32_rank_deficient_hessian():
+    # A float32 linear least-squares model on 5 samples: 41 parameters, Hessian of
+    # rank 5. Lanczos must stop at the invariant subspace rather than go on with
+    # rounding noise (which would break the orthogonality the trace relies on).
+    torch.manual_seed(0)
+    model = torch.nn.Linear(40, 1)
+    x, y = torch.randn(5, 40), torch.randn(5, 1)
+    op = HessianOperator(model, torch.nn.MSELoss(), x, y)
+    X = torch.cat([x, torch.ones(5, 1)], dim=1).double()
+    H = (2 / 5 * X.T @ X).numpy()
+    steps = []
+    for seed in range(5):
+        trace_basis, samples, top, taken = hessian._lanczos_deflated(
+            op, 4, 24, 1e-3, 1e-2, np.random.RandomState(seed)
+        )
+        steps.append(taken)
+        assert trace_basis + samples.mean() == pytest.approx(np.trace(H), rel=1e-4)
+        assert top == pytest.approx(np.linalg.eigvalsh(H)[-1], rel=1e-4)
+    assert max(steps) <= 7  # rank 5, and the start vector's part outside the range
 
 
 def test_trace_and_top_eigenvalue_with_an_operator_that_works_in_its_input():

@@ -253,7 +253,8 @@ def test_trace_matvecs_none_is_the_default_budget_of_the_method(groups):
     )
 
 
-def test_one_hessian_operator_per_model_for_both_features(groups, monkeypatch):
+@pytest.mark.parametrize("trace_method", ["deflated", "xtrace"])
+def test_one_hessian_operator_per_model_for_both_features(groups, monkeypatch, trace_method):
     built = []
 
     class Counting(transformers_module.HessianOperator):
@@ -261,7 +262,9 @@ def test_one_hessian_operator_per_model_for_both_features(groups, monkeypatch):
             built.append(1)
             super().__init__(*args, **kwargs)
 
-    featurizer = LossLandscapeFeaturizer(["hessian_t", "hessian_e"], random_state=0, **FAST)
+    featurizer = LossLandscapeFeaturizer(
+        ["hessian_t", "hessian_e"], trace_method=trace_method, random_state=0, **FAST
+    )
     expected = featurizer.transform(groups[:1])
     monkeypatch.setattr(transformers_module, "HessianOperator", Counting)
     np.testing.assert_array_equal(featurizer.transform(groups[:1]), expected)
