@@ -1,9 +1,10 @@
 """Benchmark of featurizers.hessian against a PyHessian-style baseline.
 
-Three measurements, printed as markdown::
+Four measurements, printed as markdown::
 
-    python -m benchmarks.bench_hessian            # about 35 minutes on one CPU core
-    python -m benchmarks.bench_hessian --quick    # under a minute
+    python -m benchmarks.bench_hessian            # about 45 minutes on one CPU core
+    python -m benchmarks.bench_hessian --quick    # about a minute
+    python -m benchmarks.bench_hessian --sections 2 --models "small CNN"
     python -m benchmarks.bench_hessian --output results.md
 
 1. Cost of one Hessian-vector product relative to one gradient pass (forward and
@@ -21,7 +22,12 @@ Three measurements, printed as markdown::
    samples for the baseline) and relative error of the top eigenvalue.
 3. Relative standard deviation of Hutchinson-100, PyHessian's adaptive rule and
    XTrace-100 on a tiny trained CNN with BatchNorm whose exact trace is computed:
-   the measurement behind the default trace method.
+   the measurement behind the default of :func:`featurizers.hessian.hessian_trace`.
+4. What the Krylov basis of Lanczos removes, step by step: the per-probe relative
+   standard deviation of the deflated remainder, the share of the trace in the
+   basis and the error of the top Ritz value against the number of Lanczos steps,
+   beside the top eigenvalues: why the deflated estimator runs Lanczos past its
+   eigenvalue.
 
 Timings are medians (and, in section 2, means) of repeated runs, the functions
 compared called in turn so that the load of other processes on the machine hits them
@@ -39,6 +45,7 @@ import sys
 import time
 
 import numpy as np
+import scipy.sparse.linalg
 import scipy.stats
 import torch
 from scipy.sparse.linalg import LinearOperator
@@ -46,6 +53,7 @@ from scipy.sparse.linalg import LinearOperator
 from benchmarks._pyhessian_baseline import PyHessianBaseline
 from featurizers.hessian import (
     HessianOperator,
+    _lanczos,
     _lanczos_deflated,
     _xtrace,
     hutchinson_trace,
@@ -513,6 +521,69 @@ def bench_trace_variance(n_seeds, train_steps=200):
     return {"num_params": op.num_params, "loss": op.loss, "exact": exact, "rows": rows}
 
 
+# -------------------------------------------- 4. deflation against Lanczos steps
+def bench_deflation(model, x, y, seeds, max_steps=24, probes=8, n_top=12):
+    """How the Krylov basis removes the variance of the trace, step by step.
+
+    For each seed: Lanczos for all ``max_steps`` steps (``_lanczos`` with both
+    tolerances 0), then ``probes`` Rademacher probes ``g``; since
+    ``Q_m^T H Q_m = T[:m, :m]`` for every leading part ``Q_m`` of the basis, one
+    product ``H g`` per probe gives its deflated sample for every ``m``. Returns
+    the top ``n_top`` eigenvalues (ARPACK, tol 1e-6) and, per ``m``, the
+    per-probe relative standard deviation of the remainder (pooled within
+    seeds), the share of the trace in the basis and the error of the top Ritz
+    value.
+    """
+    op = HessianOperator(model, LOSS, x, y)
+    linop = op.to_linear_operator()
+    top = np.sort(
+        scipy.sparse.linalg.eigsh(
+            linop, k=n_top, which="LA", tol=1e-6, return_eigenvectors=False
+        )
+    )[::-1]
+    matvec = op.matvec
+    per_seed = []
+    for seed in seeds:
+        generator = torch.Generator().manual_seed(seed)
+        Q = torch.empty((max_steps, op.num_params), dtype=op.dtype)
+        steps, T, _, _ = _lanczos(matvec, Q, 0.0, 0.0, generator)
+        Q = Q[:steps]
+        samples = np.empty((steps + 1, probes))
+        for p in range(probes):
+            g = torch.randint(0, 2, (op.num_params,), generator=generator, dtype=op.dtype)
+            g = 2 * g - 1
+            hg = matvec(g)
+            c = (Q @ g).double().numpy()
+            d = (Q @ hg).double().numpy()
+            quad = float(torch.dot(g.double(), hg.double()))
+            for m in range(steps + 1):
+                samples[m, p] = quad - 2 * c[:m] @ d[:m] + c[:m] @ T[:m, :m] @ c[:m]
+        ritz = [np.max(np.abs(np.linalg.eigvalsh(T[:m, :m]))) for m in range(1, steps + 1)]
+        per_seed.append(
+            {
+                "samples": samples,
+                "trace_basis": np.r_[0.0, np.cumsum(np.diag(T))],
+                "ritz": np.r_[np.nan, ritz],
+            }
+        )
+    steps = min(len(r["samples"]) for r in per_seed)
+    trace = np.mean([r["trace_basis"][steps - 1] + r["samples"][steps - 1].mean()
+                     for r in per_seed])
+    rows = []
+    for m in range(steps):
+        var = np.mean([np.var(r["samples"][m], ddof=1) for r in per_seed])
+        rows.append(
+            {
+                "steps": m,
+                "probe_rsd": math.sqrt(var) / abs(trace),
+                "basis_share": np.mean([r["trace_basis"][m] for r in per_seed]) / trace,
+                "eig_err": np.mean([abs(r["ritz"][m] - top[0]) / abs(top[0])
+                                    for r in per_seed]),
+            }
+        )
+    return {"top": top, "trace": trace, "rows": rows}
+
+
 # ----------------------------------------------------------------- reporting
 def _fmt(value, digits=3):
     return f"{value:.{digits}g}"
@@ -553,6 +624,14 @@ def main(argv=None):
         default=None,
         help="models to run (default: all; --quick: MLP and small CNN)",
     )
+    parser.add_argument(
+        "--sections",
+        nargs="+",
+        type=int,
+        choices=(1, 2, 3, 4),
+        default=(1, 2, 3, 4),
+        help="sections to run (default: all)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     quick = args.quick
@@ -568,11 +647,6 @@ def main(argv=None):
     variance_seeds = 5 if quick else 20
     pool_size = 30 if quick else 100
     n_replays = 10_000
-    # 90% interval of a standard deviation estimated from n values, as factors.
-    factors = {
-        n: [math.sqrt((n - 1) / scipy.stats.chi2.ppf(q, n - 1)) for q in (0.95, 0.05)]
-        for n in set(seeds_of.values())
-    }
 
     lines = [
         "# Hessian benchmark: featurizers.hessian vs a PyHessian-style baseline",
@@ -581,6 +655,25 @@ def main(argv=None):
         f"{n_samples} random 3x32x32 images with random labels, float32 models trained "
         f"{train_steps} Adam steps (lr 1e-3) on them, Hessians in eval mode"
         + (" (quick run)" if quick else ""),
+    ]
+    prepared = {name: _prepare(MODELS[name], n_samples, train_steps) for name in names}
+    if 1 in args.sections:
+        lines += _section_hvp(names, prepared, repeats)
+    if 2 in args.sections:
+        lines += _section_features(names, prepared, seeds_of, pool_size, n_replays)
+    if 3 in args.sections:
+        lines += _section_trace_variance(variance_seeds)
+    if 4 in args.sections:
+        lines += _section_deflation(names, prepared, 4 if quick else 12)
+    report = "\n".join(lines) + "\n"
+    sys.stdout.write(report)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(report)
+
+
+def _section_hvp(names, prepared, repeats):
+    lines = [
         "",
         "## 1. One Hessian-vector product vs one gradient pass",
         "",
@@ -588,7 +681,6 @@ def main(argv=None):
         "| ours / grad | baseline / grad | ours / baseline | setup ours / baseline |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    prepared = {name: _prepare(MODELS[name], n_samples, train_steps) for name in names}
     for name in names:
         model, x, y, loss = prepared[name]
         r = bench_hvp(model, x, y, repeats)
@@ -599,8 +691,16 @@ def main(argv=None):
             f"| {r['ours'] / r['base']:.2f} | {r['ours_setup'] / r['base_setup']:.2f} |"
         )
         print(lines[-1], file=sys.stderr, flush=True)
+    return lines
 
-    lines += [
+
+def _section_features(names, prepared, seeds_of, pool_size, n_replays):
+    # 90% interval of a standard deviation estimated from n values, as factors.
+    factors = {
+        n: [math.sqrt((n - 1) / scipy.stats.chi2.ppf(q, n - 1)) for q in (0.95, 0.05)]
+        for n in set(seeds_of.values())
+    }
+    lines = [
         "",
         "## 2. Whole Hessian features (trace + top eigenvalue) per model",
         "",
@@ -681,10 +781,12 @@ def main(argv=None):
             f"{apart}; the replayed rule drew {mean_count:.1f} samples on average): goal "
             f"of 1.5x at equal or lower variance {'met' if met else 'NOT met'}."
         )
-    lines += ["", *verdicts]
+    return lines + ["", *verdicts]
 
+
+def _section_trace_variance(variance_seeds):
     v = bench_trace_variance(variance_seeds)
-    lines += [
+    return [
         "",
         "## 3. Trace estimators on a tiny trained CNN with BatchNorm (float64)",
         "",
@@ -695,17 +797,44 @@ def main(argv=None):
         "| estimator | products (mean) | relative std | relative bias of the mean "
         "| time per estimate (ms) |",
         "|---|---:|---:|---:|---:|",
+    ] + [
+        f"| {name} | {row['matvecs']:.1f} | {100 * row['rsd']:.2f}% "
+        f"| {100 * row['bias']:+.2f}% | {1e3 * row['time']:.0f} |"
+        for name, row in v["rows"].items()
     ]
-    for name, row in v["rows"].items():
-        lines.append(
-            f"| {name} | {row['matvecs']:.1f} | {100 * row['rsd']:.2f}% "
-            f"| {100 * row['bias']:+.2f}% | {1e3 * row['time']:.0f} |"
-        )
-    report = "\n".join(lines) + "\n"
-    sys.stdout.write(report)
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(report)
+
+
+def _section_deflation(names, prepared, n_seeds):
+    lines = [
+        "",
+        "## 4. What the Krylov basis removes, step by step",
+        "",
+        f"Over {n_seeds} seeds: Lanczos for 24 steps, then 8 Rademacher probes, their "
+        "deflated samples computed for every leading part of the basis (one product "
+        "each). Per-probe RSD: standard deviation of one deflated sample relative to "
+        "the trace (0 steps: plain Hutchinson); the estimate's RSD is this over the "
+        "square root of the probes. Trace in the basis: tr(Q^T H Q) / tr(H). "
+        "Eigenvalue error: of the top Ritz value, against ARPACK at tol 1e-6.",
+    ]
+    for name in names:
+        model, x, y, _ = prepared[name]
+        d = bench_deflation(model, x, y, range(n_seeds))
+        lines += [
+            "",
+            f"{name}: trace {_fmt(d['trace'], 4)}; top eigenvalues "
+            + ", ".join(f"{e:.3g}" for e in d["top"]),
+            "",
+            "| Lanczos steps | per-probe RSD of the remainder | trace in the basis "
+            "| eigenvalue error |",
+            "|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {r['steps']} | {100 * r['probe_rsd']:.1f}% | {100 * r['basis_share']:.1f}% "
+            f"| {r['eig_err']:.1e} |"
+            for r in d["rows"]
+        ]
+        print("\n".join(lines[-len(d["rows"]) - 5:]), file=sys.stderr, flush=True)
+    return lines
 
 
 if __name__ == "__main__":

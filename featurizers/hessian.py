@@ -9,48 +9,34 @@ graph. The estimators below are pure functions of a symmetric linear operator: a
 :class:`HessianOperator`, a :class:`scipy.sparse.linalg.LinearOperator`, a dense
 array or a sparse matrix.
 
-Trace
+Trace and top eigenvalue together (the featurizers' default)
+    :func:`trace_and_top_eigenvalue` runs Lanczos once: its top Ritz value is the
+    eigenvalue and its Krylov basis deflates a Hutchinson estimate of the trace.
+    Trained networks' Hessians have a few outlier eigenvalues, about one per class
+    (on the small CNN of ``benchmarks/bench_hessian.py``, 10 classes: 40.0, 29.2,
+    26.1, 24.3, 23.1, 21.6, 17.8, 15.0, 13.2, then 1.26 and a bulk below), which
+    carry most of the squared Frobenius norm and so most of the variance of a
+    Hutchinson probe. There the relative standard deviation of one probe fell
+    from 32% to 3% once the basis held all nine (14 steps; 18% at 8 steps, where
+    the eigenvalue had already converged to 4e-5). So Lanczos runs on past its
+    eigenvalue until its steps stop removing Frobenius norm (``deflation_tol``),
+    and 4 probes then estimate the rest. Measured in section 2 of ``python -m
+    benchmarks.bench_hessian`` (1 thread, 200 images; figures in
+    ``benchmarks/README.md``): @@SECTION2@@
+
+Trace alone
     :func:`xtrace`, :func:`hutchinson_trace` and :func:`pyhessian_trace`
     (PyHessian's adaptive stopping rule, for compatibility with published
     numbers). :func:`hessian_trace` picks XTrace by default, Hutchinson when
-    XTrace's workspace would exceed 1 GiB (``method="auto"``).
-
-Top eigenvalue
-    :func:`top_eigenvalue` by Lanczos (ARPACK's implicitly restarted Lanczos through
-    :func:`scipy.sparse.linalg.eigsh`, the default) or power iteration. The
-    Rayleigh-Ritz value of XTrace's basis (the top eigenvalue of ``Q^T H Q``, no
-    product beyond the trace's) was measured as a free alternative and not offered
-    (``python -m benchmarks.bench_hessian``, section 2, 5 seeds, relative errors
-    against Lanczos at tol 1e-8): 1.9e-2 / 2.8e-3 / 5.9e-4 at 20 / 40 / 100
-    products on the small CNN and 7.7e-2 / 3.0e-2 / 9.4e-3 on the ResNet-18 of
-    width 8, where Lanczos reached below 1e-6 in 9-11 products.
-
-Shared trace and top eigenvalue
-    :func:`trace_and_top_eigenvalue` runs Lanczos once for the eigenvalue and
-    reuses its basis to deflate a Hutchinson trace estimate. It is offered as an
-    option, not the default: against the PyHessian-style baseline (adaptive
-    Hutchinson + power iteration, 28 products on the small CNN, 41 on the
-    ResNet-18 of width 8) in section 2 of ``python -m benchmarks.bench_hessian``
-    (5 seeds, median times, 1 thread), 16 products (Lanczos <= 8) were 1.73x
-    faster at a trace RSD of 6.3% against 7.2% on the small CNN, but on the
-    ResNet 1.5x needed at most 22 products (Lanczos <= 10: 1.54x, RSD 2.1%
-    against 2.0%; 20 products: 1.66x, 2.8%), and 22 products on the small CNN
-    were only about 1.3x faster (20: 1.37x; 24: 1.18x). The deflation removes
-    little variance on these networks: their trace is mostly in the bulk of the
-    spectrum, not in the few eigenvalues the Krylov basis captures. Its top
-    eigenvalue was within 1e-5 of Lanczos at tol 1e-8 with 10 steps (8 steps:
-    2.7e-3 on the ResNet), where power iteration was off by 1e-3 and 2e-2.
-
-Choice of the default trace estimator
-    Measured with ``python -m benchmarks.bench_hessian`` (section 3) on a tiny CNN
-    with BatchNorm (1,170 parameters, float64, trained on 200 samples, exact trace
-    from 1,170 unit-vector products), over 20 seeds: the relative standard deviation
-    of the estimate was 3.1% for Hutchinson with 100 Rademacher probes, 7.0% for
+    XTrace's workspace would exceed 1 GiB (``method="auto"``). Measured with
+    ``python -m benchmarks.bench_hessian`` (section 3) on a tiny CNN with BatchNorm
+    (1,170 parameters, float64, trained on 200 samples, exact trace from 1,170
+    unit-vector products), over 20 seeds: the relative standard deviation of the
+    estimate was 3.1% for Hutchinson with 100 Rademacher probes, 7.0% for
     PyHessian's adaptive rule (which stopped after 29 products on average, with a
     +2.4% bias of the mean from its data-dependent stopping) and 0.75% for XTrace
-    with 100 products (3.0% with 20, 1.3% with 50). XTrace is therefore what the
-    default ``method="auto"`` of :func:`hessian_trace` uses. Its advantage comes from the few large eigenvalues of
-    trained networks' Hessians; on a flat spectrum (an MLP that had not been
+    with 100 products (3.0% with 20, 1.3% with 50). XTrace's advantage comes from
+    the same few large eigenvalues; on a flat spectrum (an MLP that had not been
     trained: 11.8% against 6.2% for Hutchinson, 10 seeds) it spends half of its
     products on a basis that captures little and is up to about 1.4 times noisier
     than Hutchinson with the same budget. It also needs about ``num_matvecs / 2``
@@ -58,6 +44,16 @@ Choice of the default trace estimator
     :func:`xtrace`): about 6 GB for 100 products on a ResNet-18's 11 million
     parameters. ``method="auto"`` therefore falls back to Hutchinson when that
     workspace exceeds 1 GiB (about 2 million parameters at 100 products).
+
+Top eigenvalue alone
+    :func:`top_eigenvalue` by Lanczos (ARPACK's implicitly restarted Lanczos through
+    :func:`scipy.sparse.linalg.eigsh`, the default) or power iteration. The
+    Rayleigh-Ritz value of XTrace's basis (the top eigenvalue of ``Q^T H Q``, no
+    product beyond the trace's) was measured as a free alternative and not offered
+    (``python -m benchmarks.bench_hessian``, section 2, relative errors against
+    Lanczos at tol 1e-8): 1.9e-2 / 2.8e-3 / 5.9e-4 at 20 / 40 / 100 products on
+    the small CNN and 7.7e-2 / 3.0e-2 / 9.4e-3 on the ResNet-18 of width 8, where
+    Lanczos reached below 1e-6 in 9-11 products.
 
 Every function here leaves the model as it found it: the train/eval mode of every
 submodule, the ``requires_grad`` flags, the weights, the gradients and the buffers
