@@ -450,15 +450,15 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         the variance of a trace estimate; the trace is the Hessian's on that
         basis plus a Hutchinson estimate of the rest from ``trace_matvecs``
         probes. On the three networks of ``benchmarks/bench_hessian.py``
-        (section 2) it took 15-19 products per model where the PyHessian-style
-        baseline (adaptive Hutchinson and power iteration) took 34-48, at a
+        (section 2) it took 16-20 products per model where the PyHessian-style
+        baseline (adaptive Hutchinson and power iteration) took 32-40, at a
         lower variance of the trace (see the benchmark's figures in
         ``benchmarks/README.md``). Its basis holds up to 24 vectors of the
         model's size. The others estimate the trace alone, with
         :func:`~featurizers.hessian.hessian_trace`, and the eigenvalue with a
         separate ARPACK run (:func:`~featurizers.hessian.top_eigenvalue`):
         ``"xtrace"`` has by far the lowest variance for a large budget on trained
-        networks (0.2-0.7% at 100 products on those networks), but holds about
+        networks (0.4-1.2% at 100 products on those networks), but holds about
         ``4 * trace_matvecs`` bytes per parameter (552 bytes per parameter peak
         measured at 100 products on a 19,210-parameter MLP; about 6 GB for a
         ResNet-18's 11 million parameters), where ``"hutchinson"`` holds a few

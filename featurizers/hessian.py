@@ -16,13 +16,24 @@ Trace and top eigenvalue together (the featurizers' default)
     (on the small CNN of ``benchmarks/bench_hessian.py``, 10 classes: 40.0, 29.2,
     26.1, 24.3, 23.1, 21.6, 17.8, 15.0, 13.2, then 1.26 and a bulk below), which
     carry most of the squared Frobenius norm and so most of the variance of a
-    Hutchinson probe. There the relative standard deviation of one probe fell
-    from 32% to 3% once the basis held all nine (14 steps; 18% at 8 steps, where
-    the eigenvalue had already converged to 4e-5). So Lanczos runs on past its
-    eigenvalue until its steps stop removing Frobenius norm (``deflation_tol``),
-    and 4 probes then estimate the rest. Measured in section 2 of ``python -m
-    benchmarks.bench_hessian`` (1 thread, 200 images; figures in
-    ``benchmarks/README.md``): @@SECTION2@@
+    Hutchinson probe. There (section 4 of the benchmark) the relative standard
+    deviation of one probe fell from 31% to 2.9% once the basis held all nine,
+    after 14 steps; after 8 steps, when the eigenvalue was already within 7e-6,
+    it was still 19%. So Lanczos runs on past its eigenvalue until its steps
+    stop removing Frobenius norm (``deflation_tol``), and 4 probes then estimate
+    the rest. Measured in section 2 of ``python -m
+    benchmarks.bench_hessian`` (1 thread, 200 images; all figures in
+    ``benchmarks/README.md``) against a PyHessian-style baseline (adaptive
+    Hutchinson and power iteration): 15.6 / 19.7 / 17.2 products against 32.1 /
+    39.8 / 35.4 on an MLP, a small CNN and a ResNet-18 of width 8; 1.43x-1.49x
+    (two runs) / 2.00x / 1.86x as fast by medians and 1.57x-1.59x / 1.97x /
+    2.07x by means; a trace relative standard deviation of 5.7% / 1.3% / 4.4%
+    against 9.1% / 7.9% / 5.7%; a top eigenvalue within 3e-4 / 1e-7 / 2e-6 where
+    power iteration was off by 1e-3 / 1e-3 / 2e-2. On the MLP, whose products
+    are cheap, the passes over the basis and the first touches of its memory
+    cost the most. An earlier version stopped Lanczos once its eigenvalue had
+    converged, before the outliers were in its basis, and removed little
+    variance.
 
 Trace alone
     :func:`xtrace`, :func:`hutchinson_trace` and :func:`pyhessian_trace`
@@ -51,9 +62,10 @@ Top eigenvalue alone
     Rayleigh-Ritz value of XTrace's basis (the top eigenvalue of ``Q^T H Q``, no
     product beyond the trace's) was measured as a free alternative and not offered
     (``python -m benchmarks.bench_hessian``, section 2, relative errors against
-    Lanczos at tol 1e-8): 1.9e-2 / 2.8e-3 / 5.9e-4 at 20 / 40 / 100 products on
-    the small CNN and 7.7e-2 / 3.0e-2 / 9.4e-3 on the ResNet-18 of width 8, where
-    Lanczos reached below 1e-6 in 9-11 products.
+    ARPACK at tol 1e-8): 1.5e-3 / 5.9e-4 / 9.9e-3 at 100 products on the MLP, the
+    small CNN and the ResNet-18 of width 8 (an earlier run: 1.9e-2 and 7.7e-2 at
+    20 products on the last two), where ARPACK at tol 1e-3 reached 3e-4 / 3e-7 /
+    7e-7 in 7-10 products.
 
 Every function here leaves the model as it found it: the train/eval mode of every
 submodule, the ``requires_grad`` flags, the weights, the gradients and the buffers
@@ -1047,12 +1059,13 @@ def trace_and_top_eigenvalue(
 
     Notes
     -----
-    Measured in ``benchmarks/bench_hessian.py`` (section 2) on the three
-    networks there (an MLP, a small CNN with BatchNorm and a ResNet-18 of width
-    8, 200 images): Lanczos stopped after 8, 14-15 and 14 steps, when the
-    per-probe relative standard deviation of the remainder had fallen from
-    32-38% (plain Hutchinson) to 12%, 3% and 9%; see the module docstring for
-    the timings against the PyHessian-style baseline.
+    Measured in ``benchmarks/bench_hessian.py`` on the three networks there (an
+    MLP, a small CNN with BatchNorm and a ResNet-18 of width 8, 200 images):
+    Lanczos stopped after 11.6, 15.7 and 13.2 steps on average (section 2),
+    where the per-probe relative standard deviation of the remainder had fallen
+    from 35%, 31% and 23% (plain Hutchinson) to about 10%, 2.8% and 7.7%
+    (section 4); see the module docstring for the timings against the
+    PyHessian-style baseline.
     Memory: the basis, ``max_lanczos_steps`` vectors of ``n`` entries in the
     operator's dtype, and 8 more for the probes.
     If the eigenvalue has not converged in ``max_lanczos_steps`` products, it is
