@@ -879,9 +879,9 @@ def _lanczos(matvec, Q, tol, deflation_tol, generator):
 
     Each step costs one product and two passes over the basis: the three-term
     recurrence, then one classical Gram-Schmidt pass against the whole basis, and a
-    second pass when the first removed more than a third of the vector (the
-    criterion of Daniel, Gragg, Kaufman and Stewart, 1976: then rounding may have
-    left it far from orthogonal), as it does near an invariant subspace. The
+    second pass when the first left less than ``1 / sqrt(2)`` of the vector's norm
+    (the criterion of Daniel, Gragg, Kaufman and Stewart, 1976: then rounding may
+    have left it far from orthogonal), as it does near an invariant subspace. The
     subspace counts as invariant once the residual is at most
     ``sqrt(eps) * ||A q_m||`` (``eps`` of the basis' dtype): products in float32
     are themselves only that accurate, and the next vector would be rounding
