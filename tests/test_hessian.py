@@ -396,13 +396,21 @@ def _run_lanczos(A, max_steps, tol=1e-3, deflation_tol=1e-2, seed=0):
     Q = torch.empty((max_steps, A.shape[0]), dtype=torch.float64)
     matvec = hessian._torch_matvec(A)[0]
     generator = torch.Generator().manual_seed(seed)
-    steps, T, beta, theta = hessian._lanczos(matvec, Q, tol, deflation_tol, generator)
-    return Q[:steps].numpy().T, T, beta, theta
+    steps, T, beta, theta, residual = hessian._lanczos(
+        matvec, Q, tol, deflation_tol, generator
+    )
+    # The Lanczos relation A Q = Q T + r e_m^T, with the reorthogonalisation folded in.
+    basis = Q[:steps].numpy().T
+    relation = A @ basis - basis @ T
+    relation[:, -1] -= residual.numpy()
+    np.testing.assert_allclose(relation, 0.0, atol=1e-10 * np.abs(A).max())
+    assert float(torch.linalg.vector_norm(residual)) == pytest.approx(beta, rel=1e-12)
+    return basis, T, beta, theta, residual
 
 
 def test_lanczos_basis_and_removed_frobenius_norm():
     A, _ = _outliers_and_bulk(n=120)
-    Q, T, beta, _ = _run_lanczos(A, 15, tol=0.0)
+    Q, T, beta, _, _ = _run_lanczos(A, 15, tol=0.0)
     assert Q.shape == (120, 15)
     np.testing.assert_allclose(Q.T @ Q, np.eye(15), atol=1e-12)
     np.testing.assert_allclose(T, Q.T @ A @ Q, atol=1e-10)
@@ -415,8 +423,8 @@ def test_lanczos_basis_and_removed_frobenius_norm():
 
 def test_lanczos_runs_past_the_eigenvalue_until_the_outliers_are_in_the_basis():
     A, eigvals = _outliers_and_bulk()
-    _, T_eig, _, theta = _run_lanczos(A, 24, deflation_tol=1.0)  # stop at the eigenvalue
-    Q, T, _, _ = _run_lanczos(A, 24)
+    _, T_eig, _, theta, _ = _run_lanczos(A, 24, deflation_tol=1.0)  # stop at the eigenvalue
+    Q, T, _, _, _ = _run_lanczos(A, 24)
     assert theta == pytest.approx(60.0, rel=1e-6)
     # The eigenvalue converges long before the 9 outliers are all in the basis ...
     assert len(T_eig) < 9 < len(T) < 24
@@ -425,7 +433,7 @@ def test_lanczos_runs_past_the_eigenvalue_until_the_outliers_are_in_the_basis():
     assert np.trace(T) >= 0.99 * eigvals[:9].sum()
     P = np.eye(len(A)) - Q @ Q.T
     assert np.sum((P @ A @ P) ** 2) < 0.01 * np.sum(A**2)
-    _, T_all, _, _ = _run_lanczos(A, 20, deflation_tol=0.0)
+    _, T_all, _, _, _ = _run_lanczos(A, 20, deflation_tol=0.0)
     assert len(T_all) == 20
 
 
@@ -433,7 +441,7 @@ def test_lanczos_stops_on_an_invariant_subspace():
     rng = np.random.default_rng(0)
     B = rng.standard_normal((40, 3))
     A = B @ np.diag([-5.0, 1.0, 2.0]) @ B.T  # rank 3
-    _, T, _, theta = _run_lanczos(A, 10, tol=0.0, deflation_tol=0.0)
+    _, T, _, theta, _ = _run_lanczos(A, 10, tol=0.0, deflation_tol=0.0)
     # The Krylov space of a random start: its null-space part and the range of A.
     assert len(T) == 4
     eigvals = np.linalg.eigvalsh(A)
@@ -442,11 +450,12 @@ def test_lanczos_stops_on_an_invariant_subspace():
 
 def test_deflated_samples_are_the_projected_quadratic_forms():
     A, _ = _outliers_and_bulk(n=80)
-    Q, T, _, _ = _run_lanczos(A, 6, tol=0.0, deflation_tol=0.0)
+    Q, T, _, _, residual = _run_lanczos(A, 6, tol=0.0, deflation_tol=0.0)
     matvec = hessian._torch_matvec(A)[0]
     generator = torch.Generator().manual_seed(3)
+    QR = torch.cat([torch.from_numpy(Q.T), residual[None]])
     # 6 probes: two blocks of _DEFLATED_PROBE_BLOCK = 4
-    samples = hessian._deflated_samples(matvec, torch.from_numpy(Q.T), T, 6, generator)
+    samples = hessian._deflated_samples(matvec, QR, T, 6, generator)
     generator.manual_seed(3)
     P = np.eye(80) - Q @ Q.T
     for sample in samples:
