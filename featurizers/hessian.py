@@ -25,15 +25,17 @@ Trace and top eigenvalue together (the featurizers' default)
     benchmarks.bench_hessian`` (1 thread, 200 images; all figures in
     ``benchmarks/README.md``) against a PyHessian-style baseline (adaptive
     Hutchinson and power iteration): 15.6 / 19.7 / 17.2 products against 32.1 /
-    39.8 / 35.4 on an MLP, a small CNN and a ResNet-18 of width 8; 1.43x-1.49x
-    (two runs) / 2.00x / 1.86x as fast by medians and 1.57x-1.59x / 1.97x /
-    2.07x by means; a trace relative standard deviation of 5.7% / 1.3% / 4.4%
-    against 9.1% / 7.9% / 5.7%; a top eigenvalue within 3e-4 / 1e-7 / 2e-6 where
-    power iteration was off by 1e-3 / 1e-3 / 2e-2. On the MLP, whose products
-    are cheap, the passes over the basis and the first touches of its memory
-    cost the most. An earlier version stopped Lanczos once its eigenvalue had
-    converged, before the outliers were in its basis, and removed little
-    variance.
+    39.8 / 35.4 on an MLP, a small CNN and a ResNet-18 of width 8; 1.62x / 2.01x
+    / 1.90x as fast by medians and 1.74x / 1.97x / 2.07x by means; a trace
+    relative standard deviation of 5.8% / 1.3% / 4.4% against 9.1% / 7.9% /
+    5.7%; a top eigenvalue within 3e-4 / 1e-7 / 2e-6 where power iteration was
+    off by 1e-3 / 1e-3 / 2e-2. On the MLP, whose products are cheap (8 ms on
+    821k parameters), what Lanczos adds around them matters: the passes over
+    its basis, and the first writes to the basis' memory, which NumPy (unlike
+    torch) backs with transparent huge pages on Linux; allocating the basis
+    with torch made the MLP's run 9% slower. An earlier version stopped
+    Lanczos once its eigenvalue had converged, before the outliers were in its
+    basis, and removed little variance.
 
 Trace alone
     :func:`xtrace`, :func:`hutchinson_trace` and :func:`pyhessian_trace`
@@ -132,10 +134,11 @@ def _empty_rows(rows, n, dtype, device):
     4 MiB and more with transparent huge pages (on Linux), where torch's allocator
     does not: the first write to a fresh basis row then costs a fault per 2 MiB
     rather than per 4 KiB. On this project's machines that made the first write
-    of an 821k-entry float32 row 4.6x faster (0.23 ms against 1.08 ms), some 10%
-    of a whole :func:`trace_and_top_eigenvalue` run on the MLP of
-    ``benchmarks/bench_hessian.py``. Other devices and dtypes NumPy lacks
-    (bfloat16) use :func:`torch.empty`.
+    of an 821k-entry float32 row 4.6x faster (0.23 ms against 1.08 ms), and a
+    whole :func:`trace_and_top_eigenvalue` run on the MLP of
+    ``benchmarks/bench_hessian.py`` took 188 ms instead of 205 ms (medians of
+    30 runs, 1 thread). Other devices and dtypes NumPy lacks (bfloat16) use
+    :func:`torch.empty`.
     """
     if device.type == "cpu":
         try:
@@ -885,8 +888,9 @@ def _lanczos(matvec, Q, tol, deflation_tol, generator):
     step. Returns ``(steps, T, beta, theta, residual)``: the number of steps taken
     (rows of ``Q`` filled), ``T = Q^T A Q`` on them (float64, with the
     reorthogonalisation coefficients folded in), the norm of the last residual,
-    the top (largest-magnitude) Ritz value and the last residual ``r`` itself
-    (``A Q^T = Q^T T + r e_m^T`` to rounding, with ``Q`` the filled rows).
+    the top (largest-magnitude) Ritz value and the last residual ``r`` itself:
+    ``A Q = Q T + r e_m^T`` to rounding, with ``Q`` the ``(n, steps)`` matrix whose
+    columns are the filled rows (the notation below).
 
     Lanczos stops after ``max_steps`` steps, on an invariant subspace, or once
     both the top Ritz pair has converged (ARPACK's criterion: residual
@@ -955,10 +959,10 @@ def _lanczos(matvec, Q, tol, deflation_tol, generator):
 def _deflated_samples(matvec, QR, T, num_probes, generator):
     """Hutchinson samples ``g^T (I - Q Q^T) A (I - Q Q^T) g``, Rademacher ``g``.
 
-    ``QR`` holds the ``m`` rows of the Lanczos basis ``Q`` and then its last
-    residual ``r``. Each probe costs one product ``A g``. With ``c = Q^T g``,
+    ``QR`` is ``(m + 1, n)``: the ``m`` Lanczos vectors (the columns of ``Q``) as
+    rows, then the last residual ``r``. Each probe costs one product ``A g``. With ``c = Q^T g``,
     ``(g - Q c)^T A (g - Q c) = g^T A g - 2 c^T Q^T A g + c^T T c``, and the
-    Lanczos relation ``A Q^T = Q^T T + r e_m^T`` gives ``Q^T A g = T c + (r^T g)
+    Lanczos relation ``A Q = Q T + r e_m^T`` gives ``Q^T A g = T c + (r^T g)
     e_m``, so a sample is ``g^T A g - c^T T c - 2 c_m (r^T g)``: the product
     ``A g`` is only needed for ``g^T A g``, and ``c`` and ``r^T g`` come from one
     product of ``QR`` with a block of probes (one pass over the basis per block,

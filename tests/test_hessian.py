@@ -437,6 +437,16 @@ def test_lanczos_runs_past_the_eigenvalue_until_the_outliers_are_in_the_basis():
     assert len(T_all) == 20
 
 
+@pytest.mark.parametrize(
+    "dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16]
+)
+def test_empty_rows_is_a_writable_contiguous_tensor(dtype):
+    rows = hessian._empty_rows(3, 5, dtype, torch.device("cpu"))
+    assert rows.shape == (3, 5) and rows.dtype == dtype and rows.is_contiguous()
+    rows[1] = torch.arange(5, dtype=dtype)
+    assert rows[1].tolist() == [0, 1, 2, 3, 4]
+
+
 def test_lanczos_stops_on_an_invariant_subspace():
     rng = np.random.default_rng(0)
     B = rng.standard_normal((40, 3))
