@@ -960,13 +960,14 @@ def _deflated_samples(matvec, QR, T, num_probes, generator):
     """Hutchinson samples ``g^T (I - Q Q^T) A (I - Q Q^T) g``, Rademacher ``g``.
 
     ``QR`` is ``(m + 1, n)``: the ``m`` Lanczos vectors (the columns of ``Q``) as
-    rows, then the last residual ``r``. Each probe costs one product ``A g``. With ``c = Q^T g``,
-    ``(g - Q c)^T A (g - Q c) = g^T A g - 2 c^T Q^T A g + c^T T c``, and the
-    Lanczos relation ``A Q = Q T + r e_m^T`` gives ``Q^T A g = T c + (r^T g)
-    e_m``, so a sample is ``g^T A g - c^T T c - 2 c_m (r^T g)``: the product
-    ``A g`` is only needed for ``g^T A g``, and ``c`` and ``r^T g`` come from one
-    product of ``QR`` with a block of probes (one pass over the basis per block,
-    half the work of also projecting the products ``A g``).
+    rows, then the last residual ``r``. Each probe costs one product ``A g``.
+    With ``c = Q^T g``, ``(g - Q c)^T A (g - Q c) = g^T A g - 2 c^T Q^T A g +
+    c^T T c``, and the Lanczos relation ``A Q = Q T + r e_m^T`` gives
+    ``Q^T A g = T c + (r^T g) e_m``, so a sample is
+    ``g^T A g - c^T T c - 2 c_m (r^T g)``: the product ``A g`` is only needed
+    for ``g^T A g``, and ``c`` and ``r^T g`` come from one product of ``QR``
+    with a block of probes (one pass over the basis per block, half the work of
+    also projecting the products ``A g``).
     """
     n = QR.shape[1]
     m = len(T)

@@ -564,6 +564,32 @@ def test_trace_and_top_eigenvalue_float32_operator_keeps_its_dtype(case, monkeyp
     assert abs(np.mean(estimates) - np.sum(exact)) < 3 * se + 1e-4 * abs(np.sum(exact))
 
 
+def test_deflated_samples_of_a_float32_operator_match_the_exact_projection(case):
+    # The samples use the Lanczos relation in place of projecting the products
+    # A g; in float32 they must still be the projected quadratic forms of the
+    # exact Hessian, to float32 accuracy (relative to the trace).
+    op32 = HessianOperator(
+        copy.deepcopy(case["model"]).float(), LOSS, case["x"].float(), case["y"]
+    )
+    H = case["H"]
+    QR = torch.empty((11, op32.num_params), dtype=torch.float32)
+    steps, T, _, _, residual = hessian._lanczos(
+        op32.matvec, QR[:10], 1e-3, 1e-2, torch.Generator().manual_seed(0)
+    )
+    QR[steps] = residual
+    generator = torch.Generator().manual_seed(1)
+    samples = hessian._deflated_samples(op32.matvec, QR[: steps + 1], T, 6, generator)
+    Q = QR[:steps].double().numpy().T
+    np.testing.assert_allclose(Q.T @ Q, np.eye(steps), atol=1e-5)
+    P = np.eye(len(H)) - Q @ Q.T
+    generator.manual_seed(1)
+    n = op32.num_params
+    for sample in samples:
+        bits = torch.randint(0, 256, ((n + 7) // 8,), generator=generator, dtype=torch.uint8)
+        g = P @ (2.0 * np.unpackbits(bits.numpy(), bitorder="little")[:n] - 1)
+        assert sample == pytest.approx(g @ H @ g, abs=1e-4 * abs(np.trace(H)))
+
+
 def test_trace_and_top_eigenvalue_float32_rank_deficient_hessian():
     # A float32 linear least-squares model on 5 samples: 41 parameters, Hessian of
     # rank 5. Lanczos must stop at the invariant subspace rather than go on with
