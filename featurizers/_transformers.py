@@ -10,6 +10,7 @@ collections (means over each group's seeds, errors in percent, natural logs).
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from itertools import chain, combinations
 from numbers import Integral, Real
@@ -17,7 +18,8 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import BaseEstimator, TransformerMixin
+from joblib import Parallel, delayed, effective_n_jobs
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 from tqdm.auto import tqdm
 
@@ -65,6 +67,23 @@ def _same_device(actual, wanted):
 def _finite_outputs(model, batches):
     with _eval_mode(model):
         return all(bool(torch.isfinite(model(x)).all()) for x in batches)
+
+
+def _recording_warnings(parent, function, *args):
+    """``function(*args) + (warnings,)``: the warnings it issued in a worker process.
+
+    In a worker process (``n_jobs``) warnings would go to its own stderr, or
+    nowhere, and the user's filters (``pytest.warns``, ``-W error``) would not
+    see them; the caller issues them again. In the process ``parent`` itself (a
+    threading backend) they are left alone, since they already reach the user
+    and :class:`warnings.catch_warnings` is not thread-safe.
+    """
+    if os.getpid() == parent:
+        return function(*args) + ([],)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = function(*args)
+    return result + ([w.message for w in caught],)
 
 
 class _GroupFeaturizer(TransformerMixin, BaseEstimator):
@@ -129,15 +148,35 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
             _torch_seed(self.random_state) if hasattr(self, "random_state") else 0
         ).spawn(len(groups))
         rows = np.empty((len(groups), len(features)))
+        n_jobs = getattr(self, "n_jobs", None)
+        if effective_n_jobs(n_jobs) == 1:
+            results = (
+                self._group_values(group, index, features, device, seeds[index]) + ([],)
+                for index, group in enumerate(groups)
+            )
+        else:
+            # Each worker gets a copy of the featurizer without its inner progress
+            # bars (they would interleave), and of its group; the warnings it
+            # records come back with the row and are issued here, in order.
+            worker = clone(self).set_params(verbose=0)
+            results = Parallel(n_jobs=n_jobs, return_as="generator")(
+                delayed(_recording_warnings)(
+                    os.getpid(), worker._group_values, group, index, features, device,
+                    seeds[index],
+                )
+                for index, group in enumerate(groups)
+            )
         bar = tqdm(
-            groups,
+            results,
+            total=len(groups),
             desc=type(self).__name__,
             unit="group",
             disable=not getattr(self, "verbose", 0),
         )
-        for index, group in enumerate(bar):
-            values, handled = self._group_values(group, index, features, device, seeds[index])
-            self._check_finite(values, handled, group, index)
+        for index, (values, handled, caught) in enumerate(bar):
+            for message in caught:
+                warnings.warn(message, stacklevel=2)
+            self._check_finite(values, handled, groups[index], index)
             rows[index] = [values[f] for f in features]
         return rows
 
@@ -345,6 +384,17 @@ class ValidationFeaturizer(_GroupFeaturizer):
     features : list of str, default=("train_error", "train_loss", "test_error", "test_loss")
         Output columns, in order.
 {common}
+    n_jobs : int or None, default=None
+        Groups featurized at once, each in a worker process of joblib: None
+        means 1 unless in a :func:`joblib.parallel_config` context, -1 all
+        cores. Rows are those of one job (each group has its own random stream)
+        up to rounding: each worker's torch uses ``cores // n_jobs`` threads,
+        and reductions over fewer threads round differently (up to 1e-6
+        relative in float32). Workers get copies of their groups, so models and data must
+        pickle; the warnings of a worker are issued in the calling process with
+        its row.
+        A Dask cluster runs the groups on its workers with ``with
+        joblib.parallel_config(backend="dask"): featurizer.transform(groups)``.
     verbose : int, default=1
         Progress bar over groups when positive.
 
@@ -376,6 +426,7 @@ class ValidationFeaturizer(_GroupFeaturizer):
         "device": [str, torch.device],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "on_nan": [StrOptions({"warn", "raise"})],
+        "n_jobs": [Integral, None],
         "verbose": ["verbose"],
     }
 
@@ -387,6 +438,7 @@ class ValidationFeaturizer(_GroupFeaturizer):
         device="cpu",
         batch_size=256,
         on_nan="warn",
+        n_jobs=None,
         verbose=1,
     ):
         self.features = features
@@ -394,6 +446,7 @@ class ValidationFeaturizer(_GroupFeaturizer):
         self.device = device
         self.batch_size = batch_size
         self.on_nan = on_nan
+        self.n_jobs = n_jobs
         self.verbose = verbose
 
     def _group_values(self, group, index, features, device, seed):
@@ -502,8 +555,20 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         ``i``-th group depends only on ``random_state``, ``i`` and that group
         (not on the other groups, the selected features or the form of the data).
         The global torch RNG is left untouched.
+    n_jobs : int or None, default=None
+        Groups featurized at once, each in a worker process of joblib: None
+        means 1 unless in a :func:`joblib.parallel_config` context, -1 all
+        cores. Rows are those of one job (each group has its own random stream)
+        up to rounding: each worker's torch uses ``cores // n_jobs`` threads,
+        and reductions over fewer threads round differently (up to 1e-6
+        relative in float32). Workers get copies of their groups, so models and data must
+        pickle; the warnings of a worker are issued in the calling process with
+        its row.
+        A Dask cluster runs the groups on its workers with ``with
+        joblib.parallel_config(backend="dask"): featurizer.transform(groups)``.
     verbose : int, default=1
-        Progress bars over groups and over curve epochs when positive.
+        Progress bars over groups and over curve epochs (with one job) when
+        positive.
 
     Attributes
     ----------
@@ -576,6 +641,7 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         nonpositive="nan",
         on_nan="warn",
         random_state=None,
+        n_jobs=None,
         verbose=1,
     ):
         self.features = features
@@ -591,6 +657,7 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         self.nonpositive = nonpositive
         self.on_nan = on_nan
         self.random_state = random_state
+        self.n_jobs = n_jobs
         self.verbose = verbose
 
     def _check_params(self):

@@ -118,3 +118,14 @@ class CountsCalls(torch.nn.Module):
     def forward(self, x):
         self.calls += 1
         return self.linear(x)
+
+
+def warn_and_return_values(message):
+    """Issue a UserWarning and return ``({"x": 1.0}, set())``, like a featurizer's group.
+
+    Module-level so that joblib workers can unpickle it (``n_jobs`` tests).
+    """
+    import warnings
+
+    warnings.warn(message, UserWarning)
+    return {"x": 1.0}, set()

@@ -2,9 +2,11 @@
 
 import copy
 import math
+import os
 import re
 import warnings
 
+import joblib
 import numpy as np
 import pytest
 
@@ -22,6 +24,7 @@ from _torch_helpers import (  # noqa: E402
     digits_tensors,
     state_hash,
     train,
+    warn_and_return_values,
 )
 
 import featurizers._transformers as transformers_module  # noqa: E402
@@ -330,6 +333,54 @@ def test_a_row_does_not_depend_on_the_form_of_the_data(groups):
     np.testing.assert_allclose(
         featurizer.transform([same]), featurizer.transform([group]), rtol=1e-6
     )
+
+
+# ---------------------------------------------------------------------------
+# n_jobs
+
+
+def test_n_jobs_gives_the_rows_of_one_job(groups, cnn_group, broken):
+    featurizer = LossLandscapeFeaturizer(ALL, random_state=0, **FAST)
+    data = groups + [cnn_group, broken]
+    with pytest.warns(FeaturizationWarning, match=r"group 'broken' \(index 3\)"):
+        serial = featurizer.transform(data)
+    with pytest.warns(FeaturizationWarning, match=r"group 'broken' \(index 3\)"):
+        parallel = clone(featurizer).set_params(n_jobs=2).transform(data)
+    # Workers run torch on one thread each, the parent on two: rounding differs.
+    np.testing.assert_allclose(parallel, serial, rtol=1e-5, atol=1e-6)
+    assert np.isnan(parallel[3]).sum() == np.isnan(serial[3]).sum() > 0
+    with joblib.parallel_config(n_jobs=2):  # n_jobs=None follows the context
+        np.testing.assert_allclose(featurizer.transform(data[:2]), serial[:2], rtol=1e-5, atol=1e-6)
+
+
+def test_warnings_of_worker_processes_come_back():
+    parent = os.getpid()
+    results = joblib.Parallel(n_jobs=2)(
+        joblib.delayed(transformers_module._recording_warnings)(
+            parent, warn_and_return_values, f"group {i}"
+        )
+        for i in range(2)
+    )
+    for i, (values, handled, caught) in enumerate(results):
+        assert values == {"x": 1.0} and handled == set()
+        assert [(type(w), str(w)) for w in caught] == [(UserWarning, f"group {i}")]
+    # In the calling process itself (a threading backend) nothing is recorded:
+    # the warning goes straight to the user's filters.
+    with pytest.warns(UserWarning, match="here"):
+        *_, caught = transformers_module._recording_warnings(
+            parent, warn_and_return_values, "here"
+        )
+    assert caught == []
+
+
+def test_n_jobs_with_threads_passes_warnings_on(negative_trace, groups):
+    featurizer = LossLandscapeFeaturizer(["hessian_t"], n_jobs=2, verbose=0)
+    with joblib.parallel_config(backend="threading"):
+        with pytest.warns(FeaturizationWarning) as record:
+            out = featurizer.transform(groups)
+    assert np.isnan(out).all()
+    labels = sorted(re.search(r"group '(\w+)'", str(w.message)).group(1) for w in record)
+    assert labels == ["bs64", "bs8"]
 
 
 # ---------------------------------------------------------------------------
