@@ -959,4 +959,3 @@ def random_diagnosis_gains(
     axis, sign = cube.moves(table[:, 0], table[:, 1], n)
     n_c, current, gains = cube.gains(coords, axis, sign, draws)
     return _result(cube, positions, axis, sign, n_c, current, gains)
-

@@ -145,8 +145,8 @@ def test_dataframe_columns_matched_by_name(small):
     clf = MDTreeClassifier().fit(X, y)
     shuffled = X[list(reversed(X.columns))]
     np.testing.assert_array_equal(clf.predict(shuffled), clf.predict(X))
-    np.testing.assert_array_equal(clf.predict(X[["hessian_t", "train_error",
-                                                  "mode_connectivity_peak"]]), clf.predict(X))
+    subset = X[["hessian_t", "train_error", "mode_connectivity_peak"]]
+    np.testing.assert_array_equal(clf.predict(subset), clf.predict(X))
 
 
 def test_grid_search_over_bounds_and_initial_values(small):
@@ -155,8 +155,8 @@ def test_grid_search_over_bounds_and_initial_values(small):
     grid = {"hierarchy__t2__bounds": [(4, 9), (6, 9)], "hierarchy__t1__threshold": [-10, -5]}
     search = GridSearchCV(est, grid, cv=3).fit(X, y)
     assert set(search.best_params_) == set(grid)
-    assert search.best_estimator_.bounds_["t2"] == tuple(map(float,
-                                                        search.best_params_["hierarchy__t2__bounds"]))
+    best_bounds = search.best_params_["hierarchy__t2__bounds"]
+    assert search.best_estimator_.bounds_["t2"] == tuple(map(float, best_bounds))
     # the user's hierarchy is untouched
     assert est.hierarchy.get_params()["t2__bounds"] == (4.0, 9.0)
     assert "hierarchy__t0__bounds" in est.get_params(deep=True)
@@ -328,7 +328,9 @@ def test_one_class_fits_and_predicts_it(small):
 
 # -- properties ----------------------------------------------------------------------------
 _rows = st.lists(
-    st.tuples(st.floats(0, 3), st.floats(-40, 0), st.floats(3, 10), st.sampled_from(["small", "large"])),
+    st.tuples(
+        st.floats(0, 3), st.floats(-40, 0), st.floats(3, 10), st.sampled_from(["small", "large"])
+    ),
     min_size=2, max_size=40,
 )
 
