@@ -137,8 +137,11 @@ def _empty_rows(rows, n, dtype, device):
     of an 821k-entry float32 row 4.6x faster (0.23 ms against 1.08 ms), and a
     whole :func:`trace_and_top_eigenvalue` run on the MLP of
     ``benchmarks/bench_hessian.py`` took 188 ms instead of 205 ms (medians of
-    30 runs, 1 thread). Other devices and dtypes NumPy lacks (bfloat16) use
-    :func:`torch.empty`.
+    30 runs, 1 thread). The first run in a fresh process was slower instead
+    (267 ms and 354 ms against 225 ms and 233 ms in two pairs of processes),
+    the kernel then assembling its first huge pages; the featurizers make one
+    run per model, so the later runs prevail. Other devices and dtypes NumPy
+    lacks (bfloat16) use :func:`torch.empty`.
     """
     if device.type == "cpu":
         try:
