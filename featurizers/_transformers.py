@@ -10,7 +10,7 @@ collections (means over each group's seeds, errors in percent, natural logs).
 from __future__ import annotations
 
 import math
-import os
+import sys
 import warnings
 from itertools import chain, combinations
 from numbers import Integral, Real
@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from joblib import Parallel, delayed, effective_n_jobs
+from joblib.parallel import get_active_backend
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 from tqdm.auto import tqdm
@@ -69,21 +70,35 @@ def _finite_outputs(model, batches):
         return all(bool(torch.isfinite(model(x)).all()) for x in batches)
 
 
-def _recording_warnings(parent, function, *args):
-    """``function(*args) + (warnings,)``: the warnings it issued in a worker process.
+def _module_of(filename):
+    """Name of the imported module whose file is ``filename``, or None."""
+    for name, module in list(sys.modules.items()):
+        if getattr(module, "__file__", None) == filename:
+            return name
+    return None
 
-    In a worker process (``n_jobs``) warnings would go to its own stderr, or
-    nowhere, and the user's filters (``pytest.warns``, ``-W error``) would not
-    see them; the caller issues them again. In the process ``parent`` itself (a
-    threading backend) they are left alone, since they already reach the user
-    and :class:`warnings.catch_warnings` is not thread-safe.
+
+def _in_worker(function, *args):
+    """``(result, error, warnings)`` of ``function(*args)`` in a worker process.
+
+    In a worker (``n_jobs``) warnings would go to its own stderr, or nowhere,
+    where the user's filters (``pytest.warns``, ``-W error``) do not see them;
+    they are returned with what :func:`warnings.warn_explicit` needs to issue
+    them again in the caller, from the same place. An exception is returned too,
+    so that the caller raises that of the first failing group in order, as one
+    job does, rather than that of the first to fail in time.
     """
-    if os.getpid() == parent:
-        return function(*args) + ([],)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = function(*args)
-    return result + ([w.message for w in caught],)
+        try:
+            result, error = function(*args), None
+        except Exception as exc:  # raised again by the caller, in group order
+            result, error = None, exc
+    records = [
+        (w.message, w.category, w.filename, w.lineno, _module_of(w.filename))
+        for w in caught
+    ]
+    return result, error, records
 
 
 class _GroupFeaturizer(TransformerMixin, BaseEstimator):
@@ -148,21 +163,19 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
             _torch_seed(self.random_state) if hasattr(self, "random_state") else 0
         ).spawn(len(groups))
         rows = np.empty((len(groups), len(features)))
-        n_jobs = getattr(self, "n_jobs", None)
-        if effective_n_jobs(n_jobs) == 1:
+        if self._n_jobs() == 1:
             results = (
-                self._group_values(group, index, features, device, seeds[index]) + ([],)
+                (self._group_values(group, index, features, device, seeds[index]), None, [])
                 for index, group in enumerate(groups)
             )
         else:
             # Each worker gets a copy of the featurizer without its inner progress
-            # bars (they would interleave), and of its group; the warnings it
-            # records come back with the row and are issued here, in order.
+            # bars (they would interleave), and of its group; what it returns comes
+            # back in group order.
             worker = clone(self).set_params(verbose=0)
-            results = Parallel(n_jobs=n_jobs, return_as="generator")(
-                delayed(_recording_warnings)(
-                    os.getpid(), worker._group_values, group, index, features, device,
-                    seeds[index],
+            results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
+                delayed(_in_worker)(
+                    worker._group_values, group, index, features, device, seeds[index]
                 )
                 for index, group in enumerate(groups)
             )
@@ -173,12 +186,33 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
             unit="group",
             disable=not getattr(self, "verbose", 0),
         )
-        for index, (values, handled, caught) in enumerate(bar):
-            for message in caught:
-                warnings.warn(message, stacklevel=2)
+        for index, (result, error, records) in enumerate(bar):
+            for message, category, filename, lineno, module in records:
+                warnings.warn_explicit(message, category, filename, lineno, module=module)
+            if error is not None:
+                # Cancel the groups still running, without joblib's warning about it.
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", "[0-9]+ tasks which were still")
+                    results.close()
+                raise error
+            values, handled = result
             self._check_finite(values, handled, groups[index], index)
             rows[index] = [values[f] for f in features]
         return rows
+
+    def _n_jobs(self):
+        """Worker processes for the groups: 1 runs them here, in turn.
+
+        A featurizer without an ``n_jobs`` parameter always runs here, and so does
+        one under a thread-based joblib backend: the groups' computations fork
+        torch's global RNG (dropout draws from it), which threads would share.
+        """
+        if "n_jobs" not in self.get_params():
+            return 1
+        backend, _ = get_active_backend()
+        if getattr(backend, "uses_threads", False):
+            return 1
+        return effective_n_jobs(self.n_jobs)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns.
@@ -390,9 +424,12 @@ class ValidationFeaturizer(_GroupFeaturizer):
         cores. Rows are those of one job (each group has its own random stream)
         up to rounding: each worker's torch uses ``cores // n_jobs`` threads,
         and reductions over fewer threads round differently (up to 1e-6
-        relative in float32). Workers get copies of their groups, so models and data must
-        pickle; the warnings of a worker are issued in the calling process with
-        its row.
+        relative in float32). Workers get copies of their groups, so models and
+        data must pickle. A worker's warnings are issued again in the calling
+        process, from where they arose, and an error is raised for the first
+        failing group in order, as with one job. A thread-based backend
+        (``parallel_config(backend="threading")``) runs the groups in turn:
+        their computations fork torch's global RNG, which threads would share.
         A Dask cluster runs the groups on its workers with ``with
         joblib.parallel_config(backend="dask"): featurizer.transform(groups)``.
     verbose : int, default=1
@@ -426,7 +463,11 @@ class ValidationFeaturizer(_GroupFeaturizer):
         "device": [str, torch.device],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "on_nan": [StrOptions({"warn", "raise"})],
-        "n_jobs": [Integral, None],
+        "n_jobs": [
+            Interval(Integral, None, -1, closed="right"),
+            Interval(Integral, 1, None, closed="left"),
+            None,
+        ],
         "verbose": ["verbose"],
     }
 
@@ -561,9 +602,12 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         cores. Rows are those of one job (each group has its own random stream)
         up to rounding: each worker's torch uses ``cores // n_jobs`` threads,
         and reductions over fewer threads round differently (up to 1e-6
-        relative in float32). Workers get copies of their groups, so models and data must
-        pickle; the warnings of a worker are issued in the calling process with
-        its row.
+        relative in float32). Workers get copies of their groups, so models and
+        data must pickle. A worker's warnings are issued again in the calling
+        process, from where they arose, and an error is raised for the first
+        failing group in order, as with one job. A thread-based backend
+        (``parallel_config(backend="threading")``) runs the groups in turn:
+        their computations fork torch's global RNG, which threads would share.
         A Dask cluster runs the groups on its workers with ``with
         joblib.parallel_config(backend="dask"): featurizer.transform(groups)``.
     verbose : int, default=1

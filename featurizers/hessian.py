@@ -133,7 +133,10 @@ def _empty_rows(rows, n, dtype, device):
     On the CPU it is allocated by NumPy, which advises the kernel to back arrays of
     4 MiB and more with transparent huge pages (on Linux), where torch's allocator
     does not: the first write to a fresh basis row then costs a fault per 2 MiB
-    rather than per 4 KiB. On this project's machines that made the first write
+    rather than per 4 KiB. That matters where the kernel's setting
+    (``/sys/kernel/mm/transparent_hugepage/enabled``) is ``madvise``, as on this
+    project's machines and by default on many distributions; with ``always``
+    torch's memory gets huge pages too, with ``never`` neither does. On this project's machines that made the first write
     of an 821k-entry float32 row 4.6x faster (0.23 ms against 1.08 ms), and a
     whole :func:`trace_and_top_eigenvalue` run on the MLP of
     ``benchmarks/bench_hessian.py`` took 188 ms instead of 205 ms (medians of
@@ -969,15 +972,15 @@ def _deflated_samples(matvec, QR, T, num_probes, generator):
     ``Q^T A g = T c + (r^T g) e_m``, so a sample is
     ``g^T A g - c^T T c - 2 c_m (r^T g)``: the product ``A g`` is only needed
     for ``g^T A g``, and ``c`` and ``r^T g`` come from one product of ``QR``
-    with a block of probes (one pass over the basis per block, half the work of
-    also projecting the products ``A g``).
+    with a block of probes (half the rows of also projecting the products
+    ``A g``, and no memory to keep them).
     """
     n = QR.shape[1]
     m = len(T)
     samples = np.empty(num_probes)
     block = min(num_probes, _DEFLATED_PROBE_BLOCK)
     G = _empty_rows(block, n, QR.dtype, QR.device)
-    quad = np.empty(block)
+    quad = torch.empty(block, dtype=torch.float64, device=QR.device)  # g^T A g
     shifts = torch.arange(8, dtype=torch.uint8)
     for start in range(0, num_probes, block):
         size = min(block, num_probes - start)
@@ -987,11 +990,11 @@ def _deflated_samples(matvec, QR, T, num_probes, generator):
             # new float array of size n (fresh memory costs as much as the draws).
             bits = torch.randint(0, 256, ((n + 7) // 8,), generator=generator, dtype=torch.uint8)
             G[b].copy_(((bits[:, None] >> shifts) & 1).reshape(-1)[:n]).mul_(2).sub_(1)
-            quad[b] = float(torch.dot(G[b], matvec(G[b])))
+            quad[b] = torch.dot(G[b], matvec(G[b]))  # on the device: no wait per probe
         CR = (G[:size] @ QR.T).double().cpu().numpy()
         C, rg = CR[:, :m], CR[:, m]  # rows: Q^T g, then r^T g
         samples[start : start + size] = (
-            quad[:size] - np.einsum("bi,ij,bj->b", C, T, C) - 2 * C[:, -1] * rg
+            quad[:size].cpu().numpy() - np.einsum("bi,ij,bj->b", C, T, C) - 2 * C[:, -1] * rg
         )
     return samples
 

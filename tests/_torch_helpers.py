@@ -120,12 +120,24 @@ class CountsCalls(torch.nn.Module):
         return self.linear(x)
 
 
-def warn_and_return_values(message):
-    """Issue a UserWarning and return ``({"x": 1.0}, set())``, like a featurizer's group.
+class PidWarningLoss:
+    """Cross-entropy that warns with the id of the process computing it.
 
-    Module-level so that joblib workers can unpickle it (``n_jobs`` tests).
+    A module-level class, so that joblib workers can unpickle it: the ``n_jobs``
+    tests tell from its warnings that workers computed the groups, and that
+    their warnings came back.
     """
-    import warnings
 
-    warnings.warn(message, UserWarning)
-    return {"x": 1.0}, set()
+    def __call__(self, logits, labels):
+        import os
+        import warnings
+
+        warnings.warn(f"loss computed in process {os.getpid()}", UserWarning)
+        return torch.nn.functional.cross_entropy(logits, labels)
+
+
+class NegatedLoss:
+    """Minus the cross-entropy: a negative Hessian trace, computed in any process."""
+
+    def __call__(self, logits, labels):
+        return -torch.nn.functional.cross_entropy(logits, labels)

@@ -23,8 +23,9 @@ from _torch_helpers import (  # noqa: E402
     digits_mlp,
     digits_tensors,
     state_hash,
+    NegatedLoss,
+    PidWarningLoss,
     train,
-    warn_and_return_values,
 )
 
 import featurizers._transformers as transformers_module  # noqa: E402
@@ -353,24 +354,52 @@ def test_n_jobs_gives_the_rows_of_one_job(groups, cnn_group, broken):
         np.testing.assert_allclose(featurizer.transform(data[:2]), serial[:2], rtol=1e-5, atol=1e-6)
 
 
-def test_warnings_of_worker_processes_come_back():
-    parent = os.getpid()
-    results = joblib.Parallel(n_jobs=2)(
-        joblib.delayed(transformers_module._recording_warnings)(
-            parent, warn_and_return_values, f"group {i}"
-        )
-        for i in range(2)
+def test_warnings_of_workers_come_back_from_where_they_arose(groups):
+    featurizer = ValidationFeaturizer(["train_loss"], loss_fn=PidWarningLoss(), verbose=0)
+    with pytest.warns(UserWarning, match="loss computed in process"):
+        serial = featurizer.transform(groups)
+    with pytest.warns(UserWarning, match="loss computed in process") as record:
+        parallel = clone(featurizer).set_params(n_jobs=2).transform(groups)
+    np.testing.assert_allclose(parallel, serial, rtol=1e-5)
+    pids = {int(str(w.message).rsplit(" ", 1)[1]) for w in record}
+    assert pids and os.getpid() not in pids  # computed by the workers ...
+    # ... and issued here from the line that warned, so that filters by module apply.
+    assert {os.path.basename(w.filename) for w in record} == {"_torch_helpers.py"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", module="_torch_helpers")
+        clone(featurizer).set_params(n_jobs=2).transform(groups)
+
+
+def test_n_jobs_raises_for_the_first_failing_group_in_order(groups):
+    # Minus the cross-entropy: both groups' mean traces are negative, in the workers.
+    featurizer = LossLandscapeFeaturizer(
+        ["hessian_t"], loss_fn=NegatedLoss(), n_jobs=2, random_state=0, verbose=0
     )
-    for i, (values, handled, caught) in enumerate(results):
-        assert values == {"x": 1.0} and handled == set()
-        assert [(type(w), str(w)) for w in caught] == [(UserWarning, f"group {i}")]
-    # In the calling process itself (a threading backend) nothing is recorded:
-    # the warning goes straight to the user's filters.
-    with pytest.warns(UserWarning, match="here"):
-        *_, caught = transformers_module._recording_warnings(
-            parent, warn_and_return_values, "here"
-        )
-    assert caught == []
+    with pytest.warns(FeaturizationWarning) as record:
+        out = featurizer.transform(groups)
+    assert np.isnan(out).all()
+    assert [re.search(r"group '(\w+)'", str(w.message)).group(1) for w in record] == [
+        "bs8",
+        "bs64",
+    ]
+    for _ in range(3):
+        with pytest.raises(ValueError, match=r"group 'bs8' \(index 0\)"):
+            clone(featurizer).set_params(nonpositive="raise").transform(groups)
+
+
+def test_groups_run_in_turn_under_threads_and_without_n_jobs(groups, cnn_group):
+    # The curve training of the CNN draws dropout masks from torch's global RNG,
+    # which threads would share: a threading backend runs the groups in turn.
+    featurizer = LossLandscapeFeaturizer(["mode_connectivity_peak"], random_state=0, **FAST)
+    data = [cnn_group, cnn_group, cnn_group]
+    serial = featurizer.transform(data)
+    with joblib.parallel_config(backend="threading", n_jobs=2):
+        np.testing.assert_array_equal(featurizer.transform(data), serial)
+    # HyperparameterFeaturizer has no n_jobs (nor verbose): a context does not apply.
+    with joblib.parallel_config(n_jobs=2):
+        out = HyperparameterFeaturizer().transform(groups)
+    np.testing.assert_array_equal(out, HyperparameterFeaturizer().transform(groups))
 
 
 def test_n_jobs_with_threads_passes_warnings_on(negative_trace, groups):
@@ -379,8 +408,8 @@ def test_n_jobs_with_threads_passes_warnings_on(negative_trace, groups):
         with pytest.warns(FeaturizationWarning) as record:
             out = featurizer.transform(groups)
     assert np.isnan(out).all()
-    labels = sorted(re.search(r"group '(\w+)'", str(w.message)).group(1) for w in record)
-    assert labels == ["bs64", "bs8"]
+    labels = [re.search(r"group '(\w+)'", str(w.message)).group(1) for w in record]
+    assert labels == ["bs8", "bs64"]
 
 
 # ---------------------------------------------------------------------------
@@ -528,6 +557,8 @@ def test_device_not_available_for_the_models(groups):
         ({"on_nan": "ignore"}, InvalidParameterError, "'on_nan' parameter"),
         ({"trace_method": "hutch++"}, InvalidParameterError, "'trace_method' parameter"),
         ({"n_pairs": 0}, InvalidParameterError, "'n_pairs' parameter"),
+        ({"n_jobs": 0}, InvalidParameterError, "'n_jobs' parameter"),
+        ({"n_jobs": 1.5}, InvalidParameterError, "'n_jobs' parameter"),
         ({"hessian_batch_size": 0}, InvalidParameterError, "'hessian_batch_size' parameter"),
         (
             {"trace_method": "xtrace", "trace_matvecs": 1},
