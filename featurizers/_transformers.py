@@ -389,6 +389,21 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
             values[f"{prefix}_loss"] = float(np.mean([loss for _, loss in results]))
 
 
+_N_JOBS_PARAM = """    n_jobs : int or None, default=None
+        Groups featurized at once, each in a worker process of joblib: None
+        means 1 unless in a :func:`joblib.parallel_config` context, -1 all
+        cores. Rows are those of one job (each group has its own random stream)
+        up to rounding: each worker's torch uses ``cores // n_jobs`` threads,
+        and reductions over fewer threads round differently (up to 1e-6
+        relative in float32). Workers get copies of their groups, so models and
+        data must pickle. A worker's warnings are issued again in the calling
+        process, from where they arose, and an error is raised for the first
+        failing group in order, as with one job. A thread-based backend
+        (``parallel_config(backend="threading")``) runs the groups in turn:
+        their computations fork torch's global RNG, which threads would share.
+        A Dask cluster runs the groups on its workers with ``with
+        joblib.parallel_config(backend="dask"): featurizer.transform(groups)``."""
+
 _COMMON_PARAMS = """    loss_fn : callable, default=None
         ``loss_fn(logits, labels)`` returning the mean loss of a batch;
         ``torch.nn.functional.cross_entropy`` when None.
@@ -418,20 +433,7 @@ class ValidationFeaturizer(_GroupFeaturizer):
     features : list of str, default=("train_error", "train_loss", "test_error", "test_loss")
         Output columns, in order.
 {common}
-    n_jobs : int or None, default=None
-        Groups featurized at once, each in a worker process of joblib: None
-        means 1 unless in a :func:`joblib.parallel_config` context, -1 all
-        cores. Rows are those of one job (each group has its own random stream)
-        up to rounding: each worker's torch uses ``cores // n_jobs`` threads,
-        and reductions over fewer threads round differently (up to 1e-6
-        relative in float32). Workers get copies of their groups, so models and
-        data must pickle. A worker's warnings are issued again in the calling
-        process, from where they arose, and an error is raised for the first
-        failing group in order, as with one job. A thread-based backend
-        (``parallel_config(backend="threading")``) runs the groups in turn:
-        their computations fork torch's global RNG, which threads would share.
-        A Dask cluster runs the groups on its workers with ``with
-        joblib.parallel_config(backend="dask"): featurizer.transform(groups)``.
+{n_jobs}
     verbose : int, default=1
         Progress bar over groups when positive.
 
@@ -596,20 +598,7 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         ``i``-th group depends only on ``random_state``, ``i`` and that group
         (not on the other groups, the selected features or the form of the data).
         The global torch RNG is left untouched.
-    n_jobs : int or None, default=None
-        Groups featurized at once, each in a worker process of joblib: None
-        means 1 unless in a :func:`joblib.parallel_config` context, -1 all
-        cores. Rows are those of one job (each group has its own random stream)
-        up to rounding: each worker's torch uses ``cores // n_jobs`` threads,
-        and reductions over fewer threads round differently (up to 1e-6
-        relative in float32). Workers get copies of their groups, so models and
-        data must pickle. A worker's warnings are issued again in the calling
-        process, from where they arose, and an error is raised for the first
-        failing group in order, as with one job. A thread-based backend
-        (``parallel_config(backend="threading")``) runs the groups in turn:
-        their computations fork torch's global RNG, which threads would share.
-        A Dask cluster runs the groups on its workers with ``with
-        joblib.parallel_config(backend="dask"): featurizer.transform(groups)``.
+{n_jobs}
     verbose : int, default=1
         Progress bars over groups and over curve epochs (with one job) when
         positive.
@@ -908,7 +897,8 @@ class HyperparameterFeaturizer(_GroupFeaturizer):
         }, set()
 
 
-ValidationFeaturizer.__doc__ = ValidationFeaturizer.__doc__.replace("{common}", _COMMON_PARAMS)
-LossLandscapeFeaturizer.__doc__ = LossLandscapeFeaturizer.__doc__.replace(
-    "{common}", _COMMON_PARAMS
-)
+for _featurizer in (ValidationFeaturizer, LossLandscapeFeaturizer):
+    _featurizer.__doc__ = _featurizer.__doc__.replace("{common}", _COMMON_PARAMS).replace(
+        "{n_jobs}", _N_JOBS_PARAM
+    )
+del _featurizer
