@@ -179,25 +179,33 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
                 )
                 for index, group in enumerate(groups)
             )
-        bar = tqdm(
-            results,
-            total=len(groups),
-            desc=type(self).__name__,
-            unit="group",
-            disable=not getattr(self, "verbose", 0),
+        bar = iter(
+            tqdm(
+                results,
+                total=len(groups),
+                desc=type(self).__name__,
+                unit="group",
+                disable=not getattr(self, "verbose", 0),
+            )
         )
-        for index, (result, error, records) in enumerate(bar):
-            for message, category, filename, lineno, module in records:
-                warnings.warn_explicit(message, category, filename, lineno, module=module)
-            if error is not None:
-                # Cancel the groups still running, without joblib's warning about it.
-                with warnings.catch_warnings():
-                    warnings.filterwarnings("ignore", "[0-9]+ tasks which were still")
-                    results.close()
-                raise error
-            values, handled = result
-            self._check_finite(values, handled, groups[index], index)
-            rows[index] = [values[f] for f in features]
+        try:
+            for index, (result, error, records) in enumerate(bar):
+                for message, category, filename, lineno, module in records:
+                    warnings.warn_explicit(message, category, filename, lineno, module=module)
+                if error is not None:
+                    raise error
+                values, handled = result
+                self._check_finite(values, handled, groups[index], index)
+                rows[index] = [values[f] for f in features]
+        finally:
+            # After an error, cancel the groups still running, without joblib's
+            # warning about it (a no-op once all are done).
+            with warnings.catch_warnings():
+                warnings.filterwarnings(
+                    "ignore", "[0-9]+ tasks (which were still|have been successfully)"
+                )
+                bar.close()
+                results.close()
         return rows
 
     def _n_jobs(self):

@@ -388,6 +388,15 @@ def test_n_jobs_raises_for_the_first_failing_group_in_order(groups):
             clone(featurizer).set_params(nonpositive="raise").transform(groups)
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_n_jobs_with_on_nan_raise_stops_without_other_warnings(broken, groups):
+    featurizer = LossLandscapeFeaturizer(["train_loss"], on_nan="raise", n_jobs=2, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nor joblib's about the cancelled groups
+        with pytest.raises(ValueError, match=r"group 'broken' \(index 0\)"):
+            featurizer.transform([broken] + groups * 2)
+
+
 def test_groups_run_in_turn_under_threads_and_without_n_jobs(groups, cnn_group):
     # The curve training of the CNN draws dropout masks from torch's global RNG,
     # which threads would share: a threading backend runs the groups in turn.
