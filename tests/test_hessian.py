@@ -458,6 +458,14 @@ def test_lanczos_stops_on_an_invariant_subspace():
     assert theta == pytest.approx(eigvals[np.argmax(np.abs(eigvals))], rel=1e-8)
 
 
+def _replayed_probes(seed, n, count):
+    """The Rademacher probes ``_deflated_samples`` draws from a generator seeded ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(count):
+        bits = torch.randint(0, 256, ((n + 7) // 8,), generator=generator, dtype=torch.uint8)
+        yield 2.0 * np.unpackbits(bits.numpy(), bitorder="little")[:n] - 1
+
+
 def test_deflated_samples_are_the_projected_quadratic_forms():
     A, _ = _outliers_and_bulk(n=80)
     Q, T, _, _, residual = _run_lanczos(A, 6, tol=0.0, deflation_tol=0.0)
@@ -466,11 +474,8 @@ def test_deflated_samples_are_the_projected_quadratic_forms():
     QR = torch.cat([torch.from_numpy(Q.T), residual[None]])
     # 6 probes: two blocks of _DEFLATED_PROBE_BLOCK = 4
     samples = hessian._deflated_samples(matvec, QR, T, 6, generator)
-    generator.manual_seed(3)
     P = np.eye(80) - Q @ Q.T
-    for sample in samples:
-        bits = torch.randint(0, 256, (10,), generator=generator, dtype=torch.uint8).numpy()
-        g = 2.0 * np.unpackbits(bits, bitorder="little") - 1
+    for sample, g in zip(samples, _replayed_probes(3, 80, len(samples)), strict=True):
         assert set(g) == {-1.0, 1.0}
         g = P @ g
         assert sample == pytest.approx(g @ A @ g, rel=1e-10)
@@ -582,11 +587,9 @@ def test_deflated_samples_of_a_float32_operator_match_the_exact_projection(case)
     Q = QR[:steps].double().numpy().T
     np.testing.assert_allclose(Q.T @ Q, np.eye(steps), atol=1e-5)
     P = np.eye(len(H)) - Q @ Q.T
-    generator.manual_seed(1)
-    n = op32.num_params
-    for sample in samples:
-        bits = torch.randint(0, 256, ((n + 7) // 8,), generator=generator, dtype=torch.uint8)
-        g = P @ (2.0 * np.unpackbits(bits.numpy(), bitorder="little")[:n] - 1)
+    probes = _replayed_probes(1, op32.num_params, len(samples))
+    for sample, g in zip(samples, probes, strict=True):
+        g = P @ g
         assert sample == pytest.approx(g @ H @ g, abs=1e-4 * abs(np.trace(H)))
 
 
