@@ -224,7 +224,7 @@ def plot_one_step_gains(gains, *, reference=None, ax=None, title=None, ylabel="g
 # -- the fitted tree -----------------------------------------------------------------
 
 #: Axis labels (with units) of the metrics of the public collections and the featurizers.
-METRIC_LABELS = {
+_METRIC_LABELS = {
     "train_error": "training error (%)",
     "test_error": "test error (%)",
     "train_loss": "training loss (cross-entropy)",
@@ -237,7 +237,7 @@ METRIC_LABELS = {
 }
 
 #: Colours of the paper's labels (Fig 4: blue for too small, red for too large).
-LABEL_COLOURS = {
+_LABEL_COLOURS = {
     "small": "#1f77b4",
     "large": "#d62728",
     "width": "#2ca02c",
@@ -252,8 +252,8 @@ def _class_colours(classes):
     cycle = ["#17becf", "#bcbd22", "#e377c2", "#8c564b", "#7f7f7f", "#1f77b4", "#d62728"]
     colours, k = {}, 0
     for c in classes:
-        if isinstance(c, str) and c in LABEL_COLOURS:
-            colours[c] = LABEL_COLOURS[c]
+        if isinstance(c, str) and c in _LABEL_COLOURS:
+            colours[c] = _LABEL_COLOURS[c]
         else:
             colours[c] = cycle[k % len(cycle)]
             k += 1
@@ -269,7 +269,7 @@ def _feature_name(clf, feature):
 
 def _metric_label(clf, feature):
     name = _feature_name(clf, feature)
-    return METRIC_LABELS.get(name, name)
+    return _METRIC_LABELS.get(name, name)
 
 
 def _check_fitted_tree(clf, caller):

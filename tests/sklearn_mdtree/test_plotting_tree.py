@@ -12,7 +12,7 @@ from matplotlib.colors import to_rgb  # noqa: E402
 from sklearn_mdtree import Hierarchy, Leaf, MDTreeClassifier, Split, get_preset  # noqa: E402
 from sklearn_mdtree._hierarchy import PRESETS  # noqa: E402
 from sklearn_mdtree.plotting import (  # noqa: E402
-    LABEL_COLOURS,
+    _LABEL_COLOURS,
     plot_accuracy_curves,
     plot_connectivity_curve,
     plot_one_step_gains,
@@ -68,7 +68,7 @@ def test_plot_tree_draws_every_split_and_leaf_of_each_preset(preset):
         assert box.get_text().startswith(f"regime {regime}: {label}")
         # leaves coloured by the class they emit
         edge = box.get_bbox_patch().get_edgecolor()[:3]
-        np.testing.assert_allclose(edge, to_rgb(LABEL_COLOURS[label]))
+        np.testing.assert_allclose(edge, to_rgb(_LABEL_COLOURS[label]))
     # n_nodes - 1 edges, each with a yes/no label
     edges = _by_gid(ax.get_lines(), "edge:")
     assert len(edges) == len(leaves) + len(splits) - 1
