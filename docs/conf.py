@@ -116,6 +116,8 @@ sphinx_gallery_conf = {
     "abort_on_example_error": False,
     "matplotlib_animations": False,
     "min_reported_time": 1,
+    # no sg_execution_times pages: they load DataTables and jQuery from a CDN
+    "write_computation_times": False,
 }
 
 # -- matplotlib's plot directive (pictures of the user guide) ----------------------------
@@ -142,7 +144,8 @@ html_theme_options = {
     "navbar_end": ["theme-switcher"],
     "navbar_persistent": ["search-button"],
     "header_links_before_dropdown": 5,
-    "secondary_sidebar_items": ["page-toc"],
+    # the report's wide tables get the whole width: no "on this page" column there
+    "secondary_sidebar_items": {"**": ["page-toc"], "reproduction": []},
     "show_prev_next": True,
     "navigation_with_keys": False,
     "footer_start": ["copyright"],
@@ -158,6 +161,9 @@ html_copy_source = False
 
 # -- myst-parser (the reproduction report) ------------------------------------------------
 myst_heading_anchors = 3
+# reproduction.rst includes the report from its second line: its "##" sections then sit
+# under the page's own title, which myst would report as headings not starting at H1.
+suppress_warnings = ["myst.header"]
 
 # -- The reproduction report ---------------------------------------------------------
 # docs/reproduction.md is written by `python -m benchmarks.reproduce`, its plots in
