@@ -23,6 +23,7 @@ import pandas as pd
 __all__ = [
     "plot_tree",
     "plot_regimes",
+    "plot_model_position",
     "plot_connectivity_curve",
     "plot_trace_estimates",
     "plot_accuracy_curves",
@@ -680,6 +681,116 @@ def plot_regimes(clf, X, y, *, X_test=None, y_test=None, highlight=None, fig=Non
     names = [lab if lab == "this model" else f"true label: {lab}" for lab in handles]
     _outside_legend(fig, list(handles.values()), names)
     return axes
+
+
+def plot_model_position(clf, model, *, se=None, ax=None, title=None):
+    """One model among the regimes of a fitted tree, with its uncertainty.
+
+    The panel of :func:`plot_regimes` on the model's side of the root split,
+    without the training samples: the regimes cut by the learned thresholds
+    (dashed), the model as a star, and, when standard errors are given, bars of
+    plus or minus one and two standard errors in both metrics -- a bar crossing a
+    dashed line means that decision could flip within the measurement noise.
+
+    Parameters
+    ----------
+    clf : MDTreeClassifier
+        A fitted tree whose hierarchy uses at least two features.
+    model : DataFrame or array-like of shape (1, n_features)
+        The model's features (one row).
+    se : dict of str to float, default=None
+        Standard error of each feature, by feature name (e.g. the ``<feature>_se``
+        columns that ``LossLandscapeFeaturizer(return_se=True)`` writes); missing
+        features get no bar.
+    ax : matplotlib.axes.Axes, default=None
+        Axes to draw on; a new figure's by default.
+    title : str, default=None
+        Title of the axes; by default the model's regime and predicted label.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+        The model is the collection with ``gid`` ``"model"``, its error bars
+        ``"se:1"`` and ``"se:2"``, thresholds ``"threshold:<split>"`` and regime
+        numbers ``"regime:<number>"``.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> from sklearn_mdtree import MDTreeClassifier
+    >>> from sklearn_mdtree.plotting import plot_model_position
+    >>> X = pd.DataFrame({"train_error": [0.1, 5.0, 6.0, 7.0],
+    ...                   "mode_connectivity_peak": [-1.0, -25.0, -2.0, -28.0],
+    ...                   "hessian_t": [8.0, 5.0, 6.0, 8.5]})
+    >>> clf = MDTreeClassifier("q1").fit(X, ["small", "large", "large", "small"])
+    >>> ax = plot_model_position(clf, X.iloc[[1]], se={"hessian_t": 0.2})
+    >>> ax.get_title()
+    'regime 1: large'
+    """
+    from ._hierarchy import Leaf, _walk
+
+    _check_fitted_tree(clf, "plot_model_position")
+    plt = _pyplot()
+    root, (fx, fy) = _plane(clf)
+    regime = clf.apply(model)
+    if len(regime) != 1:
+        raise ValueError(
+            "The 'model' parameter of plot_model_position must be one sample (one row). "
+            f"Got {len(regime)} rows instead."
+        )
+    regime = int(regime[0])
+    n_left = sum(1 for n in _walk(root.left) if isinstance(n, Leaf))
+    right = regime >= n_left
+    x, v = float(_column(model, fx)[0]), float(_column(model, fy)[0])
+    se = {} if se is None else dict(se)
+    sx = se.get(_feature_name(clf, fx))
+    sy = se.get(_feature_name(clf, fy))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
+    subtree = root.right if right else root.left
+    splits = [n for n in _walk(subtree) if not isinstance(n, Leaf)]
+    xs = [x - 2 * (sx or 0), x + 2 * (sx or 0)]
+    xs += [clf.thresholds_[n.name] for n in splits if n.feature == fx]
+    ys = [v - 2 * (sy or 0), v + 2 * (sy or 0)]
+    ys += [clf.thresholds_[n.name] for n in splits if n.feature == fy]
+    pad_x = 0.3 * max(np.ptp(xs), 0.2 * abs(x), 1.0)
+    pad_y = 0.3 * max(np.ptp(ys), 0.2 * abs(v), 1.0)
+    box = [min(xs) - pad_x, max(xs) + pad_x, min(ys) - pad_y, max(ys) + pad_y]
+    colours = _class_colours(list(clf.classes_))
+    for kind, what, where in _regions(subtree, list(box), fx, fy, clf,
+                                      iter(range(n_left if right else 0, 10**9))):
+        if kind == "line":
+            ax.plot(*where, linestyle="--", color="black", linewidth=1.2,
+                    gid=f"threshold:{what.name}")
+        else:
+            x0, x1, y0, y1 = where
+            if x1 > x0 and y1 > y0:
+                label = clf.leaf_labels_[what]
+                ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, linewidth=0,
+                                           facecolor=_blend(colours[label], 0.18), zorder=0))
+                ax.text(*_free_spot(where, box, np.array([x]), np.array([v])),
+                        f"({what}) {label}", ha="center", va="center", fontsize=10,
+                        fontweight="bold", color="0.2", gid=f"regime:{what}", zorder=4)
+    for k, alpha in ((2, 0.35), (1, 0.9)):
+        xerr = None if sx is None else [[k * sx], [k * sx]]
+        yerr = None if sy is None else [[k * sy], [k * sy]]
+        if xerr is not None or yerr is not None:
+            ax.errorbar([x], [v], xerr=xerr, yerr=yerr, fmt="none", ecolor="black",
+                        elinewidth=2.5 if k == 1 else 1.2, alpha=alpha, capsize=4,
+                        gid=f"se:{k}", label=f"+-{k} standard error{'s' if k > 1 else ''}")
+    ax.scatter([x], [v], marker="*", s=300, color="black", edgecolors="white", zorder=5,
+               gid="model", label="this model")
+    ax.set_xlim(box[0], box[1])
+    ax.set_ylim(box[2], box[3])
+    ax.set_xlabel(_metric_label(clf, fx))
+    ax.set_ylabel(_metric_label(clf, fy))
+    ax.set_title(title if title is not None else f"regime {regime}: {clf.leaf_labels_[regime]}",
+                 fontsize="medium")
+    ax.grid(True, alpha=0.25)
+    _legend_right(ax)
+    return ax
 
 
 def _outside_legend(fig, handles, labels, title=None):

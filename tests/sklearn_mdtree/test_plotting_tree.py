@@ -15,6 +15,7 @@ from sklearn_mdtree.plotting import (  # noqa: E402
     _LABEL_COLOURS,
     plot_accuracy_curves,
     plot_connectivity_curve,
+    plot_model_position,
     plot_one_step_gains,
     plot_regimes,
     plot_trace_estimates,
@@ -255,3 +256,34 @@ def test_legends_do_not_cover_the_data(draw):
     ax.figure.canvas.draw()
     legend = ax.get_legend()
     assert not legend.get_window_extent().overlaps(ax.get_window_extent())
+
+
+def test_plot_model_position_star_bars_and_regimes():
+    clf, X, y = _fitted("q1", n=80)
+    inner = np.flatnonzero(np.isin(clf.apply(X), [1, 2]))
+    model = X.iloc[[int(inner[0])]]
+    ax = plot_model_position(clf, model, se={"hessian_t": 0.25, "mode_connectivity_peak": 1.5})
+    (star,) = [c for c in ax.collections if c.get_gid() == "model"]
+    np.testing.assert_allclose(
+        star.get_offsets()[0], model[["mode_connectivity_peak", "hessian_t"]].to_numpy()[0]
+    )
+    bars = {c.get_label(): c for c in ax.containers}
+    one = bars["+-1 standard error"]
+    x_bar, y_bar = one.lines[2]
+    np.testing.assert_allclose(np.ptp(x_bar.get_segments()[0][:, 0]), 2 * 1.5)
+    np.testing.assert_allclose(np.ptp(y_bar.get_segments()[0][:, 1]), 2 * 0.25)
+    assert "+-2 standard errors" in bars
+    lines = _by_gid(ax.get_lines(), "threshold:")
+    np.testing.assert_allclose(lines["threshold:t2"].get_ydata(), [clf.thresholds_["t2"]] * 2)
+    assert sorted(_by_gid(ax.texts, "regime:")) == ["regime:1", "regime:2", "regime:3"]
+    regime = int(clf.apply(model)[0])
+    assert ax.get_title() == f"regime {regime}: {clf.leaf_labels_[regime]}"
+    with pytest.raises(ValueError, match="one sample"):
+        plot_model_position(clf, X.iloc[:2])
+
+
+def test_plot_model_position_without_standard_errors_has_no_bars():
+    clf, X, y = _fitted("q1", n=80)
+    ax = plot_model_position(clf, X.iloc[[0]])
+    assert not ax.containers
+    assert [c.get_gid() for c in ax.collections] == ["model"]
