@@ -176,7 +176,7 @@ def _training_rows(frame, scheme, k, label, seed, min_width=None):
 
 def _read_features(path, columns, id_column):
     from .datasets._model_diagnosis import _read_csv, _source_name
-    from .rfi import _check_columns, _check_numeric
+    from ._validation import _check_columns, _check_numeric
 
     what = _source_name(path)
     try:

@@ -41,7 +41,7 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import _num_samples
 
-from .rfi import _check_columns, _check_numeric, _where
+from ._validation import _check_columns, _check_numeric, _where
 
 __all__ = ["DEFAULT_SEEDS", "FewShotTransfer", "SCHEMES", "seeded_cross_val_score"]
 
