@@ -509,8 +509,8 @@ def seeded_cross_val_score(
 
     Notes
     -----
-    The reference figures of the baselines (Table B of
-    ``shared/reference/paper_results.md``, produced by the authors' published code)
+    The reference figures of the baselines (Table B of the paper, as the authors'
+    published code produces them; see ``sklearn_mdtree._paper.settings``)
     do *not* seed per split: that code sets the tree's ``random_state`` once, to the
     first seed (42), and keeps it for every seed. Those figures are reproduced by
     ``cross_val_score(DecisionTreeClassifier(max_depth=4, random_state=42), X, y,
