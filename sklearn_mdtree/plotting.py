@@ -19,6 +19,7 @@ import textwrap
 
 import numpy as np
 import pandas as pd
+from sklearn.utils._param_validation import HasMethods, validate_params
 
 __all__ = [
     "plot_tree",
@@ -72,6 +73,20 @@ def _as_wide(curves, name):
     )
 
 
+@validate_params(
+    {
+        # the curves are checked by _as_wide, whose messages say what each form holds
+        "curves": "no_validation",
+        "reference": "no_validation",
+        "errors": "no_validation",
+        "ax": [HasMethods(["plot"]), None],
+        "title": [str, None],
+        "xlabel": [str],
+        "ylabel": [str],
+        "logx": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def plot_accuracy_curves(
     curves,
     *,
@@ -157,6 +172,16 @@ def plot_accuracy_curves(
     return ax
 
 
+@validate_params(
+    {
+        "gains": [pd.DataFrame],
+        "reference": [pd.DataFrame, None],
+        "ax": [HasMethods(["bar"]), None],
+        "title": [str, None],
+        "ylabel": [str],
+    },
+    prefer_skip_nested_validation=True,
+)
 def plot_one_step_gains(gains, *, reference=None, ax=None, title=None, ylabel="gain (points)"):
     """Grouped bars of one-step gains: one group per method, one bar per step rule.
 
@@ -188,11 +213,6 @@ def plot_one_step_gains(gains, *, reference=None, ax=None, title=None, ylabel="g
     >>> len(ax.patches)
     4
     """
-    if not isinstance(gains, pd.DataFrame):
-        raise TypeError(
-            "The 'gains' parameter of plot_one_step_gains must be a DataFrame (index: "
-            f"methods, columns: step rules). Got {type(gains).__name__} instead."
-        )
     plt = _pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(8.5, 4), layout="constrained")
