@@ -35,6 +35,12 @@ class Leaf:
     label : hashable or None, default=None
         The class the leaf predicts. ``None`` means the majority class of the
         (weighted) training samples that reach the leaf.
+
+    Examples
+    --------
+    >>> from sklearn_mdtree import Leaf
+    >>> Leaf("small"), Leaf()
+    (Leaf(label='small'), Leaf(label=None))
     """
 
     label: Hashable | None = None
@@ -58,6 +64,16 @@ class Split:
         of the feature in the training data.
     left, right : Split or Leaf
         Children for ``value <= threshold`` and ``value > threshold``.
+
+    Examples
+    --------
+    A one-split tree on the training error, its threshold searched in [0, 1]:
+
+    >>> from sklearn_mdtree import Leaf, Split
+    >>> split = Split("t0", "train_error", 0.5, (0.0, 1.0),
+    ...               left=Leaf("small"), right=Leaf("large"))
+    >>> split.feature, split.bounds, split.left.label
+    ('train_error', (0.0, 1.0), 'small')
     """
 
     name: str
