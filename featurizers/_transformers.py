@@ -33,13 +33,9 @@ from .connectivity import (
     mode_connectivity,
     mode_connectivity_peak,
 )
-from .hessian import (
-    _DEFAULT_NUM_PROBES,
-    HessianOperator,
-    _estimate_trace,
-    top_eigenvalue,
-    trace_and_top_eigenvalue,
-)
+from .hessian import HessianOperator, top_eigenvalue, trace_and_top_eigenvalue
+from .hessian._deflated import _DEFAULT_NUM_PROBES
+from .hessian._trace import _estimate_trace
 from .similarity import mixup_batches, output_cka
 
 __all__ = [

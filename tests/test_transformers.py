@@ -29,7 +29,7 @@ from _torch_helpers import (  # noqa: E402
 )
 
 import featurizers._transformers as transformers_module  # noqa: E402
-import featurizers.hessian as hessian_module  # noqa: E402
+import featurizers.hessian._trace as hessian_trace_module  # noqa: E402
 from featurizers import (  # noqa: E402
     FeaturizationWarning,
     HyperparameterFeaturizer,
@@ -287,9 +287,9 @@ def test_auto_trace_method_switches_to_hutchinson_above_the_memory_budget(groups
     np.testing.assert_array_equal(hessian_t("auto"), xtrace)
     # 10 products: an XTrace workspace of 8 * n * (5 + 5) bytes for n parameters
     workspace = 8 * groups[0].n_parameters * 10
-    monkeypatch.setattr(hessian_module, "_XTRACE_MEMORY_BUDGET", workspace)
+    monkeypatch.setattr(hessian_trace_module, "_XTRACE_MEMORY_BUDGET", workspace)
     np.testing.assert_array_equal(hessian_t("auto"), xtrace)
-    monkeypatch.setattr(hessian_module, "_XTRACE_MEMORY_BUDGET", workspace - 1)
+    monkeypatch.setattr(hessian_trace_module, "_XTRACE_MEMORY_BUDGET", workspace - 1)
     np.testing.assert_array_equal(hessian_t("auto"), hutchinson)
 
 
