@@ -10,7 +10,6 @@ collections (means over each group's seeds, errors in percent, natural logs).
 from __future__ import annotations
 
 import math
-import sys
 import warnings
 from itertools import chain, combinations
 from numbers import Integral, Real
@@ -18,13 +17,12 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 import torch.nn.functional as F
-from joblib import Parallel, delayed, effective_n_jobs
-from joblib.parallel import get_active_backend
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 from tqdm.auto import tqdm
 
 from ._groups import ModelGroup
+from ._parallel import _closing, _effective_n_jobs, _group_results, _replay
 from ._utils import _eval_mode, _forked_rng, _torch_seed
 from .connectivity import (
     curve_errors,
@@ -64,37 +62,6 @@ def _same_device(actual, wanted):
 def _finite_outputs(model, batches):
     with _eval_mode(model):
         return all(bool(torch.isfinite(model(x)).all()) for x in batches)
-
-
-def _module_of(filename):
-    """Name of the imported module whose file is ``filename``, or None."""
-    for name, module in list(sys.modules.items()):
-        if getattr(module, "__file__", None) == filename:
-            return name
-    return None
-
-
-def _in_worker(function, *args):
-    """``(result, error, warnings)`` of ``function(*args)`` in a worker process.
-
-    In a worker (``n_jobs``) warnings would go to its own stderr, or nowhere,
-    where the user's filters (``pytest.warns``, ``-W error``) do not see them;
-    they are returned with what :func:`warnings.warn_explicit` needs to issue
-    them again in the caller, from the same place. An exception is returned too,
-    so that the caller raises that of the first failing group in order, as one
-    job does, rather than that of the first to fail in time.
-    """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            result, error = function(*args), None
-        except Exception as exc:  # raised again by the caller, in group order
-            result, error = None, exc
-    records = [
-        (w.message, w.category, w.filename, w.lineno, _module_of(w.filename))
-        for w in caught
-    ]
-    return result, error, records
 
 
 class _GroupFeaturizer(TransformerMixin, BaseEstimator):
@@ -159,22 +126,15 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
             _torch_seed(self.random_state) if hasattr(self, "random_state") else 0
         ).spawn(len(groups))
         rows = np.empty((len(groups), len(features)))
-        if self._n_jobs() == 1:
-            results = (
-                (self._group_values(group, index, features, device, seeds[index]), None, [])
-                for index, group in enumerate(groups)
-            )
-        else:
-            # Each worker gets a copy of the featurizer without its inner progress
-            # bars (they would interleave), and of its group; what it returns comes
-            # back in group order.
-            worker = clone(self).set_params(verbose=0)
-            results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
-                delayed(_in_worker)(
-                    worker._group_values, group, index, features, device, seeds[index]
-                )
-                for index, group in enumerate(groups)
-            )
+        n_jobs = self._n_jobs()
+        # Workers get a copy of the featurizer without its inner progress bars
+        # (they would interleave), and of their group.
+        worker = self if n_jobs == 1 else clone(self).set_params(verbose=0)
+        results = _group_results(
+            worker._group_values,
+            ((group, index, features, device, seeds[index]) for index, group in enumerate(groups)),
+            1 if n_jobs == 1 else self.n_jobs,
+        )
         bar = iter(
             tqdm(
                 results,
@@ -184,24 +144,12 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
                 disable=not getattr(self, "verbose", 0),
             )
         )
-        try:
+        with _closing(bar, results):
             for index, (result, error, records) in enumerate(bar):
-                for message, category, filename, lineno, module in records:
-                    warnings.warn_explicit(message, category, filename, lineno, module=module)
-                if error is not None:
-                    raise error
+                _replay(error, records)
                 values, handled = result
                 self._check_finite(values, handled, groups[index], index)
                 rows[index] = [values[f] for f in features]
-        finally:
-            # After an error, cancel the groups still running, without joblib's
-            # warning about it (a no-op once all are done).
-            with warnings.catch_warnings():
-                warnings.filterwarnings(
-                    "ignore", "[0-9]+ tasks (which were still|have been successfully)"
-                )
-                bar.close()
-                results.close()
         return rows
 
     def _n_jobs(self):
@@ -213,10 +161,7 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
         """
         if "n_jobs" not in self.get_params():
             return 1
-        backend, _ = get_active_backend()
-        if getattr(backend, "uses_threads", False):
-            return 1
-        return effective_n_jobs(self.n_jobs)
+        return _effective_n_jobs(self.n_jobs)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns.
