@@ -1,10 +1,15 @@
 """scikit-learn transformers that turn model groups into feature rows.
 
 Each transformer takes a list of :class:`~featurizers.ModelGroup` and returns one
-row per group. They only loop over groups and call the documented functions of
-:mod:`featurizers.connectivity`, :mod:`featurizers.hessian` and
-:mod:`featurizers.similarity`; the definitions match the public MD tree
-collections (means over each group's seeds, errors in percent, natural logs).
+row per group. They check their parameters and the groups, give each group its
+own random streams, loop over the groups (in joblib workers with ``n_jobs``, see
+:mod:`featurizers._parallel`) and call the documented functions of
+:mod:`featurizers.connectivity` and the per-model recipes of
+:mod:`featurizers.hessian` (``_model_sharpness``) and :mod:`featurizers.similarity`
+(``_group_cka``); what stays here is the averaging over each group's models and
+the policy for NaN and for the log of a non-positive mean. The definitions match
+the public MD tree collections (means over each group's seeds, errors in percent,
+natural logs).
 """
 
 from __future__ import annotations
@@ -31,10 +36,8 @@ from .connectivity import (
     mode_connectivity,
     mode_connectivity_peak,
 )
-from .hessian import HessianOperator, top_eigenvalue, trace_and_top_eigenvalue
-from .hessian._deflated import _DEFAULT_NUM_PROBES
-from .hessian._trace import _estimate_trace
-from .similarity import mixup_batches, output_cka
+from .hessian._model import _model_sharpness, _trace_budget
+from .similarity import _group_cka
 
 __all__ = [
     "FeaturizationWarning",
@@ -56,12 +59,6 @@ def _same_device(actual, wanted):
     if actual.type != wanted.type:
         return False
     return wanted.index is None or actual.index in (None, wanted.index)
-
-
-@torch.no_grad()
-def _finite_outputs(model, batches):
-    with _eval_mode(model):
-        return all(bool(torch.isfinite(model(x)).all()) for x in batches)
 
 
 class _GroupFeaturizer(TransformerMixin, BaseEstimator):
@@ -132,7 +129,7 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
         worker = self if n_jobs == 1 else clone(self).set_params(verbose=0)
         results = _group_results(
             worker._group_values,
-            ((group, index, features, device, seeds[index]) for index, group in enumerate(groups)),
+            ((g, i, features, device, seeds[i]) for i, g in enumerate(groups)),
             1 if n_jobs == 1 else self.n_jobs,
         )
         bar = iter(
@@ -643,18 +640,13 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         self.verbose = verbose
 
     def _check_params(self):
-        if self.trace_method == "xtrace" and self._trace_matvecs() < 2:
+        budget = _trace_budget(self.trace_method, self.trace_matvecs)
+        if self.trace_method == "xtrace" and budget < 2:
             raise ValueError(
                 "The 'trace_matvecs' parameter of LossLandscapeFeaturizer must be at least "
                 "2 with trace_method='xtrace' (it spends half of its products on a "
                 f"basis). Got {self.trace_matvecs} instead."
             )
-
-    def _trace_matvecs(self):
-        """``trace_matvecs`` with None resolved for ``trace_method``."""
-        if self.trace_matvecs is not None:
-            return self.trace_matvecs
-        return _DEFAULT_NUM_PROBES if self.trace_method == "deflated" else 100
 
     def _group_values(self, group, index, features, device, seed):
         # One independent stream per feature family, so that a feature does not
@@ -675,38 +667,23 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
 
     def _hessian(self, group, index, features, device, seed, values, handled):
         rng = np.random.default_rng(seed)
-        loss_fn = self._loss_fn()
         traces, eigenvalues = [], []
         for model in group.models:
             generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
             X, y = group._train.sample(self.hessian_batch_size, generator=generator)
-            probe_seed = int(rng.integers(2**31))
-            try:
-                # One graph for both quantities; the operator leaves the model as it
-                # found it (eval mode for the computation, every floating-point
-                # parameter differentiated).
-                op = HessianOperator(model, loss_fn, X.to(device), y.to(device))
-            except FloatingPointError:  # NaN/inf loss: no Hessian
-                traces.append(math.nan)
-                eigenvalues.append(math.nan)
-                continue
-            if self.trace_method == "deflated":
-                # One Lanczos run serves both (the same values whichever is selected).
-                trace, eigenvalue = trace_and_top_eigenvalue(
-                    op, num_probes=self._trace_matvecs(), random_state=probe_seed
-                )
-                traces.append(trace)
-                eigenvalues.append(eigenvalue)
-            else:
-                if "hessian_t" in features:
-                    traces.append(
-                        _estimate_trace(
-                            op, self.trace_method, self._trace_matvecs(), probe_seed
-                        )
-                    )
-                if "hessian_e" in features:
-                    eigenvalues.append(top_eigenvalue(op, random_state=probe_seed))
-            del op  # free the graph before the next model's
+            trace, eigenvalue = _model_sharpness(
+                model,
+                self._loss_fn(),
+                X.to(device),
+                y.to(device),
+                trace_method=self.trace_method,
+                num_matvecs=self.trace_matvecs,
+                trace="hessian_t" in features,
+                eigenvalue="hessian_e" in features,
+                random_state=int(rng.integers(2**31)),
+            )
+            traces.append(trace)
+            eigenvalues.append(eigenvalue)
         for name, what, per_model in (
             ("hessian_t", "Hessian trace", traces),
             ("hessian_e", "top Hessian eigenvalue", eigenvalues),
@@ -769,26 +746,7 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         values["mode_connectivity"] = float(np.mean(gaps))
 
     def _cka(self, group, device, seed, values):
-        # The same random subset whatever the form of the data, so that a row does
-        # not depend on it; 6 x 128 samples are enough for 6 batches of 128.
-        generator = torch.Generator().manual_seed(seed)
-        inputs, _ = group._train.sample(6 * 128, generator=generator)
-        batches = mixup_batches(
-            inputs.to(device),
-            n_batches=6,
-            batch_size=min(128, len(inputs)),
-            alpha=16.0,
-            random_state=seed,
-        )
-        if not all(_finite_outputs(m, batches) for m in group.models):
-            values["CKA"] = math.nan
-            return
-        # output_cka runs the models in eval mode without gradients and restores them.
-        scores = [
-            output_cka(group.models[i], group.models[j], batches)
-            for i, j in combinations(range(group.n_models), 2)
-        ]
-        values["CKA"] = float(np.mean(scores))
+        values["CKA"] = _group_cka(group.models, group._train, device, seed)
 
 
 class HyperparameterFeaturizer(_GroupFeaturizer):

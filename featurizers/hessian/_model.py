@@ -1,15 +1,27 @@
 """Model-level wrappers: the trace and top eigenvalue of a model's loss Hessian in one call.
+
+:func:`hessian_trace` and :func:`hessian_top_eigenvalue` build a
+:class:`~featurizers.hessian.HessianOperator` and run one estimator on it;
+:func:`_model_sharpness` is the recipe of the ``hessian_t`` and ``hessian_e``
+features of :class:`~featurizers.LossLandscapeFeaturizer`: one operator per model
+serving both quantities.
 """
 
+import math
 from numbers import Integral, Real
 
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from .._utils import _RANDOM_STATE
+from ._deflated import _DEFAULT_NUM_PROBES, trace_and_top_eigenvalue
 from ._eigenvalue import top_eigenvalue
 from ._operator import HessianOperator
 from ._trace import _estimate_trace
+
+#: Trace budget of the estimators other than the deflated one, by default: that of
+#: :func:`hessian_trace`.
+_DEFAULT_TRACE_MATVECS = 100
 
 
 _MODEL_CONSTRAINTS = {
@@ -150,3 +162,76 @@ def hessian_top_eigenvalue(
     """
     op = HessianOperator(model, loss_fn, inputs, targets)
     return top_eigenvalue(op, method=method, tol=tol, random_state=random_state)
+
+
+def _trace_budget(trace_method, num_matvecs):
+    """The trace's Hessian-vector products: ``num_matvecs``, None resolved for the method.
+
+    None means the default of the estimator: ``_DEFAULT_NUM_PROBES`` deflated probes
+    for ``"deflated"`` (:func:`~featurizers.hessian.trace_and_top_eigenvalue`), the
+    budget of :func:`hessian_trace` (``_DEFAULT_TRACE_MATVECS``) for the others.
+    """
+    if num_matvecs is not None:
+        return num_matvecs
+    return _DEFAULT_NUM_PROBES if trace_method == "deflated" else _DEFAULT_TRACE_MATVECS
+
+
+def _model_sharpness(
+    model,
+    loss_fn,
+    inputs,
+    targets,
+    *,
+    trace_method="deflated",
+    num_matvecs=None,
+    trace=True,
+    eigenvalue=True,
+    random_state=None,
+):
+    """Hessian trace and top eigenvalue of one model, as the featurizers compute them.
+
+    One :class:`~featurizers.hessian.HessianOperator` (the mean loss on the batch,
+    model in eval mode, every floating-point parameter differentiated; the model is
+    left as it was) serves both quantities. With ``trace_method="deflated"`` one
+    Lanczos run gives both (:func:`~featurizers.hessian.trace_and_top_eigenvalue`
+    with ``num_matvecs`` probes), whichever are asked for, so that each value does
+    not depend on which others are; otherwise the trace is estimated by the
+    estimator of :func:`hessian_trace` named ``trace_method`` with a budget of
+    ``num_matvecs`` products, and the eigenvalue by a separate ARPACK run
+    (:func:`~featurizers.hessian.top_eigenvalue`), both from ``random_state``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network.
+    loss_fn : callable
+        ``loss_fn(outputs, targets)`` returning the mean loss as a scalar tensor.
+    inputs, targets : torch.Tensor
+        The batch, on the device of the model.
+    trace_method : {"deflated", "auto", "xtrace", "hutchinson", "pyhessian"}
+        The estimator, see ``trace_method`` of
+        :class:`~featurizers.LossLandscapeFeaturizer`.
+    num_matvecs : int or None
+        The trace's budget; None resolves as in :func:`_trace_budget`.
+    trace, eigenvalue : bool
+        Which quantities to compute (with ``"deflated"`` both always are).
+    random_state : int
+        Seed of the probes and of the starting vector.
+
+    Returns
+    -------
+    trace, eigenvalue : float or None
+        The estimates; None for one not computed; both NaN when the loss on the
+        batch is not finite (the Hessian is then undefined).
+    """
+    try:
+        op = HessianOperator(model, loss_fn, inputs, targets)
+    except FloatingPointError:  # NaN/inf loss: no Hessian
+        return math.nan, math.nan
+    budget = _trace_budget(trace_method, num_matvecs)
+    if trace_method == "deflated":
+        return trace_and_top_eigenvalue(op, num_probes=budget, random_state=random_state)
+    return (
+        _estimate_trace(op, trace_method, budget, random_state) if trace else None,
+        top_eigenvalue(op, random_state=random_state) if eigenvalue else None,
+    )

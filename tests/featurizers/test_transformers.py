@@ -28,7 +28,7 @@ from _torch_helpers import (  # noqa: E402
     train,
 )
 
-import featurizers._transformers as transformers_module  # noqa: E402
+import featurizers.hessian._model as hessian_model_module  # noqa: E402
 import featurizers.hessian._trace as hessian_trace_module  # noqa: E402
 from featurizers import (  # noqa: E402
     FeaturizationWarning,
@@ -261,7 +261,7 @@ def test_trace_matvecs_none_is_the_default_budget_of_the_method(groups):
 def test_one_hessian_operator_per_model_for_both_features(groups, monkeypatch, trace_method):
     built = []
 
-    class Counting(transformers_module.HessianOperator):
+    class Counting(hessian_model_module.HessianOperator):
         def __init__(self, *args, **kwargs):
             built.append(1)
             super().__init__(*args, **kwargs)
@@ -270,7 +270,7 @@ def test_one_hessian_operator_per_model_for_both_features(groups, monkeypatch, t
         ["hessian_t", "hessian_e"], trace_method=trace_method, random_state=0, **FAST
     )
     expected = featurizer.transform(groups[:1])
-    monkeypatch.setattr(transformers_module, "HessianOperator", Counting)
+    monkeypatch.setattr(hessian_model_module, "HessianOperator", Counting)
     np.testing.assert_array_equal(featurizer.transform(groups[:1]), expected)
     assert len(built) == groups[0].n_models
 
@@ -605,9 +605,9 @@ def test_bad_groups(data, error, match, groups):
 def negative_trace(monkeypatch):
     # Both paths: the default shared Lanczos run and the trace-only estimators.
     monkeypatch.setattr(
-        transformers_module, "trace_and_top_eigenvalue", lambda *a, **k: (-0.5, 1.0)
+        hessian_model_module, "trace_and_top_eigenvalue", lambda *a, **k: (-0.5, 1.0)
     )
-    monkeypatch.setattr(transformers_module, "_estimate_trace", lambda *a, **k: -0.5)
+    monkeypatch.setattr(hessian_model_module, "_estimate_trace", lambda *a, **k: -0.5)
 
 
 def test_nonpositive_trace_is_nan_with_a_warning(negative_trace, groups):
