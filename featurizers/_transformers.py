@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from ._groups import ModelGroup
 from ._parallel import _closing, _effective_n_jobs, _group_results, _replay
-from ._utils import _eval_mode, _forked_rng, _torch_seed
+from ._utils import _RANDOM_STATE, _eval_mode, _forked_rng, _torch_seed
 from .connectivity import (
     curve_errors,
     evaluate_model,
@@ -538,11 +538,14 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         ``"nan"`` reports NaN with a :class:`FeaturizationWarning` naming the
         group; ``"raise"`` raises a ``ValueError``; a positive float ``c``
         reports ``ln(max(mean, c))`` silently (``0.01`` floors at -4.6).
-    random_state : int, RandomState instance or None, default=None
+    random_state : int, RandomState instance, Generator or None, default=None
         Seeds the Hessian batches and probes, curve training and the mixup
         batches. With an int, ``transform`` is reproducible; the row of the
         ``i``-th group depends only on ``random_state``, ``i`` and that group
         (not on the other groups, the selected features or the form of the data).
+        A :class:`numpy.random.RandomState` or :class:`numpy.random.Generator` is
+        drawn from once per ``transform`` (so two calls differ, and a clone,
+        which copies it in its current state, repeats the original's next call).
         The global torch RNG is left untouched.
 {n_jobs}
     verbose : int, default=1
@@ -601,7 +604,7 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         "curve_init": [StrOptions({"midpoint", "random"})],
         "n_pairs": [Interval(Integral, 1, None, closed="left"), StrOptions({"all"})],
         "nonpositive": [StrOptions({"nan", "raise"}), Interval(Real, 0, None, closed="neither")],
-        "random_state": ["random_state"],
+        "random_state": _RANDOM_STATE,
     }
 
     def __init__(
@@ -677,7 +680,7 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
                 X.to(device),
                 y.to(device),
                 trace_method=self.trace_method,
-                num_matvecs=self.trace_matvecs,
+                n_matvecs=self.trace_matvecs,
                 trace="hessian_t" in features,
                 eigenvalue="hessian_e" in features,
                 random_state=int(rng.integers(2**31)),

@@ -12,14 +12,14 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, validate_params
 
-from .._utils import _RANDOM_STATE, _check_random_state, _torch_seed
+from .._utils import _RANDOM_STATE, _check_random_state, _renamed_parameters, _torch_seed
 from ._operator import _OPERATOR, _as_linear_operator, _dense, _empty_rows, _torch_matvec
 
 
 # Hutchinson probes of trace_and_top_eigenvalue by default: on the networks of
 # benchmarks/bench_hessian.py, 4 put its trace below the variance of the
 # PyHessian-style baseline's on all three, with margin (see the benchmark's README).
-_DEFAULT_NUM_PROBES = 4
+_DEFAULT_N_PROBES = 4
 # Probes of trace_and_top_eigenvalue projected per pass over its basis.
 _DEFLATED_PROBE_BLOCK = 4
 
@@ -99,7 +99,7 @@ def _lanczos(matvec, Q, tol, deflation_tol, generator):
     return steps, T[:steps, :steps], beta, theta, w
 
 
-def _deflated_samples(matvec, QR, T, num_probes, generator):
+def _deflated_samples(matvec, QR, T, n_probes, generator):
     """Hutchinson samples ``g^T (I - Q Q^T) A (I - Q Q^T) g``, Rademacher ``g``.
 
     ``QR`` is ``(m + 1, n)``: the ``m`` Lanczos vectors (the columns of ``Q``) as
@@ -114,13 +114,13 @@ def _deflated_samples(matvec, QR, T, num_probes, generator):
     """
     n = QR.shape[1]
     m = len(T)
-    samples = np.empty(num_probes)
-    block = min(num_probes, _DEFLATED_PROBE_BLOCK)
+    samples = np.empty(n_probes)
+    block = min(n_probes, _DEFLATED_PROBE_BLOCK)
     G = _empty_rows(block, n, QR.dtype, QR.device)
     quad = torch.empty(block, dtype=torch.float64, device=QR.device)  # g^T A g
     shifts = torch.arange(8, dtype=torch.uint8)
-    for start in range(0, num_probes, block):
-        size = min(block, num_probes - start)
+    for start in range(0, n_probes, block):
+        size = min(block, n_probes - start)
         for b in range(size):
             # Eight signs from each random byte, written into the block's row: a
             # third of the time of torch.randint with one draw per entry, and no
@@ -136,18 +136,18 @@ def _deflated_samples(matvec, QR, T, num_probes, generator):
     return samples
 
 
-def _lanczos_deflated(op, num_probes, max_steps, tol, deflation_tol, rng):
+def _lanczos_deflated(op, n_probes, max_steps, tol, deflation_tol, rng):
     """Lanczos then deflated Hutchinson, in torch, in the operator's dtype and device.
 
     Returns ``(trace_basis, samples, eigenvalue, steps)``: ``tr(T)``,
     ``T = Q^T A Q`` on the Krylov basis ``Q`` of ``steps`` vectors (see
-    :func:`_lanczos`), the ``num_probes`` Hutchinson samples of the deflated
+    :func:`_lanczos`), the ``n_probes`` Hutchinson samples of the deflated
     remainder (``trace_basis + samples.mean()`` is the trace estimate), the top
     Ritz value and the number of Lanczos steps (products: ``steps +
-    num_probes``). Given ``Q`` the samples are independent with mean
-    ``tr(A) - tr(T)``, so ``samples.var(ddof=1) / num_probes`` estimates the
+    n_probes``). Given ``Q`` the samples are independent with mean
+    ``tr(A) - tr(T)``, so ``samples.var(ddof=1) / n_probes`` estimates the
     variance of the trace estimate without bias (what the benchmark reports).
-    Requires ``max_steps + num_probes < n``.
+    Requires ``max_steps + n_probes < n``.
     """
     matvec, n, dtype, device = _torch_matvec(op)
     generator = torch.Generator().manual_seed(_torch_seed(rng))
@@ -155,14 +155,15 @@ def _lanczos_deflated(op, num_probes, max_steps, tol, deflation_tol, rng):
     QR = _empty_rows(max_steps + 1, n, dtype, device)
     steps, T, _, theta, residual = _lanczos(matvec, QR[:max_steps], tol, deflation_tol, generator)
     QR[steps] = residual
-    samples = _deflated_samples(matvec, QR[: steps + 1], T, num_probes, generator)
+    samples = _deflated_samples(matvec, QR[: steps + 1], T, n_probes, generator)
     return float(np.trace(T)), samples, theta, steps
 
 
+@_renamed_parameters(num_probes="n_probes")
 @validate_params(
     {
         "op": _OPERATOR,
-        "num_probes": [Interval(Integral, 1, None, closed="left")],
+        "n_probes": [Interval(Integral, 1, None, closed="left")],
         "max_lanczos_steps": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "deflation_tol": [Interval(Real, 0, 1, closed="both")],
@@ -173,7 +174,7 @@ def _lanczos_deflated(op, num_probes, max_steps, tol, deflation_tol, rng):
 def trace_and_top_eigenvalue(
     op,
     *,
-    num_probes=_DEFAULT_NUM_PROBES,
+    n_probes=_DEFAULT_N_PROBES,
     max_lanczos_steps=24,
     tol=1e-3,
     deflation_tol=1e-2,
@@ -186,7 +187,7 @@ def trace_and_top_eigenvalue(
     matrix ``T = Q^T A Q``) and a Krylov basis ``Q`` that captures the few large
     eigenvalues first. The trace is ``tr(T)`` (the trace of ``A`` on that basis,
     free) plus a Hutchinson estimate of the trace of the deflated remainder
-    ``(I - Q Q^T) A (I - Q Q^T)`` from ``num_probes`` projected Rademacher probes
+    ``(I - Q Q^T) A (I - Q Q^T)`` from ``n_probes`` projected Rademacher probes
     ``g - Q (Q^T g)``: unbiased, since ``Q`` does not depend on the probes (as in
     Hutch++, with Lanczos in place of the randomized range finder).
 
@@ -198,8 +199,8 @@ def trace_and_top_eigenvalue(
     steps removed at most ``deflation_tol`` of the squared Frobenius norm the
     basis has removed so far (known exactly from ``T`` and the last residual, no
     product needed), or until ``max_lanczos_steps``, or until its basis spans an
-    invariant subspace. The total cost is the steps taken plus ``num_probes``
-    products. When ``max_lanczos_steps + num_probes >=
+    invariant subspace. The total cost is the steps taken plus ``n_probes``
+    products. When ``max_lanczos_steps + n_probes >=
     n`` both are computed exactly from the dense matrix instead (``n`` products
     with the unit vectors).
 
@@ -209,7 +210,7 @@ def trace_and_top_eigenvalue(
         The operator, which must be symmetric. A :class:`HessianOperator` is
         worked with in its own dtype on its own device (the basis is a
         ``(steps, n)`` tensor there); other operators in float64 on the CPU.
-    num_probes : int, default=4
+    n_probes : int, default=4
         Hutchinson probes of the deflated remainder, one product each.
     max_lanczos_steps : int, default=24
         Most Lanczos steps (products); each holds one vector of size ``n``.
@@ -272,11 +273,11 @@ def trace_and_top_eigenvalue(
     (1.9999, 1.0)
     """
     linop, n = _as_linear_operator(op)
-    if max_lanczos_steps + num_probes >= n:
+    if max_lanczos_steps + n_probes >= n:
         eigvals = np.linalg.eigvalsh(_dense(linop, n))
         return float(np.sum(eigvals)), float(eigvals[np.argmax(np.abs(eigvals))])
     rng = _check_random_state(random_state)
     trace_basis, samples, eigenvalue, _ = _lanczos_deflated(
-        op, num_probes, max_lanczos_steps, tol, deflation_tol, rng
+        op, n_probes, max_lanczos_steps, tol, deflation_tol, rng
     )
     return trace_basis + float(np.mean(samples)), eigenvalue

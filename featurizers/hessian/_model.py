@@ -13,8 +13,8 @@ from numbers import Integral, Real
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from .._utils import _RANDOM_STATE
-from ._deflated import _DEFAULT_NUM_PROBES, trace_and_top_eigenvalue
+from .._utils import _RANDOM_STATE, _renamed_parameters
+from ._deflated import _DEFAULT_N_PROBES, trace_and_top_eigenvalue
 from ._eigenvalue import top_eigenvalue
 from ._operator import HessianOperator
 from ._trace import _estimate_trace
@@ -32,11 +32,12 @@ _MODEL_CONSTRAINTS = {
 }
 
 
+@_renamed_parameters(num_matvecs="n_matvecs")
 @validate_params(
     {
         **_MODEL_CONSTRAINTS,
         "method": [StrOptions({"auto", "xtrace", "hutchinson", "pyhessian"})],
-        "num_matvecs": [Interval(Integral, 1, None, closed="left")],
+        "n_matvecs": [Interval(Integral, 1, None, closed="left")],
         "random_state": _RANDOM_STATE,
     },
     prefer_skip_nested_validation=True,
@@ -48,7 +49,7 @@ def hessian_trace(
     targets,
     *,
     method="auto",
-    num_matvecs=100,
+    n_matvecs=100,
     random_state=None,
 ):
     """Trace of the Hessian of a model's mean loss on one batch.
@@ -68,13 +69,13 @@ def hessian_trace(
         Its targets.
     method : {"auto", "xtrace", "hutchinson", "pyhessian"}, default="auto"
         :func:`xtrace`, :func:`hutchinson_trace` (Rademacher probes) or
-        :func:`pyhessian_trace` (``num_matvecs`` is then its ``max_iter``).
+        :func:`pyhessian_trace` (``n_matvecs`` is then its ``max_iter``).
         ``"auto"`` is XTrace when its workspace, ``8 * n * (k + min(k, 16))``
-        bytes for ``n`` parameters and ``k = num_matvecs // 2`` (about
-        ``4 * num_matvecs * n``), is at most 1 GiB and ``num_matvecs >= 2``, and
+        bytes for ``n`` parameters and ``k = n_matvecs // 2`` (about
+        ``4 * n_matvecs * n``), is at most 1 GiB and ``n_matvecs >= 2``, and
         Hutchinson otherwise: XTrace up to about 2 million parameters at 100
         products. See the module docstring for the measurement behind it.
-    num_matvecs : int, default=100
+    n_matvecs : int, default=100
         Budget of Hessian-vector products (at least 2 for ``"xtrace"``).
     random_state : int, RandomState instance, Generator or None, default=None
         Source of the probes. Pass an int for reproducible results.
@@ -98,13 +99,13 @@ def hessian_trace(
     >>> round(hessian_trace(model, torch.nn.MSELoss(), x, y, random_state=0), 6)
     4.53
     """
-    if method == "xtrace" and num_matvecs < 2:
+    if method == "xtrace" and n_matvecs < 2:
         raise ValueError(
-            "The 'num_matvecs' parameter of hessian_trace must be at least 2 with "
-            f"method='xtrace'. Got {num_matvecs} instead."
+            "The 'n_matvecs' parameter of hessian_trace must be at least 2 with "
+            f"method='xtrace'. Got {n_matvecs} instead."
         )
     op = HessianOperator(model, loss_fn, inputs, targets)
-    return _estimate_trace(op, method, num_matvecs, random_state)
+    return _estimate_trace(op, method, n_matvecs, random_state)
 
 
 @validate_params(
@@ -164,16 +165,16 @@ def hessian_top_eigenvalue(
     return top_eigenvalue(op, method=method, tol=tol, random_state=random_state)
 
 
-def _trace_budget(trace_method, num_matvecs):
-    """The trace's Hessian-vector products: ``num_matvecs``, None resolved for the method.
+def _trace_budget(trace_method, n_matvecs):
+    """The trace's Hessian-vector products: ``n_matvecs``, None resolved for the method.
 
-    None means the default of the estimator: ``_DEFAULT_NUM_PROBES`` deflated probes
+    None means the default of the estimator: ``_DEFAULT_N_PROBES`` deflated probes
     for ``"deflated"`` (:func:`~featurizers.hessian.trace_and_top_eigenvalue`), the
     budget of :func:`hessian_trace` (``_DEFAULT_TRACE_MATVECS``) for the others.
     """
-    if num_matvecs is not None:
-        return num_matvecs
-    return _DEFAULT_NUM_PROBES if trace_method == "deflated" else _DEFAULT_TRACE_MATVECS
+    if n_matvecs is not None:
+        return n_matvecs
+    return _DEFAULT_N_PROBES if trace_method == "deflated" else _DEFAULT_TRACE_MATVECS
 
 
 def _model_sharpness(
@@ -183,7 +184,7 @@ def _model_sharpness(
     targets,
     *,
     trace_method="deflated",
-    num_matvecs=None,
+    n_matvecs=None,
     trace=True,
     eigenvalue=True,
     random_state=None,
@@ -194,10 +195,10 @@ def _model_sharpness(
     model in eval mode, every floating-point parameter differentiated; the model is
     left as it was) serves both quantities. With ``trace_method="deflated"`` one
     Lanczos run gives both (:func:`~featurizers.hessian.trace_and_top_eigenvalue`
-    with ``num_matvecs`` probes), whichever are asked for, so that each value does
+    with ``n_matvecs`` probes), whichever are asked for, so that each value does
     not depend on which others are; otherwise the trace is estimated by the
     estimator of :func:`hessian_trace` named ``trace_method`` with a budget of
-    ``num_matvecs`` products, and the eigenvalue by a separate ARPACK run
+    ``n_matvecs`` products, and the eigenvalue by a separate ARPACK run
     (:func:`~featurizers.hessian.top_eigenvalue`), both from ``random_state``.
 
     Parameters
@@ -211,7 +212,7 @@ def _model_sharpness(
     trace_method : {"deflated", "auto", "xtrace", "hutchinson", "pyhessian"}
         The estimator, see ``trace_method`` of
         :class:`~featurizers.LossLandscapeFeaturizer`.
-    num_matvecs : int or None
+    n_matvecs : int or None
         The trace's budget; None resolves as in :func:`_trace_budget`.
     trace, eigenvalue : bool
         Which quantities to compute (with ``"deflated"`` both always are).
@@ -228,9 +229,9 @@ def _model_sharpness(
         op = HessianOperator(model, loss_fn, inputs, targets)
     except FloatingPointError:  # NaN/inf loss: no Hessian
         return math.nan, math.nan
-    budget = _trace_budget(trace_method, num_matvecs)
+    budget = _trace_budget(trace_method, n_matvecs)
     if trace_method == "deflated":
-        return trace_and_top_eigenvalue(op, num_probes=budget, random_state=random_state)
+        return trace_and_top_eigenvalue(op, n_probes=budget, random_state=random_state)
     return (
         _estimate_trace(op, trace_method, budget, random_state) if trace else None,
         top_eigenvalue(op, random_state=random_state) if eigenvalue else None,

@@ -17,7 +17,7 @@ import scipy.sparse.linalg
 import torch
 from sklearn.utils._param_validation import validate_parameter_constraints
 
-from .._utils import _eval_mode
+from .._utils import _eval_mode, _warn_renamed
 
 
 def _empty_rows(rows, n, dtype, device):
@@ -84,10 +84,10 @@ class HessianOperator:
 
     Attributes
     ----------
-    num_params : int
+    n_parameters : int
         Number of scalar parameters, the side of the Hessian.
     shape : tuple of int
-        ``(num_params, num_params)``.
+        ``(n_parameters, n_parameters)``.
     loss : float
         The mean loss on the batch.
     dtype : torch.dtype
@@ -113,7 +113,7 @@ class HessianOperator:
     >>> x = torch.arange(12, dtype=torch.float64).reshape(4, 3) / 10
     >>> y = torch.zeros(4, 1, dtype=torch.float64)
     >>> op = HessianOperator(model, torch.nn.MSELoss(), x, y)
-    >>> op.num_params
+    >>> op.n_parameters
     4
     >>> op.matvec(torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=torch.float64))
     tensor([0.9000, 1.1000, 1.3000, 2.0000], dtype=torch.float64)
@@ -170,8 +170,8 @@ class HessianOperator:
         self._names = [name for name, _ in named]
         self._shapes = [p.shape for _, p in named]
         self._numels = [p.numel() for _, p in named]
-        self.num_params = int(sum(self._numels))
-        self.shape = (self.num_params, self.num_params)
+        self.n_parameters = int(sum(self._numels))
+        self.shape = (self.n_parameters, self.n_parameters)
 
         with torch.inference_mode(False), torch.enable_grad(), _eval_mode(model):
             self._params = [p.detach().clone().requires_grad_(True) for _, p in named]
@@ -204,9 +204,15 @@ class HessianOperator:
         ]
         self._grads = [grads[i] for i in self._graph_index]
 
+    @property
+    def num_params(self):
+        """Former name of ``n_parameters``, kept for one release (FutureWarning)."""
+        _warn_renamed("num_params", "n_parameters", type(self).__name__)
+        return self.n_parameters
+
     def __repr__(self):
         return (
-            f"{type(self).__name__}(num_params={self.num_params}, "
+            f"{type(self).__name__}(n_parameters={self.n_parameters}, "
             f"loss={self.loss:.6g}, dtype={self.dtype}, device={self.device})"
         )
 
@@ -215,13 +221,13 @@ class HessianOperator:
 
         Parameters
         ----------
-        v : torch.Tensor of shape (num_params,)
+        v : torch.Tensor of shape (n_parameters,)
             The vector, in the order of ``model.named_parameters()``. It is cast to
             the operator's dtype and device.
 
         Returns
         -------
-        torch.Tensor of shape (num_params,)
+        torch.Tensor of shape (n_parameters,)
             ``H @ v`` in the operator's dtype, on its device.
         """
         if not isinstance(v, torch.Tensor):
@@ -229,10 +235,10 @@ class HessianOperator:
                 "The 'v' parameter of HessianOperator.matvec must be a torch.Tensor. "
                 f"Got {type(v).__name__} instead."
             )
-        if v.ndim != 1 or v.shape[0] != self.num_params:
+        if v.ndim != 1 or v.shape[0] != self.n_parameters:
             raise ValueError(
                 "The 'v' parameter of HessianOperator.matvec must be a 1-D tensor of "
-                f"length num_params={self.num_params}. Got shape {tuple(v.shape)} "
+                f"length n_parameters={self.n_parameters}. Got shape {tuple(v.shape)} "
                 "instead."
             )
         if v.is_complex():
@@ -268,7 +274,7 @@ class HessianOperator:
         Returns
         -------
         scipy.sparse.linalg.LinearOperator
-            Symmetric operator of shape ``(num_params, num_params)`` taking and
+            Symmetric operator of shape ``(n_parameters, n_parameters)`` taking and
             returning float64 numpy arrays; products are computed in the operator's
             own dtype on its device.
         """
@@ -294,7 +300,7 @@ _OPERATOR = [
 def _as_linear_operator(op):
     """Return ``op`` as a square float64 LinearOperator and its dimension."""
     if isinstance(op, HessianOperator):
-        return op.to_linear_operator(), op.num_params
+        return op.to_linear_operator(), op.n_parameters
     if len(op.shape) != 2 or op.shape[0] != op.shape[1]:
         raise ValueError(
             f"The operator must be square (2-D, n x n). Got shape {tuple(op.shape)}."
@@ -328,7 +334,7 @@ def _torch_matvec(op):
     copy to numpy; any other operator is wrapped as a float64 CPU product.
     """
     if isinstance(op, HessianOperator):
-        return op.matvec, op.num_params, op.dtype, op.device
+        return op.matvec, op.n_parameters, op.dtype, op.device
     linop, n = _as_linear_operator(op)
 
     def matvec(v):

@@ -2,7 +2,7 @@
 
 :func:`xtrace` has the lowest variance for a given budget when a few eigenvalues
 dominate (as in trained networks' Hessians), at a workspace of about
-``num_matvecs / 2`` vectors; :func:`hutchinson_trace` needs one vector;
+``n_matvecs / 2`` vectors; :func:`hutchinson_trace` needs one vector;
 :func:`pyhessian_trace` reproduces PyHessian's adaptive stopping rule for
 comparison with published numbers. ``_estimate_trace`` is the choice between them
 that :func:`~featurizers.hessian.hessian_trace` and the featurizers make.
@@ -14,7 +14,7 @@ import numpy as np
 import scipy.linalg
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from .._utils import _RANDOM_STATE, _check_random_state, _child_seed
+from .._utils import _RANDOM_STATE, _check_random_state, _child_seed, _renamed_parameters
 from ._operator import _OPERATOR, _as_linear_operator, _rademacher
 
 
@@ -24,27 +24,28 @@ _XTRACE_BLOCK = 16
 _XTRACE_MEMORY_BUDGET = 2**30
 
 
+@_renamed_parameters(num_matvecs="n_matvecs")
 @validate_params(
     {
         "op": _OPERATOR,
-        "num_matvecs": [Interval(Integral, 1, None, closed="left")],
+        "n_matvecs": [Interval(Integral, 1, None, closed="left")],
         "distribution": [StrOptions({"rademacher", "normal"})],
         "random_state": _RANDOM_STATE,
     },
     prefer_skip_nested_validation=True,
 )
-def hutchinson_trace(op, num_matvecs=100, *, distribution="rademacher", random_state=None):
+def hutchinson_trace(op, n_matvecs=100, *, distribution="rademacher", random_state=None):
     """Estimate the trace of a symmetric operator with Hutchinson's method.
 
-    The estimate is the mean of ``v @ (A @ v)`` over ``num_matvecs`` independent
+    The estimate is the mean of ``v @ (A @ v)`` over ``n_matvecs`` independent
     probes ``v`` with identity covariance. It is unbiased; for Rademacher probes its
-    variance is ``2 * (||A||_F^2 - sum(diag(A)^2)) / num_matvecs``.
+    variance is ``2 * (||A||_F^2 - sum(diag(A)^2)) / n_matvecs``.
 
     Parameters
     ----------
     op : HessianOperator, LinearOperator, ndarray or sparse matrix of shape (n, n)
         The operator.
-    num_matvecs : int, default=100
+    n_matvecs : int, default=100
         Number of probes, hence of matrix-vector products.
     distribution : {"rademacher", "normal"}, default="rademacher"
         Distribution of the probe entries: independent +-1, or standard normal.
@@ -72,13 +73,13 @@ def hutchinson_trace(op, num_matvecs=100, *, distribution="rademacher", random_s
     linop, n = _as_linear_operator(op)
     rng = _check_random_state(random_state)
     total = 0.0
-    for _ in range(num_matvecs):
+    for _ in range(n_matvecs):
         if distribution == "rademacher":
             v = _rademacher(rng, n)
         else:
             v = rng.standard_normal(n)
         total += float(v @ linop.matvec(v))
-    return total / num_matvecs
+    return total / n_matvecs
 
 
 @validate_params(
@@ -177,20 +178,21 @@ def _leave_one_out_directions(R):
     return S
 
 
+@_renamed_parameters(num_matvecs="n_matvecs")
 @validate_params(
     {
         "op": _OPERATOR,
-        "num_matvecs": [Interval(Integral, 2, None, closed="left")],
+        "n_matvecs": [Interval(Integral, 2, None, closed="left")],
         "random_state": _RANDOM_STATE,
     },
     prefer_skip_nested_validation=True,
 )
-def xtrace(op, num_matvecs=100, *, random_state=None):
+def xtrace(op, n_matvecs=100, *, random_state=None):
     """Estimate the trace of a symmetric operator with XTrace.
 
     XTrace (Epperly, Tropp and Webber, 2024) spends half of the products on a
     randomized range finder and half on the product with its basis, like Hutch++,
-    and makes every probe serve both roles: for each of the ``k = num_matvecs // 2``
+    and makes every probe serve both roles: for each of the ``k = n_matvecs // 2``
     Gaussian probes ``w_i``, the basis ``Q_i`` of ``A`` applied to the *other* probes
     gives ``tr(Q_i^T A Q_i)`` exactly, and ``w_i`` estimates the trace of ``A`` on
     the orthogonal complement of ``Q_i``; the estimate is the mean of these ``k``
@@ -202,15 +204,15 @@ def xtrace(op, num_matvecs=100, *, random_state=None):
 
     When the spectrum decays (as network Hessians' do), the error is far below
     Hutchinson's for the same number of products, and the estimate is exact for an
-    operator of rank below ``k``. When ``num_matvecs >= n`` the trace is computed
+    operator of rank below ``k``. When ``n_matvecs >= n`` the trace is computed
     exactly from the ``n`` products with the unit vectors instead.
 
     Parameters
     ----------
     op : HessianOperator, LinearOperator, ndarray or sparse matrix of shape (n, n)
         The operator, which must be symmetric.
-    num_matvecs : int, default=100
-        Budget of matrix-vector products, at least 2; ``2 * (num_matvecs // 2)``
+    n_matvecs : int, default=100
+        Budget of matrix-vector products, at least 2; ``2 * (n_matvecs // 2)``
         are used.
     random_state : int, RandomState instance, Generator or None, default=None
         Source of the probes. Pass an int for reproducible results.
@@ -224,7 +226,7 @@ def xtrace(op, num_matvecs=100, *, random_state=None):
     -----
     Memory: one ``n x k`` float64 array (the images of the probes, overwritten by
     their orthonormal basis) and one ``n x min(k, 16)`` block, that is
-    ``8 * n * (k + min(k, 16))`` bytes, about ``4 * num_matvecs * n`` for large
+    ``8 * n * (k + min(k, 16))`` bytes, about ``4 * n_matvecs * n`` for large
     budgets, where Hutchinson needs a few vectors of size ``n``. The peak measured
     with :mod:`tracemalloc` on a 19,210-parameter MLP was 552 bytes per parameter
     at 100 products (962 at 200). For a model with 11 million parameters and 100
@@ -257,12 +259,12 @@ def xtrace(op, num_matvecs=100, *, random_state=None):
     2.3453
     """
     linop, n = _as_linear_operator(op)
-    if num_matvecs >= n:
+    if n_matvecs >= n:
         return _exact_trace(linop, n)
-    return _xtrace(linop, n, num_matvecs, random_state)[0]
+    return _xtrace(linop, n, n_matvecs, random_state)[0]
 
 
-def _xtrace(linop, n, num_matvecs, random_state):
+def _xtrace(linop, n, n_matvecs, random_state):
     """XTrace estimate of the trace and the Rayleigh-Ritz value of its basis.
 
     Returns ``(trace, ritz)`` where ``ritz`` is the largest-magnitude eigenvalue
@@ -271,9 +273,9 @@ def _xtrace(linop, n, num_matvecs, random_state):
     It is not offered as a feature: one step of subspace iteration is far less
     accurate than Lanczos (see the module docstring: relative errors of 6e-4 to
     8e-2 on trained networks at 20-100 products, where Lanczos reaches 1e-6 in
-    about 10). Requires ``2 <= num_matvecs < n``.
+    about 10). Requires ``2 <= n_matvecs < n``.
     """
-    k = num_matvecs // 2
+    k = n_matvecs // 2
     # The probes are drawn twice from one seed (for A w and for Q^T w) instead of
     # being stored: the basis is then the only n x k array.
     seed = _child_seed(_check_random_state(random_state))
@@ -329,26 +331,26 @@ def _xtrace(linop, n, num_matvecs, random_state):
     return float(np.mean(tr_basis + scale * residual)), ritz
 
 
-def _xtrace_workspace(num_matvecs, n):
+def _xtrace_workspace(n_matvecs, n):
     """Bytes of the two float64 arrays :func:`xtrace` allocates (see its Notes)."""
-    k = num_matvecs // 2
+    k = n_matvecs // 2
     return 8 * n * (k + min(k, _XTRACE_BLOCK))
 
 
-def _trace_method(method, num_matvecs, n):
+def _trace_method(method, n_matvecs, n):
     """The estimator ``method`` stands for: ``"auto"`` resolved for ``n`` parameters."""
     if method != "auto":
         return method
-    if num_matvecs >= 2 and _xtrace_workspace(num_matvecs, n) <= _XTRACE_MEMORY_BUDGET:
+    if n_matvecs >= 2 and _xtrace_workspace(n_matvecs, n) <= _XTRACE_MEMORY_BUDGET:
         return "xtrace"
     return "hutchinson"
 
 
-def _estimate_trace(op, method, num_matvecs, random_state):
+def _estimate_trace(op, method, n_matvecs, random_state):
     """Trace of a :class:`HessianOperator` by the estimator of :func:`hessian_trace`."""
-    method = _trace_method(method, num_matvecs, op.num_params)
+    method = _trace_method(method, n_matvecs, op.n_parameters)
     if method == "xtrace":
-        return xtrace(op, num_matvecs, random_state=random_state)
+        return xtrace(op, n_matvecs, random_state=random_state)
     if method == "hutchinson":
-        return hutchinson_trace(op, num_matvecs, random_state=random_state)
-    return pyhessian_trace(op, max_iter=num_matvecs, random_state=random_state)
+        return hutchinson_trace(op, n_matvecs, random_state=random_state)
+    return pyhessian_trace(op, max_iter=n_matvecs, random_state=random_state)

@@ -316,6 +316,33 @@ def test_reproducible_with_random_state(groups, cnn_group):
     assert not np.array_equal(first, other)
 
 
+@pytest.mark.parametrize(
+    "make", [np.random.default_rng, np.random.RandomState], ids=["Generator", "RandomState"]
+)
+def test_random_state_instances_are_accepted_like_the_functions(groups, make):
+    # The constraint of the functions: a Generator is accepted as well as a
+    # RandomState. Either is drawn from once per transform, as scikit-learn does with
+    # a RandomState: equal seeds give equal rows, a second call differs, and a clone
+    # (which deep-copies the instance in its current state) repeats the next call.
+    features = ["train_error", "hessian_t", "CKA"]
+    featurizer = LossLandscapeFeaturizer(features, random_state=make(5), **FAST)
+    assert isinstance(featurizer.get_params()["random_state"], type(make(5)))
+    first = featurizer.transform(groups)
+    np.testing.assert_array_equal(
+        first, LossLandscapeFeaturizer(features, random_state=make(5), **FAST).transform(groups)
+    )
+    copy_ = clone(featurizer)
+    assert copy_.random_state is not featurizer.random_state
+    second = featurizer.transform(groups)
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(copy_.transform(groups), second)
+
+
+def test_random_state_of_an_unaccepted_type_is_refused():
+    with pytest.raises(InvalidParameterError, match="'random_state' parameter"):
+        LossLandscapeFeaturizer(random_state="seed").fit([])
+
+
 def test_a_row_depends_on_its_position_and_group_only(groups, cnn_group):
     featurizer = LossLandscapeFeaturizer(ALL, random_state=0, **FAST)
     a = featurizer.transform([groups[0], groups[1]])

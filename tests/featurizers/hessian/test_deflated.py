@@ -118,7 +118,7 @@ def test_deflated_samples_are_the_projected_quadratic_forms():
 def test_trace_and_top_eigenvalue_is_exact_when_the_budget_covers_n(case):
     H, op = case["H"], case["op"]
     trace, top = trace_and_top_eigenvalue(
-        op, num_probes=op.num_params - 24, random_state=0
+        op, n_probes=op.n_parameters - 24, random_state=0
     )
     assert trace == pytest.approx(np.trace(H), rel=1e-10)
     assert top == pytest.approx(_top_dense(H), rel=1e-10)
@@ -127,7 +127,7 @@ def test_trace_and_top_eigenvalue_is_exact_when_the_budget_covers_n(case):
 def test_trace_and_top_eigenvalue_top_eigenvalue(case):
     expected = _top_dense(case["H"])
     _, top = trace_and_top_eigenvalue(
-        case["op"], num_probes=1, max_lanczos_steps=20, random_state=0
+        case["op"], n_probes=1, max_lanczos_steps=20, random_state=0
     )
     assert abs(top - expected) <= 1e-4 * abs(expected)
 
@@ -135,7 +135,7 @@ def test_trace_and_top_eigenvalue_top_eigenvalue(case):
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"num_probes": 4, "max_lanczos_steps": 4, "tol": 0.0},  # a fixed basis size
+        {"n_probes": 4, "max_lanczos_steps": 4, "tol": 0.0},  # a fixed basis size
         {},  # the defaults: the basis size depends on the start vector
     ],
     ids=["fixed", "adaptive"],
@@ -172,7 +172,7 @@ def test_trace_and_top_eigenvalue_low_rank_and_sign():
     rng = np.random.default_rng(0)
     B = rng.standard_normal((40, 3))
     A = B @ np.diag([-5.0, 1.0, 2.0]) @ B.T  # rank 3: Lanczos spans its range
-    trace, top = trace_and_top_eigenvalue(A, num_probes=4, max_lanczos_steps=8, tol=0.0)
+    trace, top = trace_and_top_eigenvalue(A, n_probes=4, max_lanczos_steps=8, tol=0.0)
     eigvals = np.linalg.eigvalsh(A)
     assert trace == pytest.approx(np.trace(A), rel=1e-8)
     assert top == pytest.approx(eigvals[np.argmax(np.abs(eigvals))], rel=1e-8)
@@ -211,7 +211,7 @@ def test_deflated_samples_of_a_float32_operator_match_the_exact_projection(case)
         copy.deepcopy(case["model"]).float(), LOSS, case["x"].float(), case["y"]
     )
     H = case["H"]
-    QR = torch.empty((11, op32.num_params), dtype=torch.float32)
+    QR = torch.empty((11, op32.n_parameters), dtype=torch.float32)
     steps, T, _, _, residual = deflated_module._lanczos(
         op32.matvec, QR[:10], 1e-3, 1e-2, torch.Generator().manual_seed(0)
     )
@@ -221,7 +221,7 @@ def test_deflated_samples_of_a_float32_operator_match_the_exact_projection(case)
     Q = QR[:steps].double().numpy().T
     np.testing.assert_allclose(Q.T @ Q, np.eye(steps), atol=1e-5)
     P = np.eye(len(H)) - Q @ Q.T
-    probes = _replayed_probes(1, op32.num_params, len(samples))
+    probes = _replayed_probes(1, op32.n_parameters, len(samples))
     for sample, g in zip(samples, probes, strict=True):
         g = P @ g
         assert sample == pytest.approx(g @ H @ g, abs=1e-4 * abs(np.trace(H)))
@@ -263,7 +263,7 @@ def test_trace_and_top_eigenvalue_with_an_operator_that_works_in_its_input():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"num_probes": 0}, "'num_probes' parameter"),
+        ({"n_probes": 0}, "'n_probes' parameter"),
         ({"max_lanczos_steps": 0}, "'max_lanczos_steps' parameter"),
         ({"tol": -1.0}, "'tol' parameter"),
         ({"deflation_tol": 1.5}, "'deflation_tol' parameter"),

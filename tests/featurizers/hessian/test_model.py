@@ -51,12 +51,12 @@ def test_hessian_top_eigenvalue_wrapper(case):
 def test_hessian_trace_wrapper(case, method):
     exact = np.trace(case["H"])
     got = hessian_trace(
-        case["model"], LOSS, case["x"], case["y"], method=method, num_matvecs=40,
+        case["model"], LOSS, case["x"], case["y"], method=method, n_matvecs=40,
         random_state=0,
     )
     assert np.isfinite(got)
     assert got == hessian_trace(
-        case["model"], LOSS, case["x"], case["y"], method=method, num_matvecs=40,
+        case["model"], LOSS, case["x"], case["y"], method=method, n_matvecs=40,
         random_state=0,
     )
     if method == "xtrace":
@@ -74,10 +74,10 @@ def test_hessian_trace_wrapper(case, method):
         lambda A, rs: top_eigenvalue(A, method="power", random_state=rs),
         lambda A, rs: top_eigenvalue(A, random_state=rs),
         lambda A, rs: trace_and_top_eigenvalue(
-            A, num_probes=6, max_lanczos_steps=4, random_state=rs
+            A, n_probes=6, max_lanczos_steps=4, random_state=rs
         )[0],
         lambda A, rs: trace_and_top_eigenvalue(
-            A, num_probes=6, max_lanczos_steps=4, random_state=rs
+            A, n_probes=6, max_lanczos_steps=4, random_state=rs
         )[1],
     ],
     ids=[
@@ -139,14 +139,14 @@ def test_model_is_not_mutated(make):
     before = state_hash(model)
     op = HessianOperator(model, LOSS, x, y)
     assert state_hash(model) == before
-    op.matvec(torch.ones(op.num_params, dtype=DTYPE))
+    op.matvec(torch.ones(op.n_parameters, dtype=DTYPE))
     xtrace(op, 10, random_state=0)
     hutchinson_trace(op, 2, random_state=0)
     pyhessian_trace(op, max_iter=3, random_state=0)
     top_eigenvalue(op, random_state=0)
     top_eigenvalue(op, method="power", max_iter=3, random_state=0)
     assert state_hash(model) == before
-    hessian_trace(model, LOSS, x, y, num_matvecs=10, random_state=0)
+    hessian_trace(model, LOSS, x, y, n_matvecs=10, random_state=0)
     hessian_top_eigenvalue(model, LOSS, x, y, random_state=0)
     assert state_hash(model) == before
 
@@ -156,7 +156,7 @@ def test_buffers_updated_in_forward_are_restored():
     _, x, y = _mlp()
     before = state_hash(model)
     op = HessianOperator(model, LOSS, x, y)
-    assert op.num_params == 15
+    assert op.n_parameters == 15
     assert state_hash(model) == before
 
 
@@ -168,8 +168,8 @@ def test_tied_parameters_count_once():
     tied[2].weight = tied[0].weight
     H = _dense_hessian(tied, x, y % 3)
     op = HessianOperator(tied, LOSS, x, y % 3)
-    assert op.num_params == H.shape[0] == 16 + 4 + 4
-    v = np.random.default_rng(0).standard_normal(op.num_params)
+    assert op.n_parameters == H.shape[0] == 16 + 4 + 4
+    v = np.random.default_rng(0).standard_normal(op.n_parameters)
     np.testing.assert_allclose(op.matvec(torch.from_numpy(v)).numpy(), H @ v, rtol=1e-8)
 
 
@@ -178,7 +178,7 @@ def test_hessian_uses_eval_mode_whatever_the_models_mode():
     H = _dense_hessian(model, x, y)
     model.train()
     op = HessianOperator(model, LOSS, x, y)
-    v = np.random.default_rng(0).standard_normal(op.num_params)
+    v = np.random.default_rng(0).standard_normal(op.n_parameters)
     np.testing.assert_allclose(op.matvec(torch.from_numpy(v)).numpy(), H @ v, rtol=1e-8)
     assert model.training
 
@@ -195,9 +195,9 @@ def test_model_is_not_mutated_when_construction_fails():
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda A: hutchinson_trace(A, 0), "'num_matvecs' parameter of hutchinson_trace"),
-        (lambda A: hutchinson_trace(A, 2.5), "'num_matvecs' parameter"),
-        (lambda A: xtrace(A, 1), "'num_matvecs' parameter of xtrace"),
+        (lambda A: hutchinson_trace(A, 0), "'n_matvecs' parameter of hutchinson_trace"),
+        (lambda A: hutchinson_trace(A, 2.5), "'n_matvecs' parameter"),
+        (lambda A: xtrace(A, 1), "'n_matvecs' parameter of xtrace"),
         (lambda A: hutchinson_trace(A, distribution="gauss"), "'distribution'"),
         (lambda A: pyhessian_trace(A, max_iter=0), "'max_iter' parameter"),
         (lambda A: pyhessian_trace(A, tol=-1.0), "'tol' parameter"),
@@ -216,10 +216,10 @@ def test_hessian_functions_bad_arguments():
     model, x, y = _mlp()
     with pytest.raises(ValueError, match="'method' parameter of hessian_trace must be"):
         hessian_trace(model, LOSS, x, y, method="exact")
-    with pytest.raises(ValueError, match="'num_matvecs' parameter of hessian_trace"):
-        hessian_trace(model, LOSS, x, y, num_matvecs=0)
+    with pytest.raises(ValueError, match="'n_matvecs' parameter of hessian_trace"):
+        hessian_trace(model, LOSS, x, y, n_matvecs=0)
     with pytest.raises(ValueError, match="at least 2 with method='xtrace'. Got 1"):
-        hessian_trace(model, LOSS, x, y, method="xtrace", num_matvecs=1)
+        hessian_trace(model, LOSS, x, y, method="xtrace", n_matvecs=1)
     with pytest.raises(ValueError, match="'method' parameter of hessian_top_eigenvalue"):
         hessian_top_eigenvalue(model, LOSS, x, y, method="qr")
     with pytest.raises(ValueError, match=r"non-empty batch .* Got a tensor of shape \(0, 4\)"):

@@ -20,9 +20,9 @@ pytestmark = pytest.mark.filterwarnings(
 
 
 # ------------------------------------------------------------------ operator
-def test_num_params_and_shape(case):
+def test_n_parameters_and_shape(case):
     n = sum(p.numel() for p in case["model"].parameters())
-    assert case["op"].num_params == n == case["H"].shape[0]
+    assert case["op"].n_parameters == n == case["H"].shape[0]
     assert case["op"].shape == (n, n)
     assert case["op"].dtype == DTYPE
     with torch.no_grad():
@@ -34,9 +34,9 @@ def test_matvec_matches_dense(case):
     H, op = case["H"], case["op"]
     rng = np.random.default_rng(0)
     for _ in range(3):
-        v = rng.standard_normal(op.num_params)
+        v = rng.standard_normal(op.n_parameters)
         hv = op.matvec(torch.from_numpy(v))
-        assert isinstance(hv, torch.Tensor) and hv.shape == (op.num_params,)
+        assert isinstance(hv, torch.Tensor) and hv.shape == (op.n_parameters,)
         expected = H @ v
         err = np.linalg.norm(hv.numpy() - expected) / np.linalg.norm(expected)
         assert err < 1e-6
@@ -47,7 +47,7 @@ def test_linear_operator_matches_dense(case):
     linop = op.to_linear_operator()
     assert isinstance(linop, scipy.sparse.linalg.LinearOperator)
     assert linop.dtype == np.float64 and linop.shape == H.shape
-    V = np.random.default_rng(1).standard_normal((op.num_params, 2))
+    V = np.random.default_rng(1).standard_normal((op.n_parameters, 2))
     np.testing.assert_allclose(linop @ V, H @ V, rtol=1e-6, atol=1e-10)
     out = linop.matvec(V[:, 0])
     assert out.dtype == np.float64
@@ -71,8 +71,8 @@ def test_frozen_and_unused_parameters_are_included():
     H_body = _dense_hessian(body, x, y)
     op = HessianOperator(_WithUnused(body), LOSS, x, y)
     n_body = H_body.shape[0]
-    assert op.num_params == n_body + 6
-    v = np.random.default_rng(0).standard_normal(op.num_params)
+    assert op.n_parameters == n_body + 6
+    v = np.random.default_rng(0).standard_normal(op.n_parameters)
     hv = op.matvec(torch.from_numpy(v)).numpy()
     np.testing.assert_allclose(hv[:n_body], H_body @ v[:n_body], rtol=1e-8)
     np.testing.assert_array_equal(hv[n_body:], 0.0)
@@ -84,19 +84,19 @@ def test_float32_model():
     model32 = model.float()
     op = HessianOperator(model32, LOSS, x.float(), y)
     assert op.dtype == torch.float32
-    hv = op.matvec(torch.ones(op.num_params, dtype=torch.float64))
+    hv = op.matvec(torch.ones(op.n_parameters, dtype=torch.float64))
     assert hv.dtype == torch.float32
-    out = op.to_linear_operator().matvec(np.ones(op.num_params))
+    out = op.to_linear_operator().matvec(np.ones(op.n_parameters))
     assert out.dtype == np.float64
     H = _dense_hessian(model32.double(), x, y)
-    np.testing.assert_allclose(out, H @ np.ones(op.num_params), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out, H @ np.ones(op.n_parameters), rtol=1e-4, atol=1e-5)
 
 
 def test_operator_is_a_snapshot_and_works_under_no_grad():
     model, x, y = _mlp()
     with torch.no_grad():
         op = HessianOperator(model, LOSS, x, y)
-    v = torch.ones(op.num_params, dtype=DTYPE)
+    v = torch.ones(op.n_parameters, dtype=DTYPE)
     before = op.matvec(v)
     with torch.no_grad():
         for p in model.parameters():
@@ -119,22 +119,22 @@ def test_empty_rows_is_a_writable_contiguous_tensor(dtype):
 def test_matvec_bad_vector():
     model, x, y = _mlp()
     op = HessianOperator(model, LOSS, x, y)
-    with pytest.raises(ValueError, match=r"length num_params=51. Got shape \(50,\)"):
+    with pytest.raises(ValueError, match=r"length n_parameters=51. Got shape \(50,\)"):
         op.matvec(torch.ones(50, dtype=DTYPE))
     with pytest.raises(ValueError, match="1-D"):
-        op.matvec(torch.ones(op.num_params, 1, dtype=DTYPE))
+        op.matvec(torch.ones(op.n_parameters, 1, dtype=DTYPE))
     with pytest.raises(TypeError, match="torch.Tensor. Got ndarray"):
-        op.matvec(np.ones(op.num_params))
+        op.matvec(np.ones(op.n_parameters))
     with pytest.raises(TypeError, match="real"):
-        op.matvec(torch.ones(op.num_params, dtype=torch.complex128))
+        op.matvec(torch.ones(op.n_parameters, dtype=torch.complex128))
     with pytest.raises(ValueError, match="dimension mismatch"):
-        op.to_linear_operator().matvec(np.ones(op.num_params + 1))
+        op.to_linear_operator().matvec(np.ones(op.n_parameters + 1))
 
 
 def test_no_second_order_dependence_gives_zero():
     model = torch.nn.Linear(3, 2).to(DTYPE)
     x = torch.randn(4, 3, dtype=DTYPE)
     op = HessianOperator(model, lambda out, t: out.mean(), x, x)
-    hv = op.matvec(torch.ones(op.num_params, dtype=DTYPE))
+    hv = op.matvec(torch.ones(op.n_parameters, dtype=DTYPE))
     assert torch.equal(hv, torch.zeros(8, dtype=DTYPE))
     assert xtrace(op, 4, random_state=0) == 0.0

@@ -45,7 +45,7 @@ def test_hutchinson_is_unbiased(case, distribution):
 def test_xtrace_close_to_exact(case):
     H, op = case["H"], case["op"]
     exact = np.trace(H)
-    n = op.num_params
+    n = op.n_parameters
     estimates = [xtrace(op, 30, random_state=seed) for seed in range(5)]
     hutch = [hutchinson_trace(op, 30, random_state=seed) for seed in range(5)]
     err = np.abs(np.array(estimates) - exact) / abs(exact)
@@ -85,9 +85,9 @@ def test_xtrace_ritz_value(case):
     linop = op.to_linear_operator()
     top = _top_dense(H)
     eigvals = np.linalg.eigvalsh(H)
-    trace, ritz = trace_module._xtrace(linop, op.num_params, 30, 5)
+    trace, ritz = trace_module._xtrace(linop, op.n_parameters, 30, 5)
     assert trace == xtrace(op, 30, random_state=5)
-    assert (trace, ritz) == trace_module._xtrace(linop, op.num_params, 30, 5)
+    assert (trace, ritz) == trace_module._xtrace(linop, op.n_parameters, 30, 5)
     # A Ritz value lies between the extreme eigenvalues and is at most |top|.
     assert eigvals[0] - 1e-9 * abs(top) <= ritz <= eigvals[-1] + 1e-9 * abs(top)
     assert abs(ritz) <= abs(top) * (1 + 1e-9)
@@ -130,17 +130,17 @@ def test_pyhessian_stopping_rule():
 
 
 def test_auto_trace_method_is_xtrace_within_the_memory_budget(case, monkeypatch):
-    def trace(method, num_matvecs=20):
+    def trace(method, n_matvecs=20):
         return hessian_trace(
             case["model"], LOSS, case["x"], case["y"], method=method,
-            num_matvecs=num_matvecs, random_state=0,
+            n_matvecs=n_matvecs, random_state=0,
         )
 
     xtrace_estimate, hutchinson_estimate = trace("xtrace"), trace("hutchinson")
     assert xtrace_estimate != hutchinson_estimate
     assert trace("auto") == xtrace_estimate
     # 20 products: a basis of 10 vectors and a block of 10, 8 bytes a float
-    workspace = 8 * case["op"].num_params * (10 + 10)
+    workspace = 8 * case["op"].n_parameters * (10 + 10)
     monkeypatch.setattr(trace_module, "_XTRACE_MEMORY_BUDGET", workspace)
     assert trace("auto") == xtrace_estimate
     monkeypatch.setattr(trace_module, "_XTRACE_MEMORY_BUDGET", workspace - 1)
