@@ -491,23 +491,18 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         basis holds the outlier eigenvalues of the Hessian, which carry most of
         the variance of a trace estimate; the trace is the Hessian's on that
         basis plus a Hutchinson estimate of the rest from ``trace_matvecs``
-        probes. On the three networks of ``benchmarks/bench_hessian.py``
-        (section 2) it took 16-20 products per model where the PyHessian-style
-        baseline (adaptive Hutchinson and power iteration) took 32-40, at a
-        lower variance of the trace (see the benchmark's figures in
-        ``benchmarks/README.md``). Its basis holds up to 24 vectors of the
-        model's size. The others estimate the trace alone, with
+        probes: about half the products of adaptive Hutchinson plus power
+        iteration at a lower variance of the trace. Its basis holds up to 24
+        vectors of the model's size. The others estimate the trace alone, with
         :func:`~featurizers.hessian.hessian_trace`, and the eigenvalue with a
         separate ARPACK run (:func:`~featurizers.hessian.top_eigenvalue`):
-        ``"xtrace"`` has by far the lowest variance for a large budget on trained
-        networks (0.4-1.2% at 100 products on those networks), but holds about
-        ``4 * trace_matvecs`` bytes per parameter (552 bytes per parameter peak
-        measured at 100 products on a 19,210-parameter MLP; about 6 GB for a
-        ResNet-18's 11 million parameters), where ``"hutchinson"`` holds a few
-        vectors; ``"auto"`` uses XTrace when that workspace is at most 1 GiB (up
-        to about 2 million parameters at 100 products) and Hutchinson otherwise;
+        ``"xtrace"`` has the lowest variance for a large budget on trained
+        networks, but holds about ``4 * trace_matvecs`` bytes per parameter
+        (about 6 GB for a ResNet-18's 11 million parameters at 100 products),
+        where ``"hutchinson"`` holds a few vectors; ``"auto"`` uses XTrace when
+        that workspace is at most 1 GiB and Hutchinson otherwise;
         ``"pyhessian"`` is PyHessian's adaptive rule, to compare with published
-        numbers.
+        numbers. Figures: the documentation's benchmarks page.
     trace_matvecs : int or None, default=None
         Hessian-vector products the trace costs beyond the eigenvalue's. With
         ``"deflated"``, the Hutchinson probes of the deflated remainder (the
@@ -519,16 +514,15 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
     curve_epochs : int, default=50
         Epochs of curve training (50 in the collections); 0 keeps the initial
         bend. What matters is the number of SGD steps: on small training sets 50
-        epochs are few steps and the peak has not converged (on a digits-MLP zoo,
-        200 epochs raised the peak by up to 23 points over 50; see
-        ``benchmarks/bench_connectivity.py``). Keep 50 to compare with the
+        epochs are few steps and the peak may not have converged (see the
+        documentation's benchmarks page). Keep 50 to compare with the
         collections.
     curve_init : {"midpoint", "random"}, default="midpoint"
         Initial bend: the midpoint of the two models (the curve starts as the
         straight segment between them), or a fresh random initialisation as in
-        the original experiments. On the digits-MLP zoo neither settled faster
-        (median 40 and 45 epochs to come within 1 point of the 50-epoch peak)
-        and their 50-epoch peaks differed by up to 12 points either way.
+        the original experiments. Neither settled faster in
+        ``benchmarks/bench_connectivity.py``; their peaks differ, so compare
+        groups featurized with the same one.
     n_pairs : int or "all", default=1
         Pairs of models whose curves are averaged: the first ``n_pairs`` of
         ``(0, 1), (0, 2), ..., (1, 2), ...``. The collections use one.

@@ -17,8 +17,8 @@ from ._operator import _OPERATOR, _as_linear_operator, _dense, _empty_rows, _tor
 
 
 # Hutchinson probes of trace_and_top_eigenvalue by default: on the networks of
-# benchmarks/bench_hessian.py, 4 put its trace below the variance of the
-# PyHessian-style baseline's on all three, with margin (see the benchmark's README).
+# benchmarks/bench_hessian.py, 4 put the variance of its trace below that of the
+# PyHessian-style baseline on all three (figures in benchmarks/README.md).
 _DEFAULT_N_PROBES = 4
 # Probes of trace_and_top_eigenvalue projected per pass over its basis.
 _DEFLATED_PROBE_BLOCK = 4
@@ -236,13 +236,11 @@ def trace_and_top_eigenvalue(
 
     Notes
     -----
-    Measured in ``benchmarks/bench_hessian.py`` on the three networks there (an
-    MLP, a small CNN with BatchNorm and a ResNet-18 of width 8, 200 images):
-    Lanczos stopped after 11.6, 15.7 and 13.2 steps on average (section 2),
-    where the per-probe relative standard deviation of the remainder had fallen
-    from 35%, 31% and 23% (plain Hutchinson) to about 10%, 2.8% and 7.7%
-    (section 4); see the module docstring for the timings against the
-    PyHessian-style baseline.
+    On trained networks Lanczos stops after a dozen or so steps, once the outliers
+    are in its basis, and the deflated probes are then several times less variable
+    than plain Hutchinson probes (sections 2 and 4 of
+    ``benchmarks/bench_hessian.py``; figures on the documentation's benchmarks
+    page).
     Memory: the basis, one vector of ``n`` entries in the operator's dtype per
     Lanczos step taken (room for ``max_lanczos_steps`` is reserved, but pages
     never written are not backed), one more for the last residual and 4 for the

@@ -13,8 +13,8 @@ from .._utils import _RANDOM_STATE, _check_random_state
 from ._operator import _OPERATOR, _as_linear_operator, _dense
 
 
-# Lanczos basis size: 6 vectors found the top eigenvalue of network Hessians to 1e-5
-# relative in 7-21 products (see the featurizer notes of the project).
+# Lanczos basis size of ARPACK: with 6 vectors the top eigenvalue of network Hessians
+# converges to tol 1e-3 in about 10 products (benchmarks/bench_hessian.py, section 2).
 _LANCZOS_NCV = 6
 # Below this dimension the dense matrix is cheaper than a Lanczos run.
 _DENSE_MAX_DIM = 2 * _LANCZOS_NCV

@@ -27,17 +27,12 @@ def _empty_rows(rows, n, dtype, device):
     4 MiB and more with transparent huge pages (on Linux), where torch's allocator
     does not: the first write to a fresh basis row then costs a fault per 2 MiB
     rather than per 4 KiB. That matters where the kernel's setting
-    (``/sys/kernel/mm/transparent_hugepage/enabled``) is ``madvise``, as on this
-    project's machines and by default on many distributions; with ``always``
-    torch's memory gets huge pages too, with ``never`` neither does. There it
-    made the first write of an 821k-entry float32 row 4.6x faster (0.23 ms against 1.08 ms), and a
-    whole :func:`trace_and_top_eigenvalue` run on the MLP of
-    ``benchmarks/bench_hessian.py`` took 188 ms instead of 205 ms (medians of
-    30 runs, 1 thread). The first run in a fresh process was slower instead
-    (267 ms and 354 ms against 225 ms and 233 ms in two pairs of processes),
-    the kernel then assembling its first huge pages; the featurizers make one
-    run per model, so the later runs prevail. Other devices and dtypes NumPy
-    lacks (bfloat16) use :func:`torch.empty`.
+    (``/sys/kernel/mm/transparent_hugepage/enabled``) is ``madvise``, the default
+    of many distributions; with ``always`` torch's memory gets huge pages too, with
+    ``never`` neither does. It makes the featurizers' Lanczos runs on large models
+    measurably faster (figures on the documentation's benchmarks page and in
+    ``benchmarks/README.md``). Other devices and dtypes NumPy lacks (bfloat16) use
+    :func:`torch.empty`.
     """
     if device.type == "cpu":
         try:

@@ -227,10 +227,9 @@ def xtrace(op, n_matvecs=100, *, random_state=None):
     Memory: one ``n x k`` float64 array (the images of the probes, overwritten by
     their orthonormal basis) and one ``n x min(k, 16)`` block, that is
     ``8 * n * (k + min(k, 16))`` bytes, about ``4 * n_matvecs * n`` for large
-    budgets, where Hutchinson needs a few vectors of size ``n``. The peak measured
-    with :mod:`tracemalloc` on a 19,210-parameter MLP was 552 bytes per parameter
-    at 100 products (962 at 200). For a model with 11 million parameters and 100
-    products that is about 6 GB; use fewer products or
+    budgets, where Hutchinson needs a few vectors of size ``n`` (measured peaks on
+    the documentation's benchmarks page). For a model with 11 million parameters
+    and 100 products that is about 6 GB; use fewer products or
     :func:`hutchinson_trace` when it does not fit (``method="auto"`` of
     :func:`hessian_trace` does the latter above 1 GiB). The probes
     are standard normal (drawn in float32 from a generator seeded by
@@ -271,9 +270,9 @@ def _xtrace(linop, n, n_matvecs, random_state):
     (with its sign) of ``Q^T A Q``, ``Q`` the orthonormal basis of ``A @ Omega``:
     an estimate of the top eigenvalue that costs no product beyond the trace's.
     It is not offered as a feature: one step of subspace iteration is far less
-    accurate than Lanczos (see the module docstring: relative errors of 6e-4 to
-    8e-2 on trained networks at 20-100 products, where Lanczos reaches 1e-6 in
-    about 10). Requires ``2 <= n_matvecs < n``.
+    accurate than Lanczos on trained networks (section 2 of
+    ``benchmarks/bench_hessian.py``, which uses it; figures on the documentation's
+    benchmarks page). Requires ``2 <= n_matvecs < n``.
     """
     k = n_matvecs // 2
     # The probes are drawn twice from one seed (for A w and for Q^T w) instead of
