@@ -154,7 +154,7 @@ html_theme_options = {
 # no left sidebar on pages without sub-pages (the wide tables of the report need the room)
 html_sidebars = {name: [] for name in (
     "index", "getting_started", "install", "glossary", "changelog", "citing", "design",
-    "reproduction", "api",
+    "reproduction", "api", "benchmarks",
 )}
 html_show_sourcelink = False
 html_copy_source = False
