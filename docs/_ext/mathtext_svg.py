@@ -25,11 +25,16 @@ FONT_SIZE = 10.0
 
 
 def render_svg(latex, fontsize=FONT_SIZE):
-    """Return ``(svg bytes, width, height, depth)`` of ``latex`` (points)."""
+    """Return ``(svg bytes, width, height, depth)`` of ``latex`` (points).
+
+    The SVG canvas is exactly the formula's box (no padding, transparent), so that
+    a height of ``height / fontsize`` em matches the surrounding text.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import mathtext, rcParams
+    from matplotlib.figure import Figure
     from matplotlib.font_manager import FontProperties
 
     text = f"${latex.strip()}$"
@@ -38,9 +43,11 @@ def render_svg(latex, fontsize=FONT_SIZE):
                                 "svg.hashsalt": "mathtext"}):
         parser = mathtext.MathTextParser("path")
         width, height, depth, _, _ = parser.parse(text, dpi=72, prop=prop)
+        fig = Figure(figsize=(width / 72, height / 72))
+        fig.text(0, depth / height, text, fontproperties=prop, color=rcParams["text.color"])
         buffer = io.BytesIO()
-        mathtext.math_to_image(text, buffer, prop=prop, dpi=72, format="svg",
-                               color=rcParams["text.color"])
+        fig.savefig(buffer, dpi=72, format="svg", transparent=True,
+                    metadata={"Date": None})
     return buffer.getvalue(), width, height, depth
 
 
