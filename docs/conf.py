@@ -203,6 +203,41 @@ def _unlink_sklearn_roles(app, what, name, obj, options, lines):
         lines[:] = [_SKLEARN_ROLE.sub(lambda m: f"*{m.group(1).strip()}*", ln) for ln in lines]
 
 
+def _data_comment_docs(app, what, name, obj, options, lines):
+    """The ``#:`` comment of a constant re-exported from a private module.
+
+    autodoc reads such comments from the module the name is documented under (here
+    the package's ``__init__``), where a re-exported constant has none; look for it in
+    the package's modules that hold the same object.
+    """
+    text = [line for line in lines if line.strip() and line.strip() not in (
+        "..", "!! processed by numpydoc !!")]  # numpydoc's marker is not a docstring
+    if what != "data" or text:
+        return
+    import importlib
+    import pkgutil
+
+    from sphinx.pycode import ModuleAnalyzer
+
+    package, _, attr = name.rpartition(".")
+    try:
+        pkg = importlib.import_module(package)
+    except ImportError:
+        return
+    for info in pkgutil.walk_packages(getattr(pkg, "__path__", []), prefix=package + "."):
+        try:
+            module = importlib.import_module(info.name)
+        except ImportError:
+            continue
+        if getattr(module, attr, None) is not obj:
+            continue
+        docs = ModuleAnalyzer.for_module(info.name).find_attr_docs().get(("", attr))
+        if docs:
+            lines[:] = list(docs)
+            return
+
+
 def setup(app):
     app.connect("source-read", _add_report)
+    app.connect("autodoc-process-docstring", _data_comment_docs)
     app.connect("autodoc-process-docstring", _unlink_sklearn_roles)

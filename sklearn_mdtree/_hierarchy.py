@@ -428,7 +428,9 @@ def _q2_data():
     )
 
 
-#: Preset name -> (factory, one-line description). ``"q1"`` is an alias of ``"q1_sharpness"``.
+#: The paper's hierarchies: preset name -> (factory, one-line description). Pass a name
+#: to :class:`MDTreeClassifier` or :func:`get_preset`; ``"q1"`` and ``"q2"`` are aliases
+#: of ``"q1_sharpness"`` and ``"q2_width"``.
 PRESETS = {
     "q1_sharpness": (_q1_sharpness, "Q1, temperature large/small, sharpness at depth 2 (Fig 4a)"),
     "q1_similarity": (_q1_similarity, "Q1 with CKA similarity at depth 2 (App. H, Fig 27a)"),
