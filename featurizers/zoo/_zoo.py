@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 from collections import defaultdict
 
 import numpy as np
@@ -162,7 +163,8 @@ class Zoo:
     cache_dir : pathlib.Path or None
     stats : dict
         What the last steps did: ``models_trained``, ``models_loaded``,
-        ``rows_computed``, ``rows_loaded``.
+        ``train_seconds`` (wall time of the training itself), ``rows_computed``,
+        ``rows_loaded``.
     """
 
     def __init__(self, grid, recipe, configurations, groups, metas, cache, stats, verbose):
@@ -451,7 +453,7 @@ def train_zoo(
             else:
                 models[config, seed] = model
     n_pending = sum(len(v) for v in pending.values())
-    stats = {"models_trained": 0, "models_loaded": len(models)}
+    stats = {"models_trained": 0, "models_loaded": len(models), "train_seconds": 0.0}
 
     def batch_args(jobs):
         schedules = torch.stack(
@@ -468,7 +470,9 @@ def train_zoo(
         results = Parallel(n_jobs=n_jobs, return_as="generator")(
             delayed(_train_batch)(*batch_args(jobs)) for jobs in batches
         )
+        start = time.perf_counter()
         for jobs, trained in zip(batches, results):
+            stats["train_seconds"] += time.perf_counter() - start
             for (config, seed), state in zip(jobs, trained):
                 meta = {**base_meta, "config": config.as_dict(), "seed": seed}
                 cache.save_state(meta, state)
@@ -477,6 +481,7 @@ def train_zoo(
                 models[config, seed] = model.eval()
             stats["models_trained"] += len(jobs)
             bar.update(len(jobs))
+            start = time.perf_counter()
 
     groups, metas = [], []
     for config in configurations:

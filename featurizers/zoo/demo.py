@@ -15,10 +15,25 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["DEMO_TRANSFERS", "run_demo"]
+__all__ = ["demo_transfers", "run_demo"]
 
 
-def _transfers(grid):
+def demo_transfers(grid):
+    """The transfers the demo compares the methods on, for a zoo's grid.
+
+    Q1 dataset transfer (k random (data, width) pairs of the clean zoo), Q1 scale
+    transfer (data level <= k, width <= k), Q2 dataset transfer (k random data
+    amounts) and Q2 scale transfer (data level <= k); always scored on the whole
+    noisy zoo.
+
+    Parameters
+    ----------
+    grid : ZooGrid
+
+    Returns
+    -------
+    tuple of sklearn_mdtree.compare.Transfer
+    """
     from sklearn_mdtree.compare import Transfer
 
     n_pairs = len(grid.width) * len(grid.data_amount)
@@ -34,10 +49,6 @@ def _transfers(grid):
                  "random_data", levels),
         Transfer("Q2 scale transfer: data level <= k", "width_vs_batch", "data_limit", levels),
     )
-
-
-#: The transfers of the demo, as a function of the zoo's grid.
-DEMO_TRANSFERS = _transfers
 
 
 def _plot_curves(curves, path):
@@ -183,7 +194,7 @@ def run_demo(output_dir="mdtree-demo", *, preset="default", cache_dir=None, n_jo
         trained = time.perf_counter()
         table = zoo.featurize(n_jobs=n_jobs, verbose=verbose)
         featurized = time.perf_counter()
-        curves = learning_curves(table, _transfers(zoo.grid), n_jobs=n_jobs,
+        curves = learning_curves(table, demo_transfers(zoo.grid), n_jobs=n_jobs,
                                  progress=bool(verbose))
         compared = time.perf_counter()
         n_floored = int(table["hessian_t_floored"].sum())
