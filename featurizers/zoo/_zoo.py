@@ -101,10 +101,14 @@ def _factory_id(factory):
     return f"{module}.{name}"
 
 
-def _build(factory, config, seed):
-    """``factory(config)`` with torch's global RNG seeded by ``seed`` (forked)."""
+def _build(factory, config, seed, *, seeded=True):
+    """``factory(config)`` with torch's global RNG seeded by ``seed`` (forked).
+
+    ``seeded=False`` (weights about to be loaded) skips the seeding, not the fork.
+    """
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
+        if seeded:
+            torch.manual_seed(int(seed))
         try:
             model = factory(config)
         except Exception as exc:
@@ -178,6 +182,7 @@ class Zoo:
         self.stats = stats
         self.verbose = verbose
         self._landscape = None
+        self._validation = self._validation_rows()
         self.table = self._build_table()
 
     def __repr__(self):
@@ -186,6 +191,22 @@ class Zoo:
             f"Zoo({len(self.groups)} configurations, {self.grid.n_models} models, {done}, "
             f"cache_dir={str(self.cache_dir) if self.cache_dir else None!r})"
         )
+
+    def _validation_rows(self):
+        """Train and test error and loss of every group, read from the cache when there."""
+        columns = ("train_error", "train_loss", "test_error", "test_loss")
+        metas = [{"models": meta, "validation": list(columns)} for meta in self._metas]
+        rows = [self._cache.load_row(meta, columns) for meta in metas]
+        pending = [i for i, row in enumerate(rows) if row is None]
+        if pending:
+            with _one_thread():
+                values = ValidationFeaturizer(list(columns), verbose=0).transform(
+                    [self.groups[i] for i in pending]
+                )
+            for i, row in zip(pending, values):
+                rows[i] = dict(zip(columns, map(float, row)))
+                self._cache.save_row(metas[i], rows[i])
+        return [[row[c] for c in columns] for row in rows]
 
     def featurizer(self, random_state):
         """The :class:`~featurizers.LossLandscapeFeaturizer` of the recipe."""
@@ -248,8 +269,7 @@ class Zoo:
     def _build_table(self):
         from sklearn_mdtree.rfi import label_configurations
 
-        with _one_thread():
-            val = ValidationFeaturizer(verbose=0).transform(self.groups)
+        val = self._validation
         levels = {n: i + 1 for i, n in enumerate(self.grid.data_amount)}
         records = []
         for config, group, (train_error, train_loss, test_error, test_loss) in zip(
@@ -447,7 +467,7 @@ def train_zoo(
     for config in configurations:
         for seed in grid.seeds:
             meta = {**base_meta, "config": config.as_dict(), "seed": seed}
-            model = cache.load_model(meta, lambda: _build(factory, config, seed))
+            model = cache.load_model(meta, lambda: _build(factory, config, seed, seeded=False))
             if model is None:
                 pending[(config.bs, config.width)].append((config, seed))
             else:
@@ -476,7 +496,7 @@ def train_zoo(
             for (config, seed), state in zip(jobs, trained):
                 meta = {**base_meta, "config": config.as_dict(), "seed": seed}
                 cache.save_state(meta, state)
-                model = _build(factory, config, seed)
+                model = _build(factory, config, seed, seeded=False)
                 model.load_state_dict(state)
                 models[config, seed] = model.eval()
             stats["models_trained"] += len(jobs)

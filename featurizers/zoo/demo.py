@@ -151,6 +151,46 @@ def _held_out_diagnosis(table):
     return "\n".join(lines)
 
 
+def _cached_curves(table, transfers, cache_root, n_jobs, verbose):
+    """The learning curves of ``table``, read from ``cache_root/curves`` when computed before.
+
+    Keyed by the SHA-256 of the table, the transfers and the package version; a file
+    that cannot be read is recomputed.
+    """
+    import hashlib
+    import warnings
+
+    import pandas as pd
+
+    from sklearn_mdtree import __version__
+    from sklearn_mdtree.compare import learning_curves
+
+    from ._cache import ZooCacheWarning
+
+    h = hashlib.sha256(table.to_csv(index=False).encode())
+    h.update(repr([(t, __version__) for t in transfers]).encode())
+    path = None if cache_root is None else Path(cache_root) / "curves" / f"{h.hexdigest()}.csv"
+    if path is not None and path.exists():
+        try:
+            curves = pd.read_csv(path)
+            curves["scores"] = [tuple(map(float, s.split(";"))) for s in curves["scores"]]
+            if list(curves.columns) == ["transfer", "task", "method", "k", "mean", "std",
+                                        "scores"]:
+                return curves
+            raise ValueError("unexpected columns")
+        except Exception as exc:  # never trusted: recomputed
+            warnings.warn(f"Zoo cache: {path} cannot be read ({type(exc).__name__}); "
+                          "recomputing it.", ZooCacheWarning, stacklevel=2)
+    curves = learning_curves(table, transfers, n_jobs=n_jobs, progress=bool(verbose))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        out = curves.assign(scores=[";".join(repr(float(v)) for v in s) for s in curves["scores"]])
+        tmp = path.with_name(f".{path.name}.tmp")
+        out.to_csv(tmp, index=False)
+        tmp.replace(path)
+    return curves
+
+
 def run_demo(output_dir="mdtree-demo", *, preset="default", cache_dir=None, n_jobs=None,
              verbose=1, out=None):
     """Train (or read), featurize, label and compare a zoo; save the plots; return the report.
@@ -172,11 +212,14 @@ def run_demo(output_dir="mdtree-demo", *, preset="default", cache_dir=None, n_jo
     out : file, default=None
         Where the report is printed as it is made (stdout when None).
 
+    The learning curves are cached beside the zoo (``curves/``), keyed by the
+    table: a warm run reads everything.
+
     Returns
     -------
     report : str
     """
-    from sklearn_mdtree.compare import curves_table, learning_curves
+    from sklearn_mdtree.compare import curves_table
 
     from ._zoo import train_zoo
 
@@ -194,8 +237,8 @@ def run_demo(output_dir="mdtree-demo", *, preset="default", cache_dir=None, n_jo
         trained = time.perf_counter()
         table = zoo.featurize(n_jobs=n_jobs, verbose=verbose)
         featurized = time.perf_counter()
-        curves = learning_curves(table, demo_transfers(zoo.grid), n_jobs=n_jobs,
-                                 progress=bool(verbose))
+        curves = _cached_curves(table, demo_transfers(zoo.grid), zoo.cache_dir, n_jobs,
+                                verbose)
         compared = time.perf_counter()
         n_floored = int(table["hessian_t_floored"].sum())
         counts = table.groupby("collection")["bs_failure"].value_counts().unstack(fill_value=0)
@@ -209,7 +252,8 @@ def run_demo(output_dir="mdtree-demo", *, preset="default", cache_dir=None, n_jo
             f"{', '.join(f'{n:.0%}' for n in zoo.grid.noise if n)} noisy labels = F'.",
             f"Models trained {zoo.stats['models_trained']}, read from the cache "
             f"{zoo.stats['models_loaded']}; feature rows computed {zoo.stats['rows_computed']}, "
-            f"read {zoo.stats['rows_loaded']} (cache: {zoo.cache_dir}).",
+            f"read {zoo.stats['rows_loaded']} (cache: {zoo.cache_dir}; the curves are cached "
+            "too).",
             f"Time: training {trained - start:.0f} s, featurizing {featurized - trained:.0f} s, "
             f"comparison {compared - featurized:.0f} s.",
             f"Hessian trace <= 0 (ln floored at ln 0.01): {n_floored} configuration(s).",
