@@ -883,7 +883,7 @@ def plot_connectivity_curve(errors, *, ts=(0.0, 0.25, 0.5, 0.75, 1.0), labels=No
     >>> matplotlib.use("Agg")
     >>> from sklearn_mdtree.plotting import plot_connectivity_curve
     >>> ax = plot_connectivity_curve([2.0, 10.0, 30.0, 12.0, 4.0])
-    >>> [line.get_gid() for line in ax.get_lines()]
+    >>> [line.get_gid() for line in ax.get_lines()][:3]
     ['curve:0', 'endpoints:0', 'barrier:0']
     """
     plt = _pyplot()
@@ -901,16 +901,19 @@ def plot_connectivity_curve(errors, *, ts=(0.0, 0.25, 0.5, 0.75, 1.0), labels=No
         _, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
     inside = (t > t.min()) & (t < t.max())
     for i, (row, name) in enumerate(zip(e, labels)):
-        (line,) = ax.plot(t, row, marker=".", label=str(name), gid=f"curve:{i}")
+        k = np.flatnonzero(inside)[np.argmax(row[inside])]
+        (line,) = ax.plot(t, row, marker=".", label=f"{name}: peak feature {-row[k]:.1f}",
+                          gid=f"curve:{i}")
         ends = np.array([t.argmin(), t.argmax()])
         ax.plot(t[ends], row[ends], linestyle="none", marker="s", markersize=8,
                 color=line.get_color(), gid=f"endpoints:{i}")
-        k = np.flatnonzero(inside)[np.argmax(row[inside])]
         ax.plot([t[k]], [row[k]], linestyle="none", marker="v", markersize=10,
-                color=line.get_color(), markeredgecolor="black", gid=f"barrier:{i}",
-                label=f"{name}: barrier, peak feature {-row[k]:.1f}")
+                color=line.get_color(), markeredgecolor="black", gid=f"barrier:{i}")
+    ax.plot([], [], linestyle="none", marker="s", color="0.5", label="end points: the two models")
+    ax.plot([], [], linestyle="none", marker="v", color="0.5", markeredgecolor="black",
+            label="barrier: highest error inside")
     ax.set_xticks(t)
-    ax.set_xlabel("t along the curve (0: first model, 1: second model; bend at t = 0.5)")
+    ax.set_xlabel("t along the curve (bend at t = 0.5)")
     ax.set_ylabel("training error (%)")
     ax.set_title(title or "Training error along the mode-connectivity curve", fontsize="medium")
     ax.grid(True, alpha=0.3)

@@ -221,8 +221,10 @@ def test_plot_connectivity_curve_marks_endpoints_and_barrier():
     np.testing.assert_allclose(lines["endpoints:0"].get_ydata(), [2, 4])
     np.testing.assert_allclose(lines["barrier:0"].get_xydata(), [[0.5, 30.0]])
     np.testing.assert_allclose(lines["barrier:1"].get_xydata(), [[0.75, 5.0]])
-    assert "peak feature -30.0" in lines["barrier:0"].get_label()
+    assert lines["curve:0"].get_label() == "seeds 0-1: peak feature -30.0"
     assert ax.get_ylabel() == "training error (%)" and ax.get_xlabel().startswith("t along")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "end points: the two models" in legend and "barrier: highest error inside" in legend
     with pytest.raises(ValueError, match="shape"):
         plot_connectivity_curve([1.0, 2.0, 3.0])
 
