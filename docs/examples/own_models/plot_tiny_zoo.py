@@ -26,8 +26,8 @@ print(table[columns].round(2).to_string())
 # %%
 # Connectivity: the error along the curve between two seeds
 # ---------------------------------------------------------
-# For the narrowest configuration trained with the small batch size, fit the bend of
-# the quadratic Bezier curve between its two models
+# For both widths trained with batch size 8 on 300 clean samples, fit the bend of the
+# quadratic Bezier curve between the configuration's two models
 # (:func:`featurizers.connectivity.fit_bend`) and evaluate the training error along
 # it (:func:`~featurizers.connectivity.curve_errors`): the highest point inside is the
 # barrier, and minus its height is ``mode_connectivity_peak``.
