@@ -19,12 +19,12 @@ def bench():
 
 
 def _rule_by_loop(draws, max_iter=100, tol=1e-3):
-    """PyHessianBaseline.trace's rule, one sample at a time."""
+    """pyhessian.hessian.trace's rule, one sample at a time (no abs in the denominator)."""
     total, previous = 0.0, 0.0
     for i, sample in enumerate(draws[:max_iter], start=1):
         total += sample
         mean = total / i
-        if abs(mean - previous) / (abs(previous) + 1e-6) < tol:
+        if abs(mean - previous) / (previous + 1e-6) < tol:
             return mean, i
         previous = mean
     return mean, max_iter
@@ -40,6 +40,13 @@ def test_replay_is_the_rule_on_draws_with_replacement(bench):
         assert count == expected_count
         assert estimate == pytest.approx(expected_estimate, rel=1e-12)
     assert counts.min() >= 2 and counts.max() <= 40
+
+
+def test_replay_of_a_negative_pool_stops_at_the_second_sample(bench):
+    # The package's rule: (trace + 1e-6) < 0 makes every ratio negative.
+    estimates, counts = bench.replay_pyhessian_rule(np.array([-3.0, -1.0, -7.0]), 50, seed=1)
+    np.testing.assert_array_equal(counts, 2)
+    assert np.all(estimates < 0)
 
 
 def test_replay_of_a_constant_pool_stops_at_the_second_sample(bench):
