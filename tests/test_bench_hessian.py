@@ -94,3 +94,24 @@ def test_within_run_std_matches_the_spread_of_deflated_estimates(bench):
     spread = np.std([r["trace"] for r in runs], ddof=1)
     assert np.mean([r["trace"] for r in runs]) == pytest.approx(np.trace(A), abs=3 * spread / 17)
     assert bench.within_run_std(runs)[0] == pytest.approx(spread, rel=0.15)
+
+
+def test_paired_ratio_is_the_median_of_per_seed_ratios(bench):
+    theirs = np.array([2.0, 4.0, 3.0, 9.0, 5.0, 6.0])
+    ours = np.array([1.0, 2.0, 1.0, 3.0, 2.5, 2.0])
+    median, low, high = bench.paired_ratio(theirs, ours)
+    assert median == pytest.approx(np.median(theirs / ours))
+    assert (theirs / ours).min() <= low <= median <= high <= (theirs / ours).max()
+    # below 5 seeds the interval is the range
+    assert bench.paired_ratio([2.0, 6.0], [1.0, 2.0]) == (2.5, 2.0, 3.0)
+
+
+def test_spread_std_interval_covers_the_truth(bench):
+    rng = np.random.default_rng(3)
+    covered = 0
+    for _ in range(400):
+        std, low, high = bench.spread_std(rng.normal(scale=2.0, size=10))
+        assert low < std < high
+        covered += low <= 2.0 <= high
+    assert 0.85 <= covered / 400 <= 0.95
+    assert np.all(np.isnan(bench.spread_std([1.0])))
