@@ -419,7 +419,7 @@ class _CountedProducts:
         self._module.hessian_vector_product = self._original
 
 
-def reference_eigenvalue(model, x, y, max_steps=40):
+def reference_eigenvalue(model, x, y, max_steps=30):
     """Top eigenvalue by Lanczos with full reorthogonalisation to a relative residual 1e-7."""
     op = HessianOperator(model, LOSS, x, y)
     Q = torch.empty((max_steps, op.num_params), dtype=op.dtype)
@@ -427,7 +427,7 @@ def reference_eigenvalue(model, x, y, max_steps=40):
     return theta
 
 
-def bench_features(model, x, y, seeds, deflated=DEFLATED_BUDGETS, reference=None):
+def bench_features(model, x, y, seeds, deflated=DEFLATED_BUDGETS, reference=None, warmup=True):
     """Per seed: the real package and ours (the deflated estimator), paired.
 
     Returns a dict of method name -> list of per-seed dicts (time, trace, eig,
@@ -441,8 +441,8 @@ def bench_features(model, x, y, seeds, deflated=DEFLATED_BUDGETS, reference=None
     ``_lanczos_deflated``, the computation of
     :func:`featurizers.hessian.trace_and_top_eigenvalue` that also returns the
     probes' samples (the public function adds the validation of its arguments).
-    Every method runs once untimed (a warm-up), then once per seed, in an order
-    rotated from seed to seed.
+    Every method runs once untimed (a warm-up, unless ``warmup`` is false), then
+    once per seed, in an order rotated from seed to seed.
     """
     if reference is None:
         reference = reference_eigenvalue(model, x, y)
@@ -492,7 +492,7 @@ def bench_features(model, x, y, seeds, deflated=DEFLATED_BUDGETS, reference=None
         }
 
     methods = [functools.partial(run_deflated, budget=b) for b in deflated] + [run_package]
-    for method in methods:  # warm-up, untimed: first calls pay for fresh memory
+    for method in methods if warmup else ():  # untimed: first calls pay for fresh memory
         method(10_000)
     for i, seed in enumerate(seeds):
         # A different method first for each seed, so that none always runs first
@@ -721,6 +721,12 @@ def main(argv=None):
         help="section 2: also time ours with these numbers of probes (e.g. 4, the "
         "default before 2026-12-01)",
     )
+    parser.add_argument(
+        "--no-warmup",
+        action="store_true",
+        help="section 2: no untimed warm-up run of each method (on the ResNets a "
+        "warm-up costs as much as a seed)",
+    )
     parser.add_argument("--repeats", type=int, default=None, help="timing repeats")
     parser.add_argument(
         "--threads",
@@ -779,7 +785,9 @@ def main(argv=None):
         budgets = DEFLATED_BUDGETS + tuple(
             (p, *DEFLATED_BUDGETS[0][1:]) for p in args.also_probes
         )
-        lines += _section_features(names, prepared, seeds_of, pool_size, n_replays, budgets)
+        lines += _section_features(
+            names, prepared, seeds_of, pool_size, n_replays, budgets, not args.no_warmup
+        )
     if 3 in args.sections:
         lines += _section_trace_variance(variance_seeds)
     if 4 in args.sections:
@@ -814,7 +822,7 @@ def _section_hvp(names, prepared, repeats):
 
 
 def _section_features(
-    names, prepared, seeds_of, pool_size, n_replays, budgets=DEFLATED_BUDGETS
+    names, prepared, seeds_of, pool_size, n_replays, budgets=DEFLATED_BUDGETS, warmup=True
 ):
     lines = [
         "",
@@ -847,7 +855,9 @@ def _section_features(
     verdicts = []
     for name in names:
         model, x, y, _ = prepared[name]
-        runs = bench_features(model, x, y, range(seeds_of[name]), deflated=budgets)
+        runs = bench_features(
+            model, x, y, range(seeds_of[name]), deflated=budgets, warmup=warmup
+        )
         summaries = {method: _summary(r) for method, r in runs.items()}
         theirs = summaries[PACKAGE]
         reference = abs(summaries[_deflated_label(*budgets[0])]["trace"])
