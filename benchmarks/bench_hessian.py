@@ -162,14 +162,18 @@ MODELS = {
 # Trained on scikit-learn's digits (8x8, 64 features); the others on random images.
 DIGITS_MODELS = {"MLP on digits"}
 
-# Seeds of section 2 in a full run. The products of the package's adaptive rule vary
-# much from seed to seed (from 2 to over 60), so the cheap models get more.
-FEATURE_SEEDS = {
-    "MLP on digits": 40,
-    "small CNN": 16,
-    "ResNet-18 (width 8)": 8,
-    "ResNet-18 (width 16)": 2,
-    "ResNet-18 (width 32)": 1,
+# Section 2 in a full run, per model: seeds, Hutchinson samples in the pool on which
+# PyHessian's rule is replayed, whether each method first runs once untimed, and the
+# other numbers of probes of ours timed beside the default. The package's products
+# vary much from seed to seed (from 2 to over 60), so the cheap models get more seeds;
+# on the ResNets a product costs seconds on the shared 2-core machine, a warm-up as
+# much as a seed.
+FEATURE_RUNS = {
+    "MLP on digits": {"seeds": 40, "pool": 100, "warmup": True, "also_probes": (4,)},
+    "small CNN": {"seeds": 8, "pool": 100, "warmup": True, "also_probes": (4,)},
+    "ResNet-18 (width 8)": {"seeds": 4, "pool": 40, "warmup": False, "also_probes": ()},
+    "ResNet-18 (width 16)": {"seeds": 2, "pool": 20, "warmup": False, "also_probes": ()},
+    "ResNet-18 (width 32)": {"seeds": 1, "pool": 20, "warmup": False, "also_probes": ()},
 }
 
 
@@ -703,29 +707,29 @@ def main(argv=None):
         type=int,
         default=None,
         help="seeds of section 2, every model (full run: "
-        + ", ".join(f"{name} {n}" for name, n in FEATURE_SEEDS.items())
+        + ", ".join(f"{name} {run['seeds']}" for name, run in FEATURE_RUNS.items())
         + "; --quick: 2)",
     )
     parser.add_argument(
         "--pool",
         type=int,
         default=None,
-        help="Hutchinson samples of the pool on which PyHessian's rule is replayed "
-        "(100; --quick: 30)",
+        help="Hutchinson samples of the pool on which PyHessian's rule is replayed, "
+        "every model (full run: 100, the ResNets fewer; --quick: 30)",
     )
     parser.add_argument(
         "--also-probes",
         nargs="+",
         type=int,
-        default=(),
-        help="section 2: also time ours with these numbers of probes (e.g. 4, the "
-        "default before 2026-12-01)",
+        default=None,
+        help="section 2: also time ours with these numbers of probes, every model "
+        "(full run: 4, the default before 2026-12-01, on the MLP and the small CNN)",
     )
     parser.add_argument(
         "--no-warmup",
         action="store_true",
-        help="section 2: no untimed warm-up run of each method (on the ResNets a "
-        "warm-up costs as much as a seed)",
+        help="section 2: no untimed warm-up run of each method, every model (full "
+        "run: none on the ResNets)",
     )
     parser.add_argument("--repeats", type=int, default=None, help="timing repeats")
     parser.add_argument(
@@ -760,13 +764,23 @@ def main(argv=None):
     quick = args.quick
     n_samples = args.samples or (50 if quick else 200)
     names = args.models or (["MLP on digits", "small CNN"] if quick else list(MODELS))
-    seeds_of = {
-        name: args.seeds or (2 if quick else FEATURE_SEEDS[name]) for name in names
-    }
+    runs_of = {}
+    for name in names:
+        run = dict(FEATURE_RUNS[name])
+        if quick:
+            run.update(seeds=2, pool=30)
+        if args.seeds:
+            run["seeds"] = args.seeds
+        if args.pool:
+            run["pool"] = args.pool
+        if args.no_warmup:
+            run["warmup"] = False
+        if args.also_probes is not None:
+            run["also_probes"] = tuple(args.also_probes)
+        runs_of[name] = run
     train_steps = args.train_steps if args.train_steps is not None else (30 if quick else 100)
     repeats = args.repeats or (3 if quick else 5)
     variance_seeds = 5 if quick else 20
-    pool_size = args.pool or (30 if quick else 100)
     n_replays = 10_000
 
     lines = [
@@ -782,12 +796,7 @@ def main(argv=None):
     if 1 in args.sections:
         lines += _section_hvp(names, prepared, repeats)
     if 2 in args.sections:
-        budgets = DEFLATED_BUDGETS + tuple(
-            (p, *DEFLATED_BUDGETS[0][1:]) for p in args.also_probes
-        )
-        lines += _section_features(
-            names, prepared, seeds_of, pool_size, n_replays, budgets, not args.no_warmup
-        )
+        lines += _section_features(names, prepared, runs_of, n_replays)
     if 3 in args.sections:
         lines += _section_trace_variance(variance_seeds)
     if 4 in args.sections:
@@ -821,9 +830,7 @@ def _section_hvp(names, prepared, repeats):
     return lines
 
 
-def _section_features(
-    names, prepared, seeds_of, pool_size, n_replays, budgets=DEFLATED_BUDGETS, warmup=True
-):
+def _section_features(names, prepared, runs_of, n_replays):
     lines = [
         "",
         "## 2. Trace and top eigenvalue per model, against the real PyHessian",
@@ -840,7 +847,8 @@ def _section_features(
         "interval; for PyHessian from "
         f"{n_replays:,} replays of its rule (`pyhessian_rule`, tested to stop where the "
         "package stops on the same samples) on draws from a pool of "
-        f"{pool_size} Hutchinson samples (one product each), 90% bootstrap interval "
+        + ", ".join(f"{name} {runs_of[name]['pool']}" for name in names)
+        + " Hutchinson samples (one product each), 90% bootstrap interval "
         "over the pool, and in the last column over the seeds (chi-square interval). "
         "Relative to the mean of our estimates. RSD x products: the 0.35/k floor of "
         "Meyer, Musco, Musco and Woodruff (2021) for k products on a worst-case "
@@ -855,19 +863,23 @@ def _section_features(
     verdicts = []
     for name in names:
         model, x, y, _ = prepared[name]
+        run = runs_of[name]
+        budgets = DEFLATED_BUDGETS + tuple(
+            (p, *DEFLATED_BUDGETS[0][1:]) for p in run["also_probes"]
+        )
         runs = bench_features(
-            model, x, y, range(seeds_of[name]), deflated=budgets, warmup=warmup
+            model, x, y, range(run["seeds"]), deflated=budgets, warmup=run["warmup"]
         )
         summaries = {method: _summary(r) for method, r in runs.items()}
         theirs = summaries[PACKAGE]
         reference = abs(summaries[_deflated_label(*budgets[0])]["trace"])
-        pool = hutchinson_pool(model, x, y, pool_size)
+        pool = hutchinson_pool(model, x, y, run["pool"])
         std, low, high, mean_count = replayed_std(pool, n_replays)
         theirs_rsd = [100 * v / reference for v in (std, low, high)]
         spread = [100 * v / reference for v in theirs["trace_spread"]]
         for budget in budgets:
             row, verdict = _features_row(
-                name, model, seeds_of[name], _deflated_label(*budget), summaries,
+                name, model, run["seeds"], _deflated_label(*budget), summaries,
                 theirs_rsd, spread, reference, mean_count,
             )
             lines.append(row)
