@@ -1,40 +1,43 @@
-"""Benchmark of featurizers.hessian against a PyHessian-style baseline.
+"""Benchmark of featurizers.hessian against the real PyHessian 0.1.
 
-Four measurements, printed as markdown::
+Needs the package (``pip install -e ".[pyhessian]"``) for sections 1 and 2. Four
+measurements, printed as markdown::
 
-    python -m benchmarks.bench_hessian            # about 45 minutes on one CPU core
-    python -m benchmarks.bench_hessian --quick    # about a minute
-    python -m benchmarks.bench_hessian --sections 2 --models "small CNN"
+    python -m benchmarks.bench_hessian --sections 2   # the table of benchmarks/README.md
+    python -m benchmarks.bench_hessian --quick        # a few minutes
+    python -m benchmarks.bench_hessian --sections 2 --models "small CNN" --seeds 4
     python -m benchmarks.bench_hessian --output results.md
 
+Models: an MLP 64-512-512-10 on scikit-learn's digits, a small CNN with BatchNorm
+and CIFAR-style ResNet-18s of widths 8, 16 and 32 on random 3x32x32 images, each
+trained for a few Adam steps on its batch of 200.
+
 1. Cost of one Hessian-vector product relative to one gradient pass (forward and
-   backward), for an MLP, a small CNN and a CIFAR-style ResNet-18 of width 8 on 200
-   random 3x32x32 images, ours (:class:`featurizers.hessian.HessianOperator`) and
-   the baseline (:mod:`benchmarks._pyhessian_baseline`).
-2. Whole Hessian features (trace + top eigenvalue) per model: ours with the default
+   backward), ours (:class:`featurizers.hessian.HessianOperator`) and the package's
+   (``pyhessian.utils.hessian_vector_product`` on its cached gradient).
+2. Trace and top eigenvalue per model: ours, the default
    :func:`featurizers.hessian.trace_and_top_eigenvalue` (one Lanczos run for the
-   eigenvalue, its basis deflating a Hutchinson trace estimate) and other budgets
-   of it, XTrace with 100 products and Lanczos (the low-variance option), and the
-   Rayleigh-Ritz value of XTrace's basis in place of Lanczos, against the baseline
-   (Hutchinson with PyHessian's adaptive rule, power iteration): time, relative
-   standard deviation of the trace (over seeds, and precisely: from the probes of
-   each run for ours, from replays of the adaptive rule on a pool of Hutchinson
-   samples for the baseline) and relative error of the top eigenvalue.
-3. Relative standard deviation of Hutchinson-100, PyHessian's adaptive rule and
-   XTrace-100 on a tiny trained CNN with BatchNorm whose exact trace is computed:
-   the measurement behind the default of :func:`featurizers.hessian.hessian_trace`.
+   eigenvalue, its basis deflating a Hutchinson trace estimate) and other numbers of
+   probes, against the package's ``trace()`` and ``eigenvalues(top_n=1)`` on a deep
+   copy of the model: paired per seed, in rotated order, the speed-up as the median
+   of per-seed ratios with a bootstrap interval, the products, the relative standard
+   deviation of the trace (ours from the probes of each run; the package's from
+   replays of its rule, :func:`pyhessian_rule`, on a pool of Hutchinson samples, and
+   over the seeds) against the 0.35/k floor, and the error of the top eigenvalue.
+3. Relative standard deviation of Hutchinson-100, PyHessian's adaptive rule
+   (:func:`featurizers.hessian.pyhessian_trace`) and XTrace on a tiny trained CNN
+   with BatchNorm whose exact trace is computed: the measurement behind the default
+   of :func:`featurizers.hessian.hessian_trace`.
 4. What the Krylov basis of Lanczos removes, step by step: the per-probe relative
    standard deviation of the deflated remainder, the share of the trace in the
    basis and the error of the top Ritz value against the number of Lanczos steps,
    beside the top eigenvalues: why the deflated estimator runs Lanczos past its
-   eigenvalue.
+   eigenvalue, and why more probes, not more steps, lower the ResNet's variance.
 
-Timings are medians (and, in section 2, means) of repeated runs, the functions
-compared called in turn so that the load of other processes on the machine hits them
-alike. The baseline's cost varies with its data-dependent stopping (from 3 to over
-60 products on one model), so section 2 reports the ratio of mean times (the cost of
-featurizing many models) beside the ratio of medians, and counts a goal as met only
-when both are.
+The functions compared are called in turn so that the load of other processes on
+the machine hits them alike; the package's cost varies with its data-dependent
+stopping (from 2 to over 60 products on one model), so section 2 pairs the methods
+per seed and reports the median ratio with its interval.
 """
 
 import argparse
