@@ -509,7 +509,7 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         Lanczos steps, shared with the eigenvalue, come on top); otherwise the
         trace estimator's whole budget (the ``max_iter`` of ``"pyhessian"``), at
         least 2 with ``"xtrace"``, which spends half of them on a basis
-        (``"auto"`` uses Hutchinson below 2). None: 6 for ``"deflated"``, 100
+        (``"auto"`` uses Hutchinson below 2). None: 4 for ``"deflated"``, 100
         for the others.
     curve_epochs : int, default=50
         Epochs of curve training (50 in the collections); 0 keeps the initial

@@ -16,11 +16,11 @@ from .._utils import _RANDOM_STATE, _check_random_state, _renamed_parameters, _t
 from ._operator import _OPERATOR, _as_linear_operator, _dense, _empty_rows, _torch_matvec
 
 
-# Hutchinson probes of trace_and_top_eigenvalue by default: on the ResNet-18 of
-# benchmarks/bench_hessian.py, whose remainder stays heavy however long Lanczos runs,
-# 4 left the trace's variance level with the real PyHessian's; 6 put it below on
-# every network there, still at least 1.5x as fast (figures in benchmarks/README.md).
-_DEFAULT_N_PROBES = 6
+# Hutchinson probes of trace_and_top_eigenvalue by default. Against the real PyHessian
+# (benchmarks/bench_hessian.py), 6 probes put the ResNet-18's trace variance clearly
+# below PyHessian's where 4 did not, but neither reached 1.5x its speed on the small
+# CNN and the ResNet, so the default stayed 4 (figures in benchmarks/README.md).
+_DEFAULT_N_PROBES = 4
 # Probes of trace_and_top_eigenvalue projected per pass over its basis.
 _DEFLATED_PROBE_BLOCK = 4
 
@@ -211,7 +211,7 @@ def trace_and_top_eigenvalue(
         The operator, which must be symmetric. A :class:`HessianOperator` is
         worked with in its own dtype on its own device (the basis is a
         ``(steps, n)`` tensor there); other operators in float64 on the CPU.
-    n_probes : int, default=6
+    n_probes : int, default=4
         Hutchinson probes of the deflated remainder, one product each.
     max_lanczos_steps : int, default=24
         Most Lanczos steps (products); each holds one vector of size ``n``.
@@ -269,7 +269,7 @@ def trace_and_top_eigenvalue(
     >>> A = (U * 0.5 ** np.arange(100)) @ U.T  # trace 2, top eigenvalue 1
     >>> trace, top = trace_and_top_eigenvalue(A, random_state=0)
     >>> round(trace, 4), round(top, 4)
-    (1.9969, 1.0)
+    (1.9999, 1.0)
     """
     linop, n = _as_linear_operator(op)
     if max_lanczos_steps + n_probes >= n:
