@@ -17,9 +17,9 @@ from ._operator import _OPERATOR, _as_linear_operator, _dense, _empty_rows, _tor
 
 
 # Hutchinson probes of trace_and_top_eigenvalue by default. Against the real PyHessian
-# (benchmarks/bench_hessian.py), 6 probes put the ResNet-18's trace variance clearly
-# below PyHessian's where 4 did not, but neither reached 1.5x its speed on the small
-# CNN and the ResNet, so the default stayed 4 (figures in benchmarks/README.md).
+# (benchmarks/bench_hessian.py), 6 probes put the ResNet-18's trace variance below
+# PyHessian's where 4 had not (issue 11), but neither reached 1.5x its speed on the
+# small CNN and the ResNet, so the default stayed 4 (figures in benchmarks/README.md).
 _DEFAULT_N_PROBES = 4
 # Probes of trace_and_top_eigenvalue projected per pass over its basis.
 _DEFLATED_PROBE_BLOCK = 4
