@@ -103,7 +103,7 @@ def tree_to_dict(tree, X=None, *, name=None, description=None, provenance=None):
         "task": h.task,
         "estimator_params": {p: getattr(tree, p) for p in _PARAMS},
         "hierarchy": {
-            "order": [s.name for s in h.splits()],
+            "order": None if h.order is None else list(h.order),
             "task": h.task,
             "root": _node_to_dict(h.root),
         },
@@ -167,7 +167,8 @@ def tree_from_dict(document):
     """
     _check_document(document, "The document")
     h = document["hierarchy"]
-    hierarchy = Hierarchy(_node_from_dict(h["root"]), tuple(h["order"]), h["task"]).validate()
+    order = None if h["order"] is None else tuple(h["order"])
+    hierarchy = Hierarchy(_node_from_dict(h["root"]), order, h["task"]).validate()
     tree = MDTreeClassifier(hierarchy, **document["estimator_params"])
     labels = document["classes"]
     kind = object if all(isinstance(c, str) for c in labels) else None
