@@ -223,7 +223,8 @@ class DecisionReport:
     def to_text(self):
         """One line: value, side, threshold, margin."""
         se = "" if self.se is None else f" ± {self.se:.2g}"
-        text = f"{self.feature} = {self.value:.4g}{se} {self.side} {self.threshold:.4g}  [{self.split}]"
+        text = (f"{self.feature} = {self.value:.4g}{se} {self.side} {self.threshold:.4g}"
+                f"  [{self.split}]")
         if self.margin_se is not None:
             text += f"  margin {self.margin_se:+.1f} SE"
         if self.borderline:
@@ -874,4 +875,3 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
     return DiagnosisReport(groups, {"q1": q1.summary(),
                                     "q2": None if q2 is None else q2.summary()},
                            optimizer, float(borderline))
-

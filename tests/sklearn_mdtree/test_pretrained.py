@@ -70,7 +70,8 @@ def test_documents_are_plain_json_and_carry_provenance():
         assert doc["name"] == name and doc["package_version"]
         assert doc["provenance"]["label"] == RECIPES[name]["label"]
         assert doc["n_training_configurations"] > 0
-        assert set(doc["training_distribution"]) == set(load_tree(name).estimator.hierarchy_.features())
+        features = load_tree(name).estimator.hierarchy_.features()
+        assert set(doc["training_distribution"]) == set(features)
 
 
 def _toy():
