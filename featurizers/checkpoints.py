@@ -384,20 +384,18 @@ def load_model_group(
 
     Examples
     --------
-    >>> import torch
+    >>> import os, tempfile, torch
     >>> from featurizers.checkpoints import load_model_group
-    >>> import tempfile, os
-    >>> folder = tempfile.mkdtemp()
-    >>> paths = []
-    >>> for seed in (0, 1):
-    ...     torch.manual_seed(seed)
-    ...     paths.append(os.path.join(folder, f"seed{seed}.pt"))
-    ...     torch.save(torch.nn.Linear(4, 3).state_dict(), paths[-1])
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> paths = [os.path.join(folder.name, f"seed{seed}.pt") for seed in (0, 1)]
+    >>> for path in paths:  # two seeds' models of one configuration
+    ...     torch.save(torch.nn.Linear(4, 3).state_dict(), path)
     >>> X, y = torch.randn(20, 4), torch.randint(0, 3, (20,))
     >>> group = load_model_group("torch.nn:Linear", paths, (X, y),
     ...                          model_kwargs={"in_features": 4, "out_features": 3})
     >>> group.n_models, group.n_train_samples
     (2, 20)
+    >>> folder.cleanup()
     """
     factory = load_factory(model)
     factory_name = model if isinstance(model, str) else getattr(model, "__name__", repr(model))
