@@ -25,20 +25,26 @@ from sklearn_mdtree.pretrained._recipes import RECIPES, fit_document
 DATA = Path(__file__).resolve().parents[1] / "sklearn_mdtree" / "pretrained" / "data"
 
 
-def source_table(source):
-    """The table a recipe's ``source`` names."""
+def source_table(source, zoo_cache=None):
+    """The table a recipe's ``source`` names.
+
+    ``"F"``: both public collections. ``"digits-zoo"``: the featurized table of the
+    default zoo of :mod:`featurizers.zoo`, read from its cache (``zoo_cache``, or
+    the zoo's default cache folder) or computed there first.
+    """
     if source == "F":
         from sklearn_mdtree.datasets import fetch_model_diagnosis
 
         return fetch_model_diagnosis("both").frame
-    from featurizers.zoo import load_zoo_table  # the default zoo's labelled features
+    from featurizers.zoo import train_zoo
 
-    return load_zoo_table()
+    return train_zoo("default", cache_dir=zoo_cache, verbose=0).featurize()
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["F", "digits-zoo"], default=None)
+    parser.add_argument("--zoo-cache", default=None, help="cache folder of the zoo")
     parser.add_argument("--check", action="store_true",
                         help="report which files differ from a fresh fit; write nothing")
     args = parser.parse_args(argv)
@@ -47,7 +53,7 @@ def main(argv=None):
         if args.only is not None and recipe["source"] != args.only:
             continue
         if recipe["source"] not in tables:
-            tables[recipe["source"]] = source_table(recipe["source"])
+            tables[recipe["source"]] = source_table(recipe["source"], args.zoo_cache)
         text = dumps(fit_document(name, tables[recipe["source"]]))
         path = DATA / f"{name}.json"
         if args.check:

@@ -55,11 +55,13 @@ RECIPES = MappingProxyType(
 def training_rows(frame, label, source=_F):
     """The training configurations of a recipe: the rows whose label is not a tie.
 
-    For F, the rows of the ``normal`` collection (F, not F') whose ``label`` is not
-    ``"optimal"`` -- what ``mdtree diagnose --scheme all`` fits on.
+    For F and the zoo, the rows of the ``normal`` collection (clean labels: F, not
+    F') whose ``label`` is not ``"optimal"`` -- for F, what ``mdtree diagnose
+    --scheme all`` fits on. For a user's table (``source="user"``), every row whose
+    label is not ``"optimal"``.
     """
     keep = frame[label] != "optimal"
-    if "collection" in frame.columns and source == _F:
+    if "collection" in frame.columns and source != "user":
         keep &= frame["collection"] == "normal"
     return frame[keep.to_numpy()]
 
@@ -80,7 +82,7 @@ def _provenance(recipe, frame):
         }
     return {
         "collection": "featurizers.zoo default zoo (MLPs on scikit-learn's digits)",
-        "rows": f"{recipe['label']} != 'optimal'",
+        "rows": f"collection 'normal' (clean labels), {recipe['label']} != 'optimal'",
         "label": recipe["label"],
         "preset": recipe["preset"],
         "n_rows_in_table": int(len(frame)),
