@@ -191,7 +191,7 @@ def report(args, features=None):
 def _read_labelled(path, columns):
     """The ``--fit-on`` table: the features and ``bs_failure``, checked."""
     from .datasets._model_diagnosis import _read_csv, _source_name
-    from .rfi import _check_columns, _check_numeric
+    from ._validation import _check_columns, _check_numeric
 
     what = _source_name(path)
     try:
