@@ -180,7 +180,7 @@ def report(args, features=None):
                               fit_on=fit_on, optimizer=args.optimizer)
         except (ValueError, TypeError) as exc:
             raise InputError(str(exc).splitlines()[0]) from None
-    notes = [str(w.message) for w in caught]
+    notes = [f"warning: {w.message}" for w in caught]
     if args.format == "json":
         return json.dumps(result.to_dict(), indent=2) + "\n", notes
     if args.format == "csv":
