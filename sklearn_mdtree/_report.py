@@ -8,6 +8,10 @@ one-step rule are the same) and adds, per model group:
   ``LossLandscapeFeaturizer(return_se=True)`` writes) and whether it lies inside
   the range of the tree's training configurations (how far outside, in the training
   set's own interquartile range);
+- the domain of each decision: a feature on the path is *out of domain* when it lies
+  outside the range of all the training configurations, or outside the range of
+  those that fell in the same regime (leaf) -- a model can look like some training
+  model in each feature and like none of those its verdict rests on;
 - each decision on the path with its threshold and its margin in standard errors,
   marked *borderline* when ``|value - threshold| < borderline * se``;
 - a confidence: the probability, under a normal approximation of each feature's
@@ -30,8 +34,8 @@ from scipy.special import ndtr
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from ._classes import MDTreeClassifier
-from ._domain import OutOfDomainWarning, training_distribution
-from .pretrained._io import PretrainedTree
+from ._domain import OutOfDomainWarning
+from .pretrained._io import PretrainedTree, tree_to_dict
 
 __all__ = [
     "DecisionReport",
@@ -202,7 +206,9 @@ class DecisionReport:
         ``|margin_se| < borderline`` (the rule of :func:`diagnose`); None
         without a standard error.
     in_domain : bool or None
-        The value lies inside this tree's training range of the feature.
+        The value lies inside this tree's training range of the feature and
+        inside the range of the training configurations in the same regime
+        (None: neither is known).
     """
 
     split: str
@@ -230,7 +236,7 @@ class DecisionReport:
         if self.borderline:
             text += "  BORDERLINE (could flip within the noise)"
         if self.in_domain is False:
-            text += "  (value outside the training range)"
+            text += "  (outside the training domain)"
         return text
 
     def to_dict(self):
@@ -271,7 +277,7 @@ class VerdictReport:
         Probability that no decision on this path flips (None: a standard error
         is missing).
     out_of_domain_features : tuple of str
-        Features on the path outside this tree's training range.
+        Features on the path out of domain (see :class:`DecisionReport`).
     """
 
     question: str
@@ -347,7 +353,7 @@ class GroupReport:
 
     @property
     def out_of_domain_features(self):
-        """Features on the paths outside the training range, in order."""
+        """Features on the paths out of domain, in order."""
         verdicts = [self.q1] + ([self.q2] if self.q2 is not None else [])
         return tuple(dict.fromkeys(f for v in verdicts for f in v.out_of_domain_features))
 
@@ -549,14 +555,16 @@ class DiagnosisReport:
 
 
 class _Tree:
-    """A tree with its name and training distribution (None: unknown)."""
+    """A tree with its name and training distributions (None: unknown)."""
 
-    def __init__(self, estimator, name=None, distribution=None, description=None, n=None):
+    def __init__(self, estimator, name=None, distribution=None, description=None, n=None,
+                 regimes=None):
         self.estimator = estimator
         self.name = name
         self.distribution = distribution
         self.description = description
         self.n = n
+        self.regimes = regimes
 
     def summary(self):
         return {
@@ -574,7 +582,7 @@ def _wrap(tree, what):
         tree = load_tree(tree)
     if isinstance(tree, PretrainedTree):
         return _Tree(tree.estimator, tree.name, tree.distribution, tree.description,
-                     tree.n_training_configurations)
+                     tree.n_training_configurations, tree.regimes)
     if isinstance(tree, MDTreeClassifier):
         return _Tree(tree)
     raise TypeError(
@@ -604,9 +612,10 @@ def _fit_on(table, q2_tree):
             continue
         train = training_rows(table, label, source="user")
         est = MDTreeClassifier(preset, bounds="data").fit(train, train[label])
-        distribution = training_distribution(train, est.hierarchy_.features())
-        trees.append(_Tree(est, f"fitted on the given table ({label})", distribution,
-                           f"{preset} with data bounds", len(train)))
+        trees.append(_wrap(PretrainedTree.from_dict(tree_to_dict(
+            est, train, name=f"fitted on the given table ({label})",
+            description=f"{preset} with data bounds",
+        )), "fit_on"))
     return trees
 
 
@@ -684,7 +693,7 @@ def _confidence(decision_lists):
 
 
 def _verdict(question, tree, verdict, se_row, borderline):
-    decisions = []
+    decisions, phrases = [], {}
     for d in verdict.path:
         se = se_row.get(d.feature)
         margin = None
@@ -695,13 +704,41 @@ def _verdict(question, tree, verdict, se_row, borderline):
                 flag = abs(margin) < borderline
             else:
                 flag = d.value == d.threshold
-        in_domain = None
-        if tree.distribution is not None and d.feature in tree.distribution:
-            in_domain = tree.distribution[d.feature].outside(d.value)[0] is None
+        in_domain, phrase = _decision_domain(tree, verdict.regime, d.feature, d.value)
+        if phrase is not None and d.feature not in phrases:
+            phrases[d.feature] = phrase
         decisions.append(DecisionReport(d.split, d.feature, d.threshold, d.value,
                                         d.went_left, se, margin, flag, in_domain))
     ood = tuple(dict.fromkeys(d.feature for d in decisions if d.in_domain is False))
-    return decisions, ood
+    return decisions, ood, phrases
+
+
+def _decision_domain(tree, regime, feature, value):
+    """``(in_domain, phrase)`` of one value on a path: inside the tree's training range
+    of the feature and inside the range of the training configurations in the same
+    regime (leaf)? ``in_domain`` is None when neither is known."""
+    known, phrase = False, None
+    if tree.distribution is not None and feature in tree.distribution:
+        known = True
+        side, distance = tree.distribution[feature].outside(value)
+        if side is not None:
+            unit = tree.distribution[feature].spread()[1]
+            phrase = (f"{feature} = {value:.4g} lies {distance:.2g} {unit} {side} the range "
+                      "of all the training configurations")
+    if phrase is None and tree.regimes is not None:
+        known = True
+        members = tree.regimes[regime]
+        if members is None:
+            phrase = (f"no training configuration fell in regime {regime}, where "
+                      f"{feature} = {value:.4g} puts it")
+        elif feature in members:
+            side, distance = members[feature].outside(value)
+            if side is not None:
+                dist = members[feature]
+                phrase = (f"{feature} = {value:.4g} lies {distance:.2g} {dist.spread()[1]} "
+                          f"{side} the range of the {dist.n} training configurations in the "
+                          f"same regime ({dist.min + 0.0:.4g} .. {dist.max + 0.0:.4g})")
+    return (phrase is None if known else None), phrase
 
 
 def _feature_report(name, value, se, trees):
@@ -792,7 +829,7 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
     -----
     OutOfDomainWarning
         When a decision on a path reads a feature outside the range of the
-        tree's training configurations.
+        tree's training configurations, or of those in the same regime.
 
     Examples
     --------
@@ -823,12 +860,14 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
         feature_reports = tuple(
             _feature_report(f, float(values[f][i]), se_row[f], trees) for f in features
         )
-        verdicts, all_decisions = [], []
+        verdicts, all_decisions, domain_phrases = [], [], {}
         for question, tree_, verdict in (("Q1", q1, rec.q1), ("Q2", q2, rec.q2)):
             if verdict is None:
                 verdicts.append(None)
                 continue
-            decisions, ood = _verdict(question, tree_, verdict, se_row, borderline)
+            decisions, ood, phrases = _verdict(question, tree_, verdict, se_row, borderline)
+            for feature, phrase in phrases.items():
+                domain_phrases.setdefault(feature, phrase)
             all_decisions.append(decisions)
             verdicts.append(VerdictReport(
                 question, verdict.task, tree_.name, verdict.label, verdict.regime,
@@ -838,17 +877,14 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
         v1, v2 = verdicts
         deciding = v2 if v2 is not None and v2.label != "batch" else v1
         notes = []
-        by_name = {f.name: f for f in feature_reports}
         ood = tuple(dict.fromkeys(f for v in verdicts if v is not None
                                   for f in v.out_of_domain_features))
         if ood:
-            parts = [f"{f} = {by_name[f].value:.4g} lies {by_name[f].distance:.2g} "
-                     f"{by_name[f].distance_unit} {by_name[f].side} the training range"
-                     for f in ood]
             notes.append(
-                "this diagnosis rests on features outside the range of the models the tree "
-                f"was fitted on ({'; '.join(parts)}): it is an extrapolation and may be "
-                "wrong. Prefer a tree fitted on models like yours (fit_on=...)."
+                "this diagnosis rests on features unlike those of the models the tree was "
+                f"fitted on ({'; '.join(domain_phrases[f] for f in ood)}): it is an "
+                "extrapolation and may be wrong. Prefer a tree fitted on models like yours "
+                "(fit_on=...)."
             )
             flagged.append(f"{rec.model!r} ({', '.join(ood)})")
         shaky = [d for ds in all_decisions for d in ds if d.borderline]
@@ -867,7 +903,7 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
     if flagged and warn:
         warnings.warn(
             f"{len(flagged)} of {len(groups)} diagnoses rest on features outside the "
-            f"training range of the tree(s) {[t.name for t in trees]}: "
+            f"training domain of the tree(s) {[t.name for t in trees]}: "
             f"{'; '.join(flagged)}. See each report's warnings.",
             OutOfDomainWarning,
             stacklevel=3,

@@ -82,17 +82,26 @@ def tree_to_dict(tree, X=None, *, name=None, description=None, provenance=None):
         ``n_features_in``, ``feature_names_in``, ``n_sweeps``, ``train_score``,
         ``n_training_configurations``, ``training_distribution`` (feature ->
         ``n``, ``min``, ``q05``, ``q25``, ``median``, ``q75``, ``q95``, ``max``,
-        ``mean``, ``std``) and ``provenance``.
+        ``mean``, ``std``), ``regime_distribution`` (per leaf, in the numbering of
+        :meth:`~MDTreeClassifier.apply`, the same summary over the training
+        configurations that reached it, or null for a leaf none reached) and
+        ``provenance``.
     """
     from .. import __version__
 
     check_is_fitted(tree)
     h = tree.hierarchy_
-    distribution = None
+    distribution = regimes = None
     if X is not None:
         distribution = {
             f: d.to_dict() for f, d in training_distribution(X, h.features()).items()
         }
+        leaf = tree.apply(X)
+        regimes = [
+            {f: d.to_dict() for f, d in training_distribution(X[leaf == r], h.features()).items()}
+            if np.any(leaf == r) else None
+            for r in range(len(h.leaves()))
+        ]
     names = getattr(tree, "feature_names_in_", None)
     return {
         "format": FORMAT,
@@ -116,6 +125,7 @@ def tree_to_dict(tree, X=None, *, name=None, description=None, provenance=None):
         "train_score": float(tree.train_score_),
         "n_training_configurations": None if X is None else int(len(X)),
         "training_distribution": distribution,
+        "regime_distribution": regimes,
         "provenance": provenance,
     }
 
@@ -229,6 +239,10 @@ class PretrainedTree:
         Q2, ``"data_vs_batch"``).
     distribution : dict of str to FeatureDistribution or None
         Each used feature over the training configurations (None: unknown).
+    regimes : list of (dict of str to FeatureDistribution or None) or None
+        Per leaf (regime), each used feature over the training configurations
+        that reached it (None for a leaf none reached; the list is None when
+        unknown).
     n_training_configurations : int or None
         Number of training configurations (model groups).
     provenance : dict or None
@@ -247,6 +261,11 @@ class PretrainedTree:
         self.distribution = None if dist is None else {
             f: FeatureDistribution.from_dict(d) for f, d in dist.items()
         }
+        regimes = document.get("regime_distribution")
+        self.regimes = None if regimes is None else [
+            None if r is None else {f: FeatureDistribution.from_dict(d) for f, d in r.items()}
+            for r in regimes
+        ]
         self.n_training_configurations = document.get("n_training_configurations")
         self.provenance = document.get("provenance")
         self.package_version = document.get("package_version")

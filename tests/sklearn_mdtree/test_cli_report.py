@@ -71,7 +71,7 @@ def test_diagnose_from_features_and_from_checkpoints(run, capsys):
     assert report["groups"][0]["model"] == "a"
     assert report["trees"]["q1"]["name"] == "cifar10-resnet18-q1"
     if report["groups"][0]["out_of_domain"]:
-        assert "warning: " in captured.err and "outside the training range" in captured.err
+        assert "warning: " in captured.err and "outside the training domain" in captured.err
     # the same from the checkpoint files directly, as text
     assert main(["diagnose", *MODEL, *_groups(paths, "a"), "--train-data",
                  str(folder / "train.npz"), *FAST, "--tree", "cifar10-resnet18"]) == 0

@@ -157,7 +157,7 @@ def test_tree_choices_and_fit_on():
     table = pd.concat([_row(train_error=float(e), hessian_t=float(h)) for e, h in
                        [(0.0, 5), (3.0, 4), (4.0, 8), (5.0, 3)]], ignore_index=True)
     table["bs_failure"] = ["small", "large", "small", "optimal"]
-    g = sklearn_mdtree.diagnose(X, fit_on=table)[0]
+    g = sklearn_mdtree.diagnose(X, fit_on=table, warn=False)[0]
     assert g.q2 is None and g.q1.tree.startswith("fitted on")
     wrapped = PretrainedTree.from_estimator(mine, pd.concat([_row(), _row(train_error=0.0)]))
     with pytest.warns(OutOfDomainWarning):
@@ -172,3 +172,28 @@ def test_tree_choices_and_fit_on():
         sklearn_mdtree.diagnose(_row(hessian_t_se=-1.0), "cifar10-resnet18-q1")
     with pytest.raises(ValueError, match="missing the column"):
         sklearn_mdtree.diagnose(X, "cifar10-resnet18-q1-similarity")
+
+
+def test_a_feature_inside_the_range_but_outside_its_regime_is_out_of_domain():
+    X = pd.DataFrame({"train_error": [0.0, 0.0, 5.0, 6.0, 7.0, 8.0],
+                      "mode_connectivity_peak": [-1.0, -2.0, -40.0, -35.0, -38.0, -1.0],
+                      "hessian_t": [8.0, 8.0, 5.0, 5.5, 8.5, 6.0]})
+    y = ["small", "small", "large", "large", "small", "large"]
+    tree = MDTreeClassifier("q1", threshold_search="exhaustive").fit(X, y)
+    wrapped = PretrainedTree.from_estimator(tree, X, name="toy")
+    query = pd.DataFrame({"train_error": [7.9], "mode_connectivity_peak": [-36.0],
+                          "hessian_t": [5.2]}, index=["q"])
+    regime = tree.apply(query)[0]
+    members = X[tree.apply(X) == regime]
+    assert len(members) == 2 and query["train_error"].iloc[0] > members["train_error"].max()
+    with pytest.warns(OutOfDomainWarning):
+        g = sklearn_mdtree.diagnose(query, wrapped, q2_tree=None)[0]
+    assert all(f.in_domain for f in g.features)  # inside every marginal range
+    assert g.out_of_domain_features == ("train_error",)
+    assert "2 training configurations in the same regime" in g.warnings[0]
+    # a regime no training configuration reached
+    doc = wrapped.to_dict()
+    doc["regime_distribution"][regime] = None
+    g = sklearn_mdtree.diagnose(query, PretrainedTree.from_dict(doc), q2_tree=None,
+                                warn=False)[0]
+    assert f"no training configuration fell in regime {regime}" in g.warnings[0]
