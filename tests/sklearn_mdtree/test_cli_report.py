@@ -53,7 +53,9 @@ def test_featurize_writes_one_row_per_group_with_standard_errors(run, capsys):
     assert list(table.index) == ["a", "b"]
     for f in ("train_error", "mode_connectivity_peak", "hessian_t", "CKA"):
         assert f in table.columns and f"{f}_se" in table.columns
-    assert table["hessian_t_se"].eq(0).all()  # 15 parameters: the exact dense trace
+    # 15 parameters: exact dense traces, so the spread of the two seeds alone
+    assert (table["hessian_t_se"] > 0).all() and (table["train_error_se"] >= 0).all()
+    assert table["mode_connectivity_peak_se"].isna().all()  # two models: one pair
     assert "wrote 2 group(s)" in capsys.readouterr().err
 
 
