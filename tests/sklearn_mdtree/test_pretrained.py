@@ -134,3 +134,30 @@ def test_unknown_names_and_families():
 def test_dumps_refuses_non_finite():
     with pytest.raises(ValueError, match="cannot hold nan"):
         dumps({"a": [1.0, float("nan")]})
+
+
+ZOO_TREES = [name for name, recipe in RECIPES.items() if recipe["source"] == "digits-zoo"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ZOO_TREES)
+def test_shipped_zoo_trees_equal_a_fit_on_the_zoo_cache(name):
+    """The digits trees against a fit on the default zoo's table, read from its cache.
+
+    Training and featurizing the default zoo takes minutes, so this test runs only
+    where the zoo's cache holds it (``SKLEARN_MDTREE_ZOO_CACHE``, or the zoo's default
+    cache folder after ``python -m benchmarks.make_pretrained``); CI, without it,
+    skips it and checks the document's form in the fast tests above.
+    """
+    import os
+
+    if name not in available_trees():
+        pytest.skip(f"{name} is not shipped in this tree")
+    zoo = pytest.importorskip("featurizers.zoo")
+    cache = os.environ.get("SKLEARN_MDTREE_ZOO_CACHE") or zoo.default_cache_dir()
+    if not os.path.isdir(os.path.join(cache, "features")):
+        pytest.skip(f"no cached default zoo in {cache}")
+    table = zoo.train_zoo("default", cache_dir=cache, verbose=0).featurize()
+    shipped = json.loads(_data_folder().joinpath(f"{name}.json").read_text(encoding="utf-8"))
+    fresh = json.loads(dumps(fit_document(name, table)))
+    assert shipped | {"package_version": None} == fresh | {"package_version": None}
