@@ -76,10 +76,12 @@ def _num(value, digits=4):
 
 def _svg_img(fig, alt):
     """The figure as an ``<img>`` with an inline base64 SVG; the figure is closed."""
+    import matplotlib
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    with matplotlib.rc_context({"svg.hashsalt": "sklearn-mdtree"}):  # the same page each run
+        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     return f'<img src="data:image/svg+xml;base64,{data}" alt="{_esc(alt)}">'

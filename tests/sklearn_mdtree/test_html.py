@@ -179,3 +179,67 @@ def test_page_renders_in_headless_chromium(tmp_path):
     blue = (abs(pixels - [31, 119, 180]).sum(axis=2) < 60).sum()
     red = (abs(pixels - [214, 39, 40]).sum(axis=2) < 60).sum()
     assert blue > 50 and red > 50
+
+
+# --------------------------------------------------------------------------------------
+# the report of sklearn_mdtree.diagnose: to_html, _repr_html_, mdtree diagnose --html
+# --------------------------------------------------------------------------------------
+
+GROUPS = pd.DataFrame({"train_error": [2.0, 0.1], "mode_connectivity_peak": [-30.0, -1.0],
+                       "hessian_t": [5.0, 6.0], "hessian_t_se": [0.1, 0.3],
+                       "mode_connectivity_peak_se": [3.0, 0.5]}, index=["run-a", "run-b"])
+
+
+def test_diagnosis_report_to_html_and_repr_html(tmp_path):
+    import sklearn_mdtree
+
+    report = sklearn_mdtree.diagnose(GROUPS, "cifar10-resnet18")
+    page = report.to_html()
+    for group in report:
+        assert f"<h2>Model {group.model}</h2>" in page
+        assert f"Recommended change: {group.action}" in page
+    # per group: Q1 and Q2 trees with the path, two positions, the features
+    assert [alt for _, alt in _images(page)].count("Q1 tree with the model's path") == 2
+    assert len(_images(page)) == 2 * 5
+    path = report.to_html(tmp_path / "report.html")
+    assert path.read_text(encoding="utf-8") == page
+    fragment = report._repr_html_()
+    assert fragment.startswith("<style>") and "<html" not in fragment
+    assert report == sklearn_mdtree.diagnose(GROUPS, "cifar10-resnet18")  # == ignores trees
+
+
+def test_mdtree_diagnose_html(tmp_path, capsys):
+    from sklearn_mdtree._cli import main
+
+    features = tmp_path / "features.csv"
+    GROUPS.rename_axis("model").to_csv(features)
+    page = tmp_path / "out" / "report.html"
+    status = main(["diagnose", str(features), "--tree", "cifar10-resnet18", "--id-column",
+                   "model", "--html", str(page)])
+    assert status == 0
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and "<h2>Model run-b</h2>" in text
+    assert "Model run-a: increase width." in capsys.readouterr().out
+    # an error leaves nothing behind
+    bad = tmp_path / "bad.html"
+    status = main(["diagnose", str(features), "--tree", "no-such-tree", "--html", str(bad)])
+    assert status == 2 and not bad.exists()
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(),
+                    reason="needs Debian's chromium at /usr/bin/chromium (apt-get install "
+                           "chromium; .ci/run installs it)")
+def test_diagnosis_report_renders_in_headless_chromium(tmp_path):
+    import sklearn_mdtree
+
+    path = sklearn_mdtree.diagnose(GROUPS, "cifar10-resnet18").to_html(tmp_path / "r.html")
+    flags = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0"]
+    dom = subprocess.run(flags + ["--dump-dom", path.resolve().as_uri()], capture_output=True,
+                         text=True, timeout=120, check=True)
+    assert "<h2>Model run-a</h2>" in dom.stdout and "<h2>Model run-b</h2>" in dom.stdout
+    assert dom.stdout.count('<img src="data:image/svg+xml;base64,') == 10
+    assert "Content Security Policy" not in dom.stderr and "net::ERR" not in dom.stderr
