@@ -65,7 +65,7 @@ def _batch(grid, bs, width, X, y):
     return models, labels, schedules
 
 
-def speed_section(which, loop_models):
+def speed_section(which, n_loop_models):
     grid = zoo_preset("default")
     (X, y), _ = digits_task()
     widths = grid.width if which == "full" else (grid.width[0], grid.width[-1])
@@ -76,8 +76,8 @@ def speed_section(which, loop_models):
         "batch = the 18 models of one (batch size, width). torch "
         f"{torch.__version__}, 1 thread, {os.cpu_count()} cores; load average at the "
         f"start {_load():.1f}."
-        + (f" The loop trains the first {loop_models} models of each batch; its time is "
-           "scaled to the 18 (models train independently)." if loop_models else ""),
+        + (f" The loop trains the first {n_loop_models} models of each batch; its time is "
+           "scaled to the 18 (models train independently)." if n_loop_models else ""),
         "",
         "| batch size | width | models | vectorised (s) | loop (s) | ratio | max weight diff |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -86,7 +86,7 @@ def speed_section(which, loop_models):
     for bs in grid.bs:
         for width in widths:
             models, labels, schedules = _batch(grid, bs, width, X, y)
-            n_loop = min(loop_models or len(models), len(models))
+            n_loop = min(n_loop_models or len(models), len(models))
             loop_models = copy.deepcopy(models[:n_loop])
             lrs = [grid.lr[0]] * len(models)
             start = time.perf_counter()
