@@ -97,10 +97,9 @@ def score(frame, setting, method, seeds=SEEDS):
     -------
     scores : ndarray of shape (n_seeds,)
     """
-    from ..compare import transfer_scores  # here: compare imports this package
+    from .. import compare  # here: compare imports this package
 
-    estimator, features = method_features(method, setting)
-    return transfer_scores(frame, setting, estimator, features, seeds)
+    return compare.score(frame, setting, method, seeds)
 
 
 def _score_curve(frame, setting, method, ks):
