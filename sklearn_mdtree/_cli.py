@@ -445,7 +445,7 @@ def _demo(args, out):
     try:
         run_demo(args.output, preset=args.preset, cache_dir=args.cache_dir,
                  n_jobs=args.n_jobs, verbose=0 if args.quiet else 1, out=out)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, ImportError) as exc:
         raise _CommandError(str(exc)) from None
     return 0
 
