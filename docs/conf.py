@@ -2,12 +2,15 @@
 
 Build from the repository root (warnings are errors)::
 
-    SKLEARN_MDTREE_DATA=../shared/data/model_diagnosis \
-        sphinx-build -W -b html docs docs/_build/html
+    python -m sphinx -W -b html docs docs/_build/html
 
-Needs the package installed with its ``docs`` extra (``pip install -e ".[docs]"``).
-Extensions: autodoc, autosummary, numpydoc and sphinx-gallery; nothing else,
-and no intersphinx (the build machines have no internet).
+Needs the package installed with its ``docs`` extra (``pip install -e ".[docs]"``);
+the public collections are read from ``$SKLEARN_MDTREE_DATA`` (see below).
+Extensions: autodoc, autosummary, numpydoc, sphinx-gallery, matplotlib's plot
+directive, myst-parser (the reproduction report is Markdown) and the theme
+pydata-sphinx-theme; no intersphinx and nothing fetched at build or view time (the
+build machines have no internet): math is drawn by matplotlib's mathtext into
+inline SVG (``docs/_ext/mathtext_svg.py``), not by MathJax from a CDN.
 """
 
 import os
@@ -32,7 +35,11 @@ if _data:
 elif (ROOT.parent / "shared" / "data" / "model_diagnosis").is_dir():
     os.environ[_DATA_ENV] = str(ROOT.parent / "shared" / "data" / "model_diagnosis")
 
+import sys  # noqa: E402
+
 import sklearn_mdtree  # noqa: E402
+
+sys.path.insert(0, str(DOCS / "_ext"))
 
 # -- Project -----------------------------------------------------------------------------
 project = "sklearn-mdtree"
@@ -45,10 +52,14 @@ version = re.sub(r"(\.dev\d*|rc\d*|a\d*|b\d*)$", "", release)
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
-    "sphinx.ext.mathjax",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    "matplotlib.sphinxext.plot_directive",
+    "myst_parser",
+    "mathtext_svg",  # docs/_ext: math as inline SVG, offline
+    "report_figures",  # docs/_ext: the report's images as captioned figures
 ]
+html_math_renderer = "mathtext_svg"
 templates_path = ["_templates"]
 source_suffix = {".rst": "restructuredtext"}
 root_doc = "index"
@@ -63,6 +74,8 @@ exclude_patterns = [
     "auto_examples/*.zip",
     "auto_examples/*.json",
     "auto_examples/*.md5",
+    "reproduction.md",  # included by reproduction.rst
+    "readme_figures.py",
 ]
 default_role = "literal"
 pygments_style = "sphinx"
@@ -85,7 +98,15 @@ sphinx_gallery_conf = {
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
     "ignore_pattern": r"__init__\.py",
+    # sections in reading order (each a folder of docs/examples with its GALLERY_HEADER.rst)
+    "subsection_order": [
+        "examples/getting_started",
+        "examples/paper",
+        "examples/own_models",
+        "examples/advanced",
+    ],
     "within_subsection_order": "FileNameSortKey",
+    "image_srcset": ["2x"],  # every figure also at twice its resolution
     # "Examples using X" on the API pages
     "doc_module": ("sklearn_mdtree", "featurizers"),
     "backreferences_dir": "generated/backreferences",
@@ -95,68 +116,73 @@ sphinx_gallery_conf = {
     "abort_on_example_error": False,
     "matplotlib_animations": False,
     "min_reported_time": 1,
+    # no sg_execution_times pages: they load DataTables and jQuery from a CDN
+    "write_computation_times": False,
 }
+
+# -- matplotlib's plot directive (pictures of the user guide) ----------------------------
+plot_include_source = False
+plot_html_show_source_link = False
+plot_html_show_formats = False
+plot_formats = [("png", 200)]  # 2x the 100 dpi the page shows them at
+plot_rcparams = {"figure.dpi": 100, "savefig.bbox": "tight"}
+plot_pre_code = "import numpy as np\nimport matplotlib\nmatplotlib.use('Agg')\n"
 
 # -- HTML ---------------------------------------------------------------------------------
-html_theme = "alabaster"
+html_theme = "pydata_sphinx_theme"
 html_title = f"sklearn-mdtree {release}"
-# docs/_static holds the plots of the reproduction report (written by the benchmark).
-html_static_path = ["_static"] if (DOCS / "_static").is_dir() else []
+html_short_title = "sklearn-mdtree"
+# docs/_static holds the plots of the reproduction report (written by the benchmark),
+# the README's pictures and the stylesheet.
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 html_theme_options = {
-    "description": "Diagnose why a trained network underperforms, from its loss landscape.",
-    "fixed_sidebar": True,
-    "page_width": "1100px",
-    "sidebar_width": "230px",
+    # the top bar: the main sections, then the search box; no external links or icons
+    # (nothing loaded from outside), no theme switcher's remote assets
+    "navbar_start": ["navbar-logo"],
+    "navbar_center": ["navbar-nav"],
+    "navbar_end": ["theme-switcher"],
+    "navbar_persistent": ["search-button"],
+    "header_links_before_dropdown": 5,
+    # the report's wide tables get the whole width: no "on this page" column there
+    "secondary_sidebar_items": {"**": ["page-toc"], "reproduction": []},
+    "show_prev_next": True,
+    "navigation_with_keys": False,
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
 }
-html_sidebars = {"**": ["about.html", "navigation.html", "relations.html", "searchbox.html"]}
+# no left sidebar on pages without sub-pages (the wide tables of the report need the room)
+html_sidebars = {name: [] for name in (
+    "index", "getting_started", "install", "glossary", "changelog", "citing", "design",
+    "reproduction", "api", "benchmarks",
+)}
+html_show_sourcelink = False
+html_copy_source = False
+
+# -- myst-parser (the reproduction report) ------------------------------------------------
+myst_heading_anchors = 3
+# reproduction.rst includes the report from its second line: its "##" sections then sit
+# under the page's own title, which myst would report as headings not starting at H1.
+suppress_warnings = ["myst.header"]
 
 # -- The reproduction report ---------------------------------------------------------
-# docs/reproduction.md is written by `python -m benchmarks.reproduce` (another part of
-# the project), its plots in docs/_static/reproduction/. Markdown is not parsed here (no extra dependency), so
-# reproduction.rst shows the report as text, each plot it references as a figure,
-# and the raw file is copied next to the HTML. The page is built whether or not the
-# report exists yet.
+# docs/reproduction.md is written by `python -m benchmarks.reproduce`, its plots in
+# docs/_static/reproduction/. reproduction.rst includes it, parsed by myst-parser
+# (real tables); docs/_ext/report_figures.py turns each image into a figure whose
+# caption is the image's alt text. The page is built whether or not the report exists.
 REPORT = DOCS / "reproduction.md"
-_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
-html_extra_path = [str(REPORT)] if REPORT.is_file() else []
 
 
 def _report_rst():
-    """The generated part of reproduction.rst: the plots, then the report's text."""
     if not REPORT.is_file():
         return (
             "\n.. note::\n\n   The report has not been generated in this checkout. Run\n"
             "   ``python -m benchmarks.reproduce`` to write ``docs/reproduction.md``\n"
             "   and its plots, then rebuild.\n"
         )
-    text = REPORT.read_text(encoding="utf-8")
-    lines, seen = [], set()
-    for alt, target in _IMAGE.findall(text):
-        if re.match(r"[a-z]+://", target) or target in seen:
-            continue
-        seen.add(target)
-        path = (DOCS / target).resolve()
-        if path.is_file() and DOCS in path.parents:
-            alt = " ".join(alt.split()) or path.stem
-            rel = path.relative_to(DOCS).as_posix()
-            caption = re.sub(r"([\\`*_|<>\[\]])", r"\\\1", alt)  # plain text in rst
-            lines += [f".. figure:: /{rel}", "   :width: 90%", f"   :alt: {alt}", "",
-                      f"   {caption}", ""]
-    if lines:
-        lines = ["", "Figures", "-------", ""] + lines
-    lines += [
-        "",
-        "Report",
-        "------",
-        "",
-        "The report as written (Markdown, also as the raw file `reproduction.md "
-        "<reproduction.md>`__):",
-        "",
-        ".. literalinclude:: reproduction.md",
-        "   :language: text",
-        "",
-    ]
-    return "\n".join(lines) + "\n"
+    # from the second line: the report's own title is this page's
+    return ("\n.. include:: reproduction.md\n   :parser: myst_parser.sphinx_\n"
+            "   :start-line: 1\n")
 
 
 def _add_report(app, docname, source):
@@ -177,6 +203,41 @@ def _unlink_sklearn_roles(app, what, name, obj, options, lines):
         lines[:] = [_SKLEARN_ROLE.sub(lambda m: f"*{m.group(1).strip()}*", ln) for ln in lines]
 
 
+def _data_comment_docs(app, what, name, obj, options, lines):
+    """The ``#:`` comment of a constant re-exported from a private module.
+
+    autodoc reads such comments from the module the name is documented under (here
+    the package's ``__init__``), where a re-exported constant has none; look for it in
+    the package's modules that hold the same object.
+    """
+    text = [line for line in lines if line.strip() and line.strip() not in (
+        "..", "!! processed by numpydoc !!")]  # numpydoc's marker is not a docstring
+    if what != "data" or text:
+        return
+    import importlib
+    import pkgutil
+
+    from sphinx.pycode import ModuleAnalyzer
+
+    package, _, attr = name.rpartition(".")
+    try:
+        pkg = importlib.import_module(package)
+    except ImportError:
+        return
+    for info in pkgutil.walk_packages(getattr(pkg, "__path__", []), prefix=package + "."):
+        try:
+            module = importlib.import_module(info.name)
+        except ImportError:
+            continue
+        if getattr(module, attr, None) is not obj:
+            continue
+        docs = ModuleAnalyzer.for_module(info.name).find_attr_docs().get(("", attr))
+        if docs:
+            lines[:] = list(docs)
+            return
+
+
 def setup(app):
     app.connect("source-read", _add_report)
+    app.connect("autodoc-process-docstring", _data_comment_docs)
     app.connect("autodoc-process-docstring", _unlink_sklearn_roles)

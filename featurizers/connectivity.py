@@ -204,6 +204,15 @@ def init_bend(model_a, model_b, *, init="midpoint", random_state=None):
     -------
     dict of str to Tensor
         The bend, detached, on the models' device.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from featurizers.connectivity import init_bend
+    >>> a, b = torch.nn.Linear(2, 1), torch.nn.Linear(2, 1)
+    >>> bend = init_bend(a, b)  # the midpoint of the two models' weights
+    >>> torch.allclose(bend["weight"], (a.weight + b.weight) / 2)
+    True
     """
     w0, w1 = _weights(model_a), _weights(model_b)
     mid = {k: 0.5 * (w0[k] + w1[k]) for k in w0}
@@ -299,6 +308,18 @@ def fit_bend(
     ------
     FloatingPointError
         If the training loss becomes NaN or infinite.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from featurizers.connectivity import fit_bend
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> X, y = torch.randn(32, 2), torch.randint(0, 2, (32,))
+    >>> a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    >>> bend = fit_bend(a, b, (X, y), epochs=2, random_state=0)
+    >>> sorted(bend), tuple(bend["weight"].shape)
+    (['bias', 'weight'], (2, 2))
     """
     data = _as_data(train_data)
     loss_fn = F.cross_entropy if loss_fn is None else loss_fn
@@ -375,6 +396,16 @@ def recompute_bn_statistics(model, data, *, batch_size=128):
     -------
     torch.nn.Module
         ``model``, for chaining.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from featurizers.connectivity import recompute_bn_statistics
+    >>> model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3))
+    >>> X, y = torch.randn(64, 2), torch.zeros(64, dtype=torch.long)
+    >>> _ = recompute_bn_statistics(model, (X, y))
+    >>> int(model[1].num_batches_tracked) > 0
+    True
     """
     bns = [m for m in model.modules() if isinstance(m, _BN) and m.track_running_stats]
     if not bns:
@@ -501,6 +532,15 @@ def curve_model(model_a, bend, model_b, t, bn_data=None, *, batch_size=128):
     -------
     torch.nn.Module
         A copy of ``model_a`` holding ``w(t)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from featurizers.connectivity import curve_model, init_bend
+    >>> a, b = torch.nn.Linear(2, 1), torch.nn.Linear(2, 1)
+    >>> end = curve_model(a, init_bend(a, b), b, 1.0)  # t = 1 is the second model
+    >>> torch.allclose(end.weight, b.weight)
+    True
     """
     model = copy.deepcopy(model_a)
     w = bezier_point(_weights(model_a), bend, _weights(model_b), t)
@@ -550,6 +590,16 @@ def curve_errors(
         Error in percent at each ``t``.
     losses : ndarray of shape (len(ts),)
         Mean loss at each ``t``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from featurizers.connectivity import curve_errors, init_bend
+    >>> X, y = torch.randn(16, 2), torch.randint(0, 2, (16,))
+    >>> a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    >>> errors, losses = curve_errors(a, init_bend(a, b), b, (X, y))
+    >>> errors.shape, bool(((0 <= errors) & (errors <= 100)).all())
+    ((5,), True)
     """
     data = _as_data(train_data)
     errors, losses = [], []

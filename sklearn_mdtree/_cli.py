@@ -208,6 +208,7 @@ def _diagnose(frame, args, features=None):
         )
     except (ValueError, TypeError) as exc:
         raise _CommandError(str(exc)) from None
+    args.report_ = report  # for --html
     notes = [f"warning: model {g.model}: {w}" for g in report for w in g.warnings]
     if args.format == "json":
         return json.dumps(report.to_dict(), indent=2) + "\n", notes
@@ -381,6 +382,10 @@ def _build_parsers():
                       "as JSON (DiagnosisReport.to_dict)")
     diag.add_argument("--output", "--out", metavar="FILE", default=None,
                       help="also write to this file")
+    diag.add_argument("--html", metavar="FILE.html", default=None,
+                      help="also write the report as one self-contained HTML page: the "
+                      "trees with each model's path, its position among the regimes, its "
+                      "features against the trees' training range (needs matplotlib)")
     add_group_arguments(diag, required=False)
 
     feat = sub.add_parser(
@@ -526,17 +531,24 @@ def main(argv=None):
             inputs = group_inputs(args) + [getattr(args, "features", None),
                                            getattr(args, "fit_on", None)]
             check_output(args.out if args.command == "featurize" else args.output, inputs)
+            if getattr(args, "html", None):
+                check_output(args.html, inputs)
         target = args.out if args.command == "featurize" else args.output
         # before any work: an unwritable --output fails at once, not after the report
         output = _OutputFile(target) if target else None
+        html = _OutputFile(args.html) if getattr(args, "html", None) else None
         try:
             text, notes = _run(args)
+            page = None if html is None else _html_page(args)
         except BaseException:
-            if output is not None:
-                output.discard()
+            for opened in (output, html):
+                if opened is not None:
+                    opened.discard()
             raise
         if args.command != "featurize":
             out.write(text)
+        if html is not None:
+            html.write(page)
         if output is not None:
             output.write(text)
             if args.command == "reproduce":
@@ -547,6 +559,14 @@ def main(argv=None):
     except (_CommandError, InputError) as exc:
         print(f"mdtree {args.command}: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _html_page(args):
+    """The diagnosis report of this run as HTML (``--html``)."""
+    try:
+        return args.report_.to_html()
+    except ImportError as exc:
+        raise _CommandError(f"--html needs matplotlib: {exc}") from None
 
 
 def _run(args):

@@ -181,6 +181,7 @@ def report(args, features=None):
         except (ValueError, TypeError) as exc:
             raise InputError(str(exc).splitlines()[0]) from None
     notes = [f"warning: {w.message}" for w in caught]
+    args.report_ = result  # for --html
     if args.format == "json":
         return json.dumps(result.to_dict(), indent=2) + "\n", notes
     if args.format == "csv":

@@ -35,6 +35,12 @@ class Leaf:
     label : hashable or None, default=None
         The class the leaf predicts. ``None`` means the majority class of the
         (weighted) training samples that reach the leaf.
+
+    Examples
+    --------
+    >>> from sklearn_mdtree import Leaf
+    >>> Leaf("small"), Leaf()
+    (Leaf(label='small'), Leaf(label=None))
     """
 
     label: Hashable | None = None
@@ -58,6 +64,16 @@ class Split:
         of the feature in the training data.
     left, right : Split or Leaf
         Children for ``value <= threshold`` and ``value > threshold``.
+
+    Examples
+    --------
+    A one-split tree on the training error, its threshold searched in [0, 1]:
+
+    >>> from sklearn_mdtree import Leaf, Split
+    >>> split = Split("t0", "train_error", 0.5, (0.0, 1.0),
+    ...               left=Leaf("small"), right=Leaf("large"))
+    >>> split.feature, split.bounds, split.left.label
+    ('train_error', (0.0, 1.0), 'small')
     """
 
     name: str
@@ -412,7 +428,9 @@ def _q2_data():
     )
 
 
-#: Preset name -> (factory, one-line description). ``"q1"`` is an alias of ``"q1_sharpness"``.
+#: The paper's hierarchies: preset name -> (factory, one-line description). Pass a name
+#: to :class:`MDTreeClassifier` or :func:`get_preset`; ``"q1"`` and ``"q2"`` are aliases
+#: of ``"q1_sharpness"`` and ``"q2_width"``.
 PRESETS = {
     "q1_sharpness": (_q1_sharpness, "Q1, temperature large/small, sharpness at depth 2 (Fig 4a)"),
     "q1_similarity": (_q1_similarity, "Q1 with CKA similarity at depth 2 (App. H, Fig 27a)"),

@@ -458,11 +458,55 @@ class DiagnosisReport:
         The borderline rule: ``|margin| < borderline`` standard errors.
     """
 
-    def __init__(self, groups, trees, optimizer, borderline):
+    def __init__(self, groups, trees, optimizer, borderline, estimators=None):
         self.groups = tuple(groups)
         self.trees = trees
         self.optimizer = optimizer
         self.borderline = borderline
+        # the fitted trees, for the pictures of to_html (not part of to_dict or ==)
+        self._estimators = dict(estimators or {})
+
+    def to_html(self, path=None):
+        """The report as one self-contained HTML page.
+
+        For each model group: the recommended change and why, the warnings, each
+        tree's decisions with their margins in standard errors, the tree drawn with
+        the model's path highlighted, the model's position among the regimes with
+        its uncertainty, and its features against the trees' training range. The
+        pictures are inlined (base64 SVG); the page has no script and loads nothing
+        from outside (see :mod:`sklearn_mdtree._html`). Needs matplotlib.
+
+        Parameters
+        ----------
+        path : str or path-like, default=None
+            Write the page to this file (UTF-8); None returns it.
+
+        Returns
+        -------
+        html : str or pathlib.Path
+            The page, or the path written.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import sklearn_mdtree
+        >>> X = pd.DataFrame({"train_error": [2.0], "mode_connectivity_peak": [-30.0],
+        ...                   "hessian_t": [5.0], "hessian_t_se": [0.1]}, index=["run-a"])
+        >>> page = sklearn_mdtree.diagnose(X, "cifar10-resnet18-q1").to_html()
+        >>> page.startswith("<!DOCTYPE html>"), "Model run-a" in page
+        (True, True)
+        """
+        from ._html import render_report, write_report
+
+        if path is None:
+            return render_report(self, self._estimators)
+        return write_report(self, path, self._estimators)
+
+    def _repr_html_(self):
+        """The report as HTML in a notebook (Jupyter calls this)."""
+        from ._html import render_report
+
+        return render_report(self, self._estimators, full_page=False)
 
     def __len__(self):
         return len(self.groups)
@@ -910,4 +954,6 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
         )
     return DiagnosisReport(groups, {"q1": q1.summary(),
                                     "q2": None if q2 is None else q2.summary()},
-                           optimizer, float(borderline))
+                           optimizer, float(borderline),
+                           estimators={"q1": q1.estimator,
+                                       "q2": None if q2 is None else q2.estimator})

@@ -68,6 +68,15 @@ class LabelMeaning(NamedTuple):
         The failure source the label names, in words.
     action : str
         The configuration change the label recommends, imperative and short.
+
+    Examples
+    --------
+    >>> from sklearn_mdtree.rfi import LABEL_MEANINGS
+    >>> meaning = LABEL_MEANINGS["bs_failure"]["large"]
+    >>> meaning.action
+    'Raise the batch size.'
+    >>> meaning.cause
+    'The temperature is too high: the batch size is too small.'
     """
 
     task: str

@@ -276,10 +276,12 @@ def test_user_guide_examples(path, _doc_environment):
 # (d) the gallery's scripts are well formed
 # --------------------------------------------------------------------------------------
 
-EXAMPLES = sorted((DOCS / "examples").glob("*.py"))
+EXAMPLES = sorted((DOCS / "examples").rglob("*.py"))
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
+@pytest.mark.parametrize(
+    "path", EXAMPLES, ids=[p.relative_to(DOCS / "examples").as_posix() for p in EXAMPLES]
+)
 def test_gallery_example_is_well_formed(path):
     assert path.name.startswith("plot_"), "sphinx-gallery runs only plot_*.py files"
     source = path.read_text(encoding="utf-8")

@@ -104,7 +104,6 @@ ax = plot_accuracy_curves(
     title="Q1, dataset transfer F -> F' (mean and std over 5 seeds)",
     xlabel="k random (data, width) pairs of F",
 )
-ax.legend(fontsize="small", loc="lower right", ncols=2)
 print(means.round(2).to_string())
 
 # %%

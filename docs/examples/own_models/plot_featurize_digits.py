@@ -144,16 +144,24 @@ bounds = {s.feature: s.bounds for s in get_preset("q1").splits()}
 bounds["CKA"] = get_preset("q1_similarity").splits()[2].bounds
 
 features = ["train_error", "mode_connectivity_peak", "hessian_t", "CKA"]
-fig, axes = plt.subplots(1, 4, figsize=(11, 3.2))
+labels = {
+    "train_error": "training error (%)",
+    "mode_connectivity_peak": "connectivity: minus peak error (%)",
+    "hessian_t": "sharpness: ln(Hessian trace)",
+    "CKA": "similarity: CKA (0 to 1)",
+}
+fig, axes = plt.subplots(1, 4, figsize=(12, 3.4), layout="constrained")
 for ax, feature in zip(axes, features):
-    ax.hist(F[feature], bins=40, color="0.75", label="collection F")
-    ax.axvspan(*bounds[feature], color="tab:blue", alpha=0.15, label="paper's bounds")
+    ax.hist(F[feature], bins=40, color="0.75", label="models of collection F")
+    ax.axvspan(*bounds[feature], color="tab:blue", alpha=0.15, label="paper's threshold bounds")
     for (name, value), color in zip(table[feature].items(), ["tab:red", "tab:green"]):
-        ax.axvline(value, color=color, linewidth=2, label=name)
-    ax.set_title(feature, fontsize="medium")
-    ax.set_yticks([])
-axes[0].legend(fontsize="x-small", loc="upper right")
-fig.tight_layout()
+        ax.axvline(value, color=color, linewidth=2, label=f"our MLPs: {name}")
+    ax.set_xlabel(labels[feature])
+    ax.set_ylabel("models of F")
+handles, names = axes[0].get_legend_handles_labels()
+fig.legend(handles, names, loc="outside lower center", ncols=4, fontsize="small")
+fig.suptitle("Features of our digits MLPs against the distribution in F and the paper's bounds",
+             fontsize="medium")
 
 # %%
 # In this run the log Hessian trace of the MLPs lies below the paper's sharpness
@@ -162,4 +170,4 @@ fig.tight_layout()
 # [4, 9] cannot separate such models: fit trees for small models on small models, and
 # search thresholds within the range of your data (``bounds="data"``, or a grid
 # search over the bounds; see
-# :ref:`sphx_glr_auto_examples_plot_grid_search_bounds.py`).
+# :ref:`sphx_glr_auto_examples_advanced_plot_grid_search_bounds.py`).
