@@ -46,6 +46,12 @@ class _Data:
                     "torch.as_tensor(X, dtype=torch.float32) and torch.as_tensor(y)."
                 )
             X, y = data
+            if y.ndim != 1:
+                raise ValueError(_label_shape_message(role, tuple(y.shape)))
+            if X.ndim == 0:
+                raise ValueError(
+                    f"The {role} inputs X must have one row per sample; got a 0-d tensor."
+                )
             if len(X) != len(y):
                 raise ValueError(
                     f"The {role} data (X, y) must have as many labels as inputs; got "
@@ -84,17 +90,21 @@ class _Data:
         return self._n
 
     def take(self, indices):
-        """Return the inputs and labels at ``indices`` as two batched tensors."""
+        """Return the inputs and labels at ``indices`` as two batched tensors.
+
+        Integer labels of another dtype (int32, uint8, ...) come back as int64, the
+        class indices torch's losses take; the user's tensors are not changed.
+        """
         if self._tensors is not None:
             idx = torch.as_tensor(indices, dtype=torch.long)
-            return self._tensors[0][idx], self._tensors[1][idx]
+            return self._tensors[0][idx], _as_class_indices(self._tensors[1][idx])
         batch = self.collate_fn([self.dataset[int(i)] for i in indices])
         if not isinstance(batch, (tuple, list)) or len(batch) != 2:
             raise TypeError(
                 f"The {self.role} data must yield (input, label) pairs; a collated batch "
                 f"was a {type(batch).__name__}."
             )
-        return batch[0], batch[1]
+        return batch[0], _as_class_indices(batch[1])
 
     def batches(self, batch_size, *, shuffle=False, generator=None) -> Iterator:
         """Yield ``(inputs, labels)`` batches covering the data once.
@@ -134,13 +144,39 @@ class _Data:
                 if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
                     raise TypeError(
                         f"The {self.role} labels must be integer class indices; got dtype "
-                        f"{y.dtype}."
+                        f"{y.dtype}. Convert them with y.long() if they hold whole numbers."
+                    )
+                if y.ndim != 1:
+                    raise ValueError(
+                        _label_shape_message(
+                            self.role, tuple(y.shape), collated=self._tensors is None
+                        )
                     )
                 if y.numel():
                     lo = min(lo, int(y.min()))
                     hi = max(hi, int(y.max()))
             self._label_range = (lo, hi)
         return self._label_range
+
+
+def _as_class_indices(y):
+    """int64 labels from integer labels of another dtype; anything else unchanged."""
+    if (
+        isinstance(y, torch.Tensor)
+        and y.dtype != torch.long
+        and not (y.is_floating_point() or y.is_complex() or y.dtype == torch.bool)
+    ):
+        return y.long()
+    return y
+
+
+def _label_shape_message(role, shape, collated=False):
+    what = "a collated batch of the" if collated else "the"
+    fix = "y.squeeze(1)" if len(shape) == 2 and shape[1] == 1 else "y.argmax(1) for one-hot"
+    return (
+        f"The {role} labels must be a 1-d tensor of class indices; {what} {role} labels "
+        f"has shape {shape}. Pass {fix} instead."
+    )
 
 
 def _architecture(model):
