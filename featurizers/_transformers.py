@@ -1,16 +1,20 @@
 """scikit-learn transformers that turn model groups into feature rows.
 
 Each transformer takes a list of :class:`~featurizers.ModelGroup` and returns one
-row per group. They only loop over groups and call the documented functions of
-:mod:`featurizers.connectivity`, :mod:`featurizers.hessian` and
-:mod:`featurizers.similarity`; the definitions match the public MD tree
-collections (means over each group's seeds, errors in percent, natural logs).
+row per group. They check their parameters and the groups, give each group its
+own random streams, loop over the groups (in joblib workers with ``n_jobs``, see
+:mod:`featurizers._parallel`) and call the documented functions of
+:mod:`featurizers.connectivity` and the per-model recipes of
+:mod:`featurizers.hessian` (``_model_sharpness``) and :mod:`featurizers.similarity`
+(``_group_cka``); what stays here is the averaging over each group's models and
+the policy for NaN and for the log of a non-positive mean. The definitions match
+the public MD tree collections (means over each group's seeds, errors in percent,
+natural logs).
 """
 
 from __future__ import annotations
 
 import math
-import sys
 import warnings
 from itertools import chain, combinations
 from numbers import Integral, Real
@@ -18,14 +22,13 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 import torch.nn.functional as F
-from joblib import Parallel, delayed, effective_n_jobs
-from joblib.parallel import get_active_backend
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 from tqdm.auto import tqdm
 
 from ._groups import ModelGroup
-from ._utils import _eval_mode, _forked_rng, _torch_seed
+from ._parallel import _closing, _effective_n_jobs, _group_results, _replay
+from ._utils import _RANDOM_STATE, _eval_mode, _forked_rng, _torch_seed
 from .connectivity import (
     curve_errors,
     evaluate_model,
@@ -33,14 +36,8 @@ from .connectivity import (
     mode_connectivity,
     mode_connectivity_peak,
 )
-from .hessian import (
-    _DEFAULT_NUM_PROBES,
-    HessianOperator,
-    _estimate_trace,
-    top_eigenvalue,
-    trace_and_top_eigenvalue,
-)
-from .similarity import mixup_batches, output_cka
+from .hessian._model import _model_sharpness, _trace_budget
+from .similarity import _group_cka
 
 __all__ = [
     "FeaturizationWarning",
@@ -62,43 +59,6 @@ def _same_device(actual, wanted):
     if actual.type != wanted.type:
         return False
     return wanted.index is None or actual.index in (None, wanted.index)
-
-
-@torch.no_grad()
-def _finite_outputs(model, batches):
-    with _eval_mode(model):
-        return all(bool(torch.isfinite(model(x)).all()) for x in batches)
-
-
-def _module_of(filename):
-    """Name of the imported module whose file is ``filename``, or None."""
-    for name, module in list(sys.modules.items()):
-        if getattr(module, "__file__", None) == filename:
-            return name
-    return None
-
-
-def _in_worker(function, *args):
-    """``(result, error, warnings)`` of ``function(*args)`` in a worker process.
-
-    In a worker (``n_jobs``) warnings would go to its own stderr, or nowhere,
-    where the user's filters (``pytest.warns``, ``-W error``) do not see them;
-    they are returned with what :func:`warnings.warn_explicit` needs to issue
-    them again in the caller, from the same place. An exception is returned too,
-    so that the caller raises that of the first failing group in order, as one
-    job does, rather than that of the first to fail in time.
-    """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            result, error = function(*args), None
-        except Exception as exc:  # raised again by the caller, in group order
-            result, error = None, exc
-    records = [
-        (w.message, w.category, w.filename, w.lineno, _module_of(w.filename))
-        for w in caught
-    ]
-    return result, error, records
 
 
 class _GroupFeaturizer(TransformerMixin, BaseEstimator):
@@ -163,22 +123,15 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
             _torch_seed(self.random_state) if hasattr(self, "random_state") else 0
         ).spawn(len(groups))
         rows = np.empty((len(groups), len(features)))
-        if self._n_jobs() == 1:
-            results = (
-                (self._group_values(group, index, features, device, seeds[index]), None, [])
-                for index, group in enumerate(groups)
-            )
-        else:
-            # Each worker gets a copy of the featurizer without its inner progress
-            # bars (they would interleave), and of its group; what it returns comes
-            # back in group order.
-            worker = clone(self).set_params(verbose=0)
-            results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
-                delayed(_in_worker)(
-                    worker._group_values, group, index, features, device, seeds[index]
-                )
-                for index, group in enumerate(groups)
-            )
+        n_jobs = self._n_jobs()
+        # Workers get a copy of the featurizer without its inner progress bars
+        # (they would interleave), and of their group.
+        worker = self if n_jobs == 1 else clone(self).set_params(verbose=0)
+        results = _group_results(
+            worker._group_values,
+            ((g, i, features, device, seeds[i]) for i, g in enumerate(groups)),
+            1 if n_jobs == 1 else self.n_jobs,
+        )
         bar = iter(
             tqdm(
                 results,
@@ -188,24 +141,12 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
                 disable=not getattr(self, "verbose", 0),
             )
         )
-        try:
+        with _closing(bar, results):
             for index, (result, error, records) in enumerate(bar):
-                for message, category, filename, lineno, module in records:
-                    warnings.warn_explicit(message, category, filename, lineno, module=module)
-                if error is not None:
-                    raise error
+                _replay(error, records)
                 values, handled = result
                 self._check_finite(values, handled, groups[index], index)
                 rows[index] = [values[f] for f in features]
-        finally:
-            # After an error, cancel the groups still running, without joblib's
-            # warning about it (a no-op once all are done).
-            with warnings.catch_warnings():
-                warnings.filterwarnings(
-                    "ignore", "[0-9]+ tasks (which were still|have been successfully)"
-                )
-                bar.close()
-                results.close()
         return rows
 
     def _n_jobs(self):
@@ -217,10 +158,7 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
         """
         if "n_jobs" not in self.get_params():
             return 1
-        backend, _ = get_active_backend()
-        if getattr(backend, "uses_threads", False):
-            return 1
-        return effective_n_jobs(self.n_jobs)
+        return _effective_n_jobs(self.n_jobs)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns.
@@ -553,23 +491,18 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         basis holds the outlier eigenvalues of the Hessian, which carry most of
         the variance of a trace estimate; the trace is the Hessian's on that
         basis plus a Hutchinson estimate of the rest from ``trace_matvecs``
-        probes. On the three networks of ``benchmarks/bench_hessian.py``
-        (section 2) it took 16-20 products per model where the PyHessian-style
-        baseline (adaptive Hutchinson and power iteration) took 32-40, at a
-        lower variance of the trace (see the benchmark's figures in
-        ``benchmarks/README.md``). Its basis holds up to 24 vectors of the
-        model's size. The others estimate the trace alone, with
+        probes: about half the products of adaptive Hutchinson plus power
+        iteration at a lower variance of the trace. Its basis holds up to 24
+        vectors of the model's size. The others estimate the trace alone, with
         :func:`~featurizers.hessian.hessian_trace`, and the eigenvalue with a
         separate ARPACK run (:func:`~featurizers.hessian.top_eigenvalue`):
-        ``"xtrace"`` has by far the lowest variance for a large budget on trained
-        networks (0.4-1.2% at 100 products on those networks), but holds about
-        ``4 * trace_matvecs`` bytes per parameter (552 bytes per parameter peak
-        measured at 100 products on a 19,210-parameter MLP; about 6 GB for a
-        ResNet-18's 11 million parameters), where ``"hutchinson"`` holds a few
-        vectors; ``"auto"`` uses XTrace when that workspace is at most 1 GiB (up
-        to about 2 million parameters at 100 products) and Hutchinson otherwise;
+        ``"xtrace"`` has the lowest variance for a large budget on trained
+        networks, but holds about ``4 * trace_matvecs`` bytes per parameter
+        (about 6 GB for a ResNet-18's 11 million parameters at 100 products),
+        where ``"hutchinson"`` holds a few vectors; ``"auto"`` uses XTrace when
+        that workspace is at most 1 GiB and Hutchinson otherwise;
         ``"pyhessian"`` is PyHessian's adaptive rule, to compare with published
-        numbers.
+        numbers. Figures: the documentation's benchmarks page.
     trace_matvecs : int or None, default=None
         Hessian-vector products the trace costs beyond the eigenvalue's. With
         ``"deflated"``, the Hutchinson probes of the deflated remainder (the
@@ -581,16 +514,15 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
     curve_epochs : int, default=50
         Epochs of curve training (50 in the collections); 0 keeps the initial
         bend. What matters is the number of SGD steps: on small training sets 50
-        epochs are few steps and the peak has not converged (on a digits-MLP zoo,
-        200 epochs raised the peak by up to 23 points over 50; see
-        ``benchmarks/bench_connectivity.py``). Keep 50 to compare with the
+        epochs are few steps and the peak may not have converged (see the
+        documentation's benchmarks page). Keep 50 to compare with the
         collections.
     curve_init : {"midpoint", "random"}, default="midpoint"
         Initial bend: the midpoint of the two models (the curve starts as the
         straight segment between them), or a fresh random initialisation as in
-        the original experiments. On the digits-MLP zoo neither settled faster
-        (median 40 and 45 epochs to come within 1 point of the 50-epoch peak)
-        and their 50-epoch peaks differed by up to 12 points either way.
+        the original experiments. Neither settled faster in
+        ``benchmarks/bench_connectivity.py``; their peaks differ, so compare
+        groups featurized with the same one.
     n_pairs : int or "all", default=1
         Pairs of models whose curves are averaged: the first ``n_pairs`` of
         ``(0, 1), (0, 2), ..., (1, 2), ...``. The collections use one.
@@ -600,11 +532,14 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         ``"nan"`` reports NaN with a :class:`FeaturizationWarning` naming the
         group; ``"raise"`` raises a ``ValueError``; a positive float ``c``
         reports ``ln(max(mean, c))`` silently (``0.01`` floors at -4.6).
-    random_state : int, RandomState instance or None, default=None
+    random_state : int, RandomState instance, Generator or None, default=None
         Seeds the Hessian batches and probes, curve training and the mixup
         batches. With an int, ``transform`` is reproducible; the row of the
         ``i``-th group depends only on ``random_state``, ``i`` and that group
         (not on the other groups, the selected features or the form of the data).
+        A :class:`numpy.random.RandomState` or :class:`numpy.random.Generator` is
+        drawn from once per ``transform`` (so two calls differ, and a clone,
+        which copies it in its current state, repeats the original's next call).
         The global torch RNG is left untouched.
 {n_jobs}
     verbose : int, default=1
@@ -663,7 +598,7 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         "curve_init": [StrOptions({"midpoint", "random"})],
         "n_pairs": [Interval(Integral, 1, None, closed="left"), StrOptions({"all"})],
         "nonpositive": [StrOptions({"nan", "raise"}), Interval(Real, 0, None, closed="neither")],
-        "random_state": ["random_state"],
+        "random_state": _RANDOM_STATE,
     }
 
     def __init__(
@@ -702,18 +637,13 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         self.verbose = verbose
 
     def _check_params(self):
-        if self.trace_method == "xtrace" and self._trace_matvecs() < 2:
+        budget = _trace_budget(self.trace_method, self.trace_matvecs)
+        if self.trace_method == "xtrace" and budget < 2:
             raise ValueError(
                 "The 'trace_matvecs' parameter of LossLandscapeFeaturizer must be at least "
                 "2 with trace_method='xtrace' (it spends half of its products on a "
                 f"basis). Got {self.trace_matvecs} instead."
             )
-
-    def _trace_matvecs(self):
-        """``trace_matvecs`` with None resolved for ``trace_method``."""
-        if self.trace_matvecs is not None:
-            return self.trace_matvecs
-        return _DEFAULT_NUM_PROBES if self.trace_method == "deflated" else 100
 
     def _group_values(self, group, index, features, device, seed):
         # One independent stream per feature family, so that a feature does not
@@ -734,38 +664,23 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
 
     def _hessian(self, group, index, features, device, seed, values, handled):
         rng = np.random.default_rng(seed)
-        loss_fn = self._loss_fn()
         traces, eigenvalues = [], []
         for model in group.models:
             generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
             X, y = group._train.sample(self.hessian_batch_size, generator=generator)
-            probe_seed = int(rng.integers(2**31))
-            try:
-                # One graph for both quantities; the operator leaves the model as it
-                # found it (eval mode for the computation, every floating-point
-                # parameter differentiated).
-                op = HessianOperator(model, loss_fn, X.to(device), y.to(device))
-            except FloatingPointError:  # NaN/inf loss: no Hessian
-                traces.append(math.nan)
-                eigenvalues.append(math.nan)
-                continue
-            if self.trace_method == "deflated":
-                # One Lanczos run serves both (the same values whichever is selected).
-                trace, eigenvalue = trace_and_top_eigenvalue(
-                    op, num_probes=self._trace_matvecs(), random_state=probe_seed
-                )
-                traces.append(trace)
-                eigenvalues.append(eigenvalue)
-            else:
-                if "hessian_t" in features:
-                    traces.append(
-                        _estimate_trace(
-                            op, self.trace_method, self._trace_matvecs(), probe_seed
-                        )
-                    )
-                if "hessian_e" in features:
-                    eigenvalues.append(top_eigenvalue(op, random_state=probe_seed))
-            del op  # free the graph before the next model's
+            trace, eigenvalue = _model_sharpness(
+                model,
+                self._loss_fn(),
+                X.to(device),
+                y.to(device),
+                trace_method=self.trace_method,
+                n_matvecs=self.trace_matvecs,
+                trace="hessian_t" in features,
+                eigenvalue="hessian_e" in features,
+                random_state=int(rng.integers(2**31)),
+            )
+            traces.append(trace)
+            eigenvalues.append(eigenvalue)
         for name, what, per_model in (
             ("hessian_t", "Hessian trace", traces),
             ("hessian_e", "top Hessian eigenvalue", eigenvalues),
@@ -828,26 +743,7 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         values["mode_connectivity"] = float(np.mean(gaps))
 
     def _cka(self, group, device, seed, values):
-        # The same random subset whatever the form of the data, so that a row does
-        # not depend on it; 6 x 128 samples are enough for 6 batches of 128.
-        generator = torch.Generator().manual_seed(seed)
-        inputs, _ = group._train.sample(6 * 128, generator=generator)
-        batches = mixup_batches(
-            inputs.to(device),
-            n_batches=6,
-            batch_size=min(128, len(inputs)),
-            alpha=16.0,
-            random_state=seed,
-        )
-        if not all(_finite_outputs(m, batches) for m in group.models):
-            values["CKA"] = math.nan
-            return
-        # output_cka runs the models in eval mode without gradients and restores them.
-        scores = [
-            output_cka(group.models[i], group.models[j], batches)
-            for i, j in combinations(range(group.n_models), 2)
-        ]
-        values["CKA"] = float(np.mean(scores))
+        values["CKA"] = _group_cka(group.models, group._train, device, seed)
 
 
 class HyperparameterFeaturizer(_GroupFeaturizer):

@@ -1,4 +1,4 @@
-"""Private helpers shared by the featurizers modules: eval mode and random states.
+"""Private helpers shared by the featurizers modules: eval mode, random states, renames.
 
 :func:`_eval_mode` is the one way the package runs a user's model in eval mode and
 gives it back as it was; :func:`_logits` and :func:`_check_loss` turn the errors of
@@ -6,16 +6,60 @@ models and losses of the wrong form (tuple outputs, integer inputs, per-sample l
 into messages that name the fix. The random-state helpers turn a scikit-learn style
 ``random_state`` (None, an int, a :class:`numpy.random.RandomState` or a
 :class:`numpy.random.Generator`) into the seeds numpy and torch need.
+:func:`_renamed_parameters` and :func:`_warn_renamed` keep the former names of
+renamed parameters and attributes working for one release, with a FutureWarning.
 """
 
 import contextlib
+import functools
+import warnings
 
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
-#: The ``random_state`` constraint of the validated public functions.
+#: The ``random_state`` constraint of the validated public functions and estimators.
 _RANDOM_STATE = ["random_state", np.random.Generator]
+
+#: The release in which the former names of renamed parameters stop working.
+_RENAMED_REMOVED_IN = "0.2"
+
+
+def _warn_renamed(old, new, owner, stacklevel=3):
+    """Issue the FutureWarning for the former name ``old`` of ``owner``'s ``new``."""
+    warnings.warn(
+        f"'{old}' of {owner} was renamed '{new}' (scikit-learn's n_ prefix) and will be "
+        f"removed in {_RENAMED_REMOVED_IN}; use '{new}' instead.",
+        FutureWarning,
+        stacklevel=stacklevel,
+    )
+
+
+def _renamed_parameters(**renames):
+    """Decorator: accept the former keyword names ``old=new`` with a FutureWarning.
+
+    A call passing ``old`` gets it as ``new`` (validated under that name); passing
+    both is a ``TypeError``. The signature shown is the wrapped function's.
+    """
+
+    def decorate(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            for old, new in renames.items():
+                if old not in kwargs:
+                    continue
+                if new in kwargs:
+                    raise TypeError(
+                        f"{func.__name__}() got both '{new}' and its former name '{old}'; "
+                        f"pass only '{new}'."
+                    )
+                _warn_renamed(old, new, func.__name__)
+                kwargs[new] = kwargs.pop(old)
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 @contextlib.contextmanager

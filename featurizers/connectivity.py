@@ -26,15 +26,25 @@ The whole recipe, as in the public collections::
 from __future__ import annotations
 
 import copy
+from numbers import Integral, Real
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from tqdm.auto import tqdm
 
 from ._groups import _Data
-from ._utils import _check_loss, _check_output, _eval_mode, _forked_rng, _logits, _torch_seed
+from ._utils import (
+    _RANDOM_STATE,
+    _check_loss,
+    _check_output,
+    _eval_mode,
+    _forked_rng,
+    _logits,
+    _torch_seed,
+)
 
 __all__ = [
     "CURVE_TS",
@@ -103,6 +113,15 @@ def _check_targets(logits, targets, where=""):
 # the curve
 
 
+@validate_params(
+    {
+        "start": [torch.Tensor, dict],
+        "bend": [torch.Tensor, dict],
+        "end": [torch.Tensor, dict],
+        "t": [Real, torch.Tensor],
+    },
+    prefer_skip_nested_validation=True,
+)
 def bezier_point(start, bend, end, t):
     """Point ``w(t) = (1-t)^2 start + 2t(1-t) bend + t^2 end`` of a quadratic Bezier curve.
 
@@ -134,6 +153,14 @@ def bezier_point(start, bend, end, t):
     return a * start + b * bend + c * end
 
 
+@validate_params(
+    {
+        "epoch": [Interval(Real, 0, None, closed="left")],
+        "epochs": [Interval(Real, 0, None, closed="neither")],
+        "lr": [Interval(Real, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def curve_lr(epoch, epochs, lr=0.01):
     """Learning rate of curve training at ``epoch`` (0-based) of ``epochs``.
 
@@ -156,6 +183,16 @@ def curve_lr(epoch, epochs, lr=0.01):
     return lr * factor
 
 
+@validate_params(
+    {
+        "model_a": [torch.nn.Module],
+        "model_b": [torch.nn.Module],
+        # A str checked below, with the message the tests pin.
+        "init": [str],
+        "random_state": _RANDOM_STATE,
+    },
+    prefer_skip_nested_validation=True,
+)
 def init_bend(model_a, model_b, *, init="midpoint", random_state=None):
     """Initial bend ``theta`` of the curve between two models.
 
@@ -169,7 +206,7 @@ def init_bend(model_a, model_b, *, init="midpoint", random_state=None):
         initialisation of the architecture (each submodule's
         ``reset_parameters``), as in the original experiments; parameters of
         modules without ``reset_parameters`` start at the midpoint.
-    random_state : int, RandomState instance or None, default=None
+    random_state : int, RandomState instance, Generator or None, default=None
         Seeds the random initialisation.
 
     Returns
@@ -182,7 +219,9 @@ def init_bend(model_a, model_b, *, init="midpoint", random_state=None):
     if init == "midpoint":
         return mid
     if init != "random":
-        raise ValueError(f"init must be 'midpoint' or 'random'; got {init!r}.")
+        raise ValueError(
+            f"The 'init' parameter of init_bend must be 'midpoint' or 'random'; got {init!r}."
+        )
     fresh = copy.deepcopy(model_a)
     with _forked_rng(_torch_seed(random_state), _device_of(model_a)), torch.no_grad():
         reset = set()
@@ -197,6 +236,23 @@ def init_bend(model_a, model_b, *, init="midpoint", random_state=None):
     return {k: (bend[k] if k in reset else mid[k]) for k in mid}
 
 
+@validate_params(
+    {
+        "model_a": [torch.nn.Module],
+        "model_b": [torch.nn.Module],
+        "train_data": "no_validation",  # checked by _Data, with its own messages
+        "epochs": [Interval(Integral, 0, None, closed="left")],
+        "init": [StrOptions({"midpoint", "random"})],
+        "lr": [Interval(Real, 0, None, closed="left")],
+        "momentum": [Interval(Real, 0, None, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "loss_fn": [callable, None],
+        "random_state": _RANDOM_STATE,
+        "verbose": ["verbose"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def fit_bend(
     model_a,
     model_b,
@@ -237,7 +293,7 @@ def fit_bend(
     loss_fn : callable, default=None
         ``loss_fn(logits, labels)`` returning the mean loss; cross-entropy when
         None.
-    random_state : int, RandomState instance or None, default=None
+    random_state : int, RandomState instance, Generator or None, default=None
         Seeds the initialisation, the shuffling, the ``t`` draws and dropout.
         The caller's global torch RNG is left untouched.
     verbose : int, default=0
@@ -304,6 +360,14 @@ def fit_bend(
 
 
 @torch.no_grad()
+@validate_params(
+    {
+        "model": [torch.nn.Module],
+        "data": "no_validation",  # checked by _Data
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def recompute_bn_statistics(model, data, *, batch_size=128):
     """Recompute the BatchNorm running statistics of ``model`` over ``data``, in place.
 
@@ -357,6 +421,15 @@ def recompute_bn_statistics(model, data, *, batch_size=128):
 
 
 @torch.no_grad()
+@validate_params(
+    {
+        "model": [torch.nn.Module],
+        "data": "no_validation",  # checked by _Data
+        "loss_fn": [callable, None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def evaluate_model(model, data, *, loss_fn=None, batch_size=256):
     """Error (percent) and mean loss of ``model`` on ``data``, in eval mode.
 
@@ -413,6 +486,17 @@ def evaluate_model(model, data, *, loss_fn=None, batch_size=256):
     return 100.0 * wrong / n, total / n
 
 
+@validate_params(
+    {
+        "model_a": [torch.nn.Module],
+        "bend": [dict],
+        "model_b": [torch.nn.Module],
+        "t": [Real, torch.Tensor],
+        "bn_data": "no_validation",  # None or data checked by _Data
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def curve_model(model_a, bend, model_b, t, bn_data=None, *, batch_size=128):
     """A new model with the weights ``w(t)`` of the curve, in eval mode.
 
@@ -445,6 +529,18 @@ def curve_model(model_a, bend, model_b, t, bn_data=None, *, batch_size=128):
     return model.eval()
 
 
+@validate_params(
+    {
+        "model_a": [torch.nn.Module],
+        "bend": [dict],
+        "model_b": [torch.nn.Module],
+        "train_data": "no_validation",  # checked by _Data
+        "ts": ["array-like"],
+        "loss_fn": [callable, None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def curve_errors(
     model_a, bend, model_b, train_data, *, ts=CURVE_TS, loss_fn=None, batch_size=128
 ):
@@ -496,6 +592,12 @@ def _five_points(errors):
     return errors
 
 
+@validate_params(
+    {
+        "errors": ["array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def mode_connectivity_peak(errors):
     """Minus the highest error inside the curve: ``-max(e1, e2, e3)``.
 
@@ -520,6 +622,12 @@ def mode_connectivity_peak(errors):
     return -errors[..., 1:4].max(axis=-1)
 
 
+@validate_params(
+    {
+        "errors": ["array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def mode_connectivity(errors):
     """Signed gap between the end points' mean error and the most distant point.
 

@@ -6,7 +6,9 @@ group on the same mixup batches: :func:`mixup_batches` draws the batches and
 :func:`output_cka` averages :func:`linear_cka` over them.
 """
 
+import math
 import warnings
+from itertools import combinations
 from numbers import Integral, Real
 
 import numpy as np
@@ -17,6 +19,12 @@ from sklearn.utils._param_validation import Interval, validate_params
 from ._utils import _RANDOM_STATE, _check_random_state, _eval_mode, _logits
 
 __all__ = ["linear_cka", "mixup_batches", "output_cka"]
+
+# The CKA feature of the public MD tree collections (the paper's Appendix B): the
+# models' outputs on 6 mixup batches of 128 training samples, lam ~ Beta(16, 16).
+_CKA_N_BATCHES = 6
+_CKA_BATCH_SIZE = 128
+_CKA_MIXUP_ALPHA = 16.0
 
 
 def _as_float64_matrix(X, name):
@@ -118,7 +126,14 @@ def linear_cka(X, Y):
     },
     prefer_skip_nested_validation=True,
 )
-def mixup_batches(inputs, *, n_batches=6, batch_size=128, alpha=16.0, random_state=None):
+def mixup_batches(
+    inputs,
+    *,
+    n_batches=_CKA_N_BATCHES,
+    batch_size=_CKA_BATCH_SIZE,
+    alpha=_CKA_MIXUP_ALPHA,
+    random_state=None,
+):
     """Draw mixup batches from a set of inputs.
 
     Each batch takes ``batch_size`` distinct rows ``x`` of ``inputs`` (drawn without
@@ -260,4 +275,53 @@ def output_cka(model_a, model_b, batches):
                     )
                 probs.append(torch.softmax(logits.to(torch.float64), dim=1))
             scores.append(linear_cka(*probs))
+    return float(np.mean(scores))
+
+
+@torch.no_grad()
+def _finite_outputs(model, batches):
+    """Whether ``model`` (in eval mode) outputs only finite values on ``batches``."""
+    with _eval_mode(model):
+        return all(bool(torch.isfinite(model(x)).all()) for x in batches)
+
+
+def _group_cka(models, data, device, seed):
+    """The ``CKA`` feature of a group: mean :func:`output_cka` over all pairs of models.
+
+    The batches are the collections' (``_CKA_N_BATCHES`` mixup batches of
+    ``_CKA_BATCH_SIZE`` samples, ``lam ~ Beta(_CKA_MIXUP_ALPHA, _CKA_MIXUP_ALPHA)``,
+    see :func:`mixup_batches`), drawn from one random subset of
+    ``_CKA_N_BATCHES * _CKA_BATCH_SIZE`` training samples, the same whatever the
+    form of the data, so that the value does not depend on it; with fewer training
+    samples than a batch, each batch holds all of them.
+
+    Parameters
+    ----------
+    models : list of torch.nn.Module
+        The group's models, at least two, on ``device``; run in eval mode without
+        gradients and left as they were.
+    data : featurizers._groups._Data
+        The group's training data.
+    device : torch.device
+        Where the batches go.
+    seed : int
+        Seed of the subset and of the batches.
+
+    Returns
+    -------
+    float
+        The mean CKA; NaN when a model's outputs on a batch are not finite.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    inputs, _ = data.sample(_CKA_N_BATCHES * _CKA_BATCH_SIZE, generator=generator)
+    batches = mixup_batches(
+        inputs.to(device),
+        n_batches=_CKA_N_BATCHES,
+        batch_size=min(_CKA_BATCH_SIZE, len(inputs)),
+        alpha=_CKA_MIXUP_ALPHA,
+        random_state=seed,
+    )
+    if not all(_finite_outputs(m, batches) for m in models):
+        return math.nan
+    scores = [output_cka(a, b, batches) for a, b in combinations(models, 2)]
     return float(np.mean(scores))

@@ -14,7 +14,18 @@ from ._hierarchy import PRESETS, Hierarchy, Leaf, Split, get_preset
 # Reading a fitted tree
 from ._export import export_text
 
-__version__ = "0.1.0.dev0"
+
+def _version():
+    """The installed distribution's version (set once, in pyproject.toml)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sklearn-mdtree")
+    except PackageNotFoundError:  # imported from a source tree that was never installed
+        return "0+unknown"
+
+
+__version__ = _version()
 
 __all__ = [
     "MDTreeClassifier",

@@ -20,16 +20,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 __all__ = ["main"]
 
-#: Default k of ``mdtree diagnose --scheme``.
+#: Default seed of a random ``mdtree diagnose --scheme``.
 _DEFAULT_SEED = 42
+#: Default k of ``mdtree diagnose --scheme``.
 _DEFAULT_K = 8
 
 _Q1_FEATURES_HELP = "train_error, mode_connectivity_peak, hessian_t (or CKA for q1_similarity)"
@@ -113,45 +112,10 @@ class _OutputFile:
 
 
 def _reproduce_report(frame, args):
-    from . import _paper
+    from ._paper import table_b_report
 
     progress = args.progress if args.progress is not None else sys.stderr.isatty()
-    start = time.perf_counter()
-    table = _paper.table_b(frame, n_jobs=args.n_jobs, progress=progress)
-    seeds = " ".join(map(str, _paper.SEEDS))
-    lines = [
-        "# Table B: diagnosis accuracy (%) on F' (without `optimal` rows)",
-        "",
-        f"Mean over the seeds {seeds}. `paper`: the reference figures "
-        "(the authors' code on the public collections); `gap`: ours - paper. "
-        "`exh. - Brent`: the exhaustive threshold search against the paper's bounded "
-        "Brent search.",
-        "",
-        _paper.table_b_markdown(table),
-        "",
-    ]
-    worst = _paper.worst_gaps(table)
-    brent = worst.get(_paper.BRENT, np.nan)
-    baselines = worst.drop(_paper.BRENT, errors="ignore")
-    lines.append(
-        f"Largest |gap|: MD tree (Brent) {brent:.3f} (acceptance 0.01); baselines "
-        f"{baselines.max():.3f} (acceptance 1)."
-    )
-    lines.append(f"Exhaustive against Brent: {_paper.exhaustive_summary(table)}")
-    if args.one_step:
-        for question, number in (("Q1", 1), ("Q2", 2)):
-            one_step = _paper.one_step_table(
-                frame, question, n_jobs=args.n_jobs, progress=progress
-            )
-            lines += [
-                "",
-                f"# Table {number}: one-step configuration change, {question} "
-                "(mean test-accuracy gain on F', points; mean ± std over seeds)",
-                "",
-                _paper.one_step_markdown(one_step),
-            ]
-    lines += ["", f"Computed in {time.perf_counter() - start:.1f} s."]
-    return "\n".join(lines) + "\n"
+    return table_b_report(frame, n_jobs=args.n_jobs, progress=progress, one_step=args.one_step)
 
 
 # --------------------------------------------------------------------------------------
@@ -159,24 +123,19 @@ def _reproduce_report(frame, args):
 # --------------------------------------------------------------------------------------
 
 
-def _training_rows(frame, scheme, k, label, seed, min_width=None):
+def _training_rows(frame, scheme, k, label, seed):
     """Positions of the training rows of F for one split (or all of F)."""
-    from .model_selection import FewShotTransfer
+    from .model_selection import _training_rows
 
-    if scheme == "all":
-        keep = (frame["collection"] == "normal") & (frame[label] != "optimal")
-        return np.flatnonzero(keep.to_numpy())
-    cv = FewShotTransfer(scheme, k, label=label, seeds=[seed], min_width=min_width, frame=frame)
     try:
-        ((train, _),) = cv.split(frame)
+        return _training_rows(frame, scheme, k, label=label, seed=seed)
     except ValueError as exc:
         raise _CommandError(str(exc)) from None
-    return train
 
 
 def _read_features(path, columns, id_column):
     from .datasets._model_diagnosis import _read_csv, _source_name
-    from .rfi import _check_columns, _check_numeric
+    from ._validation import _check_columns, _check_numeric
 
     what = _source_name(path)
     try:
@@ -361,9 +320,9 @@ def _build_parsers():
                       help="groups drawn or largest value kept by --scheme (default: "
                       f"{_DEFAULT_K}); not with --scheme all")
     diag.add_argument("--seed", type=int, default=None,
-                      help="seed of a random scheme (default: 42)")
+                      help=f"seed of a random scheme (default: {_DEFAULT_SEED})")
     diag.add_argument("--q1-preset", choices=["q1", "q1_sharpness", "q1_similarity", "q1_ood"],
-                      default="q1", help="hierarchy of the Q1 tree (default: q1)")
+                      default="q1", help="hierarchy of the Q1 tree (default: %(default)s)")
     diag.add_argument("--q2", action="store_true",
                       help="also fit a Q2 tree (model width or optimizer?)")
     diag.add_argument("--q2-scheme", choices=["all", *SCHEMES], default=None,
@@ -371,7 +330,7 @@ def _build_parsers():
     diag.add_argument("--q2-k", type=_number, default=None,
                       help="k of --q2-scheme (default: --k); only with --q2")
     diag.add_argument("--search", choices=["brent", "exhaustive"], default="brent",
-                      help="threshold search (default: brent, the paper's)")
+                      help="threshold search (default: %(default)s, the paper's)")
     diag.add_argument("--id-column", default=None, metavar="NAME",
                       help="column naming the models (default: the CSV line number)")
     diag.add_argument("--format", choices=["text", "csv"], default="text",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from numbers import Integral
 
+from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 from sklearn.utils.validation import check_is_fitted
 
 from ._hierarchy import Leaf
@@ -47,6 +49,15 @@ def rule_lines(root, split_sides, leaf_text):
     return lines
 
 
+@validate_params(
+    {
+        "mdtree": [HasMethods(["fit", "predict"])],
+        "decimals": [Interval(Integral, 0, None, closed="left")],
+        "show_weights": ["boolean"],
+        "show_actions": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def export_text(mdtree, *, decimals=2, show_weights=False, show_actions=True):
     """Build a text report of the rules of a fitted :class:`MDTreeClassifier`.
 
@@ -97,8 +108,6 @@ def export_text(mdtree, *, decimals=2, show_weights=False, show_actions=True):
     <BLANKLINE>
     """
     check_is_fitted(mdtree)
-    if isinstance(decimals, bool) or not isinstance(decimals, int) or decimals < 0:
-        raise ValueError(f"The 'decimals' parameter must be an int >= 0. Got {decimals!r} instead.")
     thresholds = mdtree.thresholds_
     meanings = LABEL_MEANINGS.get(mdtree.hierarchy_.task, {}) if show_actions else {}
 

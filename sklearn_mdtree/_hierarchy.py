@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Hashable, Iterator, Union
 
 import numpy as np
+from sklearn.utils._param_validation import validate_params
 
 __all__ = ["Split", "Leaf", "Hierarchy", "PRESETS", "get_preset"]
 
@@ -510,6 +511,7 @@ PRESETS = {
 _ALIASES = {"q1": "q1_sharpness", "q2": "q2_width"}
 
 
+@validate_params({"name": [str]}, prefer_skip_nested_validation=True)
 def get_preset(name: str) -> Hierarchy:
     """Return a fresh copy of one of the paper's hierarchies.
 
@@ -530,7 +532,7 @@ def get_preset(name: str) -> Hierarchy:
     ['train_error', 'mode_connectivity_peak', 'hessian_t']
     """
     key = _ALIASES.get(name, name)
-    if not isinstance(name, str) or key not in PRESETS:
+    if key not in PRESETS:
         valid = sorted(set(PRESETS) | set(_ALIASES))
         raise ValueError(f"Unknown hierarchy preset {name!r}. Valid presets are {valid}.")
     return PRESETS[key][0]()

@@ -41,7 +41,7 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import _num_samples
 
-from .rfi import _check_columns, _check_numeric, _where
+from ._validation import _check_columns, _check_numeric, _where
 
 __all__ = ["DEFAULT_SEEDS", "FewShotTransfer", "SCHEMES", "seeded_cross_val_score"]
 
@@ -298,7 +298,10 @@ class FewShotTransfer(BaseCrossValidator):
         return is_train, is_test
 
     def _train_masks(self, source, is_train, seeds):
-        """One boolean training mask per seed."""
+        """One boolean training mask per seed, and each seed's RNG after its draw.
+
+        The RNG of a deterministic scheme is a fresh ``RandomState(seed)``.
+        """
         data = source[self.data_column].to_numpy()
         width = source[self.width_column].to_numpy()
         data_values = np.unique(data[is_train])  # sorted(set(...)), as the authors
@@ -319,7 +322,7 @@ class FewShotTransfer(BaseCrossValidator):
                     f"training row: the smallest {name!r} of the training collection "
                     f"is {smallest}. Use k >= {smallest}."
                 )
-            return [mask] * len(seeds)
+            return [mask] * len(seeds), [np.random.RandomState(seed) for seed in seeds]
 
         if self.scheme == "random_pairs":
             n_groups, what = len(data_values) * len(width_values), "(data, width) pairs"
@@ -339,12 +342,13 @@ class FewShotTransfer(BaseCrossValidator):
                 f"{what} in the training collection ({n_groups}) with "
                 f"scheme={self.scheme!r}. Got {k!r} instead."
             )
-        masks = []
+        masks, rngs = [], []
         for seed in seeds:  # one draw per seed, as np.random.seed(seed); np.random.choice
             rng = np.random.RandomState(seed)
             chosen = rng.choice(n_groups if groups is None else groups, size=k, replace=False)
             masks.append(is_train & np.isin(codes, chosen))
-        return masks
+            rngs.append(rng)
+        return masks, rngs
 
     def split(self, X=None, y=None, groups=None):
         """Generate the (train, test) positional indices, one pair per seed.
@@ -378,8 +382,49 @@ class FewShotTransfer(BaseCrossValidator):
         source = self._source(X)
         is_train, is_test = self._pools(source)
         test = np.flatnonzero(is_test)
-        for mask in self._train_masks(source, is_train, seeds):
+        masks, _ = self._train_masks(source, is_train, seeds)
+        for mask in masks:
             yield np.flatnonzero(mask), test.copy()
+
+    def split_random_states(self, X=None):
+        """The random generator of each split, in its state after the draw of the split.
+
+        The authors' code seeds the global numpy RNG, draws the training set, and then
+        goes on drawing from the same RNG (e.g. the random steps of the paper's
+        Appendix A). This returns, for every seed in order, a private
+        ``RandomState(seed)`` advanced by exactly the draw that :meth:`split` makes
+        for that seed, so that later draws continue the same stream. A deterministic
+        scheme draws nothing: its generators are fresh ``RandomState(seed)``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like, default=None
+            As in :meth:`split`.
+
+        Returns
+        -------
+        random_states : list of numpy.random.RandomState
+            One per seed, in the order of :meth:`split`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import pandas as pd
+        >>> from sklearn_mdtree.model_selection import FewShotTransfer
+        >>> frame = pd.DataFrame({"collection": ["normal"] * 4 + ["noise"],
+        ...                       "data": [1, 1, 2, 2, 1], "width": [4, 8, 4, 8, 4],
+        ...                       "bs_failure": ["small"] * 5})
+        >>> cv = FewShotTransfer("random_pairs", k=2, seeds=[42])
+        >>> (rng,) = cv.split_random_states(frame)
+        >>> expected = np.random.RandomState(42)
+        >>> _ = expected.choice(4, size=2, replace=False)
+        >>> rng.randint(1000) == expected.randint(1000)
+        True
+        """
+        seeds = self._validate_params()
+        source = self._source(X)
+        is_train, _ = self._pools(source)
+        return self._train_masks(source, is_train, seeds)[1]
 
     def get_n_splits(self, X=None, y=None, groups=None):
         """Return the number of splits: the number of seeds.
@@ -394,6 +439,25 @@ class FewShotTransfer(BaseCrossValidator):
         n_splits : int
         """
         return len(self._validate_params())
+
+
+def _training_rows(frame, scheme, k, *, label, seed, min_width=None):
+    """Positions of the training rows of one split of ``frame``, or of all its training rows.
+
+    ``scheme="all"`` keeps every row of the training collection that
+    :class:`FewShotTransfer` would sample from (``optimal`` rows of ``label``, and with
+    ``min_width`` narrow models, left out); any other scheme is the split of
+    ``FewShotTransfer(scheme, k, label=label, seeds=[seed], min_width=min_width)``.
+    """
+    cv = FewShotTransfer(
+        "random_pairs" if scheme == "all" else scheme, k, label=label, seeds=[seed],
+        min_width=min_width, frame=frame,
+    )
+    if scheme == "all":
+        is_train, _ = cv._pools(frame)
+        return np.flatnonzero(is_train)
+    ((train, _),) = cv.split(frame)
+    return train
 
 
 @validate_params(
@@ -445,8 +509,8 @@ def seeded_cross_val_score(
 
     Notes
     -----
-    The reference figures of the baselines (Table B of
-    ``shared/reference/paper_results.md``, produced by the authors' published code)
+    The reference figures of the baselines (Table B of the paper, as the authors'
+    published code produces them; see ``sklearn_mdtree._paper.settings``)
     do *not* seed per split: that code sets the tree's ``random_state`` once, to the
     first seed (42), and keeps it for every seed. Those figures are reproduced by
     ``cross_val_score(DecisionTreeClassifier(max_depth=4, random_state=42), X, y,

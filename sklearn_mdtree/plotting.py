@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sklearn.utils._param_validation import HasMethods, validate_params
 
 __all__ = ["plot_accuracy_curves", "plot_one_step_gains"]
 
@@ -48,6 +49,20 @@ def _as_wide(curves, name):
     )
 
 
+@validate_params(
+    {
+        # the curves are checked by _as_wide, whose messages say what each form holds
+        "curves": "no_validation",
+        "reference": "no_validation",
+        "errors": "no_validation",
+        "ax": [HasMethods(["plot"]), None],
+        "title": [str, None],
+        "xlabel": [str],
+        "ylabel": [str],
+        "logx": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def plot_accuracy_curves(
     curves,
     *,
@@ -133,6 +148,16 @@ def plot_accuracy_curves(
     return ax
 
 
+@validate_params(
+    {
+        "gains": [pd.DataFrame],
+        "reference": [pd.DataFrame, None],
+        "ax": [HasMethods(["bar"]), None],
+        "title": [str, None],
+        "ylabel": [str],
+    },
+    prefer_skip_nested_validation=True,
+)
 def plot_one_step_gains(gains, *, reference=None, ax=None, title=None, ylabel="gain (points)"):
     """Grouped bars of one-step gains: one group per method, one bar per step rule.
 
@@ -164,11 +189,6 @@ def plot_one_step_gains(gains, *, reference=None, ax=None, title=None, ylabel="g
     >>> len(ax.patches)
     4
     """
-    if not isinstance(gains, pd.DataFrame):
-        raise TypeError(
-            "The 'gains' parameter of plot_one_step_gains must be a DataFrame (index: "
-            f"methods, columns: step rules). Got {type(gains).__name__} instead."
-        )
     plt = _pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))

@@ -75,3 +75,30 @@ def _one_thread():
     finally:
         if torch is not None:
             torch.set_num_threads(threads)
+
+
+# --------------------------------------------------------------------------------------
+# F and F' apart, and MD trees fitted on all of F (tests of diagnosis and one_step)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def collections(stacked_frame):
+    normal = stacked_frame[stacked_frame["collection"] == "normal"]
+    noise = stacked_frame[stacked_frame["collection"] == "noise"]
+    return normal, noise
+
+
+@pytest.fixture(scope="module")
+def trees(collections):
+    from sklearn_mdtree import MDTreeClassifier
+
+    normal, _ = collections
+    q1_rows = normal[normal["bs_failure"] != "optimal"]
+    q2_rows = normal[normal["width_vs_batch"] != "optimal"]
+    data_rows = normal[(normal["data_vs_batch"] != "optimal") & (normal["width"] >= 32)]
+    return {
+        "q1": MDTreeClassifier("q1").fit(q1_rows, q1_rows["bs_failure"]),
+        "q2": MDTreeClassifier("q2").fit(q2_rows, q2_rows["width_vs_batch"]),
+        "q2_data": MDTreeClassifier("q2_data").fit(data_rows, data_rows["data_vs_batch"]),
+    }

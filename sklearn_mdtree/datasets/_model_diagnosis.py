@@ -10,15 +10,8 @@ import pandas as pd
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import HasMethods, StrOptions, validate_params
 
-from ..rfi import (
-    LABEL_CLASSES,
-    LABEL_COLUMNS,
-    RFI_COLUMNS,
-    _check_columns,
-    _check_complete_grid,
-    _check_numeric,
-    _where,
-)
+from .._validation import _check_columns, _check_complete_grid, _check_numeric, _where
+from ..rfi import LABEL_CLASSES, LABEL_COLUMNS, RFI_COLUMNS
 from ._registry import BASE_URL, COLLECTION_FILES, DATA_ENV_VAR, REGISTRY
 
 __all__ = ["fetch_model_diagnosis", "read_model_diagnosis_csv"]

@@ -28,8 +28,8 @@ from _torch_helpers import (  # noqa: E402
     train,
 )
 
-import featurizers._transformers as transformers_module  # noqa: E402
-import featurizers.hessian as hessian_module  # noqa: E402
+import featurizers.hessian._model as hessian_model_module  # noqa: E402
+import featurizers.hessian._trace as hessian_trace_module  # noqa: E402
 from featurizers import (  # noqa: E402
     FeaturizationWarning,
     HyperparameterFeaturizer,
@@ -261,7 +261,7 @@ def test_trace_matvecs_none_is_the_default_budget_of_the_method(groups):
 def test_one_hessian_operator_per_model_for_both_features(groups, monkeypatch, trace_method):
     built = []
 
-    class Counting(transformers_module.HessianOperator):
+    class Counting(hessian_model_module.HessianOperator):
         def __init__(self, *args, **kwargs):
             built.append(1)
             super().__init__(*args, **kwargs)
@@ -270,7 +270,7 @@ def test_one_hessian_operator_per_model_for_both_features(groups, monkeypatch, t
         ["hessian_t", "hessian_e"], trace_method=trace_method, random_state=0, **FAST
     )
     expected = featurizer.transform(groups[:1])
-    monkeypatch.setattr(transformers_module, "HessianOperator", Counting)
+    monkeypatch.setattr(hessian_model_module, "HessianOperator", Counting)
     np.testing.assert_array_equal(featurizer.transform(groups[:1]), expected)
     assert len(built) == groups[0].n_models
 
@@ -287,9 +287,9 @@ def test_auto_trace_method_switches_to_hutchinson_above_the_memory_budget(groups
     np.testing.assert_array_equal(hessian_t("auto"), xtrace)
     # 10 products: an XTrace workspace of 8 * n * (5 + 5) bytes for n parameters
     workspace = 8 * groups[0].n_parameters * 10
-    monkeypatch.setattr(hessian_module, "_XTRACE_MEMORY_BUDGET", workspace)
+    monkeypatch.setattr(hessian_trace_module, "_XTRACE_MEMORY_BUDGET", workspace)
     np.testing.assert_array_equal(hessian_t("auto"), xtrace)
-    monkeypatch.setattr(hessian_module, "_XTRACE_MEMORY_BUDGET", workspace - 1)
+    monkeypatch.setattr(hessian_trace_module, "_XTRACE_MEMORY_BUDGET", workspace - 1)
     np.testing.assert_array_equal(hessian_t("auto"), hutchinson)
 
 
@@ -314,6 +314,33 @@ def test_reproducible_with_random_state(groups, cnn_group):
     np.testing.assert_array_equal(first, clone(featurizer).transform(data))
     other = featurizer.set_params(random_state=1).transform(data)
     assert not np.array_equal(first, other)
+
+
+@pytest.mark.parametrize(
+    "make", [np.random.default_rng, np.random.RandomState], ids=["Generator", "RandomState"]
+)
+def test_random_state_instances_are_accepted_like_the_functions(groups, make):
+    # The constraint of the functions: a Generator is accepted as well as a
+    # RandomState. Either is drawn from once per transform, as scikit-learn does with
+    # a RandomState: equal seeds give equal rows, a second call differs, and a clone
+    # (which deep-copies the instance in its current state) repeats the next call.
+    features = ["train_error", "hessian_t", "CKA"]
+    featurizer = LossLandscapeFeaturizer(features, random_state=make(5), **FAST)
+    assert isinstance(featurizer.get_params()["random_state"], type(make(5)))
+    first = featurizer.transform(groups)
+    np.testing.assert_array_equal(
+        first, LossLandscapeFeaturizer(features, random_state=make(5), **FAST).transform(groups)
+    )
+    copy_ = clone(featurizer)
+    assert copy_.random_state is not featurizer.random_state
+    second = featurizer.transform(groups)
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(copy_.transform(groups), second)
+
+
+def test_random_state_of_an_unaccepted_type_is_refused():
+    with pytest.raises(InvalidParameterError, match="'random_state' parameter"):
+        LossLandscapeFeaturizer(random_state="seed").fit([])
 
 
 def test_a_row_depends_on_its_position_and_group_only(groups, cnn_group):
@@ -605,9 +632,9 @@ def test_bad_groups(data, error, match, groups):
 def negative_trace(monkeypatch):
     # Both paths: the default shared Lanczos run and the trace-only estimators.
     monkeypatch.setattr(
-        transformers_module, "trace_and_top_eigenvalue", lambda *a, **k: (-0.5, 1.0)
+        hessian_model_module, "trace_and_top_eigenvalue", lambda *a, **k: (-0.5, 1.0)
     )
-    monkeypatch.setattr(transformers_module, "_estimate_trace", lambda *a, **k: -0.5)
+    monkeypatch.setattr(hessian_model_module, "_estimate_trace", lambda *a, **k: -0.5)
 
 
 def test_nonpositive_trace_is_nan_with_a_warning(negative_trace, groups):

@@ -296,3 +296,43 @@ def test_metrics_need_five_points():
 
 def test_curve_ts():
     assert CURVE_TS == (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+# --------------------------------------------------------------------------- validation
+_LIN = torch.nn.Linear(2, 2)
+_BEND = {"weight": torch.zeros(2, 2), "bias": torch.zeros(2)}
+_DATA = (torch.zeros(4, 2), torch.zeros(4, dtype=torch.long))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: bezier_point(1.0, _BEND, _BEND, 0.5), "'start' parameter of bezier_point"),
+        (lambda: bezier_point(_BEND, _BEND, _BEND, "half"), "'t' parameter of bezier_point"),
+        (lambda: curve_lr(-1, 10), "'epoch' parameter of curve_lr"),
+        (lambda: curve_lr(0, 0), "'epochs' parameter of curve_lr"),
+        (lambda: init_bend(_LIN, "model"), "'model_b' parameter of init_bend"),
+        (lambda: init_bend(_LIN, _LIN, random_state="0"), "'random_state' parameter"),
+        (lambda: fit_bend(_LIN, _LIN, _DATA, epochs=-1), "'epochs' parameter of fit_bend"),
+        (lambda: fit_bend(_LIN, _LIN, _DATA, init="linear"), "'init' parameter of fit_bend"),
+        (lambda: fit_bend(_LIN, _LIN, _DATA, lr=-0.1), "'lr' parameter of fit_bend"),
+        (lambda: fit_bend(_LIN, _LIN, _DATA, batch_size=0), "'batch_size' parameter"),
+        (lambda: fit_bend(_LIN, _LIN, _DATA, loss_fn="ce"), "'loss_fn' parameter of fit_bend"),
+        (lambda: recompute_bn_statistics(None, _DATA), "'model' parameter of recompute_bn"),
+        (lambda: evaluate_model(_LIN, _DATA, batch_size=0), "'batch_size' parameter of eval"),
+        (lambda: curve_model(_LIN, [1.0], _LIN, 0.5), "'bend' parameter of curve_model"),
+        (lambda: curve_errors(_LIN, _BEND, _LIN, _DATA, ts=0.5), "'ts' parameter of curve_err"),
+        (lambda: mode_connectivity_peak(None), "'errors' parameter of mode_connectivity_peak"),
+        (lambda: mode_connectivity(3.0), "'errors' parameter of mode_connectivity"),
+    ],
+)
+def test_parameters_are_validated(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_random_state_generator_is_accepted():
+    a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    r1 = init_bend(a, b, init="random", random_state=np.random.default_rng(0))
+    r2 = init_bend(a, b, init="random", random_state=np.random.default_rng(0))
+    assert all(torch.equal(r1[k], r2[k]) for k in r1)

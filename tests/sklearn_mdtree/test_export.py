@@ -47,3 +47,15 @@ def test_index_features_named_from_fit():
 def test_unfitted():
     with pytest.raises(NotFittedError):
         export_text(MDTreeClassifier())
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [({"decimals": 1.5}, "decimals"), ({"show_weights": "yes"}, "show_weights"),
+     ({"show_actions": None}, "show_actions")],
+)
+def test_parameters_are_validated(fitted, kwargs, name):
+    with pytest.raises(ValueError, match=f"'{name}' parameter of export_text"):
+        export_text(fitted, **kwargs)
+    with pytest.raises(ValueError, match="'mdtree' parameter of export_text"):
+        export_text("tree")

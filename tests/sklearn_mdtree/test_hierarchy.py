@@ -98,3 +98,8 @@ def test_leaf_and_feature_queries():
     assert h.leaf_labels() == ["data", "batch"]
     assert "t5" in repr(h)
     assert Leaf().label is None
+
+
+def test_preset_name_must_be_a_string():
+    with pytest.raises(ValueError, match="'name' parameter of get_preset"):
+        get_preset(1)

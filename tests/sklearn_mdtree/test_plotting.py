@@ -101,3 +101,18 @@ def test_one_step_bars_and_reference():
 def test_one_step_bad_input():
     with pytest.raises(TypeError, match="'gains' parameter of plot_one_step_gains"):
         plot_one_step_gains({"fixed": [1.0]})
+
+
+@pytest.mark.parametrize(
+    "function, args, kwargs, name",
+    [
+        (plot_accuracy_curves, ({"A": ([1], [1.0])},), {"logx": "yes"}, "logx"),
+        (plot_accuracy_curves, ({"A": ([1], [1.0])},), {"ax": "axes"}, "ax"),
+        (plot_one_step_gains, (pd.DataFrame({"fixed": [1.0]}),), {"reference": [1]},
+         "reference"),
+        (plot_one_step_gains, (pd.DataFrame({"fixed": [1.0]}),), {"title": 3}, "title"),
+    ],
+)
+def test_parameters_are_validated(function, args, kwargs, name):
+    with pytest.raises(ValueError, match=f"'{name}' parameter of {function.__name__}"):
+        function(*args, **kwargs)

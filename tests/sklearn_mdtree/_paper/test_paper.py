@@ -103,23 +103,10 @@ def test_exhaustive_summary():
 
 
 # --------------------------------------------------------------------------------------
-# benchmarks/reproduce.py (loaded from its file: the tests do not need the repository
-# root on sys.path)
+# the report of benchmarks/reproduce.py: curve tables and plots
 
 
-@pytest.fixture(scope="module")
-def reproduce():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "reproduce.py"
-    spec = importlib.util.spec_from_file_location("_benchmarks_reproduce", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_curve_markdown_signs_the_gap_as_the_tables_do(reproduce):
+def test_curve_markdown_signs_the_gap_as_the_tables_do():
     figure = next(f for f in _paper.FIGURES if f.name == "24")
     rows = []
     for method in figure.methods:
@@ -128,7 +115,7 @@ def test_curve_markdown_signs_the_gap_as_the_tables_do(reproduce):
             ours = 80.0 if np.isnan(paper) else paper - 0.0002 * k
             rows.append({"figure": "24", "method": method, "k": k, "ours": ours,
                          "paper": paper, "gap": ours - paper})
-    lines = reproduce._curve_markdown(pd.DataFrame(rows), figure).splitlines()
+    lines = _paper.curve_markdown(pd.DataFrame(rows), figure).splitlines()
     assert lines[0] == "| k | " + " | ".join(
         [_paper.BRENT, "paper", "gap", *figure.methods[1:]]
     ) + " |"
@@ -136,14 +123,14 @@ def test_curve_markdown_signs_the_gap_as_the_tables_do(reproduce):
     assert lines[-1].startswith("| 5 | 79.339 | 79.34 | -0.001 |")
 
 
-def test_one_step_plots_create_their_folder(reproduce, tmp_path):
+def test_one_step_plots_create_their_folder(tmp_path):
     cells = [
         {"method": m, "step": rule, "ours": 1.0 + i, "paper": 1.0 if m == _paper.BRENT else np.nan}
         for m in (_paper.BRENT, _paper.RANDOM) for i, rule in enumerate(_paper.STEP_RULES)
     ]
     docs = tmp_path / "docs"  # does not exist yet
-    paths = reproduce._plot_one_step({"Q1": pd.DataFrame(cells)}, docs)
-    assert paths == {"Q1": reproduce.IMAGES / "one_step_q1.png"}
+    paths = _paper.plot_one_step({"Q1": pd.DataFrame(cells)}, docs)
+    assert paths == {"Q1": _paper.IMAGES / "one_step_q1.png"}
     assert (docs / paths["Q1"]).read_bytes().startswith(b"\x89PNG")
 
 

@@ -12,6 +12,7 @@ from sklearn_mdtree.model_selection import (
     DEFAULT_SEEDS,
     SCHEMES,
     FewShotTransfer,
+    _training_rows,
     seeded_cross_val_score,
 )
 
@@ -19,10 +20,10 @@ HYPER_Q1 = ["log_data_amount", "log_para_amount"]
 HYPER_Q2 = ["log_data_amount"]
 VALID = ["train_error", "train_loss", "test_loss", "test_error"]
 
-# Table B of shared/reference/paper_results.md: case -> (label, scheme, k, hyper features,
-# rows per seed, Hyper+DT, Valid+DT as published by the authors' code, Valid+DT printed
-# in the paper). The authors' code fits every tree with random_state=42 (the first seed);
-# the paper's printed Valid+DT figures come from random_state=seed.
+# Table B of the paper (sklearn_mdtree._paper.settings): case -> (label, scheme, k,
+# hyper features, rows per seed, Hyper+DT, Valid+DT as published by the authors' code,
+# Valid+DT printed in the paper). The authors' code fits every tree with random_state=42
+# (the first seed); the paper's printed Valid+DT figures come from random_state=seed.
 TABLE_B = {
     1: ("bs_failure", "random_pairs", 8, HYPER_Q1, [96] * 5, 49.56, 73.54, 72.82),
     2: ("bs_failure", "data_limit", 1, HYPER_Q1, [156] * 5, 64.74, 51.73, 51.73),
@@ -322,3 +323,49 @@ def test_seeded_cross_val_score_bad_input(small_frame):
         seeded_cross_val_score(DecisionTreeClassifier(), X, y, cv=cv, seed_param="seed")
     with pytest.raises(ValueError, match="'cv' parameter of seeded_cross_val_score"):
         seeded_cross_val_score(DecisionTreeClassifier(), X, small_frame["bs_failure"], cv=5)
+
+
+# --------------------------------------------------------------------------------------
+# the random generators after the draw, and the training rows of one split
+
+
+def _reference_state_after_draw(frame, label, scheme, k, seed):
+    """RandomState(seed) after a literal draw of the groups, as the authors' script."""
+    pool = frame[(frame["collection"] == "normal") & (frame[label] != "optimal")]
+    if scheme == "random_pairs":
+        n_groups = pool["data"].nunique() * pool["width"].nunique()
+    elif scheme == "random_data":
+        n_groups = pool["data"].nunique()
+    else:
+        n_groups = pool["width"].nunique()
+    rng = np.random.RandomState(seed)
+    rng.choice(n_groups, size=k, replace=False)
+    return rng
+
+
+@pytest.mark.parametrize("scheme, k", [("random_pairs", 8), ("random_data", 1),
+                                       ("random_width", 2)])
+def test_split_random_states_continue_the_stream_of_the_draw(stacked_frame, scheme, k):
+    seeds = [42, 18]
+    cv = FewShotTransfer(scheme, k, label="width_vs_batch", seeds=seeds, frame=stacked_frame)
+    states = cv.split_random_states()
+    assert len(states) == len(seeds)
+    for seed, rng in zip(seeds, states):
+        expected = _reference_state_after_draw(stacked_frame, "width_vs_batch", scheme, k, seed)
+        np.testing.assert_array_equal(rng.randint(0, 1000, 20), expected.randint(0, 1000, 20))
+
+
+def test_split_random_states_of_a_deterministic_scheme_are_fresh(small_frame):
+    (rng,) = FewShotTransfer("data_limit", k=1, seeds=[7]).split_random_states(small_frame)
+    expected = np.random.RandomState(7).randint(0, 1000, 5)
+    np.testing.assert_array_equal(rng.randint(0, 1000, 5), expected)
+
+
+def test_training_rows_of_one_split_or_of_all_of_the_training_collection(stacked_frame):
+    cv = FewShotTransfer("random_pairs", 8, label="bs_failure", seeds=[90], frame=stacked_frame)
+    ((train, _),) = cv.split()
+    rows = _training_rows(stacked_frame, "random_pairs", 8, label="bs_failure", seed=90)
+    np.testing.assert_array_equal(rows, train)
+    every = _training_rows(stacked_frame, "all", 8, label="bs_failure", seed=42)
+    keep = (stacked_frame["collection"] == "normal") & (stacked_frame["bs_failure"] != "optimal")
+    np.testing.assert_array_equal(every, np.flatnonzero(keep.to_numpy()))

@@ -1,0 +1,71 @@
+"""Hessian-vector products, trace estimators and the top eigenvalue of a loss Hessian.
+
+The Hessian is that of the mean loss of a model on one batch, with respect to all of
+the model's floating-point parameters (biases and BatchNorm affine parameters
+included, whatever their ``requires_grad`` flag), with the model in eval mode.
+:class:`HessianOperator` builds the gradient with ``create_graph=True`` once and then
+computes one Hessian-vector product per probe by a second backward pass through that
+graph. The estimators below are pure functions of a symmetric linear operator: a
+:class:`HessianOperator`, a :class:`scipy.sparse.linalg.LinearOperator`, a dense
+array or a sparse matrix.
+
+One module per concern: the operator and the adapters of operators
+(``_operator``), the trace estimators (``_trace``), the eigenvalue solvers
+(``_eigenvalue``), the Lanczos-deflated estimator of both (``_deflated``) and the
+model-level wrappers with the featurizers' per-model recipe (``_model``); every
+name is imported from here.
+
+Trace and top eigenvalue together (the featurizers' default)
+    :func:`trace_and_top_eigenvalue` runs Lanczos once: its top Ritz value is the
+    eigenvalue and its Krylov basis deflates a Hutchinson estimate of the trace.
+    Trained networks' Hessians have a few outlier eigenvalues, about one per class,
+    which carry most of the squared Frobenius norm and so most of the variance of a
+    Hutchinson probe; Lanczos therefore runs on past its eigenvalue until its steps
+    stop removing Frobenius norm (``deflation_tol``), and a few probes estimate the
+    rest. Prefer it whenever both quantities are wanted: it takes about half the
+    products of adaptive Hutchinson plus power iteration, at a lower variance of the
+    trace (figures in ``benchmarks/README.md`` and the documentation's benchmarks
+    page, from ``python -m benchmarks.bench_hessian``).
+
+Trace alone
+    :func:`xtrace`, :func:`hutchinson_trace` and :func:`pyhessian_trace`
+    (PyHessian's adaptive stopping rule, for compatibility with published
+    numbers). :func:`hessian_trace` picks XTrace by default, which has the lowest
+    variance for a given budget when a few eigenvalues dominate, and Hutchinson
+    when XTrace's workspace (about ``n_matvecs / 2`` vectors of the model's size)
+    would exceed 1 GiB (``method="auto"``); on a flat spectrum (an untrained
+    network) Hutchinson is the better choice. See the benchmarks page for the
+    measured variances.
+
+Top eigenvalue alone
+    :func:`top_eigenvalue` by Lanczos (ARPACK's implicitly restarted Lanczos through
+    :func:`scipy.sparse.linalg.eigsh`, the default) or power iteration. The
+    Rayleigh-Ritz value of XTrace's basis (no product beyond the trace's) was
+    measured as a free alternative and not offered: it is one to four orders of
+    magnitude less accurate (see the benchmarks page).
+
+Every function here leaves the model as it found it: the train/eval mode of every
+submodule, the ``requires_grad`` flags, the weights, the gradients and the buffers
+(BatchNorm statistics) are the same after the call.
+"""
+
+from ._deflated import trace_and_top_eigenvalue
+from ._eigenvalue import top_eigenvalue
+from ._model import hessian_top_eigenvalue, hessian_trace
+from ._operator import HessianOperator
+from ._trace import hutchinson_trace, pyhessian_trace, xtrace
+
+# Private names benchmarks/bench_hessian.py and its tests import from here.
+from ._deflated import _lanczos, _lanczos_deflated  # noqa: E402, F401
+from ._trace import _xtrace  # noqa: E402, F401
+
+__all__ = [
+    "HessianOperator",
+    "hessian_top_eigenvalue",
+    "hessian_trace",
+    "hutchinson_trace",
+    "pyhessian_trace",
+    "top_eigenvalue",
+    "trace_and_top_eigenvalue",
+    "xtrace",
+]

@@ -1,0 +1,281 @@
+"""Trace and top eigenvalue from one Lanczos run: the featurizers' default estimator.
+
+Lanczos with full reorthogonalisation gives the top eigenvalue and a Krylov basis
+that holds the few outlier eigenvalues of a trained network's Hessian; that basis
+then deflates a Hutchinson estimate of the trace (:func:`trace_and_top_eigenvalue`).
+"""
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval, validate_params
+
+from .._utils import _RANDOM_STATE, _check_random_state, _renamed_parameters, _torch_seed
+from ._operator import _OPERATOR, _as_linear_operator, _dense, _empty_rows, _torch_matvec
+
+
+# Hutchinson probes of trace_and_top_eigenvalue by default: on the networks of
+# benchmarks/bench_hessian.py, 4 put the variance of its trace below that of the
+# PyHessian-style baseline on all three (figures in benchmarks/README.md).
+_DEFAULT_N_PROBES = 4
+# Probes of trace_and_top_eigenvalue projected per pass over its basis.
+_DEFLATED_PROBE_BLOCK = 4
+
+
+def _lanczos(matvec, Q, tol, deflation_tol, generator):
+    """Lanczos with full reorthogonalisation for the top eigenvalue and a deflation basis.
+
+    ``Q`` is an empty ``(max_steps, n)`` tensor that receives the basis, one row per
+    step. Returns ``(steps, T, beta, theta, residual)``: the number of steps taken
+    (rows of ``Q`` filled), ``T = Q^T A Q`` on them (float64, with the
+    reorthogonalisation coefficients folded in), the norm of the last residual,
+    the top (largest-magnitude) Ritz value and the last residual ``r`` itself:
+    ``A Q = Q T + r e_m^T`` to rounding, with ``Q`` the ``(n, steps)`` matrix whose
+    columns are the filled rows (the notation below).
+
+    Lanczos stops after ``max_steps`` steps, on an invariant subspace, or once
+    both the top Ritz pair has converged (ARPACK's criterion: residual
+    ``|beta_m y_m| <= tol * |theta|``) and the deflation has stalled. A probe of
+    the remainder ``(I - P) A (I - P)``, ``P = Q Q^T``, has a variance of about
+    twice its squared Frobenius norm; the basis removes
+    ``||A||_F^2 - ||(I - P) A (I - P)||_F^2 = ||T||_F^2 + 2 beta_m^2`` of it,
+    which grows by ``alpha_m^2 + 2 beta_m^2`` at step ``m``; Lanczos stops once
+    each of the last two steps grew it by at most ``deflation_tol`` of its value.
+    That happens once the basis holds the few large eigenvalues that carry most
+    of ``||A||_F^2`` and has moved on to the flat bulk of the spectrum (one step
+    alone sometimes gains little before the last outlier is found).
+
+    Each step costs one product and two passes over the basis: the three-term
+    recurrence, then one classical Gram-Schmidt pass against the whole basis, and a
+    second pass when the first left less than ``1 / sqrt(2)`` of the vector's norm
+    (the criterion of Daniel, Gragg, Kaufman and Stewart, 1976: then rounding may
+    have left it far from orthogonal), as it does near an invariant subspace. The
+    subspace counts as invariant once the residual is at most
+    ``sqrt(eps) * ||A q_m||`` (``eps`` of the basis' dtype): products in float32
+    are themselves only that accurate, and the next vector would be rounding
+    noise. Stopping there is safe, since the probes estimate whatever the basis
+    leaves out.
+    """
+    max_steps, n = Q.shape
+    breakdown = math.sqrt(torch.finfo(Q.dtype).eps)
+    Q[0] = torch.randn(n, generator=generator, dtype=Q.dtype).to(Q.device)
+    Q[0] /= torch.linalg.vector_norm(Q[0])
+    T = np.zeros((max_steps, max_steps))
+    gains = []  # squared Frobenius norm removed by each step
+    for j in range(max_steps):
+        w = matvec(Q[j])
+        scale = float(torch.linalg.vector_norm(w))  # ||A q_j||
+        T[j, j] = float(torch.dot(Q[j], w))
+        w.sub_(Q[j], alpha=T[j, j])
+        if j:
+            w.sub_(Q[j - 1], alpha=T[j, j - 1])
+        basis = Q[: j + 1]
+        for _ in range(2):
+            before = float(torch.linalg.vector_norm(w))
+            c = basis @ w
+            w.addmv_(basis.T, c, alpha=-1.0)
+            T[: j + 1, j] += c.double().cpu().numpy()
+            beta = float(torch.linalg.vector_norm(w))
+            if beta > before / math.sqrt(2):
+                break
+        T[j, : j + 1] = T[: j + 1, j]
+        steps = j + 1
+        ritz_values, ritz_vectors = np.linalg.eigh(T[:steps, :steps])
+        top = int(np.argmax(np.abs(ritz_values)))
+        theta = float(ritz_values[top])
+        if beta <= breakdown * scale:
+            break  # invariant subspace: T is exact on it
+        converged = abs(beta * ritz_vectors[-1, top]) <= tol * abs(theta)
+        removed = float(np.sum(T[:steps, :steps] ** 2)) + 2 * beta**2
+        gains.append(T[j, j] ** 2 + 2 * beta**2)
+        stalled = steps >= 2 and max(gains[-2:]) <= deflation_tol * removed
+        if converged and stalled:
+            break
+        if steps < max_steps:
+            T[j + 1, j] = T[j, j + 1] = beta
+            torch.div(w, beta, out=Q[j + 1])
+    return steps, T[:steps, :steps], beta, theta, w
+
+
+def _deflated_samples(matvec, QR, T, n_probes, generator):
+    """Hutchinson samples ``g^T (I - Q Q^T) A (I - Q Q^T) g``, Rademacher ``g``.
+
+    ``QR`` is ``(m + 1, n)``: the ``m`` Lanczos vectors (the columns of ``Q``) as
+    rows, then the last residual ``r``. Each probe costs one product ``A g``.
+    With ``c = Q^T g``, ``(g - Q c)^T A (g - Q c) = g^T A g - 2 c^T Q^T A g +
+    c^T T c``, and the Lanczos relation ``A Q = Q T + r e_m^T`` gives
+    ``Q^T A g = T c + (r^T g) e_m``, so a sample is
+    ``g^T A g - c^T T c - 2 c_m (r^T g)``: the product ``A g`` is only needed
+    for ``g^T A g``, and ``c`` and ``r^T g`` come from one product of ``QR``
+    with a block of probes (half the rows of also projecting the products
+    ``A g``, and no memory to keep them).
+    """
+    n = QR.shape[1]
+    m = len(T)
+    samples = np.empty(n_probes)
+    block = min(n_probes, _DEFLATED_PROBE_BLOCK)
+    G = _empty_rows(block, n, QR.dtype, QR.device)
+    quad = torch.empty(block, dtype=torch.float64, device=QR.device)  # g^T A g
+    shifts = torch.arange(8, dtype=torch.uint8)
+    for start in range(0, n_probes, block):
+        size = min(block, n_probes - start)
+        for b in range(size):
+            # Eight signs from each random byte, written into the block's row: a
+            # third of the time of torch.randint with one draw per entry, and no
+            # new float array of size n (fresh memory costs as much as the draws).
+            bits = torch.randint(0, 256, ((n + 7) // 8,), generator=generator, dtype=torch.uint8)
+            G[b].copy_(((bits[:, None] >> shifts) & 1).reshape(-1)[:n]).mul_(2).sub_(1)
+            quad[b] = torch.dot(G[b], matvec(G[b]))  # on the device: no wait per probe
+        CR = (G[:size] @ QR.T).double().cpu().numpy()
+        C, rg = CR[:, :m], CR[:, m]  # rows: Q^T g, then r^T g
+        samples[start : start + size] = (
+            quad[:size].cpu().numpy() - np.einsum("bi,ij,bj->b", C, T, C) - 2 * C[:, -1] * rg
+        )
+    return samples
+
+
+def _lanczos_deflated(op, n_probes, max_steps, tol, deflation_tol, rng):
+    """Lanczos then deflated Hutchinson, in torch, in the operator's dtype and device.
+
+    Returns ``(trace_basis, samples, eigenvalue, steps)``: ``tr(T)``,
+    ``T = Q^T A Q`` on the Krylov basis ``Q`` of ``steps`` vectors (see
+    :func:`_lanczos`), the ``n_probes`` Hutchinson samples of the deflated
+    remainder (``trace_basis + samples.mean()`` is the trace estimate), the top
+    Ritz value and the number of Lanczos steps (products: ``steps +
+    n_probes``). Given ``Q`` the samples are independent with mean
+    ``tr(A) - tr(T)``, so ``samples.var(ddof=1) / n_probes`` estimates the
+    variance of the trace estimate without bias (what the benchmark reports).
+    Requires ``max_steps + n_probes < n``.
+    """
+    matvec, n, dtype, device = _torch_matvec(op)
+    generator = torch.Generator().manual_seed(_torch_seed(rng))
+    # One row more than the basis can take, for the last residual.
+    QR = _empty_rows(max_steps + 1, n, dtype, device)
+    steps, T, _, theta, residual = _lanczos(matvec, QR[:max_steps], tol, deflation_tol, generator)
+    QR[steps] = residual
+    samples = _deflated_samples(matvec, QR[: steps + 1], T, n_probes, generator)
+    return float(np.trace(T)), samples, theta, steps
+
+
+@_renamed_parameters(num_probes="n_probes")
+@validate_params(
+    {
+        "op": _OPERATOR,
+        "n_probes": [Interval(Integral, 1, None, closed="left")],
+        "max_lanczos_steps": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "deflation_tol": [Interval(Real, 0, 1, closed="both")],
+        "random_state": _RANDOM_STATE,
+    },
+    prefer_skip_nested_validation=True,
+)
+def trace_and_top_eigenvalue(
+    op,
+    *,
+    n_probes=_DEFAULT_N_PROBES,
+    max_lanczos_steps=24,
+    tol=1e-3,
+    deflation_tol=1e-2,
+    random_state=None,
+):
+    """Trace and top eigenvalue of a symmetric operator sharing the products.
+
+    Lanczos with full reorthogonalisation, from a random start, gives the top
+    eigenvalue (the largest-magnitude Ritz value ``theta`` of its tridiagonal
+    matrix ``T = Q^T A Q``) and a Krylov basis ``Q`` that captures the few large
+    eigenvalues first. The trace is ``tr(T)`` (the trace of ``A`` on that basis,
+    free) plus a Hutchinson estimate of the trace of the deflated remainder
+    ``(I - Q Q^T) A (I - Q Q^T)`` from ``n_probes`` projected Rademacher probes
+    ``g - Q (Q^T g)``: unbiased, since ``Q`` does not depend on the probes (as in
+    Hutch++, with Lanczos in place of the randomized range finder).
+
+    The variance of a probe is about twice the squared Frobenius norm of the
+    remainder, which for trained networks is mostly in the few outlier
+    eigenvalues (about one per class). So Lanczos does not stop when its
+    eigenvalue has converged (to ``tol``, ARPACK's criterion, as in
+    :func:`top_eigenvalue`) but runs on until, in addition, each of its last two
+    steps removed at most ``deflation_tol`` of the squared Frobenius norm the
+    basis has removed so far (known exactly from ``T`` and the last residual, no
+    product needed), or until ``max_lanczos_steps``, or until its basis spans an
+    invariant subspace. The total cost is the steps taken plus ``n_probes``
+    products. When ``max_lanczos_steps + n_probes >=
+    n`` both are computed exactly from the dense matrix instead (``n`` products
+    with the unit vectors).
+
+    Parameters
+    ----------
+    op : HessianOperator, LinearOperator, ndarray or sparse matrix of shape (n, n)
+        The operator, which must be symmetric. A :class:`HessianOperator` is
+        worked with in its own dtype on its own device (the basis is a
+        ``(steps, n)`` tensor there); other operators in float64 on the CPU.
+    n_probes : int, default=4
+        Hutchinson probes of the deflated remainder, one product each.
+    max_lanczos_steps : int, default=24
+        Most Lanczos steps (products); each holds one vector of size ``n``.
+    tol : float, default=1e-3
+        Relative residual of the top Ritz pair at or below which the eigenvalue
+        has converged; with 0, Lanczos runs all ``max_lanczos_steps`` (or to an
+        invariant subspace).
+    deflation_tol : float, default=1e-2
+        Lanczos stops, once the eigenvalue has converged, after the first two
+        consecutive steps that each removed at most this fraction of the squared
+        Frobenius norm removed so far; 0 runs all ``max_lanczos_steps`` (or to an
+        invariant subspace).
+    random_state : int, RandomState instance, Generator or None, default=None
+        Source of the starting vector and of the probes. Pass an int for
+        reproducible results.
+
+    Returns
+    -------
+    trace : float
+        The trace estimate.
+    top_eigenvalue : float
+        The eigenvalue of largest magnitude, with its sign.
+
+    Notes
+    -----
+    On trained networks Lanczos stops after a dozen or so steps, once the outliers
+    are in its basis, and the deflated probes are then several times less variable
+    than plain Hutchinson probes (sections 2 and 4 of
+    ``benchmarks/bench_hessian.py``; figures on the documentation's benchmarks
+    page).
+    Memory: the basis, one vector of ``n`` entries in the operator's dtype per
+    Lanczos step taken (room for ``max_lanczos_steps`` is reserved, but pages
+    never written are not backed), one more for the last residual and 4 for the
+    probes.
+    If the eigenvalue has not converged in ``max_lanczos_steps`` products, it is
+    the best Ritz value so far (a lower bound of its magnitude); no warning is
+    given.
+
+    References
+    ----------
+    R. A. Meyer, C. Musco, C. Musco and D. P. Woodruff, "Hutch++: optimal
+    stochastic trace estimation", SOSA 2021.
+
+    See Also
+    --------
+    xtrace : Trace estimate of lower variance for a larger budget.
+    top_eigenvalue : Top eigenvalue alone, by ARPACK's Lanczos.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from featurizers.hessian import trace_and_top_eigenvalue
+    >>> rng = np.random.default_rng(0)
+    >>> U, _ = np.linalg.qr(rng.standard_normal((100, 100)))
+    >>> A = (U * 0.5 ** np.arange(100)) @ U.T  # trace 2, top eigenvalue 1
+    >>> trace, top = trace_and_top_eigenvalue(A, random_state=0)
+    >>> round(trace, 4), round(top, 4)
+    (1.9999, 1.0)
+    """
+    linop, n = _as_linear_operator(op)
+    if max_lanczos_steps + n_probes >= n:
+        eigvals = np.linalg.eigvalsh(_dense(linop, n))
+        return float(np.sum(eigvals)), float(eigvals[np.argmax(np.abs(eigvals))])
+    rng = _check_random_state(random_state)
+    trace_basis, samples, eigenvalue, _ = _lanczos_deflated(
+        op, n_probes, max_lanczos_steps, tol, deflation_tol, rng
+    )
+    return trace_basis + float(np.mean(samples)), eigenvalue

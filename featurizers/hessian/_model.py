@@ -1,0 +1,238 @@
+"""Model-level wrappers: the trace and top eigenvalue of a model's loss Hessian in one call.
+
+:func:`hessian_trace` and :func:`hessian_top_eigenvalue` build a
+:class:`~featurizers.hessian.HessianOperator` and run one estimator on it;
+:func:`_model_sharpness` is the recipe of the ``hessian_t`` and ``hessian_e``
+features of :class:`~featurizers.LossLandscapeFeaturizer`: one operator per model
+serving both quantities.
+"""
+
+import math
+from numbers import Integral, Real
+
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+
+from .._utils import _RANDOM_STATE, _renamed_parameters
+from ._deflated import _DEFAULT_N_PROBES, trace_and_top_eigenvalue
+from ._eigenvalue import top_eigenvalue
+from ._operator import HessianOperator
+from ._trace import _estimate_trace
+
+#: Trace budget of the estimators other than the deflated one, by default: that of
+#: :func:`hessian_trace`.
+_DEFAULT_TRACE_MATVECS = 100
+
+
+_MODEL_CONSTRAINTS = {
+    "model": [torch.nn.Module],
+    "loss_fn": [callable],
+    "inputs": [torch.Tensor],
+    "targets": [torch.Tensor],
+}
+
+
+@_renamed_parameters(num_matvecs="n_matvecs")
+@validate_params(
+    {
+        **_MODEL_CONSTRAINTS,
+        "method": [StrOptions({"auto", "xtrace", "hutchinson", "pyhessian"})],
+        "n_matvecs": [Interval(Integral, 1, None, closed="left")],
+        "random_state": _RANDOM_STATE,
+    },
+    prefer_skip_nested_validation=True,
+)
+def hessian_trace(
+    model,
+    loss_fn,
+    inputs,
+    targets,
+    *,
+    method="auto",
+    n_matvecs=100,
+    random_state=None,
+):
+    """Trace of the Hessian of a model's mean loss on one batch.
+
+    Builds a :class:`HessianOperator` (model in eval mode, all floating-point
+    parameters) and estimates its trace. The model is left unchanged.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network.
+    loss_fn : callable
+        ``loss_fn(outputs, targets)`` returning the mean loss as a scalar tensor.
+    inputs : torch.Tensor
+        The batch, on the device of the model.
+    targets : torch.Tensor
+        Its targets.
+    method : {"auto", "xtrace", "hutchinson", "pyhessian"}, default="auto"
+        :func:`xtrace`, :func:`hutchinson_trace` (Rademacher probes) or
+        :func:`pyhessian_trace` (``n_matvecs`` is then its ``max_iter``).
+        ``"auto"`` is XTrace when its workspace, ``8 * n * (k + min(k, 16))``
+        bytes for ``n`` parameters and ``k = n_matvecs // 2`` (about
+        ``4 * n_matvecs * n``), is at most 1 GiB and ``n_matvecs >= 2``, and
+        Hutchinson otherwise: XTrace up to about 2 million parameters at 100
+        products. See the module docstring for the measurement behind it.
+    n_matvecs : int, default=100
+        Budget of Hessian-vector products (at least 2 for ``"xtrace"``).
+    random_state : int, RandomState instance, Generator or None, default=None
+        Source of the probes. Pass an int for reproducible results.
+
+    Returns
+    -------
+    float
+        The trace estimate.
+
+    See Also
+    --------
+    HessianOperator : To compute several quantities from one graph.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from featurizers.hessian import hessian_trace
+    >>> model = torch.nn.Linear(3, 1, dtype=torch.float64)
+    >>> x = torch.arange(12, dtype=torch.float64).reshape(4, 3) / 10
+    >>> y = torch.zeros(4, 1, dtype=torch.float64)
+    >>> round(hessian_trace(model, torch.nn.MSELoss(), x, y, random_state=0), 6)
+    4.53
+    """
+    if method == "xtrace" and n_matvecs < 2:
+        raise ValueError(
+            "The 'n_matvecs' parameter of hessian_trace must be at least 2 with "
+            f"method='xtrace'. Got {n_matvecs} instead."
+        )
+    op = HessianOperator(model, loss_fn, inputs, targets)
+    return _estimate_trace(op, method, n_matvecs, random_state)
+
+
+@validate_params(
+    {
+        **_MODEL_CONSTRAINTS,
+        "method": [StrOptions({"lanczos", "power"})],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "random_state": _RANDOM_STATE,
+    },
+    prefer_skip_nested_validation=True,
+)
+def hessian_top_eigenvalue(
+    model, loss_fn, inputs, targets, *, method="lanczos", tol=1e-3, random_state=None
+):
+    """Largest-magnitude eigenvalue (with its sign) of a model's loss Hessian.
+
+    Builds a :class:`HessianOperator` (model in eval mode, all floating-point
+    parameters) and calls :func:`top_eigenvalue`. The model is left unchanged.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network.
+    loss_fn : callable
+        ``loss_fn(outputs, targets)`` returning the mean loss as a scalar tensor.
+    inputs : torch.Tensor
+        The batch, on the device of the model.
+    targets : torch.Tensor
+        Its targets.
+    method : {"lanczos", "power"}, default="lanczos"
+        See :func:`top_eigenvalue`.
+    tol : float, default=1e-3
+        Relative tolerance.
+    random_state : int, RandomState instance, Generator or None, default=None
+        Source of the starting vector. Pass an int for reproducible results.
+
+    Returns
+    -------
+    float
+        The top eigenvalue.
+
+    See Also
+    --------
+    HessianOperator : To compute several quantities from one graph.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from featurizers.hessian import hessian_top_eigenvalue
+    >>> model = torch.nn.Linear(3, 1, dtype=torch.float64)
+    >>> x = torch.arange(12, dtype=torch.float64).reshape(4, 3) / 10
+    >>> y = torch.zeros(4, 1, dtype=torch.float64)
+    >>> round(hessian_top_eigenvalue(model, torch.nn.MSELoss(), x, y), 4)
+    4.2023
+    """
+    op = HessianOperator(model, loss_fn, inputs, targets)
+    return top_eigenvalue(op, method=method, tol=tol, random_state=random_state)
+
+
+def _trace_budget(trace_method, n_matvecs):
+    """The trace's Hessian-vector products: ``n_matvecs``, None resolved for the method.
+
+    None means the default of the estimator: ``_DEFAULT_N_PROBES`` deflated probes
+    for ``"deflated"`` (:func:`~featurizers.hessian.trace_and_top_eigenvalue`), the
+    budget of :func:`hessian_trace` (``_DEFAULT_TRACE_MATVECS``) for the others.
+    """
+    if n_matvecs is not None:
+        return n_matvecs
+    return _DEFAULT_N_PROBES if trace_method == "deflated" else _DEFAULT_TRACE_MATVECS
+
+
+def _model_sharpness(
+    model,
+    loss_fn,
+    inputs,
+    targets,
+    *,
+    trace_method="deflated",
+    n_matvecs=None,
+    trace=True,
+    eigenvalue=True,
+    random_state=None,
+):
+    """Hessian trace and top eigenvalue of one model, as the featurizers compute them.
+
+    One :class:`~featurizers.hessian.HessianOperator` (the mean loss on the batch,
+    model in eval mode, every floating-point parameter differentiated; the model is
+    left as it was) serves both quantities. With ``trace_method="deflated"`` one
+    Lanczos run gives both (:func:`~featurizers.hessian.trace_and_top_eigenvalue`
+    with ``n_matvecs`` probes), whichever are asked for, so that each value does
+    not depend on which others are; otherwise the trace is estimated by the
+    estimator of :func:`hessian_trace` named ``trace_method`` with a budget of
+    ``n_matvecs`` products, and the eigenvalue by a separate ARPACK run
+    (:func:`~featurizers.hessian.top_eigenvalue`), both from ``random_state``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network.
+    loss_fn : callable
+        ``loss_fn(outputs, targets)`` returning the mean loss as a scalar tensor.
+    inputs, targets : torch.Tensor
+        The batch, on the device of the model.
+    trace_method : {"deflated", "auto", "xtrace", "hutchinson", "pyhessian"}
+        The estimator, see ``trace_method`` of
+        :class:`~featurizers.LossLandscapeFeaturizer`.
+    n_matvecs : int or None
+        The trace's budget; None resolves as in :func:`_trace_budget`.
+    trace, eigenvalue : bool
+        Which quantities to compute (with ``"deflated"`` both always are).
+    random_state : int
+        Seed of the probes and of the starting vector.
+
+    Returns
+    -------
+    trace, eigenvalue : float or None
+        The estimates; None for one not computed; both NaN when the loss on the
+        batch is not finite (the Hessian is then undefined).
+    """
+    try:
+        op = HessianOperator(model, loss_fn, inputs, targets)
+    except FloatingPointError:  # NaN/inf loss: no Hessian
+        return math.nan, math.nan
+    budget = _trace_budget(trace_method, n_matvecs)
+    if trace_method == "deflated":
+        return trace_and_top_eigenvalue(op, n_probes=budget, random_state=random_state)
+    return (
+        _estimate_trace(op, trace_method, budget, random_state) if trace else None,
+        top_eigenvalue(op, random_state=random_state) if eigenvalue else None,
+    )

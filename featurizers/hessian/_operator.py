@@ -1,0 +1,340 @@
+"""The Hessian of a model's loss as a matrix-free operator, and the adapters of operators.
+
+:class:`HessianOperator` builds the gradient of a model's mean loss on one batch
+with ``create_graph=True`` once, then computes one Hessian-vector product per call
+of :meth:`HessianOperator.matvec` by a second backward pass through that graph. The
+private adapters turn any accepted operator (a :class:`HessianOperator`, a
+:class:`scipy.sparse.linalg.LinearOperator`, a dense array or a sparse matrix) into
+the float64 :class:`~scipy.sparse.linalg.LinearOperator` or the torch product the
+estimators of :mod:`featurizers.hessian` work with.
+"""
+
+import math
+
+import numpy as np
+import scipy.sparse
+import scipy.sparse.linalg
+import torch
+from sklearn.utils._param_validation import validate_parameter_constraints
+
+from .._utils import _eval_mode, _warn_renamed
+
+
+def _empty_rows(rows, n, dtype, device):
+    """An uninitialised ``(rows, n)`` tensor for the vectors of a Krylov basis.
+
+    On the CPU it is allocated by NumPy, which advises the kernel to back arrays of
+    4 MiB and more with transparent huge pages (on Linux), where torch's allocator
+    does not: the first write to a fresh basis row then costs a fault per 2 MiB
+    rather than per 4 KiB. That matters where the kernel's setting
+    (``/sys/kernel/mm/transparent_hugepage/enabled``) is ``madvise``, the default
+    of many distributions; with ``always`` torch's memory gets huge pages too, with
+    ``never`` neither does. It makes the featurizers' Lanczos runs on large models
+    measurably faster (figures on the documentation's benchmarks page and in
+    ``benchmarks/README.md``). Other devices and dtypes NumPy lacks (bfloat16) use
+    :func:`torch.empty`.
+    """
+    if device.type == "cpu":
+        try:
+            np_dtype = torch.empty((), dtype=dtype).numpy().dtype
+        except TypeError:
+            pass
+        else:
+            return torch.from_numpy(np.empty((rows, n), dtype=np_dtype))
+    return torch.empty((rows, n), dtype=dtype, device=device)
+
+
+def _rademacher(rng, size):
+    """Draw a float64 vector of independent +-1 entries from ``rng``."""
+    return np.where(rng.random(size) < 0.5, -1.0, 1.0)
+
+
+class HessianOperator:
+    """Hessian of a model's mean loss on one batch, as a matrix-free operator.
+
+    The gradient of ``loss_fn(model(inputs), targets)`` with respect to all
+    floating-point parameters of ``model`` is built once, with ``create_graph=True``;
+    each :meth:`matvec` is then one extra backward pass through that graph. The model
+    is evaluated in eval mode (BatchNorm uses its running statistics, dropout is off)
+    on copies of its parameters, so the operator is a snapshot: later changes to the
+    model do not change it, and the model itself is never modified (every
+    submodule's train/eval mode is restored, ``requires_grad`` flags, ``.grad``
+    fields, weights and buffers are untouched).
+
+    The operator keeps the autograd graph of one forward and one backward pass alive
+    for its whole lifetime; delete it to free that memory.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network. All its floating-point parameters are differentiated, including
+        those with ``requires_grad=False``; shared (tied) parameters count once.
+    loss_fn : callable
+        ``loss_fn(outputs, targets)`` returning the mean loss as a scalar tensor, for
+        example :class:`torch.nn.CrossEntropyLoss`.
+    inputs : torch.Tensor
+        The batch, on the device of the model's parameters. Must not be empty.
+    targets : torch.Tensor
+        The targets of the batch, with as many rows as ``inputs``.
+
+    Attributes
+    ----------
+    n_parameters : int
+        Number of scalar parameters, the side of the Hessian.
+    shape : tuple of int
+        ``(n_parameters, n_parameters)``.
+    loss : float
+        The mean loss on the batch.
+    dtype : torch.dtype
+        Floating dtype of the parameters and of the vectors :meth:`matvec` returns.
+    device : torch.device
+        Device of the parameters.
+
+    Raises
+    ------
+    FloatingPointError
+        If the loss on the batch is NaN or infinite (its Hessian is undefined).
+
+    See Also
+    --------
+    hessian_trace : Trace of the Hessian of a model in one call.
+    hessian_top_eigenvalue : Top eigenvalue of the Hessian of a model in one call.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from featurizers.hessian import HessianOperator
+    >>> model = torch.nn.Linear(3, 1, dtype=torch.float64)
+    >>> x = torch.arange(12, dtype=torch.float64).reshape(4, 3) / 10
+    >>> y = torch.zeros(4, 1, dtype=torch.float64)
+    >>> op = HessianOperator(model, torch.nn.MSELoss(), x, y)
+    >>> op.n_parameters
+    4
+    >>> op.matvec(torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=torch.float64))
+    tensor([0.9000, 1.1000, 1.3000, 2.0000], dtype=torch.float64)
+    """
+
+    _parameter_constraints = {
+        "model": [torch.nn.Module],
+        "loss_fn": [callable],
+        "inputs": [torch.Tensor],
+        "targets": [torch.Tensor],
+    }
+
+    def __init__(self, model, loss_fn, inputs, targets):
+        validate_parameter_constraints(
+            self._parameter_constraints,
+            {"model": model, "loss_fn": loss_fn, "inputs": inputs, "targets": targets},
+            caller_name=type(self).__name__,
+        )
+        if inputs.ndim == 0 or inputs.shape[0] == 0:
+            raise ValueError(
+                "The 'inputs' parameter of HessianOperator must be a non-empty batch "
+                f"(at least one row). Got a tensor of shape {tuple(inputs.shape)} instead."
+            )
+        if targets.ndim == 0 or targets.shape[0] != inputs.shape[0]:
+            raise ValueError(
+                "The 'targets' parameter of HessianOperator must have as many rows as "
+                f"'inputs' ({inputs.shape[0]}). Got a tensor of shape "
+                f"{tuple(targets.shape)} instead."
+            )
+        named = [
+            (name, p) for name, p in model.named_parameters() if p.is_floating_point()
+        ]
+        if not named:
+            raise ValueError(
+                "The 'model' parameter of HessianOperator must have at least one "
+                f"floating-point parameter. Got {type(model).__name__} with none."
+            )
+        devices = {p.device for _, p in named}
+        dtypes = {p.dtype for _, p in named}
+        if len(devices) > 1 or len(dtypes) > 1:
+            raise ValueError(
+                "The parameters of 'model' must share one device and one dtype. Got "
+                f"devices {sorted(map(str, devices))} and dtypes "
+                f"{sorted(map(str, dtypes))}."
+            )
+        self.device = devices.pop()
+        self.dtype = dtypes.pop()
+        if inputs.device != self.device:
+            raise ValueError(
+                f"The 'inputs' parameter of HessianOperator must be on the model's "
+                f"device {self.device}. Got a tensor on {inputs.device} instead."
+            )
+
+        self._names = [name for name, _ in named]
+        self._shapes = [p.shape for _, p in named]
+        self._numels = [p.numel() for _, p in named]
+        self.n_parameters = int(sum(self._numels))
+        self.shape = (self.n_parameters, self.n_parameters)
+
+        with torch.inference_mode(False), torch.enable_grad(), _eval_mode(model):
+            self._params = [p.detach().clone().requires_grad_(True) for _, p in named]
+            outputs = torch.func.functional_call(
+                model, dict(zip(self._names, self._params)), (inputs,)
+            )
+            loss = loss_fn(outputs, targets)
+            if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+                raise ValueError(
+                    "The 'loss_fn' parameter of HessianOperator must return a scalar "
+                    f"tensor (the mean loss). Got {type(loss).__name__} of shape "
+                    f"{tuple(getattr(loss, 'shape', ()))} instead."
+                )
+            loss = loss.reshape(())
+            self.loss = float(loss.detach())
+            if not math.isfinite(self.loss):
+                raise FloatingPointError(
+                    f"The loss of the model on the batch is {self.loss}; its Hessian is "
+                    "undefined."
+                )
+            if loss.requires_grad:
+                grads = torch.autograd.grad(
+                    loss, self._params, create_graph=True, allow_unused=True
+                )
+            else:
+                grads = [None] * len(self._params)
+        # Only gradients that still depend on the parameters contribute to H v.
+        self._graph_index = [
+            i for i, g in enumerate(grads) if g is not None and g.requires_grad
+        ]
+        self._grads = [grads[i] for i in self._graph_index]
+
+    @property
+    def num_params(self):
+        """Former name of ``n_parameters``, kept for one release (FutureWarning)."""
+        _warn_renamed("num_params", "n_parameters", type(self).__name__)
+        return self.n_parameters
+
+    def __repr__(self):
+        return (
+            f"{type(self).__name__}(n_parameters={self.n_parameters}, "
+            f"loss={self.loss:.6g}, dtype={self.dtype}, device={self.device})"
+        )
+
+    def matvec(self, v):
+        """Multiply the Hessian with a flat vector.
+
+        Parameters
+        ----------
+        v : torch.Tensor of shape (n_parameters,)
+            The vector, in the order of ``model.named_parameters()``. It is cast to
+            the operator's dtype and device.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_parameters,)
+            ``H @ v`` in the operator's dtype, on its device.
+        """
+        if not isinstance(v, torch.Tensor):
+            raise TypeError(
+                "The 'v' parameter of HessianOperator.matvec must be a torch.Tensor. "
+                f"Got {type(v).__name__} instead."
+            )
+        if v.ndim != 1 or v.shape[0] != self.n_parameters:
+            raise ValueError(
+                "The 'v' parameter of HessianOperator.matvec must be a 1-D tensor of "
+                f"length n_parameters={self.n_parameters}. Got shape {tuple(v.shape)} "
+                "instead."
+            )
+        if v.is_complex():
+            raise TypeError(
+                "The 'v' parameter of HessianOperator.matvec must be real. Got dtype "
+                f"{v.dtype} instead."
+            )
+        v = v.detach().to(device=self.device, dtype=self.dtype)
+        if not self._grads:
+            return torch.zeros_like(v)
+        chunks = v.split(self._numels)
+        grad_outputs = [
+            chunks[i].view(self._shapes[i]) for i in self._graph_index
+        ]
+        with torch.inference_mode(False):
+            hv = torch.autograd.grad(
+                self._grads,
+                self._params,
+                grad_outputs=grad_outputs,
+                retain_graph=True,
+                allow_unused=True,
+            )
+        return torch.cat(
+            [
+                (h if h is not None else torch.zeros_like(p)).reshape(-1)
+                for h, p in zip(hv, self._params)
+            ]
+        )
+
+    def to_linear_operator(self):
+        """Wrap the operator as a float64 :class:`scipy.sparse.linalg.LinearOperator`.
+
+        Returns
+        -------
+        scipy.sparse.linalg.LinearOperator
+            Symmetric operator of shape ``(n_parameters, n_parameters)`` taking and
+            returning float64 numpy arrays; products are computed in the operator's
+            own dtype on its device.
+        """
+
+        def matvec(x):
+            x = np.asarray(x, dtype=np.float64).reshape(-1)
+            hv = self.matvec(torch.from_numpy(x))
+            return hv.detach().to(device="cpu", dtype=torch.float64).numpy()
+
+        return scipy.sparse.linalg.LinearOperator(
+            shape=self.shape, matvec=matvec, rmatvec=matvec, dtype=np.float64
+        )
+
+
+_OPERATOR = [
+    HessianOperator,
+    scipy.sparse.linalg.LinearOperator,
+    np.ndarray,
+    "sparse matrix",
+]
+
+
+def _as_linear_operator(op):
+    """Return ``op`` as a square float64 LinearOperator and its dimension."""
+    if isinstance(op, HessianOperator):
+        return op.to_linear_operator(), op.n_parameters
+    if len(op.shape) != 2 or op.shape[0] != op.shape[1]:
+        raise ValueError(
+            f"The operator must be square (2-D, n x n). Got shape {tuple(op.shape)}."
+        )
+    n = int(op.shape[0])
+    if n == 0:
+        raise ValueError("The operator must have at least one row. Got shape (0, 0).")
+    linop = scipy.sparse.linalg.aslinearoperator(op)
+
+    def matvec(x):
+        return np.asarray(linop.matvec(x), dtype=np.float64).reshape(-1)
+
+    return (
+        scipy.sparse.linalg.LinearOperator(
+            shape=(n, n), matvec=matvec, rmatvec=matvec, dtype=np.float64
+        ),
+        n,
+    )
+
+
+def _dense(linop, n):
+    """The dense matrix of a LinearOperator, symmetrised."""
+    A = np.column_stack([linop.matvec(e) for e in np.eye(n)])
+    return (A + A.T) / 2
+
+
+def _torch_matvec(op):
+    """``(matvec, n, dtype, device)`` of an accepted operator, on torch vectors.
+
+    A :class:`HessianOperator` multiplies in its own dtype on its own device, with no
+    copy to numpy; any other operator is wrapped as a float64 CPU product.
+    """
+    if isinstance(op, HessianOperator):
+        return op.matvec, op.n_parameters, op.dtype, op.device
+    linop, n = _as_linear_operator(op)
+
+    def matvec(v):
+        # Copies both ways: an operator may return its input (IdentityOperator) or
+        # work in it, and the caller works in place in what it gets.
+        return torch.from_numpy(np.array(linop.matvec(v.numpy().copy()), dtype=np.float64))
+
+    return matvec, n, torch.float64, torch.device("cpu")

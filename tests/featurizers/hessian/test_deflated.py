@@ -1,0 +1,274 @@
+"""Tests of featurizers.hessian._deflated: Lanczos and the deflated trace estimate."""
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse.linalg
+from sklearn.utils._param_validation import InvalidParameterError
+
+torch = pytest.importorskip("torch")
+
+from _hessian_cases import LOSS, _top_dense  # noqa: E402
+
+from featurizers.hessian import _deflated as deflated_module  # noqa: E402
+from featurizers.hessian import _operator as operator_module  # noqa: E402
+from featurizers.hessian import (  # noqa: E402
+    HessianOperator,
+    hutchinson_trace,
+    trace_and_top_eigenvalue,
+)
+
+# torch.func.hessian (the dense reference) loads TorchScript decompositions internally.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:`torch.jit.script` is deprecated:DeprecationWarning"
+)
+
+
+# ------------------------------------------- shared trace and top eigenvalue
+def _outliers_and_bulk(n=300, k=9, seed=0):
+    """A symmetric matrix like a trained network's Hessian: k outliers, a flat bulk."""
+    rng = np.random.default_rng(seed)
+    U, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    # One top eigenvalue well apart, as in trained networks, then k - 1 outliers.
+    eigvals = np.r_[60.0, np.linspace(30.0, 10.0, k - 1), rng.uniform(0.0, 0.5, n - k)]
+    return (U * eigvals) @ U.T, eigvals
+
+
+def _run_lanczos(A, max_steps, tol=1e-3, deflation_tol=1e-2, seed=0):
+    Q = torch.empty((max_steps, A.shape[0]), dtype=torch.float64)
+    matvec = operator_module._torch_matvec(A)[0]
+    generator = torch.Generator().manual_seed(seed)
+    steps, T, beta, theta, residual = deflated_module._lanczos(
+        matvec, Q, tol, deflation_tol, generator
+    )
+    # The Lanczos relation A Q = Q T + r e_m^T, with the reorthogonalisation folded in.
+    basis = Q[:steps].numpy().T
+    relation = A @ basis - basis @ T
+    relation[:, -1] -= residual.numpy()
+    np.testing.assert_allclose(relation, 0.0, atol=1e-10 * np.abs(A).max())
+    assert float(torch.linalg.vector_norm(residual)) == pytest.approx(beta, rel=1e-12)
+    return basis, T, beta, theta, residual
+
+
+def test_lanczos_basis_and_removed_frobenius_norm():
+    A, _ = _outliers_and_bulk(n=120)
+    Q, T, beta, _, _ = _run_lanczos(A, 15, tol=0.0)
+    assert Q.shape == (120, 15)
+    np.testing.assert_allclose(Q.T @ Q, np.eye(15), atol=1e-12)
+    np.testing.assert_allclose(T, Q.T @ A @ Q, atol=1e-10)
+    # The stopping rule's bookkeeping: the basis removes ||T||_F^2 + 2 beta^2 of
+    # ||A||_F^2, exactly.
+    P = np.eye(120) - Q @ Q.T
+    removed = np.sum(A**2) - np.sum((P @ A @ P) ** 2)
+    assert np.sum(T**2) + 2 * beta**2 == pytest.approx(removed, rel=1e-10)
+
+
+def test_lanczos_runs_past_the_eigenvalue_until_the_outliers_are_in_the_basis():
+    A, eigvals = _outliers_and_bulk()
+    _, T_eig, _, theta, _ = _run_lanczos(A, 24, deflation_tol=1.0)  # stop at the eigenvalue
+    Q, T, _, _, _ = _run_lanczos(A, 24)
+    assert theta == pytest.approx(60.0, rel=1e-6)
+    # The eigenvalue converges long before the 9 outliers are all in the basis ...
+    assert len(T_eig) < 9 < len(T) < 24
+    # ... which then holds nearly all of their trace, and the remainder's probes are
+    # far less variable than plain Hutchinson's (variance ~ its Frobenius norm).
+    assert np.trace(T) >= 0.99 * eigvals[:9].sum()
+    P = np.eye(len(A)) - Q @ Q.T
+    assert np.sum((P @ A @ P) ** 2) < 0.01 * np.sum(A**2)
+    _, T_all, _, _, _ = _run_lanczos(A, 20, deflation_tol=0.0)
+    assert len(T_all) == 20
+
+
+def test_lanczos_stops_on_an_invariant_subspace():
+    rng = np.random.default_rng(0)
+    B = rng.standard_normal((40, 3))
+    A = B @ np.diag([-5.0, 1.0, 2.0]) @ B.T  # rank 3
+    _, T, _, theta, _ = _run_lanczos(A, 10, tol=0.0, deflation_tol=0.0)
+    # The Krylov space of a random start: its null-space part and the range of A.
+    assert len(T) == 4
+    eigvals = np.linalg.eigvalsh(A)
+    assert theta == pytest.approx(eigvals[np.argmax(np.abs(eigvals))], rel=1e-8)
+
+
+def _replayed_probes(seed, n, count):
+    """The Rademacher probes ``_deflated_samples`` draws from a generator seeded ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(count):
+        bits = torch.randint(0, 256, ((n + 7) // 8,), generator=generator, dtype=torch.uint8)
+        yield 2.0 * np.unpackbits(bits.numpy(), bitorder="little")[:n] - 1
+
+
+def test_deflated_samples_are_the_projected_quadratic_forms():
+    A, _ = _outliers_and_bulk(n=80)
+    Q, T, _, _, residual = _run_lanczos(A, 6, tol=0.0, deflation_tol=0.0)
+    matvec = operator_module._torch_matvec(A)[0]
+    generator = torch.Generator().manual_seed(3)
+    QR = torch.cat([torch.from_numpy(Q.T), residual[None]])
+    # 6 probes: two blocks of _DEFLATED_PROBE_BLOCK = 4
+    samples = deflated_module._deflated_samples(matvec, QR, T, 6, generator)
+    P = np.eye(80) - Q @ Q.T
+    for sample, g in zip(samples, _replayed_probes(3, 80, len(samples)), strict=True):
+        assert set(g) == {-1.0, 1.0}
+        g = P @ g
+        assert sample == pytest.approx(g @ A @ g, rel=1e-10)
+
+
+def test_trace_and_top_eigenvalue_is_exact_when_the_budget_covers_n(case):
+    H, op = case["H"], case["op"]
+    trace, top = trace_and_top_eigenvalue(
+        op, n_probes=op.n_parameters - 24, random_state=0
+    )
+    assert trace == pytest.approx(np.trace(H), rel=1e-10)
+    assert top == pytest.approx(_top_dense(H), rel=1e-10)
+
+
+def test_trace_and_top_eigenvalue_top_eigenvalue(case):
+    expected = _top_dense(case["H"])
+    _, top = trace_and_top_eigenvalue(
+        case["op"], n_probes=1, max_lanczos_steps=20, random_state=0
+    )
+    assert abs(top - expected) <= 1e-4 * abs(expected)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"n_probes": 4, "max_lanczos_steps": 4, "tol": 0.0},  # a fixed basis size
+        {},  # the defaults: the basis size depends on the start vector
+    ],
+    ids=["fixed", "adaptive"],
+)
+def test_trace_and_top_eigenvalue_trace_is_unbiased(case, kwargs):
+    H, op = case["H"], case["op"]
+    estimates = np.array(
+        [trace_and_top_eigenvalue(op, random_state=s, **kwargs)[0] for s in range(150)]
+    )
+    se = estimates.std(ddof=1) / math.sqrt(len(estimates))
+    assert abs(estimates.mean() - np.trace(H)) < 3 * se
+
+
+def test_trace_and_top_eigenvalue_on_outliers_beats_hutchinson():
+    A, _ = _outliers_and_bulk()
+    exact = np.trace(A)
+    # Same budget of products for both: the deflated run's Lanczos steps + 4 probes.
+    deflated, budgets = [], []
+    for seed in range(20):
+        trace_basis, samples, _, steps = deflated_module._lanczos_deflated(
+            A, 4, 24, 1e-3, 1e-2, np.random.RandomState(seed)
+        )
+        deflated.append(trace_basis + samples.mean())
+        budgets.append(steps + 4)
+    plain = [
+        hutchinson_trace(A, budget, random_state=seed) for seed, budget in enumerate(budgets)
+    ]
+    deflated_error = np.sqrt(np.mean((np.array(deflated) - exact) ** 2))
+    plain_error = np.sqrt(np.mean((np.array(plain) - exact) ** 2))
+    assert deflated_error < plain_error / 5
+
+
+def test_trace_and_top_eigenvalue_low_rank_and_sign():
+    rng = np.random.default_rng(0)
+    B = rng.standard_normal((40, 3))
+    A = B @ np.diag([-5.0, 1.0, 2.0]) @ B.T  # rank 3: Lanczos spans its range
+    trace, top = trace_and_top_eigenvalue(A, n_probes=4, max_lanczos_steps=8, tol=0.0)
+    eigvals = np.linalg.eigvalsh(A)
+    assert trace == pytest.approx(np.trace(A), rel=1e-8)
+    assert top == pytest.approx(eigvals[np.argmax(np.abs(eigvals))], rel=1e-8)
+    assert top < 0
+
+
+def test_trace_and_top_eigenvalue_float32_operator_keeps_its_dtype(case, monkeypatch):
+    model32 = copy.deepcopy(case["model"]).float()
+    op32 = HessianOperator(model32, LOSS, case["x"].float(), case["y"])
+    assert op32.dtype == torch.float32
+    dtypes = []
+    lanczos = deflated_module._lanczos
+
+    def spy(matvec, Q, *args):
+        dtypes.append(Q.dtype)
+        return lanczos(matvec, Q, *args)
+
+    monkeypatch.setattr(deflated_module, "_lanczos", spy)
+    exact = np.linalg.eigvalsh(case["H"])
+    top64 = exact[np.argmax(np.abs(exact))]
+    estimates = []
+    for seed in range(20):
+        trace, top = trace_and_top_eigenvalue(op32, random_state=seed)
+        assert top == pytest.approx(top64, rel=1e-4)
+        estimates.append(trace)
+    assert dtypes == [torch.float32] * 20  # the basis is in the operator's dtype
+    se = np.std(estimates, ddof=1) / math.sqrt(len(estimates))
+    assert abs(np.mean(estimates) - np.sum(exact)) < 3 * se + 1e-4 * abs(np.sum(exact))
+
+
+def test_deflated_samples_of_a_float32_operator_match_the_exact_projection(case):
+    # The samples use the Lanczos relation in place of projecting the products
+    # A g; in float32 they must still be the projected quadratic forms of the
+    # exact Hessian, to float32 accuracy (relative to the trace).
+    op32 = HessianOperator(
+        copy.deepcopy(case["model"]).float(), LOSS, case["x"].float(), case["y"]
+    )
+    H = case["H"]
+    QR = torch.empty((11, op32.n_parameters), dtype=torch.float32)
+    steps, T, _, _, residual = deflated_module._lanczos(
+        op32.matvec, QR[:10], 1e-3, 1e-2, torch.Generator().manual_seed(0)
+    )
+    QR[steps] = residual
+    generator = torch.Generator().manual_seed(1)
+    samples = deflated_module._deflated_samples(op32.matvec, QR[: steps + 1], T, 6, generator)
+    Q = QR[:steps].double().numpy().T
+    np.testing.assert_allclose(Q.T @ Q, np.eye(steps), atol=1e-5)
+    P = np.eye(len(H)) - Q @ Q.T
+    probes = _replayed_probes(1, op32.n_parameters, len(samples))
+    for sample, g in zip(samples, probes, strict=True):
+        g = P @ g
+        assert sample == pytest.approx(g @ H @ g, abs=1e-4 * abs(np.trace(H)))
+
+
+def test_trace_and_top_eigenvalue_float32_rank_deficient_hessian():
+    # A float32 linear least-squares model on 5 samples: 41 parameters, Hessian of
+    # rank 5. Lanczos must stop at the invariant subspace rather than go on with
+    # rounding noise (which would break the orthogonality the trace relies on).
+    torch.manual_seed(0)
+    model = torch.nn.Linear(40, 1)
+    x, y = torch.randn(5, 40), torch.randn(5, 1)
+    op = HessianOperator(model, torch.nn.MSELoss(), x, y)
+    X = torch.cat([x, torch.ones(5, 1)], dim=1).double()
+    H = (2 / 5 * X.T @ X).numpy()
+    steps = []
+    for seed in range(5):
+        trace_basis, samples, top, taken = deflated_module._lanczos_deflated(
+            op, 4, 24, 1e-3, 1e-2, np.random.RandomState(seed)
+        )
+        steps.append(taken)
+        assert trace_basis + samples.mean() == pytest.approx(np.trace(H), rel=1e-4)
+        assert top == pytest.approx(np.linalg.eigvalsh(H)[-1], rel=1e-4)
+    assert max(steps) <= 7  # rank 5, and the start vector's part outside the range
+
+
+def test_trace_and_top_eigenvalue_with_an_operator_that_works_in_its_input():
+    # 2 I, computed in the input vector and returned: the estimator must neither
+    # hand out its own vectors nor keep the one it gets back.
+    doubling = scipy.sparse.linalg.LinearOperator(
+        (50, 50), matvec=lambda x: np.multiply(x, 2.0, out=x), dtype=np.float64
+    )
+    trace, top = trace_and_top_eigenvalue(doubling, random_state=0)
+    # one Lanczos step spans an invariant subspace; 4 probes of the rest: 2 + 98 +- 2
+    assert top == pytest.approx(2.0, rel=1e-12)
+    assert trace == pytest.approx(100.0, abs=5.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_probes": 0}, "'n_probes' parameter"),
+        ({"max_lanczos_steps": 0}, "'max_lanczos_steps' parameter"),
+        ({"tol": -1.0}, "'tol' parameter"),
+        ({"deflation_tol": 1.5}, "'deflation_tol' parameter"),
+    ],
+)
+def test_trace_and_top_eigenvalue_bad_arguments(kwargs, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        trace_and_top_eigenvalue(np.eye(50), **kwargs)

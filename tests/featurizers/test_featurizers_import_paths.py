@@ -1,0 +1,85 @@
+"""Every public import path of ``featurizers`` that worked before the package's layout changed.
+
+The names are those of the ``__all__`` lists of ``featurizers`` and its public modules,
+of ``docs/api.rst`` and ``docs/user_guide/featurize.rst`` before ``featurizers.hessian``
+became a subpackage, written out here (not read from the package) so that a name that
+disappears fails the test; plus the private names the benchmarks import.
+"""
+
+import importlib
+
+import pytest
+
+pytest.importorskip("torch")
+
+CONNECTIVITY = [
+    "CURVE_TS",
+    "bezier_point",
+    "curve_errors",
+    "curve_lr",
+    "curve_model",
+    "evaluate_model",
+    "fit_bend",
+    "init_bend",
+    "mode_connectivity",
+    "mode_connectivity_peak",
+    "recompute_bn_statistics",
+]
+HESSIAN = [
+    "HessianOperator",
+    "hessian_top_eigenvalue",
+    "hessian_trace",
+    "hutchinson_trace",
+    "pyhessian_trace",
+    "top_eigenvalue",
+    "trace_and_top_eigenvalue",
+    "xtrace",
+]
+SIMILARITY = ["linear_cka", "mixup_batches", "output_cka"]
+TOP_LEVEL = [
+    "FeaturizationWarning",
+    "HyperparameterFeaturizer",
+    "LossLandscapeFeaturizer",
+    "ModelGroup",
+    "ValidationFeaturizer",
+    *CONNECTIVITY,
+    *HESSIAN,
+    *SIMILARITY,
+]
+
+PATHS = (
+    [("featurizers", name) for name in TOP_LEVEL]
+    + [("featurizers.connectivity", name) for name in CONNECTIVITY]
+    + [("featurizers.hessian", name) for name in HESSIAN]
+    + [("featurizers.similarity", name) for name in SIMILARITY]
+    # Private names benchmarks/bench_hessian.py and its tests import.
+    + [("featurizers.hessian", name) for name in ("_lanczos", "_lanczos_deflated", "_xtrace")]
+)
+
+
+@pytest.mark.parametrize("module, name", PATHS, ids=[f"{m}.{n}" for m, n in PATHS])
+def test_import_path(module, name):
+    namespace = {}
+    exec(f"from {module} import {name}", namespace)
+    assert namespace[name] is getattr(importlib.import_module(module), name)
+
+
+@pytest.mark.parametrize(
+    "module, expected",
+    [
+        ("featurizers", TOP_LEVEL),
+        ("featurizers.connectivity", CONNECTIVITY),
+        ("featurizers.hessian", HESSIAN),
+        ("featurizers.similarity", SIMILARITY),
+    ],
+)
+def test_all_lists_are_unchanged(module, expected):
+    assert sorted(importlib.import_module(module).__all__) == sorted(expected)
+
+
+def test_the_same_objects_from_the_package_and_its_modules():
+    import featurizers
+    import featurizers.hessian
+
+    for name in HESSIAN:
+        assert getattr(featurizers, name) is getattr(featurizers.hessian, name)

@@ -1,0 +1,68 @@
+"""Every public import path of sklearn_mdtree that worked before the layout of issue 9.
+
+The list is literal, read from the ``__all__`` of each public module, from
+``docs/api.rst`` and from the README before the move (``sklearn_mdtree._paper`` became a
+subpackage; the one-step evaluation moved from ``diagnosis`` to ``one_step``; the input
+checks moved from ``rfi`` to ``_validation``). A name may move, but its old path must
+keep working; add a path here when a public name is added, never remove one.
+"""
+
+import importlib
+
+import pytest
+
+OLD_PATHS = {
+    "sklearn_mdtree": [
+        "MDTreeClassifier", "Hierarchy", "Split", "Leaf", "PRESETS", "get_preset",
+        "export_text", "__version__",
+    ],
+    "sklearn_mdtree.datasets": ["fetch_model_diagnosis", "read_model_diagnosis_csv"],
+    "sklearn_mdtree.diagnosis": [
+        "Decision", "Diagnosis", "Recommendation", "TreeVerdict", "diagnose",
+        "one_step_gains", "optimal_diagnosis_moves", "random_diagnosis_gains",
+        "recommend_moves",
+    ],
+    "sklearn_mdtree.model_selection": [
+        "DEFAULT_SEEDS", "FewShotTransfer", "SCHEMES", "seeded_cross_val_score",
+    ],
+    "sklearn_mdtree.plotting": ["plot_accuracy_curves", "plot_one_step_gains"],
+    "sklearn_mdtree.rfi": [
+        "LABEL_COLUMNS", "LABEL_MEANINGS", "LabelMeaning", "RFI_COLUMNS", "failure_labels",
+        "label_configurations", "label_meaning", "room_for_improvement",
+    ],
+    # the console script ``mdtree`` (pyproject.toml)
+    "sklearn_mdtree._cli": ["main", "build_parser"],
+}
+
+PATHS = [(module, name) for module, names in OLD_PATHS.items() for name in names]
+
+
+@pytest.mark.parametrize("module_name, name", PATHS, ids=[f"{m}.{n}" for m, n in PATHS])
+def test_old_import_path_still_works(module_name, name):
+    module = importlib.import_module(module_name)
+    assert hasattr(module, name), f"from {module_name} import {name} no longer works"
+
+
+@pytest.mark.parametrize("module_name", [m for m in OLD_PATHS if not m.endswith("_cli")])
+def test_old_public_names_are_still_listed_in_all(module_name):
+    module = importlib.import_module(module_name)
+    assert set(OLD_PATHS[module_name]) <= set(module.__all__)
+
+
+def test_moved_names_are_the_same_objects_at_both_paths():
+    from sklearn_mdtree import diagnosis, one_step
+
+    for name in one_step.__all__:
+        assert getattr(diagnosis, name) is getattr(one_step, name)
+
+
+def test_version_comes_from_the_distribution_metadata():
+    from importlib.metadata import PackageNotFoundError, version
+
+    import sklearn_mdtree
+
+    try:
+        expected = version("sklearn-mdtree")
+    except PackageNotFoundError:
+        expected = "0+unknown"
+    assert sklearn_mdtree.__version__ == expected
