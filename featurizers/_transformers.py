@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from ._groups import ModelGroup
 from ._parallel import _closing, _effective_n_jobs, _group_results, _replay
-from ._utils import _RANDOM_STATE, _eval_mode, _forked_rng, _torch_seed
+from ._utils import _RANDOM_STATE, _check_loss, _eval_mode, _forked_rng, _logits, _torch_seed
 from .connectivity import (
     curve_errors,
     evaluate_model,
@@ -53,6 +53,8 @@ class FeaturizationWarning(UserWarning):
 
 _PAIRWISE = frozenset({"mode_connectivity_peak", "mode_connectivity", "CKA"})
 _CONNECTIVITY = frozenset({"mode_connectivity_peak", "mode_connectivity"})
+#: Features computed from the weights: refused for models without parameters.
+_NEEDS_PARAMETERS = frozenset({"log_para_amount", "hessian_t", "hessian_e", *_CONNECTIVITY})
 
 
 def _same_device(actual, wanted):
@@ -261,6 +263,16 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
                 f"{name}: {label} has no validation data (val_data=None), which "
                 f"{[f for f in features if f.startswith('test_')]} need."
             )
+        needs_parameters = sorted(_NEEDS_PARAMETERS.intersection(features))
+        if needs_parameters and not any(
+            p.is_floating_point() for p in group.models[0].parameters()
+        ):
+            raise ValueError(
+                f"{name}: the models of {label} have no floating-point parameters, but "
+                f"{needs_parameters} are computed from them (log_para_amount would be ln 0; "
+                "the Hessian and the curve are taken with respect to the weights). "
+                "Select other features for parameter-free models."
+            )
         if device is None:
             return
         for k, model in enumerate(group.models):
@@ -285,7 +297,8 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
                     f"models' parameters {dtype}. Convert the data (X.to({dtype})) or the "
                     f"models (model.to({X.dtype})); the featurizer casts neither."
                 )
-        n_outputs = self._n_outputs(group, device)
+        out, y = self._probe(group, device, label)
+        n_outputs = out.shape[1]
         for data in datasets:
             lo, hi = data.label_range()
             if lo < 0 or hi >= n_outputs:
@@ -293,20 +306,25 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
                     f"{name}: the {data.role} labels of {label} must lie in [0, {n_outputs}) "
                     f"for models with {n_outputs} outputs; got labels from {lo} to {hi}."
                 )
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a probe of the loss's form, not a result
+            _check_loss(self._loss_fn()(out, y), f" ({name}, {label})")
 
     @staticmethod
     @torch.no_grad()
-    def _n_outputs(group, device):
+    def _probe(group, device, label):
+        """Logits and labels of model 0 on two training samples, checked for their form."""
         model = group.models[0]
-        X, _ = group._train.take([0])
+        X, y = group._train.take(list(range(min(2, group.n_train_samples))))
+        where = f" (model 0 of {label})"
         with _eval_mode(model):
-            out = model(X.to(device))
+            out = _logits(model, X.to(device), where)
         if out.ndim != 2:
             raise ValueError(
-                f"Models must output (batch, n_classes) logits; model 0 of {group._label()} "
+                f"Models must output (batch, n_classes) logits; model 0 of {label} "
                 f"outputs shape {tuple(out.shape)}."
             )
-        return out.shape[1]
+        return out, y.to(device)
 
     def _check_finite(self, values, handled, group, index):
         bad = {f: v for f, v in values.items() if f not in handled and not math.isfinite(v)}
@@ -795,10 +813,10 @@ class HyperparameterFeaturizer(_GroupFeaturizer):
                 f"be a positive finite number (a count of samples, not a bool); got "
                 f"{amount!r}."
             )
-        return {
-            "log_data_amount": math.log(amount),
-            "log_para_amount": math.log(group.n_parameters),
-        }, set()
+        values = {"log_data_amount": math.log(amount)}
+        if "log_para_amount" in features:  # parameter-free models are refused then
+            values["log_para_amount"] = math.log(group.n_parameters)
+        return values, set()
 
 
 for _featurizer in (ValidationFeaturizer, LossLandscapeFeaturizer):
