@@ -133,6 +133,7 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
             worker._group_values,
             ((g, i, features, device, seeds[i]) for i, g in enumerate(groups)),
             1 if n_jobs == 1 else self.n_jobs,
+            describe=lambda i: groups[i]._label(i),
         )
         bar = iter(
             tqdm(

@@ -117,3 +117,14 @@ def test_a_worker_killed_mid_run_gives_the_right_rows(client, groups, tmp_path):
     assert (tmp_path / "kill-0").exists()  # a worker did die in the run
     np.testing.assert_array_equal(rows, serial)
     client.wait_for_workers(2, timeout=TIMEOUT)  # the nanny restarted it
+
+
+def test_a_task_that_kills_every_worker_fails_with_a_clear_error(client, groups, tmp_path):
+    featurizer = ValidationFeaturizer(["train_loss"], verbose=0,
+                                      loss_fn=KillingLoss(tmp_path, kills=10))
+    with joblib.parallel_config(backend="dask"):
+        with pytest.raises(RuntimeError, match=r"could not compute group 'w6' \(index 0\): "
+                           "KilledWorker.*workers died") as info:
+            featurizer.transform(groups[:1])
+    assert type(info.value.__cause__).__name__ == "KilledWorker"
+    client.wait_for_workers(2, timeout=TIMEOUT)
