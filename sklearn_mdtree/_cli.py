@@ -19,6 +19,7 @@ list, so the commands can be called in-process: ``main(["reproduce"])``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -104,6 +105,40 @@ class _OutputFile:
     def discard(self):
         self._handle.close()
         self._remove_created(self._created)
+
+
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return Path(a).resolve() == Path(b).resolve()
+
+
+def _check_output_is_no_input(args):
+    """A one-line error when ``--output`` names a file the command reads.
+
+    The inputs are every path-valued argument (the features file, ...) and the
+    collections' files in the folders searched for them; writing the report there
+    would replace the user's data.
+    """
+    from .datasets._model_diagnosis import _data_folders
+    from .datasets._registry import COLLECTION_FILES
+
+    inputs = [
+        value for key, value in vars(args).items()
+        if key != "output" and isinstance(value, (str, os.PathLike)) and os.path.isfile(value)
+    ]
+    inputs += [
+        folder / name
+        for folder in _data_folders(getattr(args, "data_home", None))
+        for name in COLLECTION_FILES.values()
+    ]
+    for path in inputs:
+        if _same_file(args.output, path):
+            raise _CommandError(
+                f"--output {str(args.output)!r} is the input file {str(path)!r}: the report "
+                "would replace it. Write the report to another path."
+            )
 
 
 # --------------------------------------------------------------------------------------
@@ -388,7 +423,8 @@ def main(argv=None):
     Returns
     -------
     status : int
-        0 on success, 1 on a reported error (printed to stderr in one line).
+        0 on success, 2 on a reported error (printed to stderr in one line), as
+        for argparse's usage errors.
         ``--help`` and usage errors exit through :class:`SystemExit`, as argparse does.
     """
     parser, commands = _build_parsers()
@@ -400,6 +436,8 @@ def main(argv=None):
         if args.command == "presets":
             return _presets(args, out)
         # before any work: an unwritable --output fails at once, not after the report
+        if args.output:
+            _check_output_is_no_input(args)
         output = _OutputFile(args.output) if args.output else None
         try:
             frame = _load_collections(args.data_home)
@@ -417,7 +455,7 @@ def main(argv=None):
         return 0
     except _CommandError as exc:
         print(f"mdtree {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -98,7 +98,7 @@ def test_diagnose_csv_with_q2(features_csv, tmp_path, capsys, model_diagnosis_di
 def test_diagnose_bad_csv(tmp_path, capsys, content, message, model_diagnosis_dir):
     path = tmp_path / "bad.csv"
     path.write_text(content)
-    assert main(["diagnose", str(path)]) == 1
+    assert main(["diagnose", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("mdtree diagnose: error:")
     assert re.search(message, err)
@@ -106,13 +106,13 @@ def test_diagnose_bad_csv(tmp_path, capsys, content, message, model_diagnosis_di
 
 
 def test_diagnose_missing_file_and_bad_k(tmp_path, features_csv, capsys, model_diagnosis_dir):
-    assert main(["diagnose", str(tmp_path / "nope.csv")]) == 1
+    assert main(["diagnose", str(tmp_path / "nope.csv")]) == 2
     assert "does not exist" in capsys.readouterr().err
-    assert main(["diagnose", str(tmp_path)]) == 1  # a folder
+    assert main(["diagnose", str(tmp_path)]) == 2  # a folder
     err = capsys.readouterr().err
     assert err.startswith("mdtree diagnose: error: Could not read the features file")
     assert "Traceback" not in err
-    assert main(["diagnose", str(features_csv), "--scheme", "random_pairs", "--k", "2.5"]) == 1
+    assert main(["diagnose", str(features_csv), "--scheme", "random_pairs", "--k", "2.5"]) == 2
     assert "must be an int" in capsys.readouterr().err
 
 
@@ -126,7 +126,7 @@ def test_presets_list_and_structure(capsys):
     assert "fitting order: t0, t1, t2" in out
     assert "|--- train_error <= t0  [t0: init 0.5, bounds [0, 1]]" in out
     assert out.count("class:") == 4
-    assert main(["presets", "q9"]) == 1
+    assert main(["presets", "q9"]) == 2
     assert "Unknown hierarchy preset 'q9'" in capsys.readouterr().err
 
 
@@ -142,7 +142,7 @@ def test_unwritable_output_fails_before_any_work(command, tmp_path, capsys, monk
     blocker.write_text("")
     features = [str(tmp_path / "models.csv")] if command == "diagnose" else []
     for output in (tmp_path, blocker / "report.md"):  # a folder; a path through a file
-        assert main([command, *features, "--output", str(output)]) == 1
+        assert main([command, *features, "--output", str(output)]) == 2
         captured = capsys.readouterr()
         assert captured.out == ""
         assert captured.err.startswith(f"mdtree {command}: error: Could not write")
@@ -152,11 +152,11 @@ def test_failed_command_leaves_output_untouched(tmp_path, capsys, model_diagnosi
     bad = tmp_path / "bad.csv"
     bad.write_text("train_error\n1\n")
     new = tmp_path / "new" / "out.txt"
-    assert main(["diagnose", str(bad), "--output", str(new)]) == 1
+    assert main(["diagnose", str(bad), "--output", str(new)]) == 2
     assert not (tmp_path / "new").exists()  # neither the file nor the folder it needed
     old = tmp_path / "old.txt"
     old.write_text("previous report")
-    assert main(["diagnose", str(bad), "--output", str(old)]) == 1
+    assert main(["diagnose", str(bad), "--output", str(old)]) == 2
     assert old.read_text() == "previous report"
     assert "missing the column" in capsys.readouterr().err
 
@@ -196,7 +196,7 @@ def test_diagnose_k_for_the_q2_scheme_alone_is_accepted(tmp_path, capsys, monkey
     monkeypatch.setattr(cli, "_load_collections", lambda data_home: None)
     monkeypatch.setattr(cli, "_diagnose", record)
     argv = ["diagnose", str(tmp_path / "m.csv"), "--q2", "--q2-scheme", "random_data", "--k", "3"]
-    assert main(argv) == 1  # no usage error: --k is the k of the Q2 scheme
-    assert main(["diagnose", str(tmp_path / "m.csv")]) == 1
+    assert main(argv) == 2  # no usage error: --k is the k of the Q2 scheme
+    assert main(["diagnose", str(tmp_path / "m.csv")]) == 2
     assert seen == [3, 8]  # the given k, then the default
     assert "stopped after parsing" in capsys.readouterr().err
