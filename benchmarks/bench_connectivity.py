@@ -1,7 +1,7 @@
 """Benchmark of mode connectivity (and the cost of the loss-landscape features).
 
-Three measurements on a small zoo of tanh MLPs trained on scikit-learn's digits,
-printed as markdown::
+Three measurements on a small zoo of tanh MLPs trained on scikit-learn's digits
+(by :func:`featurizers.zoo.train_zoo`), printed as markdown::
 
     python -m benchmarks.bench_connectivity            # about 8 minutes on 2 busy cores
     python -m benchmarks.bench_connectivity --quick    # about 1.5 minutes
@@ -37,7 +37,6 @@ import threading
 import time
 
 import torch
-from sklearn.datasets import load_digits
 from threadpoolctl import threadpool_limits
 
 from featurizers import (
@@ -47,6 +46,7 @@ from featurizers import (
     fit_bend,
     mode_connectivity_peak,
 )
+from featurizers.zoo import Configuration, ZooGrid, digits_task, tanh_mlp, train_zoo
 
 FULL = dict(
     widths=(8, 32),
@@ -85,61 +85,24 @@ def log(*args):
     print(*args, file=sys.stderr, flush=True)
 
 
-def digits(n_train):
-    X, y = load_digits(return_X_y=True)
-    X = torch.tensor(X / 16, dtype=torch.float32)
-    y = torch.tensor(y)
-    return (X[:n_train], y[:n_train]), (X[1200:], y[1200:])
-
-
-def mlp(width):
-    return torch.nn.Sequential(
-        torch.nn.Linear(64, width),
-        torch.nn.Tanh(),
-        torch.nn.Linear(width, width),
-        torch.nn.Tanh(),
-        torch.nn.Linear(width, 10),
-    )
-
-
-def train(width, data, batch_size, steps, seed):
-    """SGD (lr 0.1, momentum 0.9) for a fixed number of steps; returns model, seconds."""
-    X, y = data
-    torch.manual_seed(seed)
-    model = mlp(width)
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    start = time.perf_counter()
-    for _ in range(steps):
-        idx = torch.randint(0, len(X), (batch_size,), generator=generator)
-        loss = torch.nn.functional.cross_entropy(model(X[idx]), y[idx])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return model.eval(), time.perf_counter() - start
-
-
 def build_zoo(config):
+    """One group per (data, width, batch size), trained by :func:`featurizers.zoo.train_zoo`.
+
+    Each group is its own one-configuration zoo, trained one model at a time
+    (``vectorize=False``, the plain loop a user would write), so that its training
+    time is the cost the featurization is compared with.
+    """
     zoo = []
     for n_train in config["n_trains"]:
-        train_data, val_data = digits(n_train)
         for width in config["widths"]:
             for batch_size in config["batch_sizes"]:
-                models, seconds = [], 0.0
-                for seed in config["seeds"]:
-                    model, s = train(width, train_data, batch_size, config["steps"], seed)
-                    models.append(model)
-                    seconds += s
-                name = f"n={n_train} w={width} b={batch_size}"
-                group = ModelGroup(
-                    models,
-                    train_data,
-                    val_data,
-                    metadata={"data_amount": n_train, "width": width, "batch_size": batch_size},
-                    name=name,
-                )
+                grid = ZooGrid(width=(width,), bs=(batch_size,), data_amount=(n_train,),
+                               noise=(0.0,), seeds=config["seeds"], steps=config["steps"])
+                trained = train_zoo(grid, cache_dir=False, vectorize=False, verbose=0)
+                group, seconds = trained.groups[0], trained.stats["train_seconds"]
+                group.name = f"n={n_train} w={width} b={batch_size}"
                 zoo.append((group, seconds))
-                log(f"trained {name}: {seconds:.1f} s")
+                log(f"trained {group.name}: {seconds:.1f} s")
     return zoo
 
 
@@ -268,11 +231,11 @@ def _rss_bytes():
 
 def memory_child(width, features, trace_method):
     """Run one featurization and print its peak memory as JSON (in a fresh process)."""
-    train_data, _ = digits(1200)
+    train_data, _ = digits_task()
     models = []
     for seed in (0, 1, 2):  # memory does not depend on training: random weights
         torch.manual_seed(seed)
-        models.append(mlp(width).eval())
+        models.append(tanh_mlp(Configuration(0.0, 0.1, 1200, width, 32)).eval())
     group = ModelGroup(models, train_data)
     featurizer = LossLandscapeFeaturizer(
         features, curve_epochs=1, trace_method=trace_method, random_state=0, verbose=0

@@ -11,6 +11,10 @@ Subcommands:
 ``mdtree presets``
     List the paper's hierarchies, or print one's structure with its initial
     thresholds and bounds.
+``mdtree demo``
+    Train a zoo of digits MLPs (cached), label it, and compare the MD tree with the
+    paper's baselines on it as learning curves; saves the plots
+    (:mod:`featurizers.zoo.demo`, needs the ``torch`` extra).
 
 Run ``mdtree <command> --help`` for the options. :func:`main` takes the argument
 list, so the commands can be called in-process: ``main(["reproduce"])``.
@@ -379,7 +383,41 @@ def _build_parsers():
         "of one (features, initial thresholds, bounds, leaves) before fitting.",
     )
     pre.add_argument("name", nargs="?", default=None, help="preset to print (default: list all)")
-    return parser, {"reproduce": rep, "diagnose": diag, "presets": pre}
+
+    demo = sub.add_parser(
+        "demo",
+        help="train a zoo of digits MLPs and watch the MD tree diagnose it (needs torch)",
+        description="Train the default zoo of tanh MLPs on scikit-learn's digits (cached: "
+        "a second run reads it), featurize and label it by room for improvement, compare "
+        "the MD tree with Hyper+DT, Valid+DT, Hyper+Valid+DT and Loss-landscape+DT as "
+        "learning curves (dataset and scale transfer, Q1 and Q2), print the table and the "
+        "diagnosis of a held-out configuration, and save the plots.",
+    )
+    demo.add_argument("--output", metavar="DIR", default="mdtree-demo",
+                      help="folder for the plots, tables and report (default: ./mdtree-demo)")
+    demo.add_argument("--preset", choices=["tiny", "default", "large"], default="default",
+                      help="size of the zoo (default: default, a few minutes on 2 cores)")
+    demo.add_argument("--cache-dir", metavar="DIR", default=None,
+                      help="the zoo's cache (default: <scikit-learn data home>/mdtree/zoo)")
+    demo.add_argument("--n-jobs", type=_n_jobs, default=None, metavar="N",
+                      help="joblib workers (default: 1)")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser, {"reproduce": rep, "diagnose": diag, "presets": pre, "demo": demo}
+
+
+def _demo(args, out):
+    try:
+        from featurizers.zoo.demo import run_demo
+    except ImportError as exc:
+        raise _CommandError(
+            f"needs PyTorch ({exc}); install it with `pip install \"sklearn-mdtree[torch]\"`"
+        ) from None
+    try:
+        run_demo(args.output, preset=args.preset, cache_dir=args.cache_dir,
+                 n_jobs=args.n_jobs, verbose=0 if args.quiet else 1, out=out)
+    except (OSError, ValueError) as exc:
+        raise _CommandError(str(exc)) from None
+    return 0
 
 
 def _check_diagnose_args(parser, args):
@@ -435,6 +473,8 @@ def main(argv=None):
     try:
         if args.command == "presets":
             return _presets(args, out)
+        if args.command == "demo":
+            return _demo(args, out)
         # before any work: an unwritable --output fails at once, not after the report
         if args.output:
             _check_output_is_no_input(args)

@@ -1,0 +1,206 @@
+"""The configuration grid of a model zoo, declared as data, and its size presets."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from itertools import product
+from numbers import Integral, Real
+
+__all__ = ["Configuration", "ZooGrid", "ZOO_PRESETS", "zoo_preset"]
+
+#: The axes of a grid, in the order of :meth:`ZooGrid.configurations` (the last varies
+#: fastest).
+AXES = ("noise", "lr", "data_amount", "width", "bs")
+
+
+@dataclass(frozen=True, order=True)
+class Configuration:
+    """One training configuration of a zoo: every model of it differs only in its seed.
+
+    Attributes
+    ----------
+    noise : float
+        Fraction of training labels replaced by another, random class (0: clean).
+    lr : float
+        SGD learning rate.
+    data_amount : int
+        Training-set size (the first ``data_amount`` samples of the recipe's pool).
+    width : int
+        Model width, passed to the model factory.
+    bs : int
+        Batch size.
+    """
+
+    noise: float
+    lr: float
+    data_amount: int
+    width: int
+    bs: int
+
+    def as_dict(self):
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def __str__(self):
+        return (
+            f"width={self.width} bs={self.bs} data_amount={self.data_amount} "
+            f"lr={self.lr:g} noise={self.noise:g}"
+        )
+
+
+def _check_axis(name, values, *, kind, low, high=None):
+    """The axis as a sorted tuple; a clear error for an empty or repeated axis."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(
+            f"The {name!r} axis of ZooGrid must be a sequence of numbers; got "
+            f"{type(values).__name__} {values!r}."
+        )
+    values = tuple(values)
+    if not values:
+        raise ValueError(f"The {name!r} axis of ZooGrid must hold at least one value; got ().")
+    for v in values:
+        ok = isinstance(v, kind) and not isinstance(v, bool)
+        if ok and kind is Real:
+            ok = math.isfinite(v)
+        if not ok or v < low or (high is not None and v >= high):
+            span = f">= {low}" + ("" if high is None else f" and < {high}")
+            what = "integers" if kind is Integral else "finite numbers"
+            raise ValueError(
+                f"The {name!r} axis of ZooGrid must hold {what} {span}; got {v!r} in {values}."
+            )
+    if len(set(values)) != len(values):
+        repeated = sorted({v for v in values if values.count(v) > 1})
+        raise ValueError(
+            f"The {name!r} axis of ZooGrid must not repeat a value; got {values} "
+            f"({repeated} repeated)."
+        )
+    cast = int if kind is Integral else float
+    return tuple(sorted(cast(v) for v in values))
+
+
+@dataclass(frozen=True)
+class ZooGrid:
+    """A grid of training configurations, each trained with every seed.
+
+    The grid is the product of its axes; every configuration trains
+    ``len(seeds)`` models for ``steps`` optimizer steps (a fixed number of
+    steps, not epochs: with fixed epochs a large batch also means fewer steps,
+    an early stop, which is another failure source). Axes are stored sorted
+    ascending; a value given twice or an empty axis is an error.
+
+    Parameters
+    ----------
+    width : sequence of int, default=(4, 8, 16, 32, 64)
+        Model widths (the model factory's knob of model size).
+    bs : sequence of int, default=(4, 8, 16, 32, 64, 128)
+        Batch sizes (the optimizer's temperature knob: smaller is hotter).
+    data_amount : sequence of int, default=(300, 600, 1200)
+        Training-set sizes; nested subsets of the recipe's training pool.
+    lr : sequence of float, default=(0.1,)
+        SGD learning rates.
+    noise : sequence of float, default=(0.0, 0.1)
+        Label-noise rates in [0, 1). Configurations with noise 0 form the zoo's
+        collection F (``collection="normal"``), the others F' (``"noise"``).
+    seeds : sequence of int, default=(0, 1, 2)
+        Seeds of the models of each configuration (initialisation and batches);
+        two or more for the pairwise features (connectivity, CKA).
+    steps : int, default=1500
+        SGD steps of every model.
+
+    Examples
+    --------
+    >>> from featurizers.zoo import ZooGrid
+    >>> grid = ZooGrid(width=(8, 4), bs=(16,), data_amount=(100,), noise=(0.0,), seeds=(0, 1))
+    >>> grid.width, grid.n_configurations, grid.n_models
+    ((4, 8), 2, 4)
+    >>> print(grid.configurations()[0])
+    width=4 bs=16 data_amount=100 lr=0.1 noise=0
+    """
+
+    width: tuple = (4, 8, 16, 32, 64)
+    bs: tuple = (4, 8, 16, 32, 64, 128)
+    data_amount: tuple = (300, 600, 1200)
+    lr: tuple = (0.1,)
+    noise: tuple = (0.0, 0.1)
+    seeds: tuple = (0, 1, 2)
+    steps: int = 1500
+
+    def __post_init__(self):
+        checked = {
+            "width": _check_axis("width", self.width, kind=Integral, low=1),
+            "bs": _check_axis("bs", self.bs, kind=Integral, low=1),
+            "data_amount": _check_axis("data_amount", self.data_amount, kind=Integral, low=1),
+            "lr": _check_axis("lr", self.lr, kind=Real, low=0),
+            "noise": _check_axis("noise", self.noise, kind=Real, low=0, high=1),
+            "seeds": _check_axis("seeds", self.seeds, kind=Integral, low=0),
+        }
+        if 0.0 in checked["lr"]:
+            raise ValueError(
+                f"The 'lr' axis of ZooGrid must hold positive learning rates; got {self.lr}."
+            )
+        if (
+            isinstance(self.steps, bool)
+            or not isinstance(self.steps, Integral)
+            or self.steps < 1
+        ):
+            raise ValueError(
+                f"The 'steps' parameter of ZooGrid must be an int >= 1; got {self.steps!r}."
+            )
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "steps", int(self.steps))
+
+    @property
+    def n_configurations(self):
+        return math.prod(len(getattr(self, a)) for a in AXES)
+
+    @property
+    def n_models(self):
+        return self.n_configurations * len(self.seeds)
+
+    def configurations(self):
+        """Every configuration, sorted by noise, lr, data amount, width, batch size."""
+        return [
+            Configuration(noise, lr, data_amount, width, bs)
+            for noise, lr, data_amount, width, bs in product(*(getattr(self, a) for a in AXES))
+        ]
+
+    def as_dict(self):
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+#: Size presets of the default digits zoo. ``tiny`` is for tests and docs (under
+#: 30 s); ``default`` for ``mdtree demo``; ``large`` for a real study.
+ZOO_PRESETS = {
+    "tiny": ZooGrid(
+        width=(4, 16), bs=(8, 64), data_amount=(150, 300), noise=(0.0, 0.1), seeds=(0, 1),
+        steps=300,
+    ),
+    "default": ZooGrid(),
+    "large": ZooGrid(
+        width=(4, 6, 8, 11, 16, 23, 32, 45, 64),
+        bs=(4, 8, 16, 32, 64, 128, 256),
+        data_amount=(150, 300, 600, 900, 1200),
+        noise=(0.0, 0.1, 0.2),
+        seeds=(0, 1, 2, 3),
+        steps=2000,
+    ),
+}
+
+
+def zoo_preset(name):
+    """The :class:`ZooGrid` of a size preset: ``"tiny"``, ``"default"`` or ``"large"``.
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    ZooGrid
+    """
+    if name not in ZOO_PRESETS:
+        raise ValueError(
+            f"The 'preset' parameter must be one of {sorted(ZOO_PRESETS)}; got {name!r}."
+        )
+    return ZOO_PRESETS[name]

@@ -1,0 +1,153 @@
+"""The training and featurization recipe of a zoo, and the default digits task."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from numbers import Integral, Real
+
+import torch
+from sklearn.datasets import load_digits
+
+__all__ = ["Recipe", "digits_task", "noisy_labels", "tanh_mlp"]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything about how a zoo is trained and featurized, besides its grid.
+
+    Two zoos share cached files only when their recipes are equal (the recipe is
+    part of every cache key), so change ``name`` when you change what a model
+    factory builds.
+
+    Parameters
+    ----------
+    name : str, default="digits-tanh-mlp"
+        A name for the model factory and data; part of the cache key.
+    momentum : float, default=0.9
+        SGD momentum (the learning rate is an axis of the grid).
+    noise_seed : int, default=0
+        Seed of the label corruption (:func:`noisy_labels`).
+    curve_epochs : int, default=15
+        Epochs of the Bezier curve between two models (connectivity). The
+        collections' 50 epochs cost 3x more for peaks that moved by a few points
+        on digits MLPs (``benchmarks/bench_connectivity.py``).
+    hessian_batch_size : int, default=200
+        Training samples of each model's Hessian.
+    nonpositive : float or {"nan", "raise"}, default=0.01
+        ``hessian_t`` / ``hessian_e`` of a group whose mean Hessian trace or top
+        eigenvalue is <= 0 (it happens on small, hot tanh models): the
+        :class:`~featurizers.LossLandscapeFeaturizer` option of that name. The
+        default reports ``ln(0.01) = -4.6``, the flattest sharpness, and the zoo's
+        table marks those rows (``hessian_t_floored``).
+    random_state : int, default=0
+        Seeds the featurization; each configuration's row depends only on it and
+        on that configuration's models.
+    """
+
+    name: str = "digits-tanh-mlp"
+    momentum: float = 0.9
+    noise_seed: int = 0
+    curve_epochs: int = 15
+    hessian_batch_size: int = 200
+    nonpositive: object = 0.01
+    random_state: int = 0
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"The 'name' parameter of Recipe must be a non-empty str; "
+                             f"got {self.name!r}.")
+        if not isinstance(self.momentum, Real) or not 0 <= self.momentum < 1:
+            raise ValueError(
+                f"The 'momentum' parameter of Recipe must be in [0, 1); got {self.momentum!r}."
+            )
+        for name, low in (("noise_seed", 0), ("curve_epochs", 0), ("hessian_batch_size", 1),
+                          ("random_state", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+                raise ValueError(
+                    f"The {name!r} parameter of Recipe must be an int >= {low}; got {value!r}."
+                )
+        ok = self.nonpositive in ("nan", "raise") or (
+            isinstance(self.nonpositive, Real)
+            and not isinstance(self.nonpositive, bool)
+            and 0 < self.nonpositive < math.inf
+        )
+        if not ok:
+            raise ValueError(
+                "The 'nonpositive' parameter of Recipe must be 'nan', 'raise' or a positive "
+                f"float; got {self.nonpositive!r}."
+            )
+
+    def as_dict(self):
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def tanh_mlp(config):
+    """The default model factory: a tanh MLP 64 -> p -> p -> 10, ``p = config.width``.
+
+    ReLU networks were tried and failed: small batches kill their units, and
+    the MD tree did no better than a decision tree on validation error.
+    """
+    width = config.width
+    return torch.nn.Sequential(
+        torch.nn.Linear(64, width),
+        torch.nn.Tanh(),
+        torch.nn.Linear(width, width),
+        torch.nn.Tanh(),
+        torch.nn.Linear(width, 10),
+    )
+
+
+def digits_task(n_train=1200, *, seed=0):
+    """scikit-learn's bundled 8x8 digits, split into a training pool and a test set.
+
+    Nothing is downloaded. Inputs are the 64 pixels scaled to [0, 1] (float32),
+    labels int64 in 0..9. The samples are shuffled once (``seed``); the first
+    ``n_train`` form the pool whose prefixes are the zoo's training sets, the
+    rest (597 by default) the test set.
+
+    Parameters
+    ----------
+    n_train : int, default=1200
+    seed : int, default=0
+
+    Returns
+    -------
+    train, test : tuple of (Tensor, Tensor)
+    """
+    X, y = load_digits(return_X_y=True)
+    order = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed))
+    X = torch.tensor(X / 16, dtype=torch.float32)[order]
+    y = torch.tensor(y, dtype=torch.int64)[order]
+    return (X[:n_train], y[:n_train]), (X[n_train:], y[n_train:])
+
+
+def noisy_labels(y, rate, n_classes, *, seed=0):
+    """A copy of ``y`` with ``round(rate * len(y))`` labels moved to another class.
+
+    The corrupted samples and their new classes are drawn from a private
+    generator seeded by ``seed`` (and the rate), so that each training set, a
+    prefix of the pool, holds about ``rate`` noisy labels, the same for every
+    model. The new class is never the true one.
+
+    Parameters
+    ----------
+    y : Tensor of int64
+    rate : float in [0, 1)
+    n_classes : int
+    seed : int, default=0
+
+    Returns
+    -------
+    Tensor of int64
+    """
+    y = y.clone()
+    if rate == 0:
+        return y
+    generator = torch.Generator().manual_seed(int(seed) * 1000003 + round(rate * 1e6))
+    n_noisy = round(rate * len(y))
+    where = torch.randperm(len(y), generator=generator)[:n_noisy]
+    shift = torch.randint(1, n_classes, (n_noisy,), generator=generator)
+    y[where] = (y[where] + shift) % n_classes
+    return y

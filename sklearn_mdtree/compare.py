@@ -1,0 +1,246 @@
+"""The paper's method comparison as learning curves, on any labelled configuration table.
+
+The MD tree against the decision-tree baselines of the paper (Hyper+DT,
+Valid+DT, Hyper+Valid+DT, Loss-landscape+DT), each scored with the package's
+own :class:`~sklearn_mdtree.model_selection.FewShotTransfer` splitter and
+:func:`~sklearn.model_selection.cross_val_score`, for a range of training-set
+sizes ``k``: means and standard deviations over the splitter's seeds. The table
+is the public collections (``fetch_model_diagnosis("both").frame``) or a model
+zoo's (:func:`featurizers.zoo.train_zoo`), which has the same columns.
+
+The MD tree comes in four variants: bounded Brent search (the paper's) or the
+exhaustive search, each within the hierarchy's declared bounds (the paper's
+scales: ResNets on CIFAR-10) or within the training range of each feature
+(``bounds="data"``), which is what a zoo on another scale needs.
+
+Examples
+--------
+>>> from sklearn_mdtree.compare import Transfer, learning_curves
+>>> transfer = Transfer("Q1 dataset transfer", "bs_failure", "random_pairs", (2, 4))
+>>> transfer.preset, transfer.hyper
+('q1', ('log_data_amount', 'log_para_amount'))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.model_selection import cross_val_score
+
+from . import _paper
+from ._classes import MDTreeClassifier
+from .model_selection import DEFAULT_SEEDS, FewShotTransfer
+
+__all__ = [
+    "BRENT_DATA",
+    "EXHAUSTIVE_DATA",
+    "METHODS",
+    "Transfer",
+    "curves_table",
+    "learning_curves",
+    "method_estimator",
+    "score",
+]
+
+BRENT_DATA = "MD tree (Brent, data bounds)"
+EXHAUSTIVE_DATA = "MD tree (exhaustive, data bounds)"
+
+#: Methods of the comparison, MD tree variants first.
+METHODS = (
+    _paper.BRENT,
+    _paper.EXHAUSTIVE,
+    BRENT_DATA,
+    EXHAUSTIVE_DATA,
+    _paper.HYPER_DT,
+    _paper.VALID_DT,
+    _paper.HYPER_VALID_DT,
+    _paper.LL_DT,
+)
+
+_TASK_PRESET = {"bs_failure": "q1", "width_vs_batch": "q2", "data_vs_batch": "q2_data"}
+_TASK_HYPER = {
+    "bs_failure": _paper.HYPER_Q1,
+    "width_vs_batch": _paper.HYPER_Q2,
+    "data_vs_batch": _paper.HYPER_DATA,
+}
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """One transfer experiment: a label, a sampling scheme and its values of ``k``.
+
+    Parameters
+    ----------
+    name : str
+        How tables and plots name it.
+    task : {"bs_failure", "width_vs_batch", "data_vs_batch"}
+        The label column (Q1, Q2, data vs optimizer).
+    scheme : str
+        A :data:`~sklearn_mdtree.model_selection.SCHEMES` name.
+    ks : tuple
+        The training-set sizes of the curve (groups drawn, or largest value kept).
+    preset : str, default=None
+        MD tree hierarchy; the task's (``"q1"``, ``"q2"``, ``"q2_data"``) when None.
+    hyper : tuple of str, default=None
+        Features of Hyper+DT; the paper's for the task when None.
+    """
+
+    name: str
+    task: str
+    scheme: str
+    ks: tuple
+    preset: str | None = None
+    hyper: tuple | None = None
+
+    def __post_init__(self):
+        if self.task not in _TASK_PRESET:
+            raise ValueError(
+                f"The 'task' parameter of Transfer must be one of {sorted(_TASK_PRESET)}; got "
+                f"{self.task!r}."
+            )
+        if not tuple(self.ks):
+            raise ValueError("The 'ks' parameter of Transfer must hold at least one k.")
+        object.__setattr__(self, "ks", tuple(self.ks))
+        if self.preset is None:
+            object.__setattr__(self, "preset", _TASK_PRESET[self.task])
+        if self.hyper is None:
+            object.__setattr__(self, "hyper", _TASK_HYPER[self.task])
+
+    def setting(self, k):
+        """The :class:`sklearn_mdtree._paper.Setting` of one point of the curve."""
+        return _paper.Setting(self.task, self.scheme, k, self.preset, tuple(self.hyper))
+
+
+def method_estimator(method, setting):
+    """The unfitted estimator and the feature columns (None: by name) of a method.
+
+    Parameters
+    ----------
+    method : str
+        One of :data:`METHODS`.
+    setting : sklearn_mdtree._paper.Setting
+
+    Returns
+    -------
+    estimator : estimator object
+    features : list of str or None
+    """
+    if method == BRENT_DATA:
+        return MDTreeClassifier(setting.preset, bounds="data"), None
+    if method == EXHAUSTIVE_DATA:
+        return MDTreeClassifier(setting.preset, threshold_search="exhaustive", bounds="data"), None
+    return _paper.method_features(method, setting)
+
+
+def score(frame, setting, method, seeds=DEFAULT_SEEDS):
+    """Diagnosis accuracy (percent) on the test collection of one method, per seed.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Both collections stacked.
+    setting : sklearn_mdtree._paper.Setting
+    method : str
+        One of :data:`METHODS`.
+    seeds : sequence of int, default=DEFAULT_SEEDS
+
+    Returns
+    -------
+    scores : ndarray of shape (n_seeds,)
+    """
+    estimator, features = method_estimator(method, setting)
+    cv = FewShotTransfer(
+        setting.scheme, setting.k, label=setting.task, seeds=seeds,
+        min_width=setting.min_width, frame=frame,
+    )
+    X = frame if features is None else frame[features]
+    return 100 * cross_val_score(estimator, X, frame[setting.task], cv=cv, error_score="raise")
+
+
+def _scores(frame, transfer, method, k, seeds):
+    return score(frame, transfer.setting(k), method, seeds=seeds)
+
+
+def learning_curves(frame, transfers, *, methods=METHODS, seeds=DEFAULT_SEEDS, n_jobs=None,
+                    progress=False):
+    """Accuracy (percent) of every method for every ``k`` of every transfer.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Both collections stacked, with a ``collection`` column (``"normal"``:
+        training collection, ``"noise"``: test collection), the label columns
+        and the features.
+    transfers : sequence of Transfer
+    methods : sequence of str, default=METHODS
+    seeds : sequence of int, default=DEFAULT_SEEDS
+        One split per seed; means and standard deviations are over them.
+    n_jobs : int or None, default=None
+        joblib workers over (transfer, method, k).
+    progress : bool, default=False
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    curves : pandas.DataFrame
+        Long format: ``transfer``, ``task``, ``method``, ``k``, ``mean``, ``std``
+        and ``scores`` (the per-seed accuracies, a tuple).
+    """
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(
+            f"The 'methods' parameter must name methods among {list(METHODS)}; got {unknown}."
+        )
+    jobs = [(t, m, k) for t in transfers for m in methods for k in t.ks]
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_scores)(frame, t, m, k, seeds) for t, m, k in jobs
+    )
+    if progress:
+        from tqdm.auto import tqdm
+
+        results = tqdm(results, total=len(jobs), desc="compare", unit="run")
+    rows = []
+    for (transfer, method, k), scores in zip(jobs, results):
+        scores = np.asarray(scores, dtype=np.float64)
+        rows.append({
+            "transfer": transfer.name,
+            "task": transfer.task,
+            "method": method,
+            "k": k,
+            "mean": scores.mean(),
+            "std": scores.std(),
+            "scores": tuple(scores.round(4)),
+        })
+    return pd.DataFrame(rows)
+
+
+def curves_table(curves, *, decimals=1):
+    """The curves as a markdown table: one row per (transfer, method), ``mean ± std`` per k.
+
+    Parameters
+    ----------
+    curves : pandas.DataFrame
+        From :func:`learning_curves`.
+    decimals : int, default=1
+
+    Returns
+    -------
+    str
+    """
+    lines = []
+    for name, part in curves.groupby("transfer", sort=False):
+        ks = list(dict.fromkeys(part["k"]))
+        rows = []
+        for method, cells in part.groupby("method", sort=False):
+            by_k = cells.set_index("k")
+            rows.append([method] + [
+                f"{by_k.loc[k, 'mean']:.{decimals}f} ± {by_k.loc[k, 'std']:.{decimals}f}"
+                for k in ks
+            ])
+        lines += [f"**{name}**", "", _paper.markdown_table(
+            ["method"] + [f"k={k:g}" for k in ks], rows, ["l"] + ["r"] * len(ks)
+        ), ""]
+    return "\n".join(lines).rstrip()

@@ -1,0 +1,61 @@
+"""Tests of featurizers.zoo.demo and ``mdtree demo``."""
+
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("matplotlib")
+
+from featurizers.zoo import _zoo  # noqa: E402
+from featurizers.zoo.demo import run_demo  # noqa: E402
+from sklearn_mdtree._cli import main  # noqa: E402
+
+
+def test_help_lists_demo_without_importing_torch():
+    code = (
+        "import sys; from sklearn_mdtree._cli import build_parser; "
+        "text = build_parser().format_help(); print('demo' in text, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["True", "False"]
+
+
+def test_output_that_is_a_file_is_a_one_line_error(tmp_path, capsys):
+    target = tmp_path / "report.txt"
+    target.write_text("keep me")
+    status = main(["demo", "--preset", "tiny", "--output", str(target), "--quiet",
+                   "--cache-dir", str(tmp_path / "cache")])
+    err = capsys.readouterr().err
+    assert status == 1 and err.count("\n") == 1
+    assert err.startswith("mdtree demo: error: The output folder")
+    assert target.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.txt"]
+
+
+def test_error_midway_leaves_no_partial_output(tmp_path, monkeypatch):
+    def fail(*args, **kwargs):
+        raise ValueError("simulated failure")
+
+    monkeypatch.setattr(_zoo, "train_zoo", fail)
+    with pytest.raises(ValueError, match="simulated failure"):
+        run_demo(tmp_path / "out", preset="tiny", cache_dir=tmp_path / "cache", verbose=0)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_demo_on_the_tiny_zoo(tmp_path, capsys):
+    out_dir = tmp_path / "demo"
+    status = main(["demo", "--preset", "tiny", "--output", str(out_dir), "--quiet",
+                   "--cache-dir", str(tmp_path / "cache")])
+    text = capsys.readouterr().out
+    assert status == 0
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "curves.csv", "learning_curves.png", "report.md", "zoo_metrics.png", "zoo_table.csv"
+    ]
+    assert "Q1 dataset transfer" in text and "| MD tree (Brent, data bounds) |" in text
+    assert "Diagnosis of a held-out configuration" in text
+    assert (out_dir / "report.md").read_text() in text
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

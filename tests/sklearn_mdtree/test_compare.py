@@ -1,0 +1,65 @@
+"""Tests of sklearn_mdtree.compare: the method comparison as learning curves."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from sklearn_mdtree import _paper
+from sklearn_mdtree.compare import (
+    BRENT_DATA,
+    METHODS,
+    Transfer,
+    curves_table,
+    learning_curves,
+    method_estimator,
+)
+
+
+def test_curves_match_table_b_on_the_public_collections(stacked_frame):
+    transfer = Transfer("Q1, random pairs", "bs_failure", "random_pairs", (8,))
+    curves = learning_curves(stacked_frame, [transfer],
+                             methods=[_paper.BRENT, _paper.VALID_DT, BRENT_DATA])
+    by_method = curves.set_index("method")["mean"]
+    # the paper's Table B, case 1 (to the rounding of its figures)
+    assert by_method[_paper.BRENT] == pytest.approx(87.70, abs=0.01)
+    assert by_method[_paper.VALID_DT] == pytest.approx(73.54, abs=0.01)
+    assert 0 < by_method[BRENT_DATA] <= 100
+    row = curves[curves["method"] == _paper.VALID_DT].iloc[0]
+    assert row["std"] == pytest.approx(np.std(row["scores"]), abs=1e-3)
+    assert len(row["scores"]) == 5
+    same = _paper.score(stacked_frame, transfer.setting(8), _paper.VALID_DT)
+    np.testing.assert_allclose(row["scores"], same, atol=1e-4)
+    text = curves_table(curves)
+    assert "**Q1, random pairs**" in text and "| MD tree (Brent) | 87.7 ±" in text
+
+
+def test_transfer_defaults_and_validation():
+    q2 = Transfer("Q2", "width_vs_batch", "random_data", [1, 2])
+    assert q2.preset == "q2" and q2.hyper == ("log_data_amount",) and q2.ks == (1, 2)
+    assert q2.setting(2).k == 2 and q2.setting(2).scheme == "random_data"
+    with pytest.raises(ValueError, match="'task' parameter of Transfer"):
+        Transfer("x", "q1", "random_pairs", (1,))
+    with pytest.raises(ValueError, match="'ks' parameter of Transfer"):
+        Transfer("x", "bs_failure", "random_pairs", ())
+    with pytest.raises(ValueError, match="'methods' parameter must name methods"):
+        learning_curves(None, [q2], methods=["SVM"])
+
+
+def test_method_estimators():
+    setting = Transfer("Q1", "bs_failure", "random_pairs", (1,)).setting(1)
+    for method in METHODS:
+        estimator, features = method_estimator(method, setting)
+        if method.startswith("MD tree"):
+            assert features is None
+            assert estimator.bounds == ("data" if "data bounds" in method else "hierarchy")
+        else:
+            assert features and estimator.max_depth == 4
+
+
+def test_import_stays_torch_free():
+    code = "import sys, sklearn_mdtree.compare; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
