@@ -131,6 +131,22 @@ class _Data:
             return self._tensors[0]
         return torch.cat([x for x, _ in self.batches(1024)])
 
+    def fingerprint(self):
+        """SHA-256 of every input and label, in order (the data's identity for caches)."""
+        import hashlib
+
+        if self._tensors is not None:
+            from .zoo._cache import fingerprint
+
+            return fingerprint(self._tensors[0], _as_class_indices(self._tensors[1]))
+        digest = hashlib.sha256()
+        for X, y in self.batches(1024):
+            for t in (X, y):
+                t = torch.as_tensor(t).detach().cpu().contiguous()
+                digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
+                digest.update(t.numpy().tobytes())
+        return digest.hexdigest()
+
     def label_range(self):
         """Return ``(min, max)`` of the labels, checking they are integers (cached)."""
         if self._label_range is None:

@@ -14,7 +14,10 @@ natural logs).
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+import pickle
 import warnings
 from itertools import chain, combinations
 from numbers import Integral, Real
@@ -45,6 +48,29 @@ __all__ = [
     "LossLandscapeFeaturizer",
     "ValidationFeaturizer",
 ]
+
+
+def _describe(value):
+    """A JSON-able description of a parameter value for the cache's key.
+
+    A callable (a loss) is described by its qualified name and the hash of its
+    pickle and, for a function, of its code, so that two different lambdas or
+    losses with other settings never share cached rows.
+    """
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_describe(v) for v in value]
+    digest = hashlib.sha256()
+    code = getattr(value, "__code__", None)
+    if code is not None:
+        digest.update(code.co_code + repr(code.co_consts).encode())
+    try:
+        digest.update(pickle.dumps(value))
+    except Exception:  # an unpicklable object: described by its identity in this run
+        digest.update(f"{id(value)}-{os.getpid()}".encode())
+    name = getattr(value, "__qualname__", type(value).__qualname__)
+    return f"{getattr(value, '__module__', '')}.{name}:{digest.hexdigest()[:16]}"
 
 
 class FeaturizationWarning(UserWarning):
@@ -125,32 +151,89 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
             _torch_seed(self.random_state) if hasattr(self, "random_state") else 0
         ).spawn(len(groups))
         rows = np.empty((len(groups), len(features)))
+        cache, metas = self._cache(), [None] * len(groups)
+        pending = list(range(len(groups)))
+        if cache is not None:
+            metas = [self._cache_meta(g, features, device, seeds[i]) for i, g in enumerate(groups)]
+            cached = [cache.load_row(meta, features) for meta in metas]
+            for i, row in enumerate(cached):
+                if row is not None:
+                    rows[i] = [row[f] for f in features]
+            pending = [i for i, row in enumerate(cached) if row is None]
+        self.n_groups_computed_ = len(pending)
         n_jobs = self._n_jobs()
         # Workers get a copy of the featurizer without its inner progress bars
         # (they would interleave), and of their group.
         worker = self if n_jobs == 1 else clone(self).set_params(verbose=0)
         results = _group_results(
             worker._group_values,
-            ((g, i, features, device, seeds[i]) for i, g in enumerate(groups)),
+            ((groups[i], i, features, device, seeds[i]) for i in pending),
             1 if n_jobs == 1 else self.n_jobs,
-            describe=lambda i: groups[i]._label(i),
+            describe=lambda k: groups[pending[k]]._label(pending[k]),
         )
         bar = iter(
             tqdm(
                 results,
-                total=len(groups),
+                total=len(pending),
                 desc=type(self).__name__,
                 unit="group",
                 disable=not getattr(self, "verbose", 0),
             )
         )
         with _closing(bar, results):
-            for index, (result, error, records) in enumerate(bar):
+            for index, (result, error, records) in zip(pending, bar):
                 _replay(error, records)
                 values, handled = result
+                finite = all(math.isfinite(values[f]) for f in features)
                 self._check_finite(values, handled, groups[index], index)
                 rows[index] = [values[f] for f in features]
+                if cache is not None and finite:  # NaN rows are recomputed, and warn again
+                    cache.save_row(metas[index], {f: values[f] for f in features})
         return rows
+
+    def _cache(self):
+        """The zoo's cache (:mod:`featurizers.zoo._cache`) of ``cache_dir``, or None."""
+        cache_dir = getattr(self, "cache_dir", None)
+        if cache_dir is None or cache_dir is False:
+            return None
+        from .zoo._cache import Cache, default_cache_dir
+
+        cache = Cache(default_cache_dir() if cache_dir is True else cache_dir)
+        try:
+            cache.check_writable()
+        except PermissionError as exc:
+            raise PermissionError(str(exc).replace("the zoo", type(self).__name__)) from None
+        return cache
+
+    def _cache_meta(self, group, features, device, seed):
+        """What a group's row depends on, as the cache's JSON meta (its key is its hash)."""
+        from sklearn_mdtree import __version__
+
+        from .zoo._cache import fingerprint
+
+        params = {
+            k: _describe(v)
+            for k, v in self.get_params(deep=False).items()
+            if k not in ("n_jobs", "verbose", "cache_dir", "features", "random_state")
+        }
+        data = {"train": group._train.fingerprint()}
+        if any(f.startswith("test_") for f in features):
+            data["validation"] = group._val.fingerprint()
+        return {
+            "row": type(self).__name__,
+            "features": list(features),
+            "params": params,
+            "device": str(device),
+            "seed": [str(seed.entropy), list(seed.spawn_key)],
+            "weights": [
+                fingerprint(*[t for t in m.state_dict().values() if isinstance(t, torch.Tensor)])
+                for m in group.models
+            ],
+            "architecture": f"{type(group.models[0]).__module__}."
+                            f"{type(group.models[0]).__qualname__}",
+            "data": data,
+            "version": __version__,
+        }
 
     def _n_jobs(self):
         """Worker processes for the groups: 1 runs them here, in turn.
@@ -367,7 +450,17 @@ _N_JOBS_PARAM = """    n_jobs : int or None, default=None
         (``parallel_config(backend="threading")``) runs the groups in turn:
         their computations fork torch's global RNG, which threads would share.
         A Dask cluster runs the groups on its workers with ``with
-        joblib.parallel_config(backend="dask"): featurizer.transform(groups)``."""
+        joblib.parallel_config(backend="dask"): featurizer.transform(groups)``.
+    cache_dir : str, path, bool or None, default=None
+        Folder of an on-disk cache of rows, one per group, shared with the zoo
+        (:func:`featurizers.zoo.train_zoo`): ``True`` uses the zoo's default folder
+        (:func:`featurizers.zoo.default_cache_dir`), None or False no cache. A row
+        is keyed by a hash of the group's weights and data, the featurizer's
+        parameters, its random stream (``random_state`` and the group's position)
+        and the package version, and written as soon as it is computed: a rerun
+        after a crash or Ctrl-C computes only the missing rows, and the same rows.
+        With ``random_state=None`` every run draws new streams, so nothing is
+        reused. Rows with NaN are not cached (they warn again when recomputed)."""
 
 _COMMON_PARAMS = """    loss_fn : callable, default=None
         ``loss_fn(logits, labels)`` returning the mean loss of a batch;
@@ -435,6 +528,7 @@ class ValidationFeaturizer(_GroupFeaturizer):
             Interval(Integral, 1, None, closed="left"),
             None,
         ],
+        "cache_dir": [str, os.PathLike, "boolean", None],
         "verbose": ["verbose"],
     }
 
@@ -447,6 +541,7 @@ class ValidationFeaturizer(_GroupFeaturizer):
         batch_size=256,
         on_nan="warn",
         n_jobs=None,
+        cache_dir=None,
         verbose=1,
     ):
         self.features = features
@@ -455,6 +550,7 @@ class ValidationFeaturizer(_GroupFeaturizer):
         self.batch_size = batch_size
         self.on_nan = on_nan
         self.n_jobs = n_jobs
+        self.cache_dir = cache_dir
         self.verbose = verbose
 
     def _group_values(self, group, index, features, device, seed):
@@ -637,6 +733,7 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         on_nan="warn",
         random_state=None,
         n_jobs=None,
+        cache_dir=None,
         verbose=1,
     ):
         self.features = features
@@ -653,6 +750,7 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         self.on_nan = on_nan
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.cache_dir = cache_dir
         self.verbose = verbose
 
     def _check_params(self):

@@ -112,7 +112,10 @@ def test_interrupted_run_resumes_with_identical_rows(tmp_path, reference):
     assert resumed.stats["models_loaded"] == n_saved
     # a lost feature row is the only one recomputed
     resumed.featurize()
-    row_file = next((tmp_path / "features").glob("*.csv"))
+    row_file = next(  # a loss-landscape row, not a validation one
+        p for p in sorted((tmp_path / "features").glob("*.csv"))
+        if "validation" not in p.read_text()
+    )
     row_file.unlink()
     resumed = run(tmp_path, model_factory=factory)
     resumed.featurize()
@@ -133,7 +136,10 @@ def test_corrupt_and_foreign_files_are_recomputed(tmp_path, reference):
               cache_dir=other, verbose=0)
     foreign = sorted((other / "models").glob("*.pt"))[0]
     models[1].write_bytes(foreign.read_bytes())
-    rows = sorted((tmp_path / "features").glob("*.csv"))
+    rows = [  # loss-landscape rows, not validation ones
+        p for p in sorted((tmp_path / "features").glob("*.csv"))
+        if "validation" not in p.read_text()
+    ]
     rows[0].write_text("meta,train_error\nx,1.0\n")
     rows[1].write_text("garbage")
     with pytest.warns(ZooCacheWarning) as caught:

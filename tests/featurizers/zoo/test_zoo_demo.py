@@ -29,7 +29,7 @@ def test_output_that_is_a_file_is_a_one_line_error(tmp_path, capsys):
     status = main(["demo", "--preset", "tiny", "--output", str(target), "--quiet",
                    "--cache-dir", str(tmp_path / "cache")])
     err = capsys.readouterr().err
-    assert status == 1 and err.count("\n") == 1
+    assert status == 2 and err.count("\n") == 1
     assert err.startswith("mdtree demo: error: The output folder")
     assert target.read_text() == "keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.txt"]
