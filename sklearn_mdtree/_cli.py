@@ -415,6 +415,11 @@ def _demo(args, out):
     try:
         run_demo(args.output, preset=args.preset, cache_dir=args.cache_dir,
                  n_jobs=args.n_jobs, verbose=0 if args.quiet else 1, out=out)
+    except ImportError as exc:  # the plots need matplotlib (extra "plot")
+        raise _CommandError(
+            f"needs {exc.name or 'an optional dependency'} ({exc}); install it with "
+            "`pip install \"sklearn-mdtree[all]\"`"
+        ) from None
     except (OSError, ValueError) as exc:
         raise _CommandError(str(exc)) from None
     return 0
