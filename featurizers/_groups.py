@@ -9,6 +9,7 @@ or validation set, whether the user passed a ``Dataset``, a ``DataLoader`` or an
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator, Mapping, Sequence
 
 import torch
@@ -195,6 +196,39 @@ def _label_shape_message(role, shape, collated=False):
     )
 
 
+def _sha256(path):
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _load_checkpoint(model_factory, path, sha256):
+    """``model_factory()`` with the state dict of ``path``, which must have ``sha256``."""
+    if _sha256(path) != sha256:
+        raise ValueError(
+            f"The checkpoint {path!r} changed since its ModelGroup was made (its SHA-256 "
+            "differs): its models would not be those checked. Make the group again."
+        )
+    model = model_factory()
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(
+            f"model_factory() must return a torch.nn.Module; got {type(model).__name__}."
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as exc:
+        raise ValueError(
+            f"Could not load the checkpoint {path!r} into model_factory()'s "
+            f"{type(model).__name__}: {type(exc).__name__}: {exc}"
+        ) from None
+    return model.eval()
+
+
 def _architecture(model):
     """(class, [(name, shape, dtype) of every parameter and buffer])."""
     entries = [(name, tuple(t.shape), t.dtype) for name, t in model.state_dict().items()]
@@ -296,13 +330,72 @@ class ModelGroup:
         _check_same_architecture(models)
         if metadata is not None and not isinstance(metadata, Mapping):
             raise TypeError(f"metadata must be a dict or None; got {type(metadata).__name__}.")
-        self.models = models
+        self._models = models
+        self._checkpoints = None
         self.train_data = train_data
         self.val_data = val_data
         self.metadata = dict(metadata or {})
         self.name = name
         self._train = _Data(train_data, role="training")
         self._val = None if val_data is None else _Data(val_data, role="validation")
+
+    @property
+    def models(self):
+        """The models (loaded from their checkpoints first, in a worker that got the group)."""
+        if self._models is None:
+            self._models = [_load_checkpoint(*entry) for entry in self._checkpoints]
+        return self._models
+
+    @classmethod
+    def from_checkpoints(
+        cls, model_factory, checkpoints, train_data, val_data=None, *, metadata=None, name=None
+    ):
+        """A group whose models are ``model_factory()`` with the weights of checkpoint files.
+
+        Workers (``n_jobs``, a Dask cluster) then receive the factory and the paths,
+        not the modules: each loads its group's models itself, and checks that every
+        file still has the SHA-256 it had here (a file changed in between is an error,
+        not other rows).
+
+        Parameters
+        ----------
+        model_factory : callable
+            ``model_factory()`` returns a fresh model of the architecture; it must
+            pickle (a module-level function or class, or a ``functools.partial`` of
+            one) to be sent to workers.
+        checkpoints : sequence of str or path
+            One file per model, written by ``torch.save(model.state_dict(), path)``;
+            read with ``torch.load(weights_only=True)``, which runs no code.
+        train_data, val_data, metadata, name
+            As for :class:`ModelGroup`.
+
+        Returns
+        -------
+        group : ModelGroup
+        """
+        if isinstance(checkpoints, (str, bytes, os.PathLike)) or not isinstance(
+            checkpoints, Sequence
+        ):
+            raise TypeError(
+                "The 'checkpoints' parameter of ModelGroup.from_checkpoints must be a list of "
+                f"paths, one per model; got {type(checkpoints).__name__}."
+            )
+        if not callable(model_factory):
+            raise TypeError(
+                "The 'model_factory' parameter of ModelGroup.from_checkpoints must be a "
+                f"callable returning a model; got {type(model_factory).__name__}."
+            )
+        entries = [(model_factory, os.fspath(path), _sha256(path)) for path in checkpoints]
+        group = cls([_load_checkpoint(*entry) for entry in entries], train_data, val_data,
+                    metadata=metadata, name=name)
+        group._checkpoints = entries
+        return group
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        if self._checkpoints is not None:  # workers load the models from the files
+            state["_models"] = None
+        return state
 
     @property
     def n_models(self):
