@@ -197,13 +197,9 @@ def _label_shape_message(role, shape, collated=False):
 
 
 def _sha256(path):
-    import hashlib
+    from sklearn_mdtree.datasets._model_diagnosis import _sha256
 
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return _sha256(path)
 
 
 def _load_checkpoint(model_factory, path, sha256):
