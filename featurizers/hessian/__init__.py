@@ -22,10 +22,11 @@ Trace and top eigenvalue together (the featurizers' default)
     which carry most of the squared Frobenius norm and so most of the variance of a
     Hutchinson probe; Lanczos therefore runs on past its eigenvalue until its steps
     stop removing Frobenius norm (``deflation_tol``), and a few probes estimate the
-    rest. Prefer it whenever both quantities are wanted: it takes about half the
-    products of adaptive Hutchinson plus power iteration, at a lower variance of the
-    trace (figures in ``benchmarks/README.md`` and the documentation's benchmarks
-    page, from ``python -m benchmarks.bench_hessian``).
+    rest. Prefer it whenever both quantities are wanted: it takes half to three
+    quarters of the products of PyHessian's adaptive Hutchinson plus power iteration,
+    at a lower variance of the trace and a far more accurate eigenvalue (figures in
+    ``benchmarks/README.md`` and the documentation's benchmarks page, from
+    ``python -m benchmarks.bench_hessian``).
 
 Trace alone
     :func:`xtrace`, :func:`hutchinson_trace` and :func:`pyhessian_trace`

@@ -96,11 +96,16 @@ def pyhessian_trace(op, max_iter=100, tol=1e-3, *, random_state=None):
 
     Rademacher probes are drawn one at a time; after each one the running mean of
     ``v @ (A @ v)`` is compared with the previous running mean (0 before the first
-    probe) and the loop stops as soon as their relative change,
-    ``|mean - previous| / (|previous| + 1e-6)``, is below ``tol``, or after
-    ``max_iter`` probes. This is the rule of ``pyhessian.hessian.trace``; it is
-    offered for compatibility with numbers computed by PyHessian. It often stops
-    after a handful of probes, so its estimate is noisy: prefer :func:`xtrace`.
+    probe) and the loop stops as soon as
+    ``|mean - previous| / (previous + 1e-6)`` is below ``tol``, or after
+    ``max_iter`` probes. This is the rule of ``pyhessian.hessian.trace`` (PyHessian
+    0.1), reproduced sample for sample, offered for compatibility with numbers
+    computed by PyHessian. Its denominator has no absolute value, so once the
+    running mean is below ``-1e-6`` the ratio is negative and the loop stops: on an
+    operator with a negative trace it stops after the second probe (unless the
+    first sample is within ``1e-9`` of 0) with the mean of two samples. It often
+    stops after a handful of probes on positive traces too, so its estimate is
+    noisy: prefer :func:`xtrace`.
 
     Parameters
     ----------
@@ -132,13 +137,15 @@ def pyhessian_trace(op, max_iter=100, tol=1e-3, *, random_state=None):
     """
     linop, n = _as_linear_operator(op)
     rng = _check_random_state(random_state)
-    total = 0.0
+    samples = []
     previous = 0.0
-    for i in range(1, max_iter + 1):
+    for _ in range(max_iter):
         v = _rademacher(rng, n)
-        total += float(v @ linop.matvec(v))
-        mean = total / i
-        if abs(mean - previous) / (abs(previous) + 1e-6) < tol:
+        samples.append(float(v @ linop.matvec(v)))
+        mean = float(np.mean(samples))  # PyHessian's arithmetic, np.mean of the list
+        denominator = previous + 1e-6
+        # As in NumPy, where PyHessian divides: x / 0 is inf or nan, never below tol.
+        if denominator != 0 and abs(mean - previous) / denominator < tol:
             break
         previous = mean
     return mean

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -19,12 +19,12 @@ def bench():
 
 
 def _rule_by_loop(draws, max_iter=100, tol=1e-3):
-    """PyHessianBaseline.trace's rule, one sample at a time."""
+    """pyhessian.hessian.trace's rule, one sample at a time (no abs in the denominator)."""
     total, previous = 0.0, 0.0
     for i, sample in enumerate(draws[:max_iter], start=1):
         total += sample
         mean = total / i
-        if abs(mean - previous) / (abs(previous) + 1e-6) < tol:
+        if abs(mean - previous) / (previous + 1e-6) < tol:
             return mean, i
         previous = mean
     return mean, max_iter
@@ -40,6 +40,13 @@ def test_replay_is_the_rule_on_draws_with_replacement(bench):
         assert count == expected_count
         assert estimate == pytest.approx(expected_estimate, rel=1e-12)
     assert counts.min() >= 2 and counts.max() <= 40
+
+
+def test_replay_of_a_negative_pool_stops_at_the_second_sample(bench):
+    # The package's rule: (trace + 1e-6) < 0 makes every ratio negative.
+    estimates, counts = bench.replay_pyhessian_rule(np.array([-3.0, -1.0, -7.0]), 50, seed=1)
+    np.testing.assert_array_equal(counts, 2)
+    assert np.all(estimates < 0)
 
 
 def test_replay_of_a_constant_pool_stops_at_the_second_sample(bench):
@@ -87,3 +94,24 @@ def test_within_run_std_matches_the_spread_of_deflated_estimates(bench):
     spread = np.std([r["trace"] for r in runs], ddof=1)
     assert np.mean([r["trace"] for r in runs]) == pytest.approx(np.trace(A), abs=3 * spread / 17)
     assert bench.within_run_std(runs)[0] == pytest.approx(spread, rel=0.15)
+
+
+def test_paired_ratio_is_the_median_of_per_seed_ratios(bench):
+    theirs = np.array([2.0, 4.0, 3.0, 9.0, 5.0, 6.0])
+    ours = np.array([1.0, 2.0, 1.0, 3.0, 2.5, 2.0])
+    median, low, high = bench.paired_ratio(theirs, ours)
+    assert median == pytest.approx(np.median(theirs / ours))
+    assert (theirs / ours).min() <= low <= median <= high <= (theirs / ours).max()
+    # below 5 seeds the interval is the range
+    assert bench.paired_ratio([2.0, 6.0], [1.0, 2.0]) == (2.5, 2.0, 3.0)
+
+
+def test_spread_std_interval_covers_the_truth(bench):
+    rng = np.random.default_rng(3)
+    covered = 0
+    for _ in range(400):
+        std, low, high = bench.spread_std(rng.normal(scale=2.0, size=10))
+        assert low < std < high
+        covered += low <= 2.0 <= high
+    assert 0.85 <= covered / 400 <= 0.95
+    assert np.all(np.isnan(bench.spread_std([1.0])))
