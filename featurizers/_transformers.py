@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from ._groups import ModelGroup
 from ._parallel import _closing, _effective_n_jobs, _group_results, _replay
+from ._precision import log_mean_se, mean_se
 from ._utils import _RANDOM_STATE, _check_loss, _eval_mode, _forked_rng, _logits, _torch_seed
 from .connectivity import (
     curve_errors,
@@ -122,7 +123,7 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
         self._check_params()
         features = self._features()
         groups = self._check_groups(groups)
-        self.features_ = tuple(features)
+        self.features_ = tuple(self._columns(features))
         self.n_groups_fit_ = len(groups)
         return self
 
@@ -150,15 +151,16 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
         seeds = np.random.SeedSequence(
             _torch_seed(self.random_state) if hasattr(self, "random_state") else 0
         ).spawn(len(groups))
-        rows = np.empty((len(groups), len(features)))
+        columns = self._columns(features)
+        rows = np.empty((len(groups), len(columns)))
         cache, metas = self._cache(), [None] * len(groups)
         pending = list(range(len(groups)))
         if cache is not None:
-            metas = [self._cache_meta(g, features, device, seeds[i]) for i, g in enumerate(groups)]
-            cached = [cache.load_row(meta, features) for meta in metas]
+            metas = [self._cache_meta(g, columns, device, seeds[i]) for i, g in enumerate(groups)]
+            cached = [cache.load_row(meta, columns) for meta in metas]
             for i, row in enumerate(cached):
                 if row is not None:
-                    rows[i] = [row[f] for f in features]
+                    rows[i] = [row[c] for c in columns]
             pending = [i for i, row in enumerate(cached) if row is None]
         self.n_groups_computed_ = len(pending)
         n_jobs = self._n_jobs()
@@ -186,9 +188,9 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
                 values, handled = result
                 finite = all(math.isfinite(values[f]) for f in features)
                 self._check_finite(values, handled, groups[index], index)
-                rows[index] = [values[f] for f in features]
+                rows[index] = [values[c] for c in columns]
                 if cache is not None and finite:  # NaN rows are recomputed, and warn again
-                    cache.save_row(metas[index], {f: values[f] for f in features})
+                    cache.save_row(metas[index], {c: values[c] for c in columns})
         return rows
 
     def _cache(self):
@@ -259,7 +261,7 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
         ndarray of str
             The selected features.
         """
-        return np.asarray(self._features(), dtype=object)
+        return np.asarray(self._columns(self._features()), dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -410,8 +412,18 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
             )
         return out, y.to(device)
 
+    def _columns(self, features):
+        """The output columns: the features, then their standard errors with ``return_se``."""
+        if getattr(self, "return_se", False):
+            return [*features, *(f"{f}_se" for f in features)]
+        return list(features)
+
     def _check_finite(self, values, handled, group, index):
-        bad = {f: v for f, v in values.items() if f not in handled and not math.isfinite(v)}
+        bad = {
+            f: v
+            for f, v in values.items()
+            if f not in handled and not f.endswith("_se") and not math.isfinite(v)
+        }
         if not bad:
             return
         msg = (
@@ -423,6 +435,7 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
         warnings.warn(msg + "; reported as NaN.", FeaturizationWarning, stacklevel=3)
         for f in bad:
             values[f] = math.nan
+            values[f"{f}_se"] = math.nan
 
     def _loss_fn(self):
         return F.cross_entropy if self.loss_fn is None else self.loss_fn
@@ -435,6 +448,9 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
             ]
             values[f"{prefix}_error"] = float(np.mean([e for e, _ in results]))
             values[f"{prefix}_loss"] = float(np.mean([loss for _, loss in results]))
+            # spread over the group's seeds (the evaluation itself is exact)
+            values[f"{prefix}_error_se"] = mean_se([e for e, _ in results])
+            values[f"{prefix}_loss_se"] = mean_se([loss for _, loss in results])
 
 
 _N_JOBS_PARAM = """    n_jobs : int or None, default=None
@@ -641,6 +657,17 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
     n_pairs : int or "all", default=1
         Pairs of models whose curves are averaged: the first ``n_pairs`` of
         ``(0, 1), (0, 2), ..., (1, 2), ...``. The collections use one.
+    return_se : bool, default=False
+        Also output the standard error of each feature, as a ``<feature>_se``
+        column after the features (:func:`sklearn_mdtree.diagnose` reads them):
+        for the means over the group's models (``train_error``, ``train_loss``)
+        the spread over seeds; for ``hessian_t`` that spread combined with the
+        trace estimator's own noise from its probes (deflated trace only), by the
+        delta method for the log (``hessian_e``: seeds only); for
+        ``mode_connectivity_peak``, ``mode_connectivity`` and ``CKA`` the spread
+        over pairs of models (take ``n_pairs="all"``: one pair gives NaN). NaN
+        where unknown (one model); see :mod:`featurizers._precision`. The
+        features themselves do not change.
     nonpositive : {"nan", "raise"} or float, default="nan"
         ``hessian_t`` / ``hessian_e`` when the mean trace / eigenvalue is <= 0
         (seen on small, hot tanh networks), where ``ln`` is undefined:
@@ -713,6 +740,7 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         "curve_init": [StrOptions({"midpoint", "random"})],
         "n_pairs": [Interval(Integral, 1, None, closed="left"), StrOptions({"all"})],
         "nonpositive": [StrOptions({"nan", "raise"}), Interval(Real, 0, None, closed="neither")],
+        "return_se": ["boolean"],
         "random_state": _RANDOM_STATE,
     }
 
@@ -730,6 +758,7 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         curve_init="midpoint",
         n_pairs=1,
         nonpositive="nan",
+        return_se=False,
         on_nan="warn",
         random_state=None,
         n_jobs=None,
@@ -747,6 +776,7 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         self.curve_init = curve_init
         self.n_pairs = n_pairs
         self.nonpositive = nonpositive
+        self.return_se = return_se
         self.on_nan = on_nan
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -781,11 +811,11 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
 
     def _hessian(self, group, index, features, device, seed, values, handled):
         rng = np.random.default_rng(seed)
-        traces, eigenvalues = [], []
+        traces, eigenvalues, trace_ses = [], [], []
         for model in group.models:
             generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
             X, y = group._train.sample(self.hessian_batch_size, generator=generator)
-            trace, eigenvalue = _model_sharpness(
+            result = _model_sharpness(
                 model,
                 self._loss_fn(),
                 X.to(device),
@@ -795,15 +825,18 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
                 trace="hessian_t" in features,
                 eigenvalue="hessian_e" in features,
                 random_state=int(rng.integers(2**31)),
+                return_se=self.return_se,
             )
-            traces.append(trace)
-            eigenvalues.append(eigenvalue)
-        for name, what, per_model in (
-            ("hessian_t", "Hessian trace", traces),
-            ("hessian_e", "top Hessian eigenvalue", eigenvalues),
+            traces.append(result[0])
+            eigenvalues.append(result[1])
+            trace_ses.append(result[2] if self.return_se else math.nan)
+        for name, what, per_model, noise in (
+            ("hessian_t", "Hessian trace", traces, trace_ses),
+            ("hessian_e", "top Hessian eigenvalue", eigenvalues, None),
         ):
             if name in features:
                 values[name] = self._log_mean(per_model, name, what, group, index, handled)
+                values[f"{name}_se"] = log_mean_se(per_model, noise)
 
     def _log_mean(self, per_model, name, what, group, index, handled):
         mean = float(np.mean(per_model))
@@ -858,9 +891,13 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
             gaps.append(mode_connectivity(errors))
         values["mode_connectivity_peak"] = float(np.mean(peaks))
         values["mode_connectivity"] = float(np.mean(gaps))
+        values["mode_connectivity_peak_se"] = mean_se(peaks)  # spread over the pairs
+        values["mode_connectivity_se"] = mean_se(gaps)
 
     def _cka(self, group, device, seed, values):
-        values["CKA"] = _group_cka(group.models, group._train, device, seed)
+        values["CKA"], values["CKA_se"] = _group_cka(
+            group.models, group._train, device, seed, return_se=True
+        )
 
 
 class HyperparameterFeaturizer(_GroupFeaturizer):

@@ -16,6 +16,7 @@ import torch
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, validate_params
 
+from ._precision import mean_se
 from ._utils import _RANDOM_STATE, _check_random_state, _eval_mode, _logits
 
 __all__ = ["linear_cka", "mixup_batches", "output_cka"]
@@ -285,7 +286,7 @@ def _finite_outputs(model, batches):
         return all(bool(torch.isfinite(model(x)).all()) for x in batches)
 
 
-def _group_cka(models, data, device, seed):
+def _group_cka(models, data, device, seed, return_se=False):
     """The ``CKA`` feature of a group: mean :func:`output_cka` over all pairs of models.
 
     The batches are the collections' (``_CKA_N_BATCHES`` mixup batches of
@@ -306,11 +307,16 @@ def _group_cka(models, data, device, seed):
         Where the batches go.
     seed : int
         Seed of the subset and of the batches.
+    return_se : bool, default=False
+        Also return the standard error of the mean over the pairs
+        (:func:`featurizers._precision.mean_se`, NaN for one pair).
 
     Returns
     -------
     float
         The mean CKA; NaN when a model's outputs on a batch are not finite.
+    se : float
+        Only with ``return_se``.
     """
     generator = torch.Generator().manual_seed(seed)
     inputs, _ = data.sample(_CKA_N_BATCHES * _CKA_BATCH_SIZE, generator=generator)
@@ -322,6 +328,8 @@ def _group_cka(models, data, device, seed):
         random_state=seed,
     )
     if not all(_finite_outputs(m, batches) for m in models):
-        return math.nan
+        return (math.nan, math.nan) if return_se else math.nan
     scores = [output_cka(a, b, batches) for a, b in combinations(models, 2)]
+    if return_se:
+        return float(np.mean(scores)), mean_se(scores)
     return float(np.mean(scores))

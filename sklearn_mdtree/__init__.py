@@ -14,6 +14,10 @@ from ._hierarchy import PRESETS, Hierarchy, Leaf, Split, get_preset
 # Reading a fitted tree
 from ._export import export_text
 
+# Diagnosing one's own models: pretrained trees, domain of validity, the report
+from ._domain import OutOfDomainWarning
+from ._report import DiagnosisReport, diagnose
+
 
 def _version():
     """The installed distribution's version (set once, in pyproject.toml)."""
@@ -35,5 +39,8 @@ __all__ = [
     "PRESETS",
     "get_preset",
     "export_text",
+    "diagnose",
+    "DiagnosisReport",
+    "OutOfDomainWarning",
     "__version__",
 ]

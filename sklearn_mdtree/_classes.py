@@ -321,13 +321,7 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
         self._thresholds = thresholds
         self.leaf_class_weight_ = counts
         self.leaf_labels_ = self.classes_[leaf_code]
-        empty_proba = np.where(
-            (fixed >= 0)[:, None],
-            np.eye(n_classes)[np.maximum(fixed, 0)],
-            prior / prior.sum(),
-        )
-        sums = counts.sum(axis=1, keepdims=True)
-        self._leaf_proba = np.where(sums > 0, counts / np.where(sums > 0, sums, 1), empty_proba)
+        self._leaf_proba = _leaf_probabilities(counts, fixed)
         self.thresholds_ = {s.name: float(t) for s, t in zip(splits, thresholds)}
         self.bounds_ = {s.name: b for s, b in zip(splits, bounds)}
         self.hierarchy_ = Hierarchy(
@@ -439,6 +433,23 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
         tags.classifier_tags.multi_class = True
         tags.target_tags.required = True
         return tags
+
+
+def _leaf_probabilities(counts, fixed):
+    """Class frequencies at each leaf from its training class weights ``counts``.
+
+    A leaf no training sample reached predicts its fixed label (``fixed >= 0``)
+    with probability one, or the training class prior when it has none.
+    """
+    n_classes = counts.shape[1]
+    prior = counts.sum(axis=0)
+    empty_proba = np.where(
+        (fixed >= 0)[:, None],
+        np.eye(n_classes)[np.maximum(fixed, 0)],
+        prior / prior.sum(),
+    )
+    sums = counts.sum(axis=1, keepdims=True)
+    return np.where(sums > 0, counts / np.where(sums > 0, sums, 1), empty_proba)
 
 
 def _encode_labels(y):

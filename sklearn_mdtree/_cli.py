@@ -5,9 +5,15 @@ Subcommands:
 ``mdtree reproduce``
     Table B of the paper (five transfer cases x six methods), ours beside the paper's
     figures with the gap; ``--one-step`` adds Tables 1 and 2 (Appendix A).
+``mdtree featurize``
+    Loss-landscape features (with their standard errors) of model groups built from
+    a model factory, checkpoint files and training data, written to a CSV.
 ``mdtree diagnose``
-    Fit a Q1 tree (and, with ``--q2``, a Q2 tree) on the public collection F, then
-    recommend a one-step change for every model (row) of a CSV of features.
+    Recommend a one-step change for every model group (row) of a CSV of features,
+    or of groups given as checkpoint files: with a shipped tree (``--tree``), a tree
+    fitted on a labelled table (``--fit-on``), or, by default, a Q1 tree (and, with
+    ``--q2``, a Q2 tree) fitted on the public collection F. Features outside the
+    tree's training range are reported.
 ``mdtree presets``
     List the paper's hierarchies, or print one's structure with its initial
     thresholds and bounds.
@@ -28,6 +34,8 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+
+from ._cli_report import add_group_arguments, check_output, group_inputs
 
 __all__ = ["main"]
 
@@ -111,38 +119,26 @@ class _OutputFile:
         self._remove_created(self._created)
 
 
-def _same_file(a, b):
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist (yet)
-        return Path(a).resolve() == Path(b).resolve()
+def _other_inputs(args, target):
+    """Files the command may read besides its groups: path arguments, the collections.
 
-
-def _check_output_is_no_input(args):
-    """A one-line error when ``--output`` names a file the command reads.
-
-    The inputs are every path-valued argument (the features file, ...) and the
-    collections' files in the folders searched for them; writing the report there
-    would replace the user's data.
+    Writing the report over one of the collections' files in the folders searched for
+    them (``--data-home``, ``SKLEARN_MDTREE_DATA``, the cache) would replace the
+    user's data, as would writing it over any existing file given as an argument.
     """
     from .datasets._model_diagnosis import _data_folders
     from .datasets._registry import COLLECTION_FILES
 
     inputs = [
         value for key, value in vars(args).items()
-        if key != "output" and isinstance(value, (str, os.PathLike)) and os.path.isfile(value)
+        if isinstance(value, (str, os.PathLike)) and value is not target
+        and os.path.isfile(value)
     ]
-    inputs += [
+    return inputs + [
         folder / name
         for folder in _data_folders(getattr(args, "data_home", None))
         for name in COLLECTION_FILES.values()
     ]
-    for path in inputs:
-        if _same_file(args.output, path):
-            raise _CommandError(
-                f"--output {str(args.output)!r} is the input file {str(path)!r}: the report "
-                "would replace it. Write the report to another path."
-            )
 
 
 # --------------------------------------------------------------------------------------
@@ -196,9 +192,14 @@ def _read_features(path, columns, id_column):
     return features
 
 
-def _diagnose(frame, args):
+def _diagnose(frame, args, features=None):
+    """The F route: trees fitted on F; returns ``(text, warnings)``."""
+    import json
+
     from ._classes import MDTreeClassifier
+    from ._report import diagnose as _report_diagnose
     from .diagnosis import diagnose
+    from .pretrained import PretrainedTree
 
     seed = args.seed
     q1_rows = _training_rows(frame, args.scheme, args.k, "bs_failure", seed)
@@ -216,14 +217,25 @@ def _diagnose(frame, args):
         q2.fit(train2, train2["width_vs_batch"])
         trees.append(q2)
     columns = list(dict.fromkeys(s.feature for t in trees for s in t.hierarchy_.splits()))
-    features = _read_features(args.features, columns, args.id_column)
+    if features is None:
+        features = _read_features(args.features, columns, args.id_column)
     try:
         result = diagnose(q1, features, q2_tree=q2)
+        # the same routing with the domain of validity: F's training rows
+        report = _report_diagnose(
+            features,
+            PretrainedTree.from_estimator(q1, train, name=f"{args.q1_preset} fitted on F"),
+            q2_tree=None if q2 is None else PretrainedTree.from_estimator(
+                q2, train2, name="q2 fitted on F"),
+            warn=False,
+        )
     except (ValueError, TypeError) as exc:
         raise _CommandError(str(exc)) from None
-
+    notes = [f"warning: model {g.model}: {w}" for g in report for w in g.warnings]
+    if args.format == "json":
+        return json.dumps(report.to_dict(), indent=2) + "\n", notes
     if args.format == "csv":
-        return result.frame.to_csv()
+        return result.frame.to_csv(), notes
     header = [
         f"Q1 tree ({args.q1_preset}) fitted on {len(q1_rows)} models of F "
         f"({args.scheme}" + ("" if args.scheme == "all" else f", k={args.k}, seed={seed}")
@@ -232,7 +244,10 @@ def _diagnose(frame, args):
     ]
     if q2 is not None:
         header += [f"Q2 tree (q2) fitted on {len(q2_rows)} models of F:", q2.export_text()]
-    return "\n".join(header) + "\n" + result.to_text()
+    text = "\n".join(header) + "\n" + result.to_text()
+    if notes:
+        text += "\n" + "\n".join(n.replace("warning:", "WARNING:", 1) for n in notes) + "\n"
+    return text, notes
 
 
 # --------------------------------------------------------------------------------------
@@ -349,8 +364,20 @@ def _build_parsers():
         "recommendation shows the regime and the path of decisions that led there. "
         f"Needed columns: {_Q1_FEATURES_HELP}; with --q2 also mode_connectivity_peak.",
     )
-    diag.add_argument("features", metavar="FEATURES.csv",
-                      help="CSV with a header line and one row per model")
+    diag.add_argument("features", metavar="FEATURES.csv", nargs="?", default=None,
+                      help="CSV with a header line and one row per model group (or give "
+                      "the groups as files: --model, --checkpoints, --train-data)")
+    diag.add_argument("--tree", metavar="NAME", default=None,
+                      help="a shipped tree or family instead of fitting on F: "
+                      "cifar10-resnet18, cifar10-resnet18-q1-similarity, digits-mlp, ... "
+                      "(sklearn_mdtree.pretrained.available_trees())")
+    diag.add_argument("--fit-on", metavar="LABELLED.csv", default=None,
+                      help="fit the trees on your own labelled table (features and a "
+                      "bs_failure column, optionally width_vs_batch) instead of F")
+    diag.add_argument("--optimizer", choices=["batch size", "learning rate"],
+                      default="batch size",
+                      help="the hyperparameter you tune, named in the actions and causes "
+                      "of --tree and --fit-on (default: %(default)s)")
     _add_data_options(diag)
     diag.add_argument("--scheme", choices=["all", *SCHEMES], default="all",
                       help="training set drawn from F: 'all' (every non-optimal model, the "
@@ -372,9 +399,29 @@ def _build_parsers():
                       help="threshold search (default: %(default)s, the paper's)")
     diag.add_argument("--id-column", default=None, metavar="NAME",
                       help="column naming the models (default: the CSV line number)")
-    diag.add_argument("--format", choices=["text", "csv"], default="text",
-                      help="readable text (default) or one CSV row per model")
-    diag.add_argument("--output", metavar="FILE", default=None, help="also write to this file")
+    diag.add_argument("--format", choices=["text", "csv", "json"], default="text",
+                      help="readable text (default), one CSV row per model, or the report "
+                      "as JSON (DiagnosisReport.to_dict)")
+    diag.add_argument("--output", "--out", metavar="FILE", default=None,
+                      help="also write to this file")
+    add_group_arguments(diag, required=False)
+
+    feat = sub.add_parser(
+        "featurize",
+        help="loss-landscape features of model groups given as checkpoint files",
+        description="Build one model group per --checkpoints (state dicts of one "
+        "configuration's models, two or more seeds) from the --model factory and the "
+        "--train-data, and write its loss-landscape features and their standard "
+        "errors (<feature>_se) as one CSV row, for `mdtree diagnose FEATURES.csv`.",
+    )
+    add_group_arguments(feat, required=True)
+    feat.add_argument("--features", nargs="+", default=None, metavar="NAME",
+                      help="features to compute (default: train_error "
+                      "mode_connectivity_peak hessian_t CKA)")
+    feat.add_argument("--no-se", dest="return_se", action="store_false",
+                      help="leave out the standard errors")
+    feat.add_argument("--out", metavar="FEATURES.csv", required=True,
+                      help="the CSV to write (one row per group)")
 
     pre = sub.add_parser(
         "presets",
@@ -402,7 +449,8 @@ def _build_parsers():
     demo.add_argument("--n-jobs", type=_n_jobs, default=None, metavar="N",
                       help="joblib workers (default: 1)")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
-    return parser, {"reproduce": rep, "diagnose": diag, "presets": pre, "demo": demo}
+    return parser, {"reproduce": rep, "diagnose": diag, "presets": pre, "demo": demo,
+                    "featurize": feat}
 
 
 def _demo(args, out):
@@ -427,6 +475,26 @@ def _demo(args, out):
 
 def _check_diagnose_args(parser, args):
     """Reject options that the others would make ignored; fill in the default k."""
+    from_files = [o for o, v in (("--model", args.model), ("--checkpoints", args.checkpoints),
+                                 ("--train-data", args.train_data)) if v is not None]
+    if args.features is not None and from_files:
+        parser.error(f"argument {from_files[0]}: not allowed with FEATURES.csv (give the "
+                     "features or the files they are computed from, not both)")
+    if args.features is None and len(from_files) < 3:
+        parser.error("give FEATURES.csv, or --model, --checkpoints and --train-data")
+    if args.tree is not None and args.fit_on is not None:
+        parser.error("argument --fit-on: not allowed with --tree")
+    if args.tree is not None or args.fit_on is not None:
+        option = "--tree" if args.tree is not None else "--fit-on"
+        for name, value, default in (("--scheme", args.scheme, "all"), ("--k", args.k, None),
+                                     ("--seed", args.seed, None), ("--q2", args.q2, False),
+                                     ("--q1-preset", args.q1_preset, "q1"),
+                                     ("--search", args.search, "brent")):
+            if value != default:
+                parser.error(f"argument {name}: fits on F, so not allowed with {option}")
+        return
+    if args.optimizer != "batch size":
+        parser.error("argument --optimizer: only with --tree or --fit-on")
     if not args.q2:
         for option, value in (("--q2-scheme", args.q2_scheme), ("--q2-k", args.q2_k)):
             if value is not None:
@@ -466,10 +534,12 @@ def main(argv=None):
     Returns
     -------
     status : int
-        0 on success, 2 on a reported error (printed to stderr in one line), as
-        for argparse's usage errors.
-        ``--help`` and usage errors exit through :class:`SystemExit`, as argparse does.
+        0 on success, 2 on a reported error (printed to stderr in one line, nothing
+        written). ``--help`` and usage errors exit through :class:`SystemExit` with
+        status 2, as argparse does.
     """
+    from ._cli_report import InputError
+
     parser, commands = _build_parsers()
     args = parser.parse_args(argv)
     if args.command == "diagnose":
@@ -480,27 +550,52 @@ def main(argv=None):
             return _presets(args, out)
         if args.command == "demo":
             return _demo(args, out)
+        if args.command in ("featurize", "diagnose"):
+            inputs = group_inputs(args) + [getattr(args, "features", None),
+                                           getattr(args, "fit_on", None)]
+            check_output(args.out if args.command == "featurize" else args.output, inputs)
+        target = args.out if args.command == "featurize" else args.output
+        if target:
+            check_output(target, _other_inputs(args, target))
         # before any work: an unwritable --output fails at once, not after the report
-        if args.output:
-            _check_output_is_no_input(args)
-        output = _OutputFile(args.output) if args.output else None
+        output = _OutputFile(target) if target else None
         try:
-            frame = _load_collections(args.data_home)
-            run = _reproduce_report if args.command == "reproduce" else _diagnose
-            text = run(frame, args)
+            text, notes = _run(args)
         except BaseException:
             if output is not None:
                 output.discard()
             raise
-        out.write(text)
+        if args.command != "featurize":
+            out.write(text)
         if output is not None:
             output.write(text)
             if args.command == "reproduce":
                 out.write(f"Report written to {args.output}\n")
+        for note in notes:
+            print(f"mdtree {args.command}: {note}", file=sys.stderr)
         return 0
-    except _CommandError as exc:
+    except (_CommandError, InputError) as exc:
         print(f"mdtree {args.command}: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _run(args):
+    """The command's output text and its warnings (one line each)."""
+    from . import _cli_report
+
+    if args.command == "featurize":
+        table = _cli_report.featurize(args, return_se=args.return_se)
+        notes = [f"wrote {len(table)} group(s) to {args.out}"]  # after the writing
+        return table.to_csv(), notes
+    features = None
+    if args.command == "diagnose" and args.model is not None:
+        features = _cli_report.featurize(args)
+    if args.command == "diagnose" and (args.tree is not None or args.fit_on is not None):
+        return _cli_report.report(args, features)
+    frame = _load_collections(args.data_home)
+    if args.command == "reproduce":
+        return _reproduce_report(frame, args), []
+    return _diagnose(frame, args, features)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -169,6 +169,7 @@ def _lanczos_deflated(op, n_probes, max_steps, tol, deflation_tol, rng):
         "tol": [Interval(Real, 0, None, closed="left")],
         "deflation_tol": [Interval(Real, 0, 1, closed="both")],
         "random_state": _RANDOM_STATE,
+        "return_se": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
@@ -180,6 +181,7 @@ def trace_and_top_eigenvalue(
     tol=1e-3,
     deflation_tol=1e-2,
     random_state=None,
+    return_se=False,
 ):
     """Trace and top eigenvalue of a symmetric operator sharing the products.
 
@@ -227,6 +229,8 @@ def trace_and_top_eigenvalue(
     random_state : int, RandomState instance, Generator or None, default=None
         Source of the starting vector and of the probes. Pass an int for
         reproducible results.
+    return_se : bool, default=False
+        Also return the standard error of the trace estimate.
 
     Returns
     -------
@@ -234,6 +238,11 @@ def trace_and_top_eigenvalue(
         The trace estimate.
     top_eigenvalue : float
         The eigenvalue of largest magnitude, with its sign.
+    trace_se : float
+        Only with ``return_se``: the standard error of ``trace`` from the spread of
+        the probes, ``std(samples, ddof=1) / sqrt(n_probes)``, which is unbiased in
+        its square given the basis (the probes are independent given ``Q``); NaN
+        for one probe, 0 when the trace is computed exactly from the dense matrix.
 
     Notes
     -----
@@ -270,13 +279,23 @@ def trace_and_top_eigenvalue(
     >>> trace, top = trace_and_top_eigenvalue(A, random_state=0)
     >>> round(trace, 4), round(top, 4)
     (1.9999, 1.0)
+    >>> A = np.diag(np.linspace(1.0, 2.0, 200))  # no outliers: the probes see it all
+    >>> trace, top, se = trace_and_top_eigenvalue(A, n_probes=16, max_lanczos_steps=4,
+    ...                                           random_state=0, return_se=True)
+    >>> abs(trace - 300.0) < 3 * se
+    True
     """
     linop, n = _as_linear_operator(op)
     if max_lanczos_steps + n_probes >= n:
         eigvals = np.linalg.eigvalsh(_dense(linop, n))
-        return float(np.sum(eigvals)), float(eigvals[np.argmax(np.abs(eigvals))])
+        result = float(np.sum(eigvals)), float(eigvals[np.argmax(np.abs(eigvals))])
+        return (*result, 0.0) if return_se else result
     rng = _check_random_state(random_state)
     trace_basis, samples, eigenvalue, _ = _lanczos_deflated(
         op, n_probes, max_lanczos_steps, tol, deflation_tol, rng
     )
-    return trace_basis + float(np.mean(samples)), eigenvalue
+    trace = trace_basis + float(np.mean(samples))
+    if not return_se:
+        return trace, eigenvalue
+    se = float(np.std(samples, ddof=1) / np.sqrt(n_probes)) if n_probes > 1 else math.nan
+    return trace, eigenvalue, se

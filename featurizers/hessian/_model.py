@@ -188,6 +188,7 @@ def _model_sharpness(
     trace=True,
     eigenvalue=True,
     random_state=None,
+    return_se=False,
 ):
     """Hessian trace and top eigenvalue of one model, as the featurizers compute them.
 
@@ -218,21 +219,29 @@ def _model_sharpness(
         Which quantities to compute (with ``"deflated"`` both always are).
     random_state : int
         Seed of the probes and of the starting vector.
+    return_se : bool, default=False
+        Also return the trace estimate's standard error from its probes (the
+        deflated estimator only; NaN for the others).
 
     Returns
     -------
     trace, eigenvalue : float or None
         The estimates; None for one not computed; both NaN when the loss on the
         batch is not finite (the Hessian is then undefined).
+    trace_se : float
+        Only with ``return_se``.
     """
     try:
         op = HessianOperator(model, loss_fn, inputs, targets)
     except FloatingPointError:  # NaN/inf loss: no Hessian
-        return math.nan, math.nan
+        return (math.nan, math.nan, math.nan) if return_se else (math.nan, math.nan)
     budget = _trace_budget(trace_method, n_matvecs)
     if trace_method == "deflated":
-        return trace_and_top_eigenvalue(op, n_probes=budget, random_state=random_state)
-    return (
+        return trace_and_top_eigenvalue(
+            op, n_probes=budget, random_state=random_state, return_se=return_se
+        )
+    result = (
         _estimate_trace(op, trace_method, budget, random_state) if trace else None,
         top_eigenvalue(op, random_state=random_state) if eigenvalue else None,
     )
+    return (*result, math.nan) if return_se else result

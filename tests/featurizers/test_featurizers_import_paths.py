@@ -36,6 +36,8 @@ HESSIAN = [
     "xtrace",
 ]
 SIMILARITY = ["linear_cka", "mixup_batches", "output_cka"]
+CHECKPOINTS = ["CheckpointError", "load_data", "load_factory", "load_model_group",
+               "load_state_dict"]
 TOP_LEVEL = [
     "FeaturizationWarning",
     "HyperparameterFeaturizer",
@@ -52,6 +54,7 @@ PATHS = (
     + [("featurizers.connectivity", name) for name in CONNECTIVITY]
     + [("featurizers.hessian", name) for name in HESSIAN]
     + [("featurizers.similarity", name) for name in SIMILARITY]
+    + [("featurizers.checkpoints", name) for name in CHECKPOINTS]
     # Private names benchmarks/bench_hessian.py and its tests import.
     + [("featurizers.hessian", name) for name in ("_lanczos", "_lanczos_deflated", "_xtrace")]
 )
@@ -71,6 +74,7 @@ def test_import_path(module, name):
         ("featurizers.connectivity", CONNECTIVITY),
         ("featurizers.hessian", HESSIAN),
         ("featurizers.similarity", SIMILARITY),
+        ("featurizers.checkpoints", CHECKPOINTS),
     ],
 )
 def test_all_lists_are_unchanged(module, expected):

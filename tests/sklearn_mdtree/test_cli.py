@@ -189,7 +189,7 @@ def test_diagnose_k_for_the_q2_scheme_alone_is_accepted(tmp_path, capsys, monkey
 
     seen = []
 
-    def record(frame, args):
+    def record(frame, args, features=None):
         seen.append(args.k)
         raise cli._CommandError("stopped after parsing")
 

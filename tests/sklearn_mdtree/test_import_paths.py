@@ -14,7 +14,11 @@ import pytest
 OLD_PATHS = {
     "sklearn_mdtree": [
         "MDTreeClassifier", "Hierarchy", "Split", "Leaf", "PRESETS", "get_preset",
-        "export_text", "__version__",
+        "export_text", "__version__", "diagnose", "DiagnosisReport", "OutOfDomainWarning",
+    ],
+    "sklearn_mdtree.pretrained": [
+        "PretrainedTree", "available_trees", "load_tree", "resolve_family", "tree_from_dict",
+        "tree_to_dict",
     ],
     "sklearn_mdtree.datasets": ["fetch_model_diagnosis", "read_model_diagnosis_csv"],
     "sklearn_mdtree.diagnosis": [

@@ -24,6 +24,12 @@ GRID = ZooGrid(width=(4, 8), bs=(8, 32), data_amount=(60,), noise=(0.0, 0.2),
 RECIPE = Recipe(curve_epochs=1, hessian_batch_size=32)
 
 
+def _landscape_rows(folder):
+    """The cached loss-landscape rows (``features/`` also holds validation rows)."""
+    return sorted(p for p in (folder / "features").glob("*.csv")
+                  if "mode_connectivity_peak" in p.read_text().splitlines()[0])
+
+
 def run(cache_dir, **kwargs):
     kwargs = {"recipe": RECIPE, "verbose": 0, **kwargs}
     return train_zoo(GRID, cache_dir=cache_dir, **kwargs)
@@ -112,10 +118,7 @@ def test_interrupted_run_resumes_with_identical_rows(tmp_path, reference):
     assert resumed.stats["models_loaded"] == n_saved
     # a lost feature row is the only one recomputed
     resumed.featurize()
-    row_file = next(  # a loss-landscape row, not a validation one
-        p for p in sorted((tmp_path / "features").glob("*.csv"))
-        if "validation" not in p.read_text()
-    )
+    row_file = _landscape_rows(tmp_path)[0]
     row_file.unlink()
     resumed = run(tmp_path, model_factory=factory)
     resumed.featurize()
@@ -136,10 +139,7 @@ def test_corrupt_and_foreign_files_are_recomputed(tmp_path, reference):
               cache_dir=other, verbose=0)
     foreign = sorted((other / "models").glob("*.pt"))[0]
     models[1].write_bytes(foreign.read_bytes())
-    rows = [  # loss-landscape rows, not validation ones
-        p for p in sorted((tmp_path / "features").glob("*.csv"))
-        if "validation" not in p.read_text()
-    ]
+    rows = _landscape_rows(tmp_path)
     rows[0].write_text("meta,train_error\nx,1.0\n")
     rows[1].write_text("garbage")
     with pytest.warns(ZooCacheWarning) as caught:

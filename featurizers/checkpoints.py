@@ -1,0 +1,435 @@
+"""Model groups from files: a model factory, checkpoint files and training data.
+
+:func:`load_model_group` builds a :class:`~featurizers.ModelGroup` from what a user
+of a training script has on disk: the function that builds the architecture
+(``"package.module:function"``, with keyword arguments), two or more checkpoint
+files of one configuration (different seeds) and the training data. Nothing is
+unpickled: checkpoints are read with :func:`torch.load` and ``weights_only=True``
+(or with ``safetensors``, the ``checkpoints`` extra), ``.npz`` data with
+``allow_pickle=False``, ``.pt`` data with ``weights_only=True``. Each file is
+checked against the architecture before any computation, and an error names the
+file and its first problem (:class:`CheckpointError`, a ``ValueError``). Files are
+only read, never written.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pickle
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ._groups import ModelGroup, _Data
+from ._utils import _eval_mode
+
+__all__ = [
+    "CheckpointError",
+    "load_data",
+    "load_factory",
+    "load_model_group",
+    "load_state_dict",
+]
+
+#: Keys under which training scripts commonly nest the state dict.
+_NESTED_KEYS = ("state_dict", "model_state_dict", "model")
+
+
+class CheckpointError(ValueError):
+    """A model factory, a checkpoint or a data file cannot be used as given."""
+
+
+def load_factory(spec):
+    """Import the callable named ``"package.module:function"``.
+
+    Parameters
+    ----------
+    spec : str or callable
+        ``"package.module:attribute"`` (dots after the colon reach nested
+        attributes, e.g. ``"mymodels:Net.small"``); a callable is returned as is.
+
+    Returns
+    -------
+    factory : callable
+
+    Raises
+    ------
+    CheckpointError
+        If the text is not of that form, the module cannot be imported or has no
+        such attribute, or the attribute is not callable.
+
+    Examples
+    --------
+    >>> from featurizers.checkpoints import load_factory
+    >>> load_factory("torch.nn:Linear")
+    <class 'torch.nn.modules.linear.Linear'>
+    """
+    if callable(spec):
+        return spec
+    if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
+        raise CheckpointError(
+            f"A factory must be given as 'package.module:function'. Got {spec!r} instead."
+        )
+    module_name, attribute = spec.split(":")
+    try:
+        obj = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise CheckpointError(
+            f"Could not import module {module_name!r} of {spec!r}: {exc}"
+        ) from None
+    for part in attribute.split("."):
+        if not hasattr(obj, part):
+            raise CheckpointError(f"Module {module_name!r} has no attribute {attribute!r}.")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise CheckpointError(f"{spec!r} is a {type(obj).__name__}, not a callable.")
+    return obj
+
+
+def _is_tensor_dict(obj):
+    return isinstance(obj, Mapping) and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()
+    )
+
+
+def load_state_dict(path):
+    """Read a state dict (parameter name -> tensor) from a checkpoint file.
+
+    ``.safetensors`` files are read with ``safetensors.torch.load_file``; any other
+    file with ``torch.load(path, map_location="cpu", weights_only=True)``, which
+    refuses pickled Python objects. A dict holding the state dict under
+    ``"state_dict"``, ``"model_state_dict"`` or ``"model"`` (as training scripts
+    often save it, with the epoch and the optimizer beside it) is unwrapped.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The checkpoint file.
+
+    Returns
+    -------
+    state_dict : dict of str to torch.Tensor
+
+    Raises
+    ------
+    CheckpointError
+        If the file does not exist, is refused by ``weights_only=True`` (a
+        pickled model or other object), or holds something other than a mapping
+        of names to tensors.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"The checkpoint {str(path)!r} does not exist or is not a file.")
+    if path.suffix == ".safetensors":
+        try:
+            from safetensors.torch import load_file
+        except ImportError:
+            raise CheckpointError(
+                f"Reading {str(path)!r} needs safetensors: pip install "
+                "\"sklearn-mdtree[checkpoints]\" (or save with torch.save(model.state_dict()))."
+            ) from None
+        try:
+            return dict(load_file(str(path), device="cpu"))
+        except Exception as exc:  # safetensors raises its own SafetensorError
+            raise CheckpointError(
+                f"Could not read the safetensors file {str(path)!r}: {exc}"
+            ) from None
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"The checkpoint {str(path)!r} is not a state dict: torch.load(weights_only=True) "
+            f"refused it ({first[:160]}). Save model.state_dict(), not the model object."
+        ) from None
+    if not _is_tensor_dict(obj) and isinstance(obj, Mapping):
+        for key in _NESTED_KEYS:
+            if _is_tensor_dict(obj.get(key)):
+                obj = obj[key]
+                break
+    if not _is_tensor_dict(obj):
+        what = type(obj).__name__
+        if isinstance(obj, Mapping):
+            bad = next((k for k, v in obj.items() if not isinstance(v, torch.Tensor)), None)
+            what = f"a dict whose entry {bad!r} is a {type(obj[bad]).__name__}, not a tensor"
+        raise CheckpointError(
+            f"The checkpoint {str(path)!r} is not a state dict (a mapping of parameter names "
+            f"to tensors): it holds {what}."
+        )
+    return dict(obj)
+
+
+def _check_state_dict(model, state, source, factory_name):
+    """Name the first key or shape of ``state`` that ``model`` does not have."""
+    expected = model.state_dict()
+    for key, tensor in expected.items():
+        if key not in state:
+            raise CheckpointError(
+                f"The checkpoint {source!r} does not match the architecture of "
+                f"{factory_name}: it has no entry {key!r} (its first entries: "
+                f"{list(state)[:3]})."
+            )
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise CheckpointError(
+                f"The checkpoint {source!r} does not match the architecture of "
+                f"{factory_name}: {key!r} has shape {tuple(state[key].shape)} in the "
+                f"checkpoint but {tuple(tensor.shape)} in the model."
+            )
+    extra = [k for k in state if k not in expected]
+    if extra:
+        raise CheckpointError(
+            f"The checkpoint {source!r} does not match the architecture of {factory_name}: "
+            f"it has an entry {extra[0]!r} that the model does not."
+        )
+
+
+def _tensor_pair(X, y, source):
+    X, y = torch.as_tensor(X), torch.as_tensor(y)
+    if len(X) == 0:
+        raise CheckpointError(f"The data {source!r} is empty (0 samples); it needs at least one.")
+    if len(X) != len(y):
+        raise CheckpointError(
+            f"The data {source!r} has {len(X)} inputs but {len(y)} labels."
+        )
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        raise CheckpointError(
+            f"The labels of {source!r} must be integer class indices; got dtype {y.dtype}."
+        )
+    if not (X.is_floating_point() or X.dtype in (torch.uint8, torch.int8, torch.int16,
+                                                 torch.int32, torch.int64)):
+        raise CheckpointError(f"The inputs of {source!r} must be numbers; got dtype {X.dtype}.")
+    return X, y.long()
+
+
+def _pair_from_mapping(obj, source):
+    keys = [k for k in ("X", "y") if k in obj]
+    if len(keys) < 2:
+        raise CheckpointError(
+            f"The data {source!r} must hold arrays named 'X' (inputs) and 'y' (labels); "
+            f"it holds {sorted(obj)}."
+        )
+    return obj["X"], obj["y"]
+
+
+def load_data(source, **kwargs):
+    """Read training or validation data from a file or a factory.
+
+    Parameters
+    ----------
+    source : str, path-like, Dataset or tuple
+        ``.npz`` (arrays ``X`` and ``y``, read with ``allow_pickle=False``),
+        ``.pt`` / ``.pth`` (a dict ``{"X": tensor, "y": tensor}`` or a pair,
+        read with ``weights_only=True``), or ``"package.module:function"``
+        returning a map-style ``Dataset`` or an ``(X, y)`` pair. A ``Dataset`` or
+        a pair of tensors is passed through.
+    **kwargs
+        Keyword arguments of the factory.
+
+    Returns
+    -------
+    data : tuple of (Tensor, Tensor) or Dataset
+        Inputs as given (cast to the model's dtype by :func:`load_model_group`)
+        and int64 labels.
+
+    Raises
+    ------
+    CheckpointError
+        If the file is missing, holds object arrays, lacks ``X`` or ``y``, is
+        empty, or its labels are not integers.
+    """
+    if isinstance(source, Dataset):
+        return source
+    if isinstance(source, (tuple, list)):
+        return _tensor_pair(*source, "the given (X, y)")
+    text = str(source)
+    path = Path(text)
+    if path.suffix in (".npz", ".pt", ".pth") or path.exists():
+        if not path.is_file():
+            raise CheckpointError(f"The data file {text!r} does not exist or is not a file.")
+        if path.suffix == ".npz":
+            try:
+                with np.load(path, allow_pickle=False) as archive:
+                    arrays = {k: archive[k] for k in archive.files}
+            except ValueError as exc:
+                if "allow_pickle" in str(exc):
+                    raise CheckpointError(
+                        f"The data file {text!r} holds object arrays, which cannot be read "
+                        "without unpickling; save numeric arrays (np.savez(path, X=X, y=y))."
+                    ) from None
+                raise CheckpointError(f"Could not read the data file {text!r}: {exc}") from None
+            except (OSError, EOFError) as exc:
+                raise CheckpointError(f"Could not read the data file {text!r}: {exc}") from None
+            X, y = _pair_from_mapping(arrays, text)
+            return _tensor_pair(torch.from_numpy(np.ascontiguousarray(X)),
+                                torch.from_numpy(np.ascontiguousarray(y)), text)
+        if path.suffix in (".pt", ".pth"):
+            try:
+                obj = torch.load(path, map_location="cpu", weights_only=True)
+            except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                raise CheckpointError(
+                    f"The data file {text!r} could not be read with weights_only=True "
+                    f"({first[:160]}); save tensors: torch.save({{'X': X, 'y': y}}, path)."
+                ) from None
+            if isinstance(obj, Mapping):
+                X, y = _pair_from_mapping(obj, text)
+            elif isinstance(obj, (tuple, list)) and len(obj) == 2:
+                X, y = obj
+            else:
+                raise CheckpointError(
+                    f"The data file {text!r} must hold {{'X': tensor, 'y': tensor}} or a pair "
+                    f"(X, y); it holds a {type(obj).__name__}."
+                )
+            if not all(isinstance(t, torch.Tensor) for t in (X, y)):
+                raise CheckpointError(f"The data file {text!r} must hold tensors X and y.")
+            return _tensor_pair(X, y, text)
+        raise CheckpointError(
+            f"The data file {text!r} must be .npz or .pt, or give a factory "
+            "'package.module:function'."
+        )
+    data = load_factory(text)(**kwargs)
+    if isinstance(data, (tuple, list)):
+        return _tensor_pair(*data, text)
+    if not isinstance(data, Dataset):
+        raise CheckpointError(
+            f"The data factory {text!r} must return a Dataset or a pair (X, y); it returned "
+            f"a {type(data).__name__}."
+        )
+    if len(data) == 0:
+        raise CheckpointError(f"The data {text!r} is empty (0 samples); it needs at least one.")
+    return data
+
+
+def _to_dtype(data, model):
+    dtypes = {p.dtype for p in model.parameters() if p.is_floating_point()}
+    if isinstance(data, tuple) and len(dtypes) == 1:
+        X, y = data
+        return X.to(dtypes.pop()), y
+    return data
+
+
+@torch.no_grad()
+def _check_labels(model, data, source):
+    data = _Data(data, role=f"data {source!r}")
+    X, _ = data.take([0])
+    with _eval_mode(model):
+        out = model(X)
+    if out.ndim != 2:
+        raise CheckpointError(
+            f"The model must output (batch, n_classes) logits; on {source!r} it outputs "
+            f"shape {tuple(out.shape)}."
+        )
+    try:
+        lo, hi = data.label_range()
+    except TypeError as exc:
+        raise CheckpointError(str(exc)) from None
+    if lo < 0 or hi >= out.shape[1]:
+        raise CheckpointError(
+            f"The labels of {source!r} must lie in [0, {out.shape[1]}) for a model with "
+            f"{out.shape[1]} outputs; got labels from {lo} to {hi}."
+        )
+
+
+def load_model_group(
+    model,
+    checkpoints,
+    train_data,
+    *,
+    model_kwargs=None,
+    data_kwargs=None,
+    val_data=None,
+    metadata=None,
+    name=None,
+    min_models=1,
+):
+    """Build a :class:`~featurizers.ModelGroup` from a factory, checkpoints and data.
+
+    Parameters
+    ----------
+    model : str or callable
+        The factory of the architecture: ``"package.module:function"`` or a
+        callable, called as ``model(**model_kwargs)`` once per checkpoint.
+    checkpoints : sequence of str or path-like
+        The state dicts of the group's models, one per seed
+        (:func:`load_state_dict`). Give two or more for the pairwise features
+        (mode connectivity, CKA).
+    train_data : str, path-like, Dataset or tuple
+        The training data (:func:`load_data`).
+    model_kwargs, data_kwargs : dict, default=None
+        Keyword arguments of the model factory and of a data factory.
+    val_data : str, path-like, Dataset or tuple, default=None
+        Validation data, for ``test_error`` and ``test_loss``.
+    metadata : dict, default=None
+        Hyperparameters of the configuration (see :class:`ModelGroup`).
+    name : str, default=None
+        The group's name in reports.
+    min_models : int, default=1
+        Fewest checkpoints accepted; 2 for the pairwise features.
+
+    Returns
+    -------
+    group : ModelGroup
+        The models in eval mode, on the CPU, in the checkpoints' order.
+
+    Raises
+    ------
+    CheckpointError
+        For a bad factory, a file that is not a state dict, a key or shape that
+        does not match the architecture (the first one is named), too few
+        checkpoints, empty data, non-integer labels or labels outside the
+        model's outputs.
+
+    Examples
+    --------
+    >>> import os, tempfile, torch
+    >>> from featurizers.checkpoints import load_model_group
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> paths = [os.path.join(folder.name, f"seed{seed}.pt") for seed in (0, 1)]
+    >>> for path in paths:  # two seeds' models of one configuration
+    ...     torch.save(torch.nn.Linear(4, 3).state_dict(), path)
+    >>> X, y = torch.randn(20, 4), torch.randint(0, 3, (20,))
+    >>> group = load_model_group("torch.nn:Linear", paths, (X, y),
+    ...                          model_kwargs={"in_features": 4, "out_features": 3})
+    >>> group.n_models, group.n_train_samples
+    (2, 20)
+    >>> folder.cleanup()
+    """
+    factory = load_factory(model)
+    factory_name = model if isinstance(model, str) else getattr(model, "__name__", repr(model))
+    if isinstance(checkpoints, (str, Path)):
+        checkpoints = [checkpoints]
+    checkpoints = list(checkpoints)
+    if len(checkpoints) < max(1, min_models):
+        raise CheckpointError(
+            f"Got {len(checkpoints)} checkpoint(s), but at least {max(1, min_models)} are "
+            "needed (the pairwise features, mode connectivity and CKA, compare models "
+            "trained with different seeds)."
+        )
+    models = []
+    for path in checkpoints:
+        state = load_state_dict(path)
+        try:
+            net = factory(**(model_kwargs or {}))
+        except Exception as exc:
+            raise CheckpointError(
+                f"Calling {factory_name}(**{model_kwargs or {}}) failed: {exc}"
+            ) from None
+        if not isinstance(net, torch.nn.Module):
+            raise CheckpointError(
+                f"{factory_name} must return a torch.nn.Module; it returned a "
+                f"{type(net).__name__}."
+            )
+        _check_state_dict(net, state, str(path), factory_name)
+        net.load_state_dict(state)
+        models.append(net.eval())
+    train = _to_dtype(load_data(train_data, **(data_kwargs or {})), models[0])
+    _check_labels(models[0], train, str(train_data) if not isinstance(train_data, tuple)
+                  else "the training data")
+    val = None
+    if val_data is not None:
+        val = _to_dtype(load_data(val_data, **(data_kwargs or {})), models[0])
+        _check_labels(models[0], val, str(val_data))
+    return ModelGroup(models, train, val, metadata=metadata, name=name)

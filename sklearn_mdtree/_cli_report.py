@@ -1,0 +1,205 @@
+"""The ``mdtree featurize`` command and the report route of ``mdtree diagnose``.
+
+``mdtree featurize`` builds model groups from a model factory, checkpoint files and
+training data (:func:`featurizers.checkpoints.load_model_group`) and writes one row of
+loss-landscape features per group to a CSV. ``mdtree diagnose`` with ``--tree``,
+``--fit-on`` or the same model/checkpoint/data options diagnoses through
+:func:`sklearn_mdtree.diagnose` (domain of validity, margins, confidence) and prints
+text, CSV or JSON. Every input problem is one line on stderr and exit code 2, with
+nothing written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+__all__ = []
+
+_PAIRWISE = ("mode_connectivity_peak", "CKA")
+_DEFAULT_FEATURES = ("train_error", "mode_connectivity_peak", "hessian_t", "CKA")
+
+
+class InputError(Exception):
+    """An input problem, reported in one line with exit code 2."""
+
+
+def _json_object(text, option):
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"argument {option}: not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise InputError(f"argument {option}: expected a JSON object, got {text!r}")
+    return value
+
+
+def add_group_arguments(parser, *, required):
+    """The model / checkpoint / data options shared by featurize and diagnose."""
+    group = parser.add_argument_group("model groups from files")
+    group.add_argument("--model", metavar="PKG.MODULE:FUNCTION", required=required,
+                       default=None, help="factory building the architecture")
+    group.add_argument("--model-kwargs", metavar="JSON", default=None,
+                       help="keyword arguments of the factory, as a JSON object")
+    group.add_argument("--checkpoints", metavar="FILE", nargs="+", action="append",
+                       default=None, required=required,
+                       help="state dicts of one group's models (two or more seeds: "
+                       "connectivity and CKA compare pairs); repeat the option for "
+                       "more groups")
+    group.add_argument("--name", action="append", default=None,
+                       help="name of each group, in the order of --checkpoints")
+    group.add_argument("--train-data", metavar="DATA", required=required, default=None,
+                       help=".npz (arrays X, y), .pt ({'X', 'y'} tensors) or "
+                       "PKG.MODULE:FUNCTION returning a Dataset")
+    group.add_argument("--data-kwargs", metavar="JSON", default=None,
+                       help="keyword arguments of a data factory, as a JSON object")
+    group.add_argument("--curve-epochs", type=int, default=50,
+                       help="epochs of the connectivity curves (default: 50)")
+    group.add_argument("--n-pairs", default="all",
+                       help="pairs of models per group for connectivity: an int or "
+                       "'all' (default: all, which gives its standard error)")
+    group.add_argument("--random-state", type=int, default=0,
+                       help="seed of probes, curves and mixup batches (default: 0)")
+
+
+def group_inputs(args):
+    """Every file the model-group options read (for the output-path check)."""
+    paths = [p for group in (args.checkpoints or []) for p in group]
+    if args.train_data and ":" not in str(args.train_data):
+        paths.append(args.train_data)
+    return paths
+
+
+def check_output(out, inputs):
+    """Refuse an output path that is one of the inputs."""
+    if out is None:
+        return
+    target = Path(out).resolve()
+    for path in inputs:
+        if path is not None and Path(path).resolve() == target:
+            raise InputError(
+                f"The output path {str(out)!r} is one of the inputs; choose another file "
+                "(inputs are never overwritten)."
+            )
+
+
+def featurize(args, *, return_se=True):
+    """The feature table (one row per group, indexed by name) of the options."""
+    from featurizers import LossLandscapeFeaturizer
+    from featurizers.checkpoints import CheckpointError, load_model_group
+
+    model_kwargs = _json_object(args.model_kwargs, "--model-kwargs")
+    data_kwargs = _json_object(args.data_kwargs, "--data-kwargs")
+    checkpoints = args.checkpoints
+    names = args.name or [f"group{i}" for i in range(len(checkpoints))]
+    if len(names) != len(checkpoints):
+        raise InputError(
+            f"argument --name: {len(names)} name(s) for {len(checkpoints)} group(s) of "
+            "--checkpoints; give one per group or none"
+        )
+    features = list(getattr(args, "features", None) or _DEFAULT_FEATURES)
+    pairwise = [f for f in features if f in _PAIRWISE]
+    n_pairs = args.n_pairs if args.n_pairs == "all" else _positive_int(args.n_pairs)
+    try:
+        groups = []
+        for name, paths in zip(names, checkpoints):
+            if pairwise and len(paths) < 2:
+                raise InputError(
+                    f"group {name!r} has 1 checkpoint, but the pairwise feature(s) "
+                    f"{pairwise} need two or more (models of different seeds)"
+                )
+            groups.append(load_model_group(
+                args.model, paths, args.train_data, model_kwargs=model_kwargs,
+                data_kwargs=data_kwargs, name=name,
+            ))
+        featurizer = LossLandscapeFeaturizer(
+            features, curve_epochs=args.curve_epochs, n_pairs=n_pairs,
+            random_state=args.random_state, return_se=return_se, verbose=0,
+        ).set_output(transform="pandas")
+        table = featurizer.fit_transform(groups)
+    except (CheckpointError, ValueError, TypeError) as exc:
+        raise InputError(str(exc).splitlines()[0]) from None
+    table.index = list(names)
+    table.index.name = "group"
+    return table
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise InputError(f"argument --n-pairs: expected an int >= 1 or 'all', got {text!r}")
+    return value
+
+
+def _trees_columns(tree, fit_on_columns):
+    """The feature columns the chosen trees read."""
+    from .pretrained import load_tree, resolve_family
+
+    if fit_on_columns is not None:
+        return fit_on_columns
+    q1, q2 = resolve_family(tree)
+    names = [n for n in (q1, q2) if n is not None]
+    return list(dict.fromkeys(
+        f for n in names for f in load_tree(n).estimator.hierarchy_.features()
+    ))
+
+
+def report(args, features=None):
+    """Run the diagnosis of the report route; return ``(text to print, warnings)``.
+
+    ``features`` (a table from :func:`featurize`) replaces ``args.features``.
+    """
+    from . import diagnose
+    from ._cli import _CommandError, _read_features
+
+    fit_on = None
+    if args.fit_on is not None:
+        columns = ["train_error", "mode_connectivity_peak", "hessian_t"]
+        fit_on = _read_labelled(args.fit_on, [*columns, "bs_failure"])
+    else:
+        try:
+            columns = _trees_columns(args.tree, None)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+    if features is None:
+        try:
+            features = _read_features(args.features, columns, args.id_column)
+        except _CommandError as exc:
+            raise InputError(str(exc)) from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = diagnose(features, None if fit_on is not None else args.tree,
+                              fit_on=fit_on, optimizer=args.optimizer)
+        except (ValueError, TypeError) as exc:
+            raise InputError(str(exc).splitlines()[0]) from None
+    notes = [f"warning: {w.message}" for w in caught]
+    if args.format == "json":
+        return json.dumps(result.to_dict(), indent=2) + "\n", notes
+    if args.format == "csv":
+        return result.to_frame().to_csv(), notes
+    return result.to_text(), notes
+
+
+def _read_labelled(path, columns):
+    """The ``--fit-on`` table: the features and ``bs_failure``, checked."""
+    from .datasets._model_diagnosis import _read_csv, _source_name
+    from ._validation import _check_columns, _check_numeric
+
+    what = _source_name(path)
+    try:
+        table = _read_csv(path, what=what)
+        _check_columns(table, columns, what=what)
+        _check_numeric(table, columns[:-1], what=what, line_offset=2)
+    except FileNotFoundError:
+        raise InputError(f"The labelled table {os.fspath(path)!r} does not exist.") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(str(exc)) from None
+    return table

@@ -1,0 +1,120 @@
+"""How each shipped tree is fitted: the training set, the hierarchy, the estimator.
+
+:func:`fit_document` is what ``benchmarks/make_pretrained.py`` writes to
+``sklearn_mdtree/pretrained/data/<name>.json`` and what the tests compare the
+shipped files with.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from .._classes import MDTreeClassifier
+from ._io import tree_to_dict
+
+__all__ = ["RECIPES", "fit_document", "training_rows"]
+
+_F = "F"
+_ZOO = "digits-zoo"
+
+#: Tree name -> recipe: ``source`` (``"F"``: the public collection F, ResNet-18 on
+#: CIFAR-10; ``"digits-zoo"``: the default zoo of ``featurizers.zoo``), ``preset``
+#: (hierarchy), ``label`` (column fitted), ``bounds`` (of MDTreeClassifier), and a
+#: description.
+RECIPES = MappingProxyType(
+    {
+        "cifar10-resnet18-q1": dict(
+            source=_F, preset="q1_sharpness", label="bs_failure", bounds="hierarchy",
+            description="Q1 (temperature too high or too low), sharpness tree, fitted on "
+            "all of F: ResNet-18 on CIFAR-10 (Zhou et al. 2024).",
+        ),
+        "cifar10-resnet18-q1-similarity": dict(
+            source=_F, preset="q1_similarity", label="bs_failure", bounds="hierarchy",
+            description="Q1 (temperature too high or too low), CKA-similarity tree, "
+            "fitted on all of F: ResNet-18 on CIFAR-10 (Zhou et al. 2024).",
+        ),
+        "cifar10-resnet18-q2": dict(
+            source=_F, preset="q2_width", label="width_vs_batch", bounds="hierarchy",
+            description="Q2 (model too small, or the optimizer?), fitted on all of F: "
+            "ResNet-18 on CIFAR-10 (Zhou et al. 2024).",
+        ),
+        "digits-mlp-q1": dict(
+            source=_ZOO, preset="q1_sharpness", label="bs_failure", bounds="data",
+            description="Q1 (temperature too high or too low), sharpness tree, fitted "
+            "with data bounds on the default zoo: MLPs on scikit-learn's digits.",
+        ),
+        "digits-mlp-q2": dict(
+            source=_ZOO, preset="q2_width", label="width_vs_batch", bounds="data",
+            description="Q2 (model too small, or the optimizer?), fitted with data "
+            "bounds on the default zoo: MLPs on scikit-learn's digits.",
+        ),
+    }
+)
+
+
+def training_rows(frame, label, source=_F):
+    """The training configurations of a recipe: the rows whose label is not a tie.
+
+    For F and the zoo, the rows of the ``normal`` collection (clean labels: F, not
+    F') whose ``label`` is not ``"optimal"`` -- for F, what ``mdtree diagnose
+    --scheme all`` fits on. For a user's table (``source="user"``), every row whose
+    label is not ``"optimal"``.
+    """
+    keep = frame[label] != "optimal"
+    if "collection" in frame.columns and source != "user":
+        keep &= frame["collection"] == "normal"
+    return frame[keep.to_numpy()]
+
+
+def _provenance(recipe, frame):
+    if recipe["source"] == _F:
+        from ..datasets._registry import COLLECTION_FILES, REGISTRY
+
+        name = COLLECTION_FILES["normal"]
+        return {
+            "collection": "F (public MD tree collection, ResNet-18 on CIFAR-10)",
+            "file": name,
+            "sha256": REGISTRY[name],
+            "rows": f"collection 'normal', {recipe['label']} != 'optimal'",
+            "label": recipe["label"],
+            "preset": recipe["preset"],
+            "generated_by": "benchmarks/make_pretrained.py",
+        }
+    return {
+        "collection": "featurizers.zoo default zoo (MLPs on scikit-learn's digits)",
+        "rows": f"collection 'normal' (clean labels), {recipe['label']} != 'optimal'",
+        "label": recipe["label"],
+        "preset": recipe["preset"],
+        "n_rows_in_table": int(len(frame)),
+        "generated_by": "benchmarks/make_pretrained.py",
+    }
+
+
+def fit_document(name, frame):
+    """Fit the tree ``name`` on ``frame`` and return its document.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`RECIPES`.
+    frame : pandas.DataFrame
+        The source table: both public collections stacked (``fetch_model_diagnosis
+        ("both").frame``) or F alone for the F trees; the zoo's labelled feature
+        table for the digits trees.
+
+    Returns
+    -------
+    document : dict
+        See :func:`sklearn_mdtree.pretrained.tree_to_dict`.
+    """
+    recipe = RECIPES[name]
+    train = training_rows(frame, recipe["label"], recipe["source"])
+    tree = MDTreeClassifier(recipe["preset"], bounds=recipe["bounds"])
+    tree.fit(train, train[recipe["label"]])
+    return tree_to_dict(
+        tree,
+        train,
+        name=name,
+        description=recipe["description"],
+        provenance=_provenance(recipe, frame),
+    )

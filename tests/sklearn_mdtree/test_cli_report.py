@@ -1,0 +1,150 @@
+"""Tests of ``mdtree featurize`` and the report route of ``mdtree diagnose``."""
+
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sklearn_mdtree._cli import main
+
+torch = pytest.importorskip("torch")
+
+MODEL = ["--model", "torch.nn:Linear", "--model-kwargs", '{"in_features": 4, "out_features": 3}']
+FAST = ["--curve-epochs", "1"]
+
+
+@pytest.fixture
+def run(tmp_path):
+    """Checkpoints of two groups (two seeds each) and their training data."""
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(40, 4, generator=g), torch.randint(0, 3, (40,), generator=g)
+    np.savez(tmp_path / "train.npz", X=X.numpy(), y=y.numpy())
+    paths = {}
+    for group in ("a", "b"):
+        paths[group] = []
+        for seed in (0, 1):
+            torch.manual_seed(seed + (10 if group == "b" else 0))
+            path = tmp_path / f"{group}{seed}.pt"
+            torch.save(torch.nn.Linear(4, 3).state_dict(), path)
+            paths[group].append(str(path))
+    return tmp_path, paths
+
+
+def _digests(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def _groups(paths, *names):
+    args = []
+    for name in names:
+        args += ["--checkpoints", *paths[name], "--name", name]
+    return args
+
+
+def test_featurize_writes_one_row_per_group_with_standard_errors(run, capsys):
+    folder, paths = run
+    out = folder / "features.csv"
+    argv = ["featurize", *MODEL, *_groups(paths, "a", "b"), "--train-data",
+            str(folder / "train.npz"), *FAST, "--out", str(out)]
+    assert main(argv) == 0
+    table = pd.read_csv(out, index_col="group")
+    assert list(table.index) == ["a", "b"]
+    for f in ("train_error", "mode_connectivity_peak", "hessian_t", "CKA"):
+        assert f in table.columns and f"{f}_se" in table.columns
+    # 15 parameters: exact dense traces, so the spread of the two seeds alone
+    assert (table["hessian_t_se"] > 0).all() and (table["train_error_se"] >= 0).all()
+    assert table["mode_connectivity_peak_se"].isna().all()  # two models: one pair
+    assert "wrote 2 group(s)" in capsys.readouterr().err
+
+
+def test_diagnose_from_features_and_from_checkpoints(run, capsys):
+    folder, paths = run
+    out = folder / "features.csv"
+    assert main(["featurize", *MODEL, *_groups(paths, "a"), "--train-data",
+                 str(folder / "train.npz"), *FAST, "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["diagnose", str(out), "--id-column", "group", "--tree", "cifar10-resnet18",
+                 "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["schema"] == "sklearn-mdtree/diagnosis-report"
+    assert report["groups"][0]["model"] == "a"
+    assert report["trees"]["q1"]["name"] == "cifar10-resnet18-q1"
+    if report["groups"][0]["out_of_domain"]:
+        assert "warning: " in captured.err and "outside the training domain" in captured.err
+    # the same from the checkpoint files directly, as text
+    assert main(["diagnose", *MODEL, *_groups(paths, "a"), "--train-data",
+                 str(folder / "train.npz"), *FAST, "--tree", "cifar10-resnet18"]) == 0
+    text = capsys.readouterr().out
+    assert "Model a:" in text and "Q1 tree: cifar10-resnet18-q1" in text
+
+
+def test_diagnose_fit_on_a_labelled_table(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"train_error": rng.uniform(0, 50, 30),
+                          "mode_connectivity_peak": rng.uniform(-60, 0, 30),
+                          "hessian_t": rng.uniform(1, 8, 30)})
+    table["bs_failure"] = np.where(table["hessian_t"] > 4, "small", "large")
+    table.to_csv(tmp_path / "labelled.csv", index=False)
+    table.drop(columns="bs_failure").head(3).to_csv(tmp_path / "mine.csv", index=False)
+    assert main(["diagnose", str(tmp_path / "mine.csv"), "--fit-on",
+                 str(tmp_path / "labelled.csv"), "--format", "csv"]) == 0
+    frame = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out), index_col="model")
+    assert len(frame) == 3 and frame["out_of_domain"].eq(False).all()
+
+
+def _bad(argv, capsys, message, folder):
+    before = _digests(folder)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith(f"mdtree {argv[0]}: error:") and message in err, err
+    assert _digests(folder) == before  # nothing written, nothing modified
+
+
+def test_bad_checkpoints_and_data(run, capsys):
+    folder, paths = run
+    out = ["--out", str(folder / "new.csv")]
+    data = ["--train-data", str(folder / "train.npz")]
+    torch.save(torch.nn.Linear(4, 3), folder / "model.pt")
+    _bad(["featurize", *MODEL, "--checkpoints", str(folder / "model.pt"), paths["a"][0], *data,
+          *out], capsys, "is not a state dict", folder)
+    torch.save(torch.nn.Linear(4, 5).state_dict(), folder / "wide.pt")
+    _bad(["featurize", *MODEL, "--checkpoints", paths["a"][0], str(folder / "wide.pt"), *data,
+          *out], capsys, "'weight' has shape (5, 4) in the checkpoint but (3, 4)", folder)
+    _bad(["featurize", *MODEL, "--checkpoints", paths["a"][0], *data, *out], capsys,
+         "has 1 checkpoint, but the pairwise feature(s)", folder)
+    np.savez(folder / "empty.npz", X=np.zeros((0, 4), np.float32), y=np.zeros(0, np.int64))
+    _bad(["featurize", *MODEL, *_groups(paths, "a"), "--train-data", str(folder / "empty.npz"),
+          *out], capsys, "is empty", folder)
+    np.savez(folder / "labels.npz", X=np.zeros((5, 4), np.float32), y=np.arange(5))
+    _bad(["featurize", *MODEL, *_groups(paths, "a"), "--train-data", str(folder / "labels.npz"),
+          *out], capsys, "must lie in [0, 3) for a model with 3 outputs", folder)
+    np.savez(folder / "objects.npz", X=np.array([1, "a"], dtype=object), y=np.zeros(2, int))
+    _bad(["featurize", *MODEL, *_groups(paths, "a"), "--train-data",
+          str(folder / "objects.npz"), *out], capsys, "holds object arrays", folder)
+    _bad(["featurize", *MODEL, *_groups(paths, "a"), *data, "--out", paths["a"][1]], capsys,
+         "is one of the inputs", folder)
+    _bad(["diagnose", *MODEL, *_groups(paths, "a"), "--train-data",
+          str(folder / "objects.npz"), "--tree", "cifar10-resnet18"], capsys,
+         "holds object arrays", folder)
+
+
+def test_bad_features_csv(tmp_path, capsys):
+    good = "train_error,mode_connectivity_peak,hessian_t,CKA\n1,-2,5,0.5\n"
+    (tmp_path / "truncated.csv").write_text(good + "3,-4")
+    _bad(["diagnose", str(tmp_path / "truncated.csv"), "--tree", "cifar10-resnet18"], capsys,
+         "missing values (NaN) in line(s) 3", tmp_path)
+    (tmp_path / "missing.csv").write_text(good + "3,,6,0.5\n")
+    _bad(["diagnose", str(tmp_path / "missing.csv"), "--tree", "cifar10-resnet18"], capsys,
+         "Column 'mode_connectivity_peak'", tmp_path)
+    _bad(["diagnose", str(tmp_path / "missing.csv"), "--tree", "cifar10-resnet18",
+          "--output", str(tmp_path / "missing.csv")], capsys, "is one of the inputs", tmp_path)
+    _bad(["diagnose", str(tmp_path / "missing.csv"), "--tree", "nope"], capsys,
+         "Unknown pretrained tree 'nope'", tmp_path)
+    (tmp_path / "labelled.csv").write_text(good)
+    _bad(["diagnose", str(tmp_path / "truncated.csv"), "--fit-on",
+          str(tmp_path / "labelled.csv")], capsys, "missing the column(s) ['bs_failure']",
+         tmp_path)

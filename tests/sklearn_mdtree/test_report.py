@@ -1,0 +1,199 @@
+"""Tests of sklearn_mdtree.diagnose: domain of validity, margins, confidence, the report."""
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+import sklearn_mdtree
+from sklearn_mdtree import MDTreeClassifier, OutOfDomainWarning
+from sklearn_mdtree._domain import FeatureDistribution
+from sklearn_mdtree.diagnosis import diagnose as route
+from sklearn_mdtree.pretrained import PretrainedTree, load_tree
+
+Q1 = load_tree("cifar10-resnet18-q1")
+T = Q1.estimator.thresholds_  # t0 train_error, t1 connectivity, t2 hessian_t
+
+
+def _row(**values):
+    base = {"train_error": 2.0, "mode_connectivity_peak": -30.0, "hessian_t": 5.0}
+    base.update(values)
+    return pd.DataFrame({k: [v] for k, v in base.items()}, index=["m"])
+
+
+def test_distance_in_the_training_spread():
+    d = FeatureDistribution.from_values([0.0, 1.0, 2.0, 3.0, 4.0])  # IQR 2
+    assert d.outside(2.0) == (None, 0.0)
+    assert d.outside(4.0) == (None, 0.0)  # the range is closed
+    assert d.outside(-1.0) == ("below", 0.5)
+    assert d.outside(7.0) == ("above", 1.5)
+    flat = FeatureDistribution.from_values([1.0, 1.0, 1.0, 1.0, 5.0])  # IQR 0 -> std
+    assert flat.spread()[1] == "std"
+    assert flat.outside(7.0)[1] == pytest.approx(2.0 / np.std([1, 1, 1, 1, 5], ddof=1))
+    assert FeatureDistribution.from_values([3.0]).spread() == (1.0, "units")
+    with pytest.raises(ValueError, match="all finite"):
+        FeatureDistribution.from_values([1.0, np.nan])
+
+
+def test_in_domain_diagnosis_is_the_routing_of_diagnosis_diagnose():
+    X = _row()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = sklearn_mdtree.diagnose(X, "cifar10-resnet18-q1")
+    base = route(Q1.estimator, X)
+    g = report[0]
+    assert (g.action, g.q1.label, g.q1.regime) == (base[0].action, base[0].q1.label,
+                                                   base[0].q1.regime)
+    assert [d.split for d in g.q1.decisions] == [d.split for d in base[0].q1.path]
+    assert not g.out_of_domain and g.warnings == ()
+    assert all(f.in_domain for f in g.features)
+    assert g.confidence is None  # no standard errors given
+    assert "Confidence: unknown" in g.to_text()
+
+
+def test_out_of_domain_feature_on_the_path_warns_and_says_so():
+    # the issue's digits MLP: hessian_t 0.31 below F's minimum 1.69
+    low = Q1.distribution["hessian_t"]
+    X = _row(hessian_t=0.31)
+    with pytest.warns(OutOfDomainWarning, match=r"'m' \(hessian_t\)"):
+        report = sklearn_mdtree.diagnose(X, "cifar10-resnet18-q1")
+    g = report[0]
+    assert g.out_of_domain and g.out_of_domain_features == ("hessian_t",)
+    feature = {f.name: f for f in g.features}["hessian_t"]
+    assert feature.side == "below" and feature.distance_unit == "IQR"
+    assert feature.distance == pytest.approx((low.min - 0.31) / (low.q75 - low.q25))
+    assert "extrapolation" in g.warnings[0] and "OUT OF DOMAIN" in g.to_text()
+    assert report.to_dict()["groups"][0]["out_of_domain"] is True
+
+
+def test_out_of_domain_feature_off_the_path_is_flagged_not_warned():
+    # train_error 0 ends at t0; the sharpness is never read
+    X = _row(train_error=0.0, hessian_t=0.31)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g = sklearn_mdtree.diagnose(X, "cifar10-resnet18-q1")[0]
+    assert not g.out_of_domain
+    assert {f.name: f.in_domain for f in g.features}["hessian_t"] is False
+
+
+def test_margins_borderline_rule_and_confidence():
+    se = {"train_error_se": 0.5, "mode_connectivity_peak_se": 2.0}
+    # hessian_t 0.15 SE below t2 -> borderline; the others far
+    X = _row(hessian_t=T["t2"] - 0.15, hessian_t_se=0.1, **se)
+    g = sklearn_mdtree.diagnose(X, "cifar10-resnet18-q1", q2_tree=None)[0]
+    margins = {d.split: d.margin_se for d in g.q1.decisions}
+    assert margins["t2"] == pytest.approx(-1.5)
+    assert margins["t0"] == pytest.approx((2.0 - T["t0"]) / 0.5)
+    assert [d.borderline for d in g.q1.decisions] == [False, False, True]
+    assert g.borderline and "borderline" in g.warnings[0]
+    expected = (norm.sf((T["t0"] - 2.0) / 0.5) * norm.cdf((T["t1"] + 30.0) / 2.0)
+                * norm.cdf(1.5))
+    assert g.confidence == pytest.approx(expected)
+    # a looser rule: not borderline
+    g1 = sklearn_mdtree.diagnose(X, "cifar10-resnet18-q1", q2_tree=None, borderline=1.0)[0]
+    assert not g1.borderline
+    # a zero standard error is exact: confidence from the sides alone
+    X0 = _row(hessian_t_se=0.0, train_error_se=0.0, mode_connectivity_peak_se=0.0)
+    assert sklearn_mdtree.diagnose(X0, "cifar10-resnet18-q1", q2_tree=None)[0].confidence == 1
+
+
+def test_confidence_joins_both_paths_on_a_shared_feature():
+    # train_error between Q1's t0 (0.146) and Q2's t0 (1.0): one interval (0.146, 1.0]
+    q2 = load_tree("cifar10-resnet18-q2").estimator.thresholds_["t0"]
+    value, se = 0.5, 0.3
+    X = _row(train_error=value, train_error_se=se, mode_connectivity_peak_se=1e-9,
+             hessian_t_se=1e-9)
+    g = sklearn_mdtree.diagnose(X, "cifar10-resnet18")[0]
+    inside = norm.cdf((q2 - value) / se) - norm.cdf((T["t0"] - value) / se)
+    assert g.confidence == pytest.approx(inside, rel=1e-6)
+    assert g.confidence < min(g.q1.confidence, g.q2.confidence) + 1e-12
+
+
+def test_cause_follows_the_optimizer():
+    X = _row()  # Q1 large: too hot
+    bs = sklearn_mdtree.diagnose(X, "cifar10-resnet18-q1", q2_tree=None)[0]
+    lr = sklearn_mdtree.diagnose(X, "cifar10-resnet18-q1", q2_tree=None,
+                                 optimizer="learning rate")[0]
+    assert bs.action == "increase batch size" and "batch size is too small" in bs.failure_source
+    assert lr.action == "decrease learning rate"
+    assert "learning rate is too large" in lr.failure_source
+    cold = sklearn_mdtree.diagnose(_row(train_error=0.0), "cifar10-resnet18-q1",
+                                   q2_tree=None, optimizer="learning rate")[0]
+    assert cold.action == "increase learning rate"
+    assert "learning rate is too small" in cold.failure_source
+
+
+def test_report_is_json_able_equal_for_equal_inputs_and_a_frame():
+    X = pd.concat([_row(), _row(hessian_t=0.31).rename(index={"m": "n"})])
+    X["hessian_t_se"] = [0.1, np.nan]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfDomainWarning)
+        a = sklearn_mdtree.diagnose(X)
+        b = sklearn_mdtree.diagnose(X.copy())
+    assert a == b and a[0] == b[0]
+    d = json.loads(json.dumps(a.to_dict()))
+    assert d == a.to_dict()
+    assert d["schema"] == "sklearn-mdtree/diagnosis-report"
+    assert set(d["groups"][0]) >= {"model", "action", "failure_source", "confidence",
+                                   "features", "q1", "q2", "warnings", "out_of_domain"}
+    assert d["groups"][1]["features"][2]["se"] is None  # NaN -> None
+    assert d["trees"]["q2"]["name"] == "cifar10-resnet18-q2"
+    frame = a.to_frame()
+    assert list(frame.index) == ["m", "n"]
+    assert frame.loc["n", "out_of_domain"]
+    assert frame.loc["n", "out_of_domain_features"] == "hessian_t"
+    assert "Model n:" in a.to_text() and "Q2 tree: cifar10-resnet18-q2" in a.to_text()
+
+
+def test_tree_choices_and_fit_on():
+    X = _row()
+    mine = MDTreeClassifier("q1").fit(pd.concat([_row(), _row(train_error=0.0)]),
+                                      ["large", "small"])
+    g = sklearn_mdtree.diagnose(X, mine, q2_tree=None)[0]
+    assert g.features[0].in_domain is None and g.q1.tree is None
+    table = pd.concat([_row(train_error=float(e), hessian_t=float(h)) for e, h in
+                       [(0.0, 5), (3.0, 4), (4.0, 8), (5.0, 3)]], ignore_index=True)
+    table["bs_failure"] = ["small", "large", "small", "optimal"]
+    g = sklearn_mdtree.diagnose(X, fit_on=table, warn=False)[0]
+    assert g.q2 is None and g.q1.tree.startswith("fitted on")
+    wrapped = PretrainedTree.from_estimator(mine, pd.concat([_row(), _row(train_error=0.0)]))
+    with pytest.warns(OutOfDomainWarning):
+        sklearn_mdtree.diagnose(_row(train_error=40.0), wrapped, q2_tree=None)
+    with pytest.raises(ValueError, match="exclusive"):
+        sklearn_mdtree.diagnose(X, "cifar10-resnet18", fit_on=table)
+    with pytest.raises(ValueError, match="is a Q2 tree"):
+        sklearn_mdtree.diagnose(X, "cifar10-resnet18-q2")
+    with pytest.raises(ValueError, match="bs_failure"):
+        sklearn_mdtree.diagnose(X, fit_on=table.drop(columns="bs_failure"))
+    with pytest.raises(ValueError, match="standard errors >= 0"):
+        sklearn_mdtree.diagnose(_row(hessian_t_se=-1.0), "cifar10-resnet18-q1")
+    with pytest.raises(ValueError, match="missing the column"):
+        sklearn_mdtree.diagnose(X, "cifar10-resnet18-q1-similarity")
+
+
+def test_a_feature_inside_the_range_but_outside_its_regime_is_out_of_domain():
+    X = pd.DataFrame({"train_error": [0.0, 0.0, 5.0, 6.0, 7.0, 8.0],
+                      "mode_connectivity_peak": [-1.0, -2.0, -40.0, -35.0, -38.0, -1.0],
+                      "hessian_t": [8.0, 8.0, 5.0, 5.5, 8.5, 6.0]})
+    y = ["small", "small", "large", "large", "small", "large"]
+    tree = MDTreeClassifier("q1", threshold_search="exhaustive").fit(X, y)
+    wrapped = PretrainedTree.from_estimator(tree, X, name="toy")
+    query = pd.DataFrame({"train_error": [7.9], "mode_connectivity_peak": [-36.0],
+                          "hessian_t": [5.2]}, index=["q"])
+    regime = tree.apply(query)[0]
+    members = X[tree.apply(X) == regime]
+    assert len(members) == 2 and query["train_error"].iloc[0] > members["train_error"].max()
+    with pytest.warns(OutOfDomainWarning):
+        g = sklearn_mdtree.diagnose(query, wrapped, q2_tree=None)[0]
+    assert all(f.in_domain for f in g.features)  # inside every marginal range
+    assert g.out_of_domain_features == ("train_error",)
+    assert "2 training configurations in the same regime" in g.warnings[0]
+    # a regime no training configuration reached
+    doc = wrapped.to_dict()
+    doc["regime_distribution"][regime] = None
+    g = sklearn_mdtree.diagnose(query, PretrainedTree.from_dict(doc), q2_tree=None,
+                                warn=False)[0]
+    assert f"no training configuration fell in regime {regime}" in g.warnings[0]
