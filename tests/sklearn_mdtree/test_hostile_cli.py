@@ -103,7 +103,7 @@ def test_output_equal_to_an_input_is_refused_and_the_input_kept(fast_cli, tmp_pa
     features.write_bytes(FEATURES)
     for output in (features, tmp_path / "." / "features.csv"):
         status, out, err = run(["diagnose", str(features), "--output", str(output)])
-        assert status == 2 and "is the input file" in err and len(err.splitlines()) == 1
+        assert status == 2 and "is one of the inputs" in err and len(err.splitlines()) == 1
         assert features.read_bytes() == FEATURES
     os.symlink(features, tmp_path / "link.csv")
     status, _, err = run(["diagnose", str(features), "--output", str(tmp_path / "link.csv")])
@@ -116,7 +116,7 @@ def test_output_equal_to_a_collection_file_is_refused(model_diagnosis_dir, tmp_p
     target = data / COLLECTION_FILES["normal"]
     before = target.read_bytes()
     status, _, err = run(["reproduce", "--data-home", str(data), "--output", str(target)])
-    assert status == 2 and "is the input file" in err
+    assert status == 2 and "is one of the inputs" in err
     assert target.read_bytes() == before
 
 
@@ -214,3 +214,93 @@ def test_fuzz_collection_files(model_diagnosis_dir, name, cut, junk):
                                 "--output", str(output)])
         assert_clean_error(status, out, err, output, command="reproduce")
         assert "sha256" in err or "checksum" in err
+
+
+# -- files of mdtree featurize: checkpoints and training data --------------------------------
+
+torch = pytest.importorskip("torch")
+
+LINEAR = ["--model", "torch.nn:Linear", "--model-kwargs", '{"in_features": 4, "out_features": 3}']
+
+
+def _featurize_inputs(folder):
+    folder = Path(folder)
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(30, 4, generator=g), torch.randint(0, 3, (30,), generator=g)
+    np.savez(folder / "train.npz", X=X.numpy(), y=y.numpy())
+    paths = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        paths.append(folder / f"m{seed}.pt")
+        torch.save(torch.nn.Linear(4, 3).state_dict(), paths[-1])
+    return paths, folder / "train.npz"
+
+
+def _featurize(paths, data, folder):
+    output = Path(folder) / "out" / "features.csv"
+    status, out, err = run(["featurize", *LINEAR, "--checkpoints", *map(str, paths),
+                            "--train-data", str(data), "--curve-epochs", "1",
+                            "--out", str(output)])
+    return status, out, err, output
+
+
+def _clean_or_complete(status, out, err, output, command="featurize"):
+    if status == 0:  # a valid input after all: a complete table, nothing else
+        assert "Traceback" not in err
+        table = pd.read_csv(output)
+        assert len(table) == 1 and output.read_bytes().endswith(b"\n")
+    else:
+        assert_clean_error(status, out, err, output, command=command)
+
+
+FILE_FUZZ = settings(max_examples=12, deadline=None)
+
+
+@FILE_FUZZ
+@given(which=st.sampled_from(["checkpoint", "data"]), cut=st.floats(0, 1, exclude_max=True),
+       junk=st.binary(max_size=16))
+def test_fuzz_truncated_or_spliced_checkpoints_and_data(which, cut, junk):
+    with tempfile.TemporaryDirectory() as folder:
+        paths, data = _featurize_inputs(folder)
+        target = paths[0] if which == "checkpoint" else data
+        original = target.read_bytes()
+        target.write_bytes(original[: int(cut * len(original))] + junk)
+        result = _featurize(paths, data, folder)
+        assert_clean_error(*result, command="featurize")  # a cut zip never loads
+
+
+@FILE_FUZZ
+@given(st.binary(max_size=64))
+def test_fuzz_random_bytes_as_checkpoint_or_data(content):
+    with tempfile.TemporaryDirectory() as folder:
+        paths, data = _featurize_inputs(folder)
+        paths[1].write_bytes(content)
+        _clean_or_complete(*_featurize(paths, data, folder))
+        paths, data = _featurize_inputs(folder)
+        data.write_bytes(content)
+        _clean_or_complete(*_featurize(paths, data, folder))
+
+
+@FILE_FUZZ
+@given(value=st.sampled_from([np.nan, np.inf, -np.inf, 1e308, -1e308]),
+       where=st.sampled_from(["weights", "inputs"]),
+       dtype=st.sampled_from(["float32", "float64", "int64"]))
+def test_fuzz_values_and_dtypes_of_checkpoints_and_data(value, where, dtype):
+    with tempfile.TemporaryDirectory() as folder:
+        paths, data = _featurize_inputs(folder)
+        if where == "weights":
+            state = torch.load(paths[0], weights_only=True)
+            weight = state["weight"].to(getattr(torch, dtype))
+            if weight.is_floating_point():  # 1e308 overflows float32 to inf
+                with np.errstate(over="ignore"):
+                    weight[0, 0] = float(np.asarray(value).astype(dtype))
+            state["weight"] = weight
+            torch.save(state, paths[0])
+        else:
+            arrays = dict(np.load(data))
+            X = arrays["X"].astype(dtype)
+            if X.dtype.kind == "f":
+                with np.errstate(over="ignore"):
+                    X[0, 0] = np.asarray(value).astype(dtype)
+            np.savez(data, X=X, y=arrays["y"])
+        _clean_or_complete(*_featurize(paths, data, folder))
