@@ -43,6 +43,7 @@ __all__ = [
     "learning_curves",
     "method_estimator",
     "score",
+    "transfer_scores",
 ]
 
 BRENT_DATA = "MD tree (Brent, data bounds)"
@@ -135,6 +136,40 @@ def method_estimator(method, setting):
     return _paper.method_features(method, setting)
 
 
+def transfer_scores(frame, setting, estimator, features=None, seeds=DEFAULT_SEEDS):
+    """Accuracy (percent) on the test collection of an estimator, one per split.
+
+    The one place the package runs a transfer experiment: a
+    :class:`~sklearn_mdtree.model_selection.FewShotTransfer` splitter of the
+    setting and :func:`~sklearn.model_selection.cross_val_score` (the paper's
+    reproduction, :mod:`sklearn_mdtree._paper`, calls it too).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Both collections stacked.
+    setting : sklearn_mdtree._paper.Setting
+        Task, sampling scheme, ``k`` and ``min_width`` of the splits.
+    estimator : estimator object
+        Unfitted; cloned for each split.
+    features : list of str, default=None
+        The columns the estimator sees; all of ``frame`` when None (the MD tree
+        selects its own by name).
+    seeds : sequence of int, default=DEFAULT_SEEDS
+        One split per seed.
+
+    Returns
+    -------
+    scores : ndarray of shape (n_seeds,)
+    """
+    cv = FewShotTransfer(
+        setting.scheme, setting.k, label=setting.task, seeds=seeds,
+        min_width=setting.min_width, frame=frame,
+    )
+    X = frame if features is None else frame[list(features)]
+    return 100 * cross_val_score(estimator, X, frame[setting.task], cv=cv, error_score="raise")
+
+
 def score(frame, setting, method, seeds=DEFAULT_SEEDS):
     """Diagnosis accuracy (percent) on the test collection of one method, per seed.
 
@@ -152,12 +187,7 @@ def score(frame, setting, method, seeds=DEFAULT_SEEDS):
     scores : ndarray of shape (n_seeds,)
     """
     estimator, features = method_estimator(method, setting)
-    cv = FewShotTransfer(
-        setting.scheme, setting.k, label=setting.task, seeds=seeds,
-        min_width=setting.min_width, frame=frame,
-    )
-    X = frame if features is None else frame[features]
-    return 100 * cross_val_score(estimator, X, frame[setting.task], cv=cv, error_score="raise")
+    return transfer_scores(frame, setting, estimator, features, seeds)
 
 
 def _scores(frame, transfer, method, k, seeds):

@@ -223,6 +223,13 @@ def run_demo(output_dir="mdtree-demo", *, preset="default", cache_dir=None, n_jo
 
     from ._zoo import train_zoo
 
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise ImportError(
+            "mdtree demo saves plots with matplotlib; install it with "
+            "`pip install \"sklearn-mdtree[plot]\"`."
+        )
     out = sys.stdout if out is None else out
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():

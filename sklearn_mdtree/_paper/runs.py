@@ -15,7 +15,6 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from sklearn.model_selection import cross_val_score
 from sklearn.tree import DecisionTreeClassifier
 
 from .._classes import MDTreeClassifier
@@ -98,13 +97,9 @@ def score(frame, setting, method, seeds=SEEDS):
     -------
     scores : ndarray of shape (n_seeds,)
     """
-    estimator, features = method_features(method, setting)
-    cv = FewShotTransfer(
-        setting.scheme, setting.k, label=setting.task, seeds=seeds,
-        min_width=setting.min_width, frame=frame,
-    )
-    X = frame if features is None else frame[features]
-    return 100 * cross_val_score(estimator, X, frame[setting.task], cv=cv, error_score="raise")
+    from .. import compare  # here: compare imports this package
+
+    return compare.score(frame, setting, method, seeds)
 
 
 def _score_curve(frame, setting, method, ks):

@@ -234,3 +234,11 @@ def test_recipe_validation():
         Recipe(nonpositive=-1)
     with pytest.raises(ValueError, match="'curve_epochs' parameter of Recipe must be an int"):
         Recipe(curve_epochs=-1)
+
+
+@pytest.mark.slow
+def test_n_jobs_gives_the_same_table(reference):
+    zoo = run(False, n_jobs=2)
+    assert zoo.stats["models_trained"] == GRID.n_models
+    zoo.featurize(n_jobs=2)
+    pd.testing.assert_frame_equal(zoo.table, reference.table, rtol=1e-5)
