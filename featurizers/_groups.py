@@ -9,6 +9,7 @@ or validation set, whether the user passed a ``Dataset``, a ``DataLoader`` or an
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator, Mapping, Sequence
 
 import torch
@@ -46,6 +47,12 @@ class _Data:
                     "torch.as_tensor(X, dtype=torch.float32) and torch.as_tensor(y)."
                 )
             X, y = data
+            if y.ndim != 1:
+                raise ValueError(_label_shape_message(role, tuple(y.shape)))
+            if X.ndim == 0:
+                raise ValueError(
+                    f"The {role} inputs X must have one row per sample; got a 0-d tensor."
+                )
             if len(X) != len(y):
                 raise ValueError(
                     f"The {role} data (X, y) must have as many labels as inputs; got "
@@ -84,17 +91,21 @@ class _Data:
         return self._n
 
     def take(self, indices):
-        """Return the inputs and labels at ``indices`` as two batched tensors."""
+        """Return the inputs and labels at ``indices`` as two batched tensors.
+
+        Integer labels of another dtype (int32, uint8, ...) come back as int64, the
+        class indices torch's losses take; the user's tensors are not changed.
+        """
         if self._tensors is not None:
             idx = torch.as_tensor(indices, dtype=torch.long)
-            return self._tensors[0][idx], self._tensors[1][idx]
+            return self._tensors[0][idx], _as_class_indices(self._tensors[1][idx])
         batch = self.collate_fn([self.dataset[int(i)] for i in indices])
         if not isinstance(batch, (tuple, list)) or len(batch) != 2:
             raise TypeError(
                 f"The {self.role} data must yield (input, label) pairs; a collated batch "
                 f"was a {type(batch).__name__}."
             )
-        return batch[0], batch[1]
+        return batch[0], _as_class_indices(batch[1])
 
     def batches(self, batch_size, *, shuffle=False, generator=None) -> Iterator:
         """Yield ``(inputs, labels)`` batches covering the data once.
@@ -121,6 +132,22 @@ class _Data:
             return self._tensors[0]
         return torch.cat([x for x, _ in self.batches(1024)])
 
+    def fingerprint(self):
+        """SHA-256 of every input and label, in order (the data's identity for caches)."""
+        import hashlib
+
+        if self._tensors is not None:
+            from .zoo._cache import fingerprint
+
+            return fingerprint(self._tensors[0], _as_class_indices(self._tensors[1]))
+        digest = hashlib.sha256()
+        for X, y in self.batches(1024):
+            for t in (X, y):
+                t = torch.as_tensor(t).detach().cpu().contiguous()
+                digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
+                digest.update(t.numpy().tobytes())
+        return digest.hexdigest()
+
     def label_range(self):
         """Return ``(min, max)`` of the labels, checking they are integers (cached)."""
         if self._label_range is None:
@@ -134,13 +161,68 @@ class _Data:
                 if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
                     raise TypeError(
                         f"The {self.role} labels must be integer class indices; got dtype "
-                        f"{y.dtype}."
+                        f"{y.dtype}. Convert them with y.long() if they hold whole numbers."
+                    )
+                if y.ndim != 1:
+                    raise ValueError(
+                        _label_shape_message(
+                            self.role, tuple(y.shape), collated=self._tensors is None
+                        )
                     )
                 if y.numel():
                     lo = min(lo, int(y.min()))
                     hi = max(hi, int(y.max()))
             self._label_range = (lo, hi)
         return self._label_range
+
+
+def _as_class_indices(y):
+    """int64 labels from integer labels of another dtype; anything else unchanged."""
+    if (
+        isinstance(y, torch.Tensor)
+        and y.dtype != torch.long
+        and not (y.is_floating_point() or y.is_complex() or y.dtype == torch.bool)
+    ):
+        return y.long()
+    return y
+
+
+def _label_shape_message(role, shape, collated=False):
+    what = "a collated batch of the" if collated else "the"
+    fix = "y.squeeze(1)" if len(shape) == 2 and shape[1] == 1 else "y.argmax(1) for one-hot"
+    return (
+        f"The {role} labels must be a 1-d tensor of class indices; {what} {role} labels "
+        f"has shape {shape}. Pass {fix} instead."
+    )
+
+
+def _sha256(path):
+    from sklearn_mdtree.datasets._model_diagnosis import _sha256
+
+    return _sha256(path)
+
+
+def _load_checkpoint(model_factory, path, sha256):
+    """``model_factory()`` with the state dict of ``path``, which must have ``sha256``."""
+    if _sha256(path) != sha256:
+        raise ValueError(
+            f"The checkpoint {path!r} changed since its ModelGroup was made (its SHA-256 "
+            "differs): its models would not be those checked. Make the group again."
+        )
+    model = model_factory()
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(
+            f"model_factory() must return a torch.nn.Module; got {type(model).__name__}."
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as exc:
+        raise ValueError(
+            f"Could not load the checkpoint {path!r} into model_factory()'s "
+            f"{type(model).__name__}: {type(exc).__name__}: {exc}"
+        ) from None
+    return model.eval()
 
 
 def _architecture(model):
@@ -244,13 +326,72 @@ class ModelGroup:
         _check_same_architecture(models)
         if metadata is not None and not isinstance(metadata, Mapping):
             raise TypeError(f"metadata must be a dict or None; got {type(metadata).__name__}.")
-        self.models = models
+        self._models = models
+        self._checkpoints = None
         self.train_data = train_data
         self.val_data = val_data
         self.metadata = dict(metadata or {})
         self.name = name
         self._train = _Data(train_data, role="training")
         self._val = None if val_data is None else _Data(val_data, role="validation")
+
+    @property
+    def models(self):
+        """The models (loaded from their checkpoints first, in a worker that got the group)."""
+        if self._models is None:
+            self._models = [_load_checkpoint(*entry) for entry in self._checkpoints]
+        return self._models
+
+    @classmethod
+    def from_checkpoints(
+        cls, model_factory, checkpoints, train_data, val_data=None, *, metadata=None, name=None
+    ):
+        """A group whose models are ``model_factory()`` with the weights of checkpoint files.
+
+        Workers (``n_jobs``, a Dask cluster) then receive the factory and the paths,
+        not the modules: each loads its group's models itself, and checks that every
+        file still has the SHA-256 it had here (a file changed in between is an error,
+        not other rows).
+
+        Parameters
+        ----------
+        model_factory : callable
+            ``model_factory()`` returns a fresh model of the architecture; it must
+            pickle (a module-level function or class, or a ``functools.partial`` of
+            one) to be sent to workers.
+        checkpoints : sequence of str or path
+            One file per model, written by ``torch.save(model.state_dict(), path)``;
+            read with ``torch.load(weights_only=True)``, which runs no code.
+        train_data, val_data, metadata, name
+            As for :class:`ModelGroup`.
+
+        Returns
+        -------
+        group : ModelGroup
+        """
+        if isinstance(checkpoints, (str, bytes, os.PathLike)) or not isinstance(
+            checkpoints, Sequence
+        ):
+            raise TypeError(
+                "The 'checkpoints' parameter of ModelGroup.from_checkpoints must be a list of "
+                f"paths, one per model; got {type(checkpoints).__name__}."
+            )
+        if not callable(model_factory):
+            raise TypeError(
+                "The 'model_factory' parameter of ModelGroup.from_checkpoints must be a "
+                f"callable returning a model; got {type(model_factory).__name__}."
+            )
+        entries = [(model_factory, os.fspath(path), _sha256(path)) for path in checkpoints]
+        group = cls([_load_checkpoint(*entry) for entry in entries], train_data, val_data,
+                    metadata=metadata, name=name)
+        group._checkpoints = entries
+        return group
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        if self._checkpoints is not None:  # workers load the models from the files
+            state["_models"] = None
+        return state
 
     @property
     def n_models(self):

@@ -9,6 +9,8 @@ order, as with one job); :func:`_closing` cancels the groups still running after
 an error.
 """
 
+import asyncio
+import concurrent.futures
 import contextlib
 import sys
 import warnings
@@ -61,7 +63,7 @@ def _effective_n_jobs(n_jobs):
     return effective_n_jobs(n_jobs)
 
 
-def _group_results(function, calls, n_jobs):
+def _group_results(function, calls, n_jobs, describe=lambda i: f"call {i}"):
     """``(result, error, warnings)`` of ``function(*args)`` for each ``args`` of ``calls``.
 
     With ``n_jobs=1`` the calls run here, lazily, and raise and warn as they go (the
@@ -69,13 +71,61 @@ def _group_results(function, calls, n_jobs):
     ``n_jobs`` is joblib's (None: that of the active :func:`joblib.parallel_config`,
     see :func:`_effective_n_jobs`): the calls run in worker processes
     (:func:`_in_worker`) and come back in the order of ``calls``; ``function`` and
-    its arguments must pickle.
+    its arguments must pickle. Under ``parallel_config(backend="dask")`` they are
+    Dask tasks of its client (:func:`_dask_results`); ``describe(i)`` names call
+    ``i`` in the error raised when the cluster loses it.
     """
     if n_jobs == 1:
         return ((function(*args), None, []) for args in calls)
+    client = _dask_client()
+    if client is not None:
+        return _dask_results(client, function, calls, describe)
     return Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(_in_worker)(function, *args) for args in calls
     )
+
+
+def _dask_client():
+    """The Dask client of an active ``parallel_config(backend="dask")``, else None."""
+    backend, _ = get_active_backend()
+    if type(backend).__name__ != "DaskDistributedBackend":
+        return None
+    return backend.client
+
+
+def _dask_results(client, function, calls, describe):
+    """The calls as Dask futures of the active client, results yielded in call order.
+
+    Submitted through the client rather than joblib's Dask backend, which waits for
+    ever when a task fails on the cluster's side (``KilledWorker`` after its
+    workers died, a task cancelled or lost): here such a failure is raised, naming
+    the call, and the futures still pending are cancelled on close or error. A task
+    whose worker died is run again by the scheduler on another worker (up to
+    ``distributed.scheduler.allowed-failures`` times); the results are those of a
+    complete run, never of a partial one.
+    """
+    futures = [
+        client.submit(_in_worker, function, *args, pure=False) for args in calls
+    ]
+
+    from distributed import KilledWorker
+
+    lost = (KilledWorker, concurrent.futures.CancelledError, asyncio.CancelledError)
+
+    def results():
+        try:
+            for i, future in enumerate(futures):
+                try:
+                    yield future.result()
+                except lost as exc:
+                    raise RuntimeError(
+                        f"The Dask cluster could not compute {describe(i)}: "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
+        finally:
+            client.cancel([f for f in futures if not f.done()])
+
+    return results()
 
 
 def _replay(error, records):

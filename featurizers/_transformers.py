@@ -14,7 +14,10 @@ natural logs).
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+import pickle
 import warnings
 from itertools import chain, combinations
 from numbers import Integral, Real
@@ -29,7 +32,7 @@ from tqdm.auto import tqdm
 from ._groups import ModelGroup
 from ._parallel import _closing, _effective_n_jobs, _group_results, _replay
 from ._precision import log_mean_se, mean_se
-from ._utils import _RANDOM_STATE, _eval_mode, _forked_rng, _torch_seed
+from ._utils import _RANDOM_STATE, _check_loss, _eval_mode, _forked_rng, _logits, _torch_seed
 from .connectivity import (
     curve_errors,
     evaluate_model,
@@ -48,12 +51,37 @@ __all__ = [
 ]
 
 
+def _describe(value):
+    """A JSON-able description of a parameter value for the cache's key.
+
+    A callable (a loss) is described by its qualified name and the hash of its
+    pickle and, for a function, of its code, so that two different lambdas or
+    losses with other settings never share cached rows.
+    """
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_describe(v) for v in value]
+    digest = hashlib.sha256()
+    code = getattr(value, "__code__", None)
+    if code is not None:
+        digest.update(code.co_code + repr(code.co_consts).encode())
+    try:
+        digest.update(pickle.dumps(value))
+    except Exception:  # an unpicklable object: described by its identity in this run
+        digest.update(f"{id(value)}-{os.getpid()}".encode())
+    name = getattr(value, "__qualname__", type(value).__qualname__)
+    return f"{getattr(value, '__module__', '')}.{name}:{digest.hexdigest()[:16]}"
+
+
 class FeaturizationWarning(UserWarning):
     """A feature of a group was reported as NaN (non-finite loss, ln of a value <= 0)."""
 
 
 _PAIRWISE = frozenset({"mode_connectivity_peak", "mode_connectivity", "CKA"})
 _CONNECTIVITY = frozenset({"mode_connectivity_peak", "mode_connectivity"})
+#: Features computed from the weights: refused for models without parameters.
+_NEEDS_PARAMETERS = frozenset({"log_para_amount", "hessian_t", "hessian_e", *_CONNECTIVITY})
 
 
 def _same_device(actual, wanted):
@@ -125,31 +153,89 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
         ).spawn(len(groups))
         columns = self._columns(features)
         rows = np.empty((len(groups), len(columns)))
+        cache, metas = self._cache(), [None] * len(groups)
+        pending = list(range(len(groups)))
+        if cache is not None:
+            metas = [self._cache_meta(g, columns, device, seeds[i]) for i, g in enumerate(groups)]
+            cached = [cache.load_row(meta, columns) for meta in metas]
+            for i, row in enumerate(cached):
+                if row is not None:
+                    rows[i] = [row[c] for c in columns]
+            pending = [i for i, row in enumerate(cached) if row is None]
+        self.n_groups_computed_ = len(pending)
         n_jobs = self._n_jobs()
         # Workers get a copy of the featurizer without its inner progress bars
         # (they would interleave), and of their group.
         worker = self if n_jobs == 1 else clone(self).set_params(verbose=0)
         results = _group_results(
             worker._group_values,
-            ((g, i, features, device, seeds[i]) for i, g in enumerate(groups)),
+            ((groups[i], i, features, device, seeds[i]) for i in pending),
             1 if n_jobs == 1 else self.n_jobs,
+            describe=lambda k: groups[pending[k]]._label(pending[k]),
         )
         bar = iter(
             tqdm(
                 results,
-                total=len(groups),
+                total=len(pending),
                 desc=type(self).__name__,
                 unit="group",
                 disable=not getattr(self, "verbose", 0),
             )
         )
         with _closing(bar, results):
-            for index, (result, error, records) in enumerate(bar):
+            for index, (result, error, records) in zip(pending, bar):
                 _replay(error, records)
                 values, handled = result
+                finite = all(math.isfinite(values[f]) for f in features)
                 self._check_finite(values, handled, groups[index], index)
                 rows[index] = [values[c] for c in columns]
+                if cache is not None and finite:  # NaN rows are recomputed, and warn again
+                    cache.save_row(metas[index], {c: values[c] for c in columns})
         return rows
+
+    def _cache(self):
+        """The zoo's cache (:mod:`featurizers.zoo._cache`) of ``cache_dir``, or None."""
+        cache_dir = getattr(self, "cache_dir", None)
+        if cache_dir is None or cache_dir is False:
+            return None
+        from .zoo._cache import Cache, default_cache_dir
+
+        cache = Cache(default_cache_dir() if cache_dir is True else cache_dir)
+        try:
+            cache.check_writable()
+        except PermissionError as exc:
+            raise PermissionError(str(exc).replace("the zoo", type(self).__name__)) from None
+        return cache
+
+    def _cache_meta(self, group, features, device, seed):
+        """What a group's row depends on, as the cache's JSON meta (its key is its hash)."""
+        from sklearn_mdtree import __version__
+
+        from .zoo._cache import fingerprint
+
+        params = {
+            k: _describe(v)
+            for k, v in self.get_params(deep=False).items()
+            if k not in ("n_jobs", "verbose", "cache_dir", "features", "random_state")
+        }
+        data = {"train": group._train.fingerprint()}
+        if any(f.startswith("test_") for f in features):
+            data["validation"] = group._val.fingerprint()
+        return {
+            "row": type(self).__name__,
+            "features": list(features),
+            "params": params,
+            "device": str(device),
+            "seed": [str(seed.entropy), list(seed.spawn_key)],
+            "weights": [
+                fingerprint(*[t for t in m.state_dict().values() if isinstance(t, torch.Tensor)])
+                for m in group.models
+            ],
+            "architecture": f"{type(group.models[0]).__module__}."
+                            f"{type(group.models[0]).__qualname__}",
+            "data": data,
+            "version": __version__,
+        }
 
     def _n_jobs(self):
         """Worker processes for the groups: 1 runs them here, in turn.
@@ -263,6 +349,16 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
                 f"{name}: {label} has no validation data (val_data=None), which "
                 f"{[f for f in features if f.startswith('test_')]} need."
             )
+        needs_parameters = sorted(_NEEDS_PARAMETERS.intersection(features))
+        if needs_parameters and not any(
+            p.is_floating_point() for p in group.models[0].parameters()
+        ):
+            raise ValueError(
+                f"{name}: the models of {label} have no floating-point parameters, but "
+                f"{needs_parameters} are computed from them (log_para_amount would be ln 0; "
+                "the Hessian and the curve are taken with respect to the weights). "
+                "Select other features for parameter-free models."
+            )
         if device is None:
             return
         for k, model in enumerate(group.models):
@@ -287,7 +383,8 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
                     f"models' parameters {dtype}. Convert the data (X.to({dtype})) or the "
                     f"models (model.to({X.dtype})); the featurizer casts neither."
                 )
-        n_outputs = self._n_outputs(group, device)
+        out, y = self._probe(group, device, label)
+        n_outputs = out.shape[1]
         for data in datasets:
             lo, hi = data.label_range()
             if lo < 0 or hi >= n_outputs:
@@ -295,20 +392,25 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
                     f"{name}: the {data.role} labels of {label} must lie in [0, {n_outputs}) "
                     f"for models with {n_outputs} outputs; got labels from {lo} to {hi}."
                 )
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a probe of the loss's form, not a result
+            _check_loss(self._loss_fn()(out, y), f" ({name}, {label})")
 
     @staticmethod
     @torch.no_grad()
-    def _n_outputs(group, device):
+    def _probe(group, device, label):
+        """Logits and labels of model 0 on two training samples, checked for their form."""
         model = group.models[0]
-        X, _ = group._train.take([0])
+        X, y = group._train.take(list(range(min(2, group.n_train_samples))))
+        where = f" (model 0 of {label})"
         with _eval_mode(model):
-            out = model(X.to(device))
+            out = _logits(model, X.to(device), where)
         if out.ndim != 2:
             raise ValueError(
-                f"Models must output (batch, n_classes) logits; model 0 of {group._label()} "
+                f"Models must output (batch, n_classes) logits; model 0 of {label} "
                 f"outputs shape {tuple(out.shape)}."
             )
-        return out.shape[1]
+        return out, y.to(device)
 
     def _columns(self, features):
         """The output columns: the features, then their standard errors with ``return_se``."""
@@ -364,7 +466,17 @@ _N_JOBS_PARAM = """    n_jobs : int or None, default=None
         (``parallel_config(backend="threading")``) runs the groups in turn:
         their computations fork torch's global RNG, which threads would share.
         A Dask cluster runs the groups on its workers with ``with
-        joblib.parallel_config(backend="dask"): featurizer.transform(groups)``."""
+        joblib.parallel_config(backend="dask"): featurizer.transform(groups)``.
+    cache_dir : str, path, bool or None, default=None
+        Folder of an on-disk cache of rows, one per group, shared with the zoo
+        (:func:`featurizers.zoo.train_zoo`): ``True`` uses the zoo's default folder
+        (:func:`featurizers.zoo.default_cache_dir`), None or False no cache. A row
+        is keyed by a hash of the group's weights and data, the featurizer's
+        parameters, its random stream (``random_state`` and the group's position)
+        and the package version, and written as soon as it is computed: a rerun
+        after a crash or Ctrl-C computes only the missing rows, and the same rows.
+        With ``random_state=None`` every run draws new streams, so nothing is
+        reused. Rows with NaN are not cached (they warn again when recomputed)."""
 
 _COMMON_PARAMS = """    loss_fn : callable, default=None
         ``loss_fn(logits, labels)`` returning the mean loss of a batch;
@@ -432,6 +544,7 @@ class ValidationFeaturizer(_GroupFeaturizer):
             Interval(Integral, 1, None, closed="left"),
             None,
         ],
+        "cache_dir": [str, os.PathLike, "boolean", None],
         "verbose": ["verbose"],
     }
 
@@ -444,6 +557,7 @@ class ValidationFeaturizer(_GroupFeaturizer):
         batch_size=256,
         on_nan="warn",
         n_jobs=None,
+        cache_dir=None,
         verbose=1,
     ):
         self.features = features
@@ -452,6 +566,7 @@ class ValidationFeaturizer(_GroupFeaturizer):
         self.batch_size = batch_size
         self.on_nan = on_nan
         self.n_jobs = n_jobs
+        self.cache_dir = cache_dir
         self.verbose = verbose
 
     def _group_values(self, group, index, features, device, seed):
@@ -647,6 +762,7 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         on_nan="warn",
         random_state=None,
         n_jobs=None,
+        cache_dir=None,
         verbose=1,
     ):
         self.features = features
@@ -664,6 +780,7 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         self.on_nan = on_nan
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.cache_dir = cache_dir
         self.verbose = verbose
 
     def _check_params(self):
@@ -832,10 +949,10 @@ class HyperparameterFeaturizer(_GroupFeaturizer):
                 f"be a positive finite number (a count of samples, not a bool); got "
                 f"{amount!r}."
             )
-        return {
-            "log_data_amount": math.log(amount),
-            "log_para_amount": math.log(group.n_parameters),
-        }, set()
+        values = {"log_data_amount": math.log(amount)}
+        if "log_para_amount" in features:  # parameter-free models are refused then
+            values["log_para_amount"] = math.log(group.n_parameters)
+        return values, set()
 
 
 for _featurizer in (ValidationFeaturizer, LossLandscapeFeaturizer):

@@ -1,7 +1,9 @@
 """Private helpers shared by the featurizers modules: eval mode, random states, renames.
 
 :func:`_eval_mode` is the one way the package runs a user's model in eval mode and
-gives it back as it was. The random-state helpers turn a scikit-learn style
+gives it back as it was; :func:`_logits` and :func:`_check_loss` turn the errors of
+models and losses of the wrong form (tuple outputs, integer inputs, per-sample losses)
+into messages that name the fix. The random-state helpers turn a scikit-learn style
 ``random_state`` (None, an int, a :class:`numpy.random.RandomState` or a
 :class:`numpy.random.Generator`) into the seeds numpy and torch need.
 :func:`_renamed_parameters` and :func:`_warn_renamed` keep the former names of
@@ -120,3 +122,51 @@ def _forked_rng(seed, device):
     with torch.random.fork_rng(**kwargs):
         torch.manual_seed(seed)
         yield
+
+
+def _logits(model, X, where="", forward=None):
+    """``model(X)``, with errors that name the problem for inputs of the wrong dtype.
+
+    An integer input tensor is legitimate for a model that embeds tokens, so it is
+    not refused up front; when the model then fails on it, the error says so.
+    """
+    try:
+        out = model(X) if forward is None else forward(X)
+    except RuntimeError as exc:
+        if X.is_floating_point() or X.is_complex():
+            raise
+        dtypes = sorted({str(p.dtype) for p in model.parameters() if p.is_floating_point()})
+        raise TypeError(
+            f"The model fails on inputs of dtype {X.dtype}{where} ({exc}). Models with "
+            f"{'/'.join(dtypes) or 'floating-point'} parameters need floating-point "
+            "inputs: convert the data with X.float() (or X.to(<the parameters' dtype>))."
+        ) from None
+    _check_output(out, where)
+    return out
+
+
+def _check_output(logits, where=""):
+    """A TypeError for model outputs that are not one tensor (tuples, dicts, ...)."""
+    if not isinstance(logits, torch.Tensor):
+        kind = type(logits).__name__
+        part = {"tuple": "out[0]", "list": "out[0]", "dict": "out['logits']"}.get(kind)
+        fix = f" (e.g. {part})" if part else ""
+        raise TypeError(
+            f"Models must return one tensor of (batch, n_classes) logits{where}; got a "
+            f"{kind}. Wrap the model in a module whose forward returns the logits{fix}."
+        )
+
+
+def _check_loss(loss, where=""):
+    """A ValueError unless ``loss`` is the 0-d tensor of a batch's mean loss."""
+    if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
+        got = (
+            f"a tensor of shape {tuple(loss.shape)}"
+            if isinstance(loss, torch.Tensor)
+            else f"a {type(loss).__name__}"
+        )
+        raise ValueError(
+            f"loss_fn must return the mean loss of a batch as a 0-d tensor{where}; got "
+            f"{got}. With a torch loss use reduction='mean' (not 'none' or 'sum')."
+        )
+    return loss

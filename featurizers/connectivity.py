@@ -36,7 +36,15 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from tqdm.auto import tqdm
 
 from ._groups import _Data
-from ._utils import _RANDOM_STATE, _eval_mode, _forked_rng, _torch_seed
+from ._utils import (
+    _RANDOM_STATE,
+    _check_loss,
+    _check_output,
+    _eval_mode,
+    _forked_rng,
+    _logits,
+    _torch_seed,
+)
 
 __all__ = [
     "CURVE_TS",
@@ -81,6 +89,7 @@ def _weights(model):
 
 def _check_targets(logits, targets, where=""):
     """Clear errors for labels that are not class indices of ``logits``."""
+    _check_output(logits, where)
     if targets.is_floating_point() or targets.dtype == torch.bool:
         raise TypeError(
             f"Labels must be integer class indices{where}; got dtype {targets.dtype}."
@@ -328,6 +337,11 @@ def fit_bend(
     w0, w1 = _weights(model_a), _weights(model_b)
     theta = init_bend(model_a, model_b, init=init, random_state=seed)
     theta = {k: v.requires_grad_(True) for k, v in theta.items()}
+    if not theta:
+        raise ValueError(
+            "fit_bend needs models with parameters (the curve is a path between their "
+            f"weights); the {type(model_a).__name__} has none."
+        )
     template = copy.deepcopy(model_a).train()
     template.requires_grad_(False)
     for p in template.parameters():  # only the buffers of the copy are used
@@ -343,10 +357,13 @@ def fit_bend(
                 X, y = X.to(device), y.to(device)
                 t = float(torch.rand((), generator=generator))
                 w = bezier_point(w0, theta, w1, t)
-                out = functional_call(template, w, (X,))
                 if epoch == 0:
+                    out = _logits(template, X, " (curve training)",
+                                  forward=lambda X: functional_call(template, w, (X,)))
                     _check_targets(out, y, " (curve training)")
-                loss = loss_fn(out, y)
+                    loss = _check_loss(loss_fn(out, y), " (curve training)")
+                else:
+                    loss = loss_fn(functional_call(template, w, (X,)), y)
                 if weight_decay:
                     loss = loss + 0.5 * weight_decay * sum((v**2).sum() for v in w.values())
                 if not torch.isfinite(loss):
@@ -491,10 +508,10 @@ def evaluate_model(model, data, *, loss_fn=None, batch_size=256):
     with _eval_mode(model):
         for X, y in data.batches(batch_size):
             X, y = X.to(device), y.to(device)
-            out = model(X)
+            out = _logits(model, X)
             _check_targets(out, y)
             b = len(y)
-            total += float(loss_fn(out, y)) * b
+            total += float(_check_loss(loss_fn(out, y))) * b
             wrong += int((out.argmax(dim=1) != y).sum())
             n += b
     return 100.0 * wrong / n, total / n

@@ -17,7 +17,7 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, validate_params
 
 from ._precision import mean_se
-from ._utils import _RANDOM_STATE, _check_random_state, _eval_mode
+from ._utils import _RANDOM_STATE, _check_random_state, _eval_mode, _logits
 
 __all__ = ["linear_cka", "mixup_batches", "output_cka"]
 
@@ -268,7 +268,7 @@ def output_cka(model_a, model_b, batches):
         for batch in batches:
             probs = []
             for model in (model_a, model_b):
-                logits = model(batch)
+                logits = _logits(model, batch, " (output_cka)")
                 if logits.ndim != 2:
                     raise ValueError(
                         "output_cka needs model outputs of shape (batch_size, "

@@ -20,6 +20,7 @@ from ._search import (
     compile_tree,
     exhaustive_threshold,
     leaf_class_weights,
+    midpoint,
     position_scores,
 )
 
@@ -281,7 +282,7 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
             if init is None or not b[0] <= init <= b[1]:
                 # no initial value, or one outside the training range: start mid-range
                 # (pinned to an edge it would steer the splits fitted before it)
-                init = (b[0] + b[1]) / 2
+                init = midpoint(b[0], b[1])
             bounds.append(b)
             thresholds.append(float(init))
         thresholds = np.array(thresholds, dtype=np.float64)

@@ -29,6 +29,7 @@ list, so the commands can be called in-process: ``main(["reproduce"])``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -116,6 +117,28 @@ class _OutputFile:
     def discard(self):
         self._handle.close()
         self._remove_created(self._created)
+
+
+def _other_inputs(args, target):
+    """Files the command may read besides its groups: path arguments, the collections.
+
+    Writing the report over one of the collections' files in the folders searched for
+    them (``--data-home``, ``SKLEARN_MDTREE_DATA``, the cache) would replace the
+    user's data, as would writing it over any existing file given as an argument.
+    """
+    from .datasets._model_diagnosis import _data_folders
+    from .datasets._registry import COLLECTION_FILES
+
+    inputs = [
+        value for key, value in vars(args).items()
+        if isinstance(value, (str, os.PathLike)) and value is not target
+        and os.path.isfile(value)
+    ]
+    return inputs + [
+        folder / name
+        for folder in _data_folders(getattr(args, "data_home", None))
+        for name in COLLECTION_FILES.values()
+    ]
 
 
 # --------------------------------------------------------------------------------------
@@ -445,7 +468,12 @@ def _demo(args, out):
     try:
         run_demo(args.output, preset=args.preset, cache_dir=args.cache_dir,
                  n_jobs=args.n_jobs, verbose=0 if args.quiet else 1, out=out)
-    except (OSError, ValueError, ImportError) as exc:
+    except ImportError as exc:  # the plots need matplotlib (extra "plot")
+        raise _CommandError(
+            f"needs {exc.name or 'an optional dependency'} ({exc}); install it with "
+            "`pip install \"sklearn-mdtree[all]\"`"
+        ) from None
+    except (OSError, ValueError) as exc:
         raise _CommandError(str(exc)) from None
     return 0
 
@@ -534,6 +562,8 @@ def main(argv=None):
             if getattr(args, "html", None):
                 check_output(args.html, inputs)
         target = args.out if args.command == "featurize" else args.output
+        if target:
+            check_output(target, _other_inputs(args, target))
         # before any work: an unwritable --output fails at once, not after the report
         output = _OutputFile(target) if target else None
         html = _OutputFile(args.html) if getattr(args, "html", None) else None

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import numbers
 from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any, Hashable, Iterator, Union
 
 import numpy as np
@@ -88,11 +89,50 @@ Node = Union[Split, Leaf]
 
 
 def _walk(node: Node) -> Iterator[Node]:
-    """Yield the nodes of a subtree in pre-order."""
-    yield node
-    if isinstance(node, Split):
-        yield from _walk(node.left)
-        yield from _walk(node.right)
+    """Yield the nodes of a subtree in pre-order.
+
+    Iterative, so that a deep hand-made tree does not exhaust Python's stack; a
+    Split reached twice (a cycle, made by hand through ``object.__setattr__`` on
+    the frozen nodes, or one Split object used at two places) raises a ValueError
+    naming it instead of looping for ever.
+    """
+    seen = set()
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Split):
+            if id(node) in seen:
+                raise ValueError(
+                    f"The split {_name_of(node)} is reached twice from the root: a hierarchy "
+                    "must be a tree (no cycle, no Split object used at two places). Build "
+                    "each node once, e.g. with a function that returns a fresh Split."
+                )
+            seen.add(id(node))
+            yield node
+            stack += [node.right, node.left]
+        else:
+            yield node
+
+
+#: Deepest hierarchy accepted: fitting and printing recurse once per level.
+_MAX_DEPTH = 200
+
+
+def _depth(root):
+    """Splits on the longest path from ``root`` to a leaf (the tree is acyclic)."""
+    deepest, stack = 0, [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Split):
+            stack += [(node.left, depth + 1), (node.right, depth + 1)]
+        else:
+            deepest = max(deepest, depth)
+    return deepest
+
+
+def _name_of(node):
+    name = getattr(node, "name", None)
+    return repr(name) if isinstance(name, str) else f"<{type(node).__name__} {name!r}>"
 
 
 class Hierarchy:
@@ -186,6 +226,7 @@ class Hierarchy:
         names = []
         for node in _walk(self.root):
             if isinstance(node, Leaf):
+                _check_label(node)
                 continue
             if not isinstance(node, Split):
                 raise TypeError(
@@ -210,6 +251,12 @@ class Hierarchy:
                 )
             _check_bounds(node)
             names.append(node.name)
+        depth = _depth(self.root)
+        if depth > _MAX_DEPTH:
+            raise ValueError(
+                f"A hierarchy may be at most {_MAX_DEPTH} splits deep (the tree is walked "
+                f"recursively when fitted and printed). Got a depth of {depth}."
+            )
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"Split names must be unique. Repeated: {duplicates}.")
@@ -222,8 +269,13 @@ class Hierarchy:
         if self.task is not None and not isinstance(self.task, str):
             raise TypeError(f"The 'task' of a Hierarchy must be a str or None. Got {self.task!r}.")
         if self.order is not None:
+            if isinstance(self.order, (str, bytes)) or not isinstance(self.order, Sequence):
+                raise TypeError(
+                    "The 'order' of a Hierarchy must be a sequence of split names or None. "
+                    f"Got {self.order!r} instead."
+                )
             order = list(self.order)
-            if sorted(order) != sorted(names):
+            if sorted(map(repr, order)) != sorted(map(repr, names)):
                 raise ValueError(
                     f"The 'order' of a Hierarchy must list every split name once. "
                     f"Got {order} for splits {names}."
@@ -273,19 +325,25 @@ class Hierarchy:
                     f"Invalid parameter {key!r} for Hierarchy. Valid parameters are 'root', "
                     f"'order', 'task' and '<split>__threshold' / '<split>__bounds'."
                 )
-            if attr == "bounds" and value is not None:
-                value = tuple(value)
+            if attr == "bounds" and isinstance(value, (list, np.ndarray)):
+                value = tuple(value)  # other values are checked, naming the split, by validate
             self.root = _replace_node(self.root, name, **{attr: value})
         return self
 
     def __repr__(self):
-        names = [s.name for s in self.splits()] if isinstance(self.root, (Split, Leaf)) else []
-        return f"Hierarchy(splits={names}, leaves={len(self.leaves())})"
+        try:
+            names, n_leaves = [s.name for s in self.splits()], len(self.leaves())
+            return f"Hierarchy(splits={names}, leaves={n_leaves})"
+        except (TypeError, ValueError, KeyError):  # an invalid hand-made tree
+            return f"Hierarchy(root={type(self.root).__name__}, invalid)"
 
     def __eq__(self, other):
+        if not isinstance(other, Hierarchy):
+            return False
+        for hierarchy in (self, other):  # a cycle would recurse in the dataclasses' ==
+            list(_walk(hierarchy.root))
         return (
-            isinstance(other, Hierarchy)
-            and self.root == other.root
+            self.root == other.root
             and _order_tuple(self.order) == _order_tuple(other.order)
             and self.task == other.task
         )
@@ -297,15 +355,45 @@ def _order_tuple(order):
     return None if order is None else tuple(order)
 
 
+def _check_label(leaf: Leaf) -> None:
+    label = leaf.label
+    try:
+        hash(label)
+    except TypeError:
+        raise TypeError(
+            f"The label of a Leaf must be hashable (a str, a number or None). Got {label!r} "
+            f"({type(label).__name__}) instead."
+        ) from None
+    if isinstance(label, numbers.Real) and label != label:
+        raise ValueError("The label of a Leaf must not be NaN (None means the majority class).")
+
+
+def _real(value, what, node):
+    """``float(value)`` of a real number, or a TypeError naming the split."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"The {what} of split {node.name!r} must be a real number. Got {value!r} "
+            f"({type(value).__name__}) instead."
+        )
+    return float(value)
+
+
 def _check_bounds(node: Split) -> None:
     bounds = node.bounds
     if bounds is not None:
+        if isinstance(bounds, (str, bytes, Mapping)) or not isinstance(
+            bounds, (Sequence, np.ndarray)
+        ):
+            raise TypeError(
+                f"The bounds of split {node.name!r} must be a pair (low, high) of real "
+                f"numbers or None. Got {bounds!r} ({type(bounds).__name__}) instead."
+            )
         if len(bounds) != 2:
             raise ValueError(
                 f"The bounds of split {node.name!r} must be a pair (low, high). "
                 f"Got {bounds!r} instead."
             )
-        low, high = (float(b) for b in bounds)
+        low, high = _real(bounds[0], "lower bound", node), _real(bounds[1], "upper bound", node)
         if not (np.isfinite(low) and np.isfinite(high)):
             raise ValueError(
                 f"The bounds of split {node.name!r} must be finite. Got {bounds!r} instead."
@@ -316,13 +404,13 @@ def _check_bounds(node: Split) -> None:
                 f"Got low={low} > high={high}."
             )
     if node.threshold is not None:
-        thr = float(node.threshold)
+        thr = _real(node.threshold, "initial threshold", node)
         if not np.isfinite(thr):
             raise ValueError(
                 f"The initial threshold of split {node.name!r} must be finite. "
                 f"Got {node.threshold!r} instead."
             )
-        if bounds is not None and not (bounds[0] <= thr <= bounds[1]):
+        if bounds is not None and not (low <= thr <= high):
             raise ValueError(
                 f"The initial threshold of split {node.name!r} must lie inside its bounds "
                 f"{tuple(bounds)}. Got {thr} instead."

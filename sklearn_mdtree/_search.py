@@ -30,6 +30,7 @@ __all__ = [
     "position_scores",
     "brent_threshold",
     "exhaustive_threshold",
+    "midpoint",
 ]
 
 
@@ -325,13 +326,43 @@ def brent_threshold(values, scores, total, bounds, *, xatol=1e-5, maxiter=500):
     def objective(t):
         return -(scores[values.searchsorted(t, side="right")] / total)
 
+    low, high = float(bounds[0]), float(bounds[1])
+    if np.isfinite(high - low):
+        result = minimize_scalar(
+            objective,
+            bounds=(low, high),
+            method="bounded",
+            options={"xatol": xatol, "maxiter": maxiter},
+        )
+        return float(result.x)
+    # The width of the bounds overflows float64 (features near +-1.8e308): Brent's
+    # steps would be infinite and its result too. Search t = mid + half * u for u in
+    # [-1, 1] instead, with the tolerance scaled alike, and keep t inside the bounds.
+    half, mid = high / 2 - low / 2, midpoint(low, high)
     result = minimize_scalar(
-        objective,
-        bounds=(float(bounds[0]), float(bounds[1])),
+        lambda u: objective(mid + half * u),
+        bounds=(-1.0, 1.0),
         method="bounded",
-        options={"xatol": xatol, "maxiter": maxiter},
+        options={"xatol": xatol / half, "maxiter": maxiter},
     )
-    return float(result.x)
+    return float(min(max(mid + half * float(result.x), low), high))
+
+
+def midpoint(a, b):
+    """``(a + b) / 2`` of two finite floats, also where ``a + b`` overflows float64.
+
+    Parameters
+    ----------
+    a, b : float
+
+    Returns
+    -------
+    middle : float
+        Exactly ``(a + b) / 2`` whenever ``a + b`` is finite.
+    """
+    a, b = float(a), float(b)
+    middle = (a + b) / 2
+    return middle if np.isfinite(middle) else a / 2 + b / 2
 
 
 def exhaustive_threshold(values, scores, bounds, *, rtol=1e-12):
@@ -372,5 +403,9 @@ def exhaustive_threshold(values, scores, bounds, *, rtol=1e-12):
     run_end = np.flatnonzero(edges == -1) - 1
     a = start[run_start]
     b = np.minimum(hi_edge[run_end], high)
-    widest = int(np.argmax(b - a))
-    return float(a[widest] + (b[widest] - a[widest]) / 2)
+    with np.errstate(over="ignore"):  # widths beyond float64 compare as inf
+        widest = int(np.argmax(b - a))
+        middle = a[widest] + (b[widest] - a[widest]) / 2
+    if not np.isfinite(middle):
+        middle = midpoint(a[widest], b[widest])
+    return float(middle)

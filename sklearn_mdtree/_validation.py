@@ -41,9 +41,11 @@ def _check_columns(frame, columns, *, what="frame"):
 
 
 def _check_numeric(frame, columns, *, what="frame", line_offset=None):
-    """Raise a ValueError naming a non-numeric column or a missing value (NaN) in it.
+    """Raise a ValueError naming a non-numeric column or a missing or infinite value in it.
 
-    Rows are named by position, or by file line if ``line_offset`` is given.
+    Infinities are refused with NaN: downstream they would come out as NaN gains or
+    as errors that blame a derived column. Rows are named by position, or by file
+    line if ``line_offset`` is given.
     """
     for column in columns:
         values = frame[column]
@@ -64,6 +66,12 @@ def _check_numeric(frame, columns, *, what="frame", line_offset=None):
             raise ValueError(
                 f"Column {column!r} of the {what} has missing values (NaN) in "
                 f"{_where(nan_rows, line_offset)}."
+            )
+        inf_rows = np.flatnonzero(np.isinf(values.to_numpy(dtype=np.float64)))
+        if len(inf_rows):
+            raise ValueError(
+                f"Column {column!r} of the {what} has infinite values in "
+                f"{_where(inf_rows, line_offset)}; the values must be finite."
             )
 
 

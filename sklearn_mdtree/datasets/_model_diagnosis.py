@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import stat
 from importlib import resources
 from pathlib import Path
 
@@ -116,8 +117,13 @@ def _read_csv(filepath_or_buffer, *, what):
 
     The error names ``what`` (e.g. ``"CSV file 'x.csv'"``): the file does not parse
     (with the parser's line number), has more fields on its data lines than names in
-    its header, or has no rows. A missing file raises pandas' ``FileNotFoundError``.
+    its header, or has no rows, or, for a path: it is not a regular file (a FIFO or a
+    device, whose reading could block or never end) or does not end with a newline
+    (its last line may be cut short, which pandas would read as a different number).
+    A missing file raises pandas' ``FileNotFoundError``.
     """
+    if isinstance(filepath_or_buffer, (str, os.PathLike)):
+        _check_complete_file(os.fspath(filepath_or_buffer), what=what)
     try:
         frame = pd.read_csv(filepath_or_buffer)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -132,6 +138,38 @@ def _read_csv(filepath_or_buffer, *, what):
     if len(frame) == 0:
         raise ValueError(f"The {what} has a header but no rows.")
     return frame
+
+
+_COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar")
+
+
+def _check_complete_file(path, *, what):
+    """A ValueError for a path that is not a regular file, or whose last line is cut.
+
+    Missing files and folders are left to the reader's own errors.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if stat.S_ISDIR(mode):
+        return
+    if not stat.S_ISREG(mode):
+        raise ValueError(
+            f"The {what} is not a regular file (a FIFO, a device or a socket), whose "
+            "reading could block or never end. Save the table to a file first."
+        )
+    if path.lower().endswith(_COMPRESSED):
+        return
+    with open(path, "rb") as handle:
+        content = handle.read()
+    if content and not content.endswith((b"\n", b"\r")):
+        last_line = content.count(b"\n") + 1
+        raise ValueError(
+            f"The {what} does not end with a newline, so its last line (line "
+            f"{last_line}) may be cut short (an interrupted copy or "
+            "download). If the file is complete, end it with a newline."
+        )
 
 
 def _check_model_diagnosis_frame(frame, *, what):
@@ -270,15 +308,18 @@ def _retrieve(filename, folder, searched):
     return Path(path)
 
 
+def _data_folders(data_home):
+    """The folders searched for the collections, in order (the last one downloads)."""
+    if data_home is not None:
+        return [Path(data_home).expanduser()]
+    env = os.environ.get(DATA_ENV_VAR)
+    return [*([Path(env).expanduser()] if env else []), _default_data_home()]
+
+
 def _fetch_file(filename, *, data_home, download_if_missing):
     """Path to a verified copy of ``filename``: local, cached, or downloaded."""
     expected = REGISTRY[filename]
-    if data_home is not None:
-        folders = [Path(data_home).expanduser()]
-    else:
-        env = os.environ.get(DATA_ENV_VAR)
-        folders = [Path(env).expanduser()] if env else []
-        folders.append(_default_data_home())
+    folders = _data_folders(data_home)
     for folder in folders:
         path = folder / filename
         if path.is_file():

@@ -134,7 +134,10 @@ def test_bad_checkpoints_and_data(run, capsys):
 
 def test_bad_features_csv(tmp_path, capsys):
     good = "train_error,mode_connectivity_peak,hessian_t,CKA\n1,-2,5,0.5\n"
-    (tmp_path / "truncated.csv").write_text(good + "3,-4")
+    (tmp_path / "cut.csv").write_text(good + "3,-4")  # cut mid-line: no final newline
+    _bad(["diagnose", str(tmp_path / "cut.csv"), "--tree", "cifar10-resnet18"], capsys,
+         "last line (line 3) may be cut short", tmp_path)
+    (tmp_path / "truncated.csv").write_text(good + "3,-4\n")
     _bad(["diagnose", str(tmp_path / "truncated.csv"), "--tree", "cifar10-resnet18"], capsys,
          "missing values (NaN) in line(s) 3", tmp_path)
     (tmp_path / "missing.csv").write_text(good + "3,,6,0.5\n")
