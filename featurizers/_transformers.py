@@ -75,7 +75,25 @@ def _describe(value):
 
 
 class FeaturizationWarning(UserWarning):
-    """A feature of a group was reported as NaN (non-finite loss, ln of a value <= 0)."""
+    """A feature of a group was reported as NaN (non-finite loss, ln of a value <= 0).
+
+    The featurizers warn with it instead of raising, so that one bad group does not
+    end a long run; turn it into an error with a warnings filter.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from featurizers import FeaturizationWarning
+    >>> issubclass(FeaturizationWarning, UserWarning)
+    True
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", FeaturizationWarning)
+    ...     try:
+    ...         warnings.warn("hessian_t of group 0 is NaN", FeaturizationWarning)
+    ...     except FeaturizationWarning as exc:
+    ...         print(exc)
+    hessian_t of group 0 is NaN
+    """
 
 
 _PAIRWISE = frozenset({"mode_connectivity_peak", "mode_connectivity", "CKA"})

@@ -168,6 +168,15 @@ class Decision:
         The model's value of the feature.
     went_left : bool
         True if ``value <= threshold`` (the left branch).
+
+    Examples
+    --------
+    >>> from sklearn_mdtree.diagnosis import Decision
+    >>> decision = Decision("t0", "train_error", 1.0, 5.0, went_left=False)
+    >>> decision.side
+    '>'
+    >>> print(decision)
+    train_error = 5 > 1  [t0]
     """
 
     split: str
@@ -202,6 +211,21 @@ class TreeVerdict:
         The splits from the root to that leaf.
     meaning : LabelMeaning
         What the label means: cause and action, in words.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_mdtree import MDTreeClassifier
+    >>> from sklearn_mdtree.diagnosis import diagnose
+    >>> F = pd.DataFrame({"train_error": [0.1, 5.0, 6.0],
+    ...                   "mode_connectivity_peak": [-1.0, -40.0, -2.0],
+    ...                   "hessian_t": [8.0, 5.0, 6.0]})
+    >>> q1 = MDTreeClassifier("q1").fit(F, ["small", "large", "large"])
+    >>> verdict = diagnose(q1, F.iloc[[1]])[0].q1
+    >>> verdict.task, str(verdict.label), verdict.regime
+    ('bs_failure', 'large', 1)
+    >>> [decision.split for decision in verdict.path]
+    ['t0', 't1', 't2']
     """
 
     task: str
@@ -234,6 +258,21 @@ class Recommendation:
         The Q1 tree's verdict (the direction of the optimizer hyperparameter).
     q2 : TreeVerdict or None
         The Q2 tree's verdict (optimizer or model size / data), if a Q2 tree was given.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_mdtree import MDTreeClassifier
+    >>> from sklearn_mdtree.diagnosis import diagnose
+    >>> F = pd.DataFrame({"train_error": [0.1, 5.0, 6.0],
+    ...                   "mode_connectivity_peak": [-1.0, -40.0, -2.0],
+    ...                   "hessian_t": [8.0, 5.0, 6.0]})
+    >>> q1 = MDTreeClassifier("q1").fit(F, ["small", "large", "large"])
+    >>> recommendation = diagnose(q1, F.iloc[[1]])[0]
+    >>> recommendation.action, recommendation.hyperparameter, recommendation.direction
+    ('increase batch size', 'batch size', 'increase')
+    >>> recommendation.q2 is None
+    True
     """
 
     model: object
@@ -269,6 +308,21 @@ class Diagnosis:
         One row per model (the input's index): ``action``, ``hyperparameter``,
         ``direction``, then for each tree (``q1_``, ``q2_`` prefixes) ``label``,
         ``regime``, ``path`` (one line of text) and ``cause``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_mdtree import MDTreeClassifier
+    >>> from sklearn_mdtree.diagnosis import diagnose
+    >>> F = pd.DataFrame({"train_error": [0.1, 5.0, 6.0],
+    ...                   "mode_connectivity_peak": [-1.0, -40.0, -2.0],
+    ...                   "hessian_t": [8.0, 5.0, 6.0]})
+    >>> q1 = MDTreeClassifier("q1").fit(F, ["small", "large", "large"])
+    >>> result = diagnose(q1, F)
+    >>> len(result), result[1].action
+    (3, 'increase batch size')
+    >>> list(result.frame.columns[:3])
+    ['action', 'hyperparameter', 'direction']
     """
 
     def __init__(self, recommendations, frame):
