@@ -28,11 +28,44 @@ __all__ = ["ZooCacheWarning", "default_cache_dir"]
 
 
 class ZooCacheWarning(UserWarning):
-    """A cached file of the zoo could not be used and is being recomputed."""
+    """A cached file of the zoo could not be used and is being recomputed.
+
+    Examples
+    --------
+    A run that does not want to see these warnings can silence them:
+
+    >>> import warnings
+    >>> from featurizers.zoo import ZooCacheWarning
+    >>> issubclass(ZooCacheWarning, UserWarning)
+    True
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", ZooCacheWarning)
+    ...     warnings.warn("Zoo cache: a file cannot be read", ZooCacheWarning)
+    """
 
 
 def default_cache_dir():
-    """``sklearn.datasets.get_data_home() / "mdtree" / "zoo"`` (``SCIKIT_LEARN_DATA``)."""
+    """``sklearn.datasets.get_data_home() / "mdtree" / "zoo"`` (``SCIKIT_LEARN_DATA``).
+
+    Examples
+    --------
+    ``SCIKIT_LEARN_DATA`` moves it (``get_data_home`` creates that folder):
+
+    >>> import os, tempfile
+    >>> from pathlib import Path
+    >>> from featurizers.zoo import default_cache_dir
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     old = os.environ.get("SCIKIT_LEARN_DATA")
+    ...     os.environ["SCIKIT_LEARN_DATA"] = tmp
+    ...     try:
+    ...         path = default_cache_dir()
+    ...     finally:
+    ...         _ = os.environ.pop("SCIKIT_LEARN_DATA")
+    ...         if old is not None:
+    ...             os.environ["SCIKIT_LEARN_DATA"] = old
+    ...     path == Path(tmp) / "mdtree" / "zoo"
+    True
+    """
     from sklearn.datasets import get_data_home
 
     return Path(get_data_home()) / "mdtree" / "zoo"

@@ -30,6 +30,15 @@ class Configuration:
         Model width, passed to the model factory.
     bs : int
         Batch size.
+
+    Examples
+    --------
+    >>> from featurizers.zoo import Configuration
+    >>> config = Configuration(noise=0.1, lr=0.1, data_amount=300, width=16, bs=8)
+    >>> print(config)
+    width=16 bs=8 data_amount=300 lr=0.1 noise=0.1
+    >>> config.as_dict()["width"], config < Configuration(0.1, 0.1, 300, 32, 8)
+    (16, True)
     """
 
     noise: float
@@ -198,6 +207,13 @@ def zoo_preset(name):
     Returns
     -------
     ZooGrid
+
+    Examples
+    --------
+    >>> from featurizers.zoo import zoo_preset
+    >>> grid = zoo_preset("tiny")
+    >>> grid.width, grid.steps, grid.n_configurations, grid.n_models
+    ((4, 16), 300, 16, 32)
     """
     if name not in ZOO_PRESETS:
         raise ValueError(

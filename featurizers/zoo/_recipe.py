@@ -43,6 +43,15 @@ class Recipe:
     random_state : int, default=0
         Seeds the featurization; each configuration's row depends only on it and
         on that configuration's models.
+
+    Examples
+    --------
+    >>> from featurizers.zoo import Recipe
+    >>> recipe = Recipe(curve_epochs=5)
+    >>> recipe.name, recipe.curve_epochs
+    ('digits-tanh-mlp', 5)
+    >>> recipe == Recipe(curve_epochs=5), recipe == Recipe()
+    (True, False)
     """
 
     name: str = "digits-tanh-mlp"
@@ -88,6 +97,14 @@ def tanh_mlp(config):
 
     ReLU networks were tried and failed: small batches kill their units, and
     the MD tree did no better than a decision tree on validation error.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from featurizers.zoo import Configuration, tanh_mlp
+    >>> model = tanh_mlp(Configuration(noise=0.0, lr=0.1, data_amount=100, width=8, bs=16))
+    >>> model(torch.zeros(3, 64)).shape
+    torch.Size([3, 10])
     """
     width = config.width
     return torch.nn.Sequential(
@@ -115,6 +132,15 @@ def digits_task(n_train=1200, *, seed=0):
     Returns
     -------
     train, test : tuple of (Tensor, Tensor)
+
+    Examples
+    --------
+    >>> from featurizers.zoo import digits_task
+    >>> (X_train, y_train), (X_test, y_test) = digits_task(n_train=1000)
+    >>> tuple(X_train.shape), tuple(X_test.shape), X_train.dtype, y_train.dtype
+    ((1000, 64), (797, 64), torch.float32, torch.int64)
+    >>> bool(X_train.min() >= 0), bool(X_train.max() <= 1)
+    (True, True)
     """
     X, y = load_digits(return_X_y=True)
     order = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed))
@@ -141,6 +167,15 @@ def noisy_labels(y, rate, n_classes, *, seed=0):
     Returns
     -------
     Tensor of int64
+
+    Examples
+    --------
+    >>> import torch
+    >>> from featurizers.zoo import noisy_labels
+    >>> y = torch.arange(10) % 5
+    >>> noisy = noisy_labels(y, 0.2, n_classes=5, seed=0)
+    >>> int((noisy != y).sum()), bool(torch.equal(noisy, noisy_labels(y, 0.2, 5, seed=0)))
+    (2, True)
     """
     y = y.clone()
     if rate == 0:

@@ -37,13 +37,35 @@ def batch_schedule(n_samples, batch_size, steps, seed):
     Returns
     -------
     Tensor of int64, shape (steps, batch_size)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from featurizers.zoo import batch_schedule
+    >>> schedule = batch_schedule(100, batch_size=8, steps=5, seed=0)
+    >>> tuple(schedule.shape), schedule.dtype, bool(schedule.max() < 100)
+    ((5, 8), torch.int64, True)
+    >>> bool(torch.equal(schedule, batch_schedule(100, 8, 5, seed=0)))
+    True
     """
     generator = torch.Generator().manual_seed(int(seed))
     return torch.randint(0, int(n_samples), (int(steps), int(batch_size)), generator=generator)
 
 
 def can_stack(model):
-    """Whether ``model`` can train in the vectorised path: no buffers, no dropout."""
+    """Whether ``model`` can train in the vectorised path: no buffers, no dropout.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from featurizers.zoo import can_stack
+    >>> can_stack(torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh()))
+    True
+    >>> can_stack(torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Dropout(0.5)))
+    False
+    >>> can_stack(torch.nn.BatchNorm1d(3))
+    False
+    """
     if any(True for _ in model.buffers()):
         return False
     return not any(isinstance(m, torch.nn.modules.dropout._DropoutNd) for m in model.modules())
@@ -69,6 +91,19 @@ def train_one(model, X, y, schedule, *, lr, momentum=0.9, seed=0):
     Returns
     -------
     model : torch.nn.Module
+
+    Examples
+    --------
+    >>> import torch
+    >>> from featurizers.zoo import batch_schedule, train_one
+    >>> X = torch.randn(20, 4, generator=torch.Generator().manual_seed(0))
+    >>> y = (X[:, 0] > 0).long()
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> model = torch.nn.Sequential(torch.nn.Linear(4, 2))
+    >>> model = train_one(model, X, y, batch_schedule(20, 4, steps=3, seed=0), lr=0.1)
+    >>> model.training, model(X).shape
+    (False, torch.Size([20, 2]))
     """
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     with torch.random.fork_rng(devices=[]):
@@ -146,6 +181,24 @@ def train_stacked(models, X, labels, schedules, *, lrs, momentum=0.9):
     Returns
     -------
     models : list of torch.nn.Module
+
+    Examples
+    --------
+    >>> import torch
+    >>> from featurizers.zoo import batch_schedule, train_one, train_stacked
+    >>> X = torch.randn(20, 4, generator=torch.Generator().manual_seed(0))
+    >>> y = (X[:, 0] > 0).long()
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> models = [torch.nn.Sequential(torch.nn.Linear(4, 2)) for _ in range(3)]
+    >>> copies = [torch.nn.Sequential(torch.nn.Linear(4, 2)) for _ in range(3)]
+    >>> for m, c in zip(models, copies):
+    ...     _ = c.load_state_dict(m.state_dict())
+    >>> schedules = torch.stack([batch_schedule(20, 4, steps=3, seed=s) for s in range(3)])
+    >>> models = train_stacked(models, X, y.expand(3, -1), schedules, lrs=[0.1, 0.1, 0.05])
+    >>> one = train_one(copies[2], X, y, schedules[2], lr=0.05)
+    >>> torch.allclose(models[2](X), one(X), atol=1e-5)
+    True
     """
     n_models = len(models)
     names = [name for name, _ in models[0].named_parameters()]
