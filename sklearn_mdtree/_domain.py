@@ -22,7 +22,29 @@ QUANTILES = (("q05", 0.05), ("q25", 0.25), ("median", 0.5), ("q75", 0.75), ("q95
 
 
 class OutOfDomainWarning(UserWarning):
-    """A diagnosis rests on a feature outside the range the tree was fitted on."""
+    """A diagnosis rests on a feature outside the range the tree was fitted on.
+
+    Issued by :func:`sklearn_mdtree.diagnose` (``warn=True``); each report's
+    ``out_of_domain`` says which groups it concerns.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import pandas as pd
+    >>> import sklearn_mdtree
+    >>> X = pd.DataFrame({"train_error": [40.0], "mode_connectivity_peak": [5.0],
+    ...                   "hessian_t": [50.0], "hessian_t_se": [0.1]}, index=["run-b"])
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     report = sklearn_mdtree.diagnose(X, "cifar10-resnet18-q1")
+    >>> [w.category.__name__ for w in caught], report[0].out_of_domain
+    (['OutOfDomainWarning'], True)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", sklearn_mdtree.OutOfDomainWarning)
+    ...     quiet = sklearn_mdtree.diagnose(X, "cifar10-resnet18-q1", warn=False)
+    >>> quiet[0].out_of_domain_features
+    ('train_error', 'mode_connectivity_peak')
+    """
 
 
 @dataclass(frozen=True)

@@ -456,6 +456,23 @@ class DiagnosisReport:
         The optimizer hyperparameter the actions name.
     borderline : float
         The borderline rule: ``|margin| < borderline`` standard errors.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import sklearn_mdtree
+    >>> X = pd.DataFrame({"train_error": [2.0, 3.0], "mode_connectivity_peak": [-30.0, -20.0],
+    ...                   "hessian_t": [5.0, 6.0], "hessian_t_se": [0.1, 0.1]},
+    ...                  index=["run-a", "run-b"])
+    >>> report = sklearn_mdtree.diagnose(X, "cifar10-resnet18-q1")
+    >>> type(report).__name__, len(report), report.optimizer, report.borderline
+    ('DiagnosisReport', 2, 'batch size', 2.0)
+    >>> report.trees["q1"]["name"], report.trees["q2"]
+    ('cifar10-resnet18-q1', None)
+    >>> report.to_frame()[["action", "out_of_domain"]].shape
+    (2, 2)
+    >>> report == sklearn_mdtree.diagnose(X, "cifar10-resnet18-q1")
+    True
     """
 
     def __init__(self, groups, trees, optimizer, borderline, estimators=None):
