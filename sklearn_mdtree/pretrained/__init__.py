@@ -116,6 +116,14 @@ def resolve_family(name):
     -------
     q1, q2 : str or None
         Shipped tree names; None where the name gives none.
+
+    Examples
+    --------
+    >>> from sklearn_mdtree.pretrained import resolve_family
+    >>> resolve_family("cifar10-resnet18")
+    ('cifar10-resnet18-q1', 'cifar10-resnet18-q2')
+    >>> resolve_family("cifar10-resnet18-q2")
+    (None, 'cifar10-resnet18-q2')
     """
     names = available_trees()
     if name in _families(names):

@@ -86,6 +86,24 @@ def tree_to_dict(tree, X=None, *, name=None, description=None, provenance=None):
         :meth:`~MDTreeClassifier.apply`, the same summary over the training
         configurations that reached it, or null for a leaf none reached) and
         ``provenance``.
+
+    Examples
+    --------
+    >>> import json
+    >>> import pandas as pd
+    >>> from sklearn_mdtree import MDTreeClassifier
+    >>> from sklearn_mdtree.pretrained import tree_to_dict
+    >>> X = pd.DataFrame({"train_error": [0.1, 5.0, 6.0],
+    ...                   "mode_connectivity_peak": [-1.0, -40.0, -2.0],
+    ...                   "hessian_t": [8.0, 5.0, 6.0]})
+    >>> tree = MDTreeClassifier("q1").fit(X, ["small", "large", "large"])
+    >>> doc = tree_to_dict(tree, X, name="my-q1")
+    >>> doc["format"], doc["task"], doc["n_training_configurations"]
+    ('sklearn-mdtree/fitted-tree', 'bs_failure', 3)
+    >>> doc["training_distribution"]["train_error"]["max"]
+    6.0
+    >>> json.loads(json.dumps(doc)) == doc  # plain JSON types only
+    True
     """
     from .. import __version__
 
@@ -249,6 +267,29 @@ class PretrainedTree:
         Where the training set came from.
     package_version : str
         Version of sklearn-mdtree that wrote the document.
+
+    Examples
+    --------
+    >>> from sklearn_mdtree.pretrained import load_tree
+    >>> load_tree("cifar10-resnet18-q1")
+    PretrainedTree(name='cifar10-resnet18-q1', task='bs_failure', n_training_configurations=1560)
+
+    Wrap a tree of your own, with the table it was fitted on as its domain:
+
+    >>> import pandas as pd
+    >>> from sklearn_mdtree import MDTreeClassifier
+    >>> from sklearn_mdtree.pretrained import PretrainedTree
+    >>> X = pd.DataFrame({"train_error": [0.1, 5.0, 6.0],
+    ...                   "mode_connectivity_peak": [-1.0, -40.0, -2.0],
+    ...                   "hessian_t": [8.0, 5.0, 6.0]})
+    >>> tree = MDTreeClassifier("q1").fit(X, ["small", "large", "large"])
+    >>> mine = PretrainedTree.from_estimator(tree, X, name="my-q1")
+    >>> mine
+    PretrainedTree(name='my-q1', task='bs_failure', n_training_configurations=3)
+    >>> mine.distribution["train_error"].outside(1.0)
+    (None, 0.0)
+    >>> PretrainedTree.from_dict(mine.to_dict()).estimator.predict(X).tolist()
+    ['small', 'large', 'large']
     """
 
     def __init__(self, document):
