@@ -87,6 +87,16 @@ class Transfer:
         MD tree hierarchy; the task's (``"q1"``, ``"q2"``, ``"q2_data"``) when None.
     hyper : tuple of str, default=None
         Features of Hyper+DT; the paper's for the task when None.
+
+    Examples
+    --------
+    >>> from sklearn_mdtree.compare import Transfer
+    >>> transfer = Transfer("Q2 random pairs", "width_vs_batch", "random_pairs", [2, 4])
+    >>> transfer.ks, transfer.preset
+    ((2, 4), 'q2')
+    >>> setting = transfer.setting(4)
+    >>> setting.task, setting.scheme, setting.k
+    ('width_vs_batch', 'random_pairs', 4)
     """
 
     name: str
@@ -128,6 +138,17 @@ def method_estimator(method, setting):
     -------
     estimator : estimator object
     features : list of str or None
+
+    Examples
+    --------
+    >>> from sklearn_mdtree.compare import BRENT_DATA, Transfer, method_estimator
+    >>> setting = Transfer("Q1", "bs_failure", "random_pairs", (4,)).setting(4)
+    >>> tree, features = method_estimator(BRENT_DATA, setting)
+    >>> type(tree).__name__, tree.bounds, features
+    ('MDTreeClassifier', 'data', None)
+    >>> baseline, features = method_estimator("Hyper+DT", setting)
+    >>> type(baseline).__name__, features
+    ('DecisionTreeClassifier', ['log_data_amount', 'log_para_amount'])
     """
     if method == BRENT_DATA:
         return MDTreeClassifier(setting.preset, bounds="data"), None
@@ -161,6 +182,30 @@ def transfer_scores(frame, setting, estimator, features=None, seeds=DEFAULT_SEED
     Returns
     -------
     scores : ndarray of shape (n_seeds,)
+
+    Examples
+    --------
+    A synthetic table of both collections (``"normal"``: training, ``"noise"``: test):
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> rng = np.random.RandomState(0)
+    >>> frame = pd.DataFrame({"collection": ["normal"] * 16 + ["noise"] * 16,
+    ...                       "data": np.tile([100, 200, 400, 800], 8),
+    ...                       "width": np.repeat([4, 8, 16, 32], 8)})
+    >>> frame["log_data_amount"] = np.log(frame["data"])
+    >>> frame["log_para_amount"] = np.log(frame["width"])
+    >>> for name, low, high in [("train_error", 0, 10), ("mode_connectivity_peak", -50, 5),
+    ...                         ("hessian_t", 3, 8)]:
+    ...     frame[name] = rng.uniform(low, high, len(frame))
+    >>> frame["bs_failure"] = np.where(frame["hessian_t"] > 5.5, "small", "large")
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from sklearn_mdtree.compare import Transfer, transfer_scores
+    >>> setting = Transfer("Q1", "bs_failure", "random_pairs", (4,)).setting(4)
+    >>> scores = transfer_scores(frame, setting, DecisionTreeClassifier(random_state=0),
+    ...                          ["hessian_t"], seeds=[0, 1, 2])
+    >>> scores.shape, bool(((0 <= scores) & (scores <= 100)).all())
+    ((3,), True)
     """
     cv = FewShotTransfer(
         setting.scheme, setting.k, label=setting.task, seeds=seeds,
@@ -185,6 +230,28 @@ def score(frame, setting, method, seeds=DEFAULT_SEEDS):
     Returns
     -------
     scores : ndarray of shape (n_seeds,)
+
+    Examples
+    --------
+    A synthetic table of both collections (``"normal"``: training, ``"noise"``: test):
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> rng = np.random.RandomState(0)
+    >>> frame = pd.DataFrame({"collection": ["normal"] * 16 + ["noise"] * 16,
+    ...                       "data": np.tile([100, 200, 400, 800], 8),
+    ...                       "width": np.repeat([4, 8, 16, 32], 8)})
+    >>> frame["log_data_amount"] = np.log(frame["data"])
+    >>> frame["log_para_amount"] = np.log(frame["width"])
+    >>> for name, low, high in [("train_error", 0, 10), ("mode_connectivity_peak", -50, 5),
+    ...                         ("hessian_t", 3, 8)]:
+    ...     frame[name] = rng.uniform(low, high, len(frame))
+    >>> frame["bs_failure"] = np.where(frame["hessian_t"] > 5.5, "small", "large")
+    >>> from sklearn_mdtree.compare import BRENT_DATA, Transfer, score
+    >>> setting = Transfer("Q1", "bs_failure", "random_pairs", (4,)).setting(4)
+    >>> scores = score(frame, setting, BRENT_DATA, seeds=[0, 1])
+    >>> scores.shape, bool(((0 <= scores) & (scores <= 100)).all())
+    ((2,), True)
     """
     estimator, features = method_estimator(method, setting)
     return transfer_scores(frame, setting, estimator, features, seeds)
@@ -218,6 +285,32 @@ def learning_curves(frame, transfers, *, methods=METHODS, seeds=DEFAULT_SEEDS, n
     curves : pandas.DataFrame
         Long format: ``transfer``, ``task``, ``method``, ``k``, ``mean``, ``std``
         and ``scores`` (the per-seed accuracies, a tuple).
+
+    Examples
+    --------
+    A synthetic table of both collections (``"normal"``: training, ``"noise"``: test):
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> rng = np.random.RandomState(0)
+    >>> frame = pd.DataFrame({"collection": ["normal"] * 16 + ["noise"] * 16,
+    ...                       "data": np.tile([100, 200, 400, 800], 8),
+    ...                       "width": np.repeat([4, 8, 16, 32], 8)})
+    >>> frame["log_data_amount"] = np.log(frame["data"])
+    >>> frame["log_para_amount"] = np.log(frame["width"])
+    >>> for name, low, high in [("train_error", 0, 10), ("mode_connectivity_peak", -50, 5),
+    ...                         ("hessian_t", 3, 8)]:
+    ...     frame[name] = rng.uniform(low, high, len(frame))
+    >>> frame["bs_failure"] = np.where(frame["hessian_t"] > 5.5, "small", "large")
+    >>> from sklearn_mdtree.compare import BRENT_DATA, Transfer, learning_curves
+    >>> transfer = Transfer("Q1 random pairs", "bs_failure", "random_pairs", (4, 8))
+    >>> curves = learning_curves(frame, [transfer], methods=[BRENT_DATA, "Hyper+DT"],
+    ...                          seeds=[0, 1])
+    >>> curves[["method", "k"]].to_dict("list")  # doctest: +NORMALIZE_WHITESPACE
+    {'method': ['MD tree (Brent, data bounds)', 'MD tree (Brent, data bounds)',
+                'Hyper+DT', 'Hyper+DT'], 'k': [4, 8, 4, 8]}
+    >>> [len(s) for s in curves["scores"]]
+    [2, 2, 2, 2]
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -259,6 +352,21 @@ def curves_table(curves, *, decimals=1):
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_mdtree.compare import curves_table
+    >>> curves = pd.DataFrame({"transfer": ["Q1"] * 4, "method": ["A", "A", "B", "B"],
+    ...                        "k": [4, 8, 4, 8], "mean": [60.0, 70.0, 55.0, 58.0],
+    ...                        "std": [5.0, 2.5, 1.0, 0.0]})
+    >>> print(curves_table(curves))
+    **Q1**
+    <BLANKLINE>
+    | method | k=4 | k=8 |
+    | --- | ---: | ---: |
+    | A | 60.0 ± 5.0 | 70.0 ± 2.5 |
+    | B | 55.0 ± 1.0 | 58.0 ± 0.0 |
     """
     lines = []
     for name, part in curves.groupby("transfer", sort=False):
