@@ -39,7 +39,19 @@ _NESTED_KEYS = ("state_dict", "model_state_dict", "model")
 
 
 class CheckpointError(ValueError):
-    """A model factory, a checkpoint or a data file cannot be used as given."""
+    """A model factory, a checkpoint or a data file cannot be used as given.
+
+    A ``ValueError``, so ``except ValueError`` catches it too.
+
+    Examples
+    --------
+    >>> from featurizers.checkpoints import CheckpointError, load_factory
+    >>> try:
+    ...     load_factory("torch.nn.Linear")
+    ... except CheckpointError as exc:
+    ...     print(isinstance(exc, ValueError), exc)
+    True A factory must be given as 'package.module:function'. Got 'torch.nn.Linear' instead.
+    """
 
 
 def load_factory(spec):
@@ -119,6 +131,18 @@ def load_state_dict(path):
         If the file does not exist, is refused by ``weights_only=True`` (a
         pickled model or other object), or holds something other than a mapping
         of names to tensors.
+
+    Examples
+    --------
+    >>> import os, tempfile, torch
+    >>> from featurizers.checkpoints import load_state_dict
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "checkpoint.pt")
+    ...     model = torch.nn.Linear(4, 3)
+    ...     torch.save({"epoch": 10, "state_dict": model.state_dict()}, path)
+    ...     state = load_state_dict(path)  # the nested state dict is unwrapped
+    >>> sorted(state), tuple(state["weight"].shape)
+    (['bias', 'weight'], (3, 4))
     """
     path = Path(path)
     if not path.is_file():
@@ -239,6 +263,18 @@ def load_data(source, **kwargs):
     CheckpointError
         If the file is missing, holds object arrays, lacks ``X`` or ``y``, is
         empty, or its labels are not integers.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from featurizers.checkpoints import load_data
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "train.npz")
+    ...     np.savez(path, X=np.zeros((5, 4), dtype=np.float32), y=np.array([0, 1, 2, 1, 0]))
+    ...     X, y = load_data(path)
+    >>> tuple(X.shape), X.dtype, y.dtype
+    ((5, 4), torch.float32, torch.int64)
     """
     if isinstance(source, Dataset):
         return source
