@@ -564,6 +564,9 @@ def main(argv=None):
         target = args.out if args.command == "featurize" else args.output
         if target:
             check_output(target, _other_inputs(args, target))
+        if getattr(args, "html", None):
+            # the page must not replace an input, a collection file or the text report
+            check_output(args.html, _other_inputs(args, args.html) + [target])
         # before any work: an unwritable --output fails at once, not after the report
         output = _OutputFile(target) if target else None
         html = _OutputFile(args.html) if getattr(args, "html", None) else None

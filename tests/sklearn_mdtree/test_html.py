@@ -227,6 +227,30 @@ def test_mdtree_diagnose_html(tmp_path, capsys):
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
+def test_mdtree_diagnose_html_never_replaces_an_input_or_the_report(tmp_path, capsys):
+    from sklearn_mdtree._cli import main
+
+    features = tmp_path / "features.csv"
+    GROUPS.rename_axis("model").to_csv(features)
+    before = features.read_bytes()
+    collection = tmp_path / "home" / "dataframe_normal_public.csv"
+    collection.parent.mkdir()
+    collection.write_text("kept\n")
+    report = tmp_path / "report.txt"
+    cases = [
+        ["--html", str(features)],
+        ["--html", str(report), "--output", str(report)],
+        ["--html", str(collection), "--data-home", str(collection.parent)],
+    ]
+    for extra in cases:
+        status = main(["diagnose", str(features), "--tree", "cifar10-resnet18", "--id-column",
+                       "model", *extra])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert status == 2 and len(err) == 1 and "is one of the inputs" in err[0], (extra, err)
+    assert features.read_bytes() == before and not report.exists()
+    assert collection.read_text() == "kept\n"
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM.exists(),
                     reason="needs Debian's chromium at /usr/bin/chromium (apt-get install "
