@@ -169,6 +169,24 @@ class Zoo:
         What the last steps did: ``models_trained``, ``models_loaded``,
         ``train_seconds`` (wall time of the training itself), ``rows_computed``,
         ``rows_loaded``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from featurizers.zoo import ZooGrid, train_zoo
+    >>> grid = ZooGrid(width=(4,), bs=(8, 32), data_amount=(100,), noise=(0.0,),
+    ...                seeds=(0, 1), steps=20)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     zoo = train_zoo(grid, cache_dir=folder, verbose=0)
+    ...     again = train_zoo(grid, cache_dir=folder, verbose=0)  # read from the cache
+    >>> type(zoo).__name__, len(zoo.groups), zoo.groups[0].n_models, zoo.table.shape
+    ('Zoo', 2, 2, (2, 31))
+    >>> print(zoo.configurations[1])
+    width=4 bs=32 data_amount=100 lr=0.1 noise=0
+    >>> zoo.stats["models_trained"], again.stats["models_loaded"]
+    (4, 4)
+    >>> bool(zoo.table["hessian_t"].isna().all())  # until zoo.featurize()
+    True
     """
 
     def __init__(self, grid, recipe, configurations, groups, metas, cache, stats, verbose):
