@@ -33,6 +33,17 @@ def demo_transfers(grid):
     Returns
     -------
     tuple of sklearn_mdtree.compare.Transfer
+
+    Examples
+    --------
+    >>> from featurizers.zoo import zoo_preset
+    >>> from featurizers.zoo.demo import demo_transfers
+    >>> transfers = demo_transfers(zoo_preset("tiny"))
+    >>> len(transfers)
+    5
+    >>> [(t.task, t.scheme, t.ks) for t in transfers[:3]]  # doctest: +NORMALIZE_WHITESPACE
+    [('bs_failure', 'random_pairs', (1, 2)), ('bs_failure', 'data_limit', (1, 2)),
+     ('bs_failure', 'width_limit', (4, 16))]
     """
     from sklearn_mdtree.compare import Transfer
 
@@ -218,6 +229,19 @@ def run_demo(output_dir="mdtree-demo", *, preset="default", cache_dir=None, n_jo
     Returns
     -------
     report : str
+
+    Examples
+    --------
+    Even the ``"tiny"`` preset trains and featurizes 32 models (tens of seconds),
+    so this example is not run as a doctest:
+
+    >>> import io, tempfile
+    >>> from featurizers.zoo.demo import run_demo
+    >>> with tempfile.TemporaryDirectory() as folder:  # doctest: +SKIP
+    ...     report = run_demo(f"{folder}/demo", preset="tiny", cache_dir=f"{folder}/cache",
+    ...                       verbose=0, out=io.StringIO())
+    >>> report.startswith("# mdtree demo: the 'tiny' digits zoo")  # doctest: +SKIP
+    True
     """
     from sklearn_mdtree.compare import curves_table
 
