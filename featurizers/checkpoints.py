@@ -156,11 +156,12 @@ def load_state_dict(path):
                 "\"sklearn-mdtree[checkpoints]\" (or save with torch.save(model.state_dict()))."
             ) from None
         try:
-            return dict(load_file(str(path), device="cpu"))
+            state = dict(load_file(str(path), device="cpu"))
         except Exception as exc:  # safetensors raises its own SafetensorError
             raise CheckpointError(
                 f"Could not read the safetensors file {str(path)!r}: {exc}"
             ) from None
+        return _check_finite(state, path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # random or cut bytes fail in many ways (IndexError, KeyError...)
@@ -177,13 +178,33 @@ def load_state_dict(path):
     if not _is_tensor_dict(obj):
         what = type(obj).__name__
         if isinstance(obj, Mapping):
-            bad = next((k for k, v in obj.items() if not isinstance(v, torch.Tensor)), None)
-            what = f"a dict whose entry {bad!r} is a {type(obj[bad]).__name__}, not a tensor"
+            key, value = next((k, v) for k, v in obj.items()
+                              if not (isinstance(k, str) and isinstance(v, torch.Tensor)))
+            if isinstance(key, str):
+                what = f"a dict whose entry {key!r} is a {type(value).__name__}, not a tensor"
+            else:
+                what = f"a dict with the key {key!r} ({type(key).__name__}), not a parameter name"
         raise CheckpointError(
             f"The checkpoint {str(path)!r} is not a state dict (a mapping of parameter names "
             f"to tensors): it holds {what}."
         )
-    return dict(obj)
+    return _check_finite(dict(obj), path)
+
+
+def _check_finite(state, path):
+    """Refuse a state dict holding NaN or infinite floats (a diverged model).
+
+    Its loss-landscape features would all be NaN: an answer that says nothing, so an
+    error is given instead of a row of NaN.
+    """
+    for key, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(
+                f"The checkpoint {str(path)!r} holds NaN or infinite values in {key!r} "
+                "(a diverged model): its features are undefined; featurize a checkpoint "
+                "saved before the divergence."
+            )
+    return state
 
 
 def _check_state_dict(model, state, source, factory_name):
@@ -225,6 +246,12 @@ def _tensor_pair(X, y, source):
     if not (X.is_floating_point() or X.dtype in (torch.uint8, torch.int8, torch.int16,
                                                  torch.int32, torch.int64)):
         raise CheckpointError(f"The inputs of {source!r} must be numbers; got dtype {X.dtype}.")
+    if X.is_floating_point() and not bool(torch.isfinite(X).all()):
+        row = int(torch.nonzero(~torch.isfinite(X.reshape(len(X), -1)).all(dim=1))[0])
+        raise CheckpointError(
+            f"The inputs of {source!r} hold NaN or infinite values (first in sample {row}); "
+            "every feature would be NaN: clean or drop those samples."
+        )
     return X, y.long()
 
 

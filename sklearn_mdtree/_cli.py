@@ -608,17 +608,19 @@ def _run(args):
 
     if args.command == "featurize":
         table = _cli_report.featurize(args, return_se=args.return_se)
-        notes = [f"wrote {len(table)} group(s) to {args.out}"]  # after the writing
+        notes = args.featurize_notes_ + [f"wrote {len(table)} group(s) to {args.out}"]
         return table.to_csv(), notes
     features = None
     if args.command == "diagnose" and args.model is not None:
         features = _cli_report.featurize(args)
     if args.command == "diagnose" and (args.tree is not None or args.fit_on is not None):
-        return _cli_report.report(args, features)
+        text, notes = _cli_report.report(args, features)
+        return text, getattr(args, "featurize_notes_", []) + notes
     frame = _load_collections(args.data_home)
     if args.command == "reproduce":
         return _reproduce_report(frame, args), []
-    return _diagnose(frame, args, features)
+    text, notes = _diagnose(frame, args, features)
+    return text, getattr(args, "featurize_notes_", []) + notes
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -120,11 +120,18 @@ def featurize(args, *, return_se=True):
             features, curve_epochs=args.curve_epochs, n_pairs=n_pairs,
             random_state=args.random_state, return_se=return_se, verbose=0,
         ).set_output(transform="pandas")
-        table = featurizer.fit_transform(groups)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            table = featurizer.fit_transform(groups)
     except (CheckpointError, ValueError, TypeError) as exc:
         raise InputError(str(exc).splitlines()[0]) from None
     table.index = list(names)
     table.index.name = "group"
+    # a NaN feature (non-finite loss, ln of a trace <= 0) is said on the command line
+    args.featurize_notes_ = [
+        "warning: " + str(w.message).splitlines()[0] for w in caught
+        if issubclass(w.category, UserWarning)
+    ]
     return table
 
 

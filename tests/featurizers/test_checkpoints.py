@@ -137,6 +137,33 @@ def test_checkpoint_that_is_not_a_state_dict(files, tmp_path):
         load_state_dict(tmp_path / "garbage.pt")
     with pytest.raises(CheckpointError, match="does not exist"):
         load_state_dict(tmp_path / "missing.pt")
+    torch.save({0: torch.zeros(2)}, tmp_path / "int_key.pt")
+    with pytest.raises(CheckpointError, match=r"the key 0 \(int\), not a parameter name"):
+        load_state_dict(tmp_path / "int_key.pt")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("suffix", [".pt", ".safetensors"])
+def test_diverged_checkpoint_is_refused(tmp_path, value, suffix):
+    state = torch.nn.Linear(4, 3).state_dict()
+    state["bias"][1] = value
+    path = tmp_path / f"diverged{suffix}"
+    if suffix == ".pt":
+        torch.save(state, path)
+    else:
+        safetensors = pytest.importorskip("safetensors.torch")
+        safetensors.save_file(state, str(path))
+    with pytest.raises(CheckpointError, match="NaN or infinite values in 'bias'"):
+        load_state_dict(path)
+    X = np.ones((5, 4), dtype=np.float32)
+    X[3, 2] = value
+    np.savez(tmp_path / "data.npz", X=X, y=np.zeros(5, dtype=np.int64))
+    with pytest.raises(CheckpointError, match="NaN or infinite values \\(first in sample 3\\)"):
+        load_data(tmp_path / "data.npz")
+    state["bias"][1] = 0.0  # an integer buffer or finite floats load as saved
+    state["steps"] = torch.tensor([3], dtype=torch.int64)
+    torch.save(state, tmp_path / "fine.pt")
+    assert set(load_state_dict(tmp_path / "fine.pt")) == {"weight", "bias", "steps"}
 
 
 def test_keys_and_shapes_that_do_not_match(files, tmp_path):
