@@ -260,8 +260,11 @@ def run_demo(output_dir="mdtree-demo", *, preset="default", cache_dir=None, n_jo
         raise NotADirectoryError(
             f"The output folder {str(output_dir)!r} exists and is not a folder."
         )
+    # the folders this run creates, removed again on an error (innermost first)
+    created = [p for p in output_dir.resolve().parents if not p.exists()]
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
+    done = False
     try:
         start = time.perf_counter()
         zoo = train_zoo(preset, cache_dir=cache_dir, n_jobs=n_jobs, verbose=verbose)
@@ -309,6 +312,13 @@ def run_demo(output_dir="mdtree-demo", *, preset="default", cache_dir=None, n_jo
         for path in sorted(staging.iterdir()):
             shutil.move(str(path), output_dir / path.name)
         out.write(f"\nPlots and tables written to {output_dir}/\n")
+        done = True
         return report
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if not done:
+            for folder in created:
+                try:
+                    folder.rmdir()  # only if still empty
+                except OSError:
+                    break

@@ -43,6 +43,11 @@ def test_error_midway_leaves_no_partial_output(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="simulated failure"):
         run_demo(tmp_path / "out", preset="tiny", cache_dir=tmp_path / "cache", verbose=0)
     assert list(tmp_path.iterdir()) == []
+    # nor the missing parent folders it made for the output
+    with pytest.raises(ValueError, match="simulated failure"):
+        run_demo(tmp_path / "a" / "b" / "out", preset="tiny", cache_dir=tmp_path / "cache",
+                 verbose=0)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.slow
