@@ -168,6 +168,10 @@ def _training_rows(frame, scheme, k, label, seed):
         raise _CommandError(str(exc)) from None
 
 
+#: The first column of the CSV that ``mdtree featurize`` writes: the groups' names.
+_GROUP_COLUMN = "group"
+
+
 def _read_features(path, columns, id_column):
     from .datasets._model_diagnosis import _read_csv, _source_name
     from ._validation import _check_columns, _check_numeric
@@ -179,6 +183,9 @@ def _read_features(path, columns, id_column):
             _check_columns(features, [id_column], what=what)
         _check_columns(features, columns, what=what)
         _check_numeric(features, columns, what=what, line_offset=2)
+        if (id_column is None and features.columns[:1].tolist() == [_GROUP_COLUMN]
+                and features[_GROUP_COLUMN].is_unique):
+            id_column = _GROUP_COLUMN  # the groups' names, as `mdtree featurize` writes them
     except FileNotFoundError:
         raise _CommandError(f"The features file {str(path)!r} does not exist.") from None
     except OSError as exc:  # a folder, no permission, ...
@@ -399,7 +406,8 @@ def _build_parsers():
     diag.add_argument("--search", choices=["brent", "exhaustive"], default="brent",
                       help="threshold search (default: %(default)s, the paper's)")
     diag.add_argument("--id-column", default=None, metavar="NAME",
-                      help="column naming the models (default: the CSV line number)")
+                      help="column naming the models (default: a first column 'group', as "
+                      "`mdtree featurize` writes, else the CSV line number)")
     diag.add_argument("--format", choices=["text", "csv", "json"], default="text",
                       help="readable text (default), one CSV row per model, or the report "
                       "as JSON (DiagnosisReport.to_dict)")

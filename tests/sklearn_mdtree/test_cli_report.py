@@ -79,6 +79,9 @@ def test_diagnose_from_features_and_from_checkpoints(run, capsys):
                  str(folder / "train.npz"), *FAST, "--tree", "cifar10-resnet18"]) == 0
     text = capsys.readouterr().out
     assert "Model a:" in text and "Q1 tree: cifar10-resnet18-q1" in text
+    # featurize's CSV names its groups: diagnose uses them without --id-column
+    assert main(["diagnose", str(out), "--tree", "cifar10-resnet18"]) == 0
+    assert "Model a:" in capsys.readouterr().out
 
 
 def test_diagnose_fit_on_a_labelled_table(tmp_path, capsys):
