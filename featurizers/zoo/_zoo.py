@@ -51,8 +51,8 @@ TABLE_COLUMNS = (
 def _one_thread():
     """Torch and BLAS on one thread for the block (restored after).
 
-    The zoo's networks are tiny: a second thread only adds synchronisation, and
-    on shared cores it made training 40x slower (``n_jobs`` uses more cores).
+    The zoo's networks are tiny: a second thread only adds synchronisation (see
+    the zoo section of the benchmarks page); ``n_jobs`` is the way to use more cores.
     """
     before = torch.get_num_threads()
     torch.set_num_threads(1)
