@@ -80,7 +80,7 @@ class OutOfDomainWarning(UserWarning):
     ...     warnings.simplefilter("error", sklearn_mdtree.OutOfDomainWarning)
     ...     quiet = sklearn_mdtree.diagnose(X, "cifar10-resnet18-q1", warn=False)
     >>> quiet[0].out_of_domain_features, quiet[0].out_of_domain_checks
-    (('train_error', 'mode_connectivity_peak', 'hessian_t'), ('range', 'regime', 'joint'))
+    (('train_error', 'mode_connectivity_peak'), ('range', 'regime', 'joint'))
     """
 
 
@@ -294,10 +294,10 @@ class JointCheck:
         share = f"{100 * self.quantile:g}%"
         return (
             f"taken together, its features ({', '.join(self.features)}; in the training "
-            f"set's standard deviations) lie {self.ratio:.2g} times as far from its "
-            f"{_ordinal(self.k)} nearest training configuration (distance "
-            f"{self.distance:.3g}) as {share} of the {self.n} training configurations lie "
-            f"at most from theirs ({self.threshold:.3g})"
+            f"set's standard deviations) put it at distance {self.distance:.3g} from its "
+            f"{_ordinal(self.k)} nearest training configuration: {self.ratio:.2g} times "
+            f"the {self.threshold:.3g} within which {share} of the {self.n} training "
+            "configurations have theirs"
         )
 
     def to_dict(self):
