@@ -20,10 +20,10 @@ one-step rule are the same) and adds, per model group:
   configurations' own leave-one-out distances, over every loss-landscape feature
   the training set and ``X`` share -- inside every range, a model can still lie far
   from every training configuration, and a model unlike every training model is
-  flagged even where the features its path reads are in range. (A feature the
+  flagged even where the features its path reads are in range (a feature the
   paths do not read is not flagged by its range alone: on a small training set a
-  model drawn like the training models falls outside one of several ranges often,
-  see the benchmarks page; the joint check weighs it, calibrated.);
+  model drawn like the training models often falls outside one of several ranges,
+  see the benchmarks page; the joint check weighs it);
 - each decision on the path with its threshold and its margin in standard errors,
   marked *borderline* when ``|value - threshold| < borderline * se``;
 - a confidence: the probability, under a normal approximation of each feature's
@@ -957,8 +957,8 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
         A decision is borderline when the feature lies within ``borderline``
         standard errors of the threshold (2: about 95% two-sided).
     warn : bool, default=True
-        Issue an :class:`OutOfDomainWarning` when a diagnosis rests on a
-        feature outside the tree's training range.
+        Issue an :class:`OutOfDomainWarning` when a domain check fires (see
+        Warns).
 
     Returns
     -------
@@ -970,7 +970,9 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
     -----
     OutOfDomainWarning
         When a decision on a path reads a feature outside the range of the
-        tree's training configurations, or of those in the same regime.
+        tree's training configurations, or of those in the same regime, or when
+        all the features together lie far from every training configuration
+        (the joint check; each group's ``out_of_domain_checks`` says which).
 
     Examples
     --------
@@ -1034,13 +1036,14 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
         far = [c for c in joint if not c.in_domain]
         if far:  # the farthest, in words; the others by their ratio
             worst = max(far, key=lambda c: c.ratio)
-            others = "".join(f", {c.ratio:.2g} times for tree {c.tree}" for c in far
-                             if c is not worst)
+            others = "".join(f", {c.ratio:.2g} times for tree {c.tree or '(unnamed)'}"
+                             for c in far if c is not worst)
             outside = [_outside_phrase(f.name, f.value, f.side, f.distance, f.distance_unit,
                                        f.training_min, f.training_max)
                        for f in feature_reports if f.in_domain is False and not f.on_path]
             also = f"; besides, {'; '.join(outside)}" if outside else ""
-            fired.append(("joint", f"{worst.to_text()}, tree {worst.tree}{others}{also}"))
+            fired.append(("joint", f"{worst.to_text()}, tree {worst.tree or '(unnamed)'}"
+                                   f"{others}{also}"))
         checks = tuple(c for c in ("range", "regime", "joint") if c in {k for k, _ in fired})
         phrases = [f"{check} check: {phrase}" for check, phrase in fired]
         if checks:
