@@ -24,16 +24,9 @@ from ._train import batch_schedule, can_stack, train_one, train_stacked
 
 __all__ = ["Zoo", "train_zoo", "LANDSCAPE_FEATURES", "TABLE_COLUMNS"]
 
-#: Loss-landscape columns of the zoo's table (all those of the public collections).
-LANDSCAPE_FEATURES = (
-    "train_error",
-    "train_loss",
-    "hessian_t",
-    "hessian_e",
-    "mode_connectivity_peak",
-    "mode_connectivity",
-    "CKA",
-)
+#: Loss-landscape columns of the zoo's table (all those of the public collections):
+#: every feature :class:`~featurizers.LossLandscapeFeaturizer` computes.
+LANDSCAPE_FEATURES = LossLandscapeFeaturizer._all_features
 
 #: Columns of the zoo's table, in the order of the public collections, then the zoo's
 #: own (``lr``, ``noise``, ``collection``, ``hessian_t_floored``).
