@@ -318,15 +318,30 @@ class PretrainedTree:
 
     @classmethod
     def from_file(cls, path):
-        """Read a JSON document of :func:`tree_to_dict` from ``path``."""
-        path = Path(path)
-        with open(path, encoding="utf-8") as handle:
-            try:
-                document = json.load(handle)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{str(path)!r} is not valid JSON: {exc}") from None
-        _check_document(document, repr(str(path)))
-        return cls(document)
+        """Read a JSON document of :func:`tree_to_dict` from ``path``.
+
+        Nothing is unpickled. A file that is not a complete, consistent document
+        (cut short, edited into a tree that would answer differently from the one it
+        describes, NaN or infinite numbers, repeated keys, another format or version)
+        raises a ValueError of one line naming the file and the field.
+        """
+        from ._schema import check_document, read_document
+
+        source = repr(str(Path(path)))
+        document = read_document(path)
+        _check_document(document, source)
+        try:
+            check_document(document)
+            tree = cls(document)
+            tree.estimator._validate_params()
+        except (ValueError, TypeError) as exc:
+            message = str(exc).splitlines()[0]
+            raise ValueError(
+                f"The tree file {source} {message}" if message.startswith("is not a valid")
+                else f"The tree file {source} is not a valid fitted MD tree document: "
+                f"{message}"
+            ) from None
+        return tree
 
     @classmethod
     def from_estimator(cls, tree, X=None, *, name=None):
