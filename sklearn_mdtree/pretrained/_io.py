@@ -149,6 +149,8 @@ def tree_to_dict(tree, X=None, *, name=None, description=None, provenance=None):
 
 
 def _check_document(doc, source):
+    from ._schema import check_document
+
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ValueError(
             f"{source} is not a fitted MD tree document: expected a JSON object with "
@@ -159,6 +161,7 @@ def _check_document(doc, source):
             f"{source} has format_version {doc.get('format_version')!r}; this version of "
             f"sklearn-mdtree reads {FORMAT_VERSION}."
         )
+    check_document(doc, source)  # every field tree_from_dict reads
 
 
 def tree_from_dict(document):
@@ -325,23 +328,18 @@ class PretrainedTree:
         describes, NaN or infinite numbers, repeated keys, another format or version)
         raises a ValueError of one line naming the file and the field.
         """
-        from ._schema import check_document, read_document
+        from ._schema import read_document
 
-        source = repr(str(Path(path)))
+        source = f"The tree file {str(Path(path))!r}"
         document = read_document(path)
         _check_document(document, source)
         try:
-            check_document(document)
-            tree = cls(document)
-            tree.estimator._validate_params()
-        except (ValueError, TypeError) as exc:
-            message = str(exc).splitlines()[0]
+            return cls(document)
+        except (ValueError, TypeError) as exc:  # what the fields' checks leave: Hierarchy's
             raise ValueError(
-                f"The tree file {source} {message}" if message.startswith("is not a valid")
-                else f"The tree file {source} is not a valid fitted MD tree document: "
-                f"{message}"
+                f"{source} is not a valid fitted MD tree document: "
+                f"{str(exc).splitlines()[0]}"
             ) from None
-        return tree
 
     @classmethod
     def from_estimator(cls, tree, X=None, *, name=None):

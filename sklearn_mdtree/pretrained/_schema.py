@@ -209,16 +209,25 @@ def _distributions(value, where, features):
         _distribution(dist, f"{where}.{feature}")
 
 
-def check_document(doc):
+def check_document(doc, source):
     """Raise a ValueError naming the first field of ``doc`` that a fitted tree cannot hold.
 
-    ``doc`` has already passed the ``format`` and ``format_version`` check. Keys
-    that are not read are allowed (documents of later minor versions may add some).
+    ``doc`` has already passed the ``format`` and ``format_version`` check;
+    ``source`` names it in the message. Top-level keys that are not read are
+    allowed (documents of later minor versions may add some). The estimator
+    parameters are validated as :class:`~sklearn_mdtree.MDTreeClassifier` does.
     """
+    from .._classes import MDTreeClassifier
+
     try:
         _check(doc)
-    except _Invalid as exc:
-        raise ValueError(f"is not a valid fitted MD tree document: {exc}.") from None
+        params = doc["estimator_params"]
+        MDTreeClassifier("q1", **params)._validate_params()
+    except (_Invalid, ValueError) as exc:
+        raise ValueError(
+            f"{source} is not a valid fitted MD tree document: "
+            f"{str(exc).splitlines()[0].rstrip('.')}."
+        ) from None
 
 
 def _check(doc):

@@ -429,3 +429,19 @@ def test_fuzz_any_field_replaced_by_any_json_value(document, data, new):
     with tempfile.TemporaryDirectory() as folder:
         content = (json.dumps(doc, sort_keys=True) + "\n").encode()
         assert_faithful_or_error(content, folder)
+
+
+@pytest.mark.parametrize("kind", ["a NaN threshold", "a list of labels as leaf"])
+def test_documents_given_as_dicts_are_checked_too(document, kind):
+    from sklearn_mdtree.pretrained import tree_from_dict
+
+    doc = copy.deepcopy(document)
+    if kind == "a NaN threshold":  # a dict built in Python may hold what JSON cannot
+        _root(doc)["threshold"] = float("nan")
+        message = r"The document is not a valid .*hierarchy\.root\.threshold must be a finite"
+    else:
+        _root(doc)["left"] = {"leaf": ["small"]}
+        message = r"hierarchy\.root\.left\.leaf must be a class label"
+    for load in (tree_from_dict, PretrainedTree.from_dict, PretrainedTree):
+        with pytest.raises(ValueError, match=message):
+            load(copy.deepcopy(doc))
