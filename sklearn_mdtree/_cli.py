@@ -193,10 +193,22 @@ def _read_features(path, columns, id_column):
     except ValueError as exc:
         raise _CommandError(str(exc)) from None
     if id_column is not None:
+        _check_ids(features[id_column], id_column, what)
         features = features.set_index(id_column)
     else:
         features.index = pd.RangeIndex(2, len(features) + 2, name="line")
     return features
+
+
+def _check_ids(ids, id_column, what):
+    """The report names each group by its id: none may be missing or repeated."""
+    for bad, problem in ((ids.isna(), "no name"), (ids.duplicated(keep=False), "the same name")):
+        lines = [int(i) + 2 for i in bad.to_numpy().nonzero()[0]]
+        if lines:
+            raise _CommandError(
+                f"The id column {id_column!r} of the {what} gives {problem} to line(s) "
+                f"{lines[:5]}; each group needs its own name."
+            )
 
 
 def _diagnose(frame, args, features=None):
