@@ -266,6 +266,8 @@ def _read_labelled(path, columns):
     from .datasets._model_diagnosis import _read_csv, _source_name
     from ._validation import _check_columns, _check_numeric
 
+    from .rfi import LABEL_CLASSES
+
     what = _source_name(path)
     try:
         table = _read_csv(path, what=what)
@@ -275,4 +277,17 @@ def _read_labelled(path, columns):
         raise InputError(f"The labelled table {os.fspath(path)!r} does not exist.") from None
     except (OSError, ValueError) as exc:
         raise InputError(str(exc)) from None
+    for label in [c for c in ("bs_failure", "width_vs_batch") if c in table.columns]:
+        known = LABEL_CLASSES[label]
+        bad = (~table[label].isin(known)).to_numpy().nonzero()[0]
+        if len(bad):
+            raise InputError(
+                f"Column {label!r} of the {what} must hold one of {list(known)}; line "
+                f"{bad[0] + 2} holds {table[label].iloc[bad[0]]!r}."
+            )
+        if (table[label] == "optimal").all():
+            raise InputError(
+                f"Every row of the {what} is labelled 'optimal' in {label!r}: a tree is "
+                "fitted on the configurations that are not, and there are none."
+            )
     return table
