@@ -321,3 +321,70 @@ def test_fuzz_values_and_dtypes_of_checkpoints_and_data(value, where, dtype):
                     X[0, 0] = np.asarray(value).astype(dtype)
             np.savez(data, X=X, y=arrays["y"])
         _clean_or_complete(*_featurize(paths, data, folder))
+
+
+# -- found by the second adversarial pass ----------------------------------------------------
+
+def _diagnose_tree(folder, name, content, *extra):
+    path = Path(folder) / name
+    path.write_bytes(content)
+    output = Path(folder) / "out" / "report.csv"
+    status, out, err = run(["diagnose", str(path), "--tree", "digits-mlp", "--format", "csv",
+                            "--output", str(output), *extra])
+    return status, out, err, output
+
+
+def test_a_column_named_twice_is_refused_not_the_first_taken(tmp_path):
+    content = FEATURES.replace(b"hessian_t\n", b"hessian_t,hessian_t\n").replace(
+        b"7.5\n", b"7.5,1.0\n").replace(b"5.75\n", b"5.75,2.0\n")
+    result = _diagnose_tree(tmp_path, "features.csv", content)
+    assert_clean_error(*result)
+    assert "names the column(s) ['hessian_t'] more than once" in result[2]
+
+
+def test_corrupt_or_cut_compressed_features_file(tmp_path):
+    import gzip
+
+    whole = gzip.compress(FEATURES)
+    for cut, content in (("cut", whole[: len(whole) // 2]), ("junk", b"\x1f\x8b\x08\x00junk")):
+        folder = tmp_path / cut
+        folder.mkdir()
+        result = _diagnose_tree(folder, "features.csv.gz", content)
+        assert_clean_error(*result)
+        assert "Could not decompress" in result[2]
+    assert _diagnose_tree(tmp_path, "whole.csv.gz", whole)[0] == 0
+
+
+def test_utf16_features_file_is_named_as_such(tmp_path):
+    result = _diagnose_tree(tmp_path, "features.csv", FEATURES.decode().encode("utf-16"))
+    assert_clean_error(*result)
+    assert "UTF-16" in result[2]
+
+
+@pytest.mark.parametrize("ids, message", [(b"a,a", "the same name to line(s) [2, 3]"),
+                                          (b",b", "no name to line(s) [2]")])
+def test_id_column_with_missing_or_repeated_names(tmp_path, ids, message):
+    first, second = ids.split(b",")
+    lines = FEATURES.splitlines(keepends=True)
+    content = (b"id," + lines[0] + first + b"," + lines[1] + second + b"," + lines[2])
+    result = _diagnose_tree(tmp_path, "features.csv", content, "--id-column", "id")
+    assert_clean_error(*result)
+    assert message in result[2]
+
+
+@pytest.mark.parametrize("labels, message", [
+    ((b"small", b"LARGE"), "line 3 holds 'LARGE'"),
+    ((b"small", b""), "line 3 holds nan"),
+    ((b"optimal", b"optimal"), "Every row of the CSV file"),
+])
+def test_fit_on_labels_are_checked(tmp_path, labels, message):
+    lines = FEATURES.splitlines(keepends=True)
+    table = (lines[0].rstrip() + b",bs_failure\n" + lines[1].rstrip() + b"," + labels[0]
+             + b"\n" + lines[2].rstrip() + b"," + labels[1] + b"\n")
+    (tmp_path / "labelled.csv").write_bytes(table)
+    (tmp_path / "features.csv").write_bytes(FEATURES)
+    output = tmp_path / "out" / "report.csv"
+    status, out, err = run(["diagnose", str(tmp_path / "features.csv"), "--fit-on",
+                            str(tmp_path / "labelled.csv"), "--output", str(output)])
+    assert_clean_error(status, out, err, output)
+    assert message in err
