@@ -388,3 +388,30 @@ def test_fit_on_labels_are_checked(tmp_path, labels, message):
                             str(tmp_path / "labelled.csv"), "--output", str(output)])
     assert_clean_error(status, out, err, output)
     assert message in err
+
+
+LABELLED = (b"train_error,mode_connectivity_peak,hessian_t,bs_failure\n0.1,-1.5,7.5,small\n"
+            b"3.25,-20.5,5.75,large\n9.0,-40.0,2.0,large\n0.5,-3.0,6.5,small\n")
+
+
+@FUZZ
+@given(junk=st.binary(max_size=24), at=st.integers(0, len(LABELLED)),
+       cut=st.integers(0, len(LABELLED)))
+def test_fuzz_fit_on_labelled_table(junk, at, cut):
+    content = (LABELLED[:at] + junk + LABELLED[at:])[:cut + len(junk)]
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        (folder / "features.csv").write_bytes(FEATURES)
+        (folder / "labelled.csv").write_bytes(content)
+        output, tree = folder / "out" / "report.csv", folder / "trees" / "q1.json"
+        status, out, err = run(["diagnose", str(folder / "features.csv"), "--fit-on",
+                                str(folder / "labelled.csv"), "--format", "csv",
+                                "--output", str(output), "--save-tree", str(tree)])
+        if status == 0:  # a valid table after all: the whole report and a readable tree
+            assert "Traceback" not in err and output.read_text() == out
+            from sklearn_mdtree.pretrained import PretrainedTree
+
+            assert PretrainedTree.from_file(tree).task == "bs_failure"
+        else:
+            assert_clean_error(status, out, err, output)
+            assert not tree.exists() and not tree.parent.exists()
