@@ -607,9 +607,12 @@ def main(argv=None):
             # the page must not replace an input, a collection file or the text report
             check_output(args.html, _other_inputs(args, args.html) + [target])
         saved = _tree_paths(args)
-        for i, path in enumerate(saved):  # nor may a tree file
-            check_output(path, _other_inputs(args, path) + inputs
-                         + [target, args.html, *saved[:i]])
+        if saved:  # nor may a tree file, and the outputs must be distinct files
+            _check_distinct([("--output", target), ("--html", args.html),
+                             ("--save-tree", args.save_tree),
+                             ("--save-q2-tree", args.save_q2_tree)])
+        for path in saved:
+            check_output(path, _other_inputs(args, path) + inputs)
         # before any work: an unwritable --output fails at once, not after the report
         output = _OutputFile(target) if target else None
         html = _OutputFile(args.html) if getattr(args, "html", None) else None
@@ -641,6 +644,19 @@ def main(argv=None):
     except (_CommandError, InputError) as exc:
         print(f"mdtree {args.command}: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _check_distinct(outputs):
+    """Refuse two output options naming one file (the second would replace the first)."""
+    seen = {}
+    for option, path in outputs:
+        if path is None:
+            continue
+        key = Path(path).resolve()
+        if key in seen:
+            raise _CommandError(f"{seen[key]} and {option} name the same file {str(path)!r}; "
+                                "give each its own.")
+        seen[key] = option
 
 
 def _tree_paths(args):

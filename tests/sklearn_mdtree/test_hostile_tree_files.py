@@ -176,6 +176,12 @@ def test_tree_file_options_are_checked(tmp_path, document):
     status, _, err = run(["diagnose", mine, "--fit-on", str(tmp_path / "labelled.csv"),
                           "--save-tree", mine])
     assert status == 2 and (tmp_path / "mine.csv").read_bytes() == FEATURES
+    # two outputs naming one file: the second would replace the first
+    same = str(tmp_path / "same.json")
+    for other in (["--output", same], ["--html", same], ["--save-q2-tree", same]):
+        status, _, err = run(["diagnose", mine, "--fit-on", str(tmp_path / "labelled.csv"),
+                              "--save-tree", same, *other])
+        assert status == 2 and "name the same file" in err and not Path(same).exists()
 
 
 # -- each kind of hostile tree file ----------------------------------------------------------
