@@ -595,8 +595,9 @@ def main(argv=None):
             return _demo(args, out)
         inputs = []
         if args.command in ("featurize", "diagnose"):
-            inputs = group_inputs(args) + [getattr(args, "features", None),
-                                           getattr(args, "fit_on", None)]
+            # (featurize's --features is a list of feature names, not a file)
+            inputs = group_inputs(args) + ([args.features, args.fit_on]
+                                           if args.command == "diagnose" else [])
             check_output(args.out if args.command == "featurize" else args.output, inputs)
             if getattr(args, "html", None):
                 check_output(args.html, inputs)
