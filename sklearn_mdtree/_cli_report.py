@@ -101,6 +101,15 @@ def featurize(args, *, return_se=True):
             f"argument --name: {len(names)} name(s) for {len(checkpoints)} group(s) of "
             "--checkpoints; give one per group or none"
         )
+    # the names are the CSV's group column, which mdtree diagnose reads as the ids
+    if any(not n.strip() for n in names) or len(set(names)) < len(names):
+        raise InputError(f"argument --name: the groups need distinct, non-empty names; "
+                         f"got {names}")
+    if data_kwargs and os.path.exists(args.train_data):
+        raise InputError(
+            f"argument --data-kwargs: only with a data factory (PKG.MODULE:FUNCTION); "
+            f"--train-data {args.train_data!r} is a file"
+        )
     features = list(getattr(args, "features", None) or _DEFAULT_FEATURES)
     pairwise = [f for f in features if f in _PAIRWISE]
     n_pairs = args.n_pairs if args.n_pairs == "all" else _positive_int(args.n_pairs)
