@@ -415,3 +415,28 @@ def test_fuzz_fit_on_labelled_table(junk, at, cut):
         else:
             assert_clean_error(status, out, err, output)
             assert not tree.exists() and not tree.parent.exists()
+
+
+@needs_torch
+def test_featurize_with_chosen_features_and_bad_names(tmp_path):
+    # --features crashed with a traceback (its list was taken for an input path)
+    paths, data = _featurize_inputs(tmp_path)
+    base = ["featurize", *LINEAR, "--checkpoints", *map(str, paths), "--train-data", str(data),
+            "--curve-epochs", "1"]
+    output = tmp_path / "out" / "features.csv"
+    status, out, err = run([*base, "--features", "train_error", "CKA", "--out", str(output)])
+    assert status == 0, err
+    assert list(pd.read_csv(output, index_col="group").columns) == [
+        "train_error", "CKA", "train_error_se", "CKA_se"]
+    output.unlink()
+    output.parent.rmdir()
+    for extra, message in ((["--name", ""], "distinct, non-empty names"),
+                           (["--name", " "], "distinct, non-empty names"),
+                           (["--data-kwargs", '{"n": 3}'], "only with a data factory")):
+        status, out, err = run([*base, *extra, "--out", str(output)])
+        assert_clean_error(status, out, err, output, command="featurize")
+        assert message in err
+    twice = [*base, "--checkpoints", *map(str, paths), "--name", "a", "--name", "a"]
+    status, out, err = run([*twice, "--out", str(output)])
+    assert_clean_error(status, out, err, output, command="featurize")
+    assert "distinct, non-empty names" in err
