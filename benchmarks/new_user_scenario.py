@@ -13,7 +13,8 @@ Usage::
 
     python -m benchmarks.new_user_scenario [--curve-epochs 50] [--out features.csv]
 
-Prints the features, the reports' summary (action, out-of-domain features,
+Prints the features, the reports' summary (action, the domain checks that fired, the
+path's features out of domain, the joint check's distance over its threshold,
 borderline decisions, confidence) for each tree, and the time taken.
 """
 
@@ -98,7 +99,10 @@ def summary(report):
             "group": g.model,
             "action": g.action,
             "q1": g.q1.label,
-            "out_of_domain": ",".join(g.out_of_domain_features) or "-",
+            "checks fired": ",".join(g.out_of_domain_checks) or "-",
+            "path features out": ",".join(g.out_of_domain_features) or "-",
+            "joint ratio": round(max((c.ratio for c in g.joint_checks), default=float("nan")),
+                                 2),
             "borderline": ",".join(d.feature for v in (g.q1, g.q2) if v is not None
                                    for d in v.decisions if d.borderline) or "-",
             "confidence": None if g.confidence is None else round(g.confidence, 3),

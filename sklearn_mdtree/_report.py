@@ -7,11 +7,23 @@ one-step rule are the same) and adds, per model group:
 - each feature with its standard error (a ``<feature>_se`` column, as
   ``LossLandscapeFeaturizer(return_se=True)`` writes) and whether it lies inside
   the range of the tree's training configurations (how far outside, in the training
-  set's own interquartile range);
+  set's own interquartile range), for every loss-landscape feature the training set
+  and ``X`` both have;
 - the domain of each decision: a feature on the path is *out of domain* when it lies
   outside the range of all the training configurations, or outside the range of
   those that fell in the same regime (leaf) -- a model can look like some training
-  model in each feature and like none of those its verdict rests on;
+  model in each feature and like none of those its verdict rests on (the *range*
+  and *regime* checks);
+- the *joint* check (:class:`~sklearn_mdtree._domain.JointDomain`): the model's
+  distance to its 5th nearest training configuration, in the training set's
+  standardised features, against the 99th percentile of the training
+  configurations' own leave-one-out distances, over every loss-landscape feature
+  the training set and ``X`` share -- inside every range, a model can still lie far
+  from every training configuration, and a model unlike every training model is
+  flagged even where the features its path reads are in range (a feature the
+  paths do not read is not flagged by its range alone: on a small training set a
+  model drawn like the training models often falls outside one of several ranges,
+  see the benchmarks page; the joint check weighs it);
 - each decision on the path with its threshold and its margin in standard errors,
   marked *borderline* when ``|value - threshold| < borderline * se``;
 - a confidence: the probability, under a normal approximation of each feature's
@@ -26,7 +38,7 @@ from __future__ import annotations
 import math
 import warnings
 from numbers import Real
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -34,7 +46,7 @@ from scipy.special import ndtr
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from ._classes import MDTreeClassifier
-from ._domain import OutOfDomainWarning
+from ._domain import DOMAIN_FEATURES, OutOfDomainWarning, _ordinal
 from .pretrained._io import PretrainedTree, tree_to_dict
 
 __all__ = [
@@ -134,8 +146,8 @@ class FeatureReport:
     se : float or None
         Its standard error (None: not given).
     in_domain : bool or None
-        Inside the training range of every tree that reads it (None: no tree
-        that reads it has a known training distribution).
+        Inside the training range of every tree whose training distribution
+        records it (None: none does, or the value is missing).
     side : {"below", "above"} or None
         Where it lies outside that range.
     distance : float
@@ -145,6 +157,9 @@ class FeatureReport:
         ``"units"`` (see :meth:`FeatureDistribution.spread`).
     training_min, training_max : float or None
         The training range.
+    on_path : bool
+        A decision on the Q1 or Q2 path reads the feature (False: its range does
+        not flag the diagnosis by itself; the joint check weighs it).
     """
 
     name: str
@@ -156,6 +171,7 @@ class FeatureReport:
     distance_unit: str | None = None
     training_min: float | None = None
     training_max: float | None = None
+    on_path: bool = True
 
     def domain_text(self):
         """One phrase: inside the range, or how far outside it."""
@@ -165,9 +181,10 @@ class FeatureReport:
         rng = f"training range {low:.4g} .. {high:.4g}"
         if self.in_domain:
             return f"inside the {rng}"
-        return (
-            f"OUT OF DOMAIN: {self.distance:.2g} {self.distance_unit} {self.side} the {rng}"
-        )
+        where = f"{self.distance:.2g} {self.distance_unit} {self.side} the {rng}"
+        if not self.on_path:
+            return f"outside: {where}; not read on the path, weighed by the joint check"
+        return f"OUT OF DOMAIN: {where}"
 
     def to_dict(self):
         """The fields as plain JSON types."""
@@ -181,6 +198,7 @@ class FeatureReport:
             "distance_unit": self.distance_unit,
             "training_min": _plain(self.training_min),
             "training_max": _plain(self.training_max),
+            "on_path": self.on_path,
         }
 
 
@@ -326,13 +344,24 @@ class GroupReport:
     failure_source : str
         The cause, in plain words (from the verdict that decided the action).
     features : tuple of FeatureReport
-        The features the trees read.
+        The features the trees read, then the other loss-landscape features the
+        trees' training sets record and ``X`` has (the joint check's).
     q1 : VerdictReport
     q2 : VerdictReport or None
     confidence : float or None
         Probability that no decision on the Q1 and Q2 paths flips.
     warnings : tuple of str
         Out-of-domain and borderline notes, in words.
+    joint_checks : tuple of JointCheck
+        The joint domain check against each tree's training configurations
+        (:class:`~sklearn_mdtree._domain.JointCheck`; empty when no tree has its
+        training points).
+    out_of_domain_checks : tuple of str
+        The domain checks that fired, among ``"range"`` (a feature on a path
+        outside the range of all the training configurations), ``"regime"`` (a
+        feature on a path outside the range of the training configurations in
+        the same regime) and ``"joint"`` (all the features together far from
+        every training configuration).
     """
 
     model: object
@@ -345,15 +374,18 @@ class GroupReport:
     q2: VerdictReport | None
     confidence: float | None
     warnings: tuple = field(default=())
+    joint_checks: tuple = field(default=())
+    out_of_domain_checks: tuple = field(default=())
 
     @property
     def out_of_domain(self):
-        """True if a decision on a path reads an out-of-domain feature."""
-        return bool(self.out_of_domain_features)
+        """True if a domain check fired: the model is unlike the training models."""
+        return bool(self.out_of_domain_checks or self.out_of_domain_features)
 
     @property
     def out_of_domain_features(self):
-        """Features on the paths out of domain, in order."""
+        """Features on the paths out of domain (outside the training range or
+        their regime's), in order."""
         verdicts = [self.q1] + ([self.q2] if self.q2 is not None else [])
         return tuple(dict.fromkeys(f for v in verdicts for f in v.out_of_domain_features))
 
@@ -387,6 +419,14 @@ class GroupReport:
         for f in self.features:
             se = "" if f.se is None else f" ± {f.se:.2g}"
             lines.append(f"      {f.name} = {f.value:.4g}{se}  ({f.domain_text()})")
+        for check in self.joint_checks:
+            verdict = "inside the domain" if check.in_domain else "OUT OF DOMAIN"
+            lines.append(
+                f"  Joint check against the {check.n} training configurations of "
+                f"{check.tree or 'the tree'}: {verdict} (distance {check.distance:.3g} to "
+                f"the {_ordinal(check.k)} nearest; {100 * check.quantile:g}% of them lie "
+                f"within {check.threshold:.3g} of theirs: {check.ratio:.2g}x)"
+            )
         return "\n".join(lines)
 
     def to_dict(self):
@@ -403,9 +443,11 @@ class GroupReport:
             "confidence": _plain(self.confidence),
             "out_of_domain": self.out_of_domain,
             "out_of_domain_features": list(self.out_of_domain_features),
+            "out_of_domain_checks": list(self.out_of_domain_checks),
             "borderline": self.borderline,
             "warnings": list(self.warnings),
             "features": [f.to_dict() for f in self.features],
+            "joint_domain": [c.to_dict() for c in self.joint_checks],
             "q1": self.q1.to_dict(),
             "q2": None if self.q2 is None else self.q2.to_dict(),
         }
@@ -419,6 +461,8 @@ class GroupReport:
             "confidence": _nan(self.confidence),
             "out_of_domain": self.out_of_domain,
             "out_of_domain_features": ",".join(self.out_of_domain_features),
+            "out_of_domain_checks": ",".join(self.out_of_domain_checks),
+            "joint_ratio": max((c.ratio for c in self.joint_checks), default=float("nan")),
             "borderline": self.borderline,
         }
         for name, verdict in (("q1", self.q1), ("q2", self.q2)):
@@ -557,10 +601,14 @@ class DiagnosisReport:
             ``n_training_configurations``, or ``q2`` None), and ``groups``: one
             dict per model group with ``model``, ``action``, ``hyperparameter``,
             ``direction``, ``failure_source``, ``confidence``, ``out_of_domain``,
-            ``out_of_domain_features``, ``borderline``, ``warnings`` (list of
+            ``out_of_domain_features``, ``out_of_domain_checks`` (``"range"``,
+            ``"regime"``, ``"joint"``), ``borderline``, ``warnings`` (list of
             str), ``features`` (list of ``name``, ``value``, ``se``,
             ``in_domain``, ``side``, ``distance``, ``distance_unit``,
-            ``training_min``, ``training_max``), ``q1`` and ``q2`` (or None):
+            ``training_min``, ``training_max``, ``on_path``), ``joint_domain`` (list, one per
+            tree with training points, of ``features``, ``k``, ``quantile``,
+            ``distance``, ``threshold``, ``n``, ``tree``, ``ratio``,
+            ``in_domain``), ``q1`` and ``q2`` (or None):
             ``question``, ``task``, ``tree``, ``label``, ``regime``,
             ``failure_source``, ``confidence``, ``borderline``,
             ``out_of_domain_features`` and ``decisions`` (list of ``split``,
@@ -619,13 +667,14 @@ class _Tree:
     """A tree with its name and training distributions (None: unknown)."""
 
     def __init__(self, estimator, name=None, distribution=None, description=None, n=None,
-                 regimes=None):
+                 regimes=None, joint=None):
         self.estimator = estimator
         self.name = name
         self.distribution = distribution
         self.description = description
         self.n = n
         self.regimes = regimes
+        self.joint = joint
 
     def summary(self):
         return {
@@ -643,7 +692,7 @@ def _wrap(tree, what):
         tree = load_tree(tree)
     if isinstance(tree, PretrainedTree):
         return _Tree(tree.estimator, tree.name, tree.distribution, tree.description,
-                     tree.n_training_configurations, tree.regimes)
+                     tree.n_training_configurations, tree.regimes, tree.joint)
     if isinstance(tree, MDTreeClassifier):
         return _Tree(tree)
     raise TypeError(
@@ -777,36 +826,67 @@ def _verdict(question, tree, verdict, se_row, borderline):
 def _decision_domain(tree, regime, feature, value):
     """``(in_domain, phrase)`` of one value on a path: inside the tree's training range
     of the feature and inside the range of the training configurations in the same
-    regime (leaf)? ``in_domain`` is None when neither is known."""
+    regime (leaf)? ``in_domain`` is None when neither is known; ``phrase`` is None or
+    ``(check, words)``, ``check`` ``"range"`` or ``"regime"``."""
     known, phrase = False, None
     if tree.distribution is not None and feature in tree.distribution:
         known = True
-        side, distance = tree.distribution[feature].outside(value)
-        if side is not None:
-            unit = tree.distribution[feature].spread()[1]
-            phrase = (f"{feature} = {value:.4g} lies {distance:.2g} {unit} {side} the range "
-                      "of all the training configurations")
+        if tree.distribution[feature].outside(value)[0] is not None:
+            phrase = ("range", _range_phrase(feature, value, tree.distribution[feature]))
     if phrase is None and tree.regimes is not None:
         known = True
         members = tree.regimes[regime]
         if members is None:
-            phrase = (f"no training configuration fell in regime {regime}, where "
-                      f"{feature} = {value:.4g} puts it")
+            phrase = ("regime", f"no training configuration fell in regime {regime}, "
+                      f"where {feature} = {value:.4g} puts it")
         elif feature in members:
             side, distance = members[feature].outside(value)
             if side is not None:
                 dist = members[feature]
-                phrase = (f"{feature} = {value:.4g} lies {distance:.2g} {dist.spread()[1]} "
-                          f"{side} the range of the {dist.n} training configurations in the "
-                          f"same regime ({dist.min + 0.0:.4g} .. {dist.max + 0.0:.4g})")
+                phrase = ("regime", f"{feature} = {value:.4g} lies {distance:.2g} "
+                          f"{dist.spread()[1]} {side} the range of the {dist.n} training "
+                          f"configurations in the same regime ({dist.min + 0.0:.4g} .. "
+                          f"{dist.max + 0.0:.4g})")
     return (phrase is None if known else None), phrase
 
 
-def _feature_report(name, value, se, trees):
+def _range_phrase(feature, value, dist):
+    """The range check's phrase for a value outside ``dist``'s range."""
+    side, distance = dist.outside(value)
+    return _outside_phrase(feature, value, side, distance, dist.spread()[1], dist.min,
+                           dist.max)
+
+
+def _outside_phrase(feature, value, side, distance, unit, low, high):
+    return (f"{feature} = {value:.4g} lies {distance:.2g} {unit} {side} the range of all "
+            f"the training configurations ({low + 0.0:.4g} .. {high + 0.0:.4g})")
+
+
+def _recorded(trees):
+    """Every feature whose training distribution a tree records, in the order of
+    :data:`~sklearn_mdtree._domain.DOMAIN_FEATURES` (others after, sorted)."""
+    names = {f for t in trees if t.distribution is not None for f in t.distribution}
+    order = {f: i for i, f in enumerate(DOMAIN_FEATURES)}
+    return sorted(names, key=lambda f: (order.get(f, len(order)), str(f)))
+
+
+def _joint_checks(trees, values):
+    """Each tree's joint check of one model (trees without training points skipped)."""
+    checks = []
+    for t in trees:
+        if t.joint is None:
+            continue
+        check = t.joint.check(values)
+        if check is not None:
+            checks.append(replace(check, tree=t.name))
+    return tuple(checks)
+
+
+def _feature_report(name, value, se, trees, on_path):
     dists = [t.distribution[name] for t in trees
              if t is not None and t.distribution is not None and name in t.distribution]
-    if not dists:
-        return FeatureReport(name, value, se, None)
+    if not dists or math.isnan(value):
+        return FeatureReport(name, value, se, None, on_path=on_path)
     worst, worst_dist = (None, 0.0), dists[0]
     for dist in dists:
         side, distance = dist.outside(value)
@@ -815,7 +895,7 @@ def _feature_report(name, value, se, trees):
     side, distance = worst
     unit = worst_dist.spread()[1] if side is not None else None
     return FeatureReport(name, value, se, side is None, side, float(distance), unit,
-                         worst_dist.min, worst_dist.max)
+                         worst_dist.min, worst_dist.max, on_path)
 
 
 @validate_params(
@@ -877,8 +957,8 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
         A decision is borderline when the feature lies within ``borderline``
         standard errors of the threshold (2: about 95% two-sided).
     warn : bool, default=True
-        Issue an :class:`OutOfDomainWarning` when a diagnosis rests on a
-        feature outside the tree's training range.
+        Issue an :class:`OutOfDomainWarning` when a domain check fires (see
+        Warns).
 
     Returns
     -------
@@ -890,7 +970,9 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
     -----
     OutOfDomainWarning
         When a decision on a path reads a feature outside the range of the
-        tree's training configurations, or of those in the same regime.
+        tree's training configurations, or of those in the same regime, or when
+        all the features together lie far from every training configuration
+        (the joint check; each group's ``out_of_domain_checks`` says which).
 
     Examples
     --------
@@ -912,15 +994,25 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
     base = route(q1.estimator, X, q2_tree=None if q2 is None else q2.estimator,
                  optimizer_name=optimizer, raise_temperature=_RAISE[optimizer])
     trees = [t for t in (q1, q2) if t is not None]
-    features = list(dict.fromkeys(f for t in trees for f in t.estimator.hierarchy_.features()))
-    values = {f: X[f].to_numpy(dtype=np.float64) for f in features}
+    read = list(dict.fromkeys(f for t in trees for f in t.estimator.hierarchy_.features()))
+    values = {f: X[f].to_numpy(dtype=np.float64) for f in read}
+    # the other features the training sets record, where X has them (the range and
+    # joint checks); a non-numeric value there counts as missing
+    for f in _recorded(trees):
+        if f not in values and f in X.columns:
+            values[f] = pd.to_numeric(X[f], errors="coerce").to_numpy(dtype=np.float64)
+    features = list(values)
     ses = {f: _se_of(X, f) for f in features}
     groups, flagged = [], []
     for i, rec in enumerate(base):
         se_row = {f: (None if math.isnan(ses[f][i]) else float(ses[f][i])) for f in features}
         feature_reports = tuple(
-            _feature_report(f, float(values[f][i]), se_row[f], trees) for f in features
+            _feature_report(f, float(values[f][i]), se_row[f], trees,
+                            f in {d.feature for v in (rec.q1, rec.q2) if v is not None
+                                  for d in v.path})
+            for f in features
         )
+        joint = _joint_checks(trees, {f: float(values[f][i]) for f in features})
         verdicts, all_decisions, domain_phrases = [], [], {}
         for question, tree_, verdict in (("Q1", q1, rec.q1), ("Q2", q2, rec.q2)):
             if verdict is None:
@@ -938,16 +1030,30 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
         v1, v2 = verdicts
         deciding = v2 if v2 is not None and v2.label != "batch" else v1
         notes = []
-        ood = tuple(dict.fromkeys(f for v in verdicts if v is not None
-                                  for f in v.out_of_domain_features))
-        if ood:
+        on_path = tuple(dict.fromkeys(f for v in verdicts if v is not None
+                                      for f in v.out_of_domain_features))
+        fired = [domain_phrases[f] for f in on_path]
+        far = [c for c in joint if not c.in_domain]
+        if far:  # the farthest, in words; the others by their ratio
+            worst = max(far, key=lambda c: c.ratio)
+            others = "".join(f", {c.ratio:.2g} times for tree {c.tree or '(unnamed)'}"
+                             for c in far if c is not worst)
+            outside = [_outside_phrase(f.name, f.value, f.side, f.distance, f.distance_unit,
+                                       f.training_min, f.training_max)
+                       for f in feature_reports if f.in_domain is False and not f.on_path]
+            also = f"; besides, {'; '.join(outside)}" if outside else ""
+            fired.append(("joint", f"{worst.to_text()}, tree {worst.tree or '(unnamed)'}"
+                                   f"{others}{also}"))
+        checks = tuple(c for c in ("range", "regime", "joint") if c in {k for k, _ in fired})
+        phrases = [f"{check} check: {phrase}" for check, phrase in fired]
+        if checks:
             notes.append(
-                "this diagnosis rests on features unlike those of the models the tree was "
-                f"fitted on ({'; '.join(domain_phrases[f] for f in ood)}): it is an "
-                "extrapolation and may be wrong. Prefer a tree fitted on models like yours "
-                "(fit_on=...)."
+                "this diagnosis concerns a model unlike those the tree was fitted on ("
+                + "; ".join(phrases) + "): it is an extrapolation and may be wrong. "
+                "Prefer a tree fitted on models like yours (fit_on=...)."
             )
-            flagged.append(f"{rec.model!r} ({', '.join(ood)})")
+            named = list(on_path) + (["joint"] if far else [])
+            flagged.append(f"{rec.model!r} ({', '.join(named)})")
         shaky = [d for ds in all_decisions for d in ds if d.borderline]
         if shaky:
             notes.append(
@@ -959,11 +1065,11 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
         groups.append(GroupReport(
             rec.model, rec.action, rec.hyperparameter, rec.direction,
             deciding.failure_source, feature_reports, v1, v2,
-            _confidence(all_decisions), tuple(notes),
+            _confidence(all_decisions), tuple(notes), joint, checks,
         ))
     if flagged and warn:
         warnings.warn(
-            f"{len(flagged)} of {len(groups)} diagnoses rest on features outside the "
+            f"{len(flagged)} of {len(groups)} diagnoses concern models outside the "
             f"training domain of the tree(s) {[t.name for t in trees]}: "
             f"{'; '.join(flagged)}. See each report's warnings.",
             OutOfDomainWarning,

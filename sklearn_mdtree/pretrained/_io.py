@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .._classes import MDTreeClassifier, _leaf_probabilities, _relabel
-from .._domain import FeatureDistribution, training_distribution
+from .._domain import FeatureDistribution, JointDomain, domain_features, training_distribution
 from .._hierarchy import Hierarchy, Leaf, Split
 from .._search import compile_tree
 
@@ -62,10 +63,14 @@ def tree_to_dict(tree, X=None, *, name=None, description=None, provenance=None):
     tree : MDTreeClassifier
         A fitted tree.
     X : pandas.DataFrame, default=None
-        The table it was fitted on; its rows give the training distribution of
-        each feature the splits use (the tree's domain of validity). None: no
-        distribution is recorded (the document's ``training_distribution`` is
-        null and no domain can be checked).
+        The table it was fitted on; its rows give the tree's domain of validity:
+        the training distribution of each feature the splits use and of every
+        other loss-landscape feature of
+        :data:`~sklearn_mdtree._domain.DOMAIN_FEATURES` the table has, and the
+        training points in those features for the joint check
+        (:class:`~sklearn_mdtree._domain.JointDomain`). None: no domain is
+        recorded (``training_distribution`` and ``joint_domain`` are null and no
+        domain can be checked).
     name, description : str, default=None
         Name and one-line description of the tree.
     provenance : dict, default=None
@@ -83,9 +88,12 @@ def tree_to_dict(tree, X=None, *, name=None, description=None, provenance=None):
         ``n_training_configurations``, ``training_distribution`` (feature ->
         ``n``, ``min``, ``q05``, ``q25``, ``median``, ``q75``, ``q95``, ``max``,
         ``mean``, ``std``), ``regime_distribution`` (per leaf, in the numbering of
-        :meth:`~MDTreeClassifier.apply`, the same summary over the training
-        configurations that reached it, or null for a leaf none reached) and
-        ``provenance``.
+        :meth:`~MDTreeClassifier.apply`, the same summary of the features the
+        splits use over the training configurations that reached it, or null for
+        a leaf none reached), ``joint_domain`` (``method`` ``"knn"``,
+        ``features``, ``k``, ``quantile``, ``center``, ``scale``, ``threshold``,
+        ``points``: see :meth:`JointDomain.to_dict
+        <sklearn_mdtree._domain.JointDomain.to_dict>`) and ``provenance``.
 
     Examples
     --------
@@ -109,11 +117,12 @@ def tree_to_dict(tree, X=None, *, name=None, description=None, provenance=None):
 
     check_is_fitted(tree)
     h = tree.hierarchy_
-    distribution = regimes = None
+    distribution = regimes = joint = None
     if X is not None:
-        distribution = {
-            f: d.to_dict() for f, d in training_distribution(X, h.features()).items()
-        }
+        recorded = domain_features(X, h.features())
+        distribution = {f: d.to_dict() for f, d in training_distribution(X, recorded).items()}
+        if len(X) >= 2:
+            joint = JointDomain.from_frame(X, recorded).to_dict()
         leaf = tree.apply(X)
         regimes = [
             {f: d.to_dict() for f, d in training_distribution(X[leaf == r], h.features()).items()}
@@ -144,6 +153,7 @@ def tree_to_dict(tree, X=None, *, name=None, description=None, provenance=None):
         "n_training_configurations": None if X is None else int(len(X)),
         "training_distribution": distribution,
         "regime_distribution": regimes,
+        "joint_domain": joint,
         "provenance": provenance,
     }
 
@@ -259,11 +269,15 @@ class PretrainedTree:
         The label column it answers (``"bs_failure"``: Q1, ``"width_vs_batch"``:
         Q2, ``"data_vs_batch"``).
     distribution : dict of str to FeatureDistribution or None
-        Each used feature over the training configurations (None: unknown).
+        Each used feature, and each other loss-landscape feature the training
+        table had, over the training configurations (None: unknown).
     regimes : list of (dict of str to FeatureDistribution or None) or None
         Per leaf (regime), each used feature over the training configurations
         that reached it (None for a leaf none reached; the list is None when
         unknown).
+    joint : JointDomain or None
+        The training configurations as points, for the joint domain check
+        (None: unknown; documents written before it have none).
     n_training_configurations : int or None
         Number of training configurations (model groups).
     provenance : dict or None
@@ -310,6 +324,8 @@ class PretrainedTree:
             None if r is None else {f: FeatureDistribution.from_dict(d) for f, d in r.items()}
             for r in regimes
         ]
+        joint = document.get("joint_domain")
+        self.joint = None if joint is None else JointDomain.from_dict(joint)
         self.n_training_configurations = document.get("n_training_configurations")
         self.provenance = document.get("provenance")
         self.package_version = document.get("package_version")
@@ -357,9 +373,19 @@ class PretrainedTree:
         )
 
 
+#: A list of numbers as ``json.dumps(..., indent=2)`` writes it, one number a line
+#: (a JSON string cannot hold a raw newline, so this never matches inside one).
+_NUMBER_LIST = re.compile(r"\[\n(?:[ ]*-?[0-9][0-9.eE+-]*,\n)*[ ]*-?[0-9][0-9.eE+-]*\n[ ]*\]")
+
+
+def _one_line(match):
+    return "[" + ", ".join(v.strip().rstrip(",") for v in match.group(0)[1:-1].split()) + "]"
+
+
 def dumps(document):
     """The document as JSON text: sorted keys, two-space indent, final newline.
 
+    A list of numbers is written on one line (a training point, a range).
     Floats are written with :func:`repr` (17 significant digits where needed),
     which reads back to the same float64.
     """
@@ -374,4 +400,5 @@ def dumps(document):
                 check(v)
 
     check(document)
-    return json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    text = json.dumps(document, indent=2, sort_keys=True, allow_nan=False)
+    return _NUMBER_LIST.sub(_one_line, text) + "\n"

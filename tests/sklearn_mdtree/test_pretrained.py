@@ -1,5 +1,6 @@
 """Tests of sklearn_mdtree.pretrained: the shipped trees as JSON, loaded without pickle."""
 
+import hashlib
 import json
 
 import numpy as np
@@ -7,7 +8,7 @@ import pandas as pd
 import pytest
 
 from sklearn_mdtree import MDTreeClassifier
-from sklearn_mdtree._domain import FeatureDistribution
+from sklearn_mdtree._domain import DOMAIN_FEATURES, FeatureDistribution
 from sklearn_mdtree.pretrained import (
     PretrainedTree,
     available_trees,
@@ -17,7 +18,14 @@ from sklearn_mdtree.pretrained import (
     tree_to_dict,
 )
 from sklearn_mdtree.pretrained._io import dumps
-from sklearn_mdtree.pretrained._recipes import RECIPES, fit_document, training_rows
+from sklearn_mdtree.pretrained._recipes import (
+    RECIPES,
+    ZOO_TABLE,
+    fit_document,
+    read_zoo_table,
+    table_csv,
+    training_rows,
+)
 from sklearn_mdtree.pretrained import _data_folder
 
 F_TREES = [name for name, recipe in RECIPES.items() if recipe["source"] == "F"]
@@ -53,6 +61,10 @@ def test_shipped_f_trees_equal_a_fresh_fit(name, stacked_frame):
     for feature, dist in loaded.distribution.items():
         assert dist.min == train[feature].min() and dist.max == train[feature].max()
         assert dist.median == pytest.approx(train[feature].median(), abs=0)
+    # every loss-landscape feature of F is recorded, and the training points are F's rows
+    assert set(loaded.distribution) == set(DOMAIN_FEATURES)
+    np.testing.assert_array_equal(loaded.joint.points,
+                                  train[list(loaded.joint.features)].to_numpy(float))
 
 
 def test_f_q1_threshold_is_the_issue_figure():
@@ -71,7 +83,11 @@ def test_documents_are_plain_json_and_carry_provenance():
         assert doc["provenance"]["label"] == RECIPES[name]["label"]
         assert doc["n_training_configurations"] > 0
         features = load_tree(name).estimator.hierarchy_.features()
-        assert set(doc["training_distribution"]) == set(features)
+        recorded = list(doc["training_distribution"])
+        assert set(features) <= set(recorded) <= set(features) | set(DOMAIN_FEATURES)
+        joint = doc["joint_domain"]
+        assert joint["method"] == "knn" and sorted(joint["features"]) == sorted(recorded)
+        assert len(joint["points"]) == doc["n_training_configurations"]
 
 
 def _toy():
@@ -139,25 +155,66 @@ def test_dumps_refuses_non_finite():
 ZOO_TREES = [name for name, recipe in RECIPES.items() if recipe["source"] == "digits-zoo"]
 
 
-@pytest.mark.slow
+def _zoo_table_text():
+    return _data_folder().joinpath(ZOO_TABLE).read_text(encoding="utf-8")
+
+
+def test_shipped_zoo_table_is_the_one_the_digits_documents_name():
+    text = _zoo_table_text()
+    assert table_csv(read_zoo_table()) == text  # canonical: survives a round trip
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    for name in ZOO_TREES:
+        provenance = load_tree(name).provenance
+        assert (provenance["file"], provenance["sha256"]) == (ZOO_TABLE, digest)
+
+
 @pytest.mark.parametrize("name", ZOO_TREES)
-def test_shipped_zoo_trees_equal_a_fit_on_the_zoo_cache(name):
-    """The digits trees against a fit on the default zoo's table, read from its cache.
-
-    Training and featurizing the default zoo takes minutes, so this test runs only
-    where the zoo's cache holds it (``SKLEARN_MDTREE_ZOO_CACHE``, or the zoo's default
-    cache folder after ``python -m benchmarks.make_pretrained``); CI, without it,
-    skips it and checks the document's form in the fast tests above.
-    """
-    import os
-
-    if name not in available_trees():
-        pytest.skip(f"{name} is not shipped in this tree")
-    zoo = pytest.importorskip("featurizers.zoo")
-    cache = os.environ.get("SKLEARN_MDTREE_ZOO_CACHE") or zoo.default_cache_dir()
-    if not os.path.isdir(os.path.join(cache, "features")):
-        pytest.skip(f"no cached default zoo in {cache}")
-    table = zoo.train_zoo("default", cache_dir=cache, verbose=0).featurize()
+def test_shipped_zoo_trees_equal_a_fresh_fit_on_the_shipped_table(name):
     shipped = json.loads(_data_folder().joinpath(f"{name}.json").read_text(encoding="utf-8"))
-    fresh = json.loads(dumps(fit_document(name, table)))
+    fresh = json.loads(dumps(fit_document(name, read_zoo_table())))
     assert shipped | {"package_version": None} == fresh | {"package_version": None}
+
+
+#: Two configurations of the default grid, one per collection, the cheapest to train
+#: and featurize of their kind (about 2 s each).
+SPOT_CHECKS = ({"width": 4, "bs": 4, "data_amount": 300, "noise": 0.0},
+               {"width": 16, "bs": 16, "data_amount": 600, "noise": 0.1})
+
+
+@pytest.mark.slow
+def test_shipped_zoo_table_equals_a_fresh_zoo_run():
+    """The shipped table is the default zoo's, as this code trains and featurizes it.
+
+    Each row of the zoo's table is computed alone (its models seeded by their
+    configuration and seed, its features by its cache key), so a configuration
+    trained and featurized by itself gives its row of the full table bit for bit:
+    two rows are recomputed here (the full zoo takes minutes). The columns that
+    depend on the rest of the grid (the data level and the labels) are recomputed
+    from the shipped table's own columns, as the zoo computes them.
+    """
+    zoo = pytest.importorskip("featurizers.zoo")
+    from sklearn_mdtree.rfi import LABEL_COLUMNS, RFI_COLUMNS, label_configurations
+
+    table = read_zoo_table()
+    default = zoo.zoo_preset("default")
+    grid_columns = ["noise", "lr", "data_amount", "width", "bs"]
+    expected = sorted((c.noise, c.lr, c.data_amount, c.width, c.bs)
+                      for c in default.configurations())
+    assert sorted(map(tuple, table[grid_columns].to_numpy().tolist())) == expected
+    derived = {"data", *RFI_COLUMNS, *LABEL_COLUMNS}
+    for config in SPOT_CHECKS:
+        grid = zoo.ZooGrid(**{axis: (value,) for axis, value in config.items()})
+        assert (grid.lr, grid.seeds, grid.steps) == (default.lr, default.seeds, default.steps)
+        fresh = zoo.train_zoo(grid, cache_dir=False, verbose=0).featurize()
+        row = table[(table[list(config)] == pd.Series(config)).all(axis=1)]
+        assert len(row) == 1
+        for column in fresh.columns:
+            if column not in derived:
+                assert fresh[column].iloc[0] == row[column].iloc[0], column
+    levels = {n: i + 1 for i, n in enumerate(default.data_amount)}
+    assert table["data"].tolist() == [levels[n] for n in table["data_amount"]]
+    relabelled = pd.concat([label_configurations(part.drop(columns=list(derived - {"data"})))
+                            for _, part in table.groupby(["noise", "lr"], sort=False)])
+    relabelled = relabelled.loc[table.index]
+    for column in (*RFI_COLUMNS, *LABEL_COLUMNS):
+        assert relabelled[column].tolist() == table[column].tolist(), column

@@ -58,7 +58,7 @@ def test_out_of_domain_feature_on_the_path_warns_and_says_so():
     # the digits MLP: hessian_t 0.31 below F's minimum 1.69
     low = Q1.distribution["hessian_t"]
     X = _row(hessian_t=0.31)
-    with pytest.warns(OutOfDomainWarning, match=r"'m' \(hessian_t\)"):
+    with pytest.warns(OutOfDomainWarning, match=r"'m' \(hessian_t"):
         report = sklearn_mdtree.diagnose(X, "cifar10-resnet18-q1")
     g = report[0]
     assert g.out_of_domain and g.out_of_domain_features == ("hessian_t",)
@@ -69,14 +69,53 @@ def test_out_of_domain_feature_on_the_path_warns_and_says_so():
     assert report.to_dict()["groups"][0]["out_of_domain"] is True
 
 
-def test_out_of_domain_feature_off_the_path_is_flagged_not_warned():
-    # train_error 0 ends at t0; the sharpness is never read
+def test_out_of_domain_feature_off_the_path_is_weighed_by_the_joint_check():
+    # train_error 0 ends at t0; the sharpness is never read, yet the model is unlike
+    # every training model: far outside the sharpness range, the joint check fires
     X = _row(train_error=0.0, hessian_t=0.31)
+    with pytest.warns(OutOfDomainWarning, match=r"'m' \(joint\)"):
+        g = sklearn_mdtree.diagnose(X, "cifar10-resnet18-q1")[0]
+    assert g.out_of_domain_features == ()  # the path's own feature is fine
+    assert g.out_of_domain and g.out_of_domain_checks == ("joint",)
+    feature = {f.name: f for f in g.features}["hessian_t"]
+    assert (feature.in_domain, feature.on_path) == (False, False)
+    assert "not read on the path" in feature.domain_text()
+    assert "joint check: taken together" in g.warnings[0]
+    assert "besides, hessian_t = 0.31 lies" in g.warnings[0]
+
+
+def test_features_the_trees_do_not_read_are_checked_where_x_has_them():
+    q1 = Q1.distribution
+    assert {"CKA", "hessian_e", "train_loss"} <= set(q1)  # F has them: recorded
+    # a central training configuration of F, all seven features: inside every check
+    joint = Q1.joint
+    central = np.argmin((((joint.points - joint.center) / joint.scale) ** 2).sum(axis=1))
+    inside = pd.DataFrame([joint.points[central]], columns=joint.features, index=["m"])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        g = sklearn_mdtree.diagnose(X, "cifar10-resnet18-q1")[0]
-    assert not g.out_of_domain
-    assert {f.name: f.in_domain for f in g.features}["hessian_t"] is False
+        g = sklearn_mdtree.diagnose(inside, "cifar10-resnet18-q1")[0]
+    assert [f.name for f in g.features] == ["train_error", "mode_connectivity_peak",
+                                            "hessian_t", "train_loss", "hessian_e",
+                                            "mode_connectivity", "CKA"]  # read first
+    path = {d.feature for d in g.q1.decisions}
+    assert [f.on_path for f in g.features] == [f.name in path for f in g.features]
+    assert not g.out_of_domain and g.joint_checks[0].features == Q1.joint.features
+    # the large MLP: CKA 0.97 above every F model's -- the joint check fires
+    g = sklearn_mdtree.diagnose(_row(CKA=0.97), "cifar10-resnet18-q1", warn=False)[0]
+    cka = g.features[-1]
+    assert (cka.in_domain, cka.side) == (False, "above")
+    assert cka.distance == pytest.approx((0.97 - q1["CKA"].max) / (q1["CKA"].q75
+                                                                   - q1["CKA"].q25))
+    assert g.out_of_domain_checks == ("joint",) and g.out_of_domain_features == ()
+    # the training configuration of the largest CKA, nudged just above the range:
+    # shown outside, not flagged
+    top = joint.points[np.argmax(joint.points[:, joint.features.index("CKA")])]
+    nudged = pd.DataFrame([top], columns=joint.features).assign(CKA=q1["CKA"].max + 1e-3)
+    g = sklearn_mdtree.diagnose(nudged, "cifar10-resnet18-q1", warn=False)[0]
+    assert g.features[-1].in_domain is False and not g.out_of_domain
+    # a column that is not a number counts as missing: unknown, not flagged
+    g = sklearn_mdtree.diagnose(_row(CKA="n/a"), "cifar10-resnet18-q1", warn=False)[0]
+    assert g.features[-1].in_domain is None
 
 
 def test_margins_borderline_rule_and_confidence():
