@@ -351,7 +351,8 @@ class PretrainedTree:
         _check_document(document, source)
         try:
             return cls(document)
-        except (ValueError, TypeError) as exc:  # what the fields' checks leave: Hierarchy's
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            # what the fields' checks leave: Hierarchy's, and the joint domain's
             raise ValueError(
                 f"{source} is not a valid fitted MD tree document: "
                 f"{str(exc).splitlines()[0]}"
