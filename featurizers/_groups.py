@@ -8,6 +8,7 @@ or validation set, whether the user passed a ``Dataset``, a ``DataLoader`` or an
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -391,6 +392,21 @@ class ModelGroup:
         state = self.__dict__.copy()
         if self._checkpoints is not None:  # workers load the models from the files
             state["_models"] = None
+        # A tensor pickles its whole storage: a slice of a larger pool (a zoo's
+        # training prefix) would ship the pool with every task. Compact copies, equal
+        # values, keep the payload that of the group's own data.
+        compact = {}
+        for key in ("_train", "_val"):
+            data = state[key]
+            if data is not None and data._tensors is not None and any(
+                    _wasteful(t) for t in data._tensors):
+                tensors = tuple(_compact(t, compact) for t in data._tensors)
+                state[key] = copy.copy(data)
+                state[key].dataset, state[key]._tensors = TensorDataset(*tensors), tensors
+        for key in ("train_data", "val_data"):
+            data = state[key]
+            if isinstance(data, tuple) and all(isinstance(t, torch.Tensor) for t in data):
+                state[key] = tuple(_compact(t, compact) for t in data)
         return state
 
     @property
@@ -424,3 +440,17 @@ class ModelGroup:
         if self.metadata:
             parts.append(f"metadata={self.metadata!r}")
         return f"ModelGroup({', '.join(parts)})"
+
+
+def _wasteful(tensor):
+    """Whether pickling ``tensor`` would ship more storage than its own elements."""
+    return tensor.untyped_storage().nbytes() > tensor.numel() * tensor.element_size()
+
+
+def _compact(tensor, memo):
+    """``tensor``, or a compact copy of it if it views a larger storage (memoised by id)."""
+    if not _wasteful(tensor):
+        return tensor
+    if id(tensor) not in memo:
+        memo[id(tensor)] = (tensor, tensor.detach().clone())  # keep the original alive
+    return memo[id(tensor)][1]

@@ -388,6 +388,17 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
                         f".to({self.device!r}) or set device={str(t.device)!r}; the featurizer "
                         "never moves models itself."
                     )
+        if pairwise:  # on the featurizer's device, so that they compare
+            twins = _identical_models(group.models)
+            if twins is not None:  # exact (CKA 1, no barrier), but rarely what was meant
+                warnings.warn(
+                    f"{name}: models {twins[0]} and {twins[1]} of {label} have identical "
+                    "weights (the same model or checkpoint given twice?); the pairwise "
+                    f"features {pairwise} compare models trained with different seeds, and "
+                    "read a perfect agreement for this pair.",
+                    FeaturizationWarning,
+                    stacklevel=3,
+                )
         datasets = [group._train]
         if any(f.startswith("test_") for f in features):
             datasets.append(group._val)
@@ -978,3 +989,15 @@ for _featurizer in (ValidationFeaturizer, LossLandscapeFeaturizer):
         "{n_jobs}", _N_JOBS_PARAM
     )
 del _featurizer
+
+
+def _identical_models(models):
+    """The first pair ``(i, j)`` of models with equal parameters and buffers, or None."""
+    states = [[t.detach() for t in m.state_dict().values()] for m in models]
+    for j in range(1, len(models)):
+        for i in range(j):
+            if models[i] is models[j] or states[i] and all(
+                a.shape == b.shape and torch.equal(a, b) for a, b in zip(states[i], states[j])
+            ):
+                return i, j
+    return None

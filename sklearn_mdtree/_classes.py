@@ -169,6 +169,12 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
                     f"Pipeline, call .set_output(transform='pandas') on it so that the "
                     f"featurizer passes its column names on."
                 )
+            if isinstance(X.columns, pd.MultiIndex):  # "a" in it matches ("a", "b")
+                raise TypeError(
+                    f"X has {X.columns.nlevels} levels of column names; the hierarchy "
+                    f"names single columns {features}. Flatten them first, e.g. "
+                    f"X.columns = X.columns.get_level_values(0)."
+                )
             missing = [f for f in features if f not in X.columns]
             if missing:
                 raise ValueError(

@@ -193,10 +193,22 @@ def _read_features(path, columns, id_column):
     except ValueError as exc:
         raise _CommandError(str(exc)) from None
     if id_column is not None:
+        _check_ids(features[id_column], id_column, what)
         features = features.set_index(id_column)
     else:
         features.index = pd.RangeIndex(2, len(features) + 2, name="line")
     return features
+
+
+def _check_ids(ids, id_column, what):
+    """The report names each group by its id: none may be missing or repeated."""
+    for bad, problem in ((ids.isna(), "no name"), (ids.duplicated(keep=False), "the same name")):
+        lines = [int(i) + 2 for i in bad.to_numpy().nonzero()[0]]
+        if lines:
+            raise _CommandError(
+                f"The id column {id_column!r} of the {what} gives {problem} to line(s) "
+                f"{lines[:5]}; each group needs its own name."
+            )
 
 
 def _diagnose(frame, args, features=None):
@@ -375,13 +387,24 @@ def _build_parsers():
     diag.add_argument("features", metavar="FEATURES.csv", nargs="?", default=None,
                       help="CSV with a header line and one row per model group (or give "
                       "the groups as files: --model, --checkpoints, --train-data)")
-    diag.add_argument("--tree", metavar="NAME", default=None,
+    diag.add_argument("--tree", metavar="NAME|FILE.json", default=None,
                       help="a shipped tree or family instead of fitting on F: "
                       "cifar10-resnet18, cifar10-resnet18-q1-similarity, digits-mlp, ... "
-                      "(sklearn_mdtree.pretrained.available_trees())")
+                      "(sklearn_mdtree.pretrained.available_trees()), or a Q1 tree's file "
+                      "(a value ending in .json or holding a path separator), e.g. one "
+                      "written by --save-tree")
+    diag.add_argument("--q2-tree", metavar="NAME|FILE.json", default=None,
+                      help="the Q2 tree, a shipped name or a file (default: the family's "
+                      "when --tree names one); only with --tree")
     diag.add_argument("--fit-on", metavar="LABELLED.csv", default=None,
                       help="fit the trees on your own labelled table (features and a "
                       "bs_failure column, optionally width_vs_batch) instead of F")
+    diag.add_argument("--save-tree", metavar="FILE.json", default=None,
+                      help="write the Q1 tree fitted on --fit-on to this file, for a "
+                      "later --tree FILE.json; only with --fit-on")
+    diag.add_argument("--save-q2-tree", metavar="FILE.json", default=None,
+                      help="write the Q2 tree fitted on --fit-on (its table needs a "
+                      "width_vs_batch column) to this file; only with --fit-on")
     diag.add_argument("--optimizer", choices=["batch size", "learning rate"],
                       default="batch size",
                       help="the hyperparameter you tune, named in the actions and causes "
@@ -497,6 +520,13 @@ def _check_diagnose_args(parser, args):
         parser.error("give FEATURES.csv, or --model, --checkpoints and --train-data")
     if args.tree is not None and args.fit_on is not None:
         parser.error("argument --fit-on: not allowed with --tree")
+    if args.q2_tree is not None and args.tree is None:
+        parser.error("argument --q2-tree: only with --tree")
+    for option, value in (("--save-tree", args.save_tree),
+                          ("--save-q2-tree", args.save_q2_tree)):
+        if value is not None and args.fit_on is None:
+            parser.error(f"argument {option}: only with --fit-on (it saves the tree "
+                         "fitted on that table)")
     if args.tree is not None or args.fit_on is not None:
         option = "--tree" if args.tree is not None else "--fit-on"
         for name, value, default in (("--scheme", args.scheme, "all"), ("--k", args.k, None),
@@ -563,9 +593,11 @@ def main(argv=None):
             return _presets(args, out)
         if args.command == "demo":
             return _demo(args, out)
+        inputs = []
         if args.command in ("featurize", "diagnose"):
-            inputs = group_inputs(args) + [getattr(args, "features", None),
-                                           getattr(args, "fit_on", None)]
+            # (featurize's --features is a list of feature names, not a file)
+            inputs = group_inputs(args) + ([args.features, args.fit_on]
+                                           if args.command == "diagnose" else [])
             check_output(args.out if args.command == "featurize" else args.output, inputs)
             if getattr(args, "html", None):
                 check_output(args.html, inputs)
@@ -575,14 +607,24 @@ def main(argv=None):
         if getattr(args, "html", None):
             # the page must not replace an input, a collection file or the text report
             check_output(args.html, _other_inputs(args, args.html) + [target])
+        saved = _tree_paths(args)
+        if saved:  # nor may a tree file, and the outputs must be distinct files
+            _check_distinct([("--output", target), ("--html", args.html),
+                             ("--save-tree", args.save_tree),
+                             ("--save-q2-tree", args.save_q2_tree)])
+        for path in saved:
+            check_output(path, _other_inputs(args, path) + inputs)
         # before any work: an unwritable --output fails at once, not after the report
         output = _OutputFile(target) if target else None
         html = _OutputFile(args.html) if getattr(args, "html", None) else None
+        trees = []
         try:
+            for path in saved:
+                trees.append(_OutputFile(path))
             text, notes = _run(args)
             page = None if html is None else _html_page(args)
         except BaseException:
-            for opened in (output, html):
+            for opened in (output, html, *trees):
                 if opened is not None:
                     opened.discard()
             raise
@@ -590,6 +632,9 @@ def main(argv=None):
             out.write(text)
         if html is not None:
             html.write(page)
+        for opened, document in zip(trees, getattr(args, "tree_documents_", [])):
+            opened.write(document)
+            notes.append(f"wrote the tree to {opened.path}")
         if output is not None:
             output.write(text)
             if args.command == "reproduce":
@@ -600,6 +645,25 @@ def main(argv=None):
     except (_CommandError, InputError) as exc:
         print(f"mdtree {args.command}: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _check_distinct(outputs):
+    """Refuse two output options naming one file (the second would replace the first)."""
+    seen = {}
+    for option, path in outputs:
+        if path is None:
+            continue
+        key = Path(path).resolve()
+        if key in seen:
+            raise _CommandError(f"{seen[key]} and {option} name the same file {str(path)!r}; "
+                                "give each its own.")
+        seen[key] = option
+
+
+def _tree_paths(args):
+    """The files of ``mdtree diagnose --save-tree`` and ``--save-q2-tree``."""
+    return [p for p in (getattr(args, "save_tree", None), getattr(args, "save_q2_tree", None))
+            if p is not None]
 
 
 def _html_page(args):

@@ -101,6 +101,15 @@ def featurize(args, *, return_se=True):
             f"argument --name: {len(names)} name(s) for {len(checkpoints)} group(s) of "
             "--checkpoints; give one per group or none"
         )
+    # the names are the CSV's group column, which mdtree diagnose reads as the ids
+    if any(not n.strip() for n in names) or len(set(names)) < len(names):
+        raise InputError(f"argument --name: the groups need distinct, non-empty names; "
+                         f"got {names}")
+    if data_kwargs and os.path.exists(args.train_data):
+        raise InputError(
+            f"argument --data-kwargs: only with a data factory (PKG.MODULE:FUNCTION); "
+            f"--train-data {args.train_data!r} is a file"
+        )
     features = list(getattr(args, "features", None) or _DEFAULT_FEATURES)
     pairwise = [f for f in features if f in _PAIRWISE]
     n_pairs = args.n_pairs if args.n_pairs == "all" else _positive_int(args.n_pairs)
@@ -145,17 +154,77 @@ def _positive_int(text):
     return value
 
 
-def _trees_columns(tree, fit_on_columns):
-    """The feature columns the chosen trees read."""
+def is_tree_file(value):
+    """Whether a ``--tree``/``--q2-tree`` value names a file rather than a shipped tree.
+
+    A shipped tree's name has neither a ``.json`` ending nor a path separator.
+    """
+    separators = [s for s in (os.sep, os.altsep) if s]
+    return value.lower().endswith(".json") or any(s in value for s in separators)
+
+
+def _tree_option(value, option, task):
+    """The value of ``--tree``/``--q2-tree``: a shipped name, or the tree its file holds."""
+    from .pretrained import PretrainedTree
+
+    if value is None or not is_tree_file(value):
+        return value
+    try:
+        tree = PretrainedTree.from_file(value)
+    except ValueError as exc:
+        raise InputError(f"argument {option}: {exc}") from None
+    q1 = tree.task == "bs_failure"
+    if q1 != (task == "q1"):
+        other = "--tree" if q1 else "--q2-tree"
+        raise InputError(
+            f"argument {option}: the tree file {value!r} holds a "
+            f"{'Q1' if q1 else 'Q2'} tree (task {tree.task!r}); give it as {other}"
+        )
+    return tree
+
+
+def _trees_columns(trees):
+    """The feature columns the chosen trees (names or PretrainedTree) read."""
     from .pretrained import load_tree, resolve_family
 
-    if fit_on_columns is not None:
-        return fit_on_columns
-    q1, q2 = resolve_family(tree)
-    names = [n for n in (q1, q2) if n is not None]
-    return list(dict.fromkeys(
-        f for n in names for f in load_tree(n).estimator.hierarchy_.features()
-    ))
+    q1, q2 = trees
+    if isinstance(q1, str):
+        q1, family_q2 = resolve_family(q1)
+        q2 = family_q2 if q2 == "auto" else q2
+    chosen = [load_tree(t) if isinstance(t, str) else t for t in (q1, q2)
+              if t is not None and t != "auto"]
+    return list(dict.fromkeys(f for t in chosen for f in t.estimator.hierarchy_.features()))
+
+
+def _tree_documents(args, result, fit_on):
+    """The JSON text of each tree fitted on ``--fit-on`` that is to be saved."""
+    import hashlib
+
+    from .pretrained._io import dumps, tree_to_dict
+    from .pretrained._recipes import training_rows
+
+    texts = []
+    for key, label, option in (("q1", "bs_failure", "--save-tree"),
+                               ("q2", "width_vs_batch", "--save-q2-tree")):
+        path = getattr(args, option[2:].replace("-", "_"))
+        if path is None:
+            continue
+        estimator = result._estimators.get(key)
+        if estimator is None:
+            raise InputError(
+                f"argument {option}: no Q2 tree was fitted: the labelled table "
+                f"{args.fit_on!r} has no {label!r} column"
+            )
+        with open(args.fit_on, "rb") as handle:
+            digest = hashlib.sha256(handle.read()).hexdigest()
+        document = tree_to_dict(
+            estimator, training_rows(fit_on, label, source="user"),
+            name=Path(path).stem, description=result.trees[key]["description"],
+            provenance={"fitted_on": os.path.basename(args.fit_on), "sha256": digest,
+                        "label": label, "generated_by": "mdtree diagnose --fit-on"},
+        )
+        texts.append(dumps(document))
+    return texts
 
 
 def report(args, features=None):
@@ -167,12 +236,16 @@ def report(args, features=None):
     from ._cli import _CommandError, _read_features
 
     fit_on = None
+    trees = (None, "auto")
     if args.fit_on is not None:
         columns = ["train_error", "mode_connectivity_peak", "hessian_t"]
         fit_on = _read_labelled(args.fit_on, [*columns, "bs_failure"])
     else:
+        q2 = "auto" if args.q2_tree is None else args.q2_tree
+        trees = (_tree_option(args.tree, "--tree", "q1"),
+                 _tree_option(q2, "--q2-tree", "q2"))
         try:
-            columns = _trees_columns(args.tree, None)
+            columns = _trees_columns(trees)
         except ValueError as exc:
             raise InputError(str(exc)) from None
     if features is None:
@@ -183,12 +256,13 @@ def report(args, features=None):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            result = diagnose(features, None if fit_on is not None else args.tree,
+            result = diagnose(features, trees[0], q2_tree=trees[1],
                               fit_on=fit_on, optimizer=args.optimizer)
         except (ValueError, TypeError) as exc:
             raise InputError(str(exc).splitlines()[0]) from None
     notes = [f"warning: {w.message}" for w in caught]
     args.report_ = result  # for --html
+    args.tree_documents_ = _tree_documents(args, result, fit_on)  # for --save-tree
     if args.format == "json":
         return json.dumps(result.to_dict(), indent=2) + "\n", notes
     if args.format == "csv":
@@ -201,6 +275,8 @@ def _read_labelled(path, columns):
     from .datasets._model_diagnosis import _read_csv, _source_name
     from ._validation import _check_columns, _check_numeric
 
+    from .rfi import LABEL_CLASSES
+
     what = _source_name(path)
     try:
         table = _read_csv(path, what=what)
@@ -210,4 +286,17 @@ def _read_labelled(path, columns):
         raise InputError(f"The labelled table {os.fspath(path)!r} does not exist.") from None
     except (OSError, ValueError) as exc:
         raise InputError(str(exc)) from None
+    for label in [c for c in ("bs_failure", "width_vs_batch") if c in table.columns]:
+        known = LABEL_CLASSES[label]
+        bad = (~table[label].isin(known)).to_numpy().nonzero()[0]
+        if len(bad):
+            raise InputError(
+                f"Column {label!r} of the {what} must hold one of {list(known)}; line "
+                f"{bad[0] + 2} holds {table[label].iloc[bad[0]]!r}."
+            )
+        if (table[label] == "optimal").all():
+            raise InputError(
+                f"Every row of the {what} is labelled 'optimal' in {label!r}: a tree is "
+                "fitted on the configurations that are not, and there are none."
+            )
     return table

@@ -1,8 +1,14 @@
 """Loader of the public model-diagnosis collections of the MD tree paper."""
 
+import csv
+import gzip
 import hashlib
+import lzma
 import os
 import stat
+import tarfile
+import zipfile
+import zlib
 from importlib import resources
 from pathlib import Path
 
@@ -128,6 +134,17 @@ def _read_csv(filepath_or_buffer, *, what):
         frame = pd.read_csv(filepath_or_buffer)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"Could not parse the {what} as CSV: {exc}") from None
+    except (EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, tarfile.TarError,
+            gzip.BadGzipFile) as exc:  # a compressed file cut short or corrupt
+        raise ValueError(
+            f"Could not decompress the {what} (cut short or corrupt?): "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    except OSError as exc:
+        if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)):
+            raise
+        raise ValueError(f"Could not read the {what}: {exc}") from None
+    _check_unique_names(filepath_or_buffer, what=what)
     if not isinstance(frame.index, pd.RangeIndex):
         # pandas turns a first column into the index when the data lines have one
         # field more than the header
@@ -141,6 +158,26 @@ def _read_csv(filepath_or_buffer, *, what):
 
 
 _COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar")
+
+
+def _check_unique_names(source, *, what):
+    """A ValueError if the header line of a plain CSV file names a column twice.
+
+    pandas renames a repeated ``x`` to ``x.1`` and the first is then read silently
+    as the column; which one was meant is unknown. (Buffers and compressed files
+    are not re-read.)
+    """
+    if not isinstance(source, (str, os.PathLike)) or os.fspath(source).lower().endswith(
+            _COMPRESSED):
+        return
+    with open(source, encoding="utf-8-sig", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    repeated = sorted({n for n in header if header.count(n) > 1})
+    if repeated:
+        raise ValueError(
+            f"The header line of the {what} names the column(s) {repeated} more than "
+            "once; which one holds the values is unknown. Rename or remove the copies."
+        )
 
 
 def _check_complete_file(path, *, what):
@@ -163,6 +200,11 @@ def _check_complete_file(path, *, what):
         return
     with open(path, "rb") as handle:
         content = handle.read()
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ValueError(
+            f"The {what} is UTF-16 text (it starts with a UTF-16 byte-order mark); save "
+            "it as UTF-8."
+        )
     if content and not content.endswith((b"\n", b"\r")):
         last_line = content.count(b"\n") + 1
         raise ValueError(

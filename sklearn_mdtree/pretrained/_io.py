@@ -159,6 +159,8 @@ def tree_to_dict(tree, X=None, *, name=None, description=None, provenance=None):
 
 
 def _check_document(doc, source):
+    from ._schema import check_document
+
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ValueError(
             f"{source} is not a fitted MD tree document: expected a JSON object with "
@@ -169,6 +171,7 @@ def _check_document(doc, source):
             f"{source} has format_version {doc.get('format_version')!r}; this version of "
             f"sklearn-mdtree reads {FORMAT_VERSION}."
         )
+    check_document(doc, source)  # every field tree_from_dict reads
 
 
 def tree_from_dict(document):
@@ -334,15 +337,26 @@ class PretrainedTree:
 
     @classmethod
     def from_file(cls, path):
-        """Read a JSON document of :func:`tree_to_dict` from ``path``."""
-        path = Path(path)
-        with open(path, encoding="utf-8") as handle:
-            try:
-                document = json.load(handle)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{str(path)!r} is not valid JSON: {exc}") from None
-        _check_document(document, repr(str(path)))
-        return cls(document)
+        """Read a JSON document of :func:`tree_to_dict` from ``path``.
+
+        Nothing is unpickled. A file that is not a complete, consistent document
+        (cut short, edited into a tree that would answer differently from the one it
+        describes, NaN or infinite numbers, repeated keys, another format or version)
+        raises a ValueError of one line naming the file and the field.
+        """
+        from ._schema import read_document
+
+        source = f"The tree file {str(Path(path))!r}"
+        document = read_document(path)
+        _check_document(document, source)
+        try:
+            return cls(document)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            # what the fields' checks leave: Hierarchy's, and the joint domain's
+            raise ValueError(
+                f"{source} is not a valid fitted MD tree document: "
+                f"{str(exc).splitlines()[0]}"
+            ) from None
 
     @classmethod
     def from_estimator(cls, tree, X=None, *, name=None):

@@ -9,6 +9,7 @@ torch = pytest.importorskip("torch")
 from _torch_helpers import PairDataset, digits_mlp, digits_tensors, train  # noqa: E402
 
 from featurizers import (  # noqa: E402
+    FeaturizationWarning,
     HyperparameterFeaturizer,
     LossLandscapeFeaturizer,
     ModelGroup,
@@ -186,3 +187,41 @@ def test_models_without_parameters(data):
     assert np.isfinite(rows).all()
     with pytest.raises(ValueError, match="fit_bend needs models with parameters"):
         fit_bend(NoParameters(), NoParameters(), data, epochs=1, random_state=0)
+
+
+# -- the same model twice (found by the second adversarial pass) ---------------------------
+
+def test_the_same_model_twice_is_warned_about_for_pairwise_features(models, data):
+    # it gave CKA = 1 and the connectivity of a curve between one point and itself, silently
+    import copy
+    import warnings
+
+    for twins in ([models[0], models[0]], [models[0], copy.deepcopy(models[0])],
+                  [models[0], models[1], copy.deepcopy(models[1])]):
+        group = ModelGroup(twins, data)
+        for features in (["CKA"], ["mode_connectivity_peak"]):
+            with pytest.warns(FeaturizationWarning, match="identical weights .*given twice"):
+                LossLandscapeFeaturizer(features, **FAST).transform([group])
+        with warnings.catch_warnings():  # features of one model at a time compare none
+            warnings.simplefilter("error")
+            rows = LossLandscapeFeaturizer(["train_error"], **FAST).transform([group])
+        assert np.isfinite(rows).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LossLandscapeFeaturizer(["CKA"], **FAST).transform([ModelGroup(models, data)])
+
+
+def test_a_group_of_a_slice_pickles_its_own_data_not_the_pool(models, data):
+    # a task shipped the whole storage a training prefix views (the zoo's digits pool)
+    import pickle
+
+    pool_X, pool_y = torch.cat([data[0]] * 20), torch.cat([data[1]] * 20)
+    group = ModelGroup(models, (pool_X[:150], pool_y[:150]), (pool_X[150:300], pool_y[150:300]))
+    payload = pickle.dumps(group)
+    assert len(payload) < pool_X.untyped_storage().nbytes() / 5
+    copy = pickle.loads(payload)
+    for a, b in zip(copy.train_data + copy.val_data, group.train_data + group.val_data):
+        assert torch.equal(a, b)
+    assert group.train_data[0].untyped_storage().nbytes() == pool_X.untyped_storage().nbytes()
+    featurizer = LossLandscapeFeaturizer(["train_error", "CKA", "hessian_t"], **FAST)
+    np.testing.assert_array_equal(featurizer.transform([copy]), featurizer.transform([group]))

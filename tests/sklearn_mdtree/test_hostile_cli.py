@@ -321,3 +321,122 @@ def test_fuzz_values_and_dtypes_of_checkpoints_and_data(value, where, dtype):
                     X[0, 0] = np.asarray(value).astype(dtype)
             np.savez(data, X=X, y=arrays["y"])
         _clean_or_complete(*_featurize(paths, data, folder))
+
+
+# -- found by the second adversarial pass ----------------------------------------------------
+
+def _diagnose_tree(folder, name, content, *extra):
+    path = Path(folder) / name
+    path.write_bytes(content)
+    output = Path(folder) / "out" / "report.csv"
+    status, out, err = run(["diagnose", str(path), "--tree", "digits-mlp", "--format", "csv",
+                            "--output", str(output), *extra])
+    return status, out, err, output
+
+
+def test_a_column_named_twice_is_refused_not_the_first_taken(tmp_path):
+    content = FEATURES.replace(b"hessian_t\n", b"hessian_t,hessian_t\n").replace(
+        b"7.5\n", b"7.5,1.0\n").replace(b"5.75\n", b"5.75,2.0\n")
+    result = _diagnose_tree(tmp_path, "features.csv", content)
+    assert_clean_error(*result)
+    assert "names the column(s) ['hessian_t'] more than once" in result[2]
+
+
+def test_corrupt_or_cut_compressed_features_file(tmp_path):
+    import gzip
+
+    whole = gzip.compress(FEATURES)
+    for cut, content in (("cut", whole[: len(whole) // 2]), ("junk", b"\x1f\x8b\x08\x00junk")):
+        folder = tmp_path / cut
+        folder.mkdir()
+        result = _diagnose_tree(folder, "features.csv.gz", content)
+        assert_clean_error(*result)
+        assert "Could not decompress" in result[2]
+    assert _diagnose_tree(tmp_path, "whole.csv.gz", whole)[0] == 0
+
+
+def test_utf16_features_file_is_named_as_such(tmp_path):
+    result = _diagnose_tree(tmp_path, "features.csv", FEATURES.decode().encode("utf-16"))
+    assert_clean_error(*result)
+    assert "UTF-16" in result[2]
+
+
+@pytest.mark.parametrize("ids, message", [(b"a,a", "the same name to line(s) [2, 3]"),
+                                          (b",b", "no name to line(s) [2]")])
+def test_id_column_with_missing_or_repeated_names(tmp_path, ids, message):
+    first, second = ids.split(b",")
+    lines = FEATURES.splitlines(keepends=True)
+    content = (b"id," + lines[0] + first + b"," + lines[1] + second + b"," + lines[2])
+    result = _diagnose_tree(tmp_path, "features.csv", content, "--id-column", "id")
+    assert_clean_error(*result)
+    assert message in result[2]
+
+
+@pytest.mark.parametrize("labels, message", [
+    ((b"small", b"LARGE"), "line 3 holds 'LARGE'"),
+    ((b"small", b""), "line 3 holds nan"),
+    ((b"optimal", b"optimal"), "Every row of the CSV file"),
+])
+def test_fit_on_labels_are_checked(tmp_path, labels, message):
+    lines = FEATURES.splitlines(keepends=True)
+    table = (lines[0].rstrip() + b",bs_failure\n" + lines[1].rstrip() + b"," + labels[0]
+             + b"\n" + lines[2].rstrip() + b"," + labels[1] + b"\n")
+    (tmp_path / "labelled.csv").write_bytes(table)
+    (tmp_path / "features.csv").write_bytes(FEATURES)
+    output = tmp_path / "out" / "report.csv"
+    status, out, err = run(["diagnose", str(tmp_path / "features.csv"), "--fit-on",
+                            str(tmp_path / "labelled.csv"), "--output", str(output)])
+    assert_clean_error(status, out, err, output)
+    assert message in err
+
+
+LABELLED = (b"train_error,mode_connectivity_peak,hessian_t,bs_failure\n0.1,-1.5,7.5,small\n"
+            b"3.25,-20.5,5.75,large\n9.0,-40.0,2.0,large\n0.5,-3.0,6.5,small\n")
+
+
+@FUZZ
+@given(junk=st.binary(max_size=24), at=st.integers(0, len(LABELLED)),
+       cut=st.integers(0, len(LABELLED)))
+def test_fuzz_fit_on_labelled_table(junk, at, cut):
+    content = (LABELLED[:at] + junk + LABELLED[at:])[:cut + len(junk)]
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        (folder / "features.csv").write_bytes(FEATURES)
+        (folder / "labelled.csv").write_bytes(content)
+        output, tree = folder / "out" / "report.csv", folder / "trees" / "q1.json"
+        status, out, err = run(["diagnose", str(folder / "features.csv"), "--fit-on",
+                                str(folder / "labelled.csv"), "--format", "csv",
+                                "--output", str(output), "--save-tree", str(tree)])
+        if status == 0:  # a valid table after all: the whole report and a readable tree
+            assert "Traceback" not in err and output.read_text() == out
+            from sklearn_mdtree.pretrained import PretrainedTree
+
+            assert PretrainedTree.from_file(tree).task == "bs_failure"
+        else:
+            assert_clean_error(status, out, err, output)
+            assert not tree.exists() and not tree.parent.exists()
+
+
+@needs_torch
+def test_featurize_with_chosen_features_and_bad_names(tmp_path):
+    # --features crashed with a traceback (its list was taken for an input path)
+    paths, data = _featurize_inputs(tmp_path)
+    base = ["featurize", *LINEAR, "--checkpoints", *map(str, paths), "--train-data", str(data),
+            "--curve-epochs", "1"]
+    output = tmp_path / "out" / "features.csv"
+    status, out, err = run([*base, "--features", "train_error", "CKA", "--out", str(output)])
+    assert status == 0, err
+    assert list(pd.read_csv(output, index_col="group").columns) == [
+        "train_error", "CKA", "train_error_se", "CKA_se"]
+    output.unlink()
+    output.parent.rmdir()
+    for extra, message in ((["--name", ""], "distinct, non-empty names"),
+                           (["--name", " "], "distinct, non-empty names"),
+                           (["--data-kwargs", '{"n": 3}'], "only with a data factory")):
+        status, out, err = run([*base, *extra, "--out", str(output)])
+        assert_clean_error(status, out, err, output, command="featurize")
+        assert message in err
+    twice = [*base, "--checkpoints", *map(str, paths), "--name", "a", "--name", "a"]
+    status, out, err = run([*twice, "--out", str(output)])
+    assert_clean_error(status, out, err, output, command="featurize")
+    assert "distinct, non-empty names" in err

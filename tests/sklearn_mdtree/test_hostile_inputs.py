@@ -193,3 +193,17 @@ def test_leaf_labels_and_order_of_the_wrong_type():
         MDTreeClassifier(Hierarchy(_one_split().root, order=("a", 1))).fit(X, y)
     with pytest.raises(TypeError, match="'order' of a Hierarchy must be a sequence"):
         MDTreeClassifier(Hierarchy(_one_split().root, order="a")).fit(X, y)
+
+
+def test_columns_of_several_levels_are_refused_not_matched_by_their_first_level():
+    # "hessian_t" in a MultiIndex matches ("hessian_t", ...): a raw AttributeError
+    X, y = _frame()
+    clf = MDTreeClassifier("q1").fit(X, y)
+    stacked = X.copy()
+    stacked.columns = pd.MultiIndex.from_tuples([(c, "mean") for c in X.columns])
+    for call in (lambda: clf.predict(stacked), lambda: MDTreeClassifier("q1").fit(stacked, y)):
+        with pytest.raises(TypeError, match="2 levels of column names.*Flatten them"):
+            call()
+    flat = stacked.copy()
+    flat.columns = flat.columns.get_level_values(0)
+    assert clf.predict(flat).tolist() == clf.predict(X).tolist()
