@@ -766,11 +766,20 @@ def _se_of(X, feature):
     column = f"{feature}_se"
     if column not in X.columns:
         return np.full(len(X), np.nan)
-    values = pd.to_numeric(X[column], errors="coerce").to_numpy(dtype=np.float64)
-    bad = np.flatnonzero(values < 0)
+    raw = X[column]
+    numbers = pd.to_numeric(raw, errors="coerce")
+    text = np.flatnonzero(numbers.isna().to_numpy() & raw.notna().to_numpy())
+    if len(text):  # coerced to NaN, it would pass for a missing standard error
+        raise ValueError(
+            f"The '{column}' column of X must hold numbers (or be empty where a standard "
+            f"error is not known). Got {raw.iloc[text[0]]!r} at row {X.index[text[0]]!r} "
+            "instead."
+        )
+    values = numbers.to_numpy(dtype=np.float64)
+    bad = np.flatnonzero((values < 0) | np.isinf(values))
     if len(bad):
         raise ValueError(
-            f"The '{column}' column of X must hold standard errors >= 0. Got "
+            f"The '{column}' column of X must hold finite standard errors >= 0. Got "
             f"{values[bad[0]]!r} at row {X.index[bad[0]]!r} instead."
         )
     return values

@@ -236,3 +236,25 @@ def test_a_feature_inside_the_range_but_outside_its_regime_is_out_of_domain():
     g = sklearn_mdtree.diagnose(query, PretrainedTree.from_dict(doc), q2_tree=None,
                                 warn=False)[0]
     assert f"no training configuration fell in regime {regime}" in g.warnings[0]
+
+
+@pytest.mark.parametrize(
+    "se, message",
+    [
+        ("0.1x", "must hold numbers"),  # text: not a missing standard error
+        (float("inf"), "finite standard errors"),
+        (-float("inf"), "finite standard errors"),
+    ],
+)
+def test_standard_error_columns_hold_finite_numbers(se, message):
+    X = _row(hessian_t_se=se)
+    before = X.copy()
+    with pytest.raises(ValueError, match=message) as caught:
+        sklearn_mdtree.diagnose(X, "cifar10-resnet18-q1", warn=False)
+    assert "hessian_t_se" in str(caught.value) and "'m'" in str(caught.value)
+    pd.testing.assert_frame_equal(X, before)
+
+
+def test_missing_standard_errors_are_allowed():
+    report = sklearn_mdtree.diagnose(_row(hessian_t_se=np.nan), "cifar10-resnet18-q1", warn=False)
+    assert report[0].q1.decisions
