@@ -174,7 +174,7 @@ DIGITS_MODELS = {"MLP on digits"}
 FEATURE_RUNS = {
     "MLP on digits": {"seeds": 40, "pool": 100, "warmup": True, "also_probes": (6,)},
     "small CNN": {"seeds": 20, "pool": 100, "warmup": True, "also_probes": (6,)},
-    "ResNet-18 (width 8)": {"seeds": 16, "pool": 100, "warmup": False, "also_probes": (6,)},
+    "ResNet-18 (width 8)": {"seeds": 24, "pool": 100, "warmup": False, "also_probes": ()},
     "ResNet-18 (width 16)": {"seeds": 2, "pool": 20, "warmup": False, "also_probes": ()},
     "ResNet-18 (width 32)": {"seeds": 1, "pool": 20, "warmup": False, "also_probes": ()},
 }
@@ -365,9 +365,12 @@ def within_run_std(runs, confidence=0.9):
     Given its Krylov basis ``Q`` the estimate is ``tr(Q^T H Q)`` plus the mean of
     ``p`` independent samples whose expectation is ``tr(H) - tr(Q^T H Q)``: its
     conditional mean is ``tr(H)`` whatever ``Q``, so its variance is the mean over
-    runs of the conditional variance, estimated without bias by
-    ``var(samples, ddof=1) / p``. Far more precise than the spread of a few runs'
-    estimates.
+    runs of the conditional variance, estimated without bias by each run's
+    ``variance`` (``var(samples, ddof=1) / p`` when all samples are taken on one
+    basis; when the probes stopped Lanczos, each half is taken on the basis at
+    which the other half stopped, and the variance is pooled within halves, see
+    ``featurizers.hessian._deflated._ProbeStop``). Far more precise than the
+    spread of a few runs' estimates.
 
     Returns
     -------
@@ -376,7 +379,11 @@ def within_run_std(runs, confidence=0.9):
         distribution with ``sum(p - 1)`` degrees of freedom (exact for normal
         samples with equal variances; heavier tails make it too narrow).
     """
-    std = math.sqrt(np.mean([np.var(r["samples"], ddof=1) / len(r["samples"]) for r in runs]))
+    variances = [
+        r["variance"] if "variance" in r else np.var(r["samples"], ddof=1) / len(r["samples"])
+        for r in runs
+    ]
+    std = math.sqrt(np.mean(variances))
     dof = sum(len(r["samples"]) - 1 for r in runs)
     tail = (1 - confidence) / 2
     low, high = (
@@ -460,7 +467,7 @@ def bench_features(model, x, y, seeds, deflated=DEFLATED_BUDGETS, reference=None
         probes, max_steps, deflation_tol = budget
         start = time.perf_counter()
         op = HessianOperator(model, LOSS, x, y)
-        trace_basis, samples, eig, steps = _lanczos_deflated(
+        trace_basis, samples, eig, steps, variance = _lanczos_deflated(
             op, probes, max_steps, 1e-3, deflation_tol, np.random.default_rng(seed)
         )
         elapsed = time.perf_counter() - start
@@ -469,6 +476,7 @@ def bench_features(model, x, y, seeds, deflated=DEFLATED_BUDGETS, reference=None
             "time": elapsed,
             "trace": trace_basis + float(np.mean(samples)),
             "samples": samples,
+            "variance": variance,
             "eig": eig,
             "eig_err": abs(eig - reference) / abs(reference),
             "trace_mv": steps + probes,  # shared: the Lanczos steps and the probes

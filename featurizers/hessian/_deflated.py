@@ -22,9 +22,34 @@ from ._operator import _OPERATOR, _as_linear_operator, _dense, _empty_rows, _tor
 _DEFAULT_N_PROBES = 4
 # Probes of trace_and_top_eigenvalue projected per pass over its basis.
 _DEFLATED_PROBE_BLOCK = 4
+# Probes drawn before Lanczos that decide, two by two, when the basis stops paying
+# (_ProbeStop); the rule needs at least two per half.
+_STOP_PROBES = 4
+# _ProbeStop: the remainder's trace must be spread over at least this many times
+# (max_lanczos_steps + n_probes) eigenvalues of its size, and each of the last two
+# steps must have removed at most this many times 1 / (steps + n_probes) of the
+# remainder's squared Frobenius norm. Chosen on the benchmark's three models
+# (benchmarks/README.md): the CNN's and the MLP's remainders, before their last
+# outliers are in the basis, are spread over 7-40; ResNet-18's over 100-145.
+_SPREAD_FACTOR = 2.0
+_GAIN_FACTOR = 2.0
 
 
-def _lanczos(matvec, Q, tol, deflation_tol, generator):
+_SHIFTS = torch.arange(8, dtype=torch.uint8)
+
+
+def _random_signs(row, generator):
+    """Fill ``row`` with Rademacher signs, eight from each random byte.
+
+    A third of the time of :func:`torch.randint` with one draw per entry, and no new
+    float array of size ``n`` (fresh memory costs as much as the draws).
+    """
+    n = row.shape[0]
+    bits = torch.randint(0, 256, ((n + 7) // 8,), generator=generator, dtype=torch.uint8)
+    row.copy_(((bits[:, None] >> _SHIFTS) & 1).reshape(-1)[:n]).mul_(2).sub_(1)
+
+
+def _lanczos(matvec, Q, tol, deflation_tol, generator, monitor=None):
     """Lanczos with full reorthogonalisation for the top eigenvalue and a deflation basis.
 
     ``Q`` is an empty ``(max_steps, n)`` tensor that receives the basis, one row per
@@ -57,11 +82,16 @@ def _lanczos(matvec, Q, tol, deflation_tol, generator):
     are themselves only that accurate, and the next vector would be rounding
     noise. Stopping there is safe, since the probes estimate whatever the basis
     leaves out.
+
+    ``monitor``, a :class:`_ProbeStop`, draws its probes right after the start
+    vector and sees every step; Lanczos also stops once it says so.
     """
     max_steps, n = Q.shape
     breakdown = math.sqrt(torch.finfo(Q.dtype).eps)
     Q[0] = torch.randn(n, generator=generator, dtype=Q.dtype).to(Q.device)
     Q[0] /= torch.linalg.vector_norm(Q[0])
+    if monitor is not None:
+        monitor.start(generator)
     T = np.zeros((max_steps, max_steps))
     gains = []  # squared Frobenius norm removed by each step
     for j in range(max_steps):
@@ -93,6 +123,8 @@ def _lanczos(matvec, Q, tol, deflation_tol, generator):
         stalled = steps >= 2 and max(gains[-2:]) <= deflation_tol * removed
         if converged and stalled:
             break
+        if monitor is not None and monitor.step(Q[j], T[:steps, :steps], w, gains[-1], converged):
+            break
         if steps < max_steps:
             T[j + 1, j] = T[j, j + 1] = beta
             torch.div(w, beta, out=Q[j + 1])
@@ -113,50 +145,200 @@ def _deflated_samples(matvec, QR, T, n_probes, generator):
     ``A g``, and no memory to keep them).
     """
     n = QR.shape[1]
-    m = len(T)
     samples = np.empty(n_probes)
     block = min(n_probes, _DEFLATED_PROBE_BLOCK)
     G = _empty_rows(block, n, QR.dtype, QR.device)
     quad = torch.empty(block, dtype=torch.float64, device=QR.device)  # g^T A g
-    shifts = torch.arange(8, dtype=torch.uint8)
     for start in range(0, n_probes, block):
         size = min(block, n_probes - start)
         for b in range(size):
-            # Eight signs from each random byte, written into the block's row: a
-            # third of the time of torch.randint with one draw per entry, and no
-            # new float array of size n (fresh memory costs as much as the draws).
-            bits = torch.randint(0, 256, ((n + 7) // 8,), generator=generator, dtype=torch.uint8)
-            G[b].copy_(((bits[:, None] >> shifts) & 1).reshape(-1)[:n]).mul_(2).sub_(1)
+            _random_signs(G[b], generator)
             quad[b] = torch.dot(G[b], matvec(G[b]))  # on the device: no wait per probe
-        CR = (G[:size] @ QR.T).double().cpu().numpy()
-        C, rg = CR[:, :m], CR[:, m]  # rows: Q^T g, then r^T g
-        samples[start : start + size] = (
-            quad[:size].cpu().numpy() - np.einsum("bi,ij,bj->b", C, T, C) - 2 * C[:, -1] * rg
-        )
+        samples[start : start + size] = _projected_forms(G[:size], quad[:size], QR, T)
     return samples
+
+
+def _projected_forms(G, quad, QR, T):
+    """``g^T A g - c^T T c - 2 c_m (r^T g)`` for the rows ``g`` of ``G`` (see above)."""
+    m = len(T)
+    CR = (G @ QR.T).double().cpu().numpy()
+    C, rg = CR[:, :m], CR[:, m]  # rows: Q^T g, then r^T g
+    return quad.cpu().numpy() - np.einsum("bi,ij,bj->b", C, T, C) - 2 * C[:, -1] * rg
+
+
+class _ProbeStop:
+    """The first probes, drawn before Lanczos, telling when its basis stops paying.
+
+    Lanczos's own stopping rule (:func:`_lanczos`) sees only what the basis removed,
+    not what is left: on a network whose remainder after the outliers is a broad
+    bulk (ResNet-18 in the benchmark) it runs on for steps that hardly lower the
+    probes' variance. The probes see what is left. Their products ``A g`` are
+    kept, so that at every step, for the remainder ``R = (I - P) A (I - P)`` of
+    the current basis, each gives without another product both its sample
+    ``g^T R g`` (as in :func:`_deflated_samples`) and ``||R g||^2``, whose mean is
+    ``||R||_F^2``: with ``c = Q^T g``, ``t = T c``, ``rho = r^T g`` and
+    ``sigma = r^T A g``, ``||R g||^2 = ||A g||^2 - ||t||^2 - 2 rho t_m -
+    2 c_m sigma - rho^2 + c_m^2 ||r||^2`` (from ``A Q = Q T + r e_m^T``).
+
+    The probes are split in two halves, and each half decides for the other: the
+    half stops at the first step where the eigenvalue has converged, the
+    remainder's trace is spread over many eigenvalues (``tr(R)^2 >= _SPREAD_FACTOR
+    (max_steps + n_probes) ||R||_F^2``, both estimated by the half; a flat
+    remainder of that rank is out of reach of the steps left) and each of the last
+    two steps removed at most ``_GAIN_FACTOR / (steps + n_probes)`` of
+    ``||R||_F^2`` (a step that does not pay for itself in variance). The other
+    half's samples are then taken on the basis of that step. A half's samples are
+    independent of the basis they are taken on, so the estimate stays unbiased
+    (cross-fitting: a rule that looked at the samples it is applied to would bias
+    them). Lanczos stops once both halves have stopped.
+    """
+
+    def __init__(self, matvec, n, n_probes, max_steps, dtype, device):
+        self._matvec = matvec
+        self._size = min(n_probes, _STOP_PROBES)
+        self._n_probes = n_probes
+        self.G = _empty_rows(self._size, n, dtype, device)
+        self._AG = _empty_rows(self._size, n, dtype, device)
+        self.quad = torch.empty(self._size, dtype=torch.float64, device=device)  # g^T A g
+        half = self._size // 2
+        self.halves = (np.arange(half), np.arange(half, self._size))
+        self._C = np.zeros((self._size, max_steps))  # Q^T g, one column per step
+        self._spread = _SPREAD_FACTOR * (max_steps + n_probes)
+        self.stops = [None, None]  # the step at which each half stopped
+        self._gains = ([], [])  # per half: each step's gain over ||R||_F^2
+
+    def start(self, generator):
+        """Draw the probes (after the start vector) and multiply them."""
+        for b in range(self._size):
+            _random_signs(self.G[b], generator)
+            self._AG[b].copy_(self._matvec(self.G[b]))
+            self.quad[b] = torch.dot(self.G[b], self._AG[b])
+        self._a2 = (torch.linalg.vector_norm(self._AG, dim=1).double() ** 2).cpu().numpy()
+
+    def step(self, q, T, r, gain, converged):
+        """Take step ``m = len(T)`` (its vector ``q``, residual ``r``); True to stop."""
+        m = len(T)
+        self._C[:, m - 1] = (self.G @ q).double().cpu().numpy()
+        rho = (self.G @ r).double().cpu().numpy()
+        sigma = (self._AG @ r).double().cpu().numpy()
+        r2 = float(torch.dot(r, r))
+        C = self._C[:, :m]
+        t = C @ T
+        quad = self.quad.cpu().numpy()
+        samples = quad - np.einsum("bi,bi->b", t, C) - 2 * C[:, -1] * rho
+        frobenius = (
+            self._a2
+            - np.einsum("bi,bi->b", t, t)
+            - 2 * rho * t[:, -1]
+            - 2 * C[:, -1] * sigma
+            - rho**2
+            + C[:, -1] ** 2 * r2
+        )
+        for h, rows in enumerate(self.halves):
+            if self.stops[h] is not None:
+                continue
+            remainder = float(np.mean(frobenius[rows]))  # ||R||_F^2
+            if remainder <= 0:  # nothing measurable left: let Lanczos's rule decide
+                self._gains[h].append(math.inf)
+                continue
+            self._gains[h].append(gain / remainder * (m + self._n_probes))
+            spread = float(np.mean(samples[rows])) ** 2 >= self._spread * remainder
+            paid = m < 2 or max(self._gains[h][-2:]) > _GAIN_FACTOR
+            if converged and spread and not paid:
+                self.stops[h] = m
+        return all(stop is not None for stop in self.stops)
+
+    def samples(self, QR, T):
+        """Each probe's trace sample ``tr(T_k) + g^T R_k g`` and the step ``k`` used.
+
+        ``QR`` and ``T`` are the final basis and residual and ``T`` (``steps``
+        vectors); a half's probes use the basis at which the other half stopped,
+        or the final one.
+        """
+        steps = len(T)
+        values = float(np.trace(T)) + _projected_forms(self.G, self.quad, QR, T)
+        used = np.full(self._size, steps)
+        other = [stop if stop is not None else steps for stop in self.stops[::-1]]
+        for rows, k in zip(self.halves, other, strict=True):
+            if k < steps:  # residual at step k: beta_k q_{k+1}
+                CR = (self.G[rows] @ QR[: k + 1].T).double().cpu().numpy()
+                C, rg = CR[:, :k], T[k, k - 1] * CR[:, k]  # T[k, k - 1] = ||r_k||
+                forms = self.quad.cpu().numpy()[rows] - np.einsum(
+                    "bi,ij,bj->b", C, T[:k, :k], C
+                )
+                values[rows] = float(np.trace(T[:k, :k])) + forms - 2 * C[:, -1] * rg
+                used[rows] = k
+        return values, used
+
+
+def _grouped_variance(values, groups):
+    """Unbiased variance of ``values.mean()`` for values independent across groups.
+
+    Within a group the values are independent and identically distributed; the
+    variance of the mean is ``sum_g n_g s_g^2 / n^2`` with ``s_g^2`` the group's
+    sample variance. A group of one value borrows the pooled within-group variance
+    of the others; NaN when no group has two.
+    """
+    n = len(values)
+    sizes, variances = [], []
+    for g in np.unique(groups):
+        group = values[groups == g]
+        sizes.append(len(group))
+        variances.append(np.var(group, ddof=1) if len(group) > 1 else math.nan)
+    sizes, variances = np.array(sizes), np.array(variances)
+    known = sizes > 1
+    if not known.any():
+        return math.nan
+    pooled = np.sum((sizes[known] - 1) * variances[known]) / np.sum(sizes[known] - 1)
+    variances[~known] = pooled
+    return float(np.sum(sizes * variances) / n**2)
 
 
 def _lanczos_deflated(op, n_probes, max_steps, tol, deflation_tol, rng):
     """Lanczos then deflated Hutchinson, in torch, in the operator's dtype and device.
 
-    Returns ``(trace_basis, samples, eigenvalue, steps)``: ``tr(T)``,
+    Returns ``(trace_basis, samples, eigenvalue, steps, variance)``: ``tr(T)``,
     ``T = Q^T A Q`` on the Krylov basis ``Q`` of ``steps`` vectors (see
-    :func:`_lanczos`), the ``n_probes`` Hutchinson samples of the deflated
-    remainder (``trace_basis + samples.mean()`` is the trace estimate), the top
-    Ritz value and the number of Lanczos steps (products: ``steps +
-    n_probes``). Given ``Q`` the samples are independent with mean
-    ``tr(A) - tr(T)``, so ``samples.var(ddof=1) / n_probes`` estimates the
-    variance of the trace estimate without bias (what the benchmark reports).
-    Requires ``max_steps + n_probes < n``.
+    :func:`_lanczos`), the ``n_probes`` probes' samples of the deflated
+    remainder such that ``trace_basis + samples.mean()`` is the trace estimate,
+    the top Ritz value, the number of Lanczos steps (products: ``steps +
+    n_probes``) and an unbiased estimate of the variance of the trace estimate
+    (NaN for one probe).
+
+    With ``deflation_tol > 0`` and at least 4 probes, the first 4 are drawn and
+    multiplied before Lanczos and may stop it earlier (:class:`_ProbeStop`); a
+    half of them may then be taken on a basis of fewer vectors, which its sample
+    includes (``tr(T_k) - tr(T)``). Otherwise, and whenever both halves go to the
+    end, the samples are those of :func:`_deflated_samples`, from the same random
+    numbers: the start vector, then the probes. Given the bases they are taken
+    on, the samples are independent with the right mean, so the variance is
+    estimated without bias (what the benchmark reports). Requires ``max_steps +
+    n_probes < n``.
     """
     matvec, n, dtype, device = _torch_matvec(op)
     generator = torch.Generator().manual_seed(_torch_seed(rng))
     # One row more than the basis can take, for the last residual.
     QR = _empty_rows(max_steps + 1, n, dtype, device)
-    steps, T, _, theta, residual = _lanczos(matvec, QR[:max_steps], tol, deflation_tol, generator)
+    monitor = None
+    if deflation_tol > 0 and n_probes >= _STOP_PROBES:
+        monitor = _ProbeStop(matvec, n, n_probes, max_steps, dtype, device)
+    steps, T, _, theta, residual = _lanczos(
+        matvec, QR[:max_steps], tol, deflation_tol, generator, monitor
+    )
     QR[steps] = residual
-    samples = _deflated_samples(matvec, QR[: steps + 1], T, n_probes, generator)
-    return float(np.trace(T)), samples, theta, steps
+    trace_basis = float(np.trace(T))
+    if monitor is None:
+        samples = _deflated_samples(matvec, QR[: steps + 1], T, n_probes, generator)
+        groups = np.zeros(n_probes)
+    else:
+        values, used = monitor.samples(QR[: steps + 1], T)
+        rest = np.empty(0)
+        if n_probes > len(values):
+            rest = _deflated_samples(matvec, QR[: steps + 1], T, n_probes - len(values), generator)
+        samples = np.r_[values - trace_basis, rest]
+        groups = np.r_[used, np.full(len(rest), steps)]
+    variance = _grouped_variance(samples, groups) if n_probes > 1 else math.nan
+    return trace_basis, samples, theta, steps, variance
 
 
 @_renamed_parameters(num_probes="n_probes")
@@ -290,11 +472,10 @@ def trace_and_top_eigenvalue(
         result = float(np.sum(eigvals)), float(eigvals[np.argmax(np.abs(eigvals))])
         return (*result, 0.0) if return_se else result
     rng = _check_random_state(random_state)
-    trace_basis, samples, eigenvalue, _ = _lanczos_deflated(
+    trace_basis, samples, eigenvalue, _, variance = _lanczos_deflated(
         op, n_probes, max_lanczos_steps, tol, deflation_tol, rng
     )
     trace = trace_basis + float(np.mean(samples))
     if not return_se:
         return trace, eigenvalue
-    se = float(np.std(samples, ddof=1) / np.sqrt(n_probes)) if n_probes > 1 else math.nan
-    return trace, eigenvalue, se
+    return trace, eigenvalue, math.sqrt(variance)

@@ -87,7 +87,7 @@ def test_within_run_std_matches_the_spread_of_deflated_estimates(bench):
     A = (U * np.r_[50.0, np.linspace(20.0, 5.0, 5), rng.uniform(0, 1, 194)]) @ U.T
     runs = []
     for seed in range(300):
-        trace_basis, samples, _, _ = _lanczos_deflated(
+        trace_basis, samples, _, _, _ = _lanczos_deflated(
             A, 4, 4, 0.0, 0.0, np.random.RandomState(seed)
         )
         runs.append({"trace": trace_basis + samples.mean(), "samples": samples})

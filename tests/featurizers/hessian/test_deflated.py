@@ -155,7 +155,7 @@ def test_trace_and_top_eigenvalue_on_outliers_beats_hutchinson():
     # Same budget of products for both: the deflated run's Lanczos steps + 4 probes.
     deflated, budgets = [], []
     for seed in range(20):
-        trace_basis, samples, _, steps = deflated_module._lanczos_deflated(
+        trace_basis, samples, _, steps, _ = deflated_module._lanczos_deflated(
             A, 4, 24, 1e-3, 1e-2, np.random.RandomState(seed)
         )
         deflated.append(trace_basis + samples.mean())
@@ -239,7 +239,7 @@ def test_trace_and_top_eigenvalue_float32_rank_deficient_hessian():
     H = (2 / 5 * X.T @ X).numpy()
     steps = []
     for seed in range(5):
-        trace_basis, samples, top, taken = deflated_module._lanczos_deflated(
+        trace_basis, samples, top, taken, _ = deflated_module._lanczos_deflated(
             op, 4, 24, 1e-3, 1e-2, np.random.RandomState(seed)
         )
         steps.append(taken)
