@@ -222,18 +222,7 @@ class _ProbeStop:
         rho = (self.G @ r).double().cpu().numpy()
         sigma = (self._AG @ r).double().cpu().numpy()
         r2 = float(torch.dot(r, r))
-        C = self._C[:, :m]
-        t = C @ T
-        quad = self.quad.cpu().numpy()
-        samples = quad - np.einsum("bi,bi->b", t, C) - 2 * C[:, -1] * rho
-        frobenius = (
-            self._a2
-            - np.einsum("bi,bi->b", t, t)
-            - 2 * rho * t[:, -1]
-            - 2 * C[:, -1] * sigma
-            - rho**2
-            + C[:, -1] ** 2 * r2
-        )
+        samples, frobenius = self._remainder(T, rho, sigma, r2)
         for h, rows in enumerate(self.halves):
             if self.stops[h] is not None:
                 continue
@@ -247,6 +236,22 @@ class _ProbeStop:
             if converged and spread and not paid:
                 self.stops[h] = m
         return all(stop is not None for stop in self.stops)
+
+    def _remainder(self, T, rho, sigma, r2):
+        """Each probe's ``g^T R g`` and ``||R g||^2`` on the current basis."""
+        C = self._C[:, : len(T)]
+        t = C @ T
+        quad = self.quad.cpu().numpy()
+        samples = quad - np.einsum("bi,bi->b", t, C) - 2 * C[:, -1] * rho
+        frobenius = (
+            self._a2
+            - np.einsum("bi,bi->b", t, t)
+            - 2 * rho * t[:, -1]
+            - 2 * C[:, -1] * sigma
+            - rho**2
+            + C[:, -1] ** 2 * r2
+        )
+        return samples, frobenius
 
     def samples(self, QR, T):
         """Each probe's trace sample ``tr(T_k) + g^T R_k g`` and the step ``k`` used.
@@ -383,10 +388,23 @@ def trace_and_top_eigenvalue(
     steps removed at most ``deflation_tol`` of the squared Frobenius norm the
     basis has removed so far (known exactly from ``T`` and the last residual, no
     product needed), or until ``max_lanczos_steps``, or until its basis spans an
-    invariant subspace. The total cost is the steps taken plus ``n_probes``
-    products. When ``max_lanczos_steps + n_probes >=
-    n`` both are computed exactly from the dense matrix instead (``n`` products
-    with the unit vectors).
+    invariant subspace.
+
+    That rule sees only what the basis removed. When the remainder is a broad
+    bulk (ResNet-18 in the benchmark), further steps barely lower the probes'
+    variance, and only the probes see it. So with at least 4 probes the first 4
+    are drawn and multiplied before Lanczos; their kept products give, at every
+    step and for free, the remainder's trace and squared Frobenius norm. Two of
+    them stop Lanczos for the other two, and the other way round, once the
+    eigenvalue has converged, the remainder's trace is spread over many
+    eigenvalues and the last two steps did not pay for themselves in variance.
+    Each pair's samples are then taken on the basis at which the other pair
+    stopped: they do not depend on it, so the estimate stays unbiased. Where the
+    probes do not stop Lanczos (the MLP and CNN of the benchmark), results are
+    those of the Lanczos rule alone, from the same random numbers. The total cost
+    is the steps taken plus ``n_probes`` products. When ``max_lanczos_steps +
+    n_probes >= n`` both are computed exactly from the dense matrix instead
+    (``n`` products with the unit vectors).
 
     Parameters
     ----------
@@ -405,8 +423,9 @@ def trace_and_top_eigenvalue(
     deflation_tol : float, default=1e-2
         Lanczos stops, once the eigenvalue has converged, after the first two
         consecutive steps that each removed at most this fraction of the squared
-        Frobenius norm removed so far; 0 runs all ``max_lanczos_steps`` (or to an
-        invariant subspace).
+        Frobenius norm removed so far, or when the probes stop it (above); 0
+        runs all ``max_lanczos_steps`` (or to an invariant subspace) and turns
+        the probes' rule off.
     random_state : int, RandomState instance, Generator or None, default=None
         Source of the starting vector and of the probes. Pass an int for
         reproducible results.
@@ -422,20 +441,22 @@ def trace_and_top_eigenvalue(
     trace_se : float
         Only with ``return_se``: the standard error of ``trace`` from the spread of
         the probes, ``std(samples, ddof=1) / sqrt(n_probes)``, which is unbiased in
-        its square given the basis (the probes are independent given ``Q``); NaN
-        for one probe, 0 when the trace is computed exactly from the dense matrix.
+        its square given the basis (the probes are independent given ``Q``); when
+        the probes stopped Lanczos, from the spread within each pair (the pairs'
+        samples are taken on different bases). NaN for one probe, 0 when the
+        trace is computed exactly from the dense matrix.
 
     Notes
     -----
-    On trained networks Lanczos stops after a dozen or so steps, once the outliers
-    are in its basis, and the deflated probes are then several times less variable
+    On trained networks Lanczos stops after 10 to 16 steps, once the outliers are
+    in its basis, and the deflated probes are then several times less variable
     than plain Hutchinson probes (sections 2 and 4 of
     ``benchmarks/bench_hessian.py``; figures on the documentation's benchmarks
     page).
     Memory: the basis, one vector of ``n`` entries in the operator's dtype per
     Lanczos step taken (room for ``max_lanczos_steps`` is reserved, but pages
-    never written are not backed), one more for the last residual and 4 for the
-    probes.
+    never written are not backed), one more for the last residual, and 8 for
+    the first 4 probes and their products (4 without the probes' rule).
     If the eigenvalue has not converged in ``max_lanczos_steps`` products, it is
     the best Ritz value so far (a lower bound of its magnitude); no warning is
     given.

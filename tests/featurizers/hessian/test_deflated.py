@@ -115,6 +115,125 @@ def test_deflated_samples_are_the_projected_quadratic_forms():
         assert sample == pytest.approx(g @ A @ g, rel=1e-10)
 
 
+# ------------------------------------------------- the probes' stopping rule
+def _spike_and_broad_bulk(n=400, seed=0):
+    """One top eigenvalue, then a long slope into a bulk, as in the ResNet's Hessian.
+
+    Lanczos's own rule runs to its last step on it (every step still removes more
+    than 1% of the squared Frobenius norm removed so far), though the remainder's
+    trace is spread over about 170 eigenvalues and no 24 steps can shrink it much.
+    """
+    rng = np.random.default_rng(seed)
+    U, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    eigvals = np.r_[12.0, np.linspace(4.0, 1.0, 40), rng.uniform(0.1, 0.5, n - 41)]
+    return (U * eigvals) @ U.T, eigvals
+
+
+class _RecordingStop(deflated_module._ProbeStop):
+    """A _ProbeStop that keeps each step's statistics of the remainder."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.record = []
+
+    def _remainder(self, T, rho, sigma, r2):
+        samples, frobenius = super()._remainder(T, rho, sigma, r2)
+        self.record.append((samples, frobenius))
+        return samples, frobenius
+
+
+@pytest.mark.parametrize("matrix", [_outliers_and_bulk, _spike_and_broad_bulk])
+def test_probe_stop_sees_the_remainders_trace_and_frobenius_norm(matrix):
+    # At every step, without a product: each kept probe's g^T R g and ||R g||^2,
+    # R = (I - P) A (I - P), equal the explicit projections of the dense matrix.
+    A, _ = matrix(n=150)
+    n = len(A)
+    matvec = operator_module._torch_matvec(A)[0]
+    monitor = _RecordingStop(matvec, n, 4, 12, torch.float64, torch.device("cpu"))
+    Q = torch.empty((12, n), dtype=torch.float64)
+    steps, _, _, _, _ = deflated_module._lanczos(
+        matvec, Q, 0.0, 0.0, torch.Generator().manual_seed(0), monitor
+    )
+    assert steps == len(monitor.record) == 12
+    G = monitor.G.numpy()
+    for m, (samples, frobenius) in enumerate(monitor.record, start=1):
+        basis = Q[:m].numpy().T
+        P = np.eye(n) - basis @ basis.T
+        R = P @ A @ P
+        np.testing.assert_allclose(samples, np.einsum("bi,ij,bj->b", G, R, G), rtol=1e-9)
+        np.testing.assert_allclose(frobenius, np.sum((G @ R) ** 2, axis=1), rtol=1e-8)
+
+
+def _old_rule(A, n_probes, seed):
+    """Lanczos's own rule, then the probes: the estimator without the probes' rule."""
+    matvec, n, dtype, device = operator_module._torch_matvec(A)
+    rng = np.random.RandomState(seed)
+    generator = torch.Generator().manual_seed(deflated_module._torch_seed(rng))
+    QR = torch.empty((25, n), dtype=dtype)
+    steps, T, _, theta, residual = deflated_module._lanczos(matvec, QR[:24], 1e-3, 1e-2, generator)
+    QR[steps] = residual
+    samples = deflated_module._deflated_samples(matvec, QR[: steps + 1], T, n_probes, generator)
+    return float(np.trace(T)) + samples.mean(), theta, steps
+
+
+@pytest.mark.parametrize("n_probes", [1, 3, 4, 6])
+def test_probe_stop_changes_nothing_where_the_outliers_hold_the_remainder(n_probes):
+    # The CNN's and the MLP's case: the remainder is in a few outliers until they
+    # are in the basis, and the probes never stop Lanczos. The estimate is the
+    # estimator's without the rule, bit for bit (same random numbers), for any
+    # number of probes.
+    A, _ = _outliers_and_bulk()
+    for seed in range(5):
+        trace_basis, samples, theta, steps, _ = deflated_module._lanczos_deflated(
+            A, n_probes, 24, 1e-3, 1e-2, np.random.RandomState(seed)
+        )
+        assert (trace_basis + samples.mean(), theta, steps) == _old_rule(A, n_probes, seed)
+
+
+@pytest.mark.parametrize("spread_factor", [None, 5.0], ids=["default", "borderline"])
+def test_probe_stop_stops_a_broad_bulk_early_and_stays_unbiased(spread_factor, monkeypatch):
+    # The ResNet's case: past the top eigenvalue, Lanczos's steps hardly shrink a
+    # broad bulk. The probes stop it once the eigenvalue has converged; each half
+    # is taken on the basis the other half chose, so the estimate stays unbiased,
+    # and its variance estimate (pooled within the halves) matches the spread.
+    # With the spread threshold moved to about the remainder's own spread, the
+    # halves' noisy estimates often disagree: still no bias.
+    if spread_factor is not None:
+        monkeypatch.setattr(deflated_module, "_SPREAD_FACTOR", spread_factor)
+    A, eigvals = _spike_and_broad_bulk()
+    runs, split = [], 0
+    for seed in range(300):
+        trace_basis, samples, theta, steps, variance = deflated_module._lanczos_deflated(
+            A, 4, 24, 1e-3, 1e-2, np.random.RandomState(seed)
+        )
+        assert theta == pytest.approx(12.0, rel=1e-3)
+        runs.append((trace_basis + samples.mean(), variance, steps))
+        split += not np.isclose(variance, np.var(samples, ddof=1) / 4, rtol=1e-12)
+    estimates, variances, steps = map(np.array, zip(*runs, strict=True))
+    assert _old_rule(A, 4, 0)[2] == 24  # Lanczos's rule alone: every step
+    if spread_factor is None:
+        assert steps.mean() < 8
+    else:
+        assert split > 100  # the halves stopped at different steps
+        assert 8 < steps.mean() < 24
+    spread = estimates.std(ddof=1)
+    assert abs(estimates.mean() - eigvals.sum()) < 3 * spread / math.sqrt(len(runs))
+    assert math.sqrt(variances.mean()) == pytest.approx(spread, rel=0.15)
+
+
+def test_grouped_variance():
+    values = np.array([1.0, 2.0, 4.0, 7.0])
+    same = deflated_module._grouped_variance(values, np.zeros(4))
+    assert same == pytest.approx(np.var(values, ddof=1) / 4)
+    two = deflated_module._grouped_variance(values, np.array([3, 3, 5, 5]))
+    assert two == pytest.approx((2 * 0.5 + 2 * 4.5) / 16)
+    # a group of one borrows the pooled variance of the others
+    three = deflated_module._grouped_variance(values, np.array([3, 3, 3, 5]))
+    pooled = np.var(values[:3], ddof=1)
+    assert three == pytest.approx((3 * pooled + pooled) / 16)
+    assert math.isnan(deflated_module._grouped_variance(values[:2], np.array([1, 2])))
+
+
 def test_trace_and_top_eigenvalue_is_exact_when_the_budget_covers_n(case):
     H, op = case["H"], case["op"]
     trace, top = trace_and_top_eigenvalue(
