@@ -197,8 +197,9 @@ class _ProbeStop:
         self._matvec = matvec
         self._size = min(n_probes, _STOP_PROBES)
         self._n_probes = n_probes
-        self.G = _empty_rows(self._size, n, dtype, device)
-        self._AG = _empty_rows(self._size, n, dtype, device)
+        # The probes, then their products: one pass over r gives r^T g and r^T A g.
+        self._GA = _empty_rows(2 * self._size, n, dtype, device)
+        self.G, self._AG = self._GA[: self._size], self._GA[self._size :]
         self.quad = torch.empty(self._size, dtype=torch.float64, device=device)  # g^T A g
         half = self._size // 2
         self.halves = (np.arange(half), np.arange(half, self._size))
@@ -214,13 +215,19 @@ class _ProbeStop:
             self._AG[b].copy_(self._matvec(self.G[b]))
             self.quad[b] = torch.dot(self.G[b], self._AG[b])
         self._a2 = (torch.linalg.vector_norm(self._AG, dim=1).double() ** 2).cpu().numpy()
+        self._rho = None
 
     def step(self, q, T, r, gain, converged):
         """Take step ``m = len(T)`` (its vector ``q``, residual ``r``); True to stop."""
         m = len(T)
-        self._C[:, m - 1] = (self.G @ q).double().cpu().numpy()
-        rho = (self.G @ r).double().cpu().numpy()
-        sigma = (self._AG @ r).double().cpu().numpy()
+        # q^T g: from the start vector, then from the last step's r^T g (q = r / beta).
+        if m == 1:
+            self._C[:, 0] = (self.G @ q).double().cpu().numpy()
+        else:
+            self._C[:, m - 1] = self._rho / T[m - 1, m - 2]
+        projections = (self._GA @ r).double().cpu().numpy()
+        rho, sigma = projections[: self._size], projections[self._size :]
+        self._rho = rho
         r2 = float(torch.dot(r, r))
         samples, frobenius = self._remainder(T, rho, sigma, r2)
         for h, rows in enumerate(self.halves):
