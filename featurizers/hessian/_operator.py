@@ -50,6 +50,11 @@ _BATCH_NORM_ARGS = (
 )
 
 
+_F = torch.nn.functional
+_CONVOLUTIONS = (_F.conv1d, _F.conv2d, _F.conv3d)
+_CONVOLUTION_ARGS = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
+
+
 class _AffineBatchNorm(TorchFunctionMode):
     """Evaluate eval-mode :func:`torch.nn.functional.batch_norm` as its affine map.
 
@@ -61,26 +66,65 @@ class _AffineBatchNorm(TorchFunctionMode):
     is a fraction of that of PyTorch's fused kernel
     (``NativeBatchNormBackwardBackward0``): Hessian-vector products of networks
     with BatchNorm cost less (figures on the documentation's benchmarks page).
+
+    When the input is the output of a convolution (``conv1d``, ``conv2d``,
+    ``conv3d``) made in the block, the map is folded into it: the convolution is
+    made again with the weight ``W * s`` (per output channel) and the bias
+    ``(bias - mean) * s + b``, again the same function of every parameter, and
+    the graph then scales the small weight instead of the large activation
+    (products of the benchmark's small CNN cost about a third less, of its
+    ResNet-18 a tenth). The first convolution is then left out of the graph
+    unless something else uses its output, which then stays exact too.
+
     Calls in training mode or without running statistics (batch statistics) are
     left to PyTorch. A torch function mode only sees the calls made in its own
     thread, within the ``with`` block.
     """
 
+    def __enter__(self):
+        self._convolutions = {}  # id of an output -> (output, function, arguments)
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        self._convolutions.clear()
+        return super().__exit__(*exc)
+
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if func in _CONVOLUTIONS:
+            out = func(*args, **kwargs)
+            self._convolutions[id(out)] = (out, func, dict(zip(_CONVOLUTION_ARGS, args), **kwargs))
+            return out
         if func is torch.nn.functional.batch_norm:
             call = dict(zip(_BATCH_NORM_ARGS, args), **kwargs)
             mean, var = call.get("running_mean"), call.get("running_var")
             if not call.get("training", False) and mean is not None and var is not None:
                 x = call["input"]
-                shape = (1, -1) + (1,) * (x.ndim - 2)
                 scale = torch.rsqrt(var + call.get("eps", 1e-5))
                 weight, bias = call.get("weight"), call.get("bias")
                 if weight is not None:
                     scale = scale * weight
+                made = self._convolutions.pop(id(x), None)  # frees an unused output
+                if made is not None and made[0] is x:
+                    return self._folded(made[1], made[2], mean, scale, bias)
+                shape = (1, -1) + (1,) * (x.ndim - 2)
                 out = (x - mean.view(shape)) * scale.view(shape)
                 return out + bias.view(shape) if bias is not None else out
         return func(*args, **kwargs)
+
+    @staticmethod
+    def _folded(convolution, call, mean, scale, bias):
+        """``convolution`` of ``call`` followed by the affine map, as one convolution."""
+        call = dict(call)
+        weight = call.pop("weight")
+        shift = -mean * scale
+        if call.get("bias") is not None:
+            shift = shift + call["bias"] * scale
+        if bias is not None:
+            shift = shift + bias
+        call["bias"] = shift
+        folded = weight * scale.view((-1,) + (1,) * (weight.ndim - 1))
+        return convolution(call.pop("input"), folded, **call)
 
 
 def _rademacher(rng, size):

@@ -186,6 +186,81 @@ def test_batch_norm_is_an_affine_map_with_the_exact_hessian(norm, affine):
     assert not {n for n in _autograd_names(op._grads) if "BatchNorm" in n}
 
 
+class _TwoUses(torch.nn.Module):
+    """A convolution whose output feeds its BatchNorm and, directly, the head."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(2, 3, 3, bias=False)
+        self.norm = torch.nn.BatchNorm2d(3)
+        self.head = torch.nn.Linear(3 * 4 * 4, 3)
+
+    def forward(self, x):
+        z = self.conv(x)
+        return self.head((torch.tanh(self.norm(z)) + 0.5 * z).flatten(1))
+
+
+def _conv_bn_net(kind):
+    torch.manual_seed(4)
+    x = torch.randn(10, 2, 6, 6, dtype=DTYPE)
+    if kind == "conv1d":
+        x = x[:, :, 0]
+        body = [torch.nn.Conv1d(2, 4, 3), torch.nn.BatchNorm1d(4)]
+    elif kind == "conv3d":
+        x = x[:, :, None, :4, :4].expand(-1, -1, 3, -1, -1).contiguous()
+        body = [torch.nn.Conv3d(2, 4, 3, padding=1), torch.nn.BatchNorm3d(4, affine=False)]
+    elif kind == "grouped, reflect, no bias":
+        body = [torch.nn.Conv2d(2, 4, 3, groups=2, bias=False, padding=1, padding_mode="reflect"),
+                torch.nn.BatchNorm2d(4)]
+    elif kind == "strided":
+        body = [torch.nn.Conv2d(2, 4, 3, stride=2, dilation=1), torch.nn.BatchNorm2d(4)]
+    if kind == "two uses":
+        x = x[:, :, :6, :6]
+        model = _TwoUses().to(DTYPE)
+    else:
+        model = torch.nn.Sequential(*body, torch.nn.Tanh(), torch.nn.Flatten(),
+                                    torch.nn.LazyLinear(3)).to(DTYPE)
+    with torch.no_grad():
+        model(x)  # materialise LazyLinear
+        model.train()
+        for _ in range(3):
+            model(torch.randn_like(x) * 2 + 1)
+    return model, x, torch.randint(0, 3, (len(x),))
+
+
+@pytest.mark.parametrize(
+    "kind", ["conv1d", "conv3d", "grouped, reflect, no bias", "strided", "two uses"]
+)
+def test_batch_norm_folded_into_its_convolution_keeps_the_exact_hessian(kind):
+    model, x, y = _conv_bn_net(kind)
+    H = _dense_hessian(model, x, y)  # PyTorch's own convolution and batch_norm
+    op = HessianOperator(model, LOSS, x, y)
+    V = np.random.default_rng(0).standard_normal((op.n_parameters, 3))
+    np.testing.assert_allclose(op.to_linear_operator() @ V, H @ V, rtol=1e-11, atol=1e-11)
+    # folded: neither the fused kernel nor the affine map's x - mean is in the graph
+    assert not {n for n in _autograd_names(op._grads) if "BatchNorm" in n or "Sub" in n}
+
+
+def test_affine_batch_norm_folds_only_the_output_of_a_convolution():
+    F = torch.nn.functional
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(5, 2, 6, 6, generator=gen, dtype=DTYPE)
+    weight = torch.randn(3, 2, 3, 3, generator=gen, dtype=DTYPE, requires_grad=True)
+    mean, var = torch.randn(3, dtype=DTYPE), torch.rand(3, dtype=DTYPE) + 0.5
+    gamma, beta = torch.randn(3, dtype=DTYPE), torch.randn(3, dtype=DTYPE)
+    conv = F.conv2d(x, weight, stride=1, padding=1)
+    expected = F.batch_norm(conv, mean, var, gamma, beta, False, 0.1, 1e-3)
+    with operator_module._AffineBatchNorm():
+        z = F.conv2d(x, weight, stride=1, padding=1)
+        folded = F.batch_norm(z, mean, var, gamma, beta, False, 0.1, 1e-3)
+        # a tensor that is not a convolution's output (here: a copy of one)
+        plain = F.batch_norm(z + 0.0, mean, var, gamma, beta, False, 0.1, 1e-3)
+    assert type(folded.grad_fn).__name__ == "ConvolutionBackward0"  # one convolution
+    assert type(plain.grad_fn).__name__ == "AddBackward0"  # the affine map
+    torch.testing.assert_close(folded, expected, rtol=1e-13, atol=1e-13)
+    torch.testing.assert_close(plain, expected, rtol=1e-13, atol=1e-13)
+
+
 def _gradient(model, x, y, flat):
     """Gradient of the mean loss at the flat parameters ``flat`` (eval mode)."""
     names = [n for n, _ in model.named_parameters()]
