@@ -22,11 +22,13 @@ Trace and top eigenvalue together (the featurizers' default)
     which carry most of the squared Frobenius norm and so most of the variance of a
     Hutchinson probe; Lanczos therefore runs on past its eigenvalue until its steps
     stop removing Frobenius norm (``deflation_tol``), and a few probes estimate the
-    rest. Prefer it whenever both quantities are wanted: it takes half to three
-    quarters of the products of PyHessian's adaptive Hutchinson plus power iteration,
-    at a lower variance of the trace and a far more accurate eigenvalue (figures in
-    ``benchmarks/README.md`` and the documentation's benchmarks page, from
-    ``python -m benchmarks.bench_hessian``).
+    rest. Those probes are drawn first, and stop Lanczos earlier when they see
+    that its steps no longer pay (a broad bulk left, as in ResNets), two of them
+    for the other two so that the estimate stays unbiased. Prefer it whenever both
+    quantities are wanted: it takes half to three quarters of the products of
+    PyHessian's adaptive Hutchinson plus power iteration, at a lower variance of the
+    trace and a far more accurate eigenvalue (figures in ``benchmarks/README.md`` and
+    the documentation's benchmarks page, from ``python -m benchmarks.bench_hessian``).
 
 Trace alone
     :func:`xtrace`, :func:`hutchinson_trace` and :func:`pyhessian_trace`

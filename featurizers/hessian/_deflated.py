@@ -2,7 +2,8 @@
 
 Lanczos with full reorthogonalisation gives the top eigenvalue and a Krylov basis
 that holds the few outlier eigenvalues of a trained network's Hessian; that basis
-then deflates a Hutchinson estimate of the trace (:func:`trace_and_top_eigenvalue`).
+then deflates a Hutchinson estimate of the trace (:func:`trace_and_top_eigenvalue`),
+whose first probes also tell Lanczos when its basis stops paying (:class:`_ProbeStop`).
 """
 
 import math
