@@ -65,6 +65,7 @@ from featurizers.hessian import (
     HessianOperator,
     _lanczos,
     _lanczos_deflated,
+    _standard_error,
     hutchinson_trace,
     pyhessian_trace,
     xtrace,
@@ -365,12 +366,13 @@ def within_run_std(runs, confidence=0.9):
     Given its Krylov basis ``Q`` the estimate is ``tr(Q^T H Q)`` plus the mean of
     ``p`` independent samples whose expectation is ``tr(H) - tr(Q^T H Q)``: its
     conditional mean is ``tr(H)`` whatever ``Q``, so its variance is the mean over
-    runs of the conditional variance, estimated without bias by each run's
-    ``variance`` (``var(samples, ddof=1) / p`` when all samples are taken on one
-    basis; when the probes stopped Lanczos, each half is taken on the basis at
-    which the other half stopped, and the variance is pooled within halves, see
-    ``featurizers.hessian._deflated._ProbeStop``). Far more precise than the
-    spread of a few runs' estimates.
+    runs of the conditional variance, estimated without bias by
+    ``var(samples, ddof=1) / p``. When the probes stopped Lanczos (a run's
+    ``bases`` differ, see ``featurizers.hessian._deflated._ProbeStop``), each
+    half is taken on the basis at which the other stopped and the variance is
+    pooled within the halves (approximately unbiased), with one degree of
+    freedom less per basis. Far more precise than the spread of a few runs'
+    estimates.
 
     Returns
     -------
@@ -379,12 +381,11 @@ def within_run_std(runs, confidence=0.9):
         distribution with ``sum(p - 1)`` degrees of freedom (exact for normal
         samples with equal variances; heavier tails make it too narrow).
     """
-    variances = [
-        r["variance"] if "variance" in r else np.var(r["samples"], ddof=1) / len(r["samples"])
-        for r in runs
-    ]
-    std = math.sqrt(np.mean(variances))
-    dof = sum(len(r["samples"]) - 1 for r in runs)
+    bases = [r.get("bases", np.zeros(len(r["samples"]))) for r in runs]
+    std = math.sqrt(
+        np.mean([_standard_error(r["samples"], b) ** 2 for r, b in zip(runs, bases)])
+    )
+    dof = sum(len(r["samples"]) - len(np.unique(b)) for r, b in zip(runs, bases))
     tail = (1 - confidence) / 2
     low, high = (
         std * math.sqrt(dof / scipy.stats.chi2.ppf(q, dof)) for q in (1 - tail, tail)
@@ -467,7 +468,7 @@ def bench_features(model, x, y, seeds, deflated=DEFLATED_BUDGETS, reference=None
         probes, max_steps, deflation_tol = budget
         start = time.perf_counter()
         op = HessianOperator(model, LOSS, x, y)
-        trace_basis, samples, eig, steps, variance = _lanczos_deflated(
+        trace_basis, samples, eig, steps, bases = _lanczos_deflated(
             op, probes, max_steps, 1e-3, deflation_tol, np.random.default_rng(seed)
         )
         elapsed = time.perf_counter() - start
@@ -476,7 +477,7 @@ def bench_features(model, x, y, seeds, deflated=DEFLATED_BUDGETS, reference=None
             "time": elapsed,
             "trace": trace_basis + float(np.mean(samples)),
             "samples": samples,
-            "variance": variance,
+            "bases": bases,
             "eig": eig,
             "eig_err": abs(eig - reference) / abs(reference),
             "trace_mv": steps + probes,  # shared: the Lanczos steps and the probes

@@ -59,7 +59,7 @@ from ._operator import HessianOperator
 from ._trace import hutchinson_trace, pyhessian_trace, xtrace
 
 # Private names benchmarks/bench_hessian.py and its tests import from here.
-from ._deflated import _lanczos, _lanczos_deflated  # noqa: E402, F401
+from ._deflated import _lanczos, _lanczos_deflated, _standard_error  # noqa: E402, F401
 from ._trace import _xtrace  # noqa: E402, F401
 
 __all__ = [

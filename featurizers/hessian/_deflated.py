@@ -85,7 +85,9 @@ def _lanczos(matvec, Q, tol, deflation_tol, generator, monitor=None):
     leaves out.
 
     ``monitor``, a :class:`_ProbeStop`, draws its probes right after the start
-    vector and sees every step; Lanczos also stops once it says so.
+    vector and sees every step that neither breaks down nor ends by the rule
+    above (each costs it one pass over its 8 rows of probes and products);
+    Lanczos also stops once it says so.
     """
     max_steps, n = Q.shape
     breakdown = math.sqrt(torch.finfo(Q.dtype).eps)
@@ -124,7 +126,8 @@ def _lanczos(matvec, Q, tol, deflation_tol, generator, monitor=None):
         stalled = steps >= 2 and max(gains[-2:]) <= deflation_tol * removed
         if converged and stalled:
             break
-        if monitor is not None and monitor.step(Q[j], T[:steps, :steps], w, gains[-1], converged):
+        if monitor is not None and monitor.step(Q[j], T[:steps, :steps], w, beta, gains[-1],
+                                                converged):
             break
         if steps < max_steps:
             T[j + 1, j] = T[j, j + 1] = beta
@@ -217,15 +220,20 @@ class _ProbeStop:
             self.quad[b] = torch.dot(self.G[b], self._AG[b])
         self._a2 = (torch.linalg.vector_norm(self._AG, dim=1).double() ** 2).cpu().numpy()
         self._rho = None
+        self.betas = []  # ||r|| of each step: the norm that made the next vector
 
-    def step(self, q, T, r, gain, converged):
-        """Take step ``m = len(T)`` (its vector ``q``, residual ``r``); True to stop."""
+    def step(self, q, T, r, beta, gain, converged):
+        """Take step ``m = len(T)`` (vector ``q``, residual ``r`` of norm ``beta``).
+
+        Returns True once both halves have stopped.
+        """
         m = len(T)
         # q^T g: from the start vector, then from the last step's r^T g (q = r / beta).
         if m == 1:
             self._C[:, 0] = (self.G @ q).double().cpu().numpy()
         else:
-            self._C[:, m - 1] = self._rho / T[m - 1, m - 2]
+            self._C[:, m - 1] = self._rho / self.betas[m - 2]
+        self.betas.append(beta)
         projections = (self._GA @ r).double().cpu().numpy()
         rho, sigma = projections[: self._size], projections[self._size :]
         self._rho = rho
@@ -262,35 +270,40 @@ class _ProbeStop:
         return samples, frobenius
 
     def samples(self, QR, T):
-        """Each probe's trace sample ``tr(T_k) + g^T R_k g`` and the step ``k`` used.
+        """The probes' samples and the number of basis vectors each was taken on.
 
-        ``QR`` and ``T`` are the final basis and residual and ``T`` (``steps``
-        vectors); a half's probes use the basis at which the other half stopped,
-        or the final one.
+        ``QR`` holds the final basis (``steps = len(T)`` rows) and residual, ``T``
+        is ``Q^T A Q`` on it. A half's probes are taken on the basis at which the
+        other half stopped, ``k`` vectors: their sample is then ``g^T R_k g +
+        tr(T_k) - tr(T)``, so that ``tr(T)`` plus the mean of all samples is the
+        estimate. On the final basis the sample is ``g^T R g``, computed as in
+        :func:`_deflated_samples`.
         """
         steps = len(T)
-        values = float(np.trace(T)) + _projected_forms(self.G, self.quad, QR, T)
+        values = _projected_forms(self.G, self.quad, QR, T)
         used = np.full(self._size, steps)
         other = [stop if stop is not None else steps for stop in self.stops[::-1]]
         for rows, k in zip(self.halves, other, strict=True):
             if k < steps:  # residual at step k: beta_k q_{k+1}
                 CR = (self.G[rows] @ QR[: k + 1].T).double().cpu().numpy()
-                C, rg = CR[:, :k], T[k, k - 1] * CR[:, k]  # T[k, k - 1] = ||r_k||
+                C, rg = CR[:, :k], self.betas[k - 1] * CR[:, k]
                 forms = self.quad.cpu().numpy()[rows] - np.einsum(
                     "bi,ij,bj->b", C, T[:k, :k], C
                 )
-                values[rows] = float(np.trace(T[:k, :k])) + forms - 2 * C[:, -1] * rg
+                offset = float(np.trace(T[:k, :k])) - float(np.trace(T))
+                values[rows] = forms - 2 * C[:, -1] * rg + offset
                 used[rows] = k
         return values, used
 
 
 def _grouped_variance(values, groups):
-    """Unbiased variance of ``values.mean()`` for values independent across groups.
+    """Variance of ``values.mean()`` from the spread within groups.
 
-    Within a group the values are independent and identically distributed; the
-    variance of the mean is ``sum_g n_g s_g^2 / n^2`` with ``s_g^2`` the group's
-    sample variance. A group of one value borrows the pooled within-group variance
-    of the others; NaN when no group has two.
+    Within a group the values are taken as independent and identically
+    distributed, and the groups as independent of each other: the variance of
+    the mean is then ``sum_g n_g s_g^2 / n^2``, ``s_g^2`` the group's sample
+    variance. A group of one value borrows the pooled within-group variance of
+    the others; NaN when no group has two.
     """
     n = len(values)
     sizes, variances = [], []
@@ -310,23 +323,25 @@ def _grouped_variance(values, groups):
 def _lanczos_deflated(op, n_probes, max_steps, tol, deflation_tol, rng):
     """Lanczos then deflated Hutchinson, in torch, in the operator's dtype and device.
 
-    Returns ``(trace_basis, samples, eigenvalue, steps, variance)``: ``tr(T)``,
+    Returns ``(trace_basis, samples, eigenvalue, steps, bases)``: ``tr(T)``,
     ``T = Q^T A Q`` on the Krylov basis ``Q`` of ``steps`` vectors (see
     :func:`_lanczos`), the ``n_probes`` probes' samples of the deflated
     remainder such that ``trace_basis + samples.mean()`` is the trace estimate,
     the top Ritz value, the number of Lanczos steps (products: ``steps +
-    n_probes``) and an unbiased estimate of the variance of the trace estimate
-    (NaN for one probe).
+    n_probes``) and, per sample, the number of basis vectors it was taken on.
 
     With ``deflation_tol > 0`` and at least 4 probes, the first 4 are drawn and
     multiplied before Lanczos and may stop it earlier (:class:`_ProbeStop`); a
-    half of them may then be taken on a basis of fewer vectors, which its sample
-    includes (``tr(T_k) - tr(T)``). Otherwise, and whenever both halves go to the
-    end, the samples are those of :func:`_deflated_samples`, from the same random
-    numbers: the start vector, then the probes. Given the bases they are taken
-    on, the samples are independent with the right mean, so the variance is
-    estimated without bias (what the benchmark reports). Requires ``max_steps +
-    n_probes < n``.
+    half of them is then taken on a basis of fewer vectors. Otherwise, and
+    whenever both halves go to the end, ``bases`` is ``steps`` throughout and the
+    samples are those of :func:`_deflated_samples`, from the same random numbers
+    (the start vector, then the probes), bit for bit. The mean is unbiased in
+    both cases. Given one basis the samples are independent, and
+    ``samples.var(ddof=1) / n_probes`` estimates the variance of the estimate
+    without bias (what the benchmark reports); with two,
+    :func:`_grouped_variance` estimates it from the spread within the halves,
+    approximately (the halves are tied through their stopping steps). Requires
+    ``max_steps + n_probes < n``.
     """
     matvec, n, dtype, device = _torch_matvec(op)
     generator = torch.Generator().manual_seed(_torch_seed(rng))
@@ -339,19 +354,24 @@ def _lanczos_deflated(op, n_probes, max_steps, tol, deflation_tol, rng):
         matvec, QR[:max_steps], tol, deflation_tol, generator, monitor
     )
     QR[steps] = residual
-    trace_basis = float(np.trace(T))
     if monitor is None:
         samples = _deflated_samples(matvec, QR[: steps + 1], T, n_probes, generator)
-        groups = np.zeros(n_probes)
+        bases = np.full(n_probes, steps)
     else:
-        values, used = monitor.samples(QR[: steps + 1], T)
-        rest = np.empty(0)
-        if n_probes > len(values):
-            rest = _deflated_samples(matvec, QR[: steps + 1], T, n_probes - len(values), generator)
-        samples = np.r_[values - trace_basis, rest]
-        groups = np.r_[used, np.full(len(rest), steps)]
-    variance = _grouped_variance(samples, groups) if n_probes > 1 else math.nan
-    return trace_basis, samples, theta, steps, variance
+        samples, bases = monitor.samples(QR[: steps + 1], T)
+        if n_probes > len(samples):
+            rest = _deflated_samples(matvec, QR[: steps + 1], T, n_probes - len(samples), generator)
+            samples, bases = np.r_[samples, rest], np.r_[bases, np.full(len(rest), steps)]
+    return float(np.trace(T)), samples, theta, steps, bases
+
+
+def _standard_error(samples, bases):
+    """Standard error of the trace estimate from its samples (NaN for one)."""
+    if len(samples) < 2:
+        return math.nan
+    if np.all(bases == bases[0]):
+        return float(np.std(samples, ddof=1) / np.sqrt(len(samples)))
+    return math.sqrt(_grouped_variance(samples, bases))
 
 
 @_renamed_parameters(num_probes="n_probes")
@@ -449,22 +469,26 @@ def trace_and_top_eigenvalue(
     trace_se : float
         Only with ``return_se``: the standard error of ``trace`` from the spread of
         the probes, ``std(samples, ddof=1) / sqrt(n_probes)``, which is unbiased in
-        its square given the basis (the probes are independent given ``Q``); when
-        the probes stopped Lanczos, from the spread within each pair (the pairs'
-        samples are taken on different bases). NaN for one probe, 0 when the
-        trace is computed exactly from the dense matrix.
+        its square given the basis (the probes are independent given ``Q``). When
+        the probes stopped Lanczos, the two pairs are taken on different bases
+        (further probes on the final one), and the spread within each is pooled
+        (approximately unbiased: the pairs are tied through the steps at which
+        they stopped). NaN for one probe, 0 when the trace is computed exactly
+        from the dense matrix.
 
     Notes
     -----
     On trained networks Lanczos stops after 10 to 16 steps, once the outliers are
-    in its basis, and the deflated probes are then several times less variable
+    in its basis or the probes see a broad bulk left, and the deflated probes are
+    then several times less variable
     than plain Hutchinson probes (sections 2 and 4 of
     ``benchmarks/bench_hessian.py``; figures on the documentation's benchmarks
     page).
     Memory: the basis, one vector of ``n`` entries in the operator's dtype per
     Lanczos step taken (room for ``max_lanczos_steps`` is reserved, but pages
-    never written are not backed), one more for the last residual, and 8 for
-    the first 4 probes and their products (4 without the probes' rule).
+    never written are not backed), one more for the last residual, 8 for the
+    first 4 probes and their products, and up to 4 more for further probes
+    (``min(n_probes, 4)`` in all without the probes' rule).
     If the eigenvalue has not converged in ``max_lanczos_steps`` products, it is
     the best Ritz value so far (a lower bound of its magnitude); no warning is
     given.
@@ -501,10 +525,10 @@ def trace_and_top_eigenvalue(
         result = float(np.sum(eigvals)), float(eigvals[np.argmax(np.abs(eigvals))])
         return (*result, 0.0) if return_se else result
     rng = _check_random_state(random_state)
-    trace_basis, samples, eigenvalue, _, variance = _lanczos_deflated(
+    trace_basis, samples, eigenvalue, _, bases = _lanczos_deflated(
         op, n_probes, max_lanczos_steps, tol, deflation_tol, rng
     )
     trace = trace_basis + float(np.mean(samples))
     if not return_se:
         return trace, eigenvalue
-    return trace, eigenvalue, math.sqrt(variance)
+    return trace, eigenvalue, _standard_error(samples, bases)

@@ -10,6 +10,7 @@ estimators of :mod:`featurizers.hessian` work with.
 """
 
 import math
+import weakref
 
 import numpy as np
 import scipy.sparse
@@ -55,6 +56,12 @@ _CONVOLUTIONS = (_F.conv1d, _F.conv2d, _F.conv3d)
 _CONVOLUTION_ARGS = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
 
 
+def _versions(out, call):
+    """In-place version counters of a convolution's output and of its tensors."""
+    tensors = [out] + [call.get(name) for name in ("input", "weight", "bias")]
+    return tuple(t._version if isinstance(t, torch.Tensor) else None for t in tensors)
+
+
 class _AffineBatchNorm(TorchFunctionMode):
     """Evaluate eval-mode :func:`torch.nn.functional.batch_norm` as its affine map.
 
@@ -73,8 +80,12 @@ class _AffineBatchNorm(TorchFunctionMode):
     ``(bias - mean) * s + b``, again the same function of every parameter, and
     the graph then scales the small weight instead of the large activation
     (products of the benchmark's small CNN cost about a third less, of its
-    ResNet-18 a tenth). The first convolution is then left out of the graph
-    unless something else uses its output, which then stays exact too.
+    ResNet-18 a tenth, for one more forward pass of those convolutions when the
+    graph is built). The first convolution is then left out of the graph unless
+    something else uses its output, which then stays exact too. A convolution
+    whose output, input, weight or bias was changed in place since (``out +=
+    shortcut``, an in-place ReLU) is not folded: its batch norm is the affine map
+    of what it gets.
 
     Calls in training mode or without running statistics (batch statistics) are
     left to PyTorch. A torch function mode only sees the calls made in its own
@@ -82,7 +93,8 @@ class _AffineBatchNorm(TorchFunctionMode):
     """
 
     def __enter__(self):
-        self._convolutions = {}  # id of an output -> (output, function, arguments)
+        # id of an output -> (weak reference to it, function, arguments, versions)
+        self._convolutions = {}
         return super().__enter__()
 
     def __exit__(self, *exc):
@@ -93,7 +105,8 @@ class _AffineBatchNorm(TorchFunctionMode):
         kwargs = kwargs or {}
         if func in _CONVOLUTIONS:
             out = func(*args, **kwargs)
-            self._convolutions[id(out)] = (out, func, dict(zip(_CONVOLUTION_ARGS, args), **kwargs))
+            call = dict(zip(_CONVOLUTION_ARGS, args), **kwargs)
+            self._convolutions[id(out)] = (weakref.ref(out), func, call, _versions(out, call))
             return out
         if func is torch.nn.functional.batch_norm:
             call = dict(zip(_BATCH_NORM_ARGS, args), **kwargs)
@@ -104,8 +117,8 @@ class _AffineBatchNorm(TorchFunctionMode):
                 weight, bias = call.get("weight"), call.get("bias")
                 if weight is not None:
                     scale = scale * weight
-                made = self._convolutions.pop(id(x), None)  # frees an unused output
-                if made is not None and made[0] is x:
+                made = self._convolutions.pop(id(x), None)
+                if made is not None and made[0]() is x and made[3] == _versions(x, made[2]):
                     return self._folded(made[1], made[2], mean, scale, bias)
                 shape = (1, -1) + (1,) * (x.ndim - 2)
                 out = (x - mean.view(shape)) * scale.view(shape)

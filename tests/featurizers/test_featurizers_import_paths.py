@@ -56,7 +56,10 @@ PATHS = (
     + [("featurizers.similarity", name) for name in SIMILARITY]
     + [("featurizers.checkpoints", name) for name in CHECKPOINTS]
     # Private names benchmarks/bench_hessian.py and its tests import.
-    + [("featurizers.hessian", name) for name in ("_lanczos", "_lanczos_deflated", "_xtrace")]
+    + [
+        ("featurizers.hessian", name)
+        for name in ("_lanczos", "_lanczos_deflated", "_standard_error", "_xtrace")
+    ]
 )
 
 

@@ -173,25 +173,36 @@ def _old_rule(A, n_probes, seed):
     steps, T, _, theta, residual = deflated_module._lanczos(matvec, QR[:24], 1e-3, 1e-2, generator)
     QR[steps] = residual
     samples = deflated_module._deflated_samples(matvec, QR[: steps + 1], T, n_probes, generator)
-    return float(np.trace(T)) + samples.mean(), theta, steps
+    return float(np.trace(T)), samples, theta, steps
 
 
-@pytest.mark.parametrize("n_probes", [1, 3, 4, 6])
+@pytest.mark.parametrize("n_probes", [4, 6, 9])
 def test_probe_stop_changes_nothing_where_the_outliers_hold_the_remainder(n_probes):
     # The CNN's and the MLP's case: the remainder is in a few outliers until they
-    # are in the basis, and the probes never stop Lanczos. The estimate is the
-    # estimator's without the rule, bit for bit (same random numbers), for any
-    # number of probes.
+    # are in the basis, and the probes never stop Lanczos. The samples, the
+    # eigenvalue and the steps are the estimator's without the rule, bit for bit
+    # (same random numbers), for any number of probes past the rule's 4.
     A, _ = _outliers_and_bulk()
     for seed in range(5):
-        trace_basis, samples, theta, steps, _ = deflated_module._lanczos_deflated(
+        trace_basis, samples, theta, steps, bases = deflated_module._lanczos_deflated(
             A, n_probes, 24, 1e-3, 1e-2, np.random.RandomState(seed)
         )
-        assert (trace_basis + samples.mean(), theta, steps) == _old_rule(A, n_probes, seed)
+        old_basis, old_samples, old_theta, old_steps = _old_rule(A, n_probes, seed)
+        assert (trace_basis, theta, steps) == (old_basis, old_theta, old_steps)
+        np.testing.assert_array_equal(samples, old_samples)
+        np.testing.assert_array_equal(bases, steps)
+        se = deflated_module._standard_error(samples, bases)
+        assert se == np.std(old_samples, ddof=1) / np.sqrt(n_probes)
 
 
-@pytest.mark.parametrize("spread_factor", [None, 5.0], ids=["default", "borderline"])
-def test_probe_stop_stops_a_broad_bulk_early_and_stays_unbiased(spread_factor, monkeypatch):
+@pytest.mark.parametrize(
+    "spread_factor, n_probes",
+    [(None, 4), (None, 6), (5.0, 4)],
+    ids=["default", "6 probes", "borderline"],
+)
+def test_probe_stop_stops_a_broad_bulk_early_and_stays_unbiased(
+    spread_factor, n_probes, monkeypatch
+):
     # The ResNet's case: past the top eigenvalue, Lanczos's steps hardly shrink a
     # broad bulk. The probes stop it once the eigenvalue has converged; each half
     # is taken on the basis the other half chose, so the estimate stays unbiased,
@@ -203,14 +214,19 @@ def test_probe_stop_stops_a_broad_bulk_early_and_stays_unbiased(spread_factor, m
     A, eigvals = _spike_and_broad_bulk()
     runs, split = [], 0
     for seed in range(300):
-        trace_basis, samples, theta, steps, variance = deflated_module._lanczos_deflated(
-            A, 4, 24, 1e-3, 1e-2, np.random.RandomState(seed)
+        trace_basis, samples, theta, steps, bases = deflated_module._lanczos_deflated(
+            A, n_probes, 24, 1e-3, 1e-2, np.random.RandomState(seed)
         )
         assert theta == pytest.approx(12.0, rel=1e-3)
-        runs.append((trace_basis + samples.mean(), variance, steps))
-        split += not np.isclose(variance, np.var(samples, ddof=1) / 4, rtol=1e-12)
+        se = deflated_module._standard_error(samples, bases)
+        runs.append((trace_basis + samples.mean(), se**2, steps))
+        # each half on one basis, the further probes on the final one; the half
+        # that stopped last ended Lanczos
+        assert len(set(bases[:2])) == len(set(bases[2:4])) == 1
+        assert max(bases[:4]) == steps and set(bases[4:]) <= {steps}
+        split += bases[0] != bases[2]
     estimates, variances, steps = map(np.array, zip(*runs, strict=True))
-    assert _old_rule(A, 4, 0)[2] == 24  # Lanczos's rule alone: every step
+    assert _old_rule(A, 4, 0)[3] == 24  # Lanczos's rule alone: every step
     if spread_factor is None:
         assert steps.mean() < 8
     else:

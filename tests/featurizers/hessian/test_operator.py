@@ -144,10 +144,12 @@ def test_no_second_order_dependence_gives_zero():
 def _bn_net(norm, affine=True, track=True):
     """Conv or linear body, a BatchNorm, and a head; running statistics from a few batches."""
     torch.manual_seed(3)
-    if norm == "2d":
+    if norm.startswith("2d"):
         norm_layer = torch.nn.BatchNorm2d(3, affine=affine, track_running_stats=track)
         body = [torch.nn.Conv2d(2, 3, 3), norm_layer, torch.nn.Tanh(), torch.nn.Flatten(),
                 torch.nn.Linear(3 * 4, 3)]
+        if norm == "2d after tanh":  # not a convolution's output: the affine map
+            body[1:3] = body[2:0:-1]
         x = torch.randn(12, 2, 4, 4, dtype=DTYPE)
     else:
         norm_layer = torch.nn.BatchNorm1d(5, affine=affine, track_running_stats=track)
@@ -172,7 +174,7 @@ def _autograd_names(tensors):
     return names
 
 
-@pytest.mark.parametrize("norm", ["1d", "2d"])
+@pytest.mark.parametrize("norm", ["1d", "2d", "2d after tanh"])
 @pytest.mark.parametrize("affine", [True, False])
 def test_batch_norm_is_an_affine_map_with_the_exact_hessian(norm, affine):
     model, x, y = _bn_net(norm, affine)
@@ -182,21 +184,33 @@ def test_batch_norm_is_an_affine_map_with_the_exact_hessian(norm, affine):
     assert model.training
     V = np.random.default_rng(0).standard_normal((op.n_parameters, 3))
     np.testing.assert_allclose(op.to_linear_operator() @ V, H @ V, rtol=1e-12, atol=1e-12)
-    # the graph holds the affine map, not the fused kernel
-    assert not {n for n in _autograd_names(op._grads) if "BatchNorm" in n}
+    # the graph holds the affine map (x - mean), or the folded convolution, not the
+    # fused kernel
+    names = _autograd_names(op._grads)
+    assert not {n for n in names if "BatchNorm" in n}
+    assert ("SubBackward0" in names) == (norm != "2d")
 
 
 class _TwoUses(torch.nn.Module):
-    """A convolution whose output feeds its BatchNorm and, directly, the head."""
+    """A convolution whose output feeds its BatchNorm and, directly, the head.
 
-    def __init__(self):
+    ``inplace``: its output gets a shortcut added in place before the BatchNorm
+    (a pre-activation ResNet block), or goes through an in-place ReLU.
+    """
+
+    def __init__(self, inplace=None):
         super().__init__()
-        self.conv = torch.nn.Conv2d(2, 3, 3, bias=False)
+        self.inplace = inplace
+        self.conv = torch.nn.Conv2d(2, 3, 3, bias=False, padding=1)
         self.norm = torch.nn.BatchNorm2d(3)
-        self.head = torch.nn.Linear(3 * 4 * 4, 3)
+        self.head = torch.nn.Linear(3 * 6 * 6, 3)
 
     def forward(self, x):
         z = self.conv(x)
+        if self.inplace == "shortcut":
+            z += x[:, :1]
+        elif self.inplace == "relu":
+            torch.nn.functional.relu(z, inplace=True)
         return self.head((torch.tanh(self.norm(z)) + 0.5 * z).flatten(1))
 
 
@@ -214,9 +228,8 @@ def _conv_bn_net(kind):
                 torch.nn.BatchNorm2d(4)]
     elif kind == "strided":
         body = [torch.nn.Conv2d(2, 4, 3, stride=2, dilation=1), torch.nn.BatchNorm2d(4)]
-    if kind == "two uses":
-        x = x[:, :, :6, :6]
-        model = _TwoUses().to(DTYPE)
+    if kind.startswith("two uses"):
+        model = _TwoUses(inplace=kind.partition(", ")[2] or None).to(DTYPE)
     else:
         model = torch.nn.Sequential(*body, torch.nn.Tanh(), torch.nn.Flatten(),
                                     torch.nn.LazyLinear(3)).to(DTYPE)
@@ -229,7 +242,16 @@ def _conv_bn_net(kind):
 
 
 @pytest.mark.parametrize(
-    "kind", ["conv1d", "conv3d", "grouped, reflect, no bias", "strided", "two uses"]
+    "kind",
+    [
+        "conv1d",
+        "conv3d",
+        "grouped, reflect, no bias",
+        "strided",
+        "two uses",
+        "two uses, shortcut",
+        "two uses, relu",
+    ],
 )
 def test_batch_norm_folded_into_its_convolution_keeps_the_exact_hessian(kind):
     model, x, y = _conv_bn_net(kind)
@@ -237,8 +259,11 @@ def test_batch_norm_folded_into_its_convolution_keeps_the_exact_hessian(kind):
     op = HessianOperator(model, LOSS, x, y)
     V = np.random.default_rng(0).standard_normal((op.n_parameters, 3))
     np.testing.assert_allclose(op.to_linear_operator() @ V, H @ V, rtol=1e-11, atol=1e-11)
-    # folded: neither the fused kernel nor the affine map's x - mean is in the graph
-    assert not {n for n in _autograd_names(op._grads) if "BatchNorm" in n or "Sub" in n}
+    names = _autograd_names(op._grads)
+    assert not {n for n in names if "BatchNorm" in n}
+    # folded: the affine map's x - mean is not in the graph; after an in-place
+    # change to the convolution's output it is, since that is not folded
+    assert ("SubBackward0" in names) == kind.startswith("two uses, ")
 
 
 def test_affine_batch_norm_folds_only_the_output_of_a_convolution():
@@ -252,13 +277,23 @@ def test_affine_batch_norm_folds_only_the_output_of_a_convolution():
     expected = F.batch_norm(conv, mean, var, gamma, beta, False, 0.1, 1e-3)
     with operator_module._AffineBatchNorm():
         z = F.conv2d(x, weight, stride=1, padding=1)
-        folded = F.batch_norm(z, mean, var, gamma, beta, False, 0.1, 1e-3)
         # a tensor that is not a convolution's output (here: a copy of one)
         plain = F.batch_norm(z + 0.0, mean, var, gamma, beta, False, 0.1, 1e-3)
+        folded = F.batch_norm(z, mean, var, gamma, beta, False, 0.1, 1e-3)
+        # the same output a second time: the affine map again
+        again = F.batch_norm(z, mean, var, gamma, beta, False, 0.1, 1e-3)
+        # a convolution whose input is changed in place after it
+        x2 = x.clone()
+        z2 = F.conv2d(x2, weight, stride=1, padding=1)
+        expected2 = F.batch_norm(z2.detach(), mean, var, gamma, beta, False, 0.1, 1e-3)
+        x2.mul_(2.0)
+        changed = F.batch_norm(z2, mean, var, gamma, beta, False, 0.1, 1e-3)
     assert type(folded.grad_fn).__name__ == "ConvolutionBackward0"  # one convolution
-    assert type(plain.grad_fn).__name__ == "AddBackward0"  # the affine map
-    torch.testing.assert_close(folded, expected, rtol=1e-13, atol=1e-13)
-    torch.testing.assert_close(plain, expected, rtol=1e-13, atol=1e-13)
+    for affine in (plain, again, changed):
+        assert type(affine.grad_fn).__name__ == "AddBackward0"  # the affine map
+    for got in (folded, plain, again):
+        torch.testing.assert_close(got, expected, rtol=1e-13, atol=1e-13)
+    torch.testing.assert_close(changed, expected2, rtol=1e-13, atol=1e-13)
 
 
 def _gradient(model, x, y, flat):
