@@ -70,6 +70,7 @@ from featurizers.hessian import (
     pyhessian_trace,
     xtrace,
 )
+from featurizers.hessian._deflated import _DEFAULT_N_PROBES
 
 LOSS = torch.nn.CrossEntropyLoss()
 
@@ -173,8 +174,8 @@ DIGITS_MODELS = {"MLP on digits"}
 # on the ResNets a product costs seconds on the shared 2-core machine, a warm-up as
 # much as a seed.
 FEATURE_RUNS = {
-    "MLP on digits": {"seeds": 40, "pool": 100, "warmup": True, "also_probes": (6,)},
-    "small CNN": {"seeds": 20, "pool": 100, "warmup": True, "also_probes": (6,)},
+    "MLP on digits": {"seeds": 40, "pool": 100, "warmup": True, "also_probes": (4,)},
+    "small CNN": {"seeds": 20, "pool": 100, "warmup": True, "also_probes": (4,)},
     "ResNet-18 (width 8)": {"seeds": 24, "pool": 100, "warmup": False, "also_probes": ()},
     "ResNet-18 (width 16)": {"seeds": 2, "pool": 20, "warmup": False, "also_probes": ()},
     "ResNet-18 (width 32)": {"seeds": 1, "pool": 20, "warmup": False, "also_probes": ()},
@@ -300,7 +301,7 @@ class _Counted(LinearOperator):
 
 # (num_probes, max_lanczos_steps, deflation_tol) of the deflated estimator: the
 # default of trace_and_top_eigenvalue and of LossLandscapeFeaturizer first.
-DEFLATED_BUDGETS = ((4, 24, 1e-2),)
+DEFLATED_BUDGETS = ((_DEFAULT_N_PROBES, 24, 1e-2),)
 PACKAGE = "PyHessian 0.1: trace() + eigenvalues(top_n=1)"
 
 
