@@ -46,6 +46,7 @@ from featurizers import (
     fit_bend,
     mode_connectivity_peak,
 )
+from featurizers.hessian._deflated import _DEFAULT_N_PROBES
 from featurizers.zoo import Configuration, ZooGrid, digits_task, tanh_mlp, train_zoo
 
 FULL = dict(
@@ -187,7 +188,8 @@ def cost_section(zoo, config):
         "each. Connectivity: one curve, 50 epochs, batch 128, five evaluations with "
         "BatchNorm recomputation. Sharpness: `hessian_t` and `hessian_e` on 200 samples, "
         "every model, by the default `trace_method=\"deflated\"` (one Lanczos run for "
-        "the eigenvalue, deflating 4 Hutchinson probes of the trace). Paper (ResNet-18, "
+        f"the eigenvalue, deflating {_DEFAULT_N_PROBES} Hutchinson probes of the trace). "
+        "Paper (ResNet-18, "
         "CIFAR-10): "
         "7.04% and 0.244%.",
         "",
@@ -270,7 +272,8 @@ def memory_section(config, threads):
         "before `transform`, fresh process per cell (glibc mmap threshold fixed at 64 kB), "
         "after one warm-up transform. "
         "Models: float32 size of the 3 models. Trace by the default "
-        "`trace_method=\"deflated\"` (Lanczos basis of up to 24 vectors, 4 probes) unless "
+        f"`trace_method=\"deflated\"` (Lanczos basis of up to 24 vectors, {_DEFAULT_N_PROBES} "
+        "probes) unless "
         "marked xtrace (100 products) or hutchinson (100 products).",
         "",
         "| width | parameters | models (MB) | "

@@ -218,7 +218,7 @@ def test_hessian_features_match_exact_hessians():
         eig = torch.linalg.eigvalsh(h)
         tops.append(float(eig[eig.abs().argmax()]))
     log_trace, log_top = math.log(np.mean(traces)), math.log(np.mean(tops))
-    # The default: one Lanczos run for both, deflating 4 Hutchinson probes
+    # The default: one Lanczos run for both, deflating 6 Hutchinson probes
     featurizer = LossLandscapeFeaturizer(
         ["hessian_t", "hessian_e"], hessian_batch_size=40, random_state=0, verbose=0
     )
