@@ -25,7 +25,7 @@ Trace and top eigenvalue together (the featurizers' default)
     rest. Those probes are drawn first, and stop Lanczos earlier when they see
     that its steps no longer pay (a broad bulk left, as in ResNets), two of them
     for the other two so that the estimate stays unbiased. Prefer it whenever both
-    quantities are wanted: it takes half to three quarters of the products of
+    quantities are wanted: it takes half to two thirds of the products of
     PyHessian's adaptive Hutchinson plus power iteration, at a lower variance of the
     trace and a far more accurate eigenvalue (figures in ``benchmarks/README.md`` and
     the documentation's benchmarks page, from ``python -m benchmarks.bench_hessian``).
