@@ -17,10 +17,9 @@ from .._utils import _RANDOM_STATE, _check_random_state, _renamed_parameters, _t
 from ._operator import _OPERATOR, _as_linear_operator, _dense, _empty_rows, _torch_matvec
 
 
-# Hutchinson probes of trace_and_top_eigenvalue by default. Against the real PyHessian
-# (benchmarks/README.md) 4 were at least 1.5x faster on every model of the benchmark
-# but, once the probes' rule stopped ResNet-18 early, not less variable there; 6 are
-# both on all three models.
+# Hutchinson probes of trace_and_top_eigenvalue by default: the fewest with which the
+# estimate is both faster and less variable than the real PyHessian's on every model of
+# benchmarks/bench_hessian.py (figures in benchmarks/README.md).
 _DEFAULT_N_PROBES = 6
 # Probes of trace_and_top_eigenvalue projected per pass over its basis.
 _DEFLATED_PROBE_BLOCK = 4
@@ -32,10 +31,9 @@ _STOP_PROBES = 4
 # must see squared Frobenius norms within this ratio of each other (a remainder
 # still holding an outlier shows in one probe and not the other), and each of the
 # last two steps must have removed at most this many times 1 / (steps + n_probes)
-# of the remainder's squared Frobenius norm. Chosen on the benchmark's three
-# models (benchmarks/README.md): the CNN's and the MLP's remainders, before their
-# last outliers are in the basis, are spread over 7-40 eigenvalues, ResNet-18's
-# over 100-145.
+# of the remainder's squared Frobenius norm. Chosen by replaying the rule on the
+# benchmark's three models: it must stop ResNet-18's broad remainder, never the MLP's
+# or the CNN's before their last outliers (benchmarks/README.md).
 _SPREAD_FACTOR = 3.0
 _FLAT_RATIO = 2.0
 _GAIN_FACTOR = 2.0
@@ -169,10 +167,14 @@ def _deflated_samples(matvec, QR, T, n_probes, generator):
 
 def _projected_forms(G, quad, QR, T):
     """``g^T A g - c^T T c - 2 c_m (r^T g)`` for the rows ``g`` of ``G`` (see above)."""
+    return _forms((G @ QR.T).double().cpu().numpy(), quad.cpu().numpy(), T)
+
+
+def _forms(CR, quad, T):
+    """The same from ``CR``, whose rows are ``Q^T g`` then ``r^T g``."""
     m = len(T)
-    CR = (G @ QR.T).double().cpu().numpy()
-    C, rg = CR[:, :m], CR[:, m]  # rows: Q^T g, then r^T g
-    return quad.cpu().numpy() - np.einsum("bi,ij,bj->b", C, T, C) - 2 * C[:, -1] * rg
+    C, rg = CR[:, :m], CR[:, m]
+    return quad - np.einsum("bi,ij,bj->b", C, T, C) - 2 * C[:, -1] * rg
 
 
 class _ProbeStop:
@@ -295,12 +297,9 @@ class _ProbeStop:
         for rows, k in zip(self.halves, other, strict=True):
             if k < steps:  # residual at step k: beta_k q_{k+1}
                 CR = (self.G[rows] @ QR[: k + 1].T).double().cpu().numpy()
-                C, rg = CR[:, :k], self.betas[k - 1] * CR[:, k]
-                forms = self.quad.cpu().numpy()[rows] - np.einsum(
-                    "bi,ij,bj->b", C, T[:k, :k], C
-                )
+                CR[:, k] *= self.betas[k - 1]
                 offset = float(np.trace(T[:k, :k])) - float(np.trace(T))
-                values[rows] = forms - 2 * C[:, -1] * rg + offset
+                values[rows] = _forms(CR, self.quad.cpu().numpy()[rows], T[:k, :k]) + offset
                 used[rows] = k
         return values, used
 
@@ -487,9 +486,9 @@ def trace_and_top_eigenvalue(
 
     Notes
     -----
-    On trained networks Lanczos stops after 10 to 16 steps, once the outliers are
-    in its basis or the probes see a broad bulk left, and the deflated probes are
-    then several times less variable
+    On trained networks Lanczos stops once the outliers are in its basis or the
+    probes see a broad bulk left, and the deflated probes are then several times
+    less variable
     than plain Hutchinson probes (sections 2 and 4 of
     ``benchmarks/bench_hessian.py``; figures on the documentation's benchmarks
     page).

@@ -78,11 +78,11 @@ class _AffineBatchNorm(TorchFunctionMode):
     ``conv3d``) made in the block, the map is folded into it: the convolution is
     made again with the weight ``W * s`` (per output channel) and the bias
     ``(bias - mean) * s + b``, again the same function of every parameter, and
-    the graph then scales the small weight instead of the large activation
-    (products of the benchmark's small CNN cost about a third less, of its
-    ResNet-18 a tenth, for one more forward pass of those convolutions when the
-    graph is built). The first convolution is then left out of the graph unless
-    something else uses its output, which then stays exact too. A convolution
+    the graph then scales the small weight instead of the large activation, for
+    one more forward pass of those convolutions when the graph is built (figures
+    on the documentation's benchmarks page). The first convolution is then left
+    out of the graph unless something else uses its output, which then stays
+    exact too. A convolution
     whose output, input, weight or bias was changed in place since (``out +=
     shortcut``, an in-place ReLU) is not folded: its batch norm is the affine map
     of what it gets.
