@@ -260,7 +260,8 @@ def check_training(row, *, n_classes=None, chance_error=None, optimizer="learnin
 
     The rules (thresholds: the module constants; ``z`` is :data:`SE_MULTIPLIER`;
     a value with a ``<feature>_se`` column must clear each threshold by ``z``
-    standard errors, so that a borderline group is not called failed):
+    standard errors, so that a borderline group is not called failed; a value
+    without one, or with a NaN one, is taken as exact):
 
     - **diverged** when ``train_loss`` or ``train_error`` is NaN or infinite (a
       network with NaN weights), or any other loss-landscape feature is infinite;
@@ -507,10 +508,12 @@ class RegimeAccuracy:
 
     @property
     def accuracy(self):
+        """Overall out-of-fold accuracy of the tree."""
         return self.n_correct / self.n
 
     @property
     def constant_accuracy(self):
+        """Out-of-fold accuracy of a constant answer (each fold's training majority)."""
         return self.constant_correct / self.n
 
     @property
@@ -519,9 +522,11 @@ class RegimeAccuracy:
         return posterior_interval(self.n_correct, self.n)
 
     def __getitem__(self, leaf):
+        """The :class:`LeafAccuracy` of leaf number ``leaf``."""
         return self.leaves[leaf]
 
     def to_text(self):
+        """The overall line, then one line per regime."""
         lines = [f"out of fold ({self.n_splits} folds): {self.n_correct} of {self.n} right "
                  f"({self.accuracy:.2f}, 95% interval {self.interval[0]:.2f}-"
                  f"{self.interval[1]:.2f}); a constant answer: {self.constant_accuracy:.2f}"]
@@ -751,6 +756,7 @@ class KeepAsIs:
     counts: dict
 
     def to_text(self):
+        """One line: keep or not, and the share."""
         if not self.n:
             return "no training configuration: keep-as-is unknown"
         head = "keep as is" if self.keep else "a move is expected to help"
@@ -1093,6 +1099,7 @@ class TreeValidity:
 
     @classmethod
     def from_dict(cls, data):
+        """Read :meth:`to_dict`'s dict (unknown keys refused)."""
         if not isinstance(data, Mapping):
             _refuse("data", "a dict of validity fields", type(data).__name__, TypeError)
         names = {f for f in cls.__dataclass_fields__}
@@ -1105,6 +1112,7 @@ class TreeValidity:
         return cls(**data)
 
     def to_text(self):
+        """One line: the tree's accuracy with its interval, and the baselines."""
         dt = ("" if self.valid_dt_accuracy is None
               else f", Valid+DT {self.valid_dt_accuracy:.2f}")
         k = "" if self.k is None else f" at k = {self.k}"
