@@ -711,6 +711,10 @@ def should_abstain(group, q1_accuracy=None, q2_accuracy=None):
         if acc is None:
             fine.append(f"{question} regime accuracy not measured")
             continue
+        if not 0 <= verdict.regime < len(acc.leaves):
+            _refuse(f"{question.lower()}_accuracy",
+                    f"the RegimeAccuracy of the {question} tree ({len(acc.leaves)} leaves)",
+                    f"one without the group's regime {verdict.regime}")
         leaf = acc.leaves[verdict.regime]
         if not leaf.n:
             reasons.append(f"no training configuration fell in {question}'s regime "
@@ -1016,6 +1020,9 @@ def check_recipe(tree_recipe, features_recipe):
     recipes = []
     for name, r in (("tree_recipe", tree_recipe), ("features_recipe", features_recipe)):
         if isinstance(r, Mapping):
+            unknown = sorted(set(r) - set(_RECIPE_FIELDS))
+            if unknown:
+                _refuse(name, f"a recipe with keys among {list(_RECIPE_FIELDS)}", unknown)
             r = FeatureRecipe.from_dict(r)
         elif r is not None and not isinstance(r, FeatureRecipe):
             _refuse(name, "a FeatureRecipe, a dict or None", type(r).__name__, TypeError)

@@ -315,6 +315,10 @@ def test_should_abstain_refusals():
     with pytest.raises(TypeError) as e:
         should_abstain(_group(), q1_accuracy=0.9)
     _one_line(e, "'q1_accuracy'", "float")
+    ra = regime_accuracy(_stump(), *_tiny())
+    with pytest.raises(ValueError) as e:
+        should_abstain(_group(q1_regime=3), ra)
+    _one_line(e, "'q1_accuracy'", "2 leaves", "regime 3")
 
 
 # --------------------------------------------------------------------------------------
@@ -439,6 +443,9 @@ def test_recipe_dict_round_trip_and_refusals():
     with pytest.raises(TypeError) as e:
         check_recipe(DIGITS, 15)
     _one_line(e, "'features_recipe'", "int")
+    with pytest.raises(ValueError) as e:
+        check_recipe({"epochs": 15}, DIGITS)
+    _one_line(e, "'tree_recipe'", "epochs")
 
 
 def test_recipe_from_featurizer_like_object():
