@@ -340,3 +340,40 @@ def _model_sharpness(
         top_eigenvalue(op, random_state=random_state) if eigenvalue else None,
     )
     return (*result, math.nan) if return_se else result
+
+
+def _model_spectrum(model, loss_fn, inputs, targets, *, top_k=0, layers=(), random_state=None):
+    """The optional spectral features of one model, as the featurizers compute them.
+
+    One :class:`~featurizers.hessian.HessianOperator` (as in :func:`_model_sharpness`)
+    serves the ``top_k`` top (largest-magnitude) eigenvalues, by
+    :func:`~featurizers.hessian.top_eigenvalues` at ``tol=1e-4``, and the trace
+    and top eigenvalue of the diagonal block of each module of ``layers`` (all the
+    parameters under that module name), by
+    :func:`~featurizers.hessian.layer_sharpness` with its defaults.
+
+    Returns
+    -------
+    dict
+        ``"e"``: ndarray of the ``top_k`` eigenvalues; ``"t"`` and ``"t_se"``,
+        ``"e_layer"``: dicts from each module of ``layers`` to its block's trace,
+        the trace's standard error and the block's top eigenvalue. All NaN when the
+        loss on the batch is not finite.
+    """
+    layers = list(layers)
+    try:
+        op = HessianOperator(model, loss_fn, inputs, targets)
+    except FloatingPointError:
+        nan = dict.fromkeys(layers, math.nan)
+        return {"e": [math.nan] * top_k, "t": nan, "t_se": dict(nan), "e_layer": dict(nan)}
+    eigenvalues = (
+        top_eigenvalues(op, top_k, tol=1e-4, random_state=random_state) if top_k else []
+    )
+    out = {"e": list(eigenvalues), "t": {}, "t_se": {}, "e_layer": {}}
+    if layers:
+        table = layer_sharpness(op, {m: [m] for m in layers}, random_state=random_state)
+        for m in layers:
+            out["t"][m] = float(table.loc[m, "trace"])
+            out["t_se"][m] = float(table.loc[m, "trace_se"])
+            out["e_layer"][m] = float(table.loc[m, "top_eigenvalue"])
+    return out
