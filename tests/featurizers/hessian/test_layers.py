@@ -105,3 +105,20 @@ def test_layer_sharpness_groups(case):
     with pytest.raises(ValueError, match="not a parameter"):
         hessian_layer_sharpness(model, LOSS, case["x"], case["y"],
                                 groups={"x": [torch.zeros(2)]})
+
+
+def test_block_with_the_other_estimators(case):
+    """A HessianBlock is an operator like any: top-k and the SLQ density of the block."""
+    from featurizers.hessian import spectral_density, spectral_moments, top_eigenvalues
+
+    names = list(_modules(case["model"]).values())[-1]
+    Hb = _dense_block(case, names)
+    block = HessianBlock(case["op"], names)
+    eigvals = np.linalg.eigvalsh(Hb)
+    expected = eigvals[np.argsort(-np.abs(eigvals))][:3]
+    got = top_eigenvalues(block, k=3, tol=1e-12, max_steps=len(Hb), random_state=0)
+    np.testing.assert_allclose(got, expected, atol=1e-8 * abs(expected[0]))
+    density = spectral_density(block, n_probes=2, n_steps=len(Hb), random_state=0)
+    mean, _ = spectral_moments(density, orders=(1,))
+    assert density.n_parameters == len(Hb)
+    assert abs(mean[0] * len(Hb) - density.trace) <= 1e-10 * abs(density.trace)

@@ -187,3 +187,14 @@ def test_top_eigenvalues_match_pyhessian(case):
     ours = top_eigenvalues(case["op"], k=2, tol=1e-10, random_state=0)
     np.testing.assert_allclose(ours, theirs, rtol=1e-5)  # power iteration's accuracy
     # PyHessian 0.1's density() calls torch.eig, removed from torch 2: not comparable here.
+
+
+def test_density_trace_agrees_with_the_trace_estimators(case):
+    from featurizers.hessian import trace_and_top_eigenvalue
+
+    exact = np.trace(case["H"])
+    density = spectral_density(case["op"], n_probes=30, n_steps=3, random_state=0)
+    trace, _, se = trace_and_top_eigenvalue(case["op"], n_probes=6, max_lanczos_steps=10,
+                                            random_state=0, return_se=True)
+    assert abs(density.trace - exact) <= 3 * density.trace_se
+    assert abs(density.trace - trace) <= 3 * np.hypot(density.trace_se, se)
