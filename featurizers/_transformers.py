@@ -375,7 +375,9 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
                 f"{name}: {label} has no validation data (val_data=None), which "
                 f"{[f for f in features if f.startswith('test_')]} need."
             )
-        needs_parameters = sorted(_NEEDS_PARAMETERS.intersection(features))
+        needs_parameters = sorted(
+            _NEEDS_PARAMETERS.intersection(features) | set(filter(self._extra_feature, features))
+        )
         if needs_parameters and not any(
             p.is_floating_point() for p in group.models[0].parameters()
         ):
@@ -877,6 +879,15 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         extra = {f: _HESSIAN_SPECTRUM.fullmatch(f) for f in features if self._extra_feature(f)}
         top_k = max((int(m["k"]) for m in extra.values() if m["k"]), default=0)
         layers = list(dict.fromkeys(m["layer"] for m in extra.values() if m["layer"]))
+        names = [n for n, p in group.models[0].named_parameters() if p.is_floating_point()]
+        for layer in layers:
+            if not any(n == layer or n.startswith(f"{layer}.") for n in names):
+                raise ValueError(
+                    f"{type(self).__name__}: the models of {group._label(index)} have no "
+                    f"parameters under a module named {layer!r}, which the features "
+                    f"{[f for f, m in extra.items() if m['layer'] == layer]} need; their "
+                    f"parameters are {names}."
+                )
         spectra = []
         for model in group.models:
             generator = torch.Generator().manual_seed(int(rng.integers(2**31)))

@@ -104,5 +104,9 @@ def test_optional_features_errors(tiny):
         _featurizer(["hessian_x"]).transform([group])
     with pytest.raises(ValueError, match="unknown"):
         _featurizer(["hessian_e0"]).transform([group])
-    with pytest.raises(ValueError, match="names no parameter"):
+    with pytest.raises(ValueError, match="no parameters under a module named 'fc'"):
         _featurizer(["hessian_t_fc"]).transform([group])
+    X, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    free = ModelGroup([torch.nn.Flatten()], (X, y))
+    with pytest.raises(ValueError, match="no floating-point parameters"):
+        _featurizer(["hessian_e2"]).transform([free])
