@@ -645,7 +645,8 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         magnitude of the same Hessian (same batch), by
         :func:`~featurizers.hessian.top_eigenvalues` (Lanczos, residuals at most
         1e-4 of the top eigenvalue; one run serves all ``k``: 10 to 15
-        products for ``k`` up to 5 on small trained networks). ``hessian_e1`` is ``hessian_e`` to that tolerance.
+        products for ``k`` up to 5 on small trained networks). ``hessian_e1``
+        is ``hessian_e`` to that tolerance.
     ``hessian_t_<module>``, ``hessian_e_<module>``, optional
         Per layer: ``ln`` of the mean over models of the trace and of the top
         eigenvalue of the diagonal Hessian block of the parameters under the module
