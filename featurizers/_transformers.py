@@ -18,6 +18,7 @@ import hashlib
 import math
 import os
 import pickle
+import re
 import warnings
 from itertools import chain, combinations
 from numbers import Integral, Real
@@ -40,7 +41,7 @@ from .connectivity import (
     mode_connectivity,
     mode_connectivity_peak,
 )
-from .hessian._model import _model_sharpness, _trace_budget
+from .hessian._model import _model_sharpness, _model_spectrum, _trace_budget
 from .similarity import _group_cka
 
 __all__ = [
@@ -299,7 +300,9 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
                 f"The 'features' parameter of {type(self).__name__} must name at least one "
                 "feature; got an empty list."
             )
-        unknown = [f for f in features if f not in self._all_features]
+        unknown = [
+            f for f in features if f not in self._all_features and not self._extra_feature(f)
+        ]
         if unknown:
             raise ValueError(
                 f"The 'features' parameter of {type(self).__name__} must be a list of names "
@@ -311,6 +314,11 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
                 f"got {features}."
             )
         return features
+
+    @staticmethod
+    def _extra_feature(name):
+        """Whether ``name`` is a feature of a family beyond ``_all_features``."""
+        return False
 
     def _check_groups(self, groups):
         name = type(self).__name__
@@ -367,7 +375,9 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
                 f"{name}: {label} has no validation data (val_data=None), which "
                 f"{[f for f in features if f.startswith('test_')]} need."
             )
-        needs_parameters = sorted(_NEEDS_PARAMETERS.intersection(features))
+        needs_parameters = sorted(
+            _NEEDS_PARAMETERS.intersection(features) | set(filter(self._extra_feature, features))
+        )
         if needs_parameters and not any(
             p.is_floating_point() for p in group.models[0].parameters()
         ):
@@ -606,6 +616,11 @@ class ValidationFeaturizer(_GroupFeaturizer):
         return values, set()
 
 
+#: The optional Hessian features of LossLandscapeFeaturizer: ``hessian_e<k>`` (the k-th
+#: eigenvalue), ``hessian_t_<module>`` and ``hessian_e_<module>`` (a module's block).
+_HESSIAN_SPECTRUM = re.compile(r"hessian_e(?P<k>[1-9][0-9]*)|hessian_(?P<kind>[te])_(?P<layer>.+)")
+
+
 class LossLandscapeFeaturizer(_GroupFeaturizer):
     """Loss-landscape features of model groups, as in the public MD tree collections.
 
@@ -625,6 +640,23 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         estimate (:func:`~featurizers.hessian.trace_and_top_eigenvalue`), see
         ``trace_method``. When the mean is <= 0 the log is undefined: see
         ``nonpositive``.
+    ``hessian_e<k>`` (``hessian_e1``, ``hessian_e2``, ...), optional
+        ``ln`` of the mean over models of the ``k``-th eigenvalue of largest
+        magnitude of the same Hessian (same batch), by
+        :func:`~featurizers.hessian.top_eigenvalues` (Lanczos, residuals at most
+        1e-4 of the top eigenvalue; one run serves all ``k``: 10 to 15
+        products for ``k`` up to 5 on small trained networks). ``hessian_e1``
+        is ``hessian_e`` to that tolerance.
+    ``hessian_t_<module>``, ``hessian_e_<module>``, optional
+        Per layer: ``ln`` of the mean over models of the trace and of the top
+        eigenvalue of the diagonal Hessian block of the parameters under the module
+        named ``<module>`` (``hessian_t_0`` for the first layer of a
+        ``Sequential``, ``hessian_e_fc`` for a module ``fc``), by
+        :func:`~featurizers.hessian.layer_sharpness` (up to 30 block products
+        each; exact for blocks of at most 30 parameters). Every group must have
+        the module. The optional features add one
+        :class:`~featurizers.hessian.HessianOperator` per model; they do not
+        change the others.
     ``mode_connectivity_peak``, ``mode_connectivity``
         From the training error at ``t = 0, .25, .5, .75, 1`` along a quadratic
         Bezier curve between two models, trained for ``curve_epochs`` epochs
@@ -758,6 +790,10 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         "mode_connectivity",
         "CKA",
     )
+    @staticmethod
+    def _extra_feature(name):
+        return isinstance(name, str) and _HESSIAN_SPECTRUM.fullmatch(name) is not None
+
     _parameter_constraints: dict = {
         **ValidationFeaturizer._parameter_constraints,
         "hessian_batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -830,7 +866,7 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         values, handled = {}, set()
         with _forked_rng(int(seed.generate_state(1)[0] >> 1), device):
             self._train_metrics(group, group._train, "train", features, values)
-            if "hessian_t" in features or "hessian_e" in features:
+            if any(f.startswith("hessian_") for f in features):
                 self._hessian(group, index, features, device, hess_seed, values, handled)
             if _CONNECTIVITY.intersection(features):
                 self._connectivity(group, curve_seed, values)
@@ -841,28 +877,61 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
     def _hessian(self, group, index, features, device, seed, values, handled):
         rng = np.random.default_rng(seed)
         traces, eigenvalues, trace_ses = [], [], []
+        extra = {f: _HESSIAN_SPECTRUM.fullmatch(f) for f in features if self._extra_feature(f)}
+        top_k = max((int(m["k"]) for m in extra.values() if m["k"]), default=0)
+        layers = list(dict.fromkeys(m["layer"] for m in extra.values() if m["layer"]))
+        names = [n for n, p in group.models[0].named_parameters() if p.is_floating_point()]
+        for layer in layers:
+            if not any(n == layer or n.startswith(f"{layer}.") for n in names):
+                raise ValueError(
+                    f"{type(self).__name__}: the models of {group._label(index)} have no "
+                    f"parameters under a module named {layer!r}, which the features "
+                    f"{[f for f, m in extra.items() if m['layer'] == layer]} need; their "
+                    f"parameters are {names}."
+                )
+        spectra = []
         for model in group.models:
             generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
             X, y = group._train.sample(self.hessian_batch_size, generator=generator)
-            result = _model_sharpness(
-                model,
-                self._loss_fn(),
-                X.to(device),
-                y.to(device),
-                trace_method=self.trace_method,
-                n_matvecs=self.trace_matvecs,
-                trace="hessian_t" in features,
-                eigenvalue="hessian_e" in features,
-                random_state=int(rng.integers(2**31)),
-                return_se=self.return_se,
-            )
-            traces.append(result[0])
-            eigenvalues.append(result[1])
-            trace_ses.append(result[2] if self.return_se else math.nan)
-        for name, what, per_model, noise in (
+            model_seed = int(rng.integers(2**31))
+            if "hessian_t" in features or "hessian_e" in features:
+                result = _model_sharpness(
+                    model,
+                    self._loss_fn(),
+                    X.to(device),
+                    y.to(device),
+                    trace_method=self.trace_method,
+                    n_matvecs=self.trace_matvecs,
+                    trace="hessian_t" in features,
+                    eigenvalue="hessian_e" in features,
+                    random_state=model_seed,
+                    return_se=self.return_se,
+                )
+                traces.append(result[0])
+                eigenvalues.append(result[1])
+                trace_ses.append(result[2] if self.return_se else math.nan)
+            if extra:
+                spectra.append(_model_spectrum(
+                    model, self._loss_fn(), X.to(device), y.to(device), top_k=top_k,
+                    layers=layers, random_state=model_seed,
+                ))
+        columns = [
             ("hessian_t", "Hessian trace", traces, trace_ses),
             ("hessian_e", "top Hessian eigenvalue", eigenvalues, None),
-        ):
+        ]
+        for name, m in extra.items():
+            if m["k"]:
+                k = int(m["k"])
+                per_model = [s["e"][k - 1] for s in spectra]
+                columns.append((name, f"Hessian eigenvalue number {k}", per_model, None))
+            elif m["kind"] == "t":
+                per_model = [s["t"][m["layer"]] for s in spectra]
+                noise = [s["t_se"][m["layer"]] for s in spectra]
+                columns.append((name, f"Hessian trace of {m['layer']}", per_model, noise))
+            else:
+                per_model = [s["e_layer"][m["layer"]] for s in spectra]
+                columns.append((name, f"top Hessian eigenvalue of {m['layer']}", per_model, None))
+        for name, what, per_model, noise in columns:
             if name in features:
                 values[name] = self._log_mean(per_model, name, what, group, index, handled)
                 values[f"{name}_se"] = log_mean_se(per_model, noise)

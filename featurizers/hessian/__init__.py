@@ -47,28 +47,70 @@ Top eigenvalue alone
     measured as a free alternative and not offered: it is one to four orders of
     magnitude less accurate (see the benchmarks page).
 
+Top k eigenvalues, spectral density, per-layer sharpness
+    :func:`top_eigenvalues` (PyHessian's ``eigenvalues(top_n)``): Lanczos with
+    full reorthogonalisation, largest magnitude or largest algebraic, with the
+    residual norm of each Ritz pair as its error bound. :func:`spectral_density`
+    (PyHessian's ``density()``): stochastic Lanczos quadrature, nodes and weights
+    per probe, with :func:`density_on_grid` (Gaussian broadening, PyHessian's
+    ``density_generate``) and :func:`spectral_moments`, each with the standard
+    error of its mean over probes. :func:`layer_sharpness`: the trace and top
+    eigenvalue of each parameter group's diagonal block (:class:`HessianBlock`),
+    with standard errors, as a table. Model-level wrappers:
+    :func:`hessian_top_eigenvalues`, :func:`hessian_spectral_density`,
+    :func:`hessian_layer_sharpness`.
+
 Every function here leaves the model as it found it: the train/eval mode of every
 submodule, the ``requires_grad`` flags, the weights, the gradients and the buffers
 (BatchNorm statistics) are the same after the call.
 """
 
+# Operators
+from ._operator import HessianBlock, HessianOperator
+
+# Trace and top eigenvalue
 from ._deflated import trace_and_top_eigenvalue
 from ._eigenvalue import top_eigenvalue
-from ._model import hessian_top_eigenvalue, hessian_trace
-from ._operator import HessianOperator
 from ._trace import hutchinson_trace, pyhessian_trace, xtrace
+
+# Top k eigenvalues, spectral density, per-layer sharpness
+from ._density import density_on_grid, spectral_density, spectral_moments
+from ._eigenvalue import top_eigenvalues
+from ._layers import layer_sharpness
+
+# Model-level wrappers
+from ._model import (
+    hessian_layer_sharpness,
+    hessian_spectral_density,
+    hessian_top_eigenvalue,
+    hessian_top_eigenvalues,
+    hessian_trace,
+)
 
 # Private names benchmarks/bench_hessian.py and its tests import from here.
 from ._deflated import _lanczos, _lanczos_deflated, _standard_error  # noqa: E402, F401
 from ._trace import _xtrace  # noqa: E402, F401
 
 __all__ = [
+    # Operators
+    "HessianBlock",
     "HessianOperator",
-    "hessian_top_eigenvalue",
-    "hessian_trace",
+    # Trace and top eigenvalue
     "hutchinson_trace",
     "pyhessian_trace",
     "top_eigenvalue",
     "trace_and_top_eigenvalue",
     "xtrace",
+    # Top k eigenvalues, spectral density, per-layer sharpness
+    "density_on_grid",
+    "layer_sharpness",
+    "spectral_density",
+    "spectral_moments",
+    "top_eigenvalues",
+    # Model-level wrappers
+    "hessian_layer_sharpness",
+    "hessian_spectral_density",
+    "hessian_top_eigenvalue",
+    "hessian_top_eigenvalues",
+    "hessian_trace",
 ]

@@ -8,6 +8,7 @@ serving both quantities.
 """
 
 import math
+from collections.abc import Mapping
 from numbers import Integral, Real
 
 import torch
@@ -15,7 +16,9 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 
 from .._utils import _RANDOM_STATE, _renamed_parameters
 from ._deflated import _DEFAULT_N_PROBES, trace_and_top_eigenvalue
-from ._eigenvalue import top_eigenvalue
+from ._density import spectral_density
+from ._eigenvalue import top_eigenvalue, top_eigenvalues
+from ._layers import layer_sharpness
 from ._operator import HessianOperator
 from ._trace import _estimate_trace
 
@@ -165,6 +168,98 @@ def hessian_top_eigenvalue(
     return top_eigenvalue(op, method=method, tol=tol, random_state=random_state)
 
 
+@validate_params(
+    {
+        **_MODEL_CONSTRAINTS,
+        "k": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
+def hessian_top_eigenvalues(model, loss_fn, inputs, targets, k=3, **kwargs):
+    """The ``k`` top eigenvalues of a model's loss Hessian (PyHessian's ``eigenvalues``).
+
+    Builds a :class:`HessianOperator` (model in eval mode, all floating-point
+    parameters; the model is left unchanged) and calls :func:`top_eigenvalues`
+    with ``k`` and ``kwargs`` (``which``, ``tol``, ``max_steps``,
+    ``random_state``, ``return_eigenvectors``, ``return_se``), whose result it
+    returns. Eigenvectors are flat, in the order of ``model.named_parameters()``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from featurizers.hessian import hessian_top_eigenvalues
+    >>> model = torch.nn.Linear(3, 1, dtype=torch.float64)
+    >>> x = torch.arange(12, dtype=torch.float64).reshape(4, 3) / 10
+    >>> y = torch.zeros(4, 1, dtype=torch.float64)
+    >>> hessian_top_eigenvalues(model, torch.nn.MSELoss(), x, y, k=2, random_state=0).round(4)
+    array([4.2023, 0.3277])
+    """
+    op = HessianOperator(model, loss_fn, inputs, targets)
+    return top_eigenvalues(op, k, **kwargs)
+
+
+@validate_params(dict(_MODEL_CONSTRAINTS), prefer_skip_nested_validation=True)
+def hessian_spectral_density(model, loss_fn, inputs, targets, **kwargs):
+    """Spectral density of a model's loss Hessian (PyHessian's ``density``).
+
+    Builds a :class:`HessianOperator` (model in eval mode, all floating-point
+    parameters; the model is left unchanged) and returns
+    :func:`spectral_density` of it with ``kwargs`` (``n_probes``, ``n_steps``,
+    ``random_state``).
+    """
+    op = HessianOperator(model, loss_fn, inputs, targets)
+    return spectral_density(op, **kwargs)
+
+
+@validate_params(
+    {
+        **_MODEL_CONSTRAINTS,
+        "groups": [StrOptions({"module", "parameter"}), Mapping],
+    },
+    prefer_skip_nested_validation=True,
+)
+def hessian_layer_sharpness(model, loss_fn, inputs, targets, groups="module", **kwargs):
+    """Per-layer trace and top eigenvalue of a model's loss Hessian, as a table.
+
+    Builds a :class:`HessianOperator` (model in eval mode, all floating-point
+    parameters; the model is left unchanged) and returns :func:`layer_sharpness`
+    of it, with ``kwargs`` (``n_probes``, ``max_lanczos_steps``, ``tol``,
+    ``deflation_tol``, ``random_state``).
+
+    Parameters
+    ----------
+    model, loss_fn, inputs, targets
+        As for :func:`hessian_trace`.
+    groups : {"module", "parameter"} or mapping, default="module"
+        As for :func:`layer_sharpness`; here a mapping's lists may also hold the
+        model's parameters themselves (``{"head": list(model.fc.parameters())}``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group, see :func:`layer_sharpness`.
+    """
+    if isinstance(groups, Mapping):
+        names = {id(p): name for name, p in model.named_parameters()}
+        resolved = {}
+        for label, members in groups.items():
+            if isinstance(members, (str, torch.Tensor)):
+                members = [members]
+            resolved[label] = []
+            for m in members:
+                if isinstance(m, torch.Tensor):
+                    if id(m) not in names:
+                        raise ValueError(
+                            f"The group {label!r} of 'groups' holds a tensor that is not "
+                            "a parameter of the model."
+                        )
+                    m = names[id(m)]
+                resolved[label].append(m)
+        groups = resolved
+    op = HessianOperator(model, loss_fn, inputs, targets)
+    return layer_sharpness(op, groups, **kwargs)
+
+
 def _trace_budget(trace_method, n_matvecs):
     """The trace's Hessian-vector products: ``n_matvecs``, None resolved for the method.
 
@@ -245,3 +340,40 @@ def _model_sharpness(
         top_eigenvalue(op, random_state=random_state) if eigenvalue else None,
     )
     return (*result, math.nan) if return_se else result
+
+
+def _model_spectrum(model, loss_fn, inputs, targets, *, top_k=0, layers=(), random_state=None):
+    """The optional spectral features of one model, as the featurizers compute them.
+
+    One :class:`~featurizers.hessian.HessianOperator` (as in :func:`_model_sharpness`)
+    serves the ``top_k`` top (largest-magnitude) eigenvalues, by
+    :func:`~featurizers.hessian.top_eigenvalues` at ``tol=1e-4``, and the trace
+    and top eigenvalue of the diagonal block of each module of ``layers`` (all the
+    parameters under that module name), by
+    :func:`~featurizers.hessian.layer_sharpness` with its defaults.
+
+    Returns
+    -------
+    dict
+        ``"e"``: ndarray of the ``top_k`` eigenvalues; ``"t"`` and ``"t_se"``,
+        ``"e_layer"``: dicts from each module of ``layers`` to its block's trace,
+        the trace's standard error and the block's top eigenvalue. All NaN when the
+        loss on the batch is not finite.
+    """
+    layers = list(layers)
+    try:
+        op = HessianOperator(model, loss_fn, inputs, targets)
+    except FloatingPointError:
+        nan = dict.fromkeys(layers, math.nan)
+        return {"e": [math.nan] * top_k, "t": nan, "t_se": dict(nan), "e_layer": dict(nan)}
+    eigenvalues = (
+        top_eigenvalues(op, top_k, tol=1e-4, random_state=random_state) if top_k else []
+    )
+    out = {"e": list(eigenvalues), "t": {}, "t_se": {}, "e_layer": {}}
+    if layers:
+        table = layer_sharpness(op, {m: [m] for m in layers}, random_state=random_state)
+        for m in layers:
+            out["t"][m] = float(table.loc[m, "trace"])
+            out["t_se"][m] = float(table.loc[m, "trace_se"])
+            out["e_layer"][m] = float(table.loc[m, "top_eigenvalue"])
+    return out

@@ -383,8 +383,95 @@ class HessianOperator:
         )
 
 
+class HessianBlock:
+    """A diagonal block of a :class:`HessianOperator`: the Hessian of one parameter group.
+
+    The block ``H_bb`` is the Hessian of the same loss with respect to the
+    parameters of the group alone, the others held fixed. Its products are
+    Hessian-vector products restricted to the group: the tangent is zero outside
+    it and only the group's rows of ``H v`` are computed (the backward pass is
+    asked for the group's parameters only, so it may skip part of the graph).
+    It shares the graph of its operator; it is accepted wherever an operator is
+    (:func:`trace_and_top_eigenvalue`, :func:`top_eigenvalues`,
+    :func:`spectral_density`, ...), and worked with in the operator's dtype on
+    its device.
+
+    Parameters
+    ----------
+    operator : HessianOperator
+        The full Hessian.
+    names : list of str
+        Names of the group's parameters, as in ``model.named_parameters()``.
+
+    Attributes
+    ----------
+    names : tuple of str
+        The group's parameters, in the operator's order.
+    n_parameters, shape, dtype, device
+        As for :class:`HessianOperator`, for the block.
+    """
+
+    def __init__(self, operator, names):
+        if not isinstance(operator, HessianOperator):
+            raise TypeError(
+                "The 'operator' parameter of HessianBlock must be a HessianOperator. Got "
+                f"{type(operator).__name__} instead."
+            )
+        wanted = list(names)
+        unknown = sorted(set(wanted) - set(operator._names))
+        if unknown or not wanted:
+            raise ValueError(
+                "The 'names' parameter of HessianBlock must be a non-empty list of the "
+                f"operator's parameter names; got {wanted!r} (unknown: {unknown})."
+            )
+        self._operator = operator
+        self._index = [i for i, name in enumerate(operator._names) if name in set(wanted)]
+        self.names = tuple(operator._names[i] for i in self._index)
+        self._numels = [operator._numels[i] for i in self._index]
+        self.n_parameters = int(sum(self._numels))
+        self.shape = (self.n_parameters, self.n_parameters)
+        self.dtype, self.device = operator.dtype, operator.device
+        in_graph = set(operator._graph_index)
+        self._outputs = [
+            (k, operator._grads[operator._graph_index.index(i)])
+            for k, i in enumerate(self._index)
+            if i in in_graph
+        ]
+
+    def __repr__(self):
+        return f"{type(self).__name__}(names={list(self.names)}, n_parameters={self.n_parameters})"
+
+    def matvec(self, v):
+        """``H_bb @ v`` for a flat tensor ``v`` of the block's ``n_parameters``."""
+        op = self._operator
+        if not isinstance(v, torch.Tensor) or v.ndim != 1 or v.shape[0] != self.n_parameters:
+            raise ValueError(
+                "The 'v' parameter of HessianBlock.matvec must be a 1-D tensor of length "
+                f"n_parameters={self.n_parameters}."
+            )
+        v = v.detach().to(device=self.device, dtype=self.dtype)
+        if not self._outputs:
+            return torch.zeros_like(v)
+        chunks = v.split(self._numels)
+        params = [op._params[i] for i in self._index]
+        with torch.inference_mode(False):
+            hv = torch.autograd.grad(
+                [g for _, g in self._outputs],
+                params,
+                grad_outputs=[chunks[k].view(g.shape) for k, g in self._outputs],
+                retain_graph=True,
+                allow_unused=True,
+            )
+        return torch.cat(
+            [(h if h is not None else torch.zeros_like(p)).reshape(-1) for h, p in zip(hv, params)]
+        )
+
+    to_linear_operator = HessianOperator.to_linear_operator
+
+
 _OPERATOR = [
     HessianOperator,
+    HessianBlock,
     scipy.sparse.linalg.LinearOperator,
     np.ndarray,
     "sparse matrix",
@@ -393,7 +480,7 @@ _OPERATOR = [
 
 def _as_linear_operator(op):
     """Return ``op`` as a square float64 LinearOperator and its dimension."""
-    if isinstance(op, HessianOperator):
+    if isinstance(op, (HessianOperator, HessianBlock)):
         return op.to_linear_operator(), op.n_parameters
     if len(op.shape) != 2 or op.shape[0] != op.shape[1]:
         raise ValueError(
@@ -427,7 +514,7 @@ def _torch_matvec(op):
     A :class:`HessianOperator` multiplies in its own dtype on its own device, with no
     copy to numpy; any other operator is wrapped as a float64 CPU product.
     """
-    if isinstance(op, HessianOperator):
+    if isinstance(op, (HessianOperator, HessianBlock)):
         return op.matvec, op.n_parameters, op.dtype, op.device
     linop, n = _as_linear_operator(op)
 
