@@ -113,8 +113,9 @@ class RegimesDisplay:
         The learned thresholds as dashed lines, ``gid`` ``"threshold:<split>"``.
     regime_texts_ : list of matplotlib.text.Text
         The regime numbers, ``gid`` ``"regime:<number>"``.
-    highlight_ : matplotlib.collections.PathCollection or None
-        The highlighted model's star, ``gid`` ``"highlight"``.
+    highlight_ : list of matplotlib.collections.PathCollection
+        The highlighted model's star in its panel of each row, ``gid``
+        ``"highlight"``; empty without ``highlight``.
     legend_ : matplotlib.legend.Legend
         The figure legend, right of the panels.
 
@@ -256,7 +257,7 @@ class RegimesDisplay:
         thr0 = clf.thresholds_[root.name]
         box = list(self.box)
         star = self.highlight
-        scatters, thresholds, regimes, highlight_ = [], [], [], None
+        scatters, thresholds, regimes, stars = [], [], [], []
         for row, sample in enumerate(self.samples):
             xs, vs, ys = sample.x, sample.y, sample.labels
             for col, (side, subtree) in enumerate(((False, root.left), (True, root.right))):
@@ -287,10 +288,10 @@ class RegimesDisplay:
                                           edgecolor="0.4", alpha=0.85),
                             ))
                 if star is not None and star.right == side:
-                    highlight_ = ax.scatter(
+                    stars.append(ax.scatter(
                         star.x, star.y, marker="*", s=260, color="black", edgecolors="white",
                         zorder=5, label="this model", gid="highlight",
-                    )
+                    ))
                 ax.set_xlim(box[0], box[1])
                 ax.set_ylim(box[2], box[3])
                 ax.set_xlabel(_metric_label(clf, fx))
@@ -309,7 +310,7 @@ class RegimesDisplay:
         self.legend_ = _outside_legend(fig, list(handles.values()), names)
         self.axes_, self.figure_ = axes, fig
         self.samples_, self.threshold_lines_ = scatters, thresholds
-        self.regime_texts_, self.highlight_ = regimes, highlight_
+        self.regime_texts_, self.highlight_ = regimes, stars
         return self
 
 
