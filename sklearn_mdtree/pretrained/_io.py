@@ -14,14 +14,10 @@ from .._classes import MDTreeClassifier, _leaf_probabilities, _relabel
 from .._domain import FeatureDistribution, JointDomain, domain_features, training_distribution
 from .._hierarchy import Hierarchy, Leaf, Split
 from .._search import compile_tree
+from ._schema import _PARAMS, FORMAT, FORMAT_VERSION, check_document, read_document
 
 __all__ = ["PretrainedTree", "tree_from_dict", "tree_to_dict"]
 
-#: Value of the document's ``format`` key.
-FORMAT = "sklearn-mdtree/fitted-tree"
-#: Version of the document layout; bumped on any incompatible change.
-FORMAT_VERSION = 1
-_PARAMS = ("threshold_search", "bounds", "xatol", "maxiter", "max_sweeps")
 
 
 def _plain(value):
@@ -159,8 +155,6 @@ def tree_to_dict(tree, X=None, *, name=None, description=None, provenance=None):
 
 
 def _check_document(doc, source):
-    from ._schema import check_document
-
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ValueError(
             f"{source} is not a fitted MD tree document: expected a JSON object with "
@@ -344,8 +338,6 @@ class PretrainedTree:
         describes, NaN or infinite numbers, repeated keys, another format or version)
         raises a ValueError of one line naming the file and the field.
         """
-        from ._schema import read_document
-
         source = f"The tree file {str(Path(path))!r}"
         document = read_document(path)
         _check_document(document, source)
