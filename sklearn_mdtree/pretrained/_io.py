@@ -14,6 +14,7 @@ from .._classes import MDTreeClassifier, _leaf_probabilities, _relabel
 from .._domain import FeatureDistribution, JointDomain, domain_features, training_distribution
 from .._hierarchy import Hierarchy, Leaf, Split
 from .._search import compile_tree
+from .._version import __version__
 from ._schema import _PARAMS, FORMAT, FORMAT_VERSION, check_document, read_document
 
 __all__ = ["PretrainedTree", "tree_from_dict", "tree_to_dict"]
@@ -109,8 +110,6 @@ def tree_to_dict(tree, X=None, *, name=None, description=None, provenance=None):
     >>> json.loads(json.dumps(doc)) == doc  # plain JSON types only
     True
     """
-    from .. import __version__
-
     check_is_fitted(tree)
     h = tree.hierarchy_
     distribution = regimes = joint = None

@@ -70,3 +70,21 @@ def test_version_comes_from_the_distribution_metadata():
     except PackageNotFoundError:
         expected = "0+unknown"
     assert sklearn_mdtree.__version__ == expected
+
+
+def test_modules_below_the_package_face_read_the_version_from_version_py():
+    import ast
+    from pathlib import Path
+
+    root = Path(importlib.import_module("sklearn_mdtree").__file__).parents[1]
+    offenders = []
+    for package in ("sklearn_mdtree", "featurizers"):
+        for path in sorted((root / package).rglob("*.py")):
+            if path == root / "sklearn_mdtree" / "__init__.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and any(
+                    a.name == "__version__" for a in node.names
+                ) and node.module not in ("_version", "sklearn_mdtree._version"):
+                    offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not offenders, f"import __version__ from sklearn_mdtree._version: {offenders}"
