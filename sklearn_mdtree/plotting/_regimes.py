@@ -435,7 +435,7 @@ def plot_model_position(clf, model, *, se=None, ax=None, title=None):
             f"Got {len(regime)} rows instead."
         )
     regime = int(regime[0])
-    n_left = sum(1 for n in _walk(root.left) if isinstance(n, Leaf))
+    n_left = _n_left(root)
     right = regime >= n_left
     x, v = float(_column(model, fx)[0]), float(_column(model, fy)[0])
     se = {} if se is None else dict(se)

@@ -29,7 +29,18 @@ OLD_PATHS = {
     "sklearn_mdtree.model_selection": [
         "DEFAULT_SEEDS", "FewShotTransfer", "SCHEMES", "seeded_cross_val_score",
     ],
-    "sklearn_mdtree.plotting": ["plot_accuracy_curves", "plot_one_step_gains"],
+    "sklearn_mdtree.plotting": [
+        "plot_accuracy_curves", "plot_one_step_gains", "plot_tree", "plot_regimes",
+        "plot_model_position", "plot_connectivity_curve", "plot_trace_estimates",
+        # issue 19: plotting became a package, with Display objects
+        "TreeDisplay", "RegimesDisplay",
+    ],
+    "sklearn_mdtree.compare": [
+        "METHODS", "BRENT_DATA", "EXHAUSTIVE_DATA", "Transfer", "curves_table",
+        "learning_curves", "method_estimator", "score", "transfer_scores",
+        # issue 19: compare owns the method names and settings (_paper imports them)
+        "BRENT", "EXHAUSTIVE", "HYPER_DT", "VALID_DT", "HYPER_VALID_DT", "LL_DT", "Setting",
+    ],
     "sklearn_mdtree.rfi": [
         "LABEL_COLUMNS", "LABEL_MEANINGS", "LabelMeaning", "RFI_COLUMNS", "failure_labels",
         "label_configurations", "label_meaning", "room_for_improvement",
