@@ -61,16 +61,13 @@ try:  # the real package, the baseline of sections 1 and 2 (the 'pyhessian' extr
 except ImportError:
     pyhessian = None
 
-from featurizers.hessian import (
-    HessianOperator,
+from featurizers.hessian import HessianOperator, hutchinson_trace, pyhessian_trace, xtrace
+from featurizers.hessian._deflated import (
+    _DEFAULT_N_PROBES,
     _lanczos,
     _lanczos_deflated,
     _standard_error,
-    hutchinson_trace,
-    pyhessian_trace,
-    xtrace,
 )
-from featurizers.hessian._deflated import _DEFAULT_N_PROBES
 
 LOSS = torch.nn.CrossEntropyLoss()
 

@@ -18,18 +18,8 @@ from ._export import export_text
 from ._domain import OutOfDomainWarning
 from ._report import DiagnosisReport, diagnose
 
-
-def _version():
-    """The installed distribution's version (set once, in pyproject.toml)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("sklearn-mdtree")
-    except PackageNotFoundError:  # imported from a source tree that was never installed
-        return "0+unknown"
-
-
-__version__ = _version()
+# The installed distribution's version
+from ._version import __version__
 
 __all__ = [
     "MDTreeClassifier",

@@ -29,15 +29,24 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.model_selection import cross_val_score
+from sklearn.tree import DecisionTreeClassifier
 
-from . import _paper
 from ._classes import MDTreeClassifier
 from .model_selection import DEFAULT_SEEDS, FewShotTransfer
 
 __all__ = [
+    # the methods
+    "METHODS",
+    "BRENT",
+    "EXHAUSTIVE",
     "BRENT_DATA",
     "EXHAUSTIVE_DATA",
-    "METHODS",
+    "HYPER_DT",
+    "VALID_DT",
+    "HYPER_VALID_DT",
+    "LL_DT",
+    # the experiments and their scores
+    "Setting",
     "Transfer",
     "curves_table",
     "learning_curves",
@@ -46,27 +55,77 @@ __all__ = [
     "transfer_scores",
 ]
 
+# The names of the methods (the paper's reproduction, ``sklearn_mdtree._paper``, uses these).
+BRENT = "MD tree (Brent)"
+EXHAUSTIVE = "MD tree (exhaustive)"
 BRENT_DATA = "MD tree (Brent, data bounds)"
 EXHAUSTIVE_DATA = "MD tree (exhaustive, data bounds)"
+HYPER_DT = "Hyper+DT"
+VALID_DT = "Valid+DT"
+HYPER_VALID_DT = "Hyper+Valid+DT"
+LL_DT = "Loss-landscape+DT"
 
 #: Methods of the comparison, MD tree variants first.
 METHODS = (
-    _paper.BRENT,
-    _paper.EXHAUSTIVE,
+    BRENT,
+    EXHAUSTIVE,
     BRENT_DATA,
     EXHAUSTIVE_DATA,
-    _paper.HYPER_DT,
-    _paper.VALID_DT,
-    _paper.HYPER_VALID_DT,
-    _paper.LL_DT,
+    HYPER_DT,
+    VALID_DT,
+    HYPER_VALID_DT,
+    LL_DT,
 )
+
+# The features of the decision-tree baselines.
+VALID = ("train_error", "train_loss", "test_loss", "test_error")
+LOSS_LANDSCAPE = ("train_error", "mode_connectivity_peak", "CKA", "hessian_t")
+HYPER_Q1 = ("log_data_amount", "log_para_amount")
+HYPER_Q2 = ("log_data_amount",)
+HYPER_DATA = ("log_para_amount",)
+
+#: The random_state of every baseline decision tree: the authors' code sets it to the
+#: first seed once and keeps it for all seeds (see ``seeded_cross_val_score``).
+DT_RANDOM_STATE = 42
 
 _TASK_PRESET = {"bs_failure": "q1", "width_vs_batch": "q2", "data_vs_batch": "q2_data"}
 _TASK_HYPER = {
-    "bs_failure": _paper.HYPER_Q1,
-    "width_vs_batch": _paper.HYPER_Q2,
-    "data_vs_batch": _paper.HYPER_DATA,
+    "bs_failure": HYPER_Q1,
+    "width_vs_batch": HYPER_Q2,
+    "data_vs_batch": HYPER_DATA,
 }
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One transfer experiment: task, training-set sampling, and the MD tree used.
+
+    What :meth:`Transfer.setting` returns for one ``k``, and what the paper's
+    experiments (``sklearn_mdtree._paper.settings``) are made of.
+
+    Attributes
+    ----------
+    task : str
+        Label column: ``"bs_failure"`` (Q1), ``"width_vs_batch"`` (Q2),
+        ``"data_vs_batch"``.
+    scheme : str
+        A :data:`~sklearn_mdtree.model_selection.SCHEMES` name.
+    k : int or float
+        Groups drawn or largest value kept.
+    preset : str
+        MD tree hierarchy preset.
+    hyper : tuple of str
+        Features of the Hyper+DT baseline.
+    min_width : float or None
+        Models narrower than this are left out (data vs optimizer: 32).
+    """
+
+    task: str
+    scheme: str
+    k: float
+    preset: str
+    hyper: tuple
+    min_width: float | None = None
 
 
 @dataclass(frozen=True)
@@ -121,18 +180,22 @@ class Transfer:
             object.__setattr__(self, "hyper", _TASK_HYPER[self.task])
 
     def setting(self, k):
-        """The :class:`sklearn_mdtree._paper.Setting` of one point of the curve."""
-        return _paper.Setting(self.task, self.scheme, k, self.preset, tuple(self.hyper))
+        """The :class:`Setting` of one point of the curve."""
+        return Setting(self.task, self.scheme, k, self.preset, tuple(self.hyper))
 
 
-def method_estimator(method, setting):
+def method_estimator(method, setting, *, valid=VALID):
     """The unfitted estimator and the feature columns (None: by name) of a method.
 
     Parameters
     ----------
     method : str
         One of :data:`METHODS`.
-    setting : sklearn_mdtree._paper.Setting
+    setting : Setting
+    valid : tuple of str, default=VALID
+        The validation features of Valid+DT and Hyper+Valid+DT, in order (the
+        paper's one-step tables use another order; a decision tree breaks ties
+        between equally good splits by feature order).
 
     Returns
     -------
@@ -150,11 +213,24 @@ def method_estimator(method, setting):
     >>> type(baseline).__name__, features
     ('DecisionTreeClassifier', ['log_data_amount', 'log_para_amount'])
     """
+    if method == BRENT:
+        return MDTreeClassifier(setting.preset), None
+    if method == EXHAUSTIVE:
+        return MDTreeClassifier(setting.preset, threshold_search="exhaustive"), None
     if method == BRENT_DATA:
         return MDTreeClassifier(setting.preset, bounds="data"), None
     if method == EXHAUSTIVE_DATA:
         return MDTreeClassifier(setting.preset, threshold_search="exhaustive", bounds="data"), None
-    return _paper.method_features(method, setting)
+    features = {
+        HYPER_DT: setting.hyper,
+        VALID_DT: valid,
+        HYPER_VALID_DT: setting.hyper + valid,
+        LL_DT: LOSS_LANDSCAPE,
+    }
+    if method not in features:
+        raise ValueError(f"Unknown method {method!r}; known: {list(METHODS)}.")
+    tree = DecisionTreeClassifier(criterion="gini", max_depth=4, random_state=DT_RANDOM_STATE)
+    return tree, list(features[method])
 
 
 def transfer_scores(frame, setting, estimator, features=None, seeds=DEFAULT_SEEDS):
@@ -169,7 +245,7 @@ def transfer_scores(frame, setting, estimator, features=None, seeds=DEFAULT_SEED
     ----------
     frame : pandas.DataFrame
         Both collections stacked.
-    setting : sklearn_mdtree._paper.Setting
+    setting : Setting
         Task, sampling scheme, ``k`` and ``min_width`` of the splits.
     estimator : estimator object
         Unfitted; cloned for each split.
@@ -222,7 +298,7 @@ def score(frame, setting, method, seeds=DEFAULT_SEEDS):
     ----------
     frame : pandas.DataFrame
         Both collections stacked.
-    setting : sklearn_mdtree._paper.Setting
+    setting : Setting
     method : str
         One of :data:`METHODS`.
     seeds : sequence of int, default=DEFAULT_SEEDS
@@ -378,7 +454,28 @@ def curves_table(curves, *, decimals=1):
                 f"{by_k.loc[k, 'mean']:.{decimals}f} ± {by_k.loc[k, 'std']:.{decimals}f}"
                 for k in ks
             ])
-        lines += [f"**{name}**", "", _paper.markdown_table(
+        lines += [f"**{name}**", "", _markdown_table(
             ["method"] + [f"k={k:g}" for k in ks], rows, ["l"] + ["r"] * len(ks)
         ), ""]
     return "\n".join(lines).rstrip()
+
+
+def _markdown_table(header, rows, align=None):
+    """A GitHub markdown table from a header and rows of cells (already strings).
+
+    Parameters
+    ----------
+    header : sequence of str
+    rows : sequence of sequence of str
+    align : sequence of {"l", "r"}, default=None
+        Column alignment; numbers right-aligned by default where given.
+
+    Returns
+    -------
+    table : str
+        Lines joined by newlines, no trailing newline.
+    """
+    align = align or ["l"] * len(header)
+    rule = ["---:" if a == "r" else "---" for a in align]
+    lines = [header, rule, *rows]
+    return "\n".join("| " + " | ".join(map(str, line)) + " |" for line in lines)

@@ -441,14 +441,23 @@ class FewShotTransfer(BaseCrossValidator):
         return len(self._validate_params())
 
 
-def _training_rows(frame, scheme, k, *, label, seed, min_width=None):
+def _training_rows(frame, scheme="all", k=1, *, label, seed=0, min_width=None,
+                   by_collection=True):
     """Positions of the training rows of one split of ``frame``, or of all its training rows.
+
+    The one helper for "which rows does a tree learn from": the command line's
+    ``--scheme``/``--k``, the recipes of the shipped trees
+    (:func:`sklearn_mdtree.pretrained._recipes.training_rows`) and a user's own table.
 
     ``scheme="all"`` keeps every row of the training collection that
     :class:`FewShotTransfer` would sample from (``optimal`` rows of ``label``, and with
-    ``min_width`` narrow models, left out); any other scheme is the split of
+    ``min_width`` narrow models, left out); with ``by_collection=False`` (a table whose
+    rows are all for training, without collections) every row whose ``label`` is not
+    ``optimal``. Any other scheme is the split of
     ``FewShotTransfer(scheme, k, label=label, seeds=[seed], min_width=min_width)``.
     """
+    if scheme == "all" and not by_collection:
+        return np.flatnonzero((frame[label] != _OPTIMAL).to_numpy(dtype=bool))
     cv = FewShotTransfer(
         "random_pairs" if scheme == "all" else scheme, k, label=label, seeds=[seed],
         min_width=min_width, frame=frame,

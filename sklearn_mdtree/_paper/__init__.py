@@ -19,9 +19,27 @@ report
 plots
     The plots of ``docs/reproduction.md``.
 
-Every name of the four modules is importable from this package.
+Every name of the four modules is importable from this package, and so are the method
+names, features and :class:`~sklearn_mdtree.compare.Setting` of the public comparison,
+:mod:`sklearn_mdtree.compare`, which owns them (this package imports compare, never
+the reverse).
 """
 
+from ..compare import (  # noqa: F401
+    BRENT,
+    DT_RANDOM_STATE,
+    EXHAUSTIVE,
+    HYPER_DATA,
+    HYPER_DT,
+    HYPER_Q1,
+    HYPER_Q2,
+    HYPER_VALID_DT,
+    LL_DT,
+    LOSS_LANDSCAPE,
+    VALID,
+    VALID_DT,
+    Setting,
+)
 from .plots import IMAGES, plot_figures, plot_one_step  # noqa: F401
 from .report import (  # noqa: F401
     acceptance,
@@ -38,25 +56,13 @@ from .report import (  # noqa: F401
 from .runs import (  # noqa: F401
     fig17_seeded,
     figure_curves,
-    method_features,
     one_step_seed,
     one_step_table,
-    score,
     table_b,
     valid_seeded,
 )
 from .settings import (  # noqa: F401
-    BRENT,
-    DT_RANDOM_STATE,
-    EXHAUSTIVE,
     FIGURES,
-    HYPER_DATA,
-    HYPER_DT,
-    HYPER_Q1,
-    HYPER_Q2,
-    HYPER_VALID_DT,
-    LL_DT,
-    LOSS_LANDSCAPE,
     ONE_STEP_METHODS,
     ONE_STEP_SETTINGS,
     OPTIMAL,
@@ -69,9 +75,6 @@ from .settings import (  # noqa: F401
     TABLE_B,
     TABLE_B_METHODS,
     TOLERANCE,
-    VALID,
-    VALID_DT,
     VALID_ONE_STEP,
     Figure,
-    Setting,
 )

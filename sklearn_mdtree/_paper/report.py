@@ -13,40 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..compare import BRENT, EXHAUSTIVE, HYPER_DT, VALID_DT
+from ..compare import _markdown_table as markdown_table
 from .plots import plot_figures, plot_one_step
 from .runs import fig17_seeded, figure_curves, one_step_table, table_b, valid_seeded
-from .settings import (
-    BRENT,
-    EXHAUSTIVE,
-    FIGURES,
-    HYPER_DT,
-    PRINTED_VALID,
-    SEEDS,
-    STEP_RULES,
-    TOLERANCE,
-    VALID_DT,
-)
-
-
-def markdown_table(header, rows, align=None):
-    """A GitHub markdown table from a header and rows of cells (already strings).
-
-    Parameters
-    ----------
-    header : sequence of str
-    rows : sequence of sequence of str
-    align : sequence of {"l", "r"}, default=None
-        Column alignment; numbers right-aligned by default where given.
-
-    Returns
-    -------
-    table : str
-        Lines joined by newlines, no trailing newline.
-    """
-    align = align or ["l"] * len(header)
-    rule = ["---:" if a == "r" else "---" for a in align]
-    lines = [header, rule, *rows]
-    return "\n".join("| " + " | ".join(map(str, line)) + " |" for line in lines)
+from .settings import FIGURES, PRINTED_VALID, SEEDS, STEP_RULES, TOLERANCE
 
 
 def _num(value, decimals):

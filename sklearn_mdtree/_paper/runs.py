@@ -17,19 +17,12 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.tree import DecisionTreeClassifier
 
-from .._classes import MDTreeClassifier
+from ..compare import LOSS_LANDSCAPE, VALID, method_estimator, score
 from ..diagnosis import recommend_moves
 from ..model_selection import FewShotTransfer, seeded_cross_val_score
 from ..one_step import one_step_gains, optimal_diagnosis_moves, random_diagnosis_gains
 from .settings import (
-    BRENT,
-    DT_RANDOM_STATE,
-    EXHAUSTIVE,
     FIGURES,
-    HYPER_DT,
-    HYPER_VALID_DT,
-    LL_DT,
-    LOSS_LANDSCAPE,
     ONE_STEP_METHODS,
     ONE_STEP_SETTINGS,
     OPTIMAL,
@@ -40,66 +33,11 @@ from .settings import (
     STEP_RULES,
     TABLE_B,
     TABLE_B_METHODS,
-    VALID,
-    VALID_DT,
     VALID_ONE_STEP,
 )
 
 #: Column of the Q2 one-step pool label (see :func:`one_step_seed`).
 _Q2_POOL = "_one_step_q2"
-
-
-def method_features(method, setting, *, valid=VALID):
-    """The estimator and the feature columns of a method in a setting.
-
-    Parameters
-    ----------
-    method : str
-        One of :data:`TABLE_B_METHODS`.
-    setting : Setting
-    valid : tuple of str, default=VALID
-        The validation features of Valid+DT and Hyper+Valid+DT, in order (the
-        one-step tables use :data:`VALID_ONE_STEP`).
-
-    Returns
-    -------
-    estimator : estimator object
-    features : list of str
-    """
-    if method == BRENT:
-        return MDTreeClassifier(setting.preset), None
-    if method == EXHAUSTIVE:
-        return MDTreeClassifier(setting.preset, threshold_search="exhaustive"), None
-    features = {
-        HYPER_DT: setting.hyper,
-        VALID_DT: valid,
-        HYPER_VALID_DT: setting.hyper + valid,
-        LL_DT: LOSS_LANDSCAPE,
-    }
-    if method not in features:
-        raise ValueError(f"Unknown method {method!r}; known: {list(TABLE_B_METHODS)}.")
-    tree = DecisionTreeClassifier(criterion="gini", max_depth=4, random_state=DT_RANDOM_STATE)
-    return tree, list(features[method])
-
-
-def score(frame, setting, method, seeds=SEEDS):
-    """Diagnosis accuracy (percent) on F' of one method in one setting, per seed.
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        Both collections stacked (``fetch_model_diagnosis("both").frame``).
-    setting : Setting
-    method : str
-    seeds : sequence of int, default=SEEDS
-
-    Returns
-    -------
-    scores : ndarray of shape (n_seeds,)
-    """
-    from .. import compare  # here: compare imports this package
-
-    return compare.score(frame, setting, method, seeds)
 
 
 def _score_curve(frame, setting, method, ks):
@@ -217,7 +155,7 @@ def _one_step_frame(frame):
 
 def _fit_predict(method, setting, train, test, task, preset):
     """Predictions on ``test`` of ``method`` fitted on ``train`` for ``task``."""
-    estimator, features = method_features(
+    estimator, features = method_estimator(
         method, replace(setting, preset=preset), valid=VALID_ONE_STEP
     )
     if features is None:

@@ -13,64 +13,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..compare import (  # the methods and settings are the public comparison's
+    BRENT,
+    EXHAUSTIVE,
+    HYPER_DATA,
+    HYPER_DT,
+    HYPER_Q1,
+    HYPER_Q2,
+    HYPER_VALID_DT,
+    LL_DT,
+    VALID_DT,
+    Setting,
+)
 from ..model_selection import DEFAULT_SEEDS
 
 SEEDS = DEFAULT_SEEDS
-
-#: The random_state of every baseline decision tree: the authors' code sets it to the
-#: first seed once and keeps it for all seeds (see ``seeded_cross_val_score``).
-DT_RANDOM_STATE = 42
-
-VALID = ("train_error", "train_loss", "test_loss", "test_error")
-LOSS_LANDSCAPE = ("train_error", "mode_connectivity_peak", "CKA", "hessian_t")
-HYPER_Q1 = ("log_data_amount", "log_para_amount")
-HYPER_Q2 = ("log_data_amount",)
-HYPER_DATA = ("log_para_amount",)
 
 #: The validation features in the order of the authors' one-step scripts. A decision
 #: tree breaks ties between equally good splits by feature order, so the order matters.
 VALID_ONE_STEP = ("train_loss", "train_error", "test_error", "test_loss")
 
-BRENT = "MD tree (Brent)"
-EXHAUSTIVE = "MD tree (exhaustive)"
-HYPER_DT = "Hyper+DT"
-VALID_DT = "Valid+DT"
-HYPER_VALID_DT = "Hyper+Valid+DT"
-LL_DT = "Loss-landscape+DT"
 OPTIMAL = "Optimal diagnosis"
 RANDOM = "Random diagnosis"
 
 #: Methods of Table B, in the order of its columns.
 TABLE_B_METHODS = (HYPER_DT, VALID_DT, HYPER_VALID_DT, LL_DT, BRENT, EXHAUSTIVE)
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One transfer experiment: task, training-set sampling, and the MD tree used.
-
-    Attributes
-    ----------
-    task : str
-        Label column: ``"bs_failure"`` (Q1), ``"width_vs_batch"`` (Q2),
-        ``"data_vs_batch"``.
-    scheme : str
-        A :data:`~sklearn_mdtree.model_selection.SCHEMES` name.
-    k : int or float
-        Groups drawn or largest value kept.
-    preset : str
-        MD tree hierarchy preset.
-    hyper : tuple of str
-        Features of the Hyper+DT baseline.
-    min_width : float or None
-        Models narrower than this are left out (data vs optimizer: 32).
-    """
-
-    task: str
-    scheme: str
-    k: float
-    preset: str
-    hyper: tuple
-    min_width: float | None = None
 
 
 # --------------------------------------------------------------------------------------

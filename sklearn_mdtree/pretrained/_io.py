@@ -14,14 +14,11 @@ from .._classes import MDTreeClassifier, _leaf_probabilities, _relabel
 from .._domain import FeatureDistribution, JointDomain, domain_features, training_distribution
 from .._hierarchy import Hierarchy, Leaf, Split
 from .._search import compile_tree
+from .._version import __version__
+from ._schema import _PARAMS, FORMAT, FORMAT_VERSION, check_document, read_document
 
 __all__ = ["PretrainedTree", "tree_from_dict", "tree_to_dict"]
 
-#: Value of the document's ``format`` key.
-FORMAT = "sklearn-mdtree/fitted-tree"
-#: Version of the document layout; bumped on any incompatible change.
-FORMAT_VERSION = 1
-_PARAMS = ("threshold_search", "bounds", "xatol", "maxiter", "max_sweeps")
 
 
 def _plain(value):
@@ -113,8 +110,6 @@ def tree_to_dict(tree, X=None, *, name=None, description=None, provenance=None):
     >>> json.loads(json.dumps(doc)) == doc  # plain JSON types only
     True
     """
-    from .. import __version__
-
     check_is_fitted(tree)
     h = tree.hierarchy_
     distribution = regimes = joint = None
@@ -159,8 +154,6 @@ def tree_to_dict(tree, X=None, *, name=None, description=None, provenance=None):
 
 
 def _check_document(doc, source):
-    from ._schema import check_document
-
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ValueError(
             f"{source} is not a fitted MD tree document: expected a JSON object with "
@@ -344,8 +337,6 @@ class PretrainedTree:
         describes, NaN or infinite numbers, repeated keys, another format or version)
         raises a ValueError of one line naming the file and the field.
         """
-        from ._schema import read_document
-
         source = f"The tree file {str(Path(path))!r}"
         document = read_document(path)
         _check_document(document, source)

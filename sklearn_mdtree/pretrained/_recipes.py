@@ -18,6 +18,7 @@ from types import MappingProxyType
 import pandas as pd
 
 from .._classes import MDTreeClassifier
+from ..model_selection import _training_rows
 from ._io import tree_to_dict
 
 __all__ = ["RECIPES", "ZOO_TABLE", "fit_document", "read_zoo_table", "table_csv",
@@ -69,13 +70,12 @@ def training_rows(frame, label, source=_F):
 
     For F and the zoo, the rows of the ``normal`` collection (clean labels: F, not
     F') whose ``label`` is not ``"optimal"`` -- for F, what ``mdtree diagnose
-    --scheme all`` fits on. For a user's table (``source="user"``), every row whose
-    label is not ``"optimal"``.
+    --scheme all`` fits on (both through
+    :func:`sklearn_mdtree.model_selection._training_rows`). For a user's table
+    (``source="user"``), every row whose label is not ``"optimal"``.
     """
-    keep = frame[label] != "optimal"
-    if "collection" in frame.columns and source != "user":
-        keep &= frame["collection"] == "normal"
-    return frame[keep.to_numpy()]
+    by_collection = "collection" in frame.columns and source != "user"
+    return frame.iloc[_training_rows(frame, label=label, by_collection=by_collection)]
 
 
 def table_csv(frame):

@@ -21,6 +21,14 @@ from numbers import Integral, Real
 
 __all__ = ["check_document", "read_document"]
 
+# The document layout, which ``_io`` writes and reads (imports go _io -> _schema only).
+#: Value of the document's ``format`` key.
+FORMAT = "sklearn-mdtree/fitted-tree"
+#: Version of the document layout; bumped on any incompatible change.
+FORMAT_VERSION = 1
+#: The estimator parameters a document stores (``estimator_params``), exactly these.
+_PARAMS = ("threshold_search", "bounds", "xatol", "maxiter", "max_sweeps")
+
 #: Largest tree file read (the shipped ones are under 10 kB).
 MAX_BYTES = 16 * 2**20
 #: Fields of a feature's training distribution, in order (``min <= q05 <= ... <= max``).
@@ -251,8 +259,6 @@ def _check(doc):
     repeated = sorted({s for s in splits if splits.count(s) > 1})
     if repeated:  # JSON holds no references: a cycle or a shared node shows as this
         raise _Invalid(f"Split names must be unique; repeated: {repeated}")
-
-    from ._io import _PARAMS
 
     _mapping(doc["estimator_params"], "estimator_params", _PARAMS, exact=True)
 

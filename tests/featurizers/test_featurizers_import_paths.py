@@ -55,11 +55,6 @@ PATHS = (
     + [("featurizers.hessian", name) for name in HESSIAN]
     + [("featurizers.similarity", name) for name in SIMILARITY]
     + [("featurizers.checkpoints", name) for name in CHECKPOINTS]
-    # Private names benchmarks/bench_hessian.py and its tests import.
-    + [
-        ("featurizers.hessian", name)
-        for name in ("_lanczos", "_lanczos_deflated", "_standard_error", "_xtrace")
-    ]
 )
 
 

@@ -6,30 +6,35 @@ import sys
 import numpy as np
 import pytest
 
-from sklearn_mdtree import _paper
 from sklearn_mdtree.compare import (
+    BRENT,
     BRENT_DATA,
+    HYPER_VALID_DT,
     METHODS,
+    VALID,
+    VALID_DT,
+    Setting,
     Transfer,
     curves_table,
     learning_curves,
     method_estimator,
+    score,
 )
 
 
 def test_curves_match_table_b_on_the_public_collections(stacked_frame):
     transfer = Transfer("Q1, random pairs", "bs_failure", "random_pairs", (8,))
     curves = learning_curves(stacked_frame, [transfer],
-                             methods=[_paper.BRENT, _paper.VALID_DT, BRENT_DATA])
+                             methods=[BRENT, VALID_DT, BRENT_DATA])
     by_method = curves.set_index("method")["mean"]
     # the paper's Table B, case 1 (to the rounding of its figures)
-    assert by_method[_paper.BRENT] == pytest.approx(87.70, abs=0.01)
-    assert by_method[_paper.VALID_DT] == pytest.approx(73.54, abs=0.01)
+    assert by_method[BRENT] == pytest.approx(87.70, abs=0.01)
+    assert by_method[VALID_DT] == pytest.approx(73.54, abs=0.01)
     assert 0 < by_method[BRENT_DATA] <= 100
-    row = curves[curves["method"] == _paper.VALID_DT].iloc[0]
+    row = curves[curves["method"] == VALID_DT].iloc[0]
     assert row["std"] == pytest.approx(np.std(row["scores"]), abs=1e-3)
     assert len(row["scores"]) == 5
-    same = _paper.score(stacked_frame, transfer.setting(8), _paper.VALID_DT)
+    same = score(stacked_frame, transfer.setting(8), VALID_DT)
     np.testing.assert_allclose(row["scores"], same, atol=1e-4)
     text = curves_table(curves)
     assert "**Q1, random pairs**" in text and "| MD tree (Brent) | 87.7 ±" in text
@@ -56,6 +61,25 @@ def test_method_estimators():
             assert estimator.bounds == ("data" if "data bounds" in method else "hierarchy")
         else:
             assert features and estimator.max_depth == 4
+    # the validation features in another order (the paper's one-step tables)
+    order = VALID[::-1]
+    _, features = method_estimator(HYPER_VALID_DT, setting, valid=order)
+    assert features == list(setting.hyper + order)
+    with pytest.raises(ValueError, match="Unknown method 'SVM'"):
+        method_estimator("SVM", setting)
+
+
+def test_compare_owns_its_methods_and_settings_and_never_loads_the_paper():
+    from sklearn_mdtree import _paper, compare
+
+    assert isinstance(Transfer("Q1", "bs_failure", "random_pairs", (1,)).setting(1), Setting)
+    for name in ["BRENT", "EXHAUSTIVE", "HYPER_DT", "VALID_DT", "HYPER_VALID_DT", "LL_DT",
+                 "VALID", "LOSS_LANDSCAPE", "HYPER_Q1", "Setting"]:
+        assert getattr(_paper, name) is getattr(compare, name)
+    code = "import sys, sklearn_mdtree.compare; print('sklearn_mdtree._paper' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_import_stays_torch_free():

@@ -29,7 +29,18 @@ OLD_PATHS = {
     "sklearn_mdtree.model_selection": [
         "DEFAULT_SEEDS", "FewShotTransfer", "SCHEMES", "seeded_cross_val_score",
     ],
-    "sklearn_mdtree.plotting": ["plot_accuracy_curves", "plot_one_step_gains"],
+    "sklearn_mdtree.plotting": [
+        "plot_accuracy_curves", "plot_one_step_gains", "plot_tree", "plot_regimes",
+        "plot_model_position", "plot_connectivity_curve", "plot_trace_estimates",
+        # issue 19: plotting became a package, with Display objects
+        "TreeDisplay", "RegimesDisplay",
+    ],
+    "sklearn_mdtree.compare": [
+        "METHODS", "BRENT_DATA", "EXHAUSTIVE_DATA", "Transfer", "curves_table",
+        "learning_curves", "method_estimator", "score", "transfer_scores",
+        # issue 19: compare owns the method names and settings (_paper imports them)
+        "BRENT", "EXHAUSTIVE", "HYPER_DT", "VALID_DT", "HYPER_VALID_DT", "LL_DT", "Setting",
+    ],
     "sklearn_mdtree.rfi": [
         "LABEL_COLUMNS", "LABEL_MEANINGS", "LabelMeaning", "RFI_COLUMNS", "failure_labels",
         "label_configurations", "label_meaning", "room_for_improvement",
@@ -70,3 +81,21 @@ def test_version_comes_from_the_distribution_metadata():
     except PackageNotFoundError:
         expected = "0+unknown"
     assert sklearn_mdtree.__version__ == expected
+
+
+def test_modules_below_the_package_face_read_the_version_from_version_py():
+    import ast
+    from pathlib import Path
+
+    root = Path(importlib.import_module("sklearn_mdtree").__file__).parents[1]
+    offenders = []
+    for package in ("sklearn_mdtree", "featurizers"):
+        for path in sorted((root / package).rglob("*.py")):
+            if path == root / "sklearn_mdtree" / "__init__.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and any(
+                    a.name == "__version__" for a in node.names
+                ) and node.module not in ("_version", "sklearn_mdtree._version"):
+                    offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not offenders, f"import __version__ from sklearn_mdtree._version: {offenders}"

@@ -369,3 +369,17 @@ def test_training_rows_of_one_split_or_of_all_of_the_training_collection(stacked
     every = _training_rows(stacked_frame, "all", 8, label="bs_failure", seed=42)
     keep = (stacked_frame["collection"] == "normal") & (stacked_frame["bs_failure"] != "optimal")
     np.testing.assert_array_equal(every, np.flatnonzero(keep.to_numpy()))
+
+
+def test_training_rows_of_a_table_without_collections_and_of_the_recipes(stacked_frame):
+    from sklearn_mdtree.pretrained._recipes import training_rows
+
+    every = _training_rows(stacked_frame, label="width_vs_batch")  # scheme "all" by default
+    by_recipe = training_rows(stacked_frame, "width_vs_batch")
+    np.testing.assert_array_equal(every, stacked_frame.index.get_indexer(by_recipe.index))
+    # a user's table: every row is for training, whatever its collection column says
+    user = _training_rows(stacked_frame, label="bs_failure", by_collection=False)
+    np.testing.assert_array_equal(
+        user, np.flatnonzero((stacked_frame["bs_failure"] != "optimal").to_numpy())
+    )
+    assert training_rows(stacked_frame, "bs_failure", source="user").shape[0] == len(user)

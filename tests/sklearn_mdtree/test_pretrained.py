@@ -218,3 +218,15 @@ def test_shipped_zoo_table_equals_a_fresh_zoo_run():
     relabelled = relabelled.loc[table.index]
     for column in (*RFI_COLUMNS, *LABEL_COLUMNS):
         assert relabelled[column].tolist() == table[column].tolist(), column
+
+
+def test_the_document_layout_is_read_by_io_from_schema_never_the_reverse():
+    import ast
+    import inspect
+
+    from sklearn_mdtree.pretrained import _io, _schema
+
+    tree = ast.parse(inspect.getsource(_schema))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "_io" not in imported and not any((m or "").endswith("._io") for m in imported)
+    assert _io._PARAMS is _schema._PARAMS and _io.FORMAT is _schema.FORMAT

@@ -1,37 +1,17 @@
-"""Tests of sklearn_mdtree.plotting (Agg backend, nothing shown)."""
+"""Tests of sklearn_mdtree.plotting._curves: accuracy curves and one-step bars.
+"""
 
-import subprocess
-import sys
-
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.colors import to_rgba
 
-matplotlib = pytest.importorskip("matplotlib")
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.colors import to_rgba  # noqa: E402
-
-from sklearn_mdtree.plotting import plot_accuracy_curves, plot_one_step_gains  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
+from sklearn_mdtree.plotting import plot_accuracy_curves, plot_one_step_gains
 
 
 def _lines(ax):
     return {line.get_label(): line for line in ax.get_lines()}
-
-
-def test_import_does_not_load_matplotlib():
-    code = (
-        "import sys, sklearn_mdtree.plotting; "
-        "print('matplotlib' in sys.modules)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
 
 
 def test_curves_from_dict_with_reference_markers_in_the_same_colour():
