@@ -216,8 +216,8 @@ def _diagnose(frame, args, features=None):
     import json
 
     from ._classes import MDTreeClassifier
-    from ._report import diagnose as _report_diagnose
-    from .diagnosis import diagnose
+    from .diagnosis._diagnose import diagnose as _report_diagnose
+    from .diagnosis import recommend as diagnose
     from .pretrained import PretrainedTree
 
     seed = args.seed

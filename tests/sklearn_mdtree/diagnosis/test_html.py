@@ -1,4 +1,4 @@
-"""Tests of sklearn_mdtree._html: the diagnosis report as a self-contained HTML page.
+"""Tests of sklearn_mdtree.diagnosis._html: the diagnosis report as a self-contained HTML page.
 
 The page is checked as text (every image inlined, nothing loaded from outside) and,
 where Debian's chromium is installed (.ci/run installs it), in a real headless
@@ -19,7 +19,7 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
 from sklearn_mdtree import MDTreeClassifier  # noqa: E402
-from sklearn_mdtree._html import render_report, write_report  # noqa: E402
+from sklearn_mdtree.diagnosis._html import render_report, write_report  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 
