@@ -235,7 +235,7 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
 
     def _cache_meta(self, group, features, device, seed):
         """What a group's row depends on, as the cache's JSON meta (its key is its hash)."""
-        from sklearn_mdtree import __version__
+        from sklearn_mdtree._version import __version__
 
         from .zoo._cache import fingerprint
 

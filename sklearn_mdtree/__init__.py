@@ -19,18 +19,8 @@ from ._domain import OutOfDomainWarning
 from .diagnosis import DiagnosisReport
 from .diagnosis._diagnose import diagnose
 
-
-def _version():
-    """The installed distribution's version (set once, in pyproject.toml)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("sklearn-mdtree")
-    except PackageNotFoundError:  # imported from a source tree that was never installed
-        return "0+unknown"
-
-
-__version__ = _version()
+# The installed version
+from ._version import __version__
 
 __all__ = [
     "MDTreeClassifier",

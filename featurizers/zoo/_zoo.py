@@ -394,7 +394,7 @@ def train_zoo(
     >>> zoo.table[["width", "bs", "data_amount", "collection"]].to_dict("records")[0]
     {'width': 4, 'bs': 8, 'data_amount': 100, 'collection': 'normal'}
     """
-    from sklearn_mdtree import __version__
+    from sklearn_mdtree._version import __version__
 
     if isinstance(grid, str):
         grid = zoo_preset(grid)

@@ -173,7 +173,7 @@ def _cached_curves(table, transfers, cache_root, n_jobs, verbose):
 
     import pandas as pd
 
-    from sklearn_mdtree import __version__
+    from sklearn_mdtree._version import __version__
     from sklearn_mdtree.compare import learning_curves
 
     from ._cache import ZooCacheWarning

@@ -113,7 +113,7 @@ def tree_to_dict(tree, X=None, *, name=None, description=None, provenance=None):
     >>> json.loads(json.dumps(doc)) == doc  # plain JSON types only
     True
     """
-    from .. import __version__
+    from .._version import __version__
 
     check_is_fitted(tree)
     h = tree.hierarchy_
