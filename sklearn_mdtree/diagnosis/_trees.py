@@ -96,9 +96,9 @@ def fit_on_collection(frame, *, q1_preset="q1", search="brent", scheme="all", k=
             f"{tree_scheme}, k={tree_k}" + (f", seed={seed}" if tree_scheme.startswith("random")
                                             else ""))
         trees[i] = PretrainedTree.from_estimator(
-            est, train, name=f"{preset} fitted on F",
-            description=f"{preset}, {search} search, fitted on {len(rows)} models of F "
-            f"({drawn}).",
+            est, train, name=f"{preset} on F",
+            description=f"The {preset} hierarchy, {search} threshold search, fitted at run "
+            f"time on the public collection F ({drawn}).",
         )
     return trees
 

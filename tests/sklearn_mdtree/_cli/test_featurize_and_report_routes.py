@@ -154,3 +154,23 @@ def test_bad_features_csv(tmp_path, capsys):
     _bad(["diagnose", str(tmp_path / "truncated.csv"), "--fit-on",
           str(tmp_path / "labelled.csv")], capsys, "missing the column(s) ['bs_failure']",
          tmp_path)
+
+
+def test_featurize_never_replaces_a_checkpoint_through_a_hard_link(run, capsys):
+    import os
+
+    folder, paths = run
+    link = folder / "out.csv"
+    os.link(paths["a"][1], link)  # ln a1.pt out.csv
+    _bad(["featurize", *MODEL, *_groups(paths, "a"), "--train-data",
+          str(folder / "train.npz"), *FAST, "--output", str(link)], capsys,
+         "is one of the inputs", folder)
+
+
+def test_featurize_out_is_a_deprecated_alias_of_output(run, capsys):
+    folder, paths = run
+    out = folder / "features.csv"
+    assert main(["featurize", *MODEL, *_groups(paths, "a"), "--train-data",
+                 str(folder / "train.npz"), *FAST, "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "mdtree featurize: --out is deprecated" in err and out.exists()

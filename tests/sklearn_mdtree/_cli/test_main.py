@@ -55,7 +55,7 @@ def test_reproduce_prints_table_b_beside_the_paper(tmp_path, capsys, model_diagn
 def test_diagnose_text_report(features_csv, capsys, model_diagnosis_dir):
     assert main(["diagnose", str(features_csv), "--id-column", "model"]) == 0
     out = capsys.readouterr().out
-    assert "Q1 tree: q1 fitted on F, fitted on 1560 configurations." in out
+    assert "Q1 tree: q1 on F, fitted on 1560 configurations." in out
     for model in "abc":
         assert re.search(rf"^Model {model}: (increase|decrease) batch size\.$", out, re.M)
     assert "regime" in out and "[t0]" in out
