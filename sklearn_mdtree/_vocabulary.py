@@ -42,16 +42,6 @@ DEFAULT_FEATURES = ("train_error", "mode_connectivity_peak", "hessian_t", "CKA")
 #: The features the paper's Q1 trees read (``q1``/``q1_sharpness``).
 Q1_FEATURES = ("train_error", "mode_connectivity_peak", "hessian_t")
 
-#: What each feature measures, for a reader who has not read the paper.
-FEATURE_WORDS = {
-    "train_error": "training error (%): how much of its own training data the model "
-    "gets wrong",
-    "mode_connectivity_peak": "mode connectivity: the error bump on the best path between "
-    "two seeds' models (strongly negative: a barrier separates them)",
-    "hessian_t": "sharpness: log trace of the loss Hessian (larger: a sharper minimum)",
-    "CKA": "output similarity of two seeds' models (CKA, 0 to 1)",
-}
-
 #: Axis labels of the plots and of the HTML report.
 FEATURE_LABELS = {
     "train_error": "training error (%)",
