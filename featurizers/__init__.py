@@ -55,6 +55,9 @@ from .hessian import (
 # Similarity: linear CKA of two models' outputs on mixup batches
 from .similarity import linear_cka, mixup_batches, output_cka
 
+# From models in one call: features of checkpoint files, and the diagnosis report
+from ._models import diagnose_models, featurize_checkpoints
+
 
 __all__ = [
     # Model groups
@@ -89,4 +92,7 @@ __all__ = [
     "linear_cka",
     "mixup_batches",
     "output_cka",
+    # From models in one call
+    "featurize_checkpoints",
+    "diagnose_models",
 ]

@@ -17,6 +17,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, TensorDataset
 from torch.utils.data._utils.collate import default_collate
 
+from sklearn_mdtree._files import sha256 as _sha256
+
 __all__ = ["ModelGroup"]
 
 
@@ -195,12 +197,6 @@ def _label_shape_message(role, shape, collated=False):
         f"The {role} labels must be a 1-d tensor of class indices; {what} {role} labels "
         f"has shape {shape}. Pass {fix} instead."
     )
-
-
-def _sha256(path):
-    from sklearn_mdtree.datasets._model_diagnosis import _sha256
-
-    return _sha256(path)
 
 
 def _load_checkpoint(model_factory, path, sha256):

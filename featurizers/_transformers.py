@@ -30,6 +30,14 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 from tqdm.auto import tqdm
 
+from sklearn_mdtree._vocabulary import (
+    CONNECTIVITY_FEATURES,
+    HYPERPARAMETER_FEATURES,
+    LOSS_LANDSCAPE_FEATURES,
+    PAIRWISE_FEATURES,
+    VALIDATION_FEATURES,
+)
+
 from ._groups import ModelGroup
 from ._parallel import _closing, _effective_n_jobs, _group_results, _replay
 from ._precision import log_mean_se, mean_se
@@ -97,8 +105,8 @@ class FeaturizationWarning(UserWarning):
     """
 
 
-_PAIRWISE = frozenset({"mode_connectivity_peak", "mode_connectivity", "CKA"})
-_CONNECTIVITY = frozenset({"mode_connectivity_peak", "mode_connectivity"})
+_PAIRWISE = frozenset(PAIRWISE_FEATURES)
+_CONNECTIVITY = frozenset(CONNECTIVITY_FEATURES)
 #: Features computed from the weights: refused for models without parameters.
 _NEEDS_PARAMETERS = frozenset({"log_para_amount", "hessian_t", "hessian_e", *_CONNECTIVITY})
 
@@ -571,7 +579,7 @@ class ValidationFeaturizer(_GroupFeaturizer):
     (1, 4)
     """
 
-    _all_features = ("train_error", "train_loss", "test_error", "test_loss")
+    _all_features = VALIDATION_FEATURES
     _parameter_constraints: dict = {
         "features": [list, tuple],
         "loss_fn": [callable, None],
@@ -781,15 +789,8 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
     ['train_error', 'mode_connectivity_peak', 'hessian_t', 'CKA']
     """
 
-    _all_features = (
-        "train_error",
-        "train_loss",
-        "hessian_t",
-        "hessian_e",
-        "mode_connectivity_peak",
-        "mode_connectivity",
-        "CKA",
-    )
+    _all_features = LOSS_LANDSCAPE_FEATURES
+
     @staticmethod
     def _extra_feature(name):
         return isinstance(name, str) and _HESSIAN_SPECTRUM.fullmatch(name) is not None
@@ -1028,7 +1029,7 @@ class HyperparameterFeaturizer(_GroupFeaturizer):
     array([[6.908, 2.708]])
     """
 
-    _all_features = ("log_data_amount", "log_para_amount")
+    _all_features = HYPERPARAMETER_FEATURES
     _uses_torch = False
     _parameter_constraints: dict = {"features": [list, tuple]}
 

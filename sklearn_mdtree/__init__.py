@@ -16,7 +16,8 @@ from ._export import export_text
 
 # Diagnosing one's own models: pretrained trees, domain of validity, the report
 from ._domain import OutOfDomainWarning
-from ._report import DiagnosisReport, diagnose
+from .diagnosis import DiagnosisReport
+from .diagnosis._diagnose import diagnose
 
 # The installed distribution's version
 from ._version import __version__

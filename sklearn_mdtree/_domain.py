@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ._vocabulary import LOSS_LANDSCAPE_FEATURES
+
 __all__ = [
     "DOMAIN_FEATURES",
     "FeatureDistribution",
@@ -40,15 +42,7 @@ __all__ = [
 #: The loss-landscape features whose training distribution a tree's domain records
 #: when its training table has them (those ``featurizers.LossLandscapeFeaturizer``
 #: computes), whether or not the tree's splits read them.
-DOMAIN_FEATURES = (
-    "train_error",
-    "train_loss",
-    "hessian_t",
-    "hessian_e",
-    "mode_connectivity_peak",
-    "mode_connectivity",
-    "CKA",
-)
+DOMAIN_FEATURES = LOSS_LANDSCAPE_FEATURES
 
 #: Quantiles kept besides the minimum and maximum, as (key, probability).
 QUANTILES = (("q05", 0.05), ("q25", 0.25), ("median", 0.5), ("q75", 0.75), ("q95", 0.95))

@@ -1,14 +1,16 @@
-"""The installed distribution's version, read once from its metadata (pyproject.toml sets it).
+"""The installed distribution's version, for the package face and the modules below it.
 
-Private, so that modules below the package face (the tree files, the featurizers'
-caches) read the version from here rather than from ``sklearn_mdtree/__init__.py``.
+Lower modules import ``__version__`` from here, never from ``sklearn_mdtree`` itself
+(whose ``__init__`` imports them: that would be an import cycle).
 """
 
-from importlib.metadata import PackageNotFoundError, version
+__all__ = ["__version__"]
 
 
 def _version():
-    """The version of the installed ``sklearn-mdtree`` distribution."""
+    """The installed distribution's version (set once, in pyproject.toml)."""
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("sklearn-mdtree")
     except PackageNotFoundError:  # imported from a source tree that was never installed

@@ -22,7 +22,7 @@ CODE = [
     "featurizers.\nLossLandscapeFeaturizer",
     "MDTreeClassifier.fit",
     "MDTreeClassifier.apply",
-    "rfi.label_meaning,\ndiagnosis.diagnose",
+    "rfi.label_meaning,\ndiagnosis.recommend",
 ]
 
 

@@ -128,7 +128,7 @@ def _public_collections():
 def _held_out_diagnosis(table):
     """Fit Q1 and Q2 trees on the clean zoo; diagnose one configuration of the noisy zoo."""
     from sklearn_mdtree import MDTreeClassifier
-    from sklearn_mdtree.diagnosis import diagnose
+    from sklearn_mdtree.diagnosis import recommend
 
     clean = table[table["collection"] == "normal"]
     noisy = table[table["collection"] == "noise"]
@@ -143,7 +143,7 @@ def _held_out_diagnosis(table):
     target = candidates[(candidates["width"] == widths[len(widths) // 2])
                         & (candidates["data_amount"] == amounts[len(amounts) // 2])]
     row = (target if len(target) else candidates).iloc[0]
-    result = diagnose(q1, row, q2_tree=q2)
+    result = recommend(q1, row, q2_tree=q2)
     lines = [
         "## Diagnosis of a held-out configuration (noisy zoo, never seen by the trees)",
         "",

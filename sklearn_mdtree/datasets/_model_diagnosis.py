@@ -1,14 +1,6 @@
 """Loader of the public model-diagnosis collections of the MD tree paper."""
 
-import csv
-import gzip
-import hashlib
-import lzma
 import os
-import stat
-import tarfile
-import zipfile
-import zlib
 from importlib import resources
 from pathlib import Path
 
@@ -17,6 +9,7 @@ import pandas as pd
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import HasMethods, StrOptions, validate_params
 
+from .._files import missing_paths, read_csv, remove_created, sha256, source_name
 from .._validation import _check_columns, _check_complete_grid, _check_numeric, _where
 from ..rfi import LABEL_CLASSES, LABEL_COLUMNS, RFI_COLUMNS
 from ._registry import BASE_URL, COLLECTION_FILES, DATA_ENV_VAR, REGISTRY
@@ -56,18 +49,11 @@ GRID_COLUMNS = ("width", "data", "bs")
 #: Name of the column that says which collection a row of a stacked frame comes from.
 COLLECTION_COLUMN = "collection"
 
-_CHUNK = 1 << 20
 
 
 # --------------------------------------------------------------------------------------
 # Reading and validating a CSV
 # --------------------------------------------------------------------------------------
-
-
-def _source_name(filepath_or_buffer):
-    if isinstance(filepath_or_buffer, (str, os.PathLike)):
-        return f"CSV file {os.fspath(filepath_or_buffer)!r}"
-    return "CSV input"
 
 
 @validate_params(
@@ -112,106 +98,10 @@ def read_model_diagnosis_csv(filepath_or_buffer):
     ...
     ValueError: The CSV input is missing the column(s) ['data_amount', ...
     """
-    what = _source_name(filepath_or_buffer)
-    frame = _read_csv(filepath_or_buffer, what=what)
+    what = source_name(filepath_or_buffer)
+    frame = read_csv(filepath_or_buffer, what=what)
     _check_model_diagnosis_frame(frame, what=what)
     return frame
-
-
-def _read_csv(filepath_or_buffer, *, what):
-    """Read a CSV table of one row per line after the header, or raise a clear ValueError.
-
-    The error names ``what`` (e.g. ``"CSV file 'x.csv'"``): the file does not parse
-    (with the parser's line number), has more fields on its data lines than names in
-    its header, or has no rows, or, for a path: it is not a regular file (a FIFO or a
-    device, whose reading could block or never end) or does not end with a newline
-    (its last line may be cut short, which pandas would read as a different number).
-    A missing file raises pandas' ``FileNotFoundError``.
-    """
-    if isinstance(filepath_or_buffer, (str, os.PathLike)):
-        _check_complete_file(os.fspath(filepath_or_buffer), what=what)
-    try:
-        frame = pd.read_csv(filepath_or_buffer)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ValueError(f"Could not parse the {what} as CSV: {exc}") from None
-    except (EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, tarfile.TarError,
-            gzip.BadGzipFile) as exc:  # a compressed file cut short or corrupt
-        raise ValueError(
-            f"Could not decompress the {what} (cut short or corrupt?): "
-            f"{type(exc).__name__}: {exc}"
-        ) from None
-    except OSError as exc:
-        if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)):
-            raise
-        raise ValueError(f"Could not read the {what}: {exc}") from None
-    _check_unique_names(filepath_or_buffer, what=what)
-    if not isinstance(frame.index, pd.RangeIndex):
-        # pandas turns a first column into the index when the data lines have one
-        # field more than the header
-        raise ValueError(
-            f"The {what} has more fields on its data lines (from line 2) than names "
-            "in its header line."
-        )
-    if len(frame) == 0:
-        raise ValueError(f"The {what} has a header but no rows.")
-    return frame
-
-
-_COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar")
-
-
-def _check_unique_names(source, *, what):
-    """A ValueError if the header line of a plain CSV file names a column twice.
-
-    pandas renames a repeated ``x`` to ``x.1`` and the first is then read silently
-    as the column; which one was meant is unknown. (Buffers and compressed files
-    are not re-read.)
-    """
-    if not isinstance(source, (str, os.PathLike)) or os.fspath(source).lower().endswith(
-            _COMPRESSED):
-        return
-    with open(source, encoding="utf-8-sig", newline="") as handle:
-        header = next(csv.reader(handle), [])
-    repeated = sorted({n for n in header if header.count(n) > 1})
-    if repeated:
-        raise ValueError(
-            f"The header line of the {what} names the column(s) {repeated} more than "
-            "once; which one holds the values is unknown. Rename or remove the copies."
-        )
-
-
-def _check_complete_file(path, *, what):
-    """A ValueError for a path that is not a regular file, or whose last line is cut.
-
-    Missing files and folders are left to the reader's own errors.
-    """
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return
-    if stat.S_ISDIR(mode):
-        return
-    if not stat.S_ISREG(mode):
-        raise ValueError(
-            f"The {what} is not a regular file (a FIFO, a device or a socket), whose "
-            "reading could block or never end. Save the table to a file first."
-        )
-    if path.lower().endswith(_COMPRESSED):
-        return
-    with open(path, "rb") as handle:
-        content = handle.read()
-    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ValueError(
-            f"The {what} is UTF-16 text (it starts with a UTF-16 byte-order mark); save "
-            "it as UTF-8."
-        )
-    if content and not content.endswith((b"\n", b"\r")):
-        last_line = content.count(b"\n") + 1
-        raise ValueError(
-            f"The {what} does not end with a newline, so its last line (line "
-            f"{last_line}) may be cut short (an interrupted copy or "
-            "download). If the file is complete, end it with a newline."
-        )
 
 
 def _check_model_diagnosis_frame(frame, *, what):
@@ -244,16 +134,8 @@ def _check_model_diagnosis_frame(frame, *, what):
 # --------------------------------------------------------------------------------------
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _verify(path, expected):
-    actual = _sha256(path)
+    actual = sha256(path)
     if actual != expected:
         raise OSError(
             f"The file {str(path)!r} has sha256 {actual}, but the published file has "
@@ -274,33 +156,6 @@ def _default_data_home():
     return Path(home).expanduser() / "mdtree"
 
 
-def _missing_paths(path):
-    """``path`` and those of its parent folders that do not exist, deepest first."""
-    path = Path(path)
-    missing = []
-    for candidate in (path, *path.parents):
-        if candidate.exists():
-            break
-        missing.append(candidate)
-    return missing
-
-
-def _remove_created(paths):
-    """Remove ``paths`` (files or empty folders, deepest first) that a failed step created.
-
-    Stops at the first one that cannot be removed (e.g. a folder someone else has
-    written into since), so that nothing but what was created is ever removed.
-    """
-    for path in paths:
-        try:
-            if path.is_dir():
-                path.rmdir()
-            else:
-                path.unlink()
-        except OSError:
-            break
-
-
 def _missing_message(filename, searched, reason):
     folders = ", ".join(repr(str(folder)) for folder in searched)
     return (
@@ -318,11 +173,11 @@ def _download(filename, folder, searched):
     pooch creates ``folder`` and its missing parents; if the download fails, the
     folders it created are removed again, so that a failed call leaves no trace.
     """
-    created = _missing_paths(folder)
+    created = missing_paths(folder)
     try:
         return _retrieve(filename, folder, searched)
     except BaseException:
-        _remove_created(created)
+        remove_created(created)
         raise
 
 
@@ -350,7 +205,7 @@ def _retrieve(filename, folder, searched):
     return Path(path)
 
 
-def _data_folders(data_home):
+def data_folders(data_home):
     """The folders searched for the collections, in order (the last one downloads)."""
     if data_home is not None:
         return [Path(data_home).expanduser()]
@@ -361,7 +216,7 @@ def _data_folders(data_home):
 def _fetch_file(filename, *, data_home, download_if_missing):
     """Path to a verified copy of ``filename``: local, cached, or downloaded."""
     expected = REGISTRY[filename]
-    folders = _data_folders(data_home)
+    folders = data_folders(data_home)
     for folder in folders:
         path = folder / filename
         if path.is_file():

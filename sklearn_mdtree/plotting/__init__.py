@@ -21,14 +21,10 @@ Modules (private): ``_common`` (the lazy matplotlib import, labels, colours),
 ``_tree``, ``_regimes``, ``_curves`` and ``_evidence``, one per subject.
 """
 
-from ._common import _LABEL_COLOURS, _METRIC_LABELS, _pyplot  # noqa: F401
 from ._curves import plot_accuracy_curves, plot_one_step_gains
 from ._evidence import plot_connectivity_curve, plot_trace_estimates
-from ._regimes import RegimesDisplay, _plane, plot_model_position, plot_regimes  # noqa: F401
+from ._regimes import RegimesDisplay, plot_model_position, plot_regimes
 from ._tree import TreeDisplay, plot_tree
-
-# The HTML report reads ``_METRIC_LABELS``, ``_plane`` and ``_pyplot`` from here, for now;
-# their homes are ``_common`` and ``_regimes``.
 
 __all__ = [
     # the fitted tree and its regimes

@@ -7,6 +7,7 @@ matplotlib is imported by :func:`_pyplot`, when something is drawn, never when
 from __future__ import annotations
 
 import numpy as np
+from .._vocabulary import FEATURE_LABELS
 
 
 def _pyplot():
@@ -25,18 +26,8 @@ def _legend_right(ax):
                      borderaxespad=0)
 
 
-#: Axis labels (with units) of the metrics of the public collections and the featurizers.
-_METRIC_LABELS = {
-    "train_error": "training error (%)",
-    "test_error": "test error (%)",
-    "train_loss": "training loss (cross-entropy)",
-    "test_loss": "test loss (cross-entropy)",
-    "mode_connectivity_peak": "connectivity: minus the peak error on the curve (%)",
-    "mode_connectivity": "connectivity: signed error gap on the curve (%)",
-    "hessian_t": "sharpness: ln(Hessian trace)",
-    "hessian_e": "sharpness: ln(top Hessian eigenvalue)",
-    "CKA": "similarity: CKA of two seeds (0 to 1)",
-}
+#: Axis labels (with units) of the metrics: the package's one vocabulary.
+_METRIC_LABELS = FEATURE_LABELS
 
 #: Colours of the paper's labels (Fig 4: blue for too small, red for too large).
 _LABEL_COLOURS = {

@@ -302,11 +302,12 @@ class PretrainedTree:
     ['small', 'large', 'large']
     """
 
-    def __init__(self, document):
+    def __init__(self, document, estimator=None):
         self.document = document
         self.name = document.get("name")
         self.description = document.get("description")
-        self.estimator = tree_from_dict(document)
+        # the tree the document describes: given (from_estimator), else rebuilt from it
+        self.estimator = tree_from_dict(document) if estimator is None else estimator
         self.task = document.get("task")
         dist = document.get("training_distribution")
         self.distribution = None if dist is None else {
@@ -350,9 +351,12 @@ class PretrainedTree:
             ) from None
 
     @classmethod
-    def from_estimator(cls, tree, X=None, *, name=None):
-        """Wrap a fitted tree; ``X``, the table it was fitted on, gives its domain."""
-        return cls(tree_to_dict(tree, X, name=name))
+    def from_estimator(cls, tree, X=None, *, name=None, description=None):
+        """Wrap a fitted tree; ``X``, the table it was fitted on, gives its domain.
+
+        The tree itself is kept (not rebuilt from its document).
+        """
+        return cls(tree_to_dict(tree, X, name=name, description=description), estimator=tree)
 
     def to_dict(self):
         """Return the JSON document (a copy)."""

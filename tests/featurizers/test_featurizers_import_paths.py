@@ -47,6 +47,9 @@ TOP_LEVEL = [
     *CONNECTIVITY,
     *HESSIAN,
     *SIMILARITY,
+    # from models in one call (issue 19)
+    "featurize_checkpoints",
+    "diagnose_models",
 ]
 
 PATHS = (

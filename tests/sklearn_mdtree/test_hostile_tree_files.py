@@ -23,7 +23,7 @@ from sklearn_mdtree import MDTreeClassifier
 from sklearn_mdtree.pretrained import PretrainedTree, tree_to_dict
 
 FEATURES = b"train_error,mode_connectivity_peak,hessian_t\n0.1,-1.5,7.5\n3.25,-20.5,5.75\n"
-SHIPPED = Path(cli.__file__).parent / "pretrained" / "data"
+SHIPPED = Path(cli.__file__).parent.parent / "pretrained" / "data"
 #: What a loaded tree answers with: these fields of its document.
 MODEL_FIELDS = ("hierarchy", "classes", "leaf_labels", "leaf_class_weight", "n_features_in",
                 "feature_names_in", "estimator_params", "task")

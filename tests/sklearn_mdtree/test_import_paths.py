@@ -22,7 +22,8 @@ OLD_PATHS = {
     ],
     "sklearn_mdtree.datasets": ["fetch_model_diagnosis", "read_model_diagnosis_csv"],
     "sklearn_mdtree.diagnosis": [
-        "Decision", "Diagnosis", "Recommendation", "TreeVerdict", "diagnose",
+        "Decision", "Diagnosis", "Recommendation", "TreeVerdict", "diagnose", "recommend",
+        "DiagnosisReport", "GroupReport", "VerdictReport", "DecisionReport", "FeatureReport",
         "one_step_gains", "optimal_diagnosis_moves", "random_diagnosis_gains",
         "recommend_moves",
     ],

@@ -41,13 +41,11 @@ def test_legends_do_not_cover_the_data(draw):
     assert not legend.get_window_extent().overlaps(ax.get_window_extent())
 
 
-def test_private_names_of_the_html_report_stay_importable_from_the_package():
-    from sklearn_mdtree import plotting
-    from sklearn_mdtree.plotting import _common, _regimes
+def test_metric_labels_are_the_package_vocabulary():
+    from sklearn_mdtree._vocabulary import FEATURE_LABELS
+    from sklearn_mdtree.plotting import _common
 
-    assert plotting._METRIC_LABELS is _common._METRIC_LABELS
-    assert plotting._pyplot is _common._pyplot
-    assert plotting._plane is _regimes._plane
+    assert _common._METRIC_LABELS is FEATURE_LABELS
 
 
 def test_metric_labels_by_name_or_position():

@@ -55,10 +55,11 @@ def test_reproduce_prints_table_b_beside_the_paper(tmp_path, capsys, model_diagn
 def test_diagnose_text_report(features_csv, capsys, model_diagnosis_dir):
     assert main(["diagnose", str(features_csv), "--id-column", "model"]) == 0
     out = capsys.readouterr().out
-    assert "Q1 tree (q1) fitted on 1560 models of F (all):" in out
+    assert "Q1 tree: q1 on F, fitted on 1560 configurations." in out
     for model in "abc":
-        assert re.search(rf"^model {model}: (increase|decrease) batch size$", out, re.M)
+        assert re.search(rf"^Model {model}: (increase|decrease) batch size\.$", out, re.M)
     assert "regime" in out and "[t0]" in out
+    assert "Joint check against the 1560 training configurations" in out  # domain checks
 
 
 def test_diagnose_csv_with_q2(features_csv, tmp_path, capsys, model_diagnosis_dir):
@@ -71,7 +72,7 @@ def test_diagnose_csv_with_q2(features_csv, tmp_path, capsys, model_diagnosis_di
     table = pd.read_csv(output, index_col="model")
     assert out == output.read_text(encoding="utf-8")
     assert list(table.index) == ["a", "b", "c"]
-    assert {"action", "q1_label", "q1_regime", "q1_path", "q2_label", "q2_path"} <= set(
+    assert {"action", "q1_label", "q1_regime", "q2_label", "out_of_domain"} <= set(
         table.columns
     )
     widen = table["q2_label"] == "width"
@@ -132,12 +133,12 @@ def test_presets_list_and_structure(capsys):
 
 @pytest.mark.parametrize("command", ["reproduce", "diagnose"])
 def test_unwritable_output_fails_before_any_work(command, tmp_path, capsys, monkeypatch):
-    import sklearn_mdtree._cli as cli
+    from sklearn_mdtree._cli import _common
 
     def fail(*args):
         raise AssertionError("the collections were loaded before the output was checked")
 
-    monkeypatch.setattr(cli, "_load_collections", fail)
+    monkeypatch.setattr(_common, "load_collections", fail)
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     features = [str(tmp_path / "models.csv")] if command == "diagnose" else []
@@ -185,16 +186,17 @@ def test_diagnose_rejects_ignored_options(tmp_path, capsys, options, message):
 
 
 def test_diagnose_k_for_the_q2_scheme_alone_is_accepted(tmp_path, capsys, monkeypatch):
-    import sklearn_mdtree._cli as cli
+    from sklearn_mdtree._cli import _common
+    from sklearn_mdtree.diagnosis import _trees
 
     seen = []
 
-    def record(frame, args, features=None):
-        seen.append(args.k)
-        raise cli._CommandError("stopped after parsing")
+    def record(frame, **options):
+        seen.append(options["k"])
+        raise _common.CommandError("stopped after parsing")
 
-    monkeypatch.setattr(cli, "_load_collections", lambda data_home: None)
-    monkeypatch.setattr(cli, "_diagnose", record)
+    monkeypatch.setattr(_common, "load_collections", lambda data_home: None)
+    monkeypatch.setattr(_trees, "fit_on_collection", record)
     argv = ["diagnose", str(tmp_path / "m.csv"), "--q2", "--q2-scheme", "random_data", "--k", "3"]
     assert main(argv) == 2  # no usage error: --k is the k of the Q2 scheme
     assert main(["diagnose", str(tmp_path / "m.csv")]) == 2

@@ -26,15 +26,24 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._vocabulary import FEATURE_LABELS, QUESTIONS, SCHEMA
+
 __all__ = ["render_report", "write_report"]
 
-SCHEMA = "sklearn-mdtree/diagnosis-report"
 
-_QUESTIONS = {
-    "bs_failure": "Q1: is the optimizer's temperature too high or too low?",
-    "width_vs_batch": "Q2: is the model too small, or is the optimizer to blame?",
-    "data_vs_batch": "Q2: is the data too little, or is the optimizer to blame?",
-}
+
+def _plotting():
+    """The drawing helpers of the page: the one place that imports them from plotting.
+
+    Returns ``(pyplot, plane, plot_model_position, plot_tree)``: ``pyplot()`` imports
+    matplotlib (a clear ImportError without it), ``plane(clf)`` is the regimes' plane.
+    """
+    from ..plotting import plot_model_position, plot_tree
+    from ..plotting._common import _pyplot
+    from ..plotting._regimes import _plane
+
+    return _pyplot, _plane, plot_model_position, plot_tree
+
 
 _CSS = """
 .mdtree-report { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
@@ -113,7 +122,7 @@ def _estimators(report, estimators):
         found[key] = None
         if name:
             try:
-                from .pretrained import available_trees, load_tree
+                from ..pretrained import available_trees, load_tree
             except ImportError:  # pragma: no cover - a package without shipped trees
                 continue
             if name in available_trees():
@@ -133,8 +142,6 @@ def _model_row(group, clf):
 def _feature_domain_figure(features, decisions):
     """Each feature's training range (bar), value +- 1 and 2 SE, and thresholds."""
     import matplotlib.pyplot as plt
-
-    from .plotting import _METRIC_LABELS
 
     rows = [f for f in features if f.get("value") is not None]
     fig, axes = plt.subplots(len(rows), 1, figsize=(7.5, 0.95 * len(rows) + 0.5),
@@ -163,7 +170,7 @@ def _feature_domain_figure(features, decisions):
         ax.set_xlim(min(points) - 0.08 * span, max(points) + 0.08 * span)
         ax.set_ylim(-0.6, 0.6)
         ax.set_yticks([])
-        ax.set_title(_METRIC_LABELS.get(f["name"], f["name"]), fontsize="small", loc="left")
+        ax.set_title(FEATURE_LABELS.get(f["name"], f["name"]), fontsize="small", loc="left")
         ax.tick_params(labelsize="small")
     handles = {}
     for ax in axes[:, 0]:
@@ -218,9 +225,9 @@ def _features_table(features):
 
 
 def _verdict_html(verdict, clf, group, pictures):
-    from .plotting import _plane, plot_model_position, plot_tree
+    _, _plane, plot_model_position, plot_tree = _plotting()
 
-    question = _QUESTIONS.get(verdict["task"], verdict["question"])
+    question = QUESTIONS.get(verdict["task"], verdict["question"])
     confidence = verdict.get("confidence")
     parts = [
         f"<h3>{_esc(question)}</h3>",
@@ -325,9 +332,7 @@ def render_report(report, estimators=None, *, full_page=True, pictures=True,
     """
     report = _as_dict(report)
     if pictures:
-        from .plotting import _pyplot
-
-        _pyplot()  # a clear ImportError without matplotlib
+        _plotting()[0]()  # a clear ImportError without matplotlib
     estimators = _estimators(report, estimators) if pictures else {}
     trees = []
     for key in ("q1", "q2"):

@@ -1,4 +1,4 @@
-"""Tests of sklearn_mdtree._html: the diagnosis report as a self-contained HTML page.
+"""Tests of sklearn_mdtree.diagnosis._html: the diagnosis report as a self-contained HTML page.
 
 The page is checked as text (every image inlined, nothing loaded from outside) and,
 where Debian's chromium is installed (.ci/run installs it), in a real headless
@@ -19,7 +19,7 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
 from sklearn_mdtree import MDTreeClassifier  # noqa: E402
-from sklearn_mdtree._html import render_report, write_report  # noqa: E402
+from sklearn_mdtree.diagnosis._html import render_report, write_report  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -246,7 +246,8 @@ def test_mdtree_diagnose_html_never_replaces_an_input_or_the_report(tmp_path, ca
         status = main(["diagnose", str(features), "--tree", "cifar10-resnet18", "--id-column",
                        "model", *extra])
         err = capsys.readouterr().err.strip().splitlines()
-        assert status == 2 and len(err) == 1 and "is one of the inputs" in err[0], (extra, err)
+        expected = "name the same file" if "--output" in extra else "is one of the inputs"
+        assert status == 2 and len(err) == 1 and expected in err[0], (extra, err)
     assert features.read_bytes() == before and not report.exists()
     assert collection.read_text() == "kept\n"
 

@@ -11,7 +11,7 @@ from scipy.stats import norm
 import sklearn_mdtree
 from sklearn_mdtree import MDTreeClassifier, OutOfDomainWarning
 from sklearn_mdtree._domain import FeatureDistribution
-from sklearn_mdtree.diagnosis import diagnose as route
+from sklearn_mdtree.diagnosis import recommend as route
 from sklearn_mdtree.pretrained import PretrainedTree, load_tree
 
 Q1 = load_tree("cifar10-resnet18-q1")
@@ -38,7 +38,7 @@ def test_distance_in_the_training_spread():
         FeatureDistribution.from_values([1.0, np.nan])
 
 
-def test_in_domain_diagnosis_is_the_routing_of_diagnosis_diagnose():
+def test_in_domain_diagnosis_is_the_routing_of_recommend():
     X = _row()
     with warnings.catch_warnings():
         warnings.simplefilter("error")

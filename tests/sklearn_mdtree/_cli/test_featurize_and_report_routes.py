@@ -47,7 +47,7 @@ def test_featurize_writes_one_row_per_group_with_standard_errors(run, capsys):
     folder, paths = run
     out = folder / "features.csv"
     argv = ["featurize", *MODEL, *_groups(paths, "a", "b"), "--train-data",
-            str(folder / "train.npz"), *FAST, "--out", str(out)]
+            str(folder / "train.npz"), *FAST, "--output", str(out)]
     assert main(argv) == 0
     table = pd.read_csv(out, index_col="group")
     assert list(table.index) == ["a", "b"]
@@ -63,7 +63,7 @@ def test_diagnose_from_features_and_from_checkpoints(run, capsys):
     folder, paths = run
     out = folder / "features.csv"
     assert main(["featurize", *MODEL, *_groups(paths, "a"), "--train-data",
-                 str(folder / "train.npz"), *FAST, "--out", str(out)]) == 0
+                 str(folder / "train.npz"), *FAST, "--output", str(out)]) == 0
     capsys.readouterr()
     assert main(["diagnose", str(out), "--id-column", "group", "--tree", "cifar10-resnet18",
                  "--format", "json"]) == 0
@@ -109,7 +109,7 @@ def _bad(argv, capsys, message, folder):
 
 def test_bad_checkpoints_and_data(run, capsys):
     folder, paths = run
-    out = ["--out", str(folder / "new.csv")]
+    out = ["--output", str(folder / "new.csv")]
     data = ["--train-data", str(folder / "train.npz")]
     torch.save(torch.nn.Linear(4, 3), folder / "model.pt")
     _bad(["featurize", *MODEL, "--checkpoints", str(folder / "model.pt"), paths["a"][0], *data,
@@ -128,7 +128,7 @@ def test_bad_checkpoints_and_data(run, capsys):
     np.savez(folder / "objects.npz", X=np.array([1, "a"], dtype=object), y=np.zeros(2, int))
     _bad(["featurize", *MODEL, *_groups(paths, "a"), "--train-data",
           str(folder / "objects.npz"), *out], capsys, "holds object arrays", folder)
-    _bad(["featurize", *MODEL, *_groups(paths, "a"), *data, "--out", paths["a"][1]], capsys,
+    _bad(["featurize", *MODEL, *_groups(paths, "a"), *data, "--output", paths["a"][1]], capsys,
          "is one of the inputs", folder)
     _bad(["diagnose", *MODEL, *_groups(paths, "a"), "--train-data",
           str(folder / "objects.npz"), "--tree", "cifar10-resnet18"], capsys,
@@ -154,3 +154,23 @@ def test_bad_features_csv(tmp_path, capsys):
     _bad(["diagnose", str(tmp_path / "truncated.csv"), "--fit-on",
           str(tmp_path / "labelled.csv")], capsys, "missing the column(s) ['bs_failure']",
          tmp_path)
+
+
+def test_featurize_never_replaces_a_checkpoint_through_a_hard_link(run, capsys):
+    import os
+
+    folder, paths = run
+    link = folder / "out.csv"
+    os.link(paths["a"][1], link)  # ln a1.pt out.csv
+    _bad(["featurize", *MODEL, *_groups(paths, "a"), "--train-data",
+          str(folder / "train.npz"), *FAST, "--output", str(link)], capsys,
+         "is one of the inputs", folder)
+
+
+def test_featurize_out_is_a_deprecated_alias_of_output(run, capsys):
+    folder, paths = run
+    out = folder / "features.csv"
+    assert main(["featurize", *MODEL, *_groups(paths, "a"), "--train-data",
+                 str(folder / "train.npz"), *FAST, "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "mdtree featurize: --out is deprecated" in err and out.exists()

@@ -1,4 +1,4 @@
-"""Tests of sklearn_mdtree.diagnosis: recommendations and their decision paths.
+"""Tests of sklearn_mdtree.diagnosis._recommend: recommendations and their decision paths.
 
 The fixtures ``collections`` and ``trees`` are in ``tests/conftest.py`` (shared with
 ``tests/sklearn_mdtree/test_one_step.py``).
@@ -12,7 +12,7 @@ from sklearn_mdtree import MDTreeClassifier
 from sklearn_mdtree.diagnosis import (
     Decision,
     Diagnosis,
-    diagnose,
+    recommend,
     recommend_moves,
 )
 from sklearn_mdtree.rfi import label_meaning
@@ -66,7 +66,7 @@ def test_diagnose_q1_matches_tree_and_paths_are_consistent(trees, collections):
     q1 = trees["q1"]
     _, noise = collections
     X = noise.iloc[::37]
-    result = diagnose(q1, X)
+    result = recommend(q1, X)
     assert isinstance(result, Diagnosis) and len(result) == len(X)
     np.testing.assert_array_equal(result.frame["q1_regime"], q1.apply(X))
     np.testing.assert_array_equal(result.frame["q1_label"], q1.predict(X))
@@ -94,7 +94,7 @@ def test_diagnose_paths_are_the_trees_decision_paths(trees, collections):
     _, noise = collections
     X = noise.iloc[::53].copy()
     X.iloc[0, X.columns.get_loc("train_error")] = q2.thresholds_["t0"]
-    result = diagnose(trees["q1"], X, q2_tree=q2)
+    result = recommend(trees["q1"], X, q2_tree=q2)
     indicator = q2.decision_path(X).toarray().astype(bool)
     split_node = {name: i for i, name in enumerate(_preorder_names(q2.hierarchy_.root))}
     leaf_node = [i for i, name in enumerate(_preorder_names(q2.hierarchy_.root)) if name is None]
@@ -117,7 +117,7 @@ def _preorder_names(node):
 def test_diagnose_q2_defers_to_q1_for_batch(trees, collections):
     _, noise = collections
     X = noise.iloc[::11]
-    result = diagnose(trees["q1"], X, q2_tree=trees["q2"])
+    result = recommend(trees["q1"], X, q2_tree=trees["q2"])
     frame = result.frame
     widen = frame["q2_label"] == "width"
     assert widen.any() and (~widen).any()
@@ -133,7 +133,7 @@ def test_diagnose_q2_defers_to_q1_for_batch(trees, collections):
 def test_diagnose_data_variant_recommends_more_data(trees, collections):
     _, noise = collections
     X = noise[noise["width"] >= 32].iloc[::7]
-    result = diagnose(trees["q1"], X, q2_tree=trees["q2_data"])
+    result = recommend(trees["q1"], X, q2_tree=trees["q2_data"])
     data = result.frame["q2_label"] == "data"
     assert data.any()
     assert (result.frame.loc[data, "action"] == "increase data amount").all()
@@ -142,7 +142,7 @@ def test_diagnose_data_variant_recommends_more_data(trees, collections):
 def test_diagnose_single_series_and_text(trees, collections):
     _, noise = collections
     row = noise.iloc[5]
-    result = diagnose(trees["q1"], row, q2_tree=trees["q2"])
+    result = recommend(trees["q1"], row, q2_tree=trees["q2"])
     assert len(result) == 1
     rec = result[0]
     assert rec.model == row.name
@@ -159,7 +159,7 @@ def test_diagnose_single_series_and_text(trees, collections):
 def test_diagnose_learning_rate_wording(trees, collections):
     _, noise = collections
     X = noise.iloc[:40]
-    result = diagnose(trees["q1"], X, optimizer_name="learning rate",
+    result = recommend(trees["q1"], X, optimizer_name="learning rate",
                       raise_temperature="increase")
     expected = np.where(result.frame["q1_label"] == "small", "increase learning rate",
                         "decrease learning rate")
@@ -176,18 +176,30 @@ def test_diagnose_bad_input(trees, collections):
     _, noise = collections
     X = noise.iloc[:3]
     with pytest.raises(ValueError, match=r"missing the column\(s\) \['hessian_t'\]"):
-        diagnose(trees["q1"], X.drop(columns="hessian_t"))
+        recommend(trees["q1"], X.drop(columns="hessian_t"))
     nan = X.copy()
     nan.loc[nan.index[1], "hessian_t"] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        diagnose(trees["q1"], nan)
+        recommend(trees["q1"], nan)
     with pytest.raises(ValueError, match="must be a Q1 tree"):
-        diagnose(trees["q2"], X)
+        recommend(trees["q2"], X)
     with pytest.raises(ValueError, match="must be a Q2 tree"):
-        diagnose(trees["q1"], X, q2_tree=trees["q1"])
+        recommend(trees["q1"], X, q2_tree=trees["q1"])
     with pytest.raises(NotFittedError):
-        diagnose(MDTreeClassifier("q1"), X)
-    with pytest.raises(ValueError, match="'X' parameter of diagnose"):
-        diagnose(trees["q1"], X.to_numpy())
+        recommend(MDTreeClassifier("q1"), X)
+    with pytest.raises(ValueError, match="'X' parameter of recommend"):
+        recommend(trees["q1"], X.to_numpy())
     with pytest.raises(ValueError, match="has no rows"):
-        diagnose(trees["q1"], X.iloc[:0])
+        recommend(trees["q1"], X.iloc[:0])
+
+
+def test_the_old_diagnose_call_is_a_deprecated_alias_of_recommend(trees):
+    import pandas as pd
+
+    from sklearn_mdtree.diagnosis import diagnose
+
+    X = pd.DataFrame({"train_error": [5.0], "mode_connectivity_peak": [-40.0],
+                      "hessian_t": [5.0]})
+    with pytest.warns(FutureWarning, match="removed in 0.2"):
+        old = diagnose(trees["q1"], X)
+    assert old.frame.equals(recommend(trees["q1"], X).frame)

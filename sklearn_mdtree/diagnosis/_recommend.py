@@ -1,6 +1,6 @@
-"""One-step recommendations from fitted MD trees.
+"""One-step recommendations from fitted MD trees: the routing and the rule.
 
-:func:`diagnose` turns fitted trees and a model's features into what to change: a Q1
+:func:`recommend` turns fitted trees and a model's features into what to change: a Q1
 tree (is the temperature too high or too low?) says which way to move the optimizer
 hyperparameter; an optional Q2 tree says whether to grow the model (or the data)
 instead. Each recommendation carries the regime (leaf number) the model falls in, the
@@ -12,7 +12,9 @@ How much such a move gains on a grid of trained models (the paper's Appendix A:
 :func:`~sklearn_mdtree.one_step.one_step_gains`,
 :func:`~sklearn_mdtree.one_step.optimal_diagnosis_moves`,
 :func:`~sklearn_mdtree.one_step.random_diagnosis_gains`) lives in
-:mod:`sklearn_mdtree.one_step`; those names are importable from here too.
+:mod:`sklearn_mdtree.one_step`; those names are importable from
+:mod:`sklearn_mdtree.diagnosis` too. The full report (domain of validity, margins,
+confidence) is :func:`sklearn_mdtree.diagnose`, which calls :func:`recommend`.
 """
 
 from __future__ import annotations
@@ -24,20 +26,18 @@ import pandas as pd
 from sklearn.utils._param_validation import StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
-from ._classes import MDTreeClassifier
-from ._hierarchy import _walk
-from .one_step import _opposite, one_step_gains, optimal_diagnosis_moves, random_diagnosis_gains
-from .rfi import LabelMeaning, label_meaning
+from .._classes import MDTreeClassifier
+from .._hierarchy import _walk
+from ..one_step import _opposite
+from .._vocabulary import Q1_TASK, Q2_TASKS
+from ..rfi import LabelMeaning, label_meaning
 
 __all__ = [
     "Decision",
     "Diagnosis",
     "Recommendation",
     "TreeVerdict",
-    "diagnose",
-    "one_step_gains",
-    "optimal_diagnosis_moves",
-    "random_diagnosis_gains",
+    "recommend",
     "recommend_moves",
 ]
 
@@ -47,8 +47,8 @@ _TASK_OF_CLASSES = {
     frozenset({"width", "batch"}): "width_vs_batch",
     frozenset({"data", "batch"}): "data_vs_batch",
 }
-_Q1_TASK = "bs_failure"
-_Q2_TASKS = ("width_vs_batch", "data_vs_batch")
+_Q1_TASK = Q1_TASK
+_Q2_TASKS = Q2_TASKS
 
 
 # --------------------------------------------------------------------------------------
@@ -216,12 +216,12 @@ class TreeVerdict:
     --------
     >>> import pandas as pd
     >>> from sklearn_mdtree import MDTreeClassifier
-    >>> from sklearn_mdtree.diagnosis import diagnose
+    >>> from sklearn_mdtree.diagnosis import recommend
     >>> F = pd.DataFrame({"train_error": [0.1, 5.0, 6.0],
     ...                   "mode_connectivity_peak": [-1.0, -40.0, -2.0],
     ...                   "hessian_t": [8.0, 5.0, 6.0]})
     >>> q1 = MDTreeClassifier("q1").fit(F, ["small", "large", "large"])
-    >>> verdict = diagnose(q1, F.iloc[[1]])[0].q1
+    >>> verdict = recommend(q1, F.iloc[[1]])[0].q1
     >>> verdict.task, str(verdict.label), verdict.regime
     ('bs_failure', 'large', 1)
     >>> [decision.split for decision in verdict.path]
@@ -263,12 +263,12 @@ class Recommendation:
     --------
     >>> import pandas as pd
     >>> from sklearn_mdtree import MDTreeClassifier
-    >>> from sklearn_mdtree.diagnosis import diagnose
+    >>> from sklearn_mdtree.diagnosis import recommend
     >>> F = pd.DataFrame({"train_error": [0.1, 5.0, 6.0],
     ...                   "mode_connectivity_peak": [-1.0, -40.0, -2.0],
     ...                   "hessian_t": [8.0, 5.0, 6.0]})
     >>> q1 = MDTreeClassifier("q1").fit(F, ["small", "large", "large"])
-    >>> recommendation = diagnose(q1, F.iloc[[1]])[0]
+    >>> recommendation = recommend(q1, F.iloc[[1]])[0]
     >>> recommendation.action, recommendation.hyperparameter, recommendation.direction
     ('increase batch size', 'batch size', 'increase')
     >>> recommendation.q2 is None
@@ -298,7 +298,7 @@ class Recommendation:
 class Diagnosis:
     """Recommendations for several models: a sequence, a table, and a text report.
 
-    Returned by :func:`diagnose`; not meant to be built directly.
+    Returned by :func:`recommend`; not meant to be built directly.
 
     Attributes
     ----------
@@ -313,12 +313,12 @@ class Diagnosis:
     --------
     >>> import pandas as pd
     >>> from sklearn_mdtree import MDTreeClassifier
-    >>> from sklearn_mdtree.diagnosis import diagnose
+    >>> from sklearn_mdtree.diagnosis import recommend
     >>> F = pd.DataFrame({"train_error": [0.1, 5.0, 6.0],
     ...                   "mode_connectivity_peak": [-1.0, -40.0, -2.0],
     ...                   "hessian_t": [8.0, 5.0, 6.0]})
     >>> q1 = MDTreeClassifier("q1").fit(F, ["small", "large", "large"])
-    >>> result = diagnose(q1, F)
+    >>> result = recommend(q1, F)
     >>> len(result), result[1].action
     (3, 'increase batch size')
     >>> list(result.frame.columns[:3])
@@ -457,7 +457,7 @@ def _verdicts(tree, task, X):
     },
     prefer_skip_nested_validation=True,
 )
-def diagnose(
+def recommend(
     q1_tree, X, *, q2_tree=None, optimizer_name="batch size", raise_temperature="decrease"
 ):
     """Recommend a one-step configuration change for each model, with the reasons.
@@ -511,12 +511,12 @@ def diagnose(
     --------
     >>> import pandas as pd
     >>> from sklearn_mdtree import MDTreeClassifier
-    >>> from sklearn_mdtree.diagnosis import diagnose
+    >>> from sklearn_mdtree.diagnosis import recommend
     >>> F = pd.DataFrame({"train_error": [0.1, 5.0, 6.0],
     ...                   "mode_connectivity_peak": [-1.0, -40.0, -2.0],
     ...                   "hessian_t": [8.0, 5.0, 6.0]})
     >>> q1 = MDTreeClassifier("q1").fit(F, ["small", "large", "large"])
-    >>> result = diagnose(q1, F.iloc[[1]])
+    >>> result = recommend(q1, F.iloc[[1]])
     >>> result[0].action
     'increase batch size'
     >>> result[0].q1.regime, [d.side for d in result[0].q1.path]
@@ -533,7 +533,7 @@ def diagnose(
     q1_task = _tree_task(q1_tree, "q1_tree")
     if q1_task != _Q1_TASK:
         raise ValueError(
-            "The 'q1_tree' parameter of diagnose must be a Q1 tree (leaves 'small' / "
+            "The 'q1_tree' parameter of recommend must be a Q1 tree (leaves 'small' / "
             f"'large'). Got a tree for {q1_task!r} instead."
         )
     q1_verdicts, q1_columns = _verdicts(q1_tree, q1_task, X)
@@ -542,7 +542,7 @@ def diagnose(
         q2_task = _tree_task(q2_tree, "q2_tree")
         if q2_task not in _Q2_TASKS:
             raise ValueError(
-                "The 'q2_tree' parameter of diagnose must be a Q2 tree (leaves "
+                "The 'q2_tree' parameter of recommend must be a Q2 tree (leaves "
                 "'width'/'batch' or 'data'/'batch'). Got a tree for 'bs_failure' instead."
             )
         q2_verdicts, q2_columns = _verdicts(q2_tree, q2_task, X)
@@ -571,3 +571,4 @@ def diagnose(
         )
     ]
     return Diagnosis(recommendations, frame)
+

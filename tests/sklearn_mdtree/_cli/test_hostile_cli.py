@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sklearn_mdtree._cli as cli
+from sklearn_mdtree._cli import _common
 from sklearn_mdtree import MDTreeClassifier
 from sklearn_mdtree.datasets._registry import COLLECTION_FILES
 
@@ -34,7 +35,7 @@ def collections(stacked_frame):
 
 @pytest.fixture
 def fast_cli(collections, monkeypatch):
-    monkeypatch.setattr(cli, "_load_collections", lambda data_home: collections)
+    monkeypatch.setattr(_common, "load_collections", lambda data_home: collections)
 
 
 @pytest.fixture(scope="module")
@@ -244,7 +245,7 @@ def _featurize(paths, data, folder):
     output = Path(folder) / "out" / "features.csv"
     status, out, err = run(["featurize", *LINEAR, "--checkpoints", *map(str, paths),
                             "--train-data", str(data), "--curve-epochs", "1",
-                            "--out", str(output)])
+                            "--output", str(output)])
     return status, out, err, output
 
 
@@ -424,7 +425,7 @@ def test_featurize_with_chosen_features_and_bad_names(tmp_path):
     base = ["featurize", *LINEAR, "--checkpoints", *map(str, paths), "--train-data", str(data),
             "--curve-epochs", "1"]
     output = tmp_path / "out" / "features.csv"
-    status, out, err = run([*base, "--features", "train_error", "CKA", "--out", str(output)])
+    status, out, err = run([*base, "--features", "train_error", "CKA", "--output", str(output)])
     assert status == 0, err
     assert list(pd.read_csv(output, index_col="group").columns) == [
         "train_error", "CKA", "train_error_se", "CKA_se"]
@@ -433,10 +434,10 @@ def test_featurize_with_chosen_features_and_bad_names(tmp_path):
     for extra, message in ((["--name", ""], "distinct, non-empty names"),
                            (["--name", " "], "distinct, non-empty names"),
                            (["--data-kwargs", '{"n": 3}'], "only with a data factory")):
-        status, out, err = run([*base, *extra, "--out", str(output)])
+        status, out, err = run([*base, *extra, "--output", str(output)])
         assert_clean_error(status, out, err, output, command="featurize")
         assert message in err
     twice = [*base, "--checkpoints", *map(str, paths), "--name", "a", "--name", "a"]
-    status, out, err = run([*twice, "--out", str(output)])
+    status, out, err = run([*twice, "--output", str(output)])
     assert_clean_error(status, out, err, output, command="featurize")
     assert "distinct, non-empty names" in err

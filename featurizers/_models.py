@@ -1,0 +1,122 @@
+"""From trained models to features and to a diagnosis, in one call each.
+
+:func:`featurize_checkpoints` is what ``mdtree featurize`` does (model groups from a
+factory, checkpoint files and data, then one row of loss-landscape features per
+group); :func:`diagnose_models` is ``mdtree featurize`` then ``mdtree diagnose``: model
+groups in, the :class:`~sklearn_mdtree.DiagnosisReport` out.
+"""
+
+from __future__ import annotations
+
+from sklearn_mdtree._vocabulary import DEFAULT_FEATURES, PAIRWISE_FEATURES
+
+from ._transformers import LossLandscapeFeaturizer
+from .checkpoints import load_model_group
+
+__all__ = ["diagnose_models", "featurize_checkpoints"]
+
+
+def featurize_checkpoints(model, checkpoints, train_data, *, names=None, features=None,
+                          model_kwargs=None, data_kwargs=None, curve_epochs=50,
+                          n_pairs="all", random_state=0, return_se=True):
+    """Loss-landscape features of model groups given as checkpoint files.
+
+    Parameters
+    ----------
+    model : str or callable
+        The architecture's factory (``"package.module:function"`` or a callable),
+        as for :func:`~featurizers.checkpoints.load_model_group`.
+    checkpoints : list of list of path
+        One list of state-dict files per group (the models of one configuration,
+        two or more seeds for the pairwise features).
+    train_data : str, path-like, Dataset or tuple
+        The training data (:func:`~featurizers.checkpoints.load_data`).
+    names : list of str, default=None
+        The groups' names (the table's index); ``group0``, ``group1``, ... by default.
+    features : list of str, default=None
+        The features (default: ``train_error``, ``mode_connectivity_peak``,
+        ``hessian_t``, ``CKA``).
+    model_kwargs, data_kwargs : dict, default=None
+        Keyword arguments of the model factory and of a data factory.
+    curve_epochs, n_pairs, random_state, return_se
+        As for :class:`LossLandscapeFeaturizer`.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per group, indexed by name (index name ``group``), with each feature
+        and, with ``return_se``, its standard error ``<feature>_se``.
+
+    Raises
+    ------
+    CheckpointError
+        A file, the factory or the data is wrong (the first problem is named).
+    ValueError
+        A group has one checkpoint but a pairwise feature is asked for.
+    """
+    features = list(features or DEFAULT_FEATURES)
+    names = list(names or [f"group{i}" for i in range(len(checkpoints))])
+    pairwise = [f for f in features if f in PAIRWISE_FEATURES]
+    groups = []
+    for name, paths in zip(names, checkpoints):
+        if pairwise and len(paths) < 2:
+            raise ValueError(
+                f"group {name!r} has 1 checkpoint, but the pairwise feature(s) "
+                f"{pairwise} need two or more (models of different seeds)"
+            )
+        groups.append(load_model_group(model, paths, train_data, model_kwargs=model_kwargs,
+                                       data_kwargs=data_kwargs, name=name))
+    featurizer = LossLandscapeFeaturizer(
+        features, curve_epochs=curve_epochs, n_pairs=n_pairs, random_state=random_state,
+        return_se=return_se, verbose=0,
+    ).set_output(transform="pandas")
+    table = featurizer.fit_transform(groups)
+    table.index = list(names)
+    table.index.name = "group"
+    return table
+
+
+def diagnose_models(groups, *, tree=None, q2_tree="auto", fit_on=None, features=None,
+                    optimizer="batch size", borderline=2.0, warn=True, **featurizer_params):
+    """Diagnose model groups: featurize them, then :func:`sklearn_mdtree.diagnose`.
+
+    The Python twin of ``mdtree featurize`` followed by ``mdtree diagnose``.
+
+    Parameters
+    ----------
+    groups : list of ModelGroup or dict of str to ModelGroup
+        The groups (each the models of one configuration; see
+        :func:`~featurizers.checkpoints.load_model_group` to build one from
+        checkpoint files). The report names each by its dict key, else its
+        ``name``, else its position.
+    tree, q2_tree, fit_on, optimizer, borderline, warn
+        As for :func:`sklearn_mdtree.diagnose`.
+    features : list of str, default=None
+        The features to compute: by default ``train_error``,
+        ``mode_connectivity_peak``, ``hessian_t`` and ``CKA`` (what the shipped trees
+        read and their domain checks weigh).
+    **featurizer_params
+        Further parameters of :class:`LossLandscapeFeaturizer` (``curve_epochs``,
+        ``n_pairs``, ``random_state``, ``n_jobs``, ...).
+
+    Returns
+    -------
+    report : sklearn_mdtree.DiagnosisReport
+    """
+    from sklearn_mdtree import diagnose
+
+    if isinstance(groups, dict):
+        names, groups = list(groups), list(groups.values())
+    else:
+        groups = list(groups)
+        names = [g.name if getattr(g, "name", None) is not None else i
+                 for i, g in enumerate(groups)]
+    featurizer_params.setdefault("verbose", 0)
+    featurizer = LossLandscapeFeaturizer(
+        list(features or DEFAULT_FEATURES), return_se=True, **featurizer_params
+    ).set_output(transform="pandas")
+    table = featurizer.fit_transform(groups)
+    table.index = names
+    table.index.name = "group"
+    return diagnose(table, tree, q2_tree=q2_tree, fit_on=fit_on, optimizer=optimizer,
+                    borderline=borderline, warn=warn)

@@ -1,0 +1,142 @@
+"""``mdtree featurize``: loss-landscape features of model groups given as checkpoint files.
+
+The only command that imports the torch side (:mod:`featurizers`), when it runs; the
+work is :func:`featurizers.featurize_checkpoints`.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+from .._vocabulary import DEFAULT_FEATURES
+from ._common import CommandError, json_object
+from ._output import Result, add_output_option, output_path
+
+__all__ = []
+
+
+def add_group_arguments(parser, *, required):
+    """The model / checkpoint / data options shared by featurize and diagnose."""
+    group = parser.add_argument_group("model groups from files")
+    group.add_argument("--model", metavar="PKG.MODULE:FUNCTION", required=required,
+                       default=None, help="factory building the architecture")
+    group.add_argument("--model-kwargs", metavar="JSON", default=None,
+                       help="keyword arguments of the factory, as a JSON object")
+    group.add_argument("--checkpoints", metavar="FILE", nargs="+", action="append",
+                       default=None, required=required,
+                       help="state dicts of one group's models (two or more seeds: "
+                       "connectivity and CKA compare pairs); repeat the option for "
+                       "more groups")
+    group.add_argument("--name", action="append", default=None,
+                       help="name of each group, in the order of --checkpoints")
+    group.add_argument("--train-data", metavar="DATA", required=required, default=None,
+                       help=".npz (arrays X, y), .pt ({'X', 'y'} tensors) or "
+                       "PKG.MODULE:FUNCTION returning a Dataset")
+    group.add_argument("--data-kwargs", metavar="JSON", default=None,
+                       help="keyword arguments of a data factory, as a JSON object")
+    group.add_argument("--curve-epochs", type=int, default=50,
+                       help="epochs of the connectivity curves (default: 50)")
+    group.add_argument("--n-pairs", default="all",
+                       help="pairs of models per group for connectivity: an int or "
+                       "'all' (default: all, which gives its standard error)")
+    group.add_argument("--random-state", type=int, default=0,
+                       help="seed of probes, curves and mixup batches (default: 0)")
+
+
+def add_parser(sub):
+    feat = sub.add_parser(
+        "featurize",
+        help="loss-landscape features of model groups given as checkpoint files",
+        description="Build one model group per --checkpoints (state dicts of one "
+        "configuration's models, two or more seeds) from the --model factory and the "
+        "--train-data, and write its loss-landscape features and their standard "
+        "errors (<feature>_se) as one CSV row, for `mdtree diagnose FEATURES.csv`.",
+    )
+    add_group_arguments(feat, required=True)
+    feat.add_argument("--features", nargs="+", default=None, metavar="NAME",
+                      help="features to compute (default: "
+                      f"{' '.join(DEFAULT_FEATURES)})")
+    feat.add_argument("--no-se", dest="return_se", action="store_false",
+                      help="leave out the standard errors")
+    add_output_option(feat, metavar="FEATURES.csv",
+                      help="the CSV to write (one row per group); required")
+    return feat
+
+
+def check(parser, args):
+    if output_path(args) is None:
+        parser.error("the following arguments are required: --output")
+
+
+def group_inputs(args):
+    """Every file the model-group options read."""
+    paths = [p for group in (args.checkpoints or []) for p in group]
+    if args.train_data and ":" not in str(args.train_data):
+        paths.append(args.train_data)
+    return paths
+
+
+def outputs(args):
+    return [("--output", output_path(args))]
+
+
+def inputs(args):
+    return group_inputs(args)
+
+
+def features_of_groups(args, *, features=None, return_se=True):
+    """The feature table of the model-group options, and its warnings (one line each)."""
+    from featurizers import featurize_checkpoints
+    from featurizers.checkpoints import CheckpointError
+
+    model_kwargs = json_object(args.model_kwargs, "--model-kwargs")
+    data_kwargs = json_object(args.data_kwargs, "--data-kwargs")
+    names = args.name or [f"group{i}" for i in range(len(args.checkpoints))]
+    if len(names) != len(args.checkpoints):
+        raise CommandError(
+            f"argument --name: {len(names)} name(s) for {len(args.checkpoints)} group(s) "
+            "of --checkpoints; give one per group or none"
+        )
+    # the names are the CSV's group column, which mdtree diagnose reads as the ids
+    if any(not n.strip() for n in names) or len(set(names)) < len(names):
+        raise CommandError(f"argument --name: the groups need distinct, non-empty names; "
+                           f"got {names}")
+    if data_kwargs and os.path.exists(args.train_data):
+        raise CommandError(
+            f"argument --data-kwargs: only with a data factory (PKG.MODULE:FUNCTION); "
+            f"--train-data {args.train_data!r} is a file"
+        )
+    n_pairs = args.n_pairs if args.n_pairs == "all" else _positive_int(args.n_pairs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            table = featurize_checkpoints(
+                args.model, args.checkpoints, args.train_data, names=names,
+                features=features, model_kwargs=model_kwargs, data_kwargs=data_kwargs,
+                curve_epochs=args.curve_epochs, n_pairs=n_pairs,
+                random_state=args.random_state, return_se=return_se,
+            )
+        except (CheckpointError, ValueError, TypeError) as exc:
+            raise CommandError(str(exc).splitlines()[0]) from None
+    # a NaN feature (non-finite loss, ln of a trace <= 0) is said on the command line
+    notes = ["warning: " + str(w.message).splitlines()[0] for w in caught
+             if issubclass(w.category, UserWarning)]
+    return table, notes
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise CommandError(f"argument --n-pairs: expected an int >= 1 or 'all', got {text!r}")
+    return value
+
+
+def run(args):
+    table, notes = features_of_groups(args, features=args.features,
+                                      return_se=args.return_se)
+    notes.append(f"wrote {len(table)} group(s) to {output_path(args)}")
+    return Result(files={"--output": table.to_csv()}, notes=notes)

@@ -1,0 +1,80 @@
+"""The package's vocabulary, defined once: feature names, their words and plot labels,
+the diagnosis questions and the report's schema.
+
+Every module that spells one of these names imports it from here (the featurizers
+too: this module imports nothing, so reading it never loads torch).
+"""
+
+__all__ = []
+
+# --------------------------------------------------------------------------------------
+# Features
+# --------------------------------------------------------------------------------------
+
+#: The loss-landscape features (what ``featurizers.LossLandscapeFeaturizer``
+#: computes); a tree's domain records the training distribution of each one its
+#: training table has, whether or not its splits read it.
+LOSS_LANDSCAPE_FEATURES = (
+    "train_error",
+    "train_loss",
+    "hessian_t",
+    "hessian_e",
+    "mode_connectivity_peak",
+    "mode_connectivity",
+    "CKA",
+)
+
+#: The features computed on pairs of a group's models (two or more seeds needed).
+PAIRWISE_FEATURES = ("mode_connectivity_peak", "mode_connectivity", "CKA")
+
+#: The connectivity features (a curve trained between two models).
+CONNECTIVITY_FEATURES = ("mode_connectivity_peak", "mode_connectivity")
+
+#: The validation features (``featurizers.ValidationFeaturizer``).
+VALIDATION_FEATURES = ("train_error", "train_loss", "test_error", "test_loss")
+
+#: The hyperparameter features (``featurizers.HyperparameterFeaturizer``).
+HYPERPARAMETER_FEATURES = ("log_data_amount", "log_para_amount")
+
+#: The features ``mdtree featurize`` computes by default.
+DEFAULT_FEATURES = ("train_error", "mode_connectivity_peak", "hessian_t", "CKA")
+
+#: The features the paper's Q1 trees read (``q1``/``q1_sharpness``).
+Q1_FEATURES = ("train_error", "mode_connectivity_peak", "hessian_t")
+
+#: Axis labels of the plots and of the HTML report.
+FEATURE_LABELS = {
+    "train_error": "training error (%)",
+    "test_error": "test error (%)",
+    "train_loss": "training loss (cross-entropy)",
+    "test_loss": "test loss (cross-entropy)",
+    "mode_connectivity_peak": "connectivity: minus the peak error on the curve (%)",
+    "mode_connectivity": "connectivity: signed error gap on the curve (%)",
+    "hessian_t": "sharpness: ln(Hessian trace)",
+    "hessian_e": "sharpness: ln(top Hessian eigenvalue)",
+    "CKA": "similarity: CKA of two seeds (0 to 1)",
+}
+
+# --------------------------------------------------------------------------------------
+# Questions (label columns)
+# --------------------------------------------------------------------------------------
+
+#: The Q1 label column: is the optimizer's temperature too high or too low?
+Q1_TASK = "bs_failure"
+#: The Q2 label columns: model size (or data amount) versus the optimizer.
+Q2_TASKS = ("width_vs_batch", "data_vs_batch")
+
+#: Each question in words, as the reports print it.
+QUESTIONS = {
+    "bs_failure": "Q1: is the optimizer's temperature too high or too low?",
+    "width_vs_batch": "Q2: is the model too small, or is the optimizer to blame?",
+    "data_vs_batch": "Q2: is the data too little, or is the optimizer to blame?",
+}
+
+# --------------------------------------------------------------------------------------
+# The diagnosis report's schema
+# --------------------------------------------------------------------------------------
+
+#: Schema name and version of ``DiagnosisReport.to_dict``.
+SCHEMA = "sklearn-mdtree/diagnosis-report"
+SCHEMA_VERSION = 1

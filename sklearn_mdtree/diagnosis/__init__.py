@@ -1,0 +1,71 @@
+"""Diagnosing model groups: the one diagnosis, its report and how it is rendered.
+
+:func:`sklearn_mdtree.diagnose` ``(X, tree=..., fit_on=...)`` is the one diagnosis:
+whatever the trees (a shipped tree, a tree file, a labelled table to fit on, the
+public collection F), it returns a :class:`DiagnosisReport` with the same domain
+checks and margins, rendered as text, a table, a dict or an HTML page.
+:func:`recommend` is its routing and one-step rule alone (fitted trees in, moves out),
+:func:`recommend_moves` the same rule on label arrays.
+
+Modules: ``_diagnose`` (the function), ``_trees`` (choosing, loading or fitting the
+trees), ``_recommend`` (routing and rule), ``_report`` (the report classes and their
+text), ``_wording`` (causes and warnings in words), ``_html`` (the HTML page).
+"""
+
+from ..one_step import one_step_gains, optimal_diagnosis_moves, random_diagnosis_gains
+from ._diagnose import diagnose as _diagnose
+from ._recommend import (
+    Decision,
+    Diagnosis,
+    Recommendation,
+    TreeVerdict,
+    recommend,
+    recommend_moves,
+)
+from ._report import DecisionReport, DiagnosisReport, FeatureReport, GroupReport, VerdictReport
+
+__all__ = [
+    # the diagnosis and its report
+    "diagnose",
+    "DiagnosisReport",
+    "GroupReport",
+    "VerdictReport",
+    "DecisionReport",
+    "FeatureReport",
+    # routing and the one-step rule
+    "recommend",
+    "recommend_moves",
+    "Decision",
+    "Diagnosis",
+    "Recommendation",
+    "TreeVerdict",
+    # the gains of one-step moves (sklearn_mdtree.one_step)
+    "one_step_gains",
+    "optimal_diagnosis_moves",
+    "random_diagnosis_gains",
+]
+
+
+def diagnose(*args, **kwargs):
+    """:func:`sklearn_mdtree.diagnose`; the old call ``diagnose(q1_tree, X)`` is deprecated.
+
+    ``diagnose(X, tree=...)`` returns the :class:`DiagnosisReport`. Called the old
+    way, with a fitted tree first (``diagnose(q1_tree, X, q2_tree=...,
+    optimizer_name=...)``), it warns (FutureWarning; removed in 0.2) and returns
+    :func:`recommend`'s :class:`Diagnosis`.
+    """
+    from .._classes import MDTreeClassifier
+
+    first = args[0] if args else kwargs.get("q1_tree")
+    if isinstance(first, MDTreeClassifier):
+        import warnings
+
+        warnings.warn(
+            "sklearn_mdtree.diagnosis.diagnose(q1_tree, X) is deprecated and will be "
+            "removed in 0.2: use sklearn_mdtree.diagnosis.recommend(q1_tree, X) for the "
+            "recommendations, or sklearn_mdtree.diagnose(X, tree=...) for the full report.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return recommend(*args, **kwargs)
+    return _diagnose(*args, **kwargs)

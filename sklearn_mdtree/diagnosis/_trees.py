@@ -1,0 +1,141 @@
+"""Choosing the trees of a diagnosis: load a shipped tree or a tree file once, or fit
+the trees on a labelled table (the user's, or the public collection F).
+
+Every route hands :func:`~sklearn_mdtree.diagnose` the same kind of object, a
+:class:`~sklearn_mdtree.pretrained.PretrainedTree` (the fitted estimator and, when
+known, its training domain), so every route gets the same domain checks and margins.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .._classes import MDTreeClassifier
+from .._vocabulary import Q1_TASK
+from ..pretrained._io import PretrainedTree
+
+__all__ = []
+
+#: The tree of ``diagnose(X)`` when neither a tree nor a table is given.
+DEFAULT_TREE = "cifar10-resnet18"
+
+
+def as_tree(tree, what):
+    """A tree name, a PretrainedTree or a fitted MDTreeClassifier as a PretrainedTree.
+
+    A name is loaded (once, here); a bare estimator is wrapped without a domain.
+    """
+    from ..pretrained import load_tree
+
+    if isinstance(tree, str):
+        return load_tree(tree)
+    if isinstance(tree, PretrainedTree):
+        return tree
+    if isinstance(tree, MDTreeClassifier):
+        return PretrainedTree.from_estimator(tree)
+    raise TypeError(
+        f"The '{what}' parameter of diagnose must be a tree name, a PretrainedTree or a "
+        f"fitted MDTreeClassifier. Got {type(tree).__name__} instead."
+    )
+
+
+def fit_trees(table, *, q2=True):
+    """Q1 (and Q2 if asked and the label is there) fitted on a labelled table.
+
+    The paper's ``"q1_sharpness"`` and ``"q2_width"`` hierarchies with data bounds,
+    rows labelled ``"optimal"`` left out; each tree keeps its training domain.
+    Returns ``[q1, q2]`` (``q2`` None when not fitted).
+    """
+    from ..pretrained._recipes import training_rows
+
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(
+            "The 'fit_on' parameter of diagnose must be a pandas DataFrame of labelled "
+            f"configurations. Got {type(table).__name__} instead."
+        )
+    if Q1_TASK not in table.columns:
+        raise ValueError(
+            "The 'fit_on' table of diagnose needs a 'bs_failure' label column (Q1); got "
+            f"columns {list(table.columns)}."
+        )
+    trees = []
+    for label, preset in ((Q1_TASK, "q1_sharpness"), ("width_vs_batch", "q2_width")):
+        if label != Q1_TASK and (not q2 or label not in table.columns):
+            trees.append(None)
+            continue
+        train = training_rows(table, label, source="user")
+        est = MDTreeClassifier(preset, bounds="data").fit(train, train[label])
+        trees.append(PretrainedTree.from_estimator(
+            est, train, name=f"fitted on the given table ({label})",
+            description=f"{preset} with data bounds",
+        ))
+    return trees
+
+
+def fit_on_collection(frame, *, q1_preset="q1", search="brent", scheme="all", k=8,
+                      seed=42, q2=False, q2_scheme=None, q2_k=None):
+    """The trees of ``mdtree diagnose`` without ``--tree``: fitted on F at run time.
+
+    ``frame`` is the public collections (:func:`~sklearn_mdtree.datasets.fetch_model_diagnosis`);
+    ``scheme`` draws the training rows as :class:`~sklearn_mdtree.model_selection.FewShotTransfer`
+    does (``"all"``: every non-optimal model of F). Returns ``[q1, q2]`` as
+    PretrainedTrees with their training domain (``q2`` None unless ``q2``).
+    """
+    from ..model_selection import _training_rows
+
+    specs = [("bs_failure", q1_preset, scheme, k)]
+    if q2:
+        specs.append(("width_vs_batch", "q2", q2_scheme or scheme,
+                      k if q2_k is None else q2_k))
+    trees = [None, None]
+    for i, (label, preset, tree_scheme, tree_k) in enumerate(specs):
+        rows = _training_rows(frame, tree_scheme, tree_k, label=label, seed=seed)
+        train = frame.iloc[rows]
+        est = MDTreeClassifier(preset, threshold_search=search).fit(train, train[label])
+        drawn = "all" if tree_scheme == "all" else (
+            f"{tree_scheme}, k={tree_k}" + (f", seed={seed}" if tree_scheme.startswith("random")
+                                            else ""))
+        trees[i] = PretrainedTree.from_estimator(
+            est, train, name=f"{preset} on F",
+            description=f"The {preset} hierarchy, {search} threshold search, fitted at run "
+            f"time on the public collection F ({drawn}).",
+        )
+    return trees
+
+
+def choose_trees(tree, q2_tree, fit_on):
+    """The ``[q1, q2]`` PretrainedTrees of a diagnosis (``q2`` None: Q1 alone)."""
+    from ..pretrained import resolve_family
+
+    if fit_on is not None:
+        if tree is not None:
+            raise ValueError(
+                "The 'tree' and 'fit_on' parameters of diagnose are exclusive: pass a tree, "
+                "or a labelled table to fit one on, not both."
+            )
+        return fit_trees(fit_on, q2=q2_tree is not None)
+    tree = DEFAULT_TREE if tree is None else tree
+    family_q2 = None
+    if isinstance(tree, str):
+        q1_name, family_q2 = resolve_family(tree)
+        if q1_name is None:
+            raise ValueError(
+                f"The 'tree' parameter of diagnose must name a Q1 tree or a family; "
+                f"{tree!r} is a Q2 tree (pass it as q2_tree)."
+            )
+        tree = q1_name
+    q1 = as_tree(tree, "tree")
+    if isinstance(q2_tree, str) and q2_tree == "auto":
+        q2_tree = family_q2
+    q2 = None if q2_tree is None else as_tree(q2_tree, "q2_tree")
+    return [q1, q2]
+
+
+def summary(tree):
+    """The report's description of one tree (``DiagnosisReport.trees``)."""
+    return {
+        "name": tree.name,
+        "description": tree.description,
+        "task": tree.estimator.hierarchy_.task,
+        "n_training_configurations": tree.n_training_configurations,
+    }

@@ -1,0 +1,84 @@
+"""The diagnosis in words: causes, actions and the domain checks' phrases.
+
+What a verdict says to someone who has not read the paper, in the terms of the
+optimizer hyperparameter they tune (batch size or learning rate).
+"""
+
+from __future__ import annotations
+
+__all__ = []
+
+_CONFIDENCE_RULE = (
+    "probability that no decision on the path flips: each feature's true value taken "
+    "as normal around the measured one with its standard error, features independent"
+)
+
+
+#: How each optimizer hyperparameter moves to raise the temperature (step noise).
+_RAISE = {"batch size": "decrease", "learning rate": "increase"}
+
+
+def _cause(task, label, optimizer):
+    """The failure source in plain words, following the optimizer named."""
+    if task == "bs_failure":
+        too_cold = label == "small"
+        if optimizer == "batch size":
+            setting = "the batch size is too large" if too_cold else "the batch size is too small"
+        else:
+            setting = (
+                "the learning rate is too small" if too_cold else "the learning rate is too large"
+            )
+        if too_cold:
+            return (
+                "The optimizer runs too cold: its steps carry too little noise (the "
+                f"'temperature', which grows with the learning rate and falls with the batch "
+                f"size, is too low), so training settles in a poor region -- {setting}."
+            )
+        return (
+            "The optimizer runs too hot: its steps carry too much noise (the "
+            "'temperature', which grows with the learning rate and falls with the batch "
+            f"size, is too high), so training cannot settle -- {setting}."
+        )
+    if label == "batch":
+        other = "widening the model" if task == "width_vs_batch" else "adding training data"
+        return (
+            f"The optimizer is the main problem, not the model's size or data: changing the "
+            f"{optimizer} is expected to help more than {other}."
+        )
+    if label == "width":
+        return (
+            "The model is too small for the task: widening it is expected to help more than "
+            f"any change of the {optimizer}."
+        )
+    return (
+        "There is too little training data: more data is expected to help more than any "
+        f"change of the {optimizer}."
+    )
+
+
+
+def _range_phrase(feature, value, dist):
+    """The range check's phrase for a value outside ``dist``'s range."""
+    side, distance = dist.outside(value)
+    return _outside_phrase(feature, value, side, distance, dist.spread()[1], dist.min,
+                           dist.max)
+
+
+def _outside_phrase(feature, value, side, distance, unit, low, high):
+    return (f"{feature} = {value:.4g} lies {distance:.2g} {unit} {side} the range of all "
+            f"the training configurations ({low + 0.0:.4g} .. {high + 0.0:.4g})")
+
+
+def _extrapolation_note(phrases):
+    """The warning of a group whose domain checks fired, ``phrases`` in words."""
+    return ("this diagnosis concerns a model unlike those the tree was fitted on ("
+            + "; ".join(phrases) + "): it is an extrapolation and may be wrong. "
+            "Prefer a tree fitted on models like yours (fit_on=...).")
+
+
+def _borderline_note(shaky, borderline):
+    """The warning of a group with borderline decisions."""
+    return ("borderline decision(s) "
+            + ", ".join(f"{d.feature} at {d.split}" for d in shaky)
+            + f": within {borderline:g} standard errors of the threshold, the "
+            "verdict could flip within the measurement noise.")

@@ -1,0 +1,50 @@
+"""Tests of featurizers._models: from checkpoint files or model groups to features and
+to the diagnosis report, in one call (the Python twin of featurize-then-diagnose)."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import sklearn_mdtree  # noqa: E402
+from featurizers import diagnose_models, featurize_checkpoints  # noqa: E402
+from featurizers.checkpoints import load_model_group  # noqa: E402
+
+KWARGS = {"in_features": 4, "out_features": 3}
+
+
+@pytest.fixture
+def files(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(40, 4, generator=g), torch.randint(0, 3, (40,), generator=g)
+    np.savez(tmp_path / "train.npz", X=X.numpy(), y=y.numpy())
+    groups = {}
+    for name in ("a", "b"):
+        groups[name] = []
+        for seed in (0, 1):
+            torch.manual_seed(seed + (10 if name == "b" else 0))
+            path = tmp_path / f"{name}{seed}.pt"
+            torch.save(torch.nn.Linear(4, 3).state_dict(), path)
+            groups[name].append(str(path))
+    return tmp_path / "train.npz", groups
+
+
+def test_diagnose_models_is_featurize_then_diagnose(files):
+    data, paths = files
+    table = featurize_checkpoints("torch.nn:Linear", list(paths.values()), data,
+                                  names=list(paths), model_kwargs=KWARGS, curve_epochs=1)
+    assert list(table.index) == ["a", "b"] and table.index.name == "group"
+    expected = sklearn_mdtree.diagnose(table, "cifar10-resnet18", warn=False)
+    groups = {name: load_model_group("torch.nn:Linear", p, data, model_kwargs=KWARGS)
+              for name, p in paths.items()}
+    report = diagnose_models(groups, tree="cifar10-resnet18", curve_epochs=1, random_state=0,
+                             warn=False)
+    assert isinstance(report, sklearn_mdtree.DiagnosisReport)
+    assert [g.model for g in report] == ["a", "b"]
+    assert report == expected
+
+
+def test_pairwise_features_need_two_checkpoints(files):
+    data, paths = files
+    with pytest.raises(ValueError, match="has 1 checkpoint, but the pairwise"):
+        featurize_checkpoints("torch.nn:Linear", [paths["a"][:1]], data, model_kwargs=KWARGS)
