@@ -200,7 +200,7 @@ def _label_shape_message(role, shape, collated=False):
 def _sha256(path):
     from sklearn_mdtree.datasets._model_diagnosis import _sha256
 
-    return _sha256(path)
+    return _sha256(path, "checkpoint")
 
 
 def _load_checkpoint(model_factory, path, sha256):

@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from sklearn_mdtree._files import open_regular, regular_file_or_none
+
 from ._groups import ModelGroup, _Data
 from ._utils import _eval_mode
 
@@ -101,6 +103,15 @@ def load_factory(spec):
     return obj
 
 
+def _check_regular(path, what):
+    """A one-line CheckpointError unless ``path`` is a regular file (never blocks)."""
+    kind = regular_file_or_none(path)
+    if kind is None:
+        raise CheckpointError(f"The {what} {str(path)!r} does not exist.")
+    if kind != "a regular file":
+        raise CheckpointError(f"The {what} {str(path)!r} is {kind}, not a regular file.")
+
+
 def _is_tensor_dict(obj):
     return isinstance(obj, Mapping) and all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()
@@ -145,8 +156,7 @@ def load_state_dict(path):
     (['bias', 'weight'], (3, 4))
     """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"The checkpoint {str(path)!r} does not exist or is not a file.")
+    _check_regular(path, "checkpoint")
     if path.suffix == ".safetensors":
         try:
             from safetensors.torch import load_file
@@ -163,7 +173,10 @@ def load_state_dict(path):
             ) from None
         return _check_finite(state, path)
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with open_regular(path, "checkpoint", error=CheckpointError) as handle:
+            obj = torch.load(handle, map_location="cpu", weights_only=True)
+    except CheckpointError:
+        raise
     except Exception as exc:  # random or cut bytes fail in many ways (IndexError, KeyError...)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
@@ -310,11 +323,11 @@ def load_data(source, **kwargs):
     text = str(source)
     path = Path(text)
     if path.suffix in (".npz", ".pt", ".pth") or path.exists():
-        if not path.is_file():
-            raise CheckpointError(f"The data file {text!r} does not exist or is not a file.")
+        _check_regular(path, "data file")
         if path.suffix == ".npz":
             try:
-                with np.load(path, allow_pickle=False) as archive:
+                with open_regular(path, "data file", error=CheckpointError) as handle, \
+                        np.load(handle, allow_pickle=False) as archive:
                     arrays = {k: archive[k] for k in archive.files}
             except ValueError as exc:
                 if "allow_pickle" in str(exc):
@@ -330,7 +343,10 @@ def load_data(source, **kwargs):
                                 torch.from_numpy(np.ascontiguousarray(y)), text)
         if path.suffix in (".pt", ".pth"):
             try:
-                obj = torch.load(path, map_location="cpu", weights_only=True)
+                with open_regular(path, "data file", error=CheckpointError) as handle:
+                    obj = torch.load(handle, map_location="cpu", weights_only=True)
+            except CheckpointError:
+                raise
             except Exception as exc:  # random or cut bytes fail in many ways
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                 raise CheckpointError(

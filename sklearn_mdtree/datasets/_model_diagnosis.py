@@ -244,9 +244,12 @@ def _check_model_diagnosis_frame(frame, *, what):
 # --------------------------------------------------------------------------------------
 
 
-def _sha256(path):
+def _sha256(path, what="file"):
+    """SHA-256 of a regular file; a FIFO or device raises a ValueError (never blocks)."""
+    from .._files import open_regular
+
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_regular(path, what) as handle:
         for chunk in iter(lambda: handle.read(_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
