@@ -186,11 +186,12 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"X has more than one column named {duplicated}.")
             if list(X.columns) != features:
                 X = X[features]
-            non_numeric = [f for f in features if not pd.api.types.is_numeric_dtype(X[f])]
+            non_numeric = [f for f in features if not pd.api.types.is_numeric_dtype(X[f])
+                           or pd.api.types.is_complex_dtype(X[f])]
             if non_numeric:
                 raise ValueError(
                     f"The column(s) {non_numeric} of X that the hierarchy uses must be "
-                    f"numeric. Got dtype(s) {[str(X[f].dtype) for f in non_numeric]}."
+                    f"real numbers. Got dtype(s) {[str(X[f].dtype) for f in non_numeric]}."
                 )
         kwargs = dict(ensure_all_finite=False, dtype=np.float64, reset=reset)
         if isinstance(y, str) and y == "no_validation":

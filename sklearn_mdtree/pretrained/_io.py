@@ -166,10 +166,12 @@ def _check_document(doc, source):
             f"{source} is not a fitted MD tree document: expected a JSON object with "
             f"\"format\": \"{FORMAT}\"."
         )
-    if doc.get("format_version") != FORMAT_VERSION:
+    version = doc.get("format_version")
+    if type(version) is not int or version != FORMAT_VERSION:  # not True, not 1.0
+        shown = json.dumps(version) if isinstance(version, (bool, float)) else repr(version)
         raise ValueError(
-            f"{source} has format_version {doc.get('format_version')!r}; this version of "
-            f"sklearn-mdtree reads {FORMAT_VERSION}."
+            f"{source} has format_version {shown} ({type(version).__name__}); this version "
+            f"of sklearn-mdtree reads the integer {FORMAT_VERSION}."
         )
     check_document(doc, source)  # every field tree_from_dict reads
 

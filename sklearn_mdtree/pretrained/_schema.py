@@ -57,6 +57,21 @@ def _finite_floats(text):
     return value
 
 
+#: Most digits of a JSON integer read (beyond float64 anyway; Python
+#: refuses to convert integers of more than 4300 digits with its own message).
+_MAX_INT_DIGITS = 1000
+
+
+def _bounded_ints(text):
+    digits = len(text.lstrip("-"))
+    if digits > _MAX_INT_DIGITS:
+        raise _Invalid(
+            f"the integer {text[:12]}... has {digits} digits (a fitted tree's numbers have "
+            f"at most {_MAX_INT_DIGITS})"
+        )
+    return int(text)
+
+
 def read_document(path):
     """The JSON document in the file ``path``, or a one-line ValueError naming the file.
 
@@ -91,7 +106,8 @@ def read_document(path):
         raise ValueError(f"The tree file {source} is not UTF-8 text: {exc}") from None
     try:
         return json.loads(text, parse_constant=_refuse_constant,
-                          object_pairs_hook=_unique_keys, parse_float=_finite_floats)
+                          object_pairs_hook=_unique_keys, parse_float=_finite_floats,
+                          parse_int=_bounded_ints)
     except _Invalid as exc:
         raise ValueError(f"The tree file {source} is not valid: {exc}.") from None
     except json.JSONDecodeError as exc:

@@ -26,3 +26,53 @@ def test_thresholds_stay_inside_bounds_near_the_float64_limit(search):
         for name, t in clf.thresholds_.items():
             low, high = clf.bounds_[name]
             assert low <= t <= high, (name, t, (low, high))
+
+
+# ---------------------------------------------------------------------------------
+# Raw or misleading errors of the library (issue 23)
+
+import json  # noqa: E402
+import re  # noqa: E402
+
+from sklearn_mdtree._validation import _check_numeric  # noqa: E402
+from sklearn_mdtree.pretrained import PretrainedTree, _data_folder  # noqa: E402
+
+
+def _shipped_document():
+    return json.loads(_data_folder().joinpath("digits-mlp-q1.json").read_text("utf-8"))
+
+
+@pytest.mark.parametrize("version, shown", [(True, "true (bool)"), (1.0, "1.0 (float)")])
+def test_format_version_must_be_the_integer(tmp_path, version, shown):
+    # true and 1.0 compared equal to 1 and were accepted
+    path = tmp_path / "tree.json"
+    path.write_text(json.dumps(_shipped_document() | {"format_version": version}))
+    with pytest.raises(ValueError, match=re.escape(f"has format_version {shown}; this version "
+                                                   "of sklearn-mdtree reads the integer 1")):
+        PretrainedTree.from_file(path)
+
+
+def test_a_5000_digit_number_in_a_tree_file(tmp_path):
+    # was Python's "Exceeds the limit (4300 digits) for integer string conversion"
+    text = json.dumps(_shipped_document())
+    text = re.sub(r'"threshold": [-0-9.e+]+', '"threshold": ' + "9" * 5000, text, count=1)
+    path = tmp_path / "tree.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=r"The tree file .* is not valid: the integer "
+                                         r"999999999999\.\.\. has 5000 digits"):
+        PretrainedTree.from_file(path)
+
+
+def test_complex_feature_column_names_the_column_and_dtype():
+    X = pd.DataFrame({"train_error": [0.1, 0.2, 5.0, 6.0],
+                      "mode_connectivity_peak": [-1, -2, -40, -35],
+                      "hessian_t": np.array([8, 8, 5, 8.5]) + 1j})
+    # was "Complex data not supported" followed by a dump of the whole frame
+    with pytest.raises(ValueError) as info:
+        MDTreeClassifier("q1").fit(X, ["small", "small", "large", "large"])
+    assert str(info.value) == ("The column(s) ['hessian_t'] of X that the hierarchy uses "
+                               "must be real numbers. Got dtype(s) ['complex128'].")
+    with pytest.raises(ValueError, match=r"^Column 'hessian_t' of the features table must "
+                                         r"hold real numbers; got dtype complex128 "
+                                         r"\(complex numbers\)\.$"):
+        _check_numeric(X, ["hessian_t"], what="features table")
