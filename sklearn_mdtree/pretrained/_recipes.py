@@ -70,12 +70,23 @@ def training_rows(frame, label, source=_F):
     For F and the zoo, the rows of the ``normal`` collection (clean labels: F, not
     F') whose ``label`` is not ``"optimal"`` -- for F, what ``mdtree diagnose
     --scheme all`` fits on. For a user's table (``source="user"``), every row whose
-    label is not ``"optimal"``.
+    label is not ``"optimal"``, which must hold two classes (a ValueError otherwise:
+    a tree fitted on one class answers it for every model).
     """
     keep = frame[label] != "optimal"
     if "collection" in frame.columns and source != "user":
         keep &= frame["collection"] == "normal"
-    return frame[keep.to_numpy()]
+    rows = frame[keep.to_numpy()]
+    if source == "user":
+        classes = pd.unique(rows[label])
+        if len(classes) == 1:
+            raise ValueError(
+                f"The {label!r} column of the table to fit on must hold two classes among "
+                f"its rows that are not 'optimal'; all {len(rows)} are {classes[0]!r}, so a "
+                f"tree fitted on it would answer {classes[0]!r} for every model. Add "
+                "configurations of the other class."
+            )
+    return rows
 
 
 def table_csv(frame):
