@@ -10,6 +10,13 @@ unpickled: checkpoints are read with :func:`torch.load` and ``weights_only=True`
 checked against the architecture before any computation, and an error names the
 file and its first problem (:class:`CheckpointError`, a ``ValueError``). Files are
 only read, never written.
+
+What is trusted: the checkpoint and data *files* are data (nothing in them can run
+code), but the *factory string* is code. ``"package.module:function"`` imports that
+module, running its top-level code, and calls the object it names: ``"os:system"``
+would run a command, ``"os:remove"`` delete a file. Pass only factories you would
+import yourself, as with ``torch.load(weights_only=False)``; the checks (callable,
+returns a ``torch.nn.Module``) are no sandbox.
 """
 
 from __future__ import annotations
@@ -58,6 +65,10 @@ class CheckpointError(ValueError):
 
 def load_factory(spec):
     """Import the callable named ``"package.module:function"``.
+
+    This imports ``package.module`` (running its top-level code) and returns the
+    object it names, which the caller then calls: the string is trusted code, never
+    data (see the module's docstring).
 
     Parameters
     ----------

@@ -342,9 +342,17 @@ class PretrainedTree:
         """Read a JSON document of :func:`tree_to_dict` from ``path``.
 
         Nothing is unpickled. A file that is not a complete, consistent document
-        (cut short, edited into a tree that would answer differently from the one it
-        describes, NaN or infinite numbers, repeated keys, another format or version)
-        raises a ValueError of one line naming the file and the field.
+        (cut short, fields that contradict each other -- a threshold outside its
+        bounds, leaf labels that disagree with the recorded class weights, splits on
+        features the document does not name -- NaN or infinite numbers, repeated
+        keys, another format or version) raises a ValueError of one line naming the
+        file and the field.
+
+        A consistent edit is not detected: a threshold moved *inside* its bounds
+        describes another valid tree, which is loaded and answers as that tree. The
+        document carries no signature (a hash stored beside the fields could be
+        recomputed by whoever edits them); to make sure a file is one you know,
+        compare its SHA-256 with the one you recorded.
         """
         from ._schema import read_document
 

@@ -7,8 +7,10 @@ reads it without ever unpickling, refusing what JSON itself lets through silentl
 the last would win), and :func:`check_document` checks every field that
 :func:`~sklearn_mdtree.pretrained.tree_from_dict` reads, so that a bad document is
 one ValueError naming the field (``hierarchy.root.right.threshold``), never a raw
-``KeyError`` or ``TypeError`` from deep inside, and never a tree that answers
-differently from the one described.
+``KeyError`` or ``TypeError`` from deep inside, and never a tree whose fields
+contradict each other. An edit that keeps the fields consistent (a threshold moved
+inside its bounds) is another valid tree and is read as such: the documents are not
+signed.
 """
 
 from __future__ import annotations

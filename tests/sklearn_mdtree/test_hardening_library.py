@@ -71,8 +71,55 @@ def test_complex_feature_column_names_the_column_and_dtype():
     with pytest.raises(ValueError) as info:
         MDTreeClassifier("q1").fit(X, ["small", "small", "large", "large"])
     assert str(info.value) == ("The column(s) ['hessian_t'] of X that the hierarchy uses "
-                               "must be real numbers. Got dtype(s) ['complex128'].")
+                               "must be numeric (real numbers). Got dtype(s) ['complex128'].")
     with pytest.raises(ValueError, match=r"^Column 'hessian_t' of the features table must "
                                          r"hold real numbers; got dtype complex128 "
                                          r"\(complex numbers\)\.$"):
         _check_numeric(X, ["hessian_t"], what="features table")
+
+
+def test_a_one_class_fit_warns_and_a_one_class_table_to_fit_on_is_refused():
+    from sklearn_mdtree.pretrained._recipes import training_rows
+
+    X = pd.DataFrame({"train_error": [0.1, 0.2, 5.0, 6.0],
+                      "mode_connectivity_peak": [-1, -2, -40, -35],
+                      "hessian_t": [8, 8, 5, 8.5]})
+    # was silent: a tree that answers "large" for every model, thresholds never searched
+    with pytest.warns(UserWarning, match=r"y has one class \('large'\): every leaf "
+                                         "predicts it and the thresholds are not fitted"):
+        MDTreeClassifier("q1").fit(X, ["large"] * 4)
+    table = X.assign(bs_failure=["large", "large", "optimal", "large"])
+    with pytest.raises(ValueError, match="'bs_failure' column of the table to fit on must "
+                                         "hold two classes .* all 3 are 'large'"):
+        training_rows(table, "bs_failure", source="user")
+    both = table.assign(bs_failure=["large", "small", "optimal", "large"])
+    assert len(training_rows(both, "bs_failure", source="user")) == 3
+
+
+def test_the_tree_file_promise_is_the_one_kept(tmp_path):
+    # from_file promised to refuse files "edited into a tree that would answer
+    # differently"; a threshold moved inside its bounds is accepted (the documents are
+    # not signed), so the promise is narrowed to what is checked.
+    doc = _shipped_document()
+    root = doc["hierarchy"]["root"]
+    low, high = root["bounds"]
+    root["threshold"] = low + (high - low) / 4
+    path = tmp_path / "tree.json"
+    path.write_text(json.dumps(doc))
+    edited = PretrainedTree.from_file(path)
+    assert edited.estimator.thresholds_[root["split"]] == root["threshold"]
+    promise = PretrainedTree.from_file.__doc__
+    assert "edited into a tree that would answer differently" not in promise
+    assert "A consistent edit is not detected" in promise
+
+
+def test_the_factory_string_is_documented_as_code():
+    pytest.importorskip("torch")
+    from pathlib import Path
+
+    import featurizers.checkpoints as checkpoints
+
+    for text in (checkpoints.__doc__, checkpoints.load_factory.__doc__):
+        assert "trusted code" in text or "is code" in text
+    guide = (Path(__file__).parents[2] / "docs" / "user_guide" / "featurize.rst").read_text()
+    assert "The factory string is code." in guide and "weights_only=False" in guide
