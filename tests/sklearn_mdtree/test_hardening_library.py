@@ -123,3 +123,31 @@ def test_the_factory_string_is_documented_as_code():
         assert "trusted code" in text or "is code" in text
     guide = (Path(__file__).parents[2] / "docs" / "user_guide" / "featurize.rst").read_text()
     assert "The factory string is code." in guide and "weights_only=False" in guide
+
+
+def test_an_unreachable_download_is_one_error_not_a_chain(tmp_path, monkeypatch):
+    # the quick start without the data folder printed 98 lines of chained tracebacks
+    import traceback
+
+    import pooch
+
+    from sklearn_mdtree.datasets import _model_diagnosis, fetch_model_diagnosis
+
+    def unreachable(**kwargs):
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except OSError as low:
+            raise OSError("Max retries exceeded with url: /normal.csv "
+                          "(Caused by NewConnectionError(...))\nmore detail") from low
+
+    monkeypatch.setattr(pooch, "retrieve", unreachable)
+    monkeypatch.delenv(_model_diagnosis.DATA_ENV_VAR, raising=False)
+    with pytest.raises(OSError) as info:
+        fetch_model_diagnosis("normal", data_home=tmp_path / "cache")
+    error = info.value
+    assert error.__cause__ is None and error.__suppress_context__
+    message = str(error)
+    assert "\n" not in message and "download failed (OSError: Max retries exceeded" in message
+    assert _model_diagnosis.DATA_ENV_VAR in message and "data_home" in message
+    shown = "".join(traceback.format_exception(error))
+    assert "During handling" not in shown and "direct cause" not in shown
