@@ -198,7 +198,9 @@ def _check_complete_file(path, *, what):
         )
     if path.lower().endswith(_COMPRESSED):
         return
-    with open(path, "rb") as handle:
+    from .._files import open_regular
+
+    with open_regular(path, what) as handle:  # never blocks, even if swapped since the stat
         content = handle.read()
     if content.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ValueError(

@@ -92,8 +92,10 @@ def read_document(path):
             f"The tree file {source} is not a regular file (a folder, FIFO, device or "
             "socket)."
         )
-    try:
-        with open(path, "rb") as handle:
+    from .._files import open_regular
+
+    try:  # O_NONBLOCK and fstat: a file swapped for a FIFO since the stat is refused too
+        with open_regular(path, "tree file") as handle:
             content = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise ValueError(f"Could not read the tree file {source}: {exc}") from None

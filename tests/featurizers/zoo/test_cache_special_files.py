@@ -103,3 +103,23 @@ def test_open_regular_refuses_a_file_swapped_for_a_fifo(tmp_path):
         assert handle.read() == b"abc"
     with pytest.raises(FileNotFoundError):
         open_regular(tmp_path / "missing", "file")
+
+
+def test_a_file_swapped_for_a_fifo_after_the_stat_is_refused(tmp_path, monkeypatch):
+    """The check is made on the opened file (fstat), not only on the name (stat)."""
+    import stat as stat_module
+
+    from sklearn_mdtree import _files
+
+    fifo = tmp_path / "tree.json"
+    os.mkfifo(fifo)
+    real_stat = os.stat
+
+    class Regular:
+        st_mode = stat_module.S_IFREG | 0o644
+
+    # the name looks like a regular file when stat'ed, as if swapped just after
+    monkeypatch.setattr(_files.os, "stat", lambda p, *a, **k: Regular()
+                        if os.fspath(p) == str(fifo) else real_stat(p, *a, **k))
+    error = _within(20, lambda: open_regular(fifo, "tree file")).get("error")
+    assert isinstance(error, ValueError) and "is a FIFO (named pipe)" in str(error)
