@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import stat
 
-__all__ = ["file_kind", "open_regular", "regular_file_or_none"]
+__all__ = ["check_output_is_no_input", "file_kind", "open_regular", "regular_file_or_none"]
 
 
 def file_kind(mode):
@@ -88,3 +88,47 @@ def _refuse_special(mode, source, what, error):
     kind = file_kind(mode)
     why = "" if stat.S_ISDIR(mode) else ": reading it could block or never end"
     raise error(f"The {what} {source} is {kind}, not a regular file{why}.")
+
+
+def check_output_is_no_input(output, inputs, *, option="--output"):
+    """A one-line ValueError if the file ``output`` would write is one of ``inputs``.
+
+    Compared as files (device and inode, :func:`os.path.samefile`), not as names:
+    a hard link, a symbolic link or another spelling of an input is the input. An
+    output that does not exist yet is no input; inputs that do not exist are skipped.
+
+    Parameters
+    ----------
+    output : str or path-like
+    inputs : iterable of (str or path-like)
+    option : str, default="--output"
+        How the output was given, for the message.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn_mdtree._files import check_output_is_no_input
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     seed = os.path.join(folder, "seed1.pt")
+    ...     open(seed, "wb").close()
+    ...     os.link(seed, os.path.join(folder, "out.csv"))
+    ...     check_output_is_no_input(os.path.join(folder, "out.csv"), [seed])
+    Traceback (most recent call last):
+    ...
+    ValueError: --output '...out.csv' is the input '...seed1.pt' (the same file: a hard link or another name of it); writing would replace it. Write to another file.
+    """
+    try:
+        out_stat = os.stat(output)
+    except OSError:
+        return
+    for path in inputs:
+        try:
+            same = os.path.samestat(out_stat, os.stat(path))
+        except (OSError, TypeError, ValueError):
+            continue
+        if same:
+            raise ValueError(
+                f"{option} {os.fspath(output)!r} is the input {os.fspath(path)!r} (the same "
+                "file: a hard link or another name of it); writing would replace it. Write "
+                "to another file."
+            )

@@ -123,3 +123,22 @@ def test_a_file_swapped_for_a_fifo_after_the_stat_is_refused(tmp_path, monkeypat
                         if os.fspath(p) == str(fifo) else real_stat(p, *a, **k))
     error = _within(20, lambda: open_regular(fifo, "tree file")).get("error")
     assert isinstance(error, ValueError) and "is a FIFO (named pipe)" in str(error)
+
+
+def test_an_output_that_is_a_hard_link_of_an_input_is_refused(tmp_path):
+    # `ln seed1.pt out.csv; mdtree featurize ... --out out.csv` replaced the checkpoint:
+    # the CLI compared resolved names; this helper compares files (device and inode)
+    from sklearn_mdtree._files import check_output_is_no_input
+
+    seed = tmp_path / "seed1.pt"
+    seed.write_bytes(b"weights")
+    os.link(seed, tmp_path / "out.csv")
+    os.symlink(seed, tmp_path / "alias.pt")
+    for output in ("out.csv", "alias.pt"):
+        with pytest.raises(ValueError, match="--out '.*' is the input '.*seed1.pt' .the same "
+                                             "file: a hard link"):
+            check_output_is_no_input(tmp_path / output, [tmp_path / "other.pt", seed],
+                                     option="--out")
+    check_output_is_no_input(tmp_path / "new.csv", [seed])  # does not exist yet
+    (tmp_path / "copy.csv").write_bytes(b"weights")
+    check_output_is_no_input(tmp_path / "copy.csv", [seed])  # equal bytes, another file
