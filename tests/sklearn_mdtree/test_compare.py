@@ -58,6 +58,7 @@ def test_method_estimators():
             assert features and estimator.max_depth == 4
 
 
+@pytest.mark.slow
 def test_import_stays_torch_free():
     code = "import sys, sklearn_mdtree.compare; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
