@@ -8,7 +8,10 @@ on the default zoo's feature table ``digits-zoo-features.csv``, which this scrip
 writes first from a run of the default zoo of ``featurizers.zoo`` (its cache, or
 minutes of training and featurizing), then reads back: the documents are exactly
 what the shipped table gives (``--from-table`` refits on the shipped table alone,
-for a change of the domain or the tree code that leaves the zoo as it is).
+for a change of the domain or the tree code that leaves the zoo as it is). The
+digits documents record the machine that made the table (CPU model, Python, numpy
+and torch versions: ``provenance["table_machine"]``): SGD is chaotic, and only on
+that machine must a fresh zoo run give the table's rows bit for bit.
 
 Usage::
 
@@ -29,6 +32,7 @@ from sklearn_mdtree.pretrained._recipes import (
     RECIPES,
     ZOO_TABLE,
     fit_document,
+    machine_provenance,
     read_zoo_table,
     table_csv,
 )
@@ -69,6 +73,17 @@ def source_table(source, zoo_cache=None, from_table=False):
     return read_zoo_table(text), text
 
 
+def _shipped_table_machine(name):
+    """``provenance["table_machine"]`` of the shipped document ``name``, or None."""
+    import json
+
+    path = DATA / f"{name}.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8")).get("provenance", {}).get(
+        "table_machine")
+
+
 def _compare_or_write(path, text, check):
     if check:
         same = path.is_file() and path.read_text(encoding="utf-8") == text
@@ -97,7 +112,13 @@ def main(argv=None):
             tables[source], text = source_table(source, args.zoo_cache, args.from_table)
             if text is not None and not args.from_table:
                 status |= _compare_or_write(DATA / ZOO_TABLE, text, args.check)
-        text = dumps(fit_document(name, tables[source]))
+        machine = None
+        if source == "digits-zoo":
+            # the machine that made the table: this one after a zoo run, else the one
+            # the shipped documents record (None if they predate the record)
+            machine = (_shipped_table_machine(name) if args.from_table
+                       else machine_provenance())
+        text = dumps(fit_document(name, tables[source], table_machine=machine))
         status |= _compare_or_write(DATA / f"{name}.json", text, args.check)
     return int(status)
 

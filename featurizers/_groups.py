@@ -201,7 +201,7 @@ def _label_shape_message(role, shape, collated=False):
 
 def _load_checkpoint(model_factory, path, sha256):
     """``model_factory()`` with the state dict of ``path``, which must have ``sha256``."""
-    if _sha256(path) != sha256:
+    if _sha256(path, "checkpoint") != sha256:
         raise ValueError(
             f"The checkpoint {path!r} changed since its ModelGroup was made (its SHA-256 "
             "differs): its models would not be those checked. Make the group again."
@@ -378,7 +378,7 @@ class ModelGroup:
                 "The 'model_factory' parameter of ModelGroup.from_checkpoints must be a "
                 f"callable returning a model; got {type(model_factory).__name__}."
             )
-        entries = [(model_factory, os.fspath(path), _sha256(path)) for path in checkpoints]
+        entries = [(model_factory, os.fspath(path), _sha256(path, "checkpoint")) for path in checkpoints]
         group = cls([_load_checkpoint(*entry) for entry in entries], train_data, val_data,
                     metadata=metadata, name=name)
         group._checkpoints = entries

@@ -10,18 +10,27 @@ unpickled: checkpoints are read with :func:`torch.load` and ``weights_only=True`
 checked against the architecture before any computation, and an error names the
 file and its first problem (:class:`CheckpointError`, a ``ValueError``). Files are
 only read, never written.
+
+What is trusted: the checkpoint and data *files* are data (nothing in them can run
+code), but the *factory string* is code. ``"package.module:function"`` imports that
+module, running its top-level code, and calls the object it names: ``"os:system"``
+would run a command, ``"os:remove"`` delete a file. Pass only factories you would
+import yourself, as with ``torch.load(weights_only=False)``; the checks (callable,
+returns a ``torch.nn.Module``) are no sandbox.
 """
 
 from __future__ import annotations
 
 import importlib
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+from sklearn_mdtree._files import open_regular, regular_file_or_none
 
 from ._groups import ModelGroup, _Data
 from ._utils import _eval_mode
@@ -57,6 +66,10 @@ class CheckpointError(ValueError):
 def load_factory(spec):
     """Import the callable named ``"package.module:function"``.
 
+    This imports ``package.module`` (running its top-level code) and returns the
+    object it names, which the caller then calls: the string is trusted code, never
+    data (see the module's docstring).
+
     Parameters
     ----------
     spec : str or callable
@@ -86,11 +99,22 @@ def load_factory(spec):
             f"A factory must be given as 'package.module:function'. Got {spec!r} instead."
         )
     module_name, attribute = spec.split(":")
+    if module_name.startswith("."):
+        raise CheckpointError(
+            f"A factory must name its module absolutely ('package.module:function'); "
+            f"{spec!r} is relative (it starts with a dot)."
+        )
     try:
         obj = importlib.import_module(module_name)
     except ImportError as exc:
         raise CheckpointError(
             f"Could not import module {module_name!r} of {spec!r}: {exc}"
+        ) from None
+    except Exception as exc:  # the module's own code failed (SyntaxError, RuntimeError...)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise CheckpointError(
+            f"Importing module {module_name!r} of {spec!r} failed: {type(exc).__name__}: "
+            f"{first[:200]}"
         ) from None
     for part in attribute.split("."):
         if not hasattr(obj, part):
@@ -99,6 +123,15 @@ def load_factory(spec):
     if not callable(obj):
         raise CheckpointError(f"{spec!r} is a {type(obj).__name__}, not a callable.")
     return obj
+
+
+def _check_regular(path, what):
+    """A one-line CheckpointError unless ``path`` is a regular file (never blocks)."""
+    kind = regular_file_or_none(path)
+    if kind is None:
+        raise CheckpointError(f"The {what} {str(path)!r} does not exist.")
+    if kind != "a regular file":
+        raise CheckpointError(f"The {what} {str(path)!r} is {kind}, not a regular file.")
 
 
 def _is_tensor_dict(obj):
@@ -145,8 +178,7 @@ def load_state_dict(path):
     (['bias', 'weight'], (3, 4))
     """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"The checkpoint {str(path)!r} does not exist or is not a file.")
+    _check_regular(path, "checkpoint")
     if path.suffix == ".safetensors":
         try:
             from safetensors.torch import load_file
@@ -163,7 +195,10 @@ def load_state_dict(path):
             ) from None
         return _check_finite(state, path)
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with open_regular(path, "checkpoint", error=CheckpointError) as handle:
+            obj = torch.load(handle, map_location="cpu", weights_only=True)
+    except CheckpointError:
+        raise
     except Exception as exc:  # random or cut bytes fail in many ways (IndexError, KeyError...)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
@@ -231,8 +266,48 @@ def _check_state_dict(model, state, source, factory_name):
         )
 
 
+_NUMPY_KINDS = {"U": "strings", "S": "bytes", "O": "Python objects", "M": "datetimes",
+                "m": "time spans", "V": "structured records", "c": "complex numbers",
+                "b": "booleans"}
+
+
+def _numeric_array(a, role, source):
+    """``a`` as a tensor of real numbers, or a CheckpointError naming its dtype.
+
+    ``role`` is ``"X"`` (any real numbers; integers other than int64 and unsigned
+    ones become float32) or ``"y"`` (integers that fit int64).
+    """
+    if isinstance(a, torch.Tensor):
+        a = a.detach()
+        if a.is_complex() or a.dtype == torch.bool:
+            a = a.numpy()  # reported below with numpy's kind
+        elif a.dtype in (torch.uint16, torch.uint32, torch.uint64) and role == "X":
+            return a.to(torch.float32)
+        elif a.dtype == torch.uint64:
+            a = a.numpy()
+        else:
+            return a
+    a = np.asarray(a)
+    kind = a.dtype.kind
+    wanted = "real numbers" if role == "X" else "integer class indices"
+    if kind in _NUMPY_KINDS:
+        raise CheckpointError(
+            f"The {'inputs' if role == 'X' else 'labels'} {role} of the data {source!r} "
+            f"must be {wanted}; they are {_NUMPY_KINDS[kind]} (dtype {a.dtype})."
+        )
+    if kind == "u" and a.dtype.itemsize == 8 and a.size and int(a.max()) > 2**63 - 1:
+        if role == "y":
+            raise CheckpointError(
+                f"The labels y of the data {source!r} must be class indices from 0 to the "
+                f"model's number of outputs; the largest is {int(a.max())}."
+            )
+    if role == "X" and kind == "u" and a.dtype.itemsize > 1:
+        a = a.astype(np.float32)  # torch has few operations on uint16/32/64
+    return torch.from_numpy(np.ascontiguousarray(a))
+
+
 def _tensor_pair(X, y, source):
-    X, y = torch.as_tensor(X), torch.as_tensor(y)
+    X, y = _numeric_array(X, "X", source), _numeric_array(y, "y", source)
     if len(X) == 0:
         raise CheckpointError(f"The data {source!r} is empty (0 samples); it needs at least one.")
     if len(X) != len(y):
@@ -306,15 +381,32 @@ def load_data(source, **kwargs):
     if isinstance(source, Dataset):
         return source
     if isinstance(source, (tuple, list)):
+        if len(source) != 2:
+            raise CheckpointError(
+                f"The data must be a pair (X, y) of inputs and labels; got a "
+                f"{type(source).__name__} of {len(source)} items."
+            )
         return _tensor_pair(*source, "the given (X, y)")
     text = str(source)
     path = Path(text)
     if path.suffix in (".npz", ".pt", ".pth") or path.exists():
-        if not path.is_file():
-            raise CheckpointError(f"The data file {text!r} does not exist or is not a file.")
+        _check_regular(path, "data file")
         if path.suffix == ".npz":
+            with open_regular(path, "data file", error=CheckpointError) as handle:
+                magic = handle.read(6)
+            if magic.startswith(b"\x93NUMPY"):
+                raise CheckpointError(
+                    f"The data file {text!r} is a single .npy array, not an .npz archive of "
+                    "X and y; save both with np.savez(path, X=X, y=y)."
+                )
+            if not magic.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+                raise CheckpointError(
+                    f"The data file {text!r} is not an .npz archive (it is not a zip file: "
+                    f"it starts with {magic[:4]!r}); save it with np.savez(path, X=X, y=y)."
+                )
             try:
-                with np.load(path, allow_pickle=False) as archive:
+                with open_regular(path, "data file", error=CheckpointError) as handle, \
+                        np.load(handle, allow_pickle=False) as archive:
                     arrays = {k: archive[k] for k in archive.files}
             except ValueError as exc:
                 if "allow_pickle" in str(exc):
@@ -326,11 +418,13 @@ def load_data(source, **kwargs):
             except (OSError, EOFError, zipfile.BadZipFile) as exc:  # a cut or foreign file
                 raise CheckpointError(f"Could not read the data file {text!r}: {exc}") from None
             X, y = _pair_from_mapping(arrays, text)
-            return _tensor_pair(torch.from_numpy(np.ascontiguousarray(X)),
-                                torch.from_numpy(np.ascontiguousarray(y)), text)
+            return _tensor_pair(X, y, text)
         if path.suffix in (".pt", ".pth"):
             try:
-                obj = torch.load(path, map_location="cpu", weights_only=True)
+                with open_regular(path, "data file", error=CheckpointError) as handle:
+                    obj = torch.load(handle, map_location="cpu", weights_only=True)
+            except CheckpointError:
+                raise
             except Exception as exc:  # random or cut bytes fail in many ways
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                 raise CheckpointError(
@@ -355,6 +449,11 @@ def load_data(source, **kwargs):
         )
     data = load_factory(text)(**kwargs)
     if isinstance(data, (tuple, list)):
+        if len(data) != 2:
+            raise CheckpointError(
+                f"The data factory {text!r} must return a pair (X, y); it returned a "
+                f"{type(data).__name__} of {len(data)} items."
+            )
         return _tensor_pair(*data, text)
     if not isinstance(data, Dataset):
         raise CheckpointError(
@@ -364,6 +463,38 @@ def load_data(source, **kwargs):
     if len(data) == 0:
         raise CheckpointError(f"The data {text!r} is empty (0 samples); it needs at least one.")
     return data
+
+
+def _check_device_and_dtype(model, factory_name):
+    """The featurizers run on the CPU, in one floating dtype per model."""
+    tensors = [*model.named_parameters(), *model.named_buffers()]
+    devices = sorted({t.device.type for _, t in tensors})
+    if devices and devices != ["cpu"]:
+        name, t = next((n, t) for n, t in tensors if t.device.type != "cpu")
+        raise CheckpointError(
+            f"{factory_name} must build its model on the CPU (device 'cpu'); its {name!r} "
+            f"is on device {t.device.type!r}. Drop the device argument: the checkpoints are "
+            "loaded onto the CPU."
+        )
+    floats = [(n, t.dtype) for n, t in model.named_parameters() if t.is_floating_point()]
+    if len({d for _, d in floats}) > 1:
+        first, other = floats[0], next(f for f in floats if f[1] != floats[0][1])
+        raise CheckpointError(
+            f"{factory_name} must build a model of one floating dtype; its {first[0]!r} is "
+            f"{first[1]} but its {other[0]!r} is {other[1]}. Convert the whole model "
+            "(model.float() or model.double())."
+        )
+
+
+def _input_shape_hint(model):
+    """``(batch, in_features)``-like text for the model's first layer, or None."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear):
+            return f"(n_samples, {module.in_features})"
+        if isinstance(module, torch.nn.modules.conv._ConvNd):
+            spatial = ", ".join(["..."] * len(module.kernel_size))
+            return f"(n_samples, {module.in_channels}, {spatial})"
+    return None
 
 
 def _to_dtype(data, model):
@@ -376,10 +507,21 @@ def _to_dtype(data, model):
 
 @torch.no_grad()
 def _check_labels(model, data, source):
-    data = _Data(data, role=f"data {source!r}")
+    raw, data = data, _Data(data, role=f"data {source!r}")
     X, _ = data.take([0])
     with _eval_mode(model):
-        out = model(X)
+        try:
+            out = model(X)
+        except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+            hint = _input_shape_hint(model)
+            expects = f"inputs of shape {hint}" if hint else "other inputs"
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            shape = tuple(raw[0].shape) if isinstance(raw, tuple) else (
+                "n_samples", *X.shape[1:])
+            raise CheckpointError(
+                f"The model expects {expects}; the data {source!r} has X of shape "
+                f"{shape} (one sample failed: {type(exc).__name__}: {first[:160]})."
+            ) from None
     if out.ndim != 2:
         raise CheckpointError(
             f"The model must output (batch, n_classes) logits; on {source!r} it outputs "
@@ -464,6 +606,11 @@ def load_model_group(
     factory_name = model if isinstance(model, str) else getattr(model, "__name__", repr(model))
     if isinstance(checkpoints, (str, Path)):
         checkpoints = [checkpoints]
+    if not isinstance(checkpoints, Iterable) or isinstance(checkpoints, (bytes, Mapping)):
+        raise CheckpointError(
+            "The 'checkpoints' parameter must be a list of checkpoint files, one per "
+            f"model; got {checkpoints!r:.80}."
+        )
     checkpoints = list(checkpoints)
     if len(checkpoints) < max(1, min_models):
         raise CheckpointError(
@@ -485,6 +632,7 @@ def load_model_group(
                 f"{factory_name} must return a torch.nn.Module; it returned a "
                 f"{type(net).__name__}."
             )
+        _check_device_and_dtype(net, factory_name)
         _check_state_dict(net, state, str(path), factory_name)
         net.load_state_dict(state)
         models.append(net.eval())

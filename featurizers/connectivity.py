@@ -87,6 +87,22 @@ def _weights(model):
     return {name: p.detach().clone() for name, p in model.named_parameters()}
 
 
+def _check_same_weights(w0, w1):
+    """A ValueError naming the first entry where two end points' weights differ."""
+    for k in sorted(w0.keys() | w1.keys()):
+        if k not in w0 or k not in w1:
+            raise ValueError(
+                "The two end points of a curve must share one architecture; "
+                f"{k!r} is in model_{'a' if k in w0 else 'b'} only."
+            )
+    for k in w0:
+        if w0[k].shape != w1[k].shape:
+            raise ValueError(
+                f"The two end points of a curve must share one architecture; {k!r} has shape "
+                f"{tuple(w0[k].shape)} in model_a but {tuple(w1[k].shape)} in model_b."
+            )
+
+
 def _check_targets(logits, targets, where=""):
     """Clear errors for labels that are not class indices of ``logits``."""
     _check_output(logits, where)
@@ -148,7 +164,28 @@ def bezier_point(start, bend, end, t):
     [0.0, 1.5, 4.0]
     """
     a, b, c = (1 - t) ** 2, 2 * t * (1 - t), t**2
+    kinds = {isinstance(p, dict) for p in (start, bend, end)}
+    if len(kinds) > 1:
+        raise TypeError(
+            "The 'start', 'bend' and 'end' parameters of bezier_point must all be tensors or "
+            "all be dicts of tensors; got "
+            f"{[type(p).__name__ for p in (start, bend, end)]}."
+        )
     if isinstance(start, dict):
+        for name, point in (("bend", bend), ("end", end)):
+            if set(point) != set(start):
+                missing = sorted(set(start) - set(point))[:3]
+                extra = sorted(set(point) - set(start))[:3]
+                raise ValueError(
+                    f"The 'start', 'bend' and 'end' parameters of bezier_point must share "
+                    f"their keys; {name!r} lacks {missing} and has {extra} beyond 'start'."
+                )
+            for k in start:
+                if tuple(point[k].shape) != tuple(start[k].shape):
+                    raise ValueError(
+                        f"The entry {k!r} of bezier_point's {name!r} has shape "
+                        f"{tuple(point[k].shape)}, but {tuple(start[k].shape)} in 'start'."
+                    )
         return {k: a * start[k] + b * bend[k] + c * end[k] for k in start}
     return a * start + b * bend + c * end
 
@@ -224,6 +261,7 @@ def init_bend(model_a, model_b, *, init="midpoint", random_state=None):
     True
     """
     w0, w1 = _weights(model_a), _weights(model_b)
+    _check_same_weights(w0, w1)
     mid = {k: 0.5 * (w0[k] + w1[k]) for k in w0}
     if init == "midpoint":
         return mid
@@ -633,7 +671,14 @@ def curve_errors(
 
 
 def _five_points(errors):
-    errors = np.asarray(errors, dtype=float)
+    raw = np.asarray(errors)
+    if raw.dtype.kind not in "iuf":
+        example = raw.ravel()[0].item() if raw.size else None
+        raise ValueError(
+            "errors must be numbers (errors in percent at t = 0, 0.25, 0.5, 0.75, 1); got "
+            f"dtype {raw.dtype} (first value {example!r})."
+        )
+    errors = raw.astype(float)
     if errors.shape[-1:] != (5,):
         raise ValueError(
             "errors must hold the errors at t = 0, 0.25, 0.5, 0.75, 1 along the last "

@@ -45,6 +45,14 @@ def _as_float64_matrix(X, name):
     {"X": ["array-like", torch.Tensor], "Y": ["array-like", torch.Tensor]},
     prefer_skip_nested_validation=True,
 )
+def _power_of_two_scaled(A):
+    """``A * 2**-e`` with ``max |A|`` in ``[2**(e-1), 2**e)``; ``A`` if all zero."""
+    peak = float(np.max(np.abs(A))) if A.size else 0.0
+    if peak == 0 or not np.isfinite(peak):
+        return A
+    return np.ldexp(A, -np.frexp(peak)[1])
+
+
 def linear_cka(X, Y):
     """Linear centred kernel alignment of two representations of the same samples.
 
@@ -94,6 +102,10 @@ def linear_cka(X, Y):
             "The 'X' and 'Y' parameters of linear_cka must have the same number of "
             f"rows (samples). Got {X.shape[0]} and {Y.shape[0]} instead."
         )
+    # CKA is invariant to isotropic scaling: bring each representation to a largest
+    # magnitude in [0.5, 1) by a power of two (exact, so ordinary inputs give the same
+    # bits), so that the mean and the products of inputs near 1e200 do not overflow.
+    X, Y = _power_of_two_scaled(X), _power_of_two_scaled(Y)
     X = X - X.mean(axis=0)
     Y = Y - Y.mean(axis=0)
     n = X.shape[0]

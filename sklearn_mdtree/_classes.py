@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numbers
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -186,11 +188,13 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"X has more than one column named {duplicated}.")
             if list(X.columns) != features:
                 X = X[features]
-            non_numeric = [f for f in features if not pd.api.types.is_numeric_dtype(X[f])]
+            non_numeric = [f for f in features if not pd.api.types.is_numeric_dtype(X[f])
+                           or pd.api.types.is_complex_dtype(X[f])]
             if non_numeric:
                 raise ValueError(
                     f"The column(s) {non_numeric} of X that the hierarchy uses must be "
-                    f"numeric. Got dtype(s) {[str(X[f].dtype) for f in non_numeric]}."
+                    "numeric (real numbers). Got dtype(s) "
+                    f"{[str(X[f].dtype) for f in non_numeric]}."
                 )
         kwargs = dict(ensure_all_finite=False, dtype=np.float64, reset=reset)
         if isinstance(y, str) and y == "no_validation":
@@ -227,7 +231,11 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
             Model features. With a hierarchy that names its features, a
             DataFrame whose columns are matched by name (others are ignored).
         y : array-like of shape (n_samples,)
-            Diagnosis labels.
+            Diagnosis labels. A single class is accepted, as
+            :class:`~sklearn.tree.DecisionTreeClassifier` accepts it, with a
+            ``UserWarning``: every leaf then predicts that class and no threshold is
+            searched. (Fitting a diagnosis on a user's table refuses it instead:
+            :func:`sklearn_mdtree.pretrained._recipes.training_rows`.)
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative sample weights; ``None`` weighs all samples equally.
 
@@ -261,6 +269,16 @@ class MDTreeClassifier(ClassifierMixin, BaseEstimator):
                 f"{y_classes.tolist()[:6]} must be of one type (all strings or all numbers)."
             )
         single_class = len(y_classes) == 1
+        if single_class:
+            # DecisionTreeClassifier fits one class silently (a single leaf); here the
+            # hierarchy would look fitted although no threshold was searched.
+            warnings.warn(
+                f"y has one class ({y_classes[0]!r}): every leaf predicts it and the "
+                "thresholds are not fitted (they keep their initial values). A diagnosis "
+                "needs training configurations of both classes.",
+                UserWarning,
+                stacklevel=3,
+            )
         extra = [lab for lab in leaf_labels if lab not in set(y_classes.tolist())]
         if single_class or not extra:
             self.classes_ = y_classes

@@ -28,6 +28,89 @@ _CHUNK = 1 << 20
 
 
 # --------------------------------------------------------------------------------------
+# Opening input files without blocking on special files (FIFOs, devices, sockets):
+# ``Path.exists()`` is true for a FIFO, and opening one for reading blocks until a
+# writer comes; these helpers look at what a path *is* (``os.stat``), open with
+# ``O_NONBLOCK`` and check the opened file again (``os.fstat``).
+# --------------------------------------------------------------------------------------
+
+
+def file_kind(mode):
+    """``"a regular file"``, ``"a folder"``, ``"a FIFO (named pipe)"``, ... of a ``st_mode``.
+
+    Examples
+    --------
+    >>> import stat
+    >>> from sklearn_mdtree._files import file_kind
+    >>> file_kind(stat.S_IFIFO), file_kind(stat.S_IFDIR)
+    ('a FIFO (named pipe)', 'a folder')
+    """
+    for test, name in ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def regular_file_or_none(path):
+    """What ``path`` is, for a lookup: None if it does not exist, else its kind.
+
+    Follows symbolic links (a link to a regular file is ``"a regular file"``; a
+    dangling link does not exist).
+    """
+    try:
+        return file_kind(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return None
+
+
+def open_regular(path, what, *, error=ValueError):
+    """Open ``path`` for reading in binary mode, or raise ``error`` in one line.
+
+    The file must be a regular file: a FIFO, device, socket or folder raises
+    ``error(f"The {what} ... is a FIFO (named pipe), not a regular file ...")``
+    without blocking (the file is opened with ``O_NONBLOCK``, then checked with
+    ``os.fstat``). A missing file raises :class:`FileNotFoundError` as ``open`` does.
+
+    Returns
+    -------
+    file : binary file object (blocking reads; the caller closes it)
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn_mdtree._files import open_regular
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     fifo = os.path.join(folder, "pipe")
+    ...     os.mkfifo(fifo)
+    ...     open_regular(fifo, "data file")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: The data file '...pipe' is a FIFO (named pipe), not a regular file...
+    """
+    source = repr(os.fspath(path))
+    _refuse_special(os.stat(path).st_mode, source, what, error)  # FileNotFoundError as open's
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        _refuse_special(os.fstat(fd).st_mode, source, what, error)  # swapped since the stat
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _refuse_special(mode, source, what, error):
+    if stat.S_ISREG(mode):
+        return
+    kind = file_kind(mode)
+    why = "" if stat.S_ISDIR(mode) else ": reading it could block or never end"
+    raise error(f"The {what} {source} is {kind}, not a regular file{why}.")
+
+
+# --------------------------------------------------------------------------------------
 # Reading a CSV table
 # --------------------------------------------------------------------------------------
 
@@ -118,7 +201,7 @@ def _check_complete_file(path, *, what):
         )
     if path.lower().endswith(_COMPRESSED):
         return
-    with open(path, "rb") as handle:
+    with open_regular(path, what) as handle:  # never blocks, even if swapped since the stat
         content = handle.read()
     if content.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ValueError(
@@ -140,9 +223,10 @@ def _check_complete_file(path, *, what):
 # --------------------------------------------------------------------------------------
 
 
-def sha256(path):
+def sha256(path, what="file"):
+    """SHA-256 of a regular file; a FIFO or device raises a ValueError (never blocks)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_regular(path, what) as handle:
         for chunk in iter(lambda: handle.read(_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()

@@ -327,17 +327,19 @@ def brent_threshold(values, scores, total, bounds, *, xatol=1e-5, maxiter=500):
         return -(scores[values.searchsorted(t, side="right")] / total)
 
     low, high = float(bounds[0]), float(bounds[1])
-    if np.isfinite(high - low):
+    if max(abs(low), abs(high)) < _BRENT_DIRECT_LIMIT:
         result = minimize_scalar(
             objective,
             bounds=(low, high),
             method="bounded",
             options={"xatol": xatol, "maxiter": maxiter},
         )
-        return float(result.x)
-    # The width of the bounds overflows float64 (features near +-1.8e308): Brent's
-    # steps would be infinite and its result too. Search t = mid + half * u for u in
-    # [-1, 1] instead, with the tolerance scaled alike, and keep t inside the bounds.
+        return float(min(max(float(result.x), low), high))
+    # Bounds near +-1.8e308: scipy's Brent computes (a + b) / 2 and products of
+    # steps, which overflow float64 even where the width high - low does not (bounds
+    # 1.5e308..1.7e308 gave a threshold above 1.7e308). Search t = mid + half * u for
+    # u in [-1, 1] instead, with the tolerance scaled alike, and keep t inside the
+    # bounds.
     half, mid = high / 2 - low / 2, midpoint(low, high)
     result = minimize_scalar(
         lambda u: objective(mid + half * u),
@@ -346,6 +348,11 @@ def brent_threshold(values, scores, total, bounds, *, xatol=1e-5, maxiter=500):
         options={"xatol": xatol / half, "maxiter": maxiter},
     )
     return float(min(max(mid + half * float(result.x), low), high))
+
+
+#: Bounds of at most this magnitude are searched directly (the paper's path, its
+#: figures bit for bit); beyond it scipy's Brent steps can overflow float64.
+_BRENT_DIRECT_LIMIT = 1e300
 
 
 def midpoint(a, b):

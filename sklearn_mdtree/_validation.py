@@ -49,6 +49,11 @@ def _check_numeric(frame, columns, *, what="frame", line_offset=None):
     """
     for column in columns:
         values = frame[column]
+        if pd.api.types.is_complex_dtype(values):
+            raise ValueError(
+                f"Column {column!r} of the {what} must hold real numbers; got dtype "
+                f"{values.dtype} (complex numbers)."
+            )
         if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
             coerced = pd.to_numeric(values, errors="coerce")
             bad = np.flatnonzero(coerced.isna().to_numpy() & values.notna().to_numpy())

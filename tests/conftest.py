@@ -102,3 +102,16 @@ def trees(collections):
         "q2": MDTreeClassifier("q2").fit(q2_rows, q2_rows["width_vs_batch"]),
         "q2_data": MDTreeClassifier("q2_data").fit(data_rows, data_rows["data_vs_batch"]),
     }
+
+
+def pytest_collection_modifyitems(config, items):
+    """Property-based and fuzz tests (hypothesis) are ``slow``: CI runs them second.
+
+    The default run (``pytest -q``, the README's command, ``-m 'not slow'`` in
+    pyproject's addopts) keeps under 3 minutes on 2 cores; ``.ci/run`` then runs
+    ``pytest -q -m slow``: the hypothesis tests, the fuzz, worker-process and
+    subprocess suites and the zoo runs, each marked ``@pytest.mark.slow`` in its file.
+    """
+    for item in items:
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            item.add_marker(pytest.mark.slow)

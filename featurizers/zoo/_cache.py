@@ -24,6 +24,8 @@ from pathlib import Path
 
 import torch
 
+from sklearn_mdtree._files import open_regular
+
 __all__ = ["ZooCacheWarning", "default_cache_dir"]
 
 
@@ -122,6 +124,22 @@ class Cache:
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    def _open_entry(self, path):
+        """The entry's file opened for reading, or None if there is none.
+
+        An entry that is not a regular file (a folder, a FIFO, a device) is neither
+        read (a FIFO would block for ever) nor replaced: a one-line FileExistsError.
+        """
+        try:
+            return open_regular(path, "zoo cache entry", error=_NotAnEntry)
+        except FileNotFoundError:
+            return None
+        except _NotAnEntry as exc:
+            raise FileExistsError(
+                f"{exc} The zoo reads and replaces only regular files in its cache: remove "
+                "it, or pass another cache_dir (cache_dir=False: no cache)."
+            ) from None
+
     def _unusable(self, path, why):
         warnings.warn(
             f"Zoo cache: {path} {why}; recomputing it (the file will be replaced).",
@@ -137,10 +155,12 @@ class Cache:
             return None
         text, key = meta_key(meta)
         path = self._path("models", key, ".pt")
-        if not path.exists():
+        handle = self._open_entry(path)
+        if handle is None:
             return None
         try:
-            entry = torch.load(path, map_location="cpu", weights_only=True)
+            with handle:
+                entry = torch.load(handle, map_location="cpu", weights_only=True)
         except Exception as exc:  # any unreadable file is recomputed, never trusted
             self._unusable(path, f"cannot be read ({type(exc).__name__})")
             return None
@@ -176,10 +196,11 @@ class Cache:
             return None
         text, key = meta_key(meta)
         path = self._path("features", key, ".csv")
-        if not path.exists():
+        handle = self._open_entry(path)
+        if handle is None:
             return None
         try:
-            with open(path, newline="", encoding="utf-8") as f:
+            with io.TextIOWrapper(handle, newline="", encoding="utf-8") as f:
                 rows = list(csv.DictReader(f))
             if len(rows) != 1:
                 raise ValueError(f"{len(rows)} rows")
@@ -203,6 +224,10 @@ class Cache:
         writer.writerow({"meta": text, **{k: _fmt(v) for k, v in values.items()}})
         data = buffer.getvalue().encode("utf-8")
         self._write(self._path("features", key, ".csv"), lambda f: f.write(data))
+
+
+class _NotAnEntry(Exception):
+    pass
 
 
 def _fmt(value):

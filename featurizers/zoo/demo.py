@@ -176,14 +176,16 @@ def _cached_curves(table, transfers, cache_root, n_jobs, verbose):
     from sklearn_mdtree._version import __version__
     from sklearn_mdtree.compare import learning_curves
 
-    from ._cache import ZooCacheWarning
+    from ._cache import Cache, ZooCacheWarning
 
     h = hashlib.sha256(table.to_csv(index=False).encode())
     h.update(repr([(t, __version__) for t in transfers]).encode())
     path = None if cache_root is None else Path(cache_root) / "curves" / f"{h.hexdigest()}.csv"
-    if path is not None and path.exists():
+    handle = None if path is None else Cache(cache_root)._open_entry(path)
+    if handle is not None:
         try:
-            curves = pd.read_csv(path)
+            with handle:
+                curves = pd.read_csv(handle)
             curves["scores"] = [tuple(map(float, s.split(";"))) for s in curves["scores"]]
             if list(curves.columns) == ["transfer", "task", "method", "k", "mean", "std",
                                         "scores"]:

@@ -199,9 +199,15 @@ def _retrieve(filename, folder, searched):
             f"{expected}, and was discarded ({exc})."
         ) from None
     except OSError as exc:  # includes requests' connection errors
+        # One error, not the chain of urllib3 / requests / pooch tracebacks (98 lines
+        # in a notebook): its first line is the cause.
+        cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if len(cause) > 200:
+            cause = cause[:197] + "..."
         raise OSError(
-            _missing_message(filename, searched, f"the download failed ({exc})")
-        ) from exc
+            _missing_message(filename, searched,
+                             f"the download failed ({type(exc).__name__}: {cause})")
+        ) from None
     return Path(path)
 
 

@@ -159,10 +159,12 @@ def _check_document(doc, source):
             f"{source} is not a fitted MD tree document: expected a JSON object with "
             f"\"format\": \"{FORMAT}\"."
         )
-    if doc.get("format_version") != FORMAT_VERSION:
+    version = doc.get("format_version")
+    if type(version) is not int or version != FORMAT_VERSION:  # not True, not 1.0
+        shown = json.dumps(version) if isinstance(version, (bool, float)) else repr(version)
         raise ValueError(
-            f"{source} has format_version {doc.get('format_version')!r}; this version of "
-            f"sklearn-mdtree reads {FORMAT_VERSION}."
+            f"{source} has format_version {shown} ({type(version).__name__}); this version "
+            f"of sklearn-mdtree reads the integer {FORMAT_VERSION}."
         )
     check_document(doc, source)  # every field tree_from_dict reads
 
@@ -334,9 +336,17 @@ class PretrainedTree:
         """Read a JSON document of :func:`tree_to_dict` from ``path``.
 
         Nothing is unpickled. A file that is not a complete, consistent document
-        (cut short, edited into a tree that would answer differently from the one it
-        describes, NaN or infinite numbers, repeated keys, another format or version)
-        raises a ValueError of one line naming the file and the field.
+        (cut short, fields that contradict each other -- a threshold outside its
+        bounds, leaf labels that disagree with the recorded class weights, splits on
+        features the document does not name -- NaN or infinite numbers, repeated
+        keys, another format or version) raises a ValueError of one line naming the
+        file and the field.
+
+        A consistent edit is not detected: a threshold moved *inside* its bounds
+        describes another valid tree, which is loaded and answers as that tree. The
+        document carries no signature (a hash stored beside the fields could be
+        recomputed by whoever edits them); to make sure a file is one you know,
+        compare its SHA-256 with the one you recorded.
         """
         source = f"The tree file {str(Path(path))!r}"
         document = read_document(path)

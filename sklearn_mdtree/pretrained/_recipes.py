@@ -21,8 +21,8 @@ from .._classes import MDTreeClassifier
 from ..model_selection import _training_rows
 from ._io import tree_to_dict
 
-__all__ = ["RECIPES", "ZOO_TABLE", "fit_document", "read_zoo_table", "table_csv",
-           "training_rows"]
+__all__ = ["RECIPES", "ZOO_TABLE", "fit_document", "machine_provenance", "read_zoo_table",
+           "table_csv", "training_rows"]
 
 #: File name of the default zoo's feature table in the package's ``data`` folder.
 ZOO_TABLE = "digits-zoo-features.csv"
@@ -72,10 +72,22 @@ def training_rows(frame, label, source=_F):
     F') whose ``label`` is not ``"optimal"`` -- for F, what ``mdtree diagnose
     --scheme all`` fits on (both through
     :func:`sklearn_mdtree.model_selection._training_rows`). For a user's table
-    (``source="user"``), every row whose label is not ``"optimal"``.
+    (``source="user"``), every row whose label is not ``"optimal"``, which must hold two
+    classes (a ValueError otherwise: a tree fitted on one class answers it for every
+    model).
     """
     by_collection = "collection" in frame.columns and source != "user"
-    return frame.iloc[_training_rows(frame, label=label, by_collection=by_collection)]
+    rows = frame.iloc[_training_rows(frame, label=label, by_collection=by_collection)]
+    if source == "user":
+        classes = pd.unique(rows[label])
+        if len(classes) == 1:
+            raise ValueError(
+                f"The {label!r} column of the table to fit on must hold two classes among "
+                f"its rows that are not 'optimal'; all {len(rows)} are {classes[0]!r}, so a "
+                f"tree fitted on it would answer {classes[0]!r} for every model. Add "
+                "configurations of the other class."
+            )
+    return rows
 
 
 def table_csv(frame):
@@ -108,6 +120,48 @@ def read_zoo_table(text=None):
     return pd.read_csv(io.StringIO(text))
 
 
+def machine_provenance():
+    """What a zoo run's floats depend on: the CPU model and the numeric libraries.
+
+    SGD over thousands of steps is chaotic: another CPU (other SIMD kernels, so
+    other roundings) or another torch or numpy gives other rows of the zoo's table.
+    Recorded beside the table (``provenance["table_machine"]`` of the digits
+    documents) by ``benchmarks/make_pretrained.py``, so that a test can tell whether
+    a fresh run must give the shipped rows bit for bit.
+
+    Returns
+    -------
+    machine : dict of str
+        ``cpu``, ``machine``, ``system``, ``python``, ``numpy``, ``torch``
+        (``None`` without torch).
+    """
+    import platform
+
+    import numpy as np
+
+    cpu = None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            cpu = next((line.split(":", 1)[1].strip() for line in handle
+                        if line.lower().startswith("model name")), None)
+    except OSError:
+        pass
+    try:
+        import torch
+
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = None
+    return {
+        "cpu": cpu or platform.processor() or None,
+        "machine": platform.machine(),
+        "system": platform.system(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch_version,
+    }
+
+
 def _provenance(recipe, frame):
     if recipe["source"] == _F:
         from ..datasets._registry import COLLECTION_FILES, REGISTRY
@@ -134,7 +188,7 @@ def _provenance(recipe, frame):
     }
 
 
-def fit_document(name, frame):
+def fit_document(name, frame, *, table_machine=None):
     """Fit the tree ``name`` on ``frame`` and return its document.
 
     Parameters
@@ -145,6 +199,9 @@ def fit_document(name, frame):
         The source table: both public collections stacked (``fetch_model_diagnosis
         ("both").frame``) or F alone for the F trees; the zoo's labelled feature
         table for the digits trees.
+    table_machine : dict, default=None
+        For the digits trees: :func:`machine_provenance` of the run that made the
+        zoo's table, recorded as ``provenance["table_machine"]``.
 
     Returns
     -------
@@ -155,10 +212,13 @@ def fit_document(name, frame):
     train = training_rows(frame, recipe["label"], recipe["source"])
     tree = MDTreeClassifier(recipe["preset"], bounds=recipe["bounds"])
     tree.fit(train, train[recipe["label"]])
+    provenance = _provenance(recipe, frame)
+    if table_machine is not None and recipe["source"] == _ZOO:
+        provenance["table_machine"] = dict(table_machine)
     return tree_to_dict(
         tree,
         train,
         name=name,
         description=recipe["description"],
-        provenance=_provenance(recipe, frame),
+        provenance=provenance,
     )

@@ -7,8 +7,10 @@ reads it without ever unpickling, refusing what JSON itself lets through silentl
 the last would win), and :func:`check_document` checks every field that
 :func:`~sklearn_mdtree.pretrained.tree_from_dict` reads, so that a bad document is
 one ValueError naming the field (``hierarchy.root.right.threshold``), never a raw
-``KeyError`` or ``TypeError`` from deep inside, and never a tree that answers
-differently from the one described.
+``KeyError`` or ``TypeError`` from deep inside, and never a tree whose fields
+contradict each other. An edit that keeps the fields consistent (a threshold moved
+inside its bounds) is another valid tree and is read as such: the documents are not
+signed.
 """
 
 from __future__ import annotations
@@ -65,6 +67,21 @@ def _finite_floats(text):
     return value
 
 
+#: Most digits of a JSON integer read (beyond float64 anyway; Python
+#: refuses to convert integers of more than 4300 digits with its own message).
+_MAX_INT_DIGITS = 1000
+
+
+def _bounded_ints(text):
+    digits = len(text.lstrip("-"))
+    if digits > _MAX_INT_DIGITS:
+        raise _Invalid(
+            f"the integer {text[:12]}... has {digits} digits (a fitted tree's numbers have "
+            f"at most {_MAX_INT_DIGITS})"
+        )
+    return int(text)
+
+
 def read_document(path):
     """The JSON document in the file ``path``, or a one-line ValueError naming the file.
 
@@ -83,8 +100,10 @@ def read_document(path):
             f"The tree file {source} is not a regular file (a folder, FIFO, device or "
             "socket)."
         )
-    try:
-        with open(path, "rb") as handle:
+    from .._files import open_regular
+
+    try:  # O_NONBLOCK and fstat: a file swapped for a FIFO since the stat is refused too
+        with open_regular(path, "tree file") as handle:
             content = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise ValueError(f"Could not read the tree file {source}: {exc}") from None
@@ -99,7 +118,8 @@ def read_document(path):
         raise ValueError(f"The tree file {source} is not UTF-8 text: {exc}") from None
     try:
         return json.loads(text, parse_constant=_refuse_constant,
-                          object_pairs_hook=_unique_keys, parse_float=_finite_floats)
+                          object_pairs_hook=_unique_keys, parse_float=_finite_floats,
+                          parse_int=_bounded_ints)
     except _Invalid as exc:
         raise ValueError(f"The tree file {source} is not valid: {exc}.") from None
     except json.JSONDecodeError as exc:

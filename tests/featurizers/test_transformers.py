@@ -368,6 +368,7 @@ def test_a_row_does_not_depend_on_the_form_of_the_data(groups):
 # n_jobs
 
 
+@pytest.mark.slow
 def test_n_jobs_gives_the_rows_of_one_job(groups, cnn_group, broken):
     featurizer = LossLandscapeFeaturizer(ALL, random_state=0, **FAST)
     data = groups + [cnn_group, broken]
@@ -399,6 +400,7 @@ def test_warnings_of_workers_come_back_from_where_they_arose(groups):
         clone(featurizer).set_params(n_jobs=2).transform(groups)
 
 
+@pytest.mark.slow
 def test_n_jobs_raises_for_the_first_failing_group_in_order(groups):
     # Minus the cross-entropy: both groups' mean traces are negative, in the workers.
     featurizer = LossLandscapeFeaturizer(
@@ -416,6 +418,7 @@ def test_n_jobs_raises_for_the_first_failing_group_in_order(groups):
             clone(featurizer).set_params(nonpositive="raise").transform(groups)
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 def test_n_jobs_with_on_nan_raise_stops_without_other_warnings(broken, groups):
     featurizer = LossLandscapeFeaturizer(["train_loss"], on_nan="raise", n_jobs=2, verbose=0)

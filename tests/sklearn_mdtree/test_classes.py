@@ -72,6 +72,7 @@ def test_exhaustive_beats_brent_on_average_and_with_fewest_models(stacked):
     assert exhaustive >= brent + 4
 
 
+@pytest.mark.slow
 def test_every_md_tree_curve_of_the_paper(stacked):
     """Figures 3a-c, 6a-b, 24 and 28: every point within 0.01 of the paper."""
     brent_only = [dataclasses.replace(fig, methods=(BRENT,)) for fig in FIGURES]

@@ -82,6 +82,7 @@ def test_compare_owns_its_methods_and_settings_and_never_loads_the_paper():
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.slow
 def test_import_stays_torch_free():
     code = "import sys, sklearn_mdtree.compare; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -188,6 +188,7 @@ def test_tree_file_options_are_checked(tmp_path, document):
 
 # -- each kind of hostile tree file ----------------------------------------------------------
 
+@pytest.mark.slow
 def test_tree_file_cut_at_every_position(tmp_path, document):
     # every position through the CLI's loader, every 16th through the whole command
     content = compact(document)
@@ -211,6 +212,7 @@ def test_tree_file_cut_at_every_position(tmp_path, document):
     assert pd.read_csv(io.StringIO(result[1]))["q1_label"].tolist() == expected
 
 
+@pytest.mark.slow
 def test_shipped_tree_file_cut_at_every_position(tmp_path):
     content = (SHIPPED / "cifar10-resnet18-q1.json").read_bytes()
     path = tmp_path / "tree.json"

@@ -111,7 +111,8 @@ def test_round_trip_of_any_fitted_tree(preset, search):
 
 def test_round_trip_single_class_and_numeric_labels_and_unnamed_features():
     X, _ = _toy()
-    tree = MDTreeClassifier("q1").fit(X, ["large"] * len(X))
+    with pytest.warns(UserWarning, match="y has one class"):
+        tree = MDTreeClassifier("q1").fit(X, ["large"] * len(X))
     _fitted_equal(tree_from_dict(json.loads(dumps(tree_to_dict(tree)))), tree, X)
     from sklearn_mdtree import Hierarchy, Leaf, Split
 
@@ -171,28 +172,87 @@ def test_shipped_zoo_table_is_the_one_the_digits_documents_name():
 @pytest.mark.parametrize("name", ZOO_TREES)
 def test_shipped_zoo_trees_equal_a_fresh_fit_on_the_shipped_table(name):
     shipped = json.loads(_data_folder().joinpath(f"{name}.json").read_text(encoding="utf-8"))
-    fresh = json.loads(dumps(fit_document(name, read_zoo_table())))
+    machine = shipped["provenance"].get("table_machine")  # recorded since issue 23
+    fresh = json.loads(dumps(fit_document(name, read_zoo_table(), table_machine=machine)))
     assert shipped | {"package_version": None} == fresh | {"package_version": None}
 
 
-#: Two configurations of the default grid, one per collection, the cheapest to train
-#: and featurize of their kind (about 2 s each).
-SPOT_CHECKS = ({"width": 4, "bs": 4, "data_amount": 300, "noise": 0.0},
-               {"width": 16, "bs": 16, "data_amount": 600, "noise": 0.1})
+#: Every 7th row of the shipped zoo table: 26 configurations spread over the whole
+#: grid (7 is prime to the 6 batch sizes and 5 widths, so every value of every axis
+#: appears), about 2 s each.
+SAMPLE_STEP = 7
+#: The grid's own columns: set by the configuration, never by training.
+EXACT_COLUMNS = ("data_amount", "para_amount", "log_data_amount", "log_para_amount",
+                 "log_bs", "width", "bs", "lr", "noise")
+#: Quantiles compared when the table was made on another machine.
+QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+#: Largest move of a quantile allowed, in interquartile ranges of the shipped sample.
+QUANTILE_TOLERANCE_IQR = 0.75
+
+
+def _zoo_sample(table):
+    return table.iloc[::SAMPLE_STEP]
+
+
+def _fresh_rows(zoo, sample, **kwargs):
+    axes = ["width", "bs", "data_amount", "noise"]
+    rows = [zoo.train_zoo(zoo.ZooGrid(**{a: (sample.loc[i, a].item(),) for a in axes}),
+                          cache_dir=False, verbose=0, **kwargs).featurize()
+            for i in sample.index]
+    return pd.concat(rows, ignore_index=True)
+
+
+def _assert_like_shipped(fresh, sample, *, exact):
+    """Rows equal bit for bit (``exact``), else by quantiles (see the test below)."""
+    from sklearn_mdtree.rfi import LABEL_COLUMNS, RFI_COLUMNS
+
+    derived = {"data", *RFI_COLUMNS, *LABEL_COLUMNS}
+    for column in (c for c in fresh.columns if c not in derived):
+        shipped = sample[column]
+        if exact or column in EXACT_COLUMNS or not pd.api.types.is_float_dtype(shipped):
+            assert fresh[column].tolist() == shipped.tolist(), column
+            continue
+        iqr = float(np.subtract(*np.quantile(shipped, [0.75, 0.25])))
+        moved = np.abs(np.quantile(fresh[column], QUANTILES) - np.quantile(shipped, QUANTILES))
+        assert (moved <= QUANTILE_TOLERANCE_IQR * iqr).all(), (
+            column, dict(zip(QUANTILES, (moved / iqr).round(2))))
 
 
 @pytest.mark.slow
-def test_shipped_zoo_table_equals_a_fresh_zoo_run():
+def test_shipped_zoo_table_matches_a_fresh_zoo_run():
     """The shipped table is the default zoo's, as this code trains and featurizes it.
 
     Each row of the zoo's table is computed alone (its models seeded by their
-    configuration and seed, its features by its cache key), so a configuration
-    trained and featurized by itself gives its row of the full table bit for bit:
-    two rows are recomputed here (the full zoo takes minutes). The columns that
-    depend on the rest of the grid (the data level and the labels) are recomputed
-    from the shipped table's own columns, as the zoo computes them.
+    configuration and seed, its features by its cache key), so the rows of a sample
+    of configurations (every 7th, 26) are recomputed here; the columns that depend
+    on the rest of the grid (the data level and the labels) are recomputed from the
+    shipped table's own columns, as the zoo computes them.
+
+    How close a fresh row must be depends on the machine. SGD over 1500 steps is
+    chaotic: a difference in the last bit anywhere grows into another trajectory.
+    On the machine that made the table (its CPU model, torch and numpy, recorded as
+    ``provenance["table_machine"]`` of the digits documents by
+    ``benchmarks/make_pretrained.py``) the rows are equal bit for bit. Elsewhere
+    (an AMD EPYC gave test_acc 19.99 for the shipped 18.98) only the distribution
+    is the zoo's promise, so every loss-landscape and accuracy column of the sample
+    is compared by its 10/25/50/75/90 % quantiles, each within 0.75 interquartile
+    ranges (IQR) of the shipped sample's column; the grid's own columns stay exact.
+
+    The tolerance was measured on the machine that made the table (an "Intel(R)
+    Xeon(R) Processor", torch 2.13.0+cpu, numpy 2.4.6: the sample came out bit for
+    bit) by regenerating the sample under perturbations of the size another CPU brings: the unvectorised
+    training path (another summation order), every initial weight scaled by
+    1 + 2**-22 (about one float32 ulp), and, stronger, other seeds (3, 4, 5) and
+    (6, 7, 8). Single rows moved by up to 1.9 IQR (hessian_e, hessian_t,
+    mode_connectivity; test_acc by up to 0.54 IQR), as chaotic as a new seed; the
+    quantiles moved by at most 0.43 IQR (test_acc's 25 % quantile with the nudged
+    initialisation; 0.42 for hessian_e with other seeds), most by under 0.2. The
+    tolerance, 0.75 IQR, is that largest move with a margin of 1.75 for the 4
+    perturbations seen; a systematic change of the code (a feature of another
+    scale, a broken training) moves the quantiles by more.
     """
     zoo = pytest.importorskip("featurizers.zoo")
+    from sklearn_mdtree.pretrained._recipes import machine_provenance
     from sklearn_mdtree.rfi import LABEL_COLUMNS, RFI_COLUMNS, label_configurations
 
     table = read_zoo_table()
@@ -201,16 +261,13 @@ def test_shipped_zoo_table_equals_a_fresh_zoo_run():
     expected = sorted((c.noise, c.lr, c.data_amount, c.width, c.bs)
                       for c in default.configurations())
     assert sorted(map(tuple, table[grid_columns].to_numpy().tolist())) == expected
+    assert (default.lr, default.seeds, default.steps) == ((0.1,), (0, 1, 2), 1500)
+
+    sample = _zoo_sample(table)
+    made_here = load_tree(ZOO_TREES[0]).provenance.get("table_machine") == (
+        machine_provenance())
+    _assert_like_shipped(_fresh_rows(zoo, sample), sample, exact=made_here)
     derived = {"data", *RFI_COLUMNS, *LABEL_COLUMNS}
-    for config in SPOT_CHECKS:
-        grid = zoo.ZooGrid(**{axis: (value,) for axis, value in config.items()})
-        assert (grid.lr, grid.seeds, grid.steps) == (default.lr, default.seeds, default.steps)
-        fresh = zoo.train_zoo(grid, cache_dir=False, verbose=0).featurize()
-        row = table[(table[list(config)] == pd.Series(config)).all(axis=1)]
-        assert len(row) == 1
-        for column in fresh.columns:
-            if column not in derived:
-                assert fresh[column].iloc[0] == row[column].iloc[0], column
     levels = {n: i + 1 for i, n in enumerate(default.data_amount)}
     assert table["data"].tolist() == [levels[n] for n in table["data_amount"]]
     relabelled = pd.concat([label_configurations(part.drop(columns=list(derived - {"data"})))
@@ -230,3 +287,53 @@ def test_the_document_layout_is_read_by_io_from_schema_never_the_reverse():
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert "_io" not in imported and not any((m or "").endswith("._io") for m in imported)
     assert _io._PARAMS is _schema._PARAMS and _io.FORMAT is _schema.FORMAT
+
+
+def _nudged_mlp(config):
+    from featurizers.zoo import tanh_mlp
+
+    model = tanh_mlp(config)
+    for p in model.parameters():
+        p.data.mul_(1 + 2.0**-22)  # about one float32 ulp: what another CPU's rounding does
+    return model
+
+
+@pytest.mark.slow
+def test_a_zoo_run_that_rounds_differently_passes_the_distribution_check():
+    """Another machine, simulated: the sample trained from initial weights one ulp off.
+
+    Its rows are not the shipped ones (the exact comparison, the suite's old one,
+    fails as it did on an AMD EPYC), but its quantiles are within the tolerance.
+    """
+    zoo = pytest.importorskip("featurizers.zoo")
+    sample = _zoo_sample(read_zoo_table())
+    fresh = _fresh_rows(zoo, sample, model_factory=_nudged_mlp)
+    with pytest.raises(AssertionError):
+        _assert_like_shipped(fresh, sample, exact=True)
+    _assert_like_shipped(fresh, sample, exact=False)
+
+
+def test_the_zoo_table_quantile_check_catches_a_systematic_change():
+    """The quantile comparison is no rubber stamp: a column shifted by 0.8 of its IQR,
+    or spread twice as wide about its median, fails it (the measured perturbations
+    moved the quantiles by at most 0.43 IQR)."""
+    sample = _zoo_sample(read_zoo_table())
+    for column in ("test_acc", "hessian_t", "mode_connectivity_peak", "CKA"):
+        shipped = sample[column].to_numpy(float)
+        iqr = float(np.subtract(*np.quantile(shipped, [0.75, 0.25])))
+        median = np.median(shipped)
+        for changed in (shipped + 0.8 * iqr, median + 2 * (shipped - median)):
+            moved = np.abs(np.quantile(changed, QUANTILES) - np.quantile(shipped, QUANTILES))
+            assert (moved > QUANTILE_TOLERANCE_IQR * iqr).any(), column
+
+
+def test_the_zoo_table_machine_is_recorded_in_the_digits_documents():
+    from sklearn_mdtree.pretrained._recipes import machine_provenance
+
+    machine = machine_provenance()
+    assert set(machine) == {"cpu", "machine", "system", "python", "numpy", "torch"}
+    assert machine["numpy"] == np.__version__
+    doc = fit_document(ZOO_TREES[0], read_zoo_table(), table_machine=machine)
+    assert doc["provenance"]["table_machine"] == machine
+    # the shipped documents predate the record: a fresh run is compared by distribution
+    assert "table_machine" not in load_tree(ZOO_TREES[0]).provenance

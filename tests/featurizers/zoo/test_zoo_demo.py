@@ -13,6 +13,7 @@ from featurizers.zoo.demo import run_demo  # noqa: E402
 from sklearn_mdtree._cli import main  # noqa: E402
 
 
+@pytest.mark.slow
 def test_help_lists_demo_without_importing_torch():
     code = (
         "import sys; from sklearn_mdtree._cli import build_parser; "

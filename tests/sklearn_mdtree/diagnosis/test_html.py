@@ -190,6 +190,7 @@ GROUPS = pd.DataFrame({"train_error": [2.0, 0.1], "mode_connectivity_peak": [-30
                        "mode_connectivity_peak_se": [3.0, 0.5]}, index=["run-a", "run-b"])
 
 
+@pytest.mark.slow
 def test_diagnosis_report_to_html_and_repr_html(tmp_path):
     import sklearn_mdtree
 
