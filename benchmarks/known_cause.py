@@ -119,6 +119,254 @@ def generate(families=None, *, cache_dir=None, smoke=False, curve_epochs=50, log
     return table, timings
 
 
+# ----------------------------------------------------------------------------- evaluation
+
+ABSTAIN = "abstain"
+
+
+def wilson(successes, n, z=1.96):
+    """Wilson score interval of a proportion: ``(low, high)``; NaN for n = 0.
+
+    >>> [round(v, 3) for v in wilson(6, 8)]
+    [0.409, 0.929]
+    """
+    if n == 0:
+        return math.nan, math.nan
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def report_actions(report):
+    """``(action, flagged)`` per group of a :class:`~sklearn_mdtree.DiagnosisReport`.
+
+    Q2 ``width`` / ``data`` -> widen / more data; otherwise Q1 ``small`` (temperature
+    too low) -> raise temperature, ``large`` -> lower temperature; flagged when the
+    report marks the group out of the tree's domain.
+    """
+    out = []
+    for g in report:
+        if g.q2 is not None and g.q2.label in ("width", "data"):
+            action = "widen" if g.q2.label == "width" else "more data"
+        else:
+            action = "raise temperature" if g.q1.label == "small" else "lower temperature"
+        out.append((action, bool(g.out_of_domain)))
+    return out
+
+
+def _diagnosed(table, **kwargs):
+    """Route a table through :func:`sklearn_mdtree.diagnose`, row by row when a row fails."""
+    import sklearn_mdtree
+
+    def run(frame):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return report_actions(sklearn_mdtree.diagnose(frame, warn=False, **kwargs))
+
+    try:
+        pairs = run(table)
+    except (ValueError, TypeError):
+        pairs = []
+        for i in range(len(table)):
+            try:
+                pairs += run(table.iloc[[i]])
+            except (ValueError, TypeError):
+                pairs.append((ABSTAIN, True))  # the route refused the group
+    return pd.DataFrame(pairs, columns=["action", "flagged"], index=table.index)
+
+
+def shipped_route(name):
+    """The shipped trees of a family (``tree=name``), Q1 and its Q2."""
+    def route(table):
+        return _diagnosed(table, tree=name)
+    route.__name__ = f"shipped {name}"
+    return route
+
+
+_F_TREES = {}
+
+
+def _f_tree():
+    """The default route of ``mdtree diagnose``: Q1 (``q1``, Brent) fitted on all of F."""
+    if "q1" not in _F_TREES:
+        from sklearn_mdtree import MDTreeClassifier
+        from sklearn_mdtree.datasets import fetch_model_diagnosis
+        from sklearn_mdtree.model_selection import _training_rows
+        from sklearn_mdtree.pretrained import PretrainedTree
+
+        os.environ.setdefault("SKLEARN_MDTREE_DATA", "/work/shared/data/model_diagnosis")
+        frame = fetch_model_diagnosis("both").frame
+        rows = _training_rows(frame, "all", 8, label="bs_failure", seed=42)
+        train = frame.iloc[rows]
+        q1 = MDTreeClassifier("q1", threshold_search="brent").fit(train, train["bs_failure"])
+        _F_TREES["q1"] = PretrainedTree.from_estimator(q1, train, name="q1 fitted on F")
+    return _F_TREES["q1"]
+
+
+def f_route(table):
+    """Fit on F at run time (the default of ``mdtree diagnose``), with F's domain check."""
+    return _diagnosed(table, tree=_f_tree(), q2_tree=None)
+
+
+def q_labels(table):
+    """The paper's label columns from measured gains: ``bs_failure``, ``width_vs_batch``.
+
+    ``bs_failure``: ``small`` (too cold) when raising the temperature gains more than
+    lowering it, else ``large``; ``optimal`` for groups labelled "none".
+    ``width_vs_batch``: ``width`` when the measured label is to widen, else ``batch``.
+    """
+    raise_gain = np.where(table["knob"] == "learning rate", table["gain_knob_up"],
+                          table["gain_knob_down"])
+    lower_gain = np.where(table["knob"] == "learning rate", table["gain_knob_down"],
+                          table["gain_knob_up"])
+    q1 = np.where(np.nan_to_num(raise_gain, nan=-np.inf) >= np.nan_to_num(lower_gain,
+                                                                         nan=-np.inf),
+                  "small", "large").astype(object)
+    q1[table["action"].to_numpy() == "none"] = "optimal"
+    q2 = np.where(table["action"] == "widen", "width", "batch").astype(object)
+    q2[table["action"].to_numpy() == "none"] = "optimal"
+    return table.assign(bs_failure=q1, width_vs_batch=q2)
+
+
+def by_family(fit_predict):
+    """Leave one group out within its family: ``fit_predict(train, test) -> (action, flagged)``."""
+    def route(table):
+        out = []
+        for index in table.index:
+            same = table[table["family"] == table.at[index, "family"]]
+            out.append(fit_predict(same.drop(index), table.loc[[index]]))
+        return pd.DataFrame(out, columns=["action", "flagged"], index=table.index)
+    return route
+
+
+def _own_table(train, test):
+    train = q_labels(train)
+    try:
+        return tuple(_diagnosed(test, fit_on=train).iloc[0])
+    except (ValueError, TypeError):
+        return ABSTAIN, True
+
+
+def _constant(train, test):
+    return train["action"].mode().iloc[0], False
+
+
+def _tree(features):
+    from sklearn.tree import DecisionTreeClassifier
+
+    def fit_predict(train, test):
+        X = train[features].fillna(train[features].median())
+        tree = DecisionTreeClassifier(random_state=0).fit(X, train["action"])
+        x = test[features].fillna(train[features].median())
+        return tree.predict(x)[0], False
+    return fit_predict
+
+
+def other_families(fit_predict):
+    """Fitted on the other families' groups."""
+    def route(table):
+        out = []
+        for index in table.index:
+            family = table.at[index, "family"]
+            out.append(fit_predict(table[table["family"] != family], table.loc[[index]]))
+        return pd.DataFrame(out, columns=["action", "flagged"], index=table.index)
+    return route
+
+
+TREE_FEATURES = ["train_error", "train_loss", "mode_connectivity_peak", "hessian_t", "CKA"]
+
+#: name -> (kind, route); a route maps the whole table to ``action`` and ``flagged``.
+ROUTES = {
+    "shipped digits-mlp": ("route", shipped_route("digits-mlp")),
+    "shipped cifar10-resnet18": ("route", shipped_route("cifar10-resnet18")),
+    "fit on F (default)": ("route", f_route),
+    "fit on own table (LOGO)": ("route", by_family(_own_table)),
+    "constant (LOGO)": ("baseline", by_family(_constant)),
+    "Valid+DT (LOGO)": ("baseline", by_family(_tree(VALID))),
+    "free DT, landscape (LOGO)": ("baseline", by_family(_tree(TREE_FEATURES))),
+    "free DT, landscape + weights (LOGO)": (
+        "baseline", by_family(_tree([*TREE_FEATURES, "weight_norm_ratio",
+                                     "weight_displacement"]))),
+    "free DT, landscape + weights (other families)": (
+        "baseline", other_families(_tree([*TREE_FEATURES, "weight_norm_ratio",
+                                          "weight_displacement"]))),
+}
+
+
+def score(table, verdicts):
+    """Coverage, accuracy of the verdicts given, wrong unflagged share, reproducibility."""
+    truth = table["action"]
+    given = (verdicts["action"] != ABSTAIN) & ~verdicts["flagged"].astype(bool)
+    right = verdicts["action"] == truth
+    n, k = len(table), int(given.sum())
+    correct = int((right & given).sum())
+    low, high = wilson(correct, k)
+    return {
+        "groups": n,
+        "coverage": k / n if n else math.nan,
+        "right": correct,
+        "given": k,
+        "accuracy": correct / k if k else math.nan,
+        "low": low,
+        "high": high,
+        "wrong_unflagged": int((~right & given).sum()) / n if n else math.nan,
+        "accuracy_all": float(right.mean()) if n else math.nan,
+        "reproducibility": float((table["repro_action"] == truth).mean()) if n else math.nan,
+    }
+
+
+def _pct(x):
+    return "-" if not isinstance(x, (int, float)) or math.isnan(x) else f"{100 * x:.0f}"
+
+
+def evaluate(table, routes=None):
+    """Run every route on the table; markdown: per family and pooled, per route."""
+    routes = ROUTES if routes is None else routes
+    results = {}
+    for name, (kind, route) in routes.items():
+        start = time.perf_counter()
+        verdicts = route(table)
+        results[name] = (kind, verdicts, time.perf_counter() - start)
+    families = list(dict.fromkeys(table["family"]))
+    lines = ["# Known-cause evaluation", "",
+             f"{len(table)} groups, {len(families)} families; labels: one-step RFI from 6 "
+             "seeds (2-SE rule); reproducibility: the share of groups whose label 6 other "
+             "seeds reproduce. Coverage: groups given an unflagged verdict. Accuracy: of "
+             "those verdicts, with a Wilson 95% interval. Wrong unflagged: share of all "
+             "groups. Accuracy (all): every answer, flagged or not.", ""]
+    for family in [*families, "pooled"]:
+        rows = table if family == "pooled" else table[table["family"] == family]
+        counts = rows["action"].value_counts().to_dict()
+        lines += [f"## {family} ({len(rows)} groups; labels {counts}; "
+                  f"reproducibility {_pct(score(rows, rows[['action']].assign(flagged=False))['reproducibility'])}%)",
+                  "",
+                  "| route | kind | coverage % | right / given | accuracy % [95% CI] | "
+                  "wrong unflagged % | accuracy (all) % |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for name, (kind, verdicts, _) in results.items():
+            s = score(rows, verdicts.loc[rows.index])
+            lines.append(
+                f"| {name} | {kind} | {_pct(s['coverage'])} | {s['right']} / {s['given']} | "
+                f"{_pct(s['accuracy'])} [{_pct(s['low'])}, {_pct(s['high'])}] | "
+                f"{_pct(s['wrong_unflagged'])} | {_pct(s['accuracy_all'])} |")
+        lines.append("")
+    lines += ["## Verdicts per group", "",
+              "| group | intended | label | second seeds | "
+              + " | ".join(results) + " |",
+              "| --- | --- | --- | --- | " + " | ".join("---" for _ in results) + " |"]
+    for index in table.index:
+        cells = []
+        for _, verdicts, _ in results.values():
+            a, f = verdicts.at[index, "action"], bool(verdicts.at[index, "flagged"])
+            cells.append(f"{a}{' (flag)' if f else ''}")
+        lines.append(f"| {index} | {table.at[index, 'intended']} | {table.at[index, 'action']} "
+                     f"| {table.at[index, 'repro_action']} | " + " | ".join(cells) + " |")
+    lines += ["", "Route times: " + ", ".join(f"{k} {t:.1f} s" for k, (_, _, t) in
+                                               results.items()), ""]
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.known_cause",
                                      description=__doc__.split("\n\n")[0])
