@@ -287,11 +287,15 @@ ROUTES = {
     "fit on F (default)": ("route", f_route),
     "fit on own table (LOGO)": ("route", by_family(_own_table)),
     "constant (LOGO)": ("baseline", by_family(_constant)),
+    "constant (other families)": ("baseline", other_families(_constant)),
     "Valid+DT (LOGO)": ("baseline", by_family(_tree(VALID))),
     "free DT, landscape (LOGO)": ("baseline", by_family(_tree(TREE_FEATURES))),
     "free DT, landscape + weights (LOGO)": (
         "baseline", by_family(_tree([*TREE_FEATURES, "weight_norm_ratio",
                                      "weight_displacement"]))),
+    "free DT, landscape + weights + data fraction (LOGO)": (
+        "baseline", by_family(_tree([*TREE_FEATURES, "weight_norm_ratio",
+                                     "weight_displacement", "data_fraction"]))),
     "free DT, landscape + weights (other families)": (
         "baseline", other_families(_tree([*TREE_FEATURES, "weight_norm_ratio",
                                           "weight_displacement"]))),
