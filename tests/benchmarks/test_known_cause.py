@@ -92,3 +92,17 @@ def test_smoke_run_on_a_tiny_grid(known_cause, tmp_path):
     # a second run reads the cache
     assert known_cause.main(["--smoke", "--families", "digits-relu-mlp", "--out",
                              str(tmp_path), "--curve-epochs", "1", "--stage", "generate"]) == 0
+
+
+def test_generator_refuses_a_grid_without_every_failure_source(known_cause, monkeypatch,
+                                                              tmp_path):
+    from benchmarks import _known_cause_families as families
+
+    family, bases = families.smoke_bases("digits-relu-mlp")
+    without = [(c, s) for c, s in bases if s != "well tuned"]
+    monkeypatch.setattr(families, "smoke_bases", lambda name: (family, without))
+    with pytest.raises(ValueError) as info:
+        known_cause.generate(["digits-relu-mlp"], cache_dir=tmp_path, smoke=True)
+    assert str(info.value) == ("The 'bases of digits-relu-mlp' parameter must hold at least 1 "
+                               "configuration with failure source 'well tuned'; got 0.")
+    assert not (tmp_path / "models").exists()  # refused before any training
