@@ -87,6 +87,11 @@ def test_smoke_run_on_a_tiny_grid(known_cause, tmp_path):
     assert {"action", "repro_action", "gain_width_up", "gain_se_width_up", "n_diverged",
             "n_stalled", "weight_norm_ratio", "weight_norm_ratio_se", "test_error",
             "data_fraction", "chance_error", "hessian_t_se"} <= set(table.columns)
+    trainings = pd.read_csv(tmp_path / "known_cause_smoke_trainings.csv")
+    assert {"base", "move", "seed_set", "seed", "test_error", "diverged", "stalled",
+            "displacement"} <= set(trainings.columns)
+    assert set(trainings["seed_set"]) == {"label", "repro"}
+    assert set(trainings["base"]) == set(table.index)
     text = (tmp_path / "known_cause_smoke.md").read_text()
     assert "| fit on F (default) |" in text and "reproducibility" in text
     # a second run reads the cache
