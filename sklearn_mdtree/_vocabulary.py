@@ -24,6 +24,11 @@ LOSS_LANDSCAPE_FEATURES = (
     "CKA",
 )
 
+#: Optional features of the weights' movement (``featurizers.weights``): the ratio of
+#: their norm to a fresh initialisation's, and their displacement from the group's
+#: initial weights. Not in the public collections.
+WEIGHT_FEATURES = ("weight_norm_ratio", "weight_displacement")
+
 #: The features computed on pairs of a group's models (two or more seeds needed).
 PAIRWISE_FEATURES = ("mode_connectivity_peak", "mode_connectivity", "CKA")
 

@@ -26,12 +26,21 @@ CONNECTIVITY = [
     "recompute_bn_statistics",
 ]
 HESSIAN = [
+    "HessianBlock",
     "HessianOperator",
+    "density_on_grid",
+    "hessian_layer_sharpness",
+    "hessian_spectral_density",
     "hessian_top_eigenvalue",
+    "hessian_top_eigenvalues",
     "hessian_trace",
     "hutchinson_trace",
+    "layer_sharpness",
     "pyhessian_trace",
+    "spectral_density",
+    "spectral_moments",
     "top_eigenvalue",
+    "top_eigenvalues",
     "trace_and_top_eigenvalue",
     "xtrace",
 ]
