@@ -8,8 +8,8 @@
   move helps (``"optimal"`` / ``"none"``);
 - :func:`verdict_confidence`: the probability that the verdict is right, from the
   measurement noise and the regime's measured accuracy;
-- :class:`TreeValidity` / :func:`is_shippable`: a shipped tree's held-out accuracy
-  beside a constant answer and Valid+DT.
+- :func:`tree_evidence`: the regime accuracy and keep-as-is records of a tree file
+  (a shipped tree's held-out validity is :mod:`._shipping`'s).
 
 Accuracies are fractions in [0, 1]. Every interval is the equal-tailed 95% interval
 of the Beta(1 + k, 1 + n - k) posterior of a proportion after k successes in n
@@ -22,7 +22,7 @@ from __future__ import annotations
 import warnings
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
@@ -34,10 +34,9 @@ __all__ = [
     "KeepAsIs",
     "LeafAccuracy",
     "RegimeAccuracy",
-    "TreeValidity",
-    "is_shippable",
     "keep_as_is",
     "keep_as_is_by_leaf",
+    "tree_evidence",
     "posterior_interval",
     "regime_accuracy",
     "should_abstain",
@@ -138,6 +137,21 @@ class LeafAccuracy:
         """The interval's lower end exceeds the baseline."""
         return self.interval[0] > self.baseline
 
+    def to_dict(self):
+        """Plain JSON types (a tree file's ``regime_accuracy.leaves`` entry)."""
+        return {"leaf": int(self.leaf), "label": self.label, "n": int(self.n),
+                "n_correct": int(self.n_correct),
+                "interval": [float(self.interval[0]), float(self.interval[1])],
+                "baseline": float(self.baseline),
+                "label_counts": {str(k): int(v) for k, v in self.label_counts.items()}}
+
+    @classmethod
+    def from_dict(cls, data):
+        """Read :meth:`to_dict`'s dict."""
+        return cls(int(data["leaf"]), data["label"], int(data["n"]), int(data["n_correct"]),
+                   tuple(float(v) for v in data["interval"]), float(data["baseline"]),
+                   dict(data.get("label_counts") or {}))
+
     def to_text(self):
         """One line: accuracy, interval, baseline."""
         if not self.n:
@@ -196,6 +210,26 @@ class RegimeAccuracy:
     def __getitem__(self, leaf):
         """The :class:`LeafAccuracy` of leaf number ``leaf``."""
         return self.leaves[leaf]
+
+    def to_dict(self):
+        """Plain JSON types (a tree file's ``regime_accuracy``)."""
+        return {"method": f"stratified {self.n_splits}-fold cross-validation, out of fold",
+                "n": int(self.n), "n_correct": int(self.n_correct),
+                "constant_correct": int(self.constant_correct),
+                "majority_label": self.majority_label, "n_splits": int(self.n_splits),
+                "classes": list(self.classes),
+                "leaves": [leaf.to_dict() for leaf in self.leaves]}
+
+    @classmethod
+    def from_dict(cls, data):
+        """Read :meth:`to_dict`'s dict (a ValueError naming the problem otherwise)."""
+        try:
+            return cls(tuple(LeafAccuracy.from_dict(d) for d in data["leaves"]),
+                       int(data["n"]), int(data["n_correct"]), int(data["constant_correct"]),
+                       data["majority_label"], int(data["n_splits"]),
+                       tuple(data.get("classes") or ()))
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ValueError(f"not a regime_accuracy record: {exc!r}") from None
 
     def to_text(self):
         """The overall line, then one line per regime."""
@@ -431,6 +465,22 @@ class KeepAsIs:
     n: int
     counts: dict
 
+    def to_dict(self):
+        """Plain JSON types (a tree file's ``keep_as_is`` entry; share None when NaN)."""
+        share = None if self.share != self.share else float(self.share)
+        return {"keep": bool(self.keep), "share": share, "n": int(self.n),
+                "counts": {str(k): int(v) for k, v in self.counts.items()}}
+
+    @classmethod
+    def from_dict(cls, data):
+        """Read :meth:`to_dict`'s dict."""
+        try:
+            share = data["share"]
+            return cls(bool(data["keep"]), float("nan") if share is None else float(share),
+                       int(data["n"]), dict(data.get("counts") or {}))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a keep_as_is record: {exc!r}") from None
+
     def to_text(self):
         """One line: keep or not, and the share."""
         if not self.n:
@@ -498,6 +548,38 @@ def keep_as_is_by_leaf(estimator, X, labels, *, keep_labels=KEEP_LABELS):
     leaf = estimator.apply(X)
     return [keep_as_is(labels[leaf == r], keep_labels=keep_labels)
             for r in range(len(estimator.leaf_labels_))]
+
+
+def tree_evidence(estimator, train, labels, *, routed=None, routed_labels=None, cv=5):
+    """What a tree file records about its own trustworthiness, as plain JSON types.
+
+    Parameters
+    ----------
+    estimator : MDTreeClassifier
+        Fitted on ``train, labels``.
+    train : pandas.DataFrame
+        Its training configurations.
+    labels : array-like
+        Their labels.
+    routed, routed_labels : pandas.DataFrame and array-like, default=None
+        The configurations whose labels decide "keep as is" per leaf: the training
+        collection's rows *with* those labelled ``"optimal"`` / ``"none"`` (which
+        the tree is fitted without), routed through the fitted tree. None: the
+        training rows alone (no leaf can then say keep as is).
+    cv : int, default=5
+        Folds of :func:`regime_accuracy`.
+
+    Returns
+    -------
+    evidence : dict
+        ``regime_accuracy`` (:meth:`RegimeAccuracy.to_dict`) and ``keep_as_is``
+        (one :meth:`KeepAsIs.to_dict` per leaf).
+    """
+    accuracy = regime_accuracy(estimator, train, labels, cv=cv)
+    if routed is None:
+        routed, routed_labels = train, labels
+    keep = keep_as_is_by_leaf(estimator, routed, routed_labels)
+    return {"regime_accuracy": accuracy.to_dict(), "keep_as_is": [k.to_dict() for k in keep]}
 
 
 # --------------------------------------------------------------------------------------
@@ -572,105 +654,3 @@ def verdict_confidence(p_path, regime_accuracy, *, leaf=None, verdict=None):
         _refuse("regime_accuracy", "a RegimeAccuracy or a LeafAccuracy",
                 type(regime_accuracy).__name__, TypeError)
     return p * la.posterior_mean
-
-
-# --------------------------------------------------------------------------------------
-# 7. Shipped-tree validity
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TreeValidity:
-    """A shipped tree's measured validity on the transfer it is meant for.
-
-    Attributes
-    ----------
-    tree_accuracy, constant_accuracy : float
-        Held-out accuracy of the tree and of a constant answer (the training
-        majority label), fractions.
-    valid_dt_accuracy : float or None
-        Held-out accuracy of Valid+DT (a free decision tree on validation
-        features), if measured.
-    transfer : str
-        The transfer measured, in words (e.g. ``"few-shot over (data, width) pairs"``).
-    k : int or None
-        The number of training configurations / pairs the tree is meant for.
-    n : int
-        Held-out configurations.
-    interval : tuple of float or None
-        95% interval of ``tree_accuracy`` (None: computed from it and ``n`` by
-        :func:`posterior_interval`).
-    """
-
-    tree_accuracy: float
-    constant_accuracy: float
-    valid_dt_accuracy: float | None
-    transfer: str
-    k: int | None
-    n: int
-    interval: tuple | None = None
-
-    def __post_init__(self):
-        for name in ("tree_accuracy", "constant_accuracy"):
-            _fraction(getattr(self, name), name)
-        if self.valid_dt_accuracy is not None:
-            _fraction(self.valid_dt_accuracy, "valid_dt_accuracy")
-        if isinstance(self.n, bool) or not isinstance(self.n, Integral) or self.n < 1:
-            _refuse("n", "an integer >= 1", self.n)
-        if self.interval is None:
-            object.__setattr__(self, "interval",
-                               posterior_interval(self.tree_accuracy * self.n, self.n))
-        else:
-            lo, hi = self.interval
-            if not 0 <= lo <= hi <= 1:
-                _refuse("interval", "(low, high) with 0 <= low <= high <= 1", self.interval)
-            object.__setattr__(self, "interval", (float(lo), float(hi)))
-
-    def to_dict(self):
-        """Plain JSON types (for a tree file's ``validity``)."""
-        d = asdict(self)
-        d["interval"] = list(self.interval)
-        return d
-
-    @classmethod
-    def from_dict(cls, data):
-        """Read :meth:`to_dict`'s dict (unknown keys refused)."""
-        if not isinstance(data, Mapping):
-            _refuse("data", "a dict of validity fields", type(data).__name__, TypeError)
-        names = {f for f in cls.__dataclass_fields__}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            _refuse("data", f"keys among {sorted(names)}", unknown)
-        data = dict(data)
-        if data.get("interval") is not None:
-            data["interval"] = tuple(data["interval"])
-        return cls(**data)
-
-    def to_text(self):
-        """One line: the tree's accuracy with its interval, and the baselines."""
-        dt = ("" if self.valid_dt_accuracy is None
-              else f", Valid+DT {self.valid_dt_accuracy:.2f}")
-        k = "" if self.k is None else f" at k = {self.k}"
-        return (f"held-out accuracy {self.tree_accuracy:.2f} (95% interval "
-                f"{self.interval[0]:.2f}-{self.interval[1]:.2f}, n = {self.n}) on "
-                f"{self.transfer}{k}; a constant answer {self.constant_accuracy:.2f}{dt}")
-
-
-def is_shippable(validity):
-    """Does the tree clearly beat a constant answer on its held-out set?
-
-    Criterion: the lower end of the tree's 95% accuracy interval lies strictly
-    above the constant answer's held-out accuracy (not merely its point estimate:
-    a tree that beats the constant answer within its noise is not shipped).
-
-    Parameters
-    ----------
-    validity : TreeValidity
-
-    Returns
-    -------
-    shippable : bool
-    """
-    if not isinstance(validity, TreeValidity):
-        _refuse("validity", "a TreeValidity", type(validity).__name__, TypeError)
-    return validity.interval[0] > validity.constant_accuracy

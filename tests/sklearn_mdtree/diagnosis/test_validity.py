@@ -13,13 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sklearn_mdtree import Hierarchy, Leaf, MDTreeClassifier, Split
+from sklearn_mdtree.diagnosis._shipping import TreeValidity, is_shippable
 from sklearn_mdtree.diagnosis._validity import (
     LeafAccuracy,
     RegimeAccuracy,
-    TreeValidity,
-    is_shippable,
     keep_as_is,
+    KeepAsIs,
     keep_as_is_by_leaf,
+    tree_evidence,
     posterior_interval,
     regime_accuracy,
     should_abstain,
@@ -296,3 +297,16 @@ def test_tree_validity_refusals():
     with pytest.raises(TypeError) as e:
         is_shippable({"tree_accuracy": 0.7})
     _one_line(e, "'validity'", "dict")
+
+
+def test_records_round_trip_and_tree_evidence():
+    X, y = _tiny()
+    est = _stump().fit(X, y)
+    acc = regime_accuracy(est, X, y, cv=3)
+    assert RegimeAccuracy.from_dict(acc.to_dict()) == acc
+    routed = pd.concat([X, X.iloc[:3]])
+    labels = list(y) + ["optimal"] * 3
+    doc = tree_evidence(est, X, y, routed=routed, routed_labels=labels, cv=3)
+    assert RegimeAccuracy.from_dict(doc["regime_accuracy"]) == acc
+    assert len(doc["keep_as_is"]) == len(est.leaf_labels_)
+    assert all(KeepAsIs.from_dict(k).to_dict() == k for k in doc["keep_as_is"])
