@@ -54,7 +54,7 @@ from ._kinds import decide, recipe_checks, training_checks, tree_records
 from ._recipe import RecipeWarning
 from ._recommend import _as_frame, recommend
 from ._report import DecisionReport, DiagnosisReport, FeatureReport, GroupReport, VerdictReport
-from ._trees import choose_trees, summary
+from ._trees import choose_trees, not_shipped_note, summary
 from ._wording import (
     _RAISE,
     _borderline_note,
@@ -235,7 +235,8 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
         (``LossLandscapeFeaturizer(return_se=True)``). Other columns are ignored.
     tree : str, PretrainedTree or MDTreeClassifier, default=None
         The Q1 tree. A family name (``"cifar10-resnet18"``, ``"digits-mlp"``:
-        its ``-q1`` tree, and its ``-q2`` tree as ``q2_tree="auto"``), a shipped
+        its ``-q1`` tree, and its ``-q2`` tree as ``q2_tree="auto"`` where one is
+        shipped; ``"digits-mlp"`` has none, see the report's notes), a shipped
         tree name (:func:`sklearn_mdtree.pretrained.available_trees`), a
         :class:`~sklearn_mdtree.pretrained.PretrainedTree`, or any fitted Q1
         :class:`MDTreeClassifier` (its domain is then unknown unless wrapped
@@ -308,6 +309,7 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
     """
     X = _as_frame(X)
     q1, q2 = choose_trees(tree, q2_tree, fit_on)
+    report_notes = [n for n in (not_shipped_note(tree, q2_tree),) if n is not None]
     base = recommend(q1.estimator, X, q2_tree=None if q2 is None else q2.estimator,
                      optimizer_name=optimizer, raise_temperature=_RAISE[optimizer])
     trees = [t for t in (q1, q2) if t is not None]
@@ -353,7 +355,8 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
                                     "q2": None if q2 is None else summary(q2, records[1])},
                            optimizer, float(borderline),
                            estimators={"q1": q1.estimator,
-                                       "q2": None if q2 is None else q2.estimator})
+                                       "q2": None if q2 is None else q2.estimator},
+                           notes=report_notes)
 
 
 def _group_report(rec, q_trees, values, se_row, optimizer, borderline, *, records=None,

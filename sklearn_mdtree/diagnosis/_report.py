@@ -486,8 +486,9 @@ class DiagnosisReport:
     True
     """
 
-    def __init__(self, groups, trees, optimizer, borderline, estimators=None):
+    def __init__(self, groups, trees, optimizer, borderline, estimators=None, notes=()):
         self.groups = tuple(groups)
+        self.notes = tuple(notes)
         self.trees = trees
         self.optimizer = optimizer
         self.borderline = borderline
@@ -594,6 +595,7 @@ class DiagnosisReport:
             "borderline_se": float(self.borderline),
             "confidence_rule": _CONFIDENCE_RULE,
             "verdict_kinds": list(_KIND_WORDS),
+            "notes": list(self.notes),
             "trees": self.trees,
             "groups": [g.to_dict() for g in self.groups],
         }
@@ -623,6 +625,7 @@ class DiagnosisReport:
             lines.append("  Own accuracy: " + (
                 accuracy["text"] if accuracy else "not recorded: its verdicts are not "
                 "weighed by its own error"))
+        lines.extend(f"Note: {n}." for n in self.notes)
         lines.append(
             f"Borderline: a decision within {self.borderline:g} standard errors of its "
             "threshold."

@@ -123,6 +123,22 @@ def measured(estimator, train, labels, routed, routed_labels):
         return {}
 
 
+def not_shipped_note(tree, q2_tree):
+    """A note when a family is diagnosed with Q1 alone because its Q2 tree was not
+    shipped (it did not beat a constant answer on its held-out set); else None."""
+    from ..pretrained import available_trees
+    from ..pretrained._recipes import NOT_SHIPPED
+
+    if not (isinstance(tree, str) and isinstance(q2_tree, str) and q2_tree == "auto"):
+        return None
+    q2 = f"{tree}-q2"
+    if q2 in NOT_SHIPPED and q2 not in available_trees():
+        return (f"Q1 alone: no Q2 tree of the {tree} family beat a constant answer on its "
+                f"held-out set ({q2} is not shipped), so width and data are not weighed "
+                "against the optimizer")
+    return None
+
+
 def choose_trees(tree, q2_tree, fit_on):
     """The ``[q1, q2]`` PretrainedTrees of a diagnosis (``q2`` None: Q1 alone)."""
     from ..pretrained import resolve_family
