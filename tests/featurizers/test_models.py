@@ -48,3 +48,21 @@ def test_pairwise_features_need_two_checkpoints(files):
     data, paths = files
     with pytest.raises(ValueError, match="has 1 checkpoint, but the pairwise"):
         featurize_checkpoints("torch.nn:Linear", [paths["a"][:1]], data, model_kwargs=KWARGS)
+
+
+def test_tables_carry_n_classes_and_the_recipe(files):
+    import json
+    import warnings
+
+    data, paths = files
+    table = featurize_checkpoints("torch.nn:Linear", list(paths.values()), data,
+                                  names=list(paths), model_kwargs=KWARGS, curve_epochs=2)
+    assert table["n_classes"].tolist() == [3, 3]
+    recipe = json.loads(table["feature_recipe"].iloc[0])
+    assert recipe["curve_epochs"] == 2 and recipe["trace_method"] == "deflated"
+    # the digits tree's features used 15 curve epochs: the diagnosis warns, naming it
+    with pytest.warns(sklearn_mdtree.RecipeWarning, match="curve_epochs"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sklearn_mdtree.OutOfDomainWarning)
+            report = sklearn_mdtree.diagnose(table, "digits-mlp")
+    assert any("curve_epochs" in w for w in report[0].warnings)

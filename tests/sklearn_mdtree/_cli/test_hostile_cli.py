@@ -428,7 +428,7 @@ def test_featurize_with_chosen_features_and_bad_names(tmp_path):
     status, out, err = run([*base, "--features", "train_error", "CKA", "--output", str(output)])
     assert status == 0, err
     assert list(pd.read_csv(output, index_col="group").columns) == [
-        "train_error", "CKA", "train_error_se", "CKA_se"]
+        "train_error", "CKA", "train_error_se", "CKA_se", "n_classes", "feature_recipe"]
     output.unlink()
     output.parent.rmdir()
     for extra, message in ((["--name", ""], "distinct, non-empty names"),
