@@ -209,3 +209,24 @@ def test_diagnose_k_for_the_q2_scheme_alone_is_accepted(tmp_path, capsys, monkey
     assert main(["diagnose", str(tmp_path / "m.csv")]) == 2
     assert seen == [3, 8]  # the given k, then the default
     assert "stopped after parsing" in capsys.readouterr().err
+
+
+def test_default_route_and_tree_carry_the_same_verdict_kinds(features_csv, tmp_path, capsys,
+                                                             model_diagnosis_dir):
+    frames = {}
+    for name, extra in (("default", []), ("tree", ["--tree", "cifar10-resnet18"])):
+        output = tmp_path / f"{name}.csv"
+        assert main(["diagnose", str(features_csv), "--id-column", "model", "--format",
+                     "csv", "--output", str(output), *extra]) == 0
+        frames[name] = pd.read_csv(output, index_col="model")
+        assert main(["diagnose", str(features_csv), "--id-column", "model", *extra]) == 0
+        out = capsys.readouterr().out
+        assert len(re.findall(r"^  Verdict: ", out, re.M)) == 3
+        assert "Own accuracy: out of fold" in out
+    for frame in frames.values():
+        assert {"verdict_kind", "abstain_reason", "noise_confidence"} <= set(frame.columns)
+        assert set(frame["verdict_kind"]) <= {"change", "training failed", "keep as is",
+                                              "no reliable diagnosis"}
+    # row a is outside F on both routes: both abstain
+    assert frames["default"].loc["a", "verdict_kind"] == "no reliable diagnosis"
+    assert frames["tree"].loc["a", "verdict_kind"] == "no reliable diagnosis"
