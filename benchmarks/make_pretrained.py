@@ -2,7 +2,11 @@
 
 Each file is the document of :func:`sklearn_mdtree.pretrained._recipes.fit_document`
 written with sorted keys (:func:`sklearn_mdtree.pretrained._io.dumps`), so a rerun on
-the same data rewrites the same bytes. The F trees need the public collections
+the same data rewrites the same bytes. Each document also records the tree's
+out-of-fold accuracy per regime, keep-as-is per leaf, the recipe of its training
+features and its held-out validity on the transfer it is meant for (clean -> noisy
+labels); a tree whose validity does not clearly beat a constant answer
+(``is_shippable``) is not written, and its file is removed. The F trees need the public collections
 (``SKLEARN_MDTREE_DATA`` or the scikit-learn data home). The digits trees are fitted
 on the default zoo's feature table ``digits-zoo-features.csv``, which this script
 writes first from a run of the default zoo of ``featurizers.zoo`` (its cache, or
@@ -27,6 +31,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from sklearn_mdtree.diagnosis._shipping import TreeValidity, is_shippable
 from sklearn_mdtree.pretrained._io import dumps
 from sklearn_mdtree.pretrained._recipes import (
     RECIPES,
@@ -118,8 +123,23 @@ def main(argv=None):
             # the shipped documents record (None if they predate the record)
             machine = (_shipped_table_machine(name) if args.from_table
                        else machine_provenance())
-        text = dumps(fit_document(name, tables[source], table_machine=machine))
-        status |= _compare_or_write(DATA / f"{name}.json", text, args.check)
+        document = fit_document(name, tables[source], table_machine=machine)
+        validity = TreeValidity.from_dict(document["validity"])
+        path = DATA / f"{name}.json"
+        if not is_shippable(validity):
+            # a tree that does not clearly beat a constant answer on its held-out set
+            # is not shipped (its file, if any, is removed)
+            print(f"{name}: NOT SHIPPED: {validity.to_text()}; the lower end of its 95% "
+                  "interval does not exceed the constant answer")
+            if path.exists():
+                if args.check:
+                    print(f"{path.name}: DIFFERS (should not be shipped)")
+                    status = 1
+                else:
+                    path.unlink()
+                    print(f"{path.name}: removed")
+            continue
+        status |= _compare_or_write(path, dumps(document), args.check)
     return int(status)
 
 

@@ -8,6 +8,8 @@ groups in, the :class:`~sklearn_mdtree.DiagnosisReport` out.
 
 from __future__ import annotations
 
+import torch
+
 from sklearn_mdtree._vocabulary import DEFAULT_FEATURES, PAIRWISE_FEATURES
 
 from ._transformers import LossLandscapeFeaturizer
@@ -16,9 +18,31 @@ from .checkpoints import load_model_group
 __all__ = ["diagnose_models", "featurize_checkpoints"]
 
 
+def _n_classes(group):
+    """Distinct labels of a group's training data (NaN when they cannot be read)."""
+    try:
+        labels = torch.cat([y.reshape(-1) for _, y in group._train.batches(4096)])
+        return int(torch.unique(labels).numel())
+    except Exception:  # an unusual dataset: the training check then notes it lacks it
+        return float("nan")
+
+
+def _annotate(table, groups, featurizer):
+    """The table with the ``n_classes`` and ``feature_recipe`` columns the diagnosis
+    reads (its training check, its recipe check)."""
+    from sklearn_mdtree.diagnosis._kinds import recipe_text
+    from sklearn_mdtree.diagnosis._recipe import FeatureRecipe
+
+    table = table.copy()
+    table["n_classes"] = [_n_classes(g) for g in groups]
+    table["feature_recipe"] = recipe_text(FeatureRecipe.from_featurizer(featurizer))
+    return table
+
+
 def featurize_checkpoints(model, checkpoints, train_data, *, names=None, features=None,
                           model_kwargs=None, data_kwargs=None, curve_epochs=50,
-                          n_pairs="all", random_state=0, return_se=True):
+                          n_pairs="all", random_state=0, return_se=True,
+                          **featurizer_params):
     """Loss-landscape features of model groups given as checkpoint files.
 
     Parameters
@@ -38,14 +62,18 @@ def featurize_checkpoints(model, checkpoints, train_data, *, names=None, feature
         ``hessian_t``, ``CKA``).
     model_kwargs, data_kwargs : dict, default=None
         Keyword arguments of the model factory and of a data factory.
-    curve_epochs, n_pairs, random_state, return_se
-        As for :class:`LossLandscapeFeaturizer`.
+    curve_epochs, n_pairs, random_state, return_se, **featurizer_params
+        As for :class:`LossLandscapeFeaturizer` (``hessian_batch_size``,
+        ``trace_method``, ...).
 
     Returns
     -------
     table : pandas.DataFrame
         One row per group, indexed by name (index name ``group``), with each feature
-        and, with ``return_se``, its standard error ``<feature>_se``.
+        and, with ``return_se``, its standard error ``<feature>_se``; then
+        ``n_classes`` (distinct training labels: the diagnosis's training check)
+        and ``feature_recipe`` (the featurizer's settings as compact JSON: the
+        diagnosis's recipe check).
 
     Raises
     ------
@@ -66,11 +94,12 @@ def featurize_checkpoints(model, checkpoints, train_data, *, names=None, feature
             )
         groups.append(load_model_group(model, paths, train_data, model_kwargs=model_kwargs,
                                        data_kwargs=data_kwargs, name=name))
+    featurizer_params.setdefault("verbose", 0)
     featurizer = LossLandscapeFeaturizer(
         features, curve_epochs=curve_epochs, n_pairs=n_pairs, random_state=random_state,
-        return_se=return_se, verbose=0,
+        return_se=return_se, **featurizer_params,
     ).set_output(transform="pandas")
-    table = featurizer.fit_transform(groups)
+    table = _annotate(featurizer.fit_transform(groups), groups, featurizer)
     table.index = list(names)
     table.index.name = "group"
     return table
@@ -102,6 +131,8 @@ def diagnose_models(groups, *, tree=None, q2_tree="auto", fit_on=None, features=
     Returns
     -------
     report : sklearn_mdtree.DiagnosisReport
+        The features carry ``n_classes`` and ``feature_recipe`` columns, so the
+        report's training check and recipe check run.
     """
     from sklearn_mdtree import diagnose
 
@@ -115,7 +146,7 @@ def diagnose_models(groups, *, tree=None, q2_tree="auto", fit_on=None, features=
     featurizer = LossLandscapeFeaturizer(
         list(features or DEFAULT_FEATURES), return_se=True, **featurizer_params
     ).set_output(transform="pandas")
-    table = featurizer.fit_transform(groups)
+    table = _annotate(featurizer.fit_transform(groups), groups, featurizer)
     table.index = names
     table.index.name = "group"
     return diagnose(table, tree, q2_tree=q2_tree, fit_on=fit_on, optimizer=optimizer,

@@ -17,6 +17,7 @@ from ._export import export_text
 # Diagnosing one's own models: pretrained trees, domain of validity, the report
 from ._domain import OutOfDomainWarning
 from .diagnosis import DiagnosisReport
+from .diagnosis._recipe import RecipeWarning
 from .diagnosis._diagnose import diagnose
 
 # The installed distribution's version
@@ -33,5 +34,6 @@ __all__ = [
     "diagnose",
     "DiagnosisReport",
     "OutOfDomainWarning",
+    "RecipeWarning",
     "__version__",
 ]

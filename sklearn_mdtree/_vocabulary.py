@@ -82,4 +82,4 @@ QUESTIONS = {
 
 #: Schema name and version of ``DiagnosisReport.to_dict``.
 SCHEMA = "sklearn-mdtree/diagnosis-report"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2

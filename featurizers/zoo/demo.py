@@ -155,11 +155,32 @@ def _held_out_diagnosis(table):
         f"width_vs_batch={row['width_vs_batch']}",
         "",
         result.to_text().rstrip(),
+        _agreement(result, row),
         "",
         "Q1 tree (Brent, data bounds, fitted on the clean zoo):",
         q1.export_text().rstrip(),
     ]
     return "\n".join(lines)
+
+
+def _agreement(result, row):
+    """One line: whether the diagnosis agrees with the labels the grid measured for this
+    model (printed above it), naming each that it contradicts."""
+    result = result.recommendations[0]
+    wrong = []
+    for question, verdict, column in (("Q1", result.q1, "bs_failure"),
+                                      ("Q2", result.q2, "width_vs_batch")):
+        measured = row[column]
+        if verdict is None or measured == "optimal":
+            continue
+        if verdict.label != measured:
+            wrong.append(f"{question} says {str(verdict.label)!r} where the grid measured "
+                         f"{column}={str(measured)!r}")
+    if wrong:
+        return ("The diagnosis disagrees with this model's measured labels: "
+                + "; ".join(wrong) + ". A tree can be wrong on a configuration it never "
+                "saw: the learning curves above say how often.")
+    return "The diagnosis agrees with this model's measured labels."
 
 
 def _cached_curves(table, transfers, cache_root, n_jobs, verbose):

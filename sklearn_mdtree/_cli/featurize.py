@@ -35,8 +35,9 @@ def add_group_arguments(parser, *, required):
                        "PKG.MODULE:FUNCTION returning a Dataset")
     group.add_argument("--data-kwargs", metavar="JSON", default=None,
                        help="keyword arguments of a data factory, as a JSON object")
-    group.add_argument("--curve-epochs", type=int, default=50,
-                       help="epochs of the connectivity curves (default: 50)")
+    group.add_argument("--curve-epochs", type=int, default=None,
+                       help="epochs of the connectivity curves (default: the --tree's "
+                       "recipe, else 50)")
     group.add_argument("--n-pairs", default="all",
                        help="pairs of models per group for connectivity: an int or "
                        "'all' (default: all, which gives its standard error)")
@@ -54,6 +55,10 @@ def add_parser(sub):
         "errors (<feature>_se) as one CSV row, for `mdtree diagnose FEATURES.csv`.",
     )
     add_group_arguments(feat, required=True)
+    feat.add_argument("--tree", metavar="NAME", default=None,
+                      help="compute the features as this shipped tree's training features "
+                      "were (its recipe: curve epochs, Hessian batch, trace method, ...); "
+                      "options given explicitly still win")
     feat.add_argument("--features", nargs="+", default=None, metavar="NAME",
                       help="features to compute (default: "
                       f"{' '.join(DEFAULT_FEATURES)})")
@@ -85,6 +90,35 @@ def inputs(args):
     return group_inputs(args)
 
 
+#: The featurizer settings a tree's recipe gives, and the option that overrides each.
+_RECIPE_OPTIONS = {"curve_epochs": "curve_epochs", "curve_init": None,
+                   "hessian_batch_size": None, "trace_method": None, "trace_matvecs": None}
+
+
+def recipe_defaults(tree):
+    """The featurizer settings of a tree's ``feature_recipe`` (``{}`` without one), and
+    a note naming them. ``tree`` is a shipped tree or family name, a tree file, or None."""
+    if tree is None:
+        return {}, None
+    from ..pretrained import PretrainedTree, load_tree, resolve_family
+
+    try:
+        if tree.lower().endswith(".json") or os.sep in tree:
+            loaded = PretrainedTree.from_file(tree)
+        else:
+            q1, q2 = resolve_family(tree)
+            loaded = load_tree(q1 or q2)
+    except ValueError as exc:
+        raise CommandError(f"argument --tree: {str(exc).splitlines()[0]}") from None
+    recipe = getattr(loaded, "feature_recipe", None) or {}
+    params = {k: v for k, v in recipe.items() if k in _RECIPE_OPTIONS and v is not None}
+    if not params:
+        return {}, (f"note: tree {loaded.name} records no feature recipe; the featurizer's "
+                    "defaults are used")
+    shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+    return params, f"featurizer settings from tree {loaded.name}'s recipe: {shown}"
+
+
 def features_of_groups(args, *, features=None, return_se=True):
     """The feature table of the model-group options, and its warnings (one line each)."""
     from featurizers import featurize_checkpoints
@@ -108,20 +142,27 @@ def features_of_groups(args, *, features=None, return_se=True):
             f"--train-data {args.train_data!r} is a file"
         )
     n_pairs = args.n_pairs if args.n_pairs == "all" else _positive_int(args.n_pairs)
+    tree = getattr(args, "tree", None)
+    params, recipe_note = recipe_defaults(tree if isinstance(tree, str) else None)
+    if args.curve_epochs is not None:  # an explicit option wins over the recipe
+        params["curve_epochs"] = args.curve_epochs
+    params.setdefault("curve_epochs", 50)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             table = featurize_checkpoints(
                 args.model, args.checkpoints, args.train_data, names=names,
                 features=features, model_kwargs=model_kwargs, data_kwargs=data_kwargs,
-                curve_epochs=args.curve_epochs, n_pairs=n_pairs,
-                random_state=args.random_state, return_se=return_se,
+                n_pairs=n_pairs, random_state=args.random_state, return_se=return_se,
+                **params,
             )
         except (CheckpointError, ValueError, TypeError) as exc:
             raise CommandError(str(exc).splitlines()[0]) from None
     # a NaN feature (non-finite loss, ln of a trace <= 0) is said on the command line
     notes = ["warning: " + str(w.message).splitlines()[0] for w in caught
              if issubclass(w.category, UserWarning)]
+    if recipe_note is not None:
+        notes.insert(0, recipe_note)
     return table, notes
 
 

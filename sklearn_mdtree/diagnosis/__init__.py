@@ -9,7 +9,10 @@ checks and margins, rendered as text, a table, a dict or an HTML page.
 
 Modules: ``_diagnose`` (the function), ``_trees`` (choosing, loading or fitting the
 trees), ``_recommend`` (routing and rule), ``_report`` (the report classes and their
-text), ``_wording`` (causes and warnings in words), ``_html`` (the HTML page).
+text), ``_wording`` (causes and warnings in words), ``_html`` (the HTML page),
+``_failure`` (did training fail?), ``_validity`` (regime accuracy, abstention, keep as
+is, confidence, a tree's measured validity), ``_recipe`` (how the features were
+computed, and the check against a tree's recipe).
 """
 
 from ..one_step import one_step_gains, optimal_diagnosis_moves, random_diagnosis_gains

@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import replace
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
@@ -50,9 +50,11 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from .._classes import MDTreeClassifier
 from .._domain import DOMAIN_FEATURES, OutOfDomainWarning
 from ..pretrained._io import PretrainedTree
+from ._kinds import decide, recipe_checks, training_checks, tree_records
+from ._recipe import RecipeWarning
 from ._recommend import _as_frame, recommend
 from ._report import DecisionReport, DiagnosisReport, FeatureReport, GroupReport, VerdictReport
-from ._trees import choose_trees, summary
+from ._trees import choose_trees, not_shipped_note, summary
 from ._wording import (
     _RAISE,
     _borderline_note,
@@ -208,11 +210,12 @@ def _feature_report(name, value, se, trees, on_path):
         "optimizer": [StrOptions(set(_RAISE))],
         "borderline": [Interval(Real, 0, None, closed="left")],
         "warn": ["boolean"],
+        "n_classes": [Interval(Integral, 2, None, closed="left"), None],
     },
     prefer_skip_nested_validation=True,
 )
 def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size",
-             borderline=2.0, warn=True):
+             borderline=2.0, warn=True, n_classes=None):
     """Diagnose model groups from their features: what to change, why, how sure.
 
     For every row of ``X`` (one model group: the models of one training
@@ -232,7 +235,8 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
         (``LossLandscapeFeaturizer(return_se=True)``). Other columns are ignored.
     tree : str, PretrainedTree or MDTreeClassifier, default=None
         The Q1 tree. A family name (``"cifar10-resnet18"``, ``"digits-mlp"``:
-        its ``-q1`` tree, and its ``-q2`` tree as ``q2_tree="auto"``), a shipped
+        its ``-q1`` tree, and its ``-q2`` tree as ``q2_tree="auto"`` where one is
+        shipped; ``"digits-mlp"`` has none, see the report's notes), a shipped
         tree name (:func:`sklearn_mdtree.pretrained.available_trees`), a
         :class:`~sklearn_mdtree.pretrained.PretrainedTree`, or any fitted Q1
         :class:`MDTreeClassifier` (its domain is then unknown unless wrapped
@@ -258,14 +262,27 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
         A decision is borderline when the feature lies within ``borderline``
         standard errors of the threshold (2: about 95% two-sided).
     warn : bool, default=True
-        Issue an :class:`OutOfDomainWarning` when a domain check fires (see
-        Warns).
+        Issue an :class:`OutOfDomainWarning` when a domain check fires and a
+        :class:`~sklearn_mdtree.RecipeWarning` when the features were computed
+        otherwise than a tree's (see Warns).
+    n_classes : int, default=None
+        Classes of the models' task, for the training check (chance-level error
+        and the uniform prediction's loss). None: the ``n_classes`` column of
+        ``X`` where it has one; without either the check uses what it can and the
+        group's notes say what it lacked.
 
     Returns
     -------
     report : DiagnosisReport
         A sequence of :class:`GroupReport`, with ``to_text()``, ``to_dict()``
-        and ``to_frame()``.
+        and ``to_frame()``. Each group's ``verdict_kind`` is, in the order
+        decided: ``"training failed"`` (the models diverged or stalled: checked
+        before any tree), ``"no reliable diagnosis"`` (a domain check fired, or
+        the regime's out-of-fold accuracy is not clearly better than a constant
+        answer; the trees' reading stays in the report as information), ``"keep
+        as is"`` (the leaf's training labels, ``"optimal"`` rows included, say no
+        one-step move helps) or ``"change"`` (the one-step change). The
+        confidence is the measurement noise times the regime's measured accuracy.
 
     Warns
     -----
@@ -274,6 +291,9 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
         tree's training configurations, or of those in the same regime, or when
         all the features together lie far from every training configuration
         (the joint check; each group's ``out_of_domain_checks`` says which).
+    RecipeWarning
+        When a ``feature_recipe`` column says the features were computed with
+        settings other than a tree's (each setting named).
 
     Examples
     --------
@@ -282,13 +302,14 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
     >>> X = pd.DataFrame({"train_error": [2.0], "mode_connectivity_peak": [-30.0],
     ...                   "hessian_t": [5.0], "hessian_t_se": [0.1]}, index=["run-a"])
     >>> report = sklearn_mdtree.diagnose(X, "cifar10-resnet18-q1")
-    >>> report[0].action, report[0].out_of_domain
-    ('increase batch size', False)
+    >>> report[0].verdict_kind, report[0].action, report[0].out_of_domain
+    ('change', 'increase batch size', False)
     >>> [round(d.margin_se, 1) for d in report[0].q1.decisions if d.margin_se is not None]
     [-11.4]
     """
     X = _as_frame(X)
     q1, q2 = choose_trees(tree, q2_tree, fit_on)
+    report_notes = [n for n in (not_shipped_note(tree, q2_tree),) if n is not None]
     base = recommend(q1.estimator, X, q2_tree=None if q2 is None else q2.estimator,
                      optimizer_name=optimizer, raise_temperature=_RAISE[optimizer])
     trees = [t for t in (q1, q2) if t is not None]
@@ -300,14 +321,28 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
         if f not in values and f in X.columns:
             values[f] = pd.to_numeric(X[f], errors="coerce").to_numpy(dtype=np.float64)
     ses = {f: _se_of(X, f) for f in values}
-    groups, flagged = [], []
+    records = (tree_records(q1), tree_records(q2))
+    checks = training_checks(X, n_classes, optimizer)
+    recipes = recipe_checks(X, trees, [r for r in records if r is not None])
+    groups, flagged, differ = [], [], []
     for i, rec in enumerate(base):
         row = {f: float(v[i]) for f, v in values.items()}
         se_row = {f: (None if np.isnan(s[i]) else float(s[i])) for f, s in ses.items()}
-        group, named = _group_report(rec, (q1, q2), row, se_row, optimizer, borderline)
+        group, named = _group_report(rec, (q1, q2), row, se_row, optimizer, borderline,
+                                     records=records, check=checks[i], recipe=recipes[i])
         groups.append(group)
         if named:
             flagged.append(f"{rec.model!r} ({', '.join(named)})")
+        if recipes[i][0]:
+            differ.append(f"{rec.model!r}: {'; '.join(recipes[i][0])}")
+    if differ and warn:
+        warnings.warn(
+            f"{len(differ)} of {len(groups)} groups' features were computed otherwise than "
+            f"the tree's training features: {' | '.join(differ[:3])}"
+            + (" | ..." if len(differ) > 3 else ""),
+            RecipeWarning,
+            stacklevel=3,
+        )
     if flagged and warn:
         warnings.warn(
             f"{len(flagged)} of {len(groups)} diagnoses concern models outside the "
@@ -316,19 +351,24 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
             OutOfDomainWarning,
             stacklevel=3,
         )
-    return DiagnosisReport(groups, {"q1": summary(q1),
-                                    "q2": None if q2 is None else summary(q2)},
+    return DiagnosisReport(groups, {"q1": summary(q1, records[0]),
+                                    "q2": None if q2 is None else summary(q2, records[1])},
                            optimizer, float(borderline),
                            estimators={"q1": q1.estimator,
-                                       "q2": None if q2 is None else q2.estimator})
+                                       "q2": None if q2 is None else q2.estimator},
+                           notes=report_notes)
 
 
-def _group_report(rec, q_trees, values, se_row, optimizer, borderline):
+def _group_report(rec, q_trees, values, se_row, optimizer, borderline, *, records=None,
+                  check=None, recipe=((), ())):
     """The verdict on one model group: the one place where it is decided.
 
     ``rec`` is the group's :class:`~sklearn_mdtree.diagnosis.Recommendation` (the
-    trees' routing and the one-step rule); this adds the margins, the confidence,
-    the domain checks and the warnings. Returns ``(GroupReport, named)``, ``named``
+    trees' routing and the one-step rule); this adds the margins, the domain checks
+    and the warnings, then (:func:`~sklearn_mdtree.diagnosis._kinds.decide`) the
+    verdict kind -- training failed, no reliable diagnosis, keep as is, change --
+    from the row's training ``check``, the trees' ``records`` and the features'
+    ``recipe`` check ``(warnings, notes)``, and the confidence. Returns ``(GroupReport, named)``, ``named``
     the features (and ``"joint"``) that make it an extrapolation (empty: none).
     """
     q1, q2 = q_trees
@@ -376,9 +416,15 @@ def _group_report(rec, q_trees, values, se_row, optimizer, borderline):
     shaky = [d for ds in all_decisions for d in ds if d.borderline]
     if shaky:
         notes.append(_borderline_note(shaky, borderline))
+    recipe_warnings, recipe_notes = recipe
+    notes.extend(f"features computed otherwise than the tree's: {w}" for w in recipe_warnings)
+    tree_notes = tuple(n for r in (records or ()) if r is not None for n in r.notes)
     group = GroupReport(
         rec.model, rec.action, rec.hyperparameter, rec.direction,
         deciding.failure_source, feature_reports, v1, v2,
         _confidence(all_decisions), tuple(notes), joint, checks,
+        notes=tuple(recipe_notes) + tree_notes,
     )
-    return group, named
+    if check is None:
+        return group, named
+    return decide(group, check, records, optimizer), named

@@ -275,19 +275,39 @@ def _verdict_html(verdict, clf, group, pictures):
 
 def _group_html(group, estimators, pictures):
     title = f"Model {group['model']}" if group.get("model") is not None else "Model"
+    kind = group.get("verdict_kind", "change")  # reports of schema version 1: "change"
+    head = {"change": "Recommended change", "training failed": "Training failed",
+            "keep as is": "Verdict", "no reliable diagnosis": "Verdict"}.get(kind, "Verdict")
+    why = group.get("abstain_reason") if kind == "no reliable diagnosis" else None
     parts = [
         f"<section class='group'><h2>{_esc(title)}</h2>",
-        f"<div class='action'>Recommended change: {_esc(group['action'])}</div>",
-        f"<p class='why'><b>Why:</b> {_esc(group['failure_source'])}</p>",
+        f"<div class='action'>{head}: {_esc(group['action'])}</div>",
+        f"<p class='muted'>Verdict kind: <b>{_esc(kind)}</b></p>",
+        f"<p class='why'><b>Why:</b> {_esc(why or group['failure_source'])}</p>",
     ]
     confidence = group.get("confidence")
-    parts.append(
-        "<p class='muted'>Confidence: "
-        + ("unknown (no standard errors for the features the decisions use)"
-           if confidence is None else f"{confidence:.2f}")
-        + "</p>"
-    )
+    if kind in ("no reliable diagnosis", "training failed"):
+        parts.append("<p class='muted'>Confidence: none (no verdict of the trees is "
+                     "given)</p>")
+    else:
+        noise = group.get("noise_confidence")
+        parts.append(
+            "<p class='muted'>Confidence: "
+            + ("unknown (no standard errors for the features the decisions use)"
+               if confidence is None else f"{confidence:.2f}")
+            + ("" if noise is None or confidence is None or noise == confidence
+               else f" (measurement noise alone: {noise:.2f})")
+            + "</p>"
+        )
+    evidence = [] if kind == "no reliable diagnosis" else group.get("kind_evidence", [])
+    if evidence:
+        parts.append("<ul class='evidence'>" + "".join(f"<li>{_esc(e)}</li>" for e in evidence)
+                     + "</ul>")
     parts += [f"<div class='warning'>{_esc(w)}</div>" for w in group.get("warnings", [])]
+    parts += [f"<p class='muted'>Note: {_esc(n)}</p>" for n in group.get("notes", [])]
+    if kind in ("no reliable diagnosis", "training failed"):
+        parts.append("<p class='muted'>What the trees read (information only, not a "
+                     "recommendation):</p>")
     for key in ("q1", "q2"):
         verdict = group.get(key)
         if verdict is not None:
@@ -343,6 +363,13 @@ def render_report(report, estimators=None, *, full_page=True, pictures=True,
                 f"<li>{key.upper()} tree <b>{_esc(tree.get('name') or 'given')}</b>"
                 + ("" if n is None else f", fitted on {int(n)} configurations")
                 + (f": {_esc(tree['description'])}" if tree.get("description") else "")
+                + "<br>Measured validity: " + _esc(
+                    (tree.get("validity") or {}).get("text")
+                    or "not measured (a tree fitted at run time or a file without a "
+                    "'validity' record)")
+                + "<br>Own accuracy: " + _esc(
+                    (tree.get("regime_accuracy") or {}).get("text")
+                    or "not recorded: its verdicts are not weighed by its own error")
                 + "</li>"
             )
     body = [
@@ -353,6 +380,7 @@ def render_report(report, estimators=None, *, full_page=True, pictures=True,
         f"Confidence: the {_esc(report.get('confidence_rule'))}.</p>",
         f"<ul>{''.join(trees)}</ul>",
     ]
+    body += [f"<p class='muted'>Note: {_esc(n)}.</p>" for n in report.get("notes", [])]
     body += [_group_html(g, estimators, pictures) for g in report["groups"]]
     body.append("</div>")
     fragment = f"<style>{_CSS}</style>" + "".join(body)

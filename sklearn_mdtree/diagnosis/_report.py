@@ -265,6 +265,23 @@ class GroupReport:
         feature on a path outside the range of the training configurations in
         the same regime) and ``"joint"`` (all the features together far from
         every training configuration).
+    verdict_kind : {"change", "training failed", "keep as is", "no reliable diagnosis"}
+        What kind of verdict ``action`` is (see :func:`sklearn_mdtree.diagnose`).
+    training_failure : dict or None
+        For ``"training failed"``: ``kind`` (``"diverged"``/``"stalled"``),
+        ``evidence`` and ``advice``.
+    abstain_reason : str or None
+        For ``"no reliable diagnosis"``: why, in plain words.
+    noise_confidence : float or None
+        Probability that no decision on the paths flips (measurement noise only;
+        ``confidence`` multiplies it by the regimes' measured accuracy).
+    kind_evidence : tuple of str
+        The evidence for the verdict kind, in plain words (the failure's
+        measurements, the reason to abstain, the regimes' measured accuracy, the
+        keep-as-is labels).
+    notes : tuple of str
+        What could not be checked (no chance level for the training check, no
+        feature recipe, a tree without regime accuracy), in plain words.
     """
 
     model: object
@@ -279,6 +296,17 @@ class GroupReport:
     warnings: tuple = field(default=())
     joint_checks: tuple = field(default=())
     out_of_domain_checks: tuple = field(default=())
+    verdict_kind: str = "change"
+    training_failure: dict | None = None
+    abstain_reason: str | None = None
+    noise_confidence: float | None = None
+    kind_evidence: tuple = field(default=())
+    notes: tuple = field(default=())
+
+    @property
+    def gives_action(self):
+        """True when the group is told to change something (kind ``"change"``)."""
+        return self.verdict_kind == "change"
 
     @property
     def out_of_domain(self):
@@ -300,16 +328,31 @@ class GroupReport:
     def to_text(self):
         """A readable block, for someone who never read the paper."""
         lines = [f"Model {self.model}: {self.action}."]
-        lines.append(f"  Why: {self.failure_source}")
-        if self.confidence is None:
-            lines.append("  Confidence: unknown (no standard errors given for the features "
-                         "the decision uses)")
+        lines.append(f"  Verdict: {self.verdict_kind} ({_KIND_WORDS[self.verdict_kind]})")
+        if self.verdict_kind == "no reliable diagnosis":
+            lines.append(f"  Why: {self.abstain_reason}")
+            lines.append("  Confidence: none (no verdict is given)")
+        elif self.verdict_kind == "training failed":
+            lines.append(f"  Why: {self.failure_source}")
+            lines.append("  Confidence: none (the trees were not asked; the evidence is "
+                         "the measurements above)")
         else:
-            lines.append(f"  Confidence: {self.confidence:.2f} ({_CONFIDENCE_RULE})")
-            if self.out_of_domain:
-                lines.append("      (measurement noise only: it says nothing about the "
-                             "extrapolation flagged below)")
+            lines.append(f"  Why: {self.failure_source}")
+            if self.confidence is None:
+                lines.append("  Confidence: unknown (no standard errors given for the "
+                             "features the decision uses)")
+            else:
+                noise = ("" if self.noise_confidence is None
+                         or self.noise_confidence == self.confidence
+                         else f"; measurement noise alone: {self.noise_confidence:.2f}")
+                lines.append(f"  Confidence: {self.confidence:.2f} ({_CONFIDENCE_RULE}"
+                             f"{noise})")
+        lines.extend(f"  Evidence: {e}" for e in self.kind_evidence
+                     if self.verdict_kind != "no reliable diagnosis")
         lines.extend(f"  WARNING: {w}" for w in self.warnings)
+        lines.extend(f"  Note: {n}" for n in self.notes)
+        if not self.gives_action and self.verdict_kind != "keep as is":
+            lines.append("  What the trees read (information only, not a recommendation):")
         for verdict in (self.q1, self.q2):
             if verdict is None:
                 continue
@@ -339,7 +382,13 @@ class GroupReport:
             model = str(model)
         return {
             "model": model,
+            "verdict_kind": self.verdict_kind,
             "action": self.action,
+            "training_failure": self.training_failure,
+            "abstain_reason": self.abstain_reason,
+            "noise_confidence": _plain(self.noise_confidence),
+            "kind_evidence": list(self.kind_evidence),
+            "notes": list(self.notes),
             "hyperparameter": self.hyperparameter,
             "direction": self.direction,
             "failure_source": self.failure_source,
@@ -358,7 +407,11 @@ class GroupReport:
     def to_row(self):
         """One flat dict: the DataFrame row of :meth:`DiagnosisReport.to_frame`."""
         row = {
+            "verdict_kind": self.verdict_kind,
             "action": self.action,
+            "abstain_reason": self.abstain_reason or "",
+            "training_failure": (self.training_failure or {}).get("kind", ""),
+            "noise_confidence": _nan(self.noise_confidence),
             "hyperparameter": self.hyperparameter,
             "direction": self.direction,
             "confidence": _nan(self.confidence),
@@ -381,6 +434,17 @@ class GroupReport:
             row[f"{f.name}_in_domain"] = f.in_domain
         row["failure_source"] = self.failure_source
         return row
+
+
+#: Each verdict kind in a few words (the text report's "Verdict:" line).
+_KIND_WORDS = {
+    "change": "the one-step change the trees recommend",
+    "training failed": "the models diverged or stalled: fix the training first",
+    "keep as is": "the training configurations in this regime gained nothing from any "
+                  "one-step move",
+    "no reliable diagnosis": "the report abstains; the trees' reading is shown below "
+                             "as information only",
+}
 
 
 def _nan(x):
@@ -422,8 +486,9 @@ class DiagnosisReport:
     True
     """
 
-    def __init__(self, groups, trees, optimizer, borderline, estimators=None):
+    def __init__(self, groups, trees, optimizer, borderline, estimators=None, notes=()):
         self.groups = tuple(groups)
+        self.notes = tuple(notes)
         self.trees = trees
         self.optimizer = optimizer
         self.borderline = borderline
@@ -498,7 +563,11 @@ class DiagnosisReport:
         -------
         report : dict
             ``schema`` (``"sklearn-mdtree/diagnosis-report"``), ``schema_version``
-            (1), ``optimizer``, ``borderline_se`` (the rule ``|margin| <
+            (2: adds ``verdict_kinds``, each tree's ``regime_accuracy``,
+            ``validity`` and ``feature_recipe``, and each group's
+            ``verdict_kind``, ``training_failure``, ``abstain_reason``,
+            ``noise_confidence``, ``kind_evidence`` and ``notes``; the fields of
+            version 1 are kept), ``optimizer``, ``borderline_se`` (the rule ``|margin| <
             borderline_se``), ``confidence_rule`` (in words), ``trees`` (``q1``,
             ``q2``: ``name``, ``description``, ``task``,
             ``n_training_configurations``, or ``q2`` None), and ``groups``: one
@@ -525,6 +594,8 @@ class DiagnosisReport:
             "optimizer": self.optimizer,
             "borderline_se": float(self.borderline),
             "confidence_rule": _CONFIDENCE_RULE,
+            "verdict_kinds": list(_KIND_WORDS),
+            "notes": list(self.notes),
             "trees": self.trees,
             "groups": [g.to_dict() for g in self.groups],
         }
@@ -546,6 +617,15 @@ class DiagnosisReport:
             about = f", fitted on {n} configurations" if n is not None else ""
             lines.append(f"{key.upper()} tree: {tree.get('name') or '(unnamed)'}{about}. "
                          f"{tree.get('description') or ''}".rstrip())
+            validity = tree.get("validity")
+            lines.append("  Measured validity: " + (
+                validity["text"] if validity else "not measured (a tree fitted at run time or "
+                "a file without a 'validity' record)"))
+            accuracy = tree.get("regime_accuracy")
+            lines.append("  Own accuracy: " + (
+                accuracy["text"] if accuracy else "not recorded: its verdicts are not "
+                "weighed by its own error"))
+        lines.extend(f"Note: {n}." for n in self.notes)
         lines.append(
             f"Borderline: a decision within {self.borderline:g} standard errors of its "
             "threshold."

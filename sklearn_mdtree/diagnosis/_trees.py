@@ -65,9 +65,11 @@ def fit_trees(table, *, q2=True):
             continue
         train = training_rows(table, label, source="user")
         est = MDTreeClassifier(preset, bounds="data").fit(train, train[label])
+        routed = table[table[label].notna()]
         trees.append(PretrainedTree.from_estimator(
             est, train, name=f"fitted on the given table ({label})",
             description=f"{preset} with data bounds",
+            **measured(est, train, train[label], routed, routed[label]),
         ))
     return trees
 
@@ -92,6 +94,7 @@ def fit_on_collection(frame, *, q1_preset="q1", search="brent", scheme="all", k=
         rows = _training_rows(frame, tree_scheme, tree_k, label=label, seed=seed)
         train = frame.iloc[rows]
         est = MDTreeClassifier(preset, threshold_search=search).fit(train, train[label])
+        pool = frame[frame["collection"] == "normal"] if "collection" in frame else frame
         drawn = "all" if tree_scheme == "all" else (
             f"{tree_scheme}, k={tree_k}" + (f", seed={seed}" if tree_scheme.startswith("random")
                                             else ""))
@@ -99,8 +102,41 @@ def fit_on_collection(frame, *, q1_preset="q1", search="brent", scheme="all", k=
             est, train, name=f"{preset} on F",
             description=f"The {preset} hierarchy, {search} threshold search, fitted at run "
             f"time on the public collection F ({drawn}).",
+            **measured(est, train, train[label], pool, pool[label]),
         )
     return trees
+
+
+def measured(estimator, train, labels, routed, routed_labels):
+    """A tree fitted at run time measures its own accuracy per regime by 5-fold
+    cross-validation (about 0.1 s on F) and its keep-as-is per leaf from the labelled
+    rows, those labelled ``"optimal"`` included: the records of
+    :func:`~sklearn_mdtree.diagnosis._validity.tree_evidence`. A training set too small
+    to cross-validate gives none (the report then says the tree's accuracy is unknown).
+    """
+    from ._validity import tree_evidence
+
+    try:
+        return tree_evidence(estimator, train, labels.to_numpy(), routed=routed,
+                             routed_labels=routed_labels.to_numpy())
+    except ValueError:
+        return {}
+
+
+def not_shipped_note(tree, q2_tree):
+    """A note when a family is diagnosed with Q1 alone because its Q2 tree was not
+    shipped (it did not beat a constant answer on its held-out set); else None."""
+    from ..pretrained import available_trees
+    from ..pretrained._recipes import NOT_SHIPPED
+
+    if not (isinstance(tree, str) and isinstance(q2_tree, str) and q2_tree == "auto"):
+        return None
+    q2 = f"{tree}-q2"
+    if q2 in NOT_SHIPPED and q2 not in available_trees():
+        return (f"Q1 alone: no Q2 tree of the {tree} family beat a constant answer on its "
+                f"held-out set ({q2} is not shipped), so width and data are not weighed "
+                "against the optimizer")
+    return None
 
 
 def choose_trees(tree, q2_tree, fit_on):
@@ -131,11 +167,30 @@ def choose_trees(tree, q2_tree, fit_on):
     return [q1, q2]
 
 
-def summary(tree):
-    """The report's description of one tree (``DiagnosisReport.trees``)."""
+def summary(tree, records=None):
+    """The report's description of one tree (``DiagnosisReport.trees``): its name,
+    description, task, training size, and what it records of its own validity
+    (``validity``: held-out accuracy on the transfer it is meant for;
+    ``regime_accuracy``: overall out-of-fold accuracy; ``feature_recipe``), None
+    where it records none."""
+    accuracy = validity = recipe = None
+    if records is not None:
+        if records.accuracy is not None:
+            a = records.accuracy
+            accuracy = {"n": a.n, "n_correct": a.n_correct, "accuracy": a.accuracy,
+                        "interval": list(a.interval),
+                        "constant_accuracy": a.constant_accuracy, "n_splits": a.n_splits,
+                        "text": a.to_text().splitlines()[0]}
+        if records.validity is not None:
+            validity = dict(records.validity.to_dict(), text=records.validity.to_text())
+        if records.recipe is not None:
+            recipe = records.recipe.to_dict()
     return {
         "name": tree.name,
         "description": tree.description,
         "task": tree.estimator.hierarchy_.task,
         "n_training_configurations": tree.n_training_configurations,
+        "regime_accuracy": accuracy,
+        "validity": validity,
+        "feature_recipe": recipe,
     }

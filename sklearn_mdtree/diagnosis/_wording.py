@@ -9,8 +9,10 @@ from __future__ import annotations
 __all__ = []
 
 _CONFIDENCE_RULE = (
-    "probability that no decision on the path flips: each feature's true value taken "
-    "as normal around the measured one with its standard error, features independent"
+    "probability that the verdict is right: that no decision on the path flips (each "
+    "feature's true value taken as normal around the measured one with its standard "
+    "error, features independent) times the tree's out-of-fold accuracy in the regime "
+    "reached, (k + 1) / (n + 2) after k of n right"
 )
 
 

@@ -19,6 +19,13 @@ from ._schema import _PARAMS, FORMAT, FORMAT_VERSION, check_document, read_docum
 
 __all__ = ["PretrainedTree", "tree_from_dict", "tree_to_dict"]
 
+#: Optional keys of a tree document on how far the tree can be trusted: its
+#: out-of-fold accuracy per regime (leaf), whether each leaf's training labels say
+#: "keep as is", the recipe of its training features, and its measured held-out
+#: validity. A document without them (written before them) loads; the diagnosis
+#: then says what it could not check.
+_RECORDS = ("regime_accuracy", "keep_as_is", "feature_recipe", "validity")
+
 
 
 def _plain(value):
@@ -279,6 +286,11 @@ class PretrainedTree:
         Where the training set came from.
     package_version : str
         Version of sklearn-mdtree that wrote the document.
+    regime_accuracy, keep_as_is, feature_recipe, validity : dict, list or None
+        The document's optional records (plain JSON types; None when absent):
+        the tree's out-of-fold accuracy per regime, each leaf's keep-as-is record,
+        the recipe of its training features, and its held-out validity on the
+        transfer it is meant for (shipped trees).
 
     Examples
     --------
@@ -325,6 +337,10 @@ class PretrainedTree:
         self.n_training_configurations = document.get("n_training_configurations")
         self.provenance = document.get("provenance")
         self.package_version = document.get("package_version")
+        # what the tree file says about its own trustworthiness (optional keys; plain
+        # records read by sklearn_mdtree.diagnosis; None in files written before them)
+        for key in _RECORDS:
+            setattr(self, key, document.get(key))
 
     @classmethod
     def from_dict(cls, document):
@@ -361,12 +377,20 @@ class PretrainedTree:
             ) from None
 
     @classmethod
-    def from_estimator(cls, tree, X=None, *, name=None, description=None):
+    def from_estimator(cls, tree, X=None, *, name=None, description=None, **records):
         """Wrap a fitted tree; ``X``, the table it was fitted on, gives its domain.
 
-        The tree itself is kept (not rebuilt from its document).
+        The tree itself is kept (not rebuilt from its document). ``records`` are
+        optional keys of the document (``regime_accuracy``, ``keep_as_is``,
+        ``feature_recipe``, ``validity``), as plain JSON types.
         """
-        return cls(tree_to_dict(tree, X, name=name, description=description), estimator=tree)
+        unknown = sorted(set(records) - set(_RECORDS))
+        if unknown:
+            raise TypeError(f"from_estimator got unexpected keyword(s) {unknown}; records "
+                            f"are among {list(_RECORDS)}.")
+        document = tree_to_dict(tree, X, name=name, description=description)
+        document.update(records)
+        return cls(document, estimator=tree)
 
     def to_dict(self):
         """Return the JSON document (a copy)."""

@@ -44,6 +44,17 @@ HESSIAN = [
     "trace_and_top_eigenvalue",
     "xtrace",
 ]
+#: The Hessian names also exported at the top level of ``featurizers``.
+HESSIAN_TOP_LEVEL = [
+    "HessianOperator",
+    "hessian_top_eigenvalue",
+    "hessian_trace",
+    "hutchinson_trace",
+    "pyhessian_trace",
+    "top_eigenvalue",
+    "trace_and_top_eigenvalue",
+    "xtrace",
+]
 SIMILARITY = ["linear_cka", "mixup_batches", "output_cka"]
 CHECKPOINTS = ["CheckpointError", "load_data", "load_factory", "load_model_group",
                "load_state_dict"]
@@ -54,7 +65,7 @@ TOP_LEVEL = [
     "ModelGroup",
     "ValidationFeaturizer",
     *CONNECTIVITY,
-    *HESSIAN,
+    *HESSIAN_TOP_LEVEL,
     *SIMILARITY,
     # from models in one call (issue 19)
     "featurize_checkpoints",

@@ -48,3 +48,40 @@ def test_pairwise_features_need_two_checkpoints(files):
     data, paths = files
     with pytest.raises(ValueError, match="has 1 checkpoint, but the pairwise"):
         featurize_checkpoints("torch.nn:Linear", [paths["a"][:1]], data, model_kwargs=KWARGS)
+
+
+def test_tables_carry_n_classes_and_the_recipe(files):
+    import json
+    import warnings
+
+    data, paths = files
+    table = featurize_checkpoints("torch.nn:Linear", list(paths.values()), data,
+                                  names=list(paths), model_kwargs=KWARGS, curve_epochs=2)
+    assert table["n_classes"].tolist() == [3, 3]
+    recipe = json.loads(table["feature_recipe"].iloc[0])
+    assert recipe["curve_epochs"] == 2 and recipe["trace_method"] == "deflated"
+    # the digits tree's features used 15 curve epochs: the diagnosis warns, naming it
+    with pytest.warns(sklearn_mdtree.RecipeWarning, match="curve_epochs"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sklearn_mdtree.OutOfDomainWarning)
+            report = sklearn_mdtree.diagnose(table, "digits-mlp")
+    assert any("curve_epochs" in w for w in report[0].warnings)
+
+
+def test_the_digits_trees_recipe_is_the_zoos():
+    from featurizers import LossLandscapeFeaturizer
+    from featurizers.zoo import Recipe
+    from sklearn_mdtree.diagnosis._recipe import FeatureRecipe
+    from sklearn_mdtree.pretrained import load_tree
+    from sklearn_mdtree.pretrained._recipes import FEATURE_RECIPES
+
+    zoo = Recipe()
+    # what featurizers.zoo.Zoo.featurizer builds from its recipe
+    featurizer = LossLandscapeFeaturizer(curve_epochs=zoo.curve_epochs,
+                                         hessian_batch_size=zoo.hessian_batch_size)
+    recipe = FeatureRecipe.from_featurizer(featurizer).to_dict()
+    for key, value in FEATURE_RECIPES["digits-zoo"].items():
+        assert recipe[key] == value, key
+    shipped = load_tree("digits-mlp-q1").feature_recipe
+    assert {k: v for k, v in shipped.items() if v is not None} == {
+        k: v for k, v in FEATURE_RECIPES["digits-zoo"].items() if v is not None}

@@ -158,7 +158,7 @@ def test_tree_file_options_are_checked(tmp_path, document):
                           str(tree)])
     assert status == 2 and "holds a Q1 tree" in err and "give it as --tree" in err
     q2 = tmp_path / "q2.json"
-    q2.write_bytes((SHIPPED / "digits-mlp-q2.json").read_bytes())
+    q2.write_bytes((SHIPPED / "cifar10-resnet18-q2.json").read_bytes())
     status, _, err = run(["diagnose", mine, "--tree", str(q2)])
     assert status == 2 and "holds a Q2 tree" in err and "give it as --q2-tree" in err
     # no Q2 label, no Q2 tree to save; nothing written

@@ -15,6 +15,7 @@ OLD_PATHS = {
     "sklearn_mdtree": [
         "MDTreeClassifier", "Hierarchy", "Split", "Leaf", "PRESETS", "get_preset",
         "export_text", "__version__", "diagnose", "DiagnosisReport", "OutOfDomainWarning",
+        "RecipeWarning",
     ],
     "sklearn_mdtree.pretrained": [
         "PretrainedTree", "available_trees", "load_tree", "resolve_family", "tree_from_dict",

@@ -19,6 +19,7 @@ from sklearn_mdtree.pretrained import (
 )
 from sklearn_mdtree.pretrained._io import dumps
 from sklearn_mdtree.pretrained._recipes import (
+    NOT_SHIPPED,
     RECIPES,
     ZOO_TABLE,
     fit_document,
@@ -28,7 +29,8 @@ from sklearn_mdtree.pretrained._recipes import (
 )
 from sklearn_mdtree.pretrained import _data_folder
 
-F_TREES = [name for name, recipe in RECIPES.items() if recipe["source"] == "F"]
+F_TREES = [name for name, recipe in RECIPES.items()
+           if recipe["source"] == "F" and name not in NOT_SHIPPED]
 
 
 def _fitted_equal(a, b, X):
@@ -153,7 +155,8 @@ def test_dumps_refuses_non_finite():
         dumps({"a": [1.0, float("nan")]})
 
 
-ZOO_TREES = [name for name, recipe in RECIPES.items() if recipe["source"] == "digits-zoo"]
+ZOO_TREES = [name for name, recipe in RECIPES.items()
+             if recipe["source"] == "digits-zoo" and name not in NOT_SHIPPED]
 
 
 def _zoo_table_text():
@@ -337,3 +340,67 @@ def test_the_zoo_table_machine_is_recorded_in_the_digits_documents():
     assert doc["provenance"]["table_machine"] == machine
     # the shipped documents predate the record: a fresh run is compared by distribution
     assert "table_machine" not in load_tree(ZOO_TREES[0]).provenance
+
+
+# -- the records of issue 20: regime accuracy, keep as is, recipe, validity --------------
+
+_RECORD_KEYS = ("regime_accuracy", "keep_as_is", "feature_recipe", "validity")
+
+
+@pytest.mark.parametrize("name", ZOO_TREES + ["digits-mlp-q2"])
+def test_records_leave_the_tree_bit_identical(name):
+    table = read_zoo_table()
+    bare = fit_document(name, table, records=False)
+    full = fit_document(name, table)
+    assert {k: v for k, v in full.items() if k not in _RECORD_KEYS} == bare
+    assert set(full) - set(bare) == set(_RECORD_KEYS)
+
+
+def test_not_shipped_is_what_is_shippable_refuses():
+    from sklearn_mdtree.diagnosis._shipping import TreeValidity, is_shippable
+
+    table = read_zoo_table()
+    for name in [n for n, r in RECIPES.items() if r["source"] == "digits-zoo"]:
+        validity = TreeValidity.from_dict(fit_document(name, table)["validity"])
+        assert is_shippable(validity) == (name not in NOT_SHIPPED), name
+    assert not set(NOT_SHIPPED) & set(available_trees())
+    q2 = TreeValidity.from_dict(fit_document("digits-mlp-q2", table)["validity"])
+    assert round(q2.tree_accuracy, 3) == 0.341 and round(q2.constant_accuracy, 3) == 0.659
+
+
+@pytest.mark.parametrize("name", ["cifar10-resnet18-q1", "digits-mlp-q1"])
+def test_shipped_trees_carry_their_records(name):
+    tree = load_tree(name)
+    for key in _RECORD_KEYS:
+        assert getattr(tree, key) is not None, key
+    assert len(tree.regime_accuracy["leaves"]) == len(tree.estimator.leaf_labels_)
+    assert len(tree.keep_as_is) == len(tree.estimator.leaf_labels_)
+    epochs = {"cifar10-resnet18-q1": 50, "digits-mlp-q1": 15}[name]
+    assert tree.feature_recipe["curve_epochs"] == epochs
+    assert tree.validity["constant_accuracy"] < tree.validity["tree_accuracy"]
+
+
+def test_an_old_tree_file_without_records_loads_and_degrades(tmp_path):
+    import warnings
+
+    import sklearn_mdtree
+    from sklearn_mdtree.pretrained import PretrainedTree
+
+    doc = load_tree("cifar10-resnet18-q1").to_dict()
+    for key in _RECORD_KEYS:
+        del doc[key]
+    path = tmp_path / "old.json"
+    path.write_text(dumps(doc), encoding="utf-8")
+    old = PretrainedTree.from_file(path)
+    assert all(getattr(old, k) is None for k in _RECORD_KEYS)
+    X = pd.DataFrame({"train_error": [2.0], "mode_connectivity_peak": [-30.0],
+                      "hessian_t": [5.0], "hessian_t_se": [0.1]}, index=["a"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = sklearn_mdtree.diagnose(X, old)
+    group = report[0]
+    assert group.verdict_kind == "change" and group.action == "increase batch size"
+    assert group.confidence == group.noise_confidence  # today's confidence
+    assert any("records no regime accuracy" in n for n in group.notes)
+    assert any("records no feature recipe" in n for n in group.notes)
+    assert "Measured validity: not measured" in report.to_text()

@@ -1,5 +1,6 @@
 """Tests of featurizers.zoo.demo and ``mdtree demo``."""
 
+import re
 import subprocess
 import sys
 
@@ -65,3 +66,15 @@ def test_demo_on_the_tiny_zoo(tmp_path, capsys):
     assert "Diagnosis of a held-out configuration" in text
     assert (out_dir / "report.md").read_text() in text
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_worked_example_says_when_it_disagrees_with_the_printed_labels():
+    from featurizers.zoo.demo import _held_out_diagnosis
+    from sklearn_mdtree.pretrained._recipes import read_zoo_table
+
+    text = _held_out_diagnosis(read_zoo_table())
+    labels = re.search(r"bs_failure=(\w+), width_vs_batch=(\w+)", text).groups()
+    assert ("The diagnosis disagrees with this model's measured labels" in text
+            or "The diagnosis agrees with this model's measured labels" in text)
+    if "disagrees" in text:
+        assert f"bs_failure={labels[0]!r}" in text or f"width_vs_batch={labels[1]!r}" in text

@@ -428,7 +428,7 @@ def test_featurize_with_chosen_features_and_bad_names(tmp_path):
     status, out, err = run([*base, "--features", "train_error", "CKA", "--output", str(output)])
     assert status == 0, err
     assert list(pd.read_csv(output, index_col="group").columns) == [
-        "train_error", "CKA", "train_error_se", "CKA_se"]
+        "train_error", "CKA", "train_error_se", "CKA_se", "n_classes", "feature_recipe"]
     output.unlink()
     output.parent.rmdir()
     for extra, message in ((["--name", ""], "distinct, non-empty names"),
@@ -441,3 +441,29 @@ def test_featurize_with_chosen_features_and_bad_names(tmp_path):
     status, out, err = run([*twice, "--output", str(output)])
     assert_clean_error(status, out, err, output, command="featurize")
     assert "distinct, non-empty names" in err
+
+
+@needs_torch
+def test_featurize_tree_takes_the_trees_recipe_explicit_options_win(tmp_path):
+    import json
+
+    paths, data = _featurize_inputs(tmp_path)
+    base = ["featurize", *LINEAR, "--checkpoints", *map(str, paths), "--train-data",
+            str(data), "--features", "train_error", "CKA"]
+    output = tmp_path / "out" / "features.csv"
+    status, out, err = run([*base, "--tree", "digits-mlp", "--output", str(output)])
+    assert status == 0, err
+    table = pd.read_csv(output, index_col="group")
+    recipe = json.loads(table["feature_recipe"].iloc[0])
+    assert recipe["curve_epochs"] == 15 and recipe["hessian_batch_size"] == 200
+    assert "recipe: curve_epochs=15" in err + out
+    assert table["n_classes"].tolist() == [3]
+    output.unlink()
+    status, out, err = run([*base, "--tree", "digits-mlp", "--curve-epochs", "1",
+                            "--output", str(output)])
+    assert status == 0, err
+    recipe = json.loads(pd.read_csv(output)["feature_recipe"].iloc[0])
+    assert recipe["curve_epochs"] == 1
+    status, out, err = run([*base, "--tree", "no-such-tree", "--output",
+                            str(tmp_path / "x" / "f.csv")])
+    assert status != 0 and "--tree" in err

@@ -56,8 +56,12 @@ def test_diagnose_text_report(features_csv, capsys, model_diagnosis_dir):
     assert main(["diagnose", str(features_csv), "--id-column", "model"]) == 0
     out = capsys.readouterr().out
     assert "Q1 tree: q1 on F, fitted on 1560 configurations." in out
-    for model in "abc":
+    for model in "bc":
         assert re.search(rf"^Model {model}: (increase|decrease) batch size\.$", out, re.M)
+    # row a lies outside F's training range: no reliable diagnosis, with the reason
+    assert re.search(r"^Model a: no reliable diagnosis\.$", out, re.M)
+    assert "Why: No reliable diagnosis: the model is unlike those" in out
+    assert "Own accuracy: out of fold (5 folds)" in out  # measured at fit time
     assert "regime" in out and "[t0]" in out
     assert "Joint check against the 1560 training configurations" in out  # domain checks
 
@@ -75,8 +79,11 @@ def test_diagnose_csv_with_q2(features_csv, tmp_path, capsys, model_diagnosis_di
     assert {"action", "q1_label", "q1_regime", "q2_label", "out_of_domain"} <= set(
         table.columns
     )
-    widen = table["q2_label"] == "width"
+    widen = (table["q2_label"] == "width") & (table["verdict_kind"] == "change")
     assert (table.loc[widen, "action"] == "increase width").all()
+    abstain = table["verdict_kind"] == "no reliable diagnosis"
+    assert (table.loc[abstain, "action"] == "no reliable diagnosis").all()
+    assert table.loc[abstain, "abstain_reason"].str.startswith("No reliable diagnosis").all()
     assert np.isin(table["q1_regime"], [0, 1, 2, 3]).all()
 
 
@@ -202,3 +209,24 @@ def test_diagnose_k_for_the_q2_scheme_alone_is_accepted(tmp_path, capsys, monkey
     assert main(["diagnose", str(tmp_path / "m.csv")]) == 2
     assert seen == [3, 8]  # the given k, then the default
     assert "stopped after parsing" in capsys.readouterr().err
+
+
+def test_default_route_and_tree_carry_the_same_verdict_kinds(features_csv, tmp_path, capsys,
+                                                             model_diagnosis_dir):
+    frames = {}
+    for name, extra in (("default", []), ("tree", ["--tree", "cifar10-resnet18"])):
+        output = tmp_path / f"{name}.csv"
+        assert main(["diagnose", str(features_csv), "--id-column", "model", "--format",
+                     "csv", "--output", str(output), *extra]) == 0
+        frames[name] = pd.read_csv(output, index_col="model")
+        assert main(["diagnose", str(features_csv), "--id-column", "model", *extra]) == 0
+        out = capsys.readouterr().out
+        assert len(re.findall(r"^  Verdict: ", out, re.M)) == 3
+        assert "Own accuracy: out of fold" in out
+    for frame in frames.values():
+        assert {"verdict_kind", "abstain_reason", "noise_confidence"} <= set(frame.columns)
+        assert set(frame["verdict_kind"]) <= {"change", "training failed", "keep as is",
+                                              "no reliable diagnosis"}
+    # row a is outside F on both routes: both abstain
+    assert frames["default"].loc["a", "verdict_kind"] == "no reliable diagnosis"
+    assert frames["tree"].loc["a", "verdict_kind"] == "no reliable diagnosis"

@@ -130,13 +130,19 @@ def test_margins_borderline_rule_and_confidence():
     assert g.borderline and "borderline" in g.warnings[0]
     expected = (norm.sf((T["t0"] - 2.0) / 0.5) * norm.cdf((T["t1"] + 30.0) / 2.0)
                 * norm.cdf(1.5))
-    assert g.confidence == pytest.approx(expected)
+    assert g.noise_confidence == pytest.approx(expected)
+    # times the regime's measured accuracy, (k + 1) / (n + 2)
+    leaf = sklearn_mdtree.pretrained.load_tree("cifar10-resnet18-q1").regime_accuracy[
+        "leaves"][g.q1.regime]
+    posterior = (leaf["n_correct"] + 1) / (leaf["n"] + 2)
+    assert g.confidence == pytest.approx(expected * posterior)
     # a looser rule: not borderline
     g1 = sklearn_mdtree.diagnose(X, "cifar10-resnet18-q1", q2_tree=None, borderline=1.0)[0]
     assert not g1.borderline
     # a zero standard error is exact: confidence from the sides alone
     X0 = _row(hessian_t_se=0.0, train_error_se=0.0, mode_connectivity_peak_se=0.0)
-    assert sklearn_mdtree.diagnose(X0, "cifar10-resnet18-q1", q2_tree=None)[0].confidence == 1
+    g0 = sklearn_mdtree.diagnose(X0, "cifar10-resnet18-q1", q2_tree=None)[0]
+    assert g0.noise_confidence == 1 and g0.confidence < 1  # never 1: the tree's own error
 
 
 def test_confidence_joins_both_paths_on_a_shared_feature():
@@ -147,8 +153,9 @@ def test_confidence_joins_both_paths_on_a_shared_feature():
              hessian_t_se=1e-9)
     g = sklearn_mdtree.diagnose(X, "cifar10-resnet18")[0]
     inside = norm.cdf((q2 - value) / se) - norm.cdf((T["t0"] - value) / se)
-    assert g.confidence == pytest.approx(inside, rel=1e-6)
-    assert g.confidence < min(g.q1.confidence, g.q2.confidence) + 1e-12
+    assert g.noise_confidence == pytest.approx(inside, rel=1e-6)
+    assert g.noise_confidence < min(g.q1.confidence, g.q2.confidence) + 1e-12
+    assert g.confidence < g.noise_confidence  # times the regimes' measured accuracy
 
 
 def test_cause_follows_the_optimizer():

@@ -1,5 +1,5 @@
-"""Tests of sklearn_mdtree._verdicts: training failure, regime accuracy, abstention,
-keep-as-is, confidence with the tree's own error, feature recipe, shipped validity."""
+"""Tests of sklearn_mdtree.diagnosis._validity: regime accuracy, abstention, keep as is,
+confidence with the tree's own error, shipped validity."""
 
 import math
 import subprocess
@@ -13,22 +13,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sklearn_mdtree import Hierarchy, Leaf, MDTreeClassifier, Split
-from sklearn_mdtree import _verdicts as V
-from sklearn_mdtree._verdicts import (
-    FeatureRecipe,
+from sklearn_mdtree.diagnosis._shipping import TreeValidity, is_shippable
+from sklearn_mdtree.diagnosis._validity import (
     LeafAccuracy,
-    RecipeWarning,
     RegimeAccuracy,
-    TreeValidity,
-    check_recipe,
-    check_training,
-    is_shippable,
     keep_as_is,
+    KeepAsIs,
     keep_as_is_by_leaf,
+    tree_evidence,
     posterior_interval,
     regime_accuracy,
     should_abstain,
-    training_failure,
     verdict_confidence,
 )
 
@@ -39,139 +34,6 @@ def _one_line(exc_info, *words):
     for w in words:
         assert w in text
 
-
-# --------------------------------------------------------------------------------------
-# 1. Training failure
-# --------------------------------------------------------------------------------------
-
-TUNED = {"train_error": 1.2, "train_loss": 0.05, "mode_connectivity_peak": -3.0,
-         "hessian_t": 4.0, "CKA": 0.9}
-
-
-def test_diverged_group_confidently_wrong():
-    row = pd.Series({**TUNED, "train_error": 90.4, "train_loss": 9.7})
-    failure = training_failure(row, n_classes=10)
-    assert failure.kind == "diverged"
-    text = " ".join(failure.evidence)
-    assert "90.4%" in text and "9.7" in text and "90.0%" in text
-    assert any("decrease the learning rate" in a for a in failure.advice)
-    assert any("NaN" in a for a in failure.advice)
-    assert any("clip" in a for a in failure.advice)
-    # in the batch-size user's terms
-    bs = training_failure(row, n_classes=10, optimizer="batch size")
-    assert any("increase the batch size" in a for a in bs.advice)
-    assert failure.to_text().startswith("Training diverged: ")
-
-
-@pytest.mark.parametrize("column, value", [("train_loss", float("nan")),
-                                           ("train_loss", float("inf")),
-                                           ("train_error", float("nan")),
-                                           ("hessian_t", float("inf"))])
-def test_non_finite_is_diverged_without_the_chance_level(column, value):
-    row = {**TUNED, column: value}
-    failure = training_failure(row)  # no n_classes needed
-    assert failure.kind == "diverged"
-    assert column in failure.evidence[0]
-
-
-def test_nan_hessian_alone_is_not_divergence():
-    # the featurizer writes NaN for a non-positive trace (nonpositive="nan")
-    assert training_failure({**TUNED, "hessian_t": float("nan")}, n_classes=10) is None
-
-
-def test_stalled_group_weights_barely_moved():
-    row = {**TUNED, "train_error": 89.3, "train_loss": 2.31, "weight_norm_ratio": 1.01}
-    check = check_training(row, n_classes=10)
-    assert check.failure.kind == "stalled"
-    text = " ".join(check.failure.evidence)
-    assert "89.3%" in text and "2.31" in text and "1.01" in text
-    assert check.notes == ()
-    advice = " ".join(check.failure.advice)
-    assert "increase the learning rate" in advice and "schedule" in advice
-    assert "initialisation" in advice and "shuffled" in advice
-
-
-def test_stalled_by_displacement_and_without_weight_columns():
-    row = {**TUNED, "train_error": 50.0, "train_loss": 0.70, "weight_displacement": 0.01}
-    assert training_failure(row, n_classes=2).kind == "stalled"
-    check = check_training({**TUNED, "train_error": 50.0, "train_loss": 0.70}, n_classes=2)
-    assert check.failure.kind == "stalled"
-    assert "weight movement not measured" in check.notes[0]
-
-
-def test_uniform_loss_but_weights_moved_is_not_called_stalled():
-    row = {**TUNED, "train_error": 89.0, "train_loss": 2.29, "weight_norm_ratio": 2.4}
-    check = check_training(row, n_classes=10)
-    assert check.failure is None
-    assert "weights moved" in check.notes[0] and "2.4" in check.notes[0]
-
-
-def test_tuned_group_is_not_failed():
-    check = check_training(TUNED, n_classes=10)
-    assert check.failure is None and check.notes == ()
-    # a hot but learning model (the digits zoo's worst: 80% error, ten classes)
-    assert training_failure({**TUNED, "train_error": 79.8, "train_loss": 2.17},
-                            n_classes=10) is None
-
-
-def test_standard_errors_keep_borderline_groups_from_failing():
-    # 86% error: inside the 5-point margin of 90%, but not by 2 standard errors
-    row = {**TUNED, "train_error": 86.0, "train_error_se": 1.0, "train_loss": 9.0}
-    check = check_training(row, n_classes=10)
-    assert check.failure is None and "not called failed" in check.notes[0]
-    # the same with a tight standard error is diverged
-    row["train_error_se"] = 0.1
-    assert training_failure(row, n_classes=10).kind == "diverged"
-    # a loss 2 SE from the diverged level: not diverged, not uniform -> a note
-    row = {**TUNED, "train_error": 90.0, "train_loss": 3.6, "train_loss_se": 0.2}
-    check = check_training(row, n_classes=10)
-    assert check.failure is None and "not clear" in check.notes[0]
-    # weight ratio 1.03 +- 0.02 does not clear the 5% tolerance by 2 SE
-    row = {**TUNED, "train_error": 90.0, "train_loss": 2.3, "weight_norm_ratio": 1.03,
-           "weight_norm_ratio_se": 0.02}
-    assert training_failure(row, n_classes=10) is None
-
-
-def test_chance_level_from_column_and_from_chance_error():
-    row = {**TUNED, "train_error": 90.0, "train_loss": 2.3, "n_classes": 10}
-    assert training_failure(row).kind == "stalled"
-    # imbalanced binary task: 30% chance error (70% majority); uniform-ish loss -ln(0.7)
-    row = {**TUNED, "train_error": 29.0, "train_loss": 0.36}
-    assert training_failure(row, chance_error=30.0).kind == "stalled"
-
-
-@pytest.mark.parametrize("row, words", [
-    ({"train_loss": 2.3}, "'train_error'"),
-    ({"train_error": 90.0, "train_loss": 2.3}, "chance level is unknown"),
-    ({"train_error": 90.0}, "'train_loss'"),
-])
-def test_missing_columns_degrade_to_none_with_a_note(row, words):
-    n_classes = None if "unknown" in words else 10
-    check = check_training(row, n_classes=n_classes)
-    assert check.failure is None
-    assert words in check.notes[0]
-
-
-def test_training_failure_refusals_are_one_line():
-    with pytest.raises(ValueError) as e:
-        check_training(TUNED, n_classes=1)
-    _one_line(e, "'n_classes'", "integer >= 2", "1")
-    with pytest.raises(ValueError) as e:
-        check_training(TUNED, chance_error=120)
-    _one_line(e, "'chance_error'", "120")
-    with pytest.raises(TypeError) as e:
-        check_training([1, 2])
-    _one_line(e, "'row'", "list")
-    with pytest.raises(ValueError) as e:
-        check_training(pd.DataFrame([TUNED, TUNED]))
-    _one_line(e, "'row'", "2 rows")
-
-
-def test_one_row_frame_and_text_values_are_read():
-    assert training_failure(pd.DataFrame([{**TUNED, "train_error": 95.0,
-                                           "train_loss": 20.0}]), n_classes=10).kind \
-        == "diverged"
-    assert check_training({**TUNED, "train_error": "n/a"}, n_classes=10).failure is None
 
 
 # --------------------------------------------------------------------------------------
@@ -409,75 +271,6 @@ def test_confidence_refusals():
 
 
 # --------------------------------------------------------------------------------------
-# 6. Feature recipe
-# --------------------------------------------------------------------------------------
-
-DIGITS = FeatureRecipe(curve_epochs=15, curve_init="midpoint", n_pairs=1,
-                       hessian_batch_size=200, trace_method="deflated", trace_matvecs=None,
-                       version="0.1.0")
-
-
-def test_check_recipe_names_each_setting():
-    mine = FeatureRecipe(**{**DIGITS.to_dict(), "curve_epochs": 50, "trace_matvecs": 4})
-    assert check_recipe(DIGITS, mine) == [
-        "curve_epochs: the tree's features used 15, yours 50 -- connectivity moves with "
-        "curve training; recompute with curve_epochs=15"]
-    assert check_recipe(DIGITS, DIGITS) == []
-    other = FeatureRecipe(**{**DIGITS.to_dict(), "trace_method": "hutchinson",
-                             "n_pairs": "all", "version": "0.2.0"})
-    found = check_recipe(DIGITS.to_dict(), other)  # a tree file's dict works too
-    assert [w.split(":")[0] for w in found] == ["n_pairs", "trace_method", "trace_matvecs",
-                                                "version"]
-    # unknown on one side: not compared; a missing recipe: one note
-    assert check_recipe(DIGITS, FeatureRecipe(curve_epochs=15)) == []
-    assert "records no feature recipe" in check_recipe(None, DIGITS)[0]
-    assert "curve_epochs=15" in check_recipe(DIGITS, None)[0]
-    assert issubclass(RecipeWarning, UserWarning) and V.recipe_warning is RecipeWarning
-
-
-def test_recipe_dict_round_trip_and_refusals():
-    assert FeatureRecipe.from_dict(DIGITS.to_dict()) == DIGITS
-    with pytest.raises(ValueError) as e:
-        FeatureRecipe.from_dict({"curve_epoch": 15})
-    _one_line(e, "'data'", "curve_epoch")
-    with pytest.raises(TypeError) as e:
-        check_recipe(DIGITS, 15)
-    _one_line(e, "'features_recipe'", "int")
-    with pytest.raises(ValueError) as e:
-        check_recipe({"epochs": 15}, DIGITS)
-    _one_line(e, "'tree_recipe'", "epochs")
-
-
-def test_recipe_from_featurizer_like_object():
-    class Fake:
-        def get_params(self, deep=True):
-            return {"curve_epochs": 50, "curve_init": "random", "n_pairs": "all",
-                    "hessian_batch_size": 100, "trace_method": "xtrace",
-                    "trace_matvecs": 20, "verbose": 0}
-
-    recipe = FeatureRecipe.from_featurizer(Fake())
-    assert (recipe.curve_epochs, recipe.trace_matvecs, recipe.n_pairs) == (50, 20, "all")
-    with pytest.raises(TypeError) as e:
-        FeatureRecipe.from_featurizer(object())
-    _one_line(e, "'featurizer'")
-
-
-def test_recipe_from_loss_landscape_featurizer():
-    pytest.importorskip("torch")
-    from featurizers import LossLandscapeFeaturizer
-
-    recipe = FeatureRecipe.from_featurizer(LossLandscapeFeaturizer(curve_epochs=15))
-    assert recipe.curve_epochs == 15 and recipe.trace_method == "deflated"
-    assert recipe.effective("trace_matvecs") == 4
-
-
-def test_module_does_not_import_torch():
-    code = ("import sys, sklearn_mdtree._verdicts; "
-            "sys.exit(1 if 'torch' in sys.modules else 0)")
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
-
-
-# --------------------------------------------------------------------------------------
 # 7. Shipped-tree validity
 # --------------------------------------------------------------------------------------
 
@@ -504,3 +297,16 @@ def test_tree_validity_refusals():
     with pytest.raises(TypeError) as e:
         is_shippable({"tree_accuracy": 0.7})
     _one_line(e, "'validity'", "dict")
+
+
+def test_records_round_trip_and_tree_evidence():
+    X, y = _tiny()
+    est = _stump().fit(X, y)
+    acc = regime_accuracy(est, X, y, cv=3)
+    assert RegimeAccuracy.from_dict(acc.to_dict()) == acc
+    routed = pd.concat([X, X.iloc[:3]])
+    labels = list(y) + ["optimal"] * 3
+    doc = tree_evidence(est, X, y, routed=routed, routed_labels=labels, cv=3)
+    assert RegimeAccuracy.from_dict(doc["regime_accuracy"]) == acc
+    assert len(doc["keep_as_is"]) == len(est.leaf_labels_)
+    assert all(KeepAsIs.from_dict(k).to_dict() == k for k in doc["keep_as_is"])
