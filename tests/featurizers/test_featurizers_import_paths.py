@@ -106,5 +106,5 @@ def test_the_same_objects_from_the_package_and_its_modules():
     import featurizers
     import featurizers.hessian
 
-    for name in HESSIAN:
+    for name in HESSIAN_TOP_LEVEL:
         assert getattr(featurizers, name) is getattr(featurizers.hessian, name)
