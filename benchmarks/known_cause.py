@@ -145,19 +145,34 @@ def wilson(successes, n, z=1.96):
 
 
 def report_actions(report):
-    """``(action, flagged)`` per group of a :class:`~sklearn_mdtree.DiagnosisReport`.
+    """``(action, flagged, failure)`` per group of a :class:`~sklearn_mdtree.DiagnosisReport`.
 
-    Q2 ``width`` / ``data`` -> widen / more data; otherwise Q1 ``small`` (temperature
-    too low) -> raise temperature, ``large`` -> lower temperature; flagged when the
-    report marks the group out of the tree's domain.
+    By the group's verdict kind: *training failed* -> the direction of its advice
+    (diverged: lower the temperature; stalled: raise it), ``failure`` its kind;
+    *keep as is* -> ``"none"``; *no reliable diagnosis* -> an abstention (flagged);
+    *change* -> Q2 ``width`` / ``data`` -> widen / more data, otherwise Q1 ``small``
+    (temperature too low) -> raise temperature, ``large`` -> lower temperature,
+    flagged when the report marks the group out of the tree's domain.
     """
     out = []
     for g in report:
+        kind = getattr(g, "verdict_kind", "change")
+        if kind == "training failed":
+            failure = g.training_failure["kind"]
+            action = "lower temperature" if failure == "diverged" else "raise temperature"
+            out.append((action, False, failure))
+            continue
+        if kind == "keep as is":
+            out.append(("none", False, None))
+            continue
+        if kind == "no reliable diagnosis":
+            out.append((ABSTAIN, True, None))
+            continue
         if g.q2 is not None and g.q2.label in ("width", "data"):
             action = "widen" if g.q2.label == "width" else "more data"
         else:
             action = "raise temperature" if g.q1.label == "small" else "lower temperature"
-        out.append((action, bool(g.out_of_domain)))
+        out.append((action, bool(g.out_of_domain), None))
     return out
 
 
@@ -178,8 +193,8 @@ def _diagnosed(table, **kwargs):
             try:
                 pairs += run(table.iloc[[i]])
             except (ValueError, TypeError):
-                pairs.append((ABSTAIN, True))  # the route refused the group
-    return pd.DataFrame(pairs, columns=["action", "flagged"], index=table.index)
+                pairs.append((ABSTAIN, True, None))  # the route refused the group
+    return pd.DataFrame(pairs, columns=["action", "flagged", "failure"], index=table.index)
 
 
 def shipped_route(name):
@@ -193,26 +208,27 @@ def shipped_route(name):
 _F_TREES = {}
 
 
-def _f_tree():
-    """The default route of ``mdtree diagnose``: Q1 (``q1``, Brent) fitted on all of F."""
-    if "q1" not in _F_TREES:
-        from sklearn_mdtree import MDTreeClassifier
+def _f_trees():
+    """The trees of ``mdtree diagnose`` without ``--tree``: the command's own defaults
+    (:func:`sklearn_mdtree.diagnosis._trees.fit_on_collection` with the options
+    :func:`sklearn_mdtree._cli.diagnose.fit_options` gives a bare command line)."""
+    if "trees" not in _F_TREES:
+        from sklearn_mdtree._cli._parser import build_parsers
+        from sklearn_mdtree._cli.diagnose import fit_options
         from sklearn_mdtree.datasets import fetch_model_diagnosis
-        from sklearn_mdtree.model_selection import _training_rows
-        from sklearn_mdtree.pretrained import PretrainedTree
+        from sklearn_mdtree.diagnosis._trees import fit_on_collection
 
-        os.environ.setdefault("SKLEARN_MDTREE_DATA", "/work/shared/data/model_diagnosis")
+        os.environ.setdefault("SKLEARN_MDTREE_DATA", "../shared/data/model_diagnosis")
+        args = build_parsers()[0].parse_args(["diagnose", "features.csv"])
         frame = fetch_model_diagnosis("both").frame
-        rows = _training_rows(frame, "all", 8, label="bs_failure", seed=42)
-        train = frame.iloc[rows]
-        q1 = MDTreeClassifier("q1", threshold_search="brent").fit(train, train["bs_failure"])
-        _F_TREES["q1"] = PretrainedTree.from_estimator(q1, train, name="q1 fitted on F")
-    return _F_TREES["q1"]
+        _F_TREES["trees"] = fit_on_collection(frame, **fit_options(args))
+    return _F_TREES["trees"]
 
 
 def f_route(table):
     """Fit on F at run time (the default of ``mdtree diagnose``), with F's domain check."""
-    return _diagnosed(table, tree=_f_tree(), q2_tree=None)
+    q1, q2 = _f_trees()
+    return _diagnosed(table, tree=q1, q2_tree=q2)
 
 
 def q_labels(table):
@@ -242,7 +258,8 @@ def by_family(fit_predict):
         for index in table.index:
             same = table[table["family"] == table.at[index, "family"]]
             out.append(fit_predict(same.drop(index), table.loc[[index]]))
-        return pd.DataFrame(out, columns=["action", "flagged"], index=table.index)
+        return pd.DataFrame(out, columns=["action", "flagged", "failure"][:len(out[0])],
+                            index=table.index)
     return route
 
 
@@ -251,7 +268,7 @@ def _own_table(train, test):
     try:
         return tuple(_diagnosed(test, fit_on=train).iloc[0])
     except (ValueError, TypeError):
-        return ABSTAIN, True
+        return ABSTAIN, True, None
 
 
 def _constant(train, test):
@@ -308,11 +325,28 @@ ROUTES = {
 }
 
 
+#: Label seeds (of 6) that must have failed for a "training failed" verdict to count
+#: as right on a group whose measured label is "none" (no one-step move helps).
+FAILED_SEEDS = 3
+
+
 def score(table, verdicts):
-    """Coverage, accuracy of the verdicts given, wrong unflagged share, reproducibility."""
+    """Coverage, accuracy of the verdicts given, wrong unflagged share, reproducibility.
+
+    A verdict is right when its action is the measured label. A *training failed*
+    verdict (``failure`` "diverged" / "stalled") is right when its advice's direction
+    is the measured label, or when the label is "none" (no one-step move helps: the
+    failure persists one step away) and at least :data:`FAILED_SEEDS` of the group's
+    six label trainings were recorded as failed the same way.
+    """
     truth = table["action"]
     given = (verdicts["action"] != ABSTAIN) & ~verdicts["flagged"].astype(bool)
     right = verdicts["action"] == truth
+    if "failure" in verdicts:
+        failure = verdicts["failure"]
+        recorded = ((failure == "diverged") & (table["n_diverged"] >= FAILED_SEEDS)) | (
+            (failure == "stalled") & (table["n_stalled"] >= FAILED_SEEDS))
+        right = right | ((truth == "none") & recorded)
     n, k = len(table), int(given.sum())
     correct = int((right & given).sum())
     low, high = wilson(correct, k)

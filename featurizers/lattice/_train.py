@@ -191,7 +191,7 @@ def train_runs(family, config, seeds, *, cache_dir=None):
     list of Run
         In the order of ``seeds``.
     """
-    from sklearn_mdtree import __version__
+    from sklearn_mdtree._version import __version__
 
     if not isinstance(config, LatticeConfig):
         raise TypeError(f"The 'config' parameter of train_runs must be a LatticeConfig; got "

@@ -9,6 +9,8 @@ with the same domain checks and margins, rendered as text, CSV, JSON or HTML.
 
 from __future__ import annotations
 
+import argparse
+
 import json
 import os
 import warnings
@@ -80,8 +82,10 @@ def add_parser(sub):
                       help=f"seed of a random scheme (default: {DEFAULT_SEED})")
     diag.add_argument("--q1-preset", choices=["q1", "q1_sharpness", "q1_similarity", "q1_ood"],
                       default="q1", help="hierarchy of the Q1 tree (default: %(default)s)")
-    diag.add_argument("--q2", action="store_true",
-                      help="also fit a Q2 tree (model width or optimizer?)")
+    diag.add_argument("--q2", action=argparse.BooleanOptionalAction, default=True,
+                      help="also fit a Q2 tree (model width or optimizer?), as the shipped "
+                      "cifar10-resnet18 family has (default: yes; --no-q2: Q1 alone, which "
+                      "can never answer 'widen')")
     diag.add_argument("--q2-scheme", choices=["all", *SCHEMES], default=None,
                       help="training set of the Q2 tree (default: --scheme); only with --q2")
     diag.add_argument("--q2-k", type=_common.number, default=None,
@@ -128,7 +132,7 @@ def check(parser, args):
     if not _fits_on_f(args):
         option = "--tree" if args.tree is not None else "--fit-on"
         for name, value, default in (("--scheme", args.scheme, "all"), ("--k", args.k, None),
-                                     ("--seed", args.seed, None), ("--q2", args.q2, False),
+                                     ("--seed", args.seed, None), ("--q2", args.q2, True),
                                      ("--q1-preset", args.q1_preset, "q1"),
                                      ("--search", args.search, "brent")):
             if value != default:

@@ -102,9 +102,19 @@ def fit_on_collection(frame, *, q1_preset="q1", search="brent", scheme="all", k=
             est, train, name=f"{preset} on F",
             description=f"The {preset} hierarchy, {search} threshold search, fitted at run "
             f"time on the public collection F ({drawn}).",
+            feature_recipe=_collection_recipe(),
             **measured(est, train, train[label], pool, pool[label]),
         )
     return trees
+
+
+def _collection_recipe():
+    """The feature recipe of the public collections, as the shipped cifar10 trees record."""
+    from ..pretrained._recipes import FEATURE_RECIPES
+
+    fields = ("curve_epochs", "curve_init", "n_pairs", "hessian_batch_size", "trace_method",
+              "trace_matvecs", "version")
+    return dict({f: None for f in fields}, **FEATURE_RECIPES["F"])
 
 
 def measured(estimator, train, labels, routed, routed_labels):

@@ -57,7 +57,9 @@ def test_diagnose_text_report(features_csv, capsys, model_diagnosis_dir):
     out = capsys.readouterr().out
     assert "Q1 tree: q1 on F, fitted on 1560 configurations." in out
     for model in "bc":
-        assert re.search(rf"^Model {model}: (increase|decrease) batch size\.$", out, re.M)
+        # Q1 and Q2 are fitted on F by default: a batch-size change or "widen"
+        assert re.search(rf"^Model {model}: ((increase|decrease) batch size|increase width)\.$",
+                         out, re.M)
     # row a lies outside F's training range: no reliable diagnosis, with the reason
     assert re.search(r"^Model a: no reliable diagnosis\.$", out, re.M)
     assert "Why: No reliable diagnosis: the model is unlike those" in out
@@ -172,8 +174,9 @@ def test_failed_command_leaves_output_untouched(tmp_path, capsys, model_diagnosi
 @pytest.mark.parametrize(
     "options, message",
     [
-        (["--q2-k", "1"], "argument --q2-k: only allowed with --q2"),
-        (["--q2-scheme", "random_data"], "argument --q2-scheme: only allowed with --q2"),
+        (["--no-q2", "--q2-k", "1"], "argument --q2-k: only allowed with --q2"),
+        (["--no-q2", "--q2-scheme", "random_data"],
+         "argument --q2-scheme: only allowed with --q2"),
         (["--k", "3"], "argument --k: not allowed with --scheme all"),
         (["--scheme", "all", "--k", "3", "--q2"], "argument --k: not allowed with --scheme all"),
         (["--q2", "--q2-k", "1"], "argument --q2-k: not allowed when the Q2 tree is fitted on all"),
