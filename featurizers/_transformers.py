@@ -97,6 +97,8 @@ class FeaturizationWarning(UserWarning):
 
 
 _PAIRWISE = frozenset({"mode_connectivity_peak", "mode_connectivity", "CKA"})
+#: Features of the weights' displacement (:mod:`featurizers.weights`).
+_WEIGHTS = frozenset({"weight_norm_ratio", "weight_displacement"})
 _CONNECTIVITY = frozenset({"mode_connectivity_peak", "mode_connectivity"})
 #: Features computed from the weights: refused for models without parameters.
 _NEEDS_PARAMETERS = frozenset({"log_para_amount", "hessian_t", "hessian_e", *_CONNECTIVITY})
@@ -253,6 +255,10 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
                             f"{type(group.models[0]).__qualname__}",
             "data": data,
             "version": __version__,
+            **({"initial_weights": [
+                fingerprint(*[t for t in state.values() if isinstance(t, torch.Tensor)])
+                for state in _initial_states(group, 0)
+            ]} if "weight_displacement" in features else {}),
         }
 
     def _n_jobs(self):
@@ -636,6 +642,13 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         outputs on 6 mixup batches of 128 training samples (``lam ~ Beta(16,
         16)``), :func:`~featurizers.similarity.output_cka`. Groups with fewer
         than 128 training samples use batches of all of them.
+    ``weight_norm_ratio``, ``weight_displacement`` (optional, not in the default)
+        Mean over models of ``||w|| / ||w_fresh||`` (a fresh, seeded
+        initialization of a copy of the model) and of ``||w - w0|| / ||w0||``
+        (``w0`` the model's initial weights, given as
+        ``metadata["initial_states"]``, one ``state_dict`` per model):
+        :mod:`featurizers.weights`. They tell a model that never moved (stalled)
+        from one that blew up (diverged).
 
     Parameters
     ----------
@@ -757,6 +770,9 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         "mode_connectivity_peak",
         "mode_connectivity",
         "CKA",
+        # optional, from :mod:`featurizers.weights` (not in the default features)
+        "weight_norm_ratio",
+        "weight_displacement",
     )
     _parameter_constraints: dict = {
         **ValidationFeaturizer._parameter_constraints,
@@ -824,8 +840,8 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
     def _group_values(self, group, index, features, device, seed):
         # One independent stream per feature family, so that a feature does not
         # depend on which others are selected.
-        hess_seed, curve_seed, cka_seed = (
-            int(s.generate_state(1)[0] >> 1) for s in seed.spawn(3)
+        hess_seed, curve_seed, cka_seed, weights_seed = (
+            int(s.generate_state(1)[0] >> 1) for s in seed.spawn(4)
         )
         values, handled = {}, set()
         with _forked_rng(int(seed.generate_state(1)[0] >> 1), device):
@@ -836,6 +852,8 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
                 self._connectivity(group, curve_seed, values)
             if "CKA" in features:
                 self._cka(group, device, cka_seed, values)
+            if _WEIGHTS.intersection(features):
+                _weight_features(group, index, features, weights_seed, values)
         return values, handled
 
     def _hessian(self, group, index, features, device, seed, values, handled):
@@ -989,6 +1007,34 @@ for _featurizer in (ValidationFeaturizer, LossLandscapeFeaturizer):
         "{n_jobs}", _N_JOBS_PARAM
     )
 del _featurizer
+
+
+def _initial_states(group, index):
+    """The group's initial weights, ``metadata["initial_states"]``: one per model."""
+    states = group.metadata.get("initial_states")
+    if not isinstance(states, (list, tuple)) or len(states) != group.n_models:
+        raise ValueError(
+            f"LossLandscapeFeaturizer: weight_displacement of {group._label(index)} needs "
+            f"metadata['initial_states'], a list of {group.n_models} state_dicts (one per "
+            f"model); got {type(states).__name__ if states is None else len(states)}."
+        )
+    return [s.state_dict() if isinstance(s, torch.nn.Module) else s for s in states]
+
+
+def _weight_features(group, index, features, seed, values):
+    """``weight_norm_ratio`` and ``weight_displacement``: means over models, SE over seeds."""
+    from .weights import weight_displacement, weight_norm_ratio
+
+    if "weight_norm_ratio" in features:
+        rng = np.random.default_rng(seed)
+        ratios = [weight_norm_ratio(m, int(rng.integers(2**31))) for m in group.models]
+        values["weight_norm_ratio"] = float(np.mean(ratios))
+        values["weight_norm_ratio_se"] = mean_se(ratios)
+    if "weight_displacement" in features:
+        moved = [weight_displacement(m, s)
+                 for m, s in zip(group.models, _initial_states(group, index))]
+        values["weight_displacement"] = float(np.mean(moved))
+        values["weight_displacement_se"] = mean_se(moved)
 
 
 def _identical_models(models):

@@ -1,0 +1,407 @@
+"""Known-cause evaluation: diagnoses measured against models whose failure cause is known.
+
+One command::
+
+    python -m benchmarks.known_cause                 # generate (cached) and evaluate
+    python -m benchmarks.known_cause --smoke         # a tiny grid, seconds (a check)
+
+Three model families no shipped tree was fitted on
+(:mod:`benchmarks._known_cause_families`), about ten base configurations each,
+spread over the failure sources. For every base configuration its 12 seeds and
+those of its one-step neighbours (knob up and down one x4 step, width x4, data
+x2) are trained on one thread (:mod:`featurizers.lattice`, cached under
+``benchmarks/results/known_cause_cache``); the label is the one-step RFI by
+measurement from seeds 0-5 (the move with the largest drop in mean test error
+beyond 2 standard errors of the difference, else "none"), seeds 6-11 give a
+second label, whose agreement is the labels' reproducibility. The base group's
+first 3 seeds are featurized (loss-landscape features with their standard errors,
+the weights' norm ratio to a fresh initialization and displacement from their own,
+validation metrics) into ``benchmarks/results/known_cause.csv``.
+
+The evaluation maps each route's verdict to one action among ``raise temperature``,
+``lower temperature``, ``widen``, ``more data``, ``none`` (or ``abstain``), with a
+flag when the route marks the group out of its domain, and reports per family and
+route: coverage (share given an unflagged verdict), accuracy of those verdicts
+(Wilson 95% interval), the share of groups with a wrong unflagged verdict, and the
+labels' reproducibility. A route is a callable ``route(table) -> DataFrame`` with
+columns ``action`` and ``flagged`` (index of the table), so new routes plug in
+(:data:`ROUTES`). The table is printed and written to
+``benchmarks/results/known_cause.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+RESULTS = Path(__file__).resolve().parent / "results"
+LANDSCAPE = ["train_error", "train_loss", "mode_connectivity_peak", "hessian_t", "CKA",
+             "weight_norm_ratio", "weight_displacement"]
+VALID = ["train_error", "train_loss", "test_error", "test_loss"]
+#: Seeds of the labels, of the second label, and of the featurized group.
+LABEL_SEEDS, REPRO_SEEDS, FEATURE_SEEDS = range(6), range(6, 12), range(3)
+
+
+# ----------------------------------------------------------------------------- generation
+
+
+def featurize(family, config, runs, *, cache_dir, curve_epochs=50, random_state=0):
+    """One row: landscape features (with ``_se``) and validation metrics of the group."""
+    import torch
+
+    from featurizers import LossLandscapeFeaturizer, ModelGroup, ValidationFeaturizer
+
+    models = [r.model for r in runs]
+    group = ModelGroup(models, family.data(config), family.test,
+                       metadata={"initial_states": [r.initial_state for r in runs]})
+    torch.set_num_threads(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        landscape = LossLandscapeFeaturizer(
+            features=LANDSCAPE, return_se=True, n_pairs="all", curve_epochs=curve_epochs,
+            nonpositive=0.01, random_state=random_state, cache_dir=cache_dir, verbose=0,
+        ).set_output(transform="pandas").fit_transform([group])
+        valid = ValidationFeaturizer(
+            features=["test_error", "test_loss"], cache_dir=cache_dir, verbose=0,
+        ).set_output(transform="pandas").fit_transform([group])
+    row = {**landscape.iloc[0].to_dict(), **valid.iloc[0].to_dict()}
+    row["log_para_amount"] = math.log(sum(p.numel() for p in models[0].parameters()))
+    return row
+
+
+def generate(families=None, *, cache_dir=None, smoke=False, curve_epochs=50, log=print):
+    """Train, label and featurize every family's base configurations: one table."""
+    import torch
+
+    from featurizers.lattice import check_failure_sources, measure_one_step
+
+    from . import _known_cause_families as fam
+
+    torch.set_num_threads(1)
+    cache_dir = RESULTS / "known_cause_cache" if cache_dir is None else cache_dir
+    names = fam.FAMILIES if families is None else families
+    rows, timings = [], {}
+    for name in names:
+        family, bases = (fam.smoke_bases(name) if smoke else fam.family_bases(name))
+        check_failure_sources([s for _, s in bases], parameter=f"bases of {name}")
+        start = time.perf_counter()
+        labelled, own = measure_one_step(
+            family, [c for c, _ in bases],
+            label_seeds=range(2) if smoke else LABEL_SEEDS,
+            repro_seeds=range(2, 4) if smoke else REPRO_SEEDS,
+            cache_dir=cache_dir, progress=lambda line: log(f"  {name}: {line}"))
+        trained = time.perf_counter()
+        for (config, source), row, runs in zip(bases, labelled, own):
+            features = featurize(family, config, runs[: len(FEATURE_SEEDS)],
+                                 cache_dir=cache_dir,
+                                 curve_epochs=2 if smoke else curve_epochs)
+            rows.append({
+                "family": name, "knob": family.knob, "intended": source,
+                **row, "data_amount": config.n_train,
+                "data_fraction": config.n_train / family.n_available,
+                "n_classes": family.n_classes, "chance_error": family.chance_error,
+                **features,
+            })
+        timings[name] = (trained - start, time.perf_counter() - trained)
+        log(f"{name}: trained and labelled in {timings[name][0]:.0f} s, featurized in "
+            f"{timings[name][1]:.0f} s")
+    table = pd.DataFrame(rows)
+    table.index = [f"{r.family}/{i}" for i, r in enumerate(table.itertuples())]
+    table.index.name = "group"
+    return table, timings
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+ABSTAIN = "abstain"
+
+
+def wilson(successes, n, z=1.96):
+    """Wilson score interval of a proportion: ``(low, high)``; NaN for n = 0.
+
+    >>> [round(v, 3) for v in wilson(6, 8)]
+    [0.409, 0.929]
+    """
+    if n == 0:
+        return math.nan, math.nan
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def report_actions(report):
+    """``(action, flagged)`` per group of a :class:`~sklearn_mdtree.DiagnosisReport`.
+
+    Q2 ``width`` / ``data`` -> widen / more data; otherwise Q1 ``small`` (temperature
+    too low) -> raise temperature, ``large`` -> lower temperature; flagged when the
+    report marks the group out of the tree's domain.
+    """
+    out = []
+    for g in report:
+        if g.q2 is not None and g.q2.label in ("width", "data"):
+            action = "widen" if g.q2.label == "width" else "more data"
+        else:
+            action = "raise temperature" if g.q1.label == "small" else "lower temperature"
+        out.append((action, bool(g.out_of_domain)))
+    return out
+
+
+def _diagnosed(table, **kwargs):
+    """Route a table through :func:`sklearn_mdtree.diagnose`, row by row when a row fails."""
+    import sklearn_mdtree
+
+    def run(frame):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return report_actions(sklearn_mdtree.diagnose(frame, warn=False, **kwargs))
+
+    try:
+        pairs = run(table)
+    except (ValueError, TypeError):
+        pairs = []
+        for i in range(len(table)):
+            try:
+                pairs += run(table.iloc[[i]])
+            except (ValueError, TypeError):
+                pairs.append((ABSTAIN, True))  # the route refused the group
+    return pd.DataFrame(pairs, columns=["action", "flagged"], index=table.index)
+
+
+def shipped_route(name):
+    """The shipped trees of a family (``tree=name``), Q1 and its Q2."""
+    def route(table):
+        return _diagnosed(table, tree=name)
+    route.__name__ = f"shipped {name}"
+    return route
+
+
+_F_TREES = {}
+
+
+def _f_tree():
+    """The default route of ``mdtree diagnose``: Q1 (``q1``, Brent) fitted on all of F."""
+    if "q1" not in _F_TREES:
+        from sklearn_mdtree import MDTreeClassifier
+        from sklearn_mdtree.datasets import fetch_model_diagnosis
+        from sklearn_mdtree.model_selection import _training_rows
+        from sklearn_mdtree.pretrained import PretrainedTree
+
+        os.environ.setdefault("SKLEARN_MDTREE_DATA", "/work/shared/data/model_diagnosis")
+        frame = fetch_model_diagnosis("both").frame
+        rows = _training_rows(frame, "all", 8, label="bs_failure", seed=42)
+        train = frame.iloc[rows]
+        q1 = MDTreeClassifier("q1", threshold_search="brent").fit(train, train["bs_failure"])
+        _F_TREES["q1"] = PretrainedTree.from_estimator(q1, train, name="q1 fitted on F")
+    return _F_TREES["q1"]
+
+
+def f_route(table):
+    """Fit on F at run time (the default of ``mdtree diagnose``), with F's domain check."""
+    return _diagnosed(table, tree=_f_tree(), q2_tree=None)
+
+
+def q_labels(table):
+    """The paper's label columns from measured gains: ``bs_failure``, ``width_vs_batch``.
+
+    ``bs_failure``: ``small`` (too cold) when raising the temperature gains more than
+    lowering it, else ``large``; ``optimal`` for groups labelled "none".
+    ``width_vs_batch``: ``width`` when the measured label is to widen, else ``batch``.
+    """
+    raise_gain = np.where(table["knob"] == "learning rate", table["gain_knob_up"],
+                          table["gain_knob_down"])
+    lower_gain = np.where(table["knob"] == "learning rate", table["gain_knob_down"],
+                          table["gain_knob_up"])
+    q1 = np.where(np.nan_to_num(raise_gain, nan=-np.inf) >= np.nan_to_num(lower_gain,
+                                                                         nan=-np.inf),
+                  "small", "large").astype(object)
+    q1[table["action"].to_numpy() == "none"] = "optimal"
+    q2 = np.where(table["action"] == "widen", "width", "batch").astype(object)
+    q2[table["action"].to_numpy() == "none"] = "optimal"
+    return table.assign(bs_failure=q1, width_vs_batch=q2)
+
+
+def by_family(fit_predict):
+    """Leave one group out within its family: ``fit_predict(train, test) -> (action, flagged)``."""
+    def route(table):
+        out = []
+        for index in table.index:
+            same = table[table["family"] == table.at[index, "family"]]
+            out.append(fit_predict(same.drop(index), table.loc[[index]]))
+        return pd.DataFrame(out, columns=["action", "flagged"], index=table.index)
+    return route
+
+
+def _own_table(train, test):
+    train = q_labels(train)
+    try:
+        return tuple(_diagnosed(test, fit_on=train).iloc[0])
+    except (ValueError, TypeError):
+        return ABSTAIN, True
+
+
+def _constant(train, test):
+    return train["action"].mode().iloc[0], False
+
+
+def _tree(features):
+    from sklearn.tree import DecisionTreeClassifier
+
+    def fit_predict(train, test):
+        X = train[features].fillna(train[features].median())
+        tree = DecisionTreeClassifier(random_state=0).fit(X, train["action"])
+        x = test[features].fillna(train[features].median())
+        return tree.predict(x)[0], False
+    return fit_predict
+
+
+def other_families(fit_predict):
+    """Fitted on the other families' groups."""
+    def route(table):
+        out = []
+        for index in table.index:
+            family = table.at[index, "family"]
+            out.append(fit_predict(table[table["family"] != family], table.loc[[index]]))
+        return pd.DataFrame(out, columns=["action", "flagged"], index=table.index)
+    return route
+
+
+TREE_FEATURES = ["train_error", "train_loss", "mode_connectivity_peak", "hessian_t", "CKA"]
+
+#: name -> (kind, route); a route maps the whole table to ``action`` and ``flagged``.
+ROUTES = {
+    "shipped digits-mlp": ("route", shipped_route("digits-mlp")),
+    "shipped cifar10-resnet18": ("route", shipped_route("cifar10-resnet18")),
+    "fit on F (default)": ("route", f_route),
+    "fit on own table (LOGO)": ("route", by_family(_own_table)),
+    "constant (LOGO)": ("baseline", by_family(_constant)),
+    "Valid+DT (LOGO)": ("baseline", by_family(_tree(VALID))),
+    "free DT, landscape (LOGO)": ("baseline", by_family(_tree(TREE_FEATURES))),
+    "free DT, landscape + weights (LOGO)": (
+        "baseline", by_family(_tree([*TREE_FEATURES, "weight_norm_ratio",
+                                     "weight_displacement"]))),
+    "free DT, landscape + weights (other families)": (
+        "baseline", other_families(_tree([*TREE_FEATURES, "weight_norm_ratio",
+                                          "weight_displacement"]))),
+}
+
+
+def score(table, verdicts):
+    """Coverage, accuracy of the verdicts given, wrong unflagged share, reproducibility."""
+    truth = table["action"]
+    given = (verdicts["action"] != ABSTAIN) & ~verdicts["flagged"].astype(bool)
+    right = verdicts["action"] == truth
+    n, k = len(table), int(given.sum())
+    correct = int((right & given).sum())
+    low, high = wilson(correct, k)
+    return {
+        "groups": n,
+        "coverage": k / n if n else math.nan,
+        "right": correct,
+        "given": k,
+        "accuracy": correct / k if k else math.nan,
+        "low": low,
+        "high": high,
+        "wrong_unflagged": int((~right & given).sum()) / n if n else math.nan,
+        "accuracy_all": float(right.mean()) if n else math.nan,
+        "reproducibility": float((table["repro_action"] == truth).mean()) if n else math.nan,
+    }
+
+
+def _pct(x):
+    return "-" if not isinstance(x, (int, float)) or math.isnan(x) else f"{100 * x:.0f}"
+
+
+def evaluate(table, routes=None):
+    """Run every route on the table; markdown: per family and pooled, per route."""
+    routes = ROUTES if routes is None else routes
+    results = {}
+    for name, (kind, route) in routes.items():
+        start = time.perf_counter()
+        verdicts = route(table)
+        results[name] = (kind, verdicts, time.perf_counter() - start)
+    families = list(dict.fromkeys(table["family"]))
+    lines = ["# Known-cause evaluation", "",
+             f"{len(table)} groups, {len(families)} families; labels: one-step RFI from 6 "
+             "seeds (2-SE rule); reproducibility: the share of groups whose label 6 other "
+             "seeds reproduce. Coverage: groups given an unflagged verdict. Accuracy: of "
+             "those verdicts, with a Wilson 95% interval. Wrong unflagged: share of all "
+             "groups. Accuracy (all): every answer, flagged or not.", ""]
+    for family in [*families, "pooled"]:
+        rows = table if family == "pooled" else table[table["family"] == family]
+        counts = rows["action"].value_counts().to_dict()
+        lines += [f"## {family} ({len(rows)} groups; labels {counts}; "
+                  f"reproducibility {_pct(score(rows, rows[['action']].assign(flagged=False))['reproducibility'])}%)",
+                  "",
+                  "| route | kind | coverage % | right / given | accuracy % [95% CI] | "
+                  "wrong unflagged % | accuracy (all) % |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for name, (kind, verdicts, _) in results.items():
+            s = score(rows, verdicts.loc[rows.index])
+            lines.append(
+                f"| {name} | {kind} | {_pct(s['coverage'])} | {s['right']} / {s['given']} | "
+                f"{_pct(s['accuracy'])} [{_pct(s['low'])}, {_pct(s['high'])}] | "
+                f"{_pct(s['wrong_unflagged'])} | {_pct(s['accuracy_all'])} |")
+        lines.append("")
+    lines += ["## Verdicts per group", "",
+              "| group | intended | label | second seeds | "
+              + " | ".join(results) + " |",
+              "| --- | --- | --- | --- | " + " | ".join("---" for _ in results) + " |"]
+    for index in table.index:
+        cells = []
+        for _, verdicts, _ in results.values():
+            a, f = verdicts.at[index, "action"], bool(verdicts.at[index, "flagged"])
+            cells.append(f"{a}{' (flag)' if f else ''}")
+        lines.append(f"| {index} | {table.at[index, 'intended']} | {table.at[index, 'action']} "
+                     f"| {table.at[index, 'repro_action']} | " + " | ".join(cells) + " |")
+    lines += ["", "Route times: " + ", ".join(f"{k} {t:.1f} s" for k, (_, _, t) in
+                                               results.items()), ""]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.known_cause",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true",
+                        help="a tiny grid of 2 families (seconds): checks the pipeline")
+    parser.add_argument("--stage", choices=("all", "generate", "evaluate"), default="all")
+    parser.add_argument("--families", nargs="+", default=None)
+    parser.add_argument("--curve-epochs", type=int, default=50)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder of the table and report (default benchmarks/results)")
+    args = parser.parse_args(argv)
+    out = RESULTS if args.out is None else args.out
+    out.mkdir(parents=True, exist_ok=True)
+    stem = "known_cause_smoke" if args.smoke else "known_cause"
+    csv = out / f"{stem}.csv"
+    if args.stage in ("all", "generate"):
+        start = time.perf_counter()
+        families = args.families
+        if args.smoke and families is None:
+            families = ["digits-relu-mlp", "digits-cnn"]
+        table, timings = generate(families, cache_dir=out / "known_cause_cache",
+                                  smoke=args.smoke, curve_epochs=args.curve_epochs,
+                                  log=lambda line: print(line, file=sys.stderr, flush=True))
+        table.to_csv(csv)
+        total = time.perf_counter() - start
+        print(f"wrote {csv} ({len(table)} groups) in {total:.0f} s on one thread; per family "
+              "(train+label, featurize): " + ", ".join(
+                  f"{k} {a:.0f}+{b:.0f} s" for k, (a, b) in timings.items()), file=sys.stderr)
+    if args.stage in ("all", "evaluate"):
+        table = pd.read_csv(csv, index_col="group")
+        text = evaluate(table)
+        print(text)
+        (out / f"{stem}.md").write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
