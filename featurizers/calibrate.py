@@ -43,7 +43,8 @@ CALIBRATION_FEATURES = ("train_error", "train_loss", "mode_connectivity_peak", "
                         "CKA", "weight_norm_ratio")
 #: Lattice shapes (knob values, widths, data amounts), largest first: the first whose
 #: predicted time fits the budget is trained.
-LATTICE_SHAPES = ((5, 4, 3), (5, 3, 3), (5, 3, 2), (5, 2, 2), (4, 2, 2))
+LATTICE_SHAPES = ((7, 4, 4), (7, 4, 3), (6, 4, 3), (5, 4, 3), (5, 3, 3), (5, 3, 2),
+                  (5, 2, 2), (4, 2, 2))
 #: Seeds of the lattice start here, away from the seeds a user's own runs usually have.
 SEED_OFFSET = 100
 
@@ -159,6 +160,37 @@ def _featurize(family, config, states, featurizer):
         warnings.simplefilter("ignore")
         row = featurizer.set_output(transform="pandas").fit_transform([group])
     return row.iloc[0].to_dict()
+
+
+def _timing(family, config, seeds, n_featurized, featurizer, cache_dir):
+    """Seconds to train ``config``'s seeds and to featurize it, measured once."""
+    import json
+
+    from .zoo._cache import meta_key
+
+    path = None
+    if cache_dir is not None:
+        params = {k: str(v) for k, v in featurizer.get_params(deep=False).items()}
+        _, key = meta_key({"family": family.describe(), "config": config.as_dict(),
+                           "seeds": list(seeds), "n_featurized": n_featurized,
+                           "featurizer": params})
+        path = Path(cache_dir) / "timings" / f"{key}.json"
+        try:
+            saved = json.loads(path.read_text())
+            return float(saved["train"]), float(saved["featurize"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    t0 = time.perf_counter()
+    runs = _train(family, config, seeds, cache_dir)
+    t_train = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    _featurize(family, config, [(s, st) for s, (_, st) in zip(seeds, runs)][:n_featurized],
+               featurizer)
+    t_feat = time.perf_counter() - t0
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"train": t_train, "featurize": t_feat}))
+    return t_train, t_feat
 
 
 def _results(function, calls, n_jobs, describe):
@@ -307,18 +339,11 @@ def calibrate(factory, train, test, *, optimizer="learning rate", base=0.1, widt
         list(CALIBRATION_FEATURES), return_se=True, n_pairs="all", curve_epochs=curve_epochs,
         nonpositive=0.01, random_state=random_state, cache_dir=cache_dir, verbose=0)
 
-    # -- a quick timing of the user's configuration (kept in the cache)
+    # -- a quick timing of the user's configuration (its results kept in the cache; the
+    #    timing too, so that a resumed run predicts from the first, uncached, one)
     base_config = LatticeConfig(base, int(width), int(n_available),
                                 fixed[0] if isinstance(fixed, list) else fixed)
-    t0 = time.perf_counter()
-    base_runs = _train(family, base_config, seeds, cache_dir)
-    t_train = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    base_row = _featurize(family, base_config,
-                          [(s, st) for s, (_, st) in zip(seeds, base_runs)][:n_featurized],
-                          featurizer)
-    t_feat = time.perf_counter() - t0
-    del base_row
+    t_train, t_feat = _timing(family, base_config, seeds, n_featurized, featurizer, cache_dir)
     spent = time.perf_counter() - start
     limit = 60.0 * budget - spent
 

@@ -216,7 +216,7 @@ class _LearnedLeaves:
 class _FreeTree:
     kind = "tree"
 
-    def __init__(self, max_depth=3, random_state=0, **_):
+    def __init__(self, max_depth=4, random_state=0, **_):
         self.max_depth, self.random_state = max_depth, random_state
 
     def fit(self, T, y):
@@ -350,7 +350,7 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
         Folds (at most the number of groups).
     n_repeats : int, default=3
         Repeats of the K-fold split with other shuffles; accuracies are means.
-    max_depth : int, default=3
+    max_depth : int, default=4
         Depth of the free decision tree.
     n_neighbors : int, default=5
         Neighbours of the kNN candidate, and of its region.
@@ -426,7 +426,7 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
     }
 
     def __init__(self, features=DEFAULT_FEATURES, *, candidates=CANDIDATES, cv=5,
-                 n_repeats=3, max_depth=3, n_neighbors=5, domain_k=5,
+                 n_repeats=3, max_depth=4, n_neighbors=5, domain_k=5,
                  domain_quantile=0.9, n_classes=None, optimizer="learning rate",
                  random_state=0):
         self.features = features

@@ -1,0 +1,121 @@
+"""The calibration route of the known-cause evaluation (issue 21, item 3).
+
+For each family of :mod:`benchmarks._known_cause_families`, :func:`featurizers.calibrate`
+builds a lattice of the family's own configurations around its well-tuned setting
+(seeds 100-105: none of the known-cause groups' seeds 0-11), labels it by one-step RFI,
+featurizes it with the same recipe as the known-cause table (curve epochs 50, all pairs,
+standard errors, ``weight_norm_ratio``), fits a
+:class:`~sklearn_mdtree.calibration.CalibratedDiagnoser` by grouped CV on the lattice
+only, and writes it to ``benchmarks/results/calibrated/<family>.json`` (trainings and
+features cached under ``benchmarks/results/calibration_cache``). The route then
+diagnoses the family's known-cause groups with that file.
+
+Run::
+
+    python -m benchmarks.known_cause_calibration --families digits-relu-mlp
+    python -m benchmarks.known_cause --stage evaluate   # the route is in ROUTES
+
+A verdict maps to an action of the evaluation: an action as is; "keep as is" to
+``none``; "training failed" to the direction of its first advice (diverged: lower the
+temperature; stalled: raise it); "no reliable diagnosis" to ``abstain``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CALIBRATED = RESULTS / "calibrated"
+CACHE = RESULTS / "calibration_cache"
+
+#: The user's setting per family: the knob's base value, the width, fixed
+#: hyperparameters the family varies.
+SETTINGS = {
+    "digits-relu-mlp": {"base": 0.032, "width": 32},
+    "digits-cnn": {"base": 32, "width": 8,
+                   "fixed": [{"batchnorm": False}, {"batchnorm": True}]},
+    "synthetic-relu-mlp": {"base": 0.05, "width": 32},
+}
+
+
+def calibrate_family(name, *, budget=10.0, n_jobs=2, progress=True, force=False):
+    """Calibrate on the family's lattice (or read the file written before)."""
+    from sklearn_mdtree.calibration import load_calibrated
+
+    path = CALIBRATED / f"{name}.json"
+    if path.exists() and not force:
+        return load_calibrated(path)
+    import torch
+
+    from featurizers.calibrate import calibrate
+
+    from . import _known_cause_families as fam
+
+    torch.set_num_threads(1)
+    family, _ = fam.family_bases(name)
+    CALIBRATED.mkdir(parents=True, exist_ok=True)
+    setting = SETTINGS[name]
+    return calibrate(
+        family.factory, family.train, family.test, optimizer=family.knob,
+        base=setting["base"], width=setting["width"], fixed=setting.get("fixed"),
+        budget=budget, epochs=family.epochs, lr=family.lr, batch_size=family.batch_size,
+        momentum=family.momentum, curve_epochs=50, output=path, cache_dir=CACHE,
+        n_jobs=n_jobs, progress=progress, name=f"calibration/{family.name}")
+
+
+def verdict_action(entry):
+    """``(action, flagged)`` of one :meth:`CalibratedDiagnoser.report` entry."""
+    verdict = entry["verdict"]
+    if verdict == "no reliable diagnosis":
+        return "abstain", True
+    if verdict == "keep as is":
+        return "none", False
+    if verdict == "training failed":
+        kind = (entry.get("failure") or {}).get("kind")
+        return ("lower temperature" if kind == "diverged" else "raise temperature"), False
+    return verdict, False
+
+
+def calibration_route(table):
+    """Each family's groups diagnosed by the diagnoser calibrated on its lattice."""
+    out = []
+    for family in dict.fromkeys(table["family"]):
+        rows = table[table["family"] == family]
+        model = calibrate_family(family)
+        for entry in model.report(rows):
+            out.append((entry["group"], *verdict_action(entry)))
+    frame = pd.DataFrame(out, columns=["group", "action", "flagged"]).set_index("group")
+    return frame.loc[table.index]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.known_cause_calibration",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--families", nargs="+", default=list(SETTINGS))
+    parser.add_argument("--budget", type=float, default=10.0)
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--force", action="store_true", help="calibrate again")
+    args = parser.parse_args(argv)
+    timings = {}
+    for name in args.families:
+        start = time.perf_counter()
+        model = calibrate_family(name, budget=args.budget, n_jobs=args.n_jobs,
+                                 force=args.force)
+        timings[name] = {"wall_seconds": round(time.perf_counter() - start, 1),
+                         **model.metadata_.get("seconds", {}),
+                         "shape": model.metadata_.get("shape"),
+                         "chosen": model.kind_,
+                         "scores": {k: s.accuracy for k, s in model.scores_.items()}}
+        print(f"{name}:\n{model.summary()}\n", flush=True)
+    print(json.dumps(timings, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
