@@ -249,6 +249,8 @@ def _own_table(train, test):
 
 
 def _constant(train, test):
+    if train.empty:
+        return ABSTAIN, True
     return train["action"].mode().iloc[0], False
 
 
@@ -256,6 +258,8 @@ def _tree(features):
     from sklearn.tree import DecisionTreeClassifier
 
     def fit_predict(train, test):
+        if train.empty:
+            return ABSTAIN, True
         X = train[features].fillna(train[features].median())
         tree = DecisionTreeClassifier(random_state=0).fit(X, train["action"])
         x = test[features].fillna(train[features].median())

@@ -1,0 +1,94 @@
+"""Tests of benchmarks/known_cause.py: its pure functions and a smoke run on a tiny grid."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("torch")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def known_cause():
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import benchmarks.known_cause as module
+
+    return module
+
+
+def test_wilson_interval(known_cause):
+    low, high = known_cause.wilson(6, 8)
+    assert (round(low, 3), round(high, 3)) == (0.409, 0.929)
+    assert known_cause.wilson(0, 10)[0] == 0.0 and known_cause.wilson(10, 10)[1] == 1.0
+    assert all(np.isnan(known_cause.wilson(0, 0)))
+
+
+def _table():
+    return pd.DataFrame({
+        "family": ["a", "a", "a", "b"],
+        "knob": ["learning rate", "learning rate", "batch size", "batch size"],
+        "action": ["raise temperature", "none", "widen", "lower temperature"],
+        "repro_action": ["raise temperature", "widen", "widen", "none"],
+        "gain_knob_up": [5.0, 0.0, 1.0, 3.0],
+        "gain_knob_down": [-1.0, 0.0, 2.0, -2.0],
+    }, index=["g0", "g1", "g2", "g3"])
+
+
+def test_score_counts_flags_and_abstentions(known_cause):
+    table = _table()
+    verdicts = pd.DataFrame({
+        "action": ["raise temperature", "widen", "abstain", "raise temperature"],
+        "flagged": [False, False, True, True],
+    }, index=table.index)
+    s = known_cause.score(table, verdicts)
+    assert s["coverage"] == 0.5 and (s["right"], s["given"]) == (1, 2)
+    assert s["accuracy"] == 0.5
+    assert s["wrong_unflagged"] == 0.25  # g1: wrong and unflagged; g3 wrong but flagged
+    assert s["reproducibility"] == 0.5
+
+
+def test_q_labels_from_gains(known_cause):
+    labels = known_cause.q_labels(_table())
+    # lr up raises the temperature; batch size down raises it
+    assert labels["bs_failure"].tolist() == ["small", "optimal", "small", "large"]
+    assert labels["width_vs_batch"].tolist() == ["batch", "optimal", "width", "batch"]
+
+
+def test_constant_and_tree_baselines_leave_one_group_out(known_cause):
+    table = _table().assign(train_error=[1.0, 2.0, 3.0, 4.0])
+    constant = known_cause.by_family(known_cause._constant)(table)
+    assert list(constant.columns) == ["action", "flagged"]
+    assert constant.loc["g0", "action"] in {"none", "widen"}  # g0's own label is left out
+    tree = known_cause.by_family(known_cause._tree(["train_error"]))(table.iloc[:3])
+    assert not tree["flagged"].any() and len(tree) == 3
+
+
+def test_report_actions_mapping(known_cause):
+    import sklearn_mdtree
+
+    X = pd.DataFrame({"train_error": [2.0], "mode_connectivity_peak": [-30.0],
+                      "hessian_t": [5.0]}, index=["run"])
+    report = sklearn_mdtree.diagnose(X, "cifar10-resnet18-q1", warn=False)
+    # the docstring example: "increase batch size" lowers the temperature
+    assert known_cause.report_actions(report) == [("lower temperature", False)]
+
+
+def test_smoke_run_on_a_tiny_grid(known_cause, tmp_path):
+    status = known_cause.main(["--smoke", "--families", "digits-relu-mlp", "--out",
+                               str(tmp_path), "--curve-epochs", "1"])
+    assert status == 0
+    table = pd.read_csv(tmp_path / "known_cause_smoke.csv", index_col="group")
+    assert len(table) == 5
+    assert {"action", "repro_action", "gain_width_up", "gain_se_width_up", "n_diverged",
+            "n_stalled", "weight_norm_ratio", "weight_norm_ratio_se", "test_error",
+            "data_fraction", "chance_error", "hessian_t_se"} <= set(table.columns)
+    text = (tmp_path / "known_cause_smoke.md").read_text()
+    assert "| fit on F (default) |" in text and "reproducibility" in text
+    # a second run reads the cache
+    assert known_cause.main(["--smoke", "--families", "digits-relu-mlp", "--out",
+                             str(tmp_path), "--curve-epochs", "1", "--stage", "generate"]) == 0
