@@ -298,6 +298,18 @@ ROUTES = {
 }
 
 
+def _calibration_route(table):
+    """The calibration route (issue 21): each family's groups diagnosed by a
+    :class:`~sklearn_mdtree.calibration.CalibratedDiagnoser` calibrated on a lattice of
+    the family's own configurations (other seeds), :mod:`benchmarks.known_cause_calibration`."""
+    from .known_cause_calibration import calibration_route
+
+    return calibration_route(table)
+
+
+ROUTES["calibrated on own lattice"] = ("route", _calibration_route)
+
+
 def score(table, verdicts):
     """Coverage, accuracy of the verdicts given, wrong unflagged share, reproducibility."""
     truth = table["action"]
