@@ -10,6 +10,14 @@ reports which won and by how much, and abstains where a group is far from the
 lattice or where the chosen model's cross-validated accuracy in its region is not
 better than a constant answer.
 
+For ``mdtree diagnose --tree calibrated.json`` (to be wired in the command line):
+:func:`is_calibration_file` tells such a file from a tree file, :func:`load_calibrated`
+reads it (one-line :class:`CalibrationFileError` otherwise), and
+:meth:`CalibratedDiagnoser.report` gives per group the verdict, its reason, its
+confidence, the domain distance and the chosen model's cross-validated accuracy
+(``cv_accuracy``: state it in the report), while :meth:`CalibratedDiagnoser.summary`
+is the paragraph on which candidate won and by how much.
+
 The whole fitted diagnoser is one JSON document (:meth:`CalibratedDiagnoser.to_json`,
 :func:`load_calibrated`); the torch side that builds and labels the lattice is
 :func:`featurizers.calibrate`.
@@ -22,7 +30,7 @@ from ._diagnoser import (
     CalibratedDiagnoser,
     CandidateScore,
 )
-from ._io import FORMAT, CalibrationFileError, load_calibrated
+from ._io import FORMAT, CalibrationFileError, is_calibration_file, load_calibrated
 
 __all__ = [
     "ACTIONS",
@@ -32,5 +40,6 @@ __all__ = [
     "CalibratedDiagnoser",
     "CalibrationFileError",
     "CandidateScore",
+    "is_calibration_file",
     "load_calibrated",
 ]

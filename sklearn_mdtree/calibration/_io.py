@@ -21,8 +21,8 @@ import pandas as pd
 from .._verdicts import FeatureRecipe
 from ._diagnoser import ACTIONS, CANDIDATES, CalibratedDiagnoser, CandidateScore, _feature_frame
 
-__all__ = ["FORMAT", "CalibrationFileError", "load_calibrated", "to_document",
-           "write_document"]
+__all__ = ["FORMAT", "CalibrationFileError", "is_calibration_file", "load_calibrated",
+           "to_document", "write_document"]
 
 #: The ``format`` field of a calibrated diagnoser's file.
 FORMAT = "sklearn-mdtree/calibrated-diagnoser"
@@ -139,6 +139,21 @@ def _check(doc, source):
         _fail(source, f"'scores' must hold the chosen {doc['kind']!r} and 'constant'")
     if not isinstance(doc["params"], dict) or not isinstance(doc["features"], list):
         _fail(source, "'params' must be an object and 'features' a list")
+
+
+def is_calibration_file(path):
+    """True when ``path`` is a JSON file whose ``format`` is a calibrated diagnoser's.
+
+    For a command that takes a tree file or a calibration file under one option
+    (``mdtree diagnose --tree calibrated.json``): read only the beginning of the file,
+    never raise.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            head = f.read(4096)
+    except (OSError, UnicodeDecodeError, TypeError):
+        return False
+    return f'"format": "{FORMAT}"' in head
 
 
 def load_calibrated(path):

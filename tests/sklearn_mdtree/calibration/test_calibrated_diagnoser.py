@@ -190,3 +190,14 @@ def test_the_loader_refuses_a_malformed_file_in_one_line(fitted, tmp_path, break
 def test_the_loader_refuses_a_missing_file_in_one_line(tmp_path):
     with pytest.raises(CalibrationFileError, match="cannot be read"):
         load_calibrated(tmp_path / "nowhere.json")
+
+
+def test_a_calibration_file_is_told_from_other_files(fitted, tmp_path):
+    from sklearn_mdtree.calibration import is_calibration_file
+
+    path = fitted.to_json(tmp_path / "c.json")
+    other = tmp_path / "tree.json"
+    other.write_text('{"format": "sklearn-mdtree/tree"}')
+    assert is_calibration_file(path)
+    assert not is_calibration_file(other)
+    assert not is_calibration_file(tmp_path / "missing.json")
