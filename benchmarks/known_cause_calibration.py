@@ -53,7 +53,7 @@ def calibrate_family(name, *, budget=10.0, n_jobs=2, progress=True, force=False)
         return load_calibrated(path)
     import torch
 
-    from featurizers.calibrate import calibrate
+    from featurizers.calibration import calibrate
 
     from . import _known_cause_families as fam
 

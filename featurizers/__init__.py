@@ -54,6 +54,7 @@ from .hessian import (
 
 # Similarity: linear CKA of two models' outputs on mixup batches
 from .similarity import linear_cka, mixup_batches, output_cka
+from .calibration import calibrate
 
 
 __all__ = [
@@ -89,4 +90,6 @@ __all__ = [
     "linear_cka",
     "mixup_batches",
     "output_cka",
+    # Calibration on one's own family
+    "calibrate",
 ]

@@ -173,7 +173,7 @@ def _check_output(path):
 
 def calibrate_from_args(args):
     """Run :func:`featurizers.calibrate` with the parsed options; return the diagnoser."""
-    from featurizers.calibrate import calibrate
+    from featurizers.calibration import calibrate
     from featurizers.checkpoints import CheckpointError, load_data, load_factory
 
     _check_output(args.output)
@@ -231,7 +231,7 @@ def run(args, out=None):
     status : int
         0 on success; 2 after a one-line error on stderr (nothing written).
     """
-    from featurizers.calibrate import CalibrationBudgetError
+    from featurizers.calibration import CalibrationBudgetError
 
     out = sys.stdout if out is None else out
     try:

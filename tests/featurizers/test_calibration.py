@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from featurizers.calibrate import (  # noqa: E402
+from featurizers.calibration import (  # noqa: E402
     CalibrationBudgetError,
     calibrate,
     lattice_configurations,

@@ -99,7 +99,7 @@ def lattice_configurations(knob, base, width, n_available, shape, *, steps=Steps
 
     Examples
     --------
-    >>> from featurizers.calibrate import lattice_configurations
+    >>> from featurizers.calibration import lattice_configurations
     >>> configs, labelled = lattice_configurations("learning rate", 0.1, 16, 800, (5, 3, 2))
     >>> len(configs), len(labelled)
     (30, 12)
