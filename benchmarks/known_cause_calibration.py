@@ -61,12 +61,15 @@ def calibrate_family(name, *, budget=10.0, n_jobs=2, progress=True, force=False)
     family, _ = fam.family_bases(name)
     CALIBRATED.mkdir(parents=True, exist_ok=True)
     setting = SETTINGS[name]
-    return calibrate(
+    model = calibrate(
         family.factory, family.train, family.test, optimizer=family.knob,
         base=setting["base"], width=setting["width"], fixed=setting.get("fixed"),
         budget=budget, epochs=family.epochs, lr=family.lr, batch_size=family.batch_size,
         momentum=family.momentum, curve_epochs=50, output=path, cache_dir=CACHE,
         n_jobs=n_jobs, progress=progress, name=f"calibration/{family.name}")
+    # the whole labelled lattice (gains, failure counts, every feature), for studies
+    model.lattice_table_.to_csv(CALIBRATED / f"{name}.lattice.csv", index=False)
+    return model
 
 
 def verdict_action(entry):

@@ -333,8 +333,8 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
     exceeds the ``domain_quantile`` of the lattice's own leave-one-out distances;
     or the chosen model's out-of-fold accuracy in the group's region -- its leaf
     for the trees, its ``n_neighbors`` nearest configurations for kNN -- is not
-    better than a constant answer; or it says "more data" where no data is
-    left) or ``"keep as is"`` (the action is "none"), with a reason and a
+    better than a constant answer (``region_rule``); or it says "more data"
+    where no data is left) or ``"keep as is"`` (the action is "none"), with a reason and a
     confidence: the posterior mean ``(k + 1) / (n + 2)`` of the region's
     out-of-fold accuracy, never 1.
 
@@ -358,6 +358,11 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
         Lattice configurations the domain distance is averaged over.
     domain_quantile : float, default=0.9
         Share of the lattice's own leave-one-out distances inside the domain.
+    region_rule : {"interval", "mean"}, default="interval"
+        When the region counts as better than a constant answer: the lower end of
+        the 95% interval of its out-of-fold accuracy above the constant answer's
+        share (as :attr:`sklearn_mdtree._verdicts.LeafAccuracy.better_than_chance`),
+        or only its posterior mean.
     n_classes : int or None, default=None
         Classes of the task, for the training-failure check (None: the table's
         ``n_classes`` column, if any).
@@ -423,12 +428,13 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
         "n_classes": [Interval(Integral, 2, None, closed="left"), None],
         "optimizer": [StrOptions({"learning rate", "batch size"})],
         "random_state": ["random_state"],
+        "region_rule": [StrOptions({"interval", "mean"})],
     }
 
     def __init__(self, features=DEFAULT_FEATURES, *, candidates=CANDIDATES, cv=5,
                  n_repeats=3, max_depth=4, n_neighbors=5, domain_k=5,
-                 domain_quantile=0.9, n_classes=None, optimizer="learning rate",
-                 random_state=0):
+                 domain_quantile=0.9, region_rule="interval", n_classes=None,
+                 optimizer="learning rate", random_state=0):
         self.features = features
         self.candidates = candidates
         self.cv = cv
@@ -437,6 +443,7 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
         self.n_neighbors = n_neighbors
         self.domain_k = domain_k
         self.domain_quantile = domain_quantile
+        self.region_rule = region_rule
         self.n_classes = n_classes
         self.optimizer = optimizer
         self.random_state = random_state
@@ -739,7 +746,9 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
                     f"{self.domain_threshold_:.3g} within which "
                     f"{100 * self.domain_quantile:g}% of the lattice's own lie"))
                 continue
-            if posterior <= self.baseline_:
+            clear = (interval[0] > self.baseline_ if self.region_rule == "interval"
+                     else posterior > self.baseline_)
+            if not clear:
                 entry.update(verdict=NO_DIAGNOSIS, reason=(
                     f"not better than a constant answer here: {region_text}"))
                 continue

@@ -201,3 +201,18 @@ def test_a_calibration_file_is_told_from_other_files(fitted, tmp_path):
     assert is_calibration_file(path)
     assert not is_calibration_file(other)
     assert not is_calibration_file(tmp_path / "missing.json")
+
+
+def test_the_interval_rule_abstains_more_than_the_mean_rule():
+    rng = np.random.default_rng(1)
+    n = 60
+    x = rng.normal(size=n)
+    # half the lattice predictable (x > 0), half noise
+    action = np.where(x > 0, "widen", rng.choice(["widen", "none"], n))
+    table = pd.DataFrame({"train_error": x, "CKA": rng.normal(size=n), "action": action})
+    given = {}
+    for rule in ("mean", "interval"):
+        model = CalibratedDiagnoser(candidates=("knn",), region_rule=rule).fit(
+            table, table["action"])
+        given[rule] = sum(e["confidence"] is not None for e in model.report(table))
+    assert given["interval"] <= given["mean"]
