@@ -97,6 +97,54 @@ def calibration_route(table):
     return frame.loc[table.index]
 
 
+def evaluate(table):
+    """Markdown: the calibration route per family and pooled, with the lattice's figures."""
+    from .known_cause import _pct, score
+
+    verdicts = calibration_route(table)
+    lines = ["| family | groups | coverage % | right / given | accuracy % [Wilson 95%] | "
+             "wrong unflagged % | reproducibility % | chosen (lattice CV accuracy; "
+             "runner-up; constant) | lattice | calibration time (cold, 2 workers) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    families = list(dict.fromkeys(table["family"]))
+    for family in [*families, "pooled"]:
+        rows = table if family == "pooled" else table[table["family"] == family]
+        s = score(rows, verdicts.loc[rows.index])
+        chosen = lattice = timing = "-"
+        if family != "pooled":
+            model = calibrate_family(family)
+            ranked = sorted((k for k, v in model.scores_.items()
+                             if k != "constant" and v.accuracy is not None),
+                            key=lambda k: -model.scores_[k].accuracy)
+            best, second = model.scores_[ranked[0]], model.scores_[ranked[1]]
+            chosen = (f"{best.name} {best.accuracy:.2f} [{best.interval[0]:.2f}, "
+                      f"{best.interval[1]:.2f}]; {second.name} {second.accuracy:.2f}; "
+                      f"constant {model.scores_['constant'].accuracy:.2f}")
+            meta = model.metadata_
+            lattice = (f"{' x '.join(map(str, meta['shape']))}"
+                       f"{' x 2 BN' if isinstance(meta.get('fixed'), list) else ''}, "
+                       f"{meta['n_labelled']} labelled")
+            cold = CALIBRATED / f"{family}.timing.json"
+            if cold.exists():
+                t = json.loads(cold.read_text())
+                timing = f"{t['total'] / 60:.1f} min"
+        lines.append(
+            f"| {family} | {s['groups']} | {_pct(s['coverage'])} | {s['right']} / {s['given']} "
+            f"| {_pct(s['accuracy'])} [{_pct(s['low'])}, {_pct(s['high'])}] | "
+            f"{_pct(s['wrong_unflagged'])} | {_pct(s['reproducibility'])} | {chosen} | "
+            f"{lattice} | {timing} |")
+    lines += ["", "| group | intended | label | second seeds | verdict | model's action | "
+              "confidence | reason |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for family in families:
+        rows = table[table["family"] == family]
+        for (index, row), entry in zip(rows.iterrows(), calibrate_family(family).report(rows)):
+            conf = "-" if entry["confidence"] is None else f"{entry['confidence']:.2f}"
+            lines.append(f"| {index} | {row['intended']} | {row['action']} | "
+                         f"{row['repro_action']} | {entry['verdict']} | {entry['action']} | "
+                         f"{conf} | {entry['reason'][:140]} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.known_cause_calibration",
                                      description=__doc__.split("\n\n")[0])
@@ -104,6 +152,9 @@ def main(argv=None):
     parser.add_argument("--budget", type=float, default=10.0)
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--force", action="store_true", help="calibrate again")
+    parser.add_argument("--evaluate", type=Path, default=None, metavar="TABLE",
+                        help="then diagnose the known-cause table (its CSV) and write "
+                             "benchmarks/results/known_cause_calibration.md")
     args = parser.parse_args(argv)
     timings = {}
     for name in args.families:
@@ -122,6 +173,11 @@ def main(argv=None):
         timings[name]["cold"] = json.loads(cold.read_text())
         print(f"{name}:\n{model.summary()}\n", flush=True)
     print(json.dumps(timings, indent=1))
+    if args.evaluate is not None:
+        table = pd.read_csv(args.evaluate, index_col="group")
+        text = evaluate(table[table["family"].isin(args.families)])
+        (RESULTS / "known_cause_calibration.md").write_text(text + "\n")
+        print(text)
     return 0
 
 
