@@ -83,3 +83,23 @@ def test_a_budget_too_small_for_the_smallest_lattice_is_refused_in_one_line(tmp_
 def test_bad_parameters_are_refused_naming_them(kwargs, match):
     with pytest.raises(ValueError, match=match):
         calibrate(mlp, task(40, 0), task(40, 1), **{**TINY, **kwargs}, cache_dir=False)
+
+
+def test_the_dask_backend_gives_the_serial_lattice(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    import warnings
+
+    from joblib import parallel_config
+
+    serial = calibrate(mlp, task(160, 0), task(200, 1), cache_dir=tmp_path / "a", **TINY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1,
+                                           processes=False, dashboard_address=None,
+                                           silence_logs=50)
+    with cluster, distributed.Client(cluster), parallel_config(backend="dask"):
+        on_dask = calibrate(mlp, task(160, 0), task(200, 1), cache_dir=tmp_path / "b",
+                            n_jobs=None, **{k: v for k, v in TINY.items()})
+    np.testing.assert_array_equal(on_dask.lattice_table_["test_error_mean"],
+                                  serial.lattice_table_["test_error_mean"])
+    assert list(on_dask.lattice_table_["action"]) == list(serial.lattice_table_["action"])
