@@ -30,7 +30,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._classes import MDTreeClassifier
 from .._domain import JointDomain
 from .._hierarchy import Hierarchy, Leaf, Split
-from .._verdicts import FeatureRecipe, check_training, posterior_interval
+from .._verdicts import (FeatureRecipe, RecipeWarning, check_recipe, check_training,
+                         posterior_interval)
 
 __all__ = ["ACTIONS", "CANDIDATES", "DEFAULT_FEATURES", "CalibratedDiagnoser",
            "CandidateScore"]
@@ -665,7 +666,24 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
             out[ok] = np.asarray(d).reshape(ok.sum(), self.domain_.k).mean(axis=1)
         return out
 
-    def report(self, X):
+    def check_recipe(self, recipe):
+        """Each setting with which ``recipe``'s features differ from the lattice's.
+
+        Parameters
+        ----------
+        recipe : FeatureRecipe, dict or None
+            How the diagnosed features were computed.
+
+        Returns
+        -------
+        notes : list of str
+            :func:`sklearn_mdtree._verdicts.check_recipe`'s lines (also issued as
+            :class:`~sklearn_mdtree._verdicts.RecipeWarning` by :meth:`report`).
+        """
+        check_is_fitted(self)
+        return check_recipe(self.recipe_, recipe)
+
+    def report(self, X, *, recipe=None):
         """Per group: the action or why none is given, the reason, the confidence.
 
         Parameters
@@ -674,6 +692,9 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
             One row per group: the features of :attr:`features_`, the
             ``data_fraction`` the group uses, ``train_loss`` and optional
             ``weight_norm_ratio`` / ``n_classes`` for the training-failure check.
+        recipe : FeatureRecipe or dict, default=None
+            How ``X``'s features were computed: a setting that differs from the
+            lattice's is warned about (:class:`RecipeWarning`), naming it.
 
         Returns
         -------
@@ -689,6 +710,9 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
             ``cv_accuracy`` (its cross-validated accuracy and interval).
         """
         check_is_fitted(self)
+        if recipe is not None:
+            for line in self.check_recipe(recipe):
+                warnings.warn(line, RecipeWarning, stacklevel=2)
         X, T = self._frame(X, strict=False)
         distances = self.distances(X)
         Z = T.to_numpy(np.float64)

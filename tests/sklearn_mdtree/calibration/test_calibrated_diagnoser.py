@@ -216,3 +216,14 @@ def test_the_interval_rule_abstains_more_than_the_mean_rule():
             table, table["action"])
         given[rule] = sum(e["confidence"] is not None for e in model.report(table))
     assert given["interval"] <= given["mean"]
+
+
+def test_features_computed_otherwise_are_warned_naming_the_setting(lattice):
+    from sklearn_mdtree._verdicts import FeatureRecipe, RecipeWarning
+
+    model = CalibratedDiagnoser(n_classes=10).fit(
+        lattice, lattice["action"], groups=lattice["group"],
+        recipe=FeatureRecipe(curve_epochs=50, n_pairs="all"))
+    with pytest.warns(RecipeWarning, match="curve_epochs"):
+        model.report(lattice.iloc[[0]], recipe={"curve_epochs": 15, "n_pairs": "all"})
+    assert model.check_recipe({"curve_epochs": 50}) == []
