@@ -47,6 +47,7 @@ TOP_LEVEL = [
     *CONNECTIVITY,
     *HESSIAN,
     *SIMILARITY,
+    "calibrate",  # added with featurizers.calibration (issue 21)
 ]
 
 PATHS = (
