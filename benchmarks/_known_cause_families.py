@@ -90,6 +90,8 @@ _BASES = {
         (LatticeConfig(0.002, 8, 300), "temperature too low"),
         (LatticeConfig(2.0, 32, 1200), "temperature too high"),      # diverges
         (LatticeConfig(0.5, 32, 600), "temperature too high"),
+        (LatticeConfig(0.5, 32, 1200), "temperature too high"),
+        (LatticeConfig(0.25, 32, 1200), "temperature too high"),
         (LatticeConfig(0.032, 2, 1200), "width too small"),
         (LatticeConfig(0.032, 4, 600), "width too small"),
         (LatticeConfig(0.032, 32, 75), "data too small"),
@@ -116,6 +118,8 @@ _BASES = {
         (LatticeConfig(0.002, 8, 250), "temperature too low"),
         (LatticeConfig(3.2, 32, 1000), "temperature too high"),      # diverges
         (LatticeConfig(0.8, 32, 500), "temperature too high"),
+        (LatticeConfig(0.4, 32, 1000), "temperature too high"),
+        (LatticeConfig(0.2, 32, 1000), "temperature too high"),
         (LatticeConfig(0.05, 2, 1000), "width too small"),
         (LatticeConfig(0.05, 4, 500), "width too small"),
         (LatticeConfig(0.05, 32, 125), "data too small"),

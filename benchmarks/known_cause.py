@@ -287,11 +287,15 @@ ROUTES = {
     "fit on F (default)": ("route", f_route),
     "fit on own table (LOGO)": ("route", by_family(_own_table)),
     "constant (LOGO)": ("baseline", by_family(_constant)),
+    "constant (other families)": ("baseline", other_families(_constant)),
     "Valid+DT (LOGO)": ("baseline", by_family(_tree(VALID))),
     "free DT, landscape (LOGO)": ("baseline", by_family(_tree(TREE_FEATURES))),
     "free DT, landscape + weights (LOGO)": (
         "baseline", by_family(_tree([*TREE_FEATURES, "weight_norm_ratio",
                                      "weight_displacement"]))),
+    "free DT, landscape + weights + data fraction (LOGO)": (
+        "baseline", by_family(_tree([*TREE_FEATURES, "weight_norm_ratio",
+                                     "weight_displacement", "data_fraction"]))),
     "free DT, landscape + weights (other families)": (
         "baseline", other_families(_tree([*TREE_FEATURES, "weight_norm_ratio",
                                           "weight_displacement"]))),
@@ -346,9 +350,9 @@ def evaluate(table, routes=None):
         results[name] = (kind, verdicts, time.perf_counter() - start)
     families = list(dict.fromkeys(table["family"]))
     lines = ["# Known-cause evaluation", "",
-             f"{len(table)} groups, {len(families)} families; labels: one-step RFI from 6 "
-             "seeds (2-SE rule); reproducibility: the share of groups whose label 6 other "
-             "seeds reproduce. Coverage: groups given an unflagged verdict. Accuracy: of "
+             f"{len(table)} groups, {len(families)} families; labels: one-step RFI from seeds "
+             "0-5 (2-SE rule; the smoke grid: 2 seeds); reproducibility: the share of groups "
+             "whose label seeds 6-11 reproduce. Coverage: groups given an unflagged verdict. Accuracy: of "
              "those verdicts, with a Wilson 95% interval. Wrong unflagged: share of all "
              "groups. Accuracy (all): every answer, flagged or not.", ""]
     for family in [*families, "pooled"]:
@@ -356,6 +360,11 @@ def evaluate(table, routes=None):
         counts = rows["action"].value_counts().to_dict()
         lines += [f"## {family} ({len(rows)} groups; labels {counts}; "
                   f"reproducibility {_pct(score(rows, rows[['action']].assign(flagged=False))['reproducibility'])}%)",
+                  "",
+                  f"Failure records of the label seeds: {int((rows['n_diverged'] > 0).sum())} "
+                  f"groups with a diverged training ({int(rows['n_diverged'].sum())} trainings), "
+                  f"{int((rows['n_stalled'] > 0).sum())} with a stalled one "
+                  f"({int(rows['n_stalled'].sum())} trainings).",
                   "",
                   "| route | kind | coverage % | right / given | accuracy % [95% CI] | "
                   "wrong unflagged % | accuracy (all) % |",

@@ -23,6 +23,7 @@ from ._config import (
     LatticeConfig,
     Steps,
     check_failure_sources,
+    lattice,
     move_action,
     neighbours,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "Run",
     "Steps",
     "check_failure_sources",
+    "lattice",
     "measure_one_step",
     "move_action",
     "neighbours",

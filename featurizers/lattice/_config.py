@@ -20,6 +20,7 @@ __all__ = [
     "LatticeConfig",
     "Steps",
     "check_failure_sources",
+    "lattice",
     "move_action",
     "neighbours",
 ]
@@ -214,3 +215,22 @@ def check_failure_sources(sources, required=FAILURE_SOURCES, *, parameter="sourc
                 f"The {parameter!r} parameter must hold at least 1 configuration with failure "
                 f"source {source!r}; got 0."
             )
+
+
+def lattice(knob_values, widths, n_trains, fixed=({},)):
+    """Every configuration of a product grid (knob x width x data x fixed settings).
+
+    A lattice whose axes are geometric with the ratios of :class:`Steps` holds the
+    one-step neighbours of its inner configurations, so their labels come from the
+    lattice itself (:func:`~featurizers.lattice.measure_one_step` trains each
+    configuration once, through the cache).
+
+    Examples
+    --------
+    >>> from featurizers.lattice import lattice
+    >>> grid = lattice([0.01, 0.04], [8], [300, 600], fixed=[{"batchnorm": False}])
+    >>> [(c.knob_value, c.n_train) for c in grid]
+    [(0.01, 300), (0.01, 600), (0.04, 300), (0.04, 600)]
+    """
+    return [LatticeConfig(k, w, n, fixed=dict(f))
+            for f in fixed for k in knob_values for w in widths for n in n_trains]

@@ -25,8 +25,12 @@ from ._train import batch_schedule, can_stack, train_one, train_stacked
 __all__ = ["Zoo", "train_zoo", "LANDSCAPE_FEATURES", "TABLE_COLUMNS"]
 
 #: Loss-landscape columns of the zoo's table (all those of the public collections):
-#: every feature :class:`~featurizers.LossLandscapeFeaturizer` computes.
-LANDSCAPE_FEATURES = LossLandscapeFeaturizer._all_features
+#: every feature :class:`~featurizers.LossLandscapeFeaturizer` computes but the optional
+#: weight features (:mod:`featurizers.weights`), which the collections do not have.
+LANDSCAPE_FEATURES = tuple(
+    f for f in LossLandscapeFeaturizer._all_features
+    if f not in ("weight_norm_ratio", "weight_displacement")
+)
 
 #: Columns of the zoo's table, in the order of the public collections, then the zoo's
 #: own (``lr``, ``noise``, ``collection``, ``hessian_t_floored``).

@@ -139,8 +139,12 @@ def test_check_text_and_dict():
 def test_domain_features_are_those_of_the_featurizer():
     pytest.importorskip("torch")
     from featurizers import LossLandscapeFeaturizer
+    from featurizers.zoo import LANDSCAPE_FEATURES
 
-    assert DOMAIN_FEATURES == LossLandscapeFeaturizer._all_features
+    # the featurizer's features that the collections hold (not the optional weight ones)
+    assert DOMAIN_FEATURES == LANDSCAPE_FEATURES
+    assert set(LossLandscapeFeaturizer._all_features) - set(DOMAIN_FEATURES) == {
+        "weight_norm_ratio", "weight_displacement"}
     X = pd.DataFrame({"hessian_t": [1.0, 2.0], "CKA": [0.1, np.nan], "width": [4, 8],
                       "train_loss": ["a", "b"], "train_error": [1.0, 2.0]})
     # the splits' features first, then the finite numeric domain features

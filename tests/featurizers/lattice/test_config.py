@@ -7,6 +7,7 @@ from featurizers.lattice import (
     LatticeConfig,
     Steps,
     check_failure_sources,
+    lattice,
     move_action,
     neighbours,
 )
@@ -72,3 +73,12 @@ def test_grid_refusal_of_unknown_source():
 def test_bad_configurations_are_refused(kwargs):
     with pytest.raises(ValueError, match="parameter of LatticeConfig"):
         LatticeConfig(**kwargs)
+
+
+def test_lattice_holds_the_neighbours_of_its_inner_configurations():
+    grid = lattice([0.0025, 0.01, 0.04], [2, 8, 32], [150, 300, 600])
+    assert len(grid) == 27 and len(set(grid)) == 27
+    inner = LatticeConfig(0.01, 8, 300)
+    moves = neighbours(inner, "learning rate", steps=Steps(knob=4, width=4, data=2),
+                       n_available=600)
+    assert all(c in grid for c in moves.values())
