@@ -210,9 +210,28 @@ def _cost_factor(config, base_config, family):
     return steps * width
 
 
-def _predict_seconds(configs, labelled, base_config, family, t_train, t_feat, workers):
-    total = sum(t_train * _cost_factor(c, base_config, family) for c in configs)
-    total += sum(t_feat * _cost_factor(c, base_config, family) for c in labelled)
+def _cached(family, config, seeds, cache_dir):
+    """Whether every seed of ``config`` is in the cache (the key of ``train_runs``)."""
+    if cache_dir is None:
+        return False
+    from sklearn_mdtree import __version__
+
+    from .zoo._cache import meta_key
+
+    base = {"lattice": family.describe(), "config": config.as_dict(), "version": __version__}
+    return all((Path(cache_dir) / "models" / f"{meta_key({**base, 'seed': s})[1]}.pt").exists()
+               for s in seeds)
+
+
+def _predict_seconds(configs, labelled, base_config, family, t_train, t_feat, workers,
+                     done=frozenset()):
+    """Predicted seconds for the configurations not in ``done`` (already cached: a
+    resumed run is predicted by what is left; a cached configuration's features are
+    taken as cached too)."""
+    total = sum(t_train * _cost_factor(c, base_config, family) for c in configs
+                if c not in done)
+    total += sum(t_feat * _cost_factor(c, base_config, family) for c in labelled
+                 if c not in done)
     return TIME_MARGIN * total / max(1, workers)
 
 
@@ -355,9 +374,10 @@ def calibrate(factory, train, test, *, optimizer="learning rate", base=0.1, widt
     for candidate in shapes:
         configs, labelled = lattice_configurations(optimizer, base, width, n_available,
                                                    candidate, steps=steps, fixed=fixed)
+        done = frozenset(c for c in configs if _cached(family, c, seeds, cache_dir))
         predicted = _predict_seconds(configs, labelled, base_config, family, t_train, t_feat,
-                                     workers)
-        if predicted <= limit:
+                                     workers, done)
+        if predicted <= limit or predicted == 0:  # nothing left to train: always fits
             chosen = (candidate, configs, labelled, predicted)
             break
     if chosen is None:

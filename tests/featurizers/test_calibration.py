@@ -103,3 +103,12 @@ def test_the_dask_backend_gives_the_serial_lattice(tmp_path):
     np.testing.assert_array_equal(on_dask.lattice_table_["test_error_mean"],
                                   serial.lattice_table_["test_error_mean"])
     assert list(on_dask.lattice_table_["action"]) == list(serial.lattice_table_["action"])
+
+
+def test_a_resumed_run_is_predicted_by_what_is_left(tmp_path):
+    # first run: a budget that fits the forced shape; then the same shape with a budget
+    # far too small for a cold run still runs, because everything is cached
+    calibrate(mlp, task(160, 0), task(200, 1), cache_dir=tmp_path, **TINY)
+    again = calibrate(mlp, task(160, 0), task(200, 1), cache_dir=tmp_path,
+                      **{**TINY, "budget": 1e-4})
+    assert again.metadata_["shape"] == [4, 2, 2]
