@@ -44,7 +44,7 @@ SETTINGS = {
 }
 
 
-def calibrate_family(name, *, budget=10.0, n_jobs=2, progress=True, force=False):
+def calibrate_family(name, *, budget=10.0, n_jobs=2, progress=True, force=False, shape=None):
     """Calibrate on the family's lattice (or read the file written before)."""
     from sklearn_mdtree.calibration import load_calibrated
 
@@ -66,7 +66,8 @@ def calibrate_family(name, *, budget=10.0, n_jobs=2, progress=True, force=False)
         base=setting["base"], width=setting["width"], fixed=setting.get("fixed"),
         budget=budget, epochs=family.epochs, lr=family.lr, batch_size=family.batch_size,
         momentum=family.momentum, curve_epochs=50, output=path, cache_dir=CACHE,
-        n_jobs=n_jobs, progress=progress, name=f"calibration/{family.name}")
+        n_jobs=n_jobs, progress=progress, name=f"calibration/{family.name}",
+        shape=None if shape is None else tuple(shape))
     # the whole labelled lattice (gains, failure counts, every feature), for studies
     model.lattice_table_.to_csv(CALIBRATED / f"{name}.lattice.csv", index=False)
     return model
@@ -152,6 +153,9 @@ def main(argv=None):
     parser.add_argument("--budget", type=float, default=10.0)
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--force", action="store_true", help="calibrate again")
+    parser.add_argument("--shape", type=int, nargs=3, default=None, metavar=("K", "W", "D"),
+                        help="force the lattice's shape (knob, width, data values), e.g. to "
+                             "refit with other workers the lattice a cold run chose")
     parser.add_argument("--evaluate", type=Path, default=None, metavar="TABLE",
                         help="then diagnose the known-cause table (its CSV) and write "
                              "benchmarks/results/known_cause_calibration.md")
@@ -160,7 +164,7 @@ def main(argv=None):
     for name in args.families:
         start = time.perf_counter()
         model = calibrate_family(name, budget=args.budget, n_jobs=args.n_jobs,
-                                 force=args.force)
+                                 force=args.force, shape=args.shape)
         timings[name] = {"wall_seconds": round(time.perf_counter() - start, 1),
                          **model.metadata_.get("seconds", {}),
                          "shape": model.metadata_.get("shape"),

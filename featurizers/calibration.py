@@ -225,9 +225,7 @@ def _cached(family, config, seeds, cache_dir):
 
 def _predict_seconds(configs, labelled, base_config, family, t_train, t_feat, workers,
                      done=frozenset()):
-    """Predicted seconds for the configurations not in ``done`` (already cached: a
-    resumed run is predicted by what is left; a cached configuration's features are
-    taken as cached too)."""
+    """Predicted seconds for the configurations not in ``done``."""
     total = sum(t_train * _cost_factor(c, base_config, family) for c in configs
                 if c not in done)
     total += sum(t_feat * _cost_factor(c, base_config, family) for c in labelled
@@ -374,10 +372,12 @@ def calibrate(factory, train, test, *, optimizer="learning rate", base=0.1, widt
     for candidate in shapes:
         configs, labelled = lattice_configurations(optimizer, base, width, n_available,
                                                    candidate, steps=steps, fixed=fixed)
-        done = frozenset(c for c in configs if _cached(family, c, seeds, cache_dir))
+        # the cold prediction decides (the same command gives the same lattice); a
+        # lattice already wholly in the cache is resumed whatever the budget
         predicted = _predict_seconds(configs, labelled, base_config, family, t_train, t_feat,
-                                     workers, done)
-        if predicted <= limit or predicted == 0:  # nothing left to train: always fits
+                                     workers)
+        done = frozenset(c for c in configs if _cached(family, c, seeds, cache_dir))
+        if predicted <= limit or len(done) == len(configs):
             chosen = (candidate, configs, labelled, predicted)
             break
     if chosen is None:

@@ -105,7 +105,7 @@ def test_the_dask_backend_gives_the_serial_lattice(tmp_path):
     assert list(on_dask.lattice_table_["action"]) == list(serial.lattice_table_["action"])
 
 
-def test_a_resumed_run_is_predicted_by_what_is_left(tmp_path):
+def test_a_lattice_wholly_in_the_cache_is_resumed_whatever_the_budget(tmp_path):
     # first run: a budget that fits the forced shape; then the same shape with a budget
     # far too small for a cold run still runs, because everything is cached
     calibrate(mlp, task(160, 0), task(200, 1), cache_dir=tmp_path, **TINY)
