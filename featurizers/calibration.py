@@ -387,7 +387,11 @@ def calibrate(factory, train, test, *, optimizer="learning rate", base=0.1, widt
             f"({' x '.join(map(str, candidate))} knob x width x data values, {n_seeds} seeds; "
             f"one configuration took {t_train:.1f} s to train and {t_feat:.1f} s to featurize "
             f"on {workers} worker(s)); got {budget:g}.")
-    shape, configs, labelled, predicted = chosen
+    requested, configs, labelled, predicted = chosen
+    # the values the lattice holds (fewer widths where the width cannot go down by exact
+    # steps, fewer data amounts where they coincide)
+    shape = (len({c.knob_value for c in configs}), len({c.width for c in configs}),
+             len({c.n_train for c in configs}))
     if len(labelled) < 4:
         raise ValueError(f"The lattice {shape} labels only {len(labelled)} configuration(s); "
                          "at least 4 are needed (a larger 'shape' or budget).")
@@ -443,7 +447,8 @@ def calibrate(factory, train, test, *, optimizer="learning rate", base=0.1, widt
         "family": name, "optimizer": optimizer, "base": float(base), "width": int(width),
         "fixed": fixed, "n_available": int(n_available),
         "epochs": float(epochs), "lr": float(family.lr), "batch_size": int(family.batch_size),
-        "momentum": float(momentum), "shape": list(shape), "n_configurations": len(configs),
+        "momentum": float(momentum), "shape": list(shape),
+        "shape_requested": list(requested), "n_configurations": len(configs),
         "n_labelled": len(labelled), "seeds": seeds, "n_featurized": n_featurized,
         "budget_minutes": float(budget), "predicted_seconds": round(predicted + spent, 1),
         "seconds": {"timing": round(spent, 1), "train": round(t_trained - start - spent, 1),
