@@ -16,7 +16,9 @@ beyond 2 standard errors of the difference, else "none"), seeds 6-11 give a
 second label, whose agreement is the labels' reproducibility. The base group's
 first 3 seeds are featurized (loss-landscape features with their standard errors,
 the weights' norm ratio to a fresh initialization and displacement from their own,
-validation metrics) into ``benchmarks/results/known_cause.csv``.
+validation metrics) into ``benchmarks/results/known_cause.csv``; every training
+(base and neighbours, both seed sets: errors, displacement, diverged, stalled) is
+recorded in ``benchmarks/results/known_cause_trainings.csv``.
 
 The evaluation maps each route's verdict to one action among ``raise temperature``,
 ``lower temperature``, ``widen``, ``more data``, ``none`` (or ``abstain``), with a
@@ -88,7 +90,7 @@ def generate(families=None, *, cache_dir=None, smoke=False, curve_epochs=50, log
     torch.set_num_threads(1)
     cache_dir = RESULTS / "known_cause_cache" if cache_dir is None else cache_dir
     names = fam.FAMILIES if families is None else families
-    rows, timings = [], {}
+    rows, records, timings = [], [], {}
     for name in names:
         family, bases = (fam.smoke_bases(name) if smoke else fam.family_bases(name))
         check_failure_sources([s for _, s in bases], parameter=f"bases of {name}")
@@ -100,6 +102,7 @@ def generate(families=None, *, cache_dir=None, smoke=False, curve_epochs=50, log
             cache_dir=cache_dir, progress=lambda line: log(f"  {name}: {line}"))
         trained = time.perf_counter()
         for (config, source), row, runs in zip(bases, labelled, own):
+            records += [{"family": name, "base": len(rows), **r} for r in row.pop("records")]
             features = featurize(family, config, runs[: len(FEATURE_SEEDS)],
                                  cache_dir=cache_dir,
                                  curve_epochs=2 if smoke else curve_epochs)
@@ -116,6 +119,9 @@ def generate(families=None, *, cache_dir=None, smoke=False, curve_epochs=50, log
     table = pd.DataFrame(rows)
     table.index = [f"{r.family}/{i}" for i, r in enumerate(table.itertuples())]
     table.index.name = "group"
+    records = pd.DataFrame(records)
+    records["base"] = table.index[records["base"].to_numpy()]
+    table.attrs["records"] = records
     return table, timings
 
 
@@ -416,6 +422,7 @@ def main(argv=None):
                                   smoke=args.smoke, curve_epochs=args.curve_epochs,
                                   log=lambda line: print(line, file=sys.stderr, flush=True))
         table.to_csv(csv)
+        table.attrs["records"].to_csv(out / f"{stem}_trainings.csv", index=False)
         total = time.perf_counter() - start
         print(f"wrote {csv} ({len(table)} groups) in {total:.0f} s on one thread; per family "
               "(train+label, featurize): " + ", ".join(

@@ -105,7 +105,10 @@ def measure_one_step(family, configs, *, label_seeds=range(6), repro_seeds=range
         ``repro_action``, ``gain_<move>``/``gain_se_<move>`` (label seeds),
         the failure records of the configuration's label-seed trainings
         (``n_diverged``, ``n_stalled``, ``mean_displacement``) and of each
-        neighbour (``n_diverged_<move>``, ...), the mean test errors.
+        neighbour (``n_diverged_<move>``, ...), the mean test errors, and
+        ``records``: one dict per training of the configuration and its
+        neighbours (move, configuration, seed set, seed, errors, losses,
+        displacement, diverged, stalled).
     runs : list of list of Run
         The configuration's own runs, label seeds then reproducibility seeds.
     """
@@ -146,6 +149,13 @@ def measure_one_step(family, configs, *, label_seeds=range(6), repro_seeds=range
         for prefix, rs in (("", runs[:n]), *((f"_{m}", other[m][:n]) for m in moves)):
             row[f"n_diverged{prefix}"] = sum(r.diverged for r in rs)
             row[f"n_stalled{prefix}"] = sum(r.stalled for r in rs)
+        row["records"] = [
+            {"move": move, **c.as_dict(), "seed_set": "label" if i < n else "repro",
+             **r.record()}
+            for move, c, rs in (("base", config, runs),
+                                *((m, moves[m], other[m]) for m in moves))
+            for i, r in enumerate(rs)
+        ]
         row["mean_displacement"] = float(np.mean([r.displacement for r in runs[:n]]))
         row["train_error_mean"] = float(np.mean([r.train_error for r in runs[:n]]))
         rows.append(row)

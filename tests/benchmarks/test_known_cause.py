@@ -87,8 +87,27 @@ def test_smoke_run_on_a_tiny_grid(known_cause, tmp_path):
     assert {"action", "repro_action", "gain_width_up", "gain_se_width_up", "n_diverged",
             "n_stalled", "weight_norm_ratio", "weight_norm_ratio_se", "test_error",
             "data_fraction", "chance_error", "hessian_t_se"} <= set(table.columns)
+    trainings = pd.read_csv(tmp_path / "known_cause_smoke_trainings.csv")
+    assert {"base", "move", "seed_set", "seed", "test_error", "diverged", "stalled",
+            "displacement"} <= set(trainings.columns)
+    assert set(trainings["seed_set"]) == {"label", "repro"}
+    assert set(trainings["base"]) == set(table.index)
     text = (tmp_path / "known_cause_smoke.md").read_text()
     assert "| fit on F (default) |" in text and "reproducibility" in text
     # a second run reads the cache
     assert known_cause.main(["--smoke", "--families", "digits-relu-mlp", "--out",
                              str(tmp_path), "--curve-epochs", "1", "--stage", "generate"]) == 0
+
+
+def test_generator_refuses_a_grid_without_every_failure_source(known_cause, monkeypatch,
+                                                              tmp_path):
+    from benchmarks import _known_cause_families as families
+
+    family, bases = families.smoke_bases("digits-relu-mlp")
+    without = [(c, s) for c, s in bases if s != "well tuned"]
+    monkeypatch.setattr(families, "smoke_bases", lambda name: (family, without))
+    with pytest.raises(ValueError) as info:
+        known_cause.generate(["digits-relu-mlp"], cache_dir=tmp_path, smoke=True)
+    assert str(info.value) == ("The 'bases of digits-relu-mlp' parameter must hold at least 1 "
+                               "configuration with failure source 'well tuned'; got 0.")
+    assert not (tmp_path / "models").exists()  # refused before any training
