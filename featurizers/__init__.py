@@ -55,6 +55,9 @@ from .hessian import (
 # Similarity: linear CKA of two models' outputs on mixup batches
 from .similarity import linear_cka, mixup_batches, output_cka
 
+# Calibration: a lattice of one's own family, labelled by retraining
+from .calibration import calibrate
+
 # From models in one call: features of checkpoint files, and the diagnosis report
 from ._models import diagnose_models, featurize_checkpoints
 
@@ -95,4 +98,6 @@ __all__ = [
     # From models in one call
     "featurize_checkpoints",
     "diagnose_models",
+    # Calibration on one's own family
+    "calibrate",
 ]

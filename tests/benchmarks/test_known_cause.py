@@ -75,7 +75,28 @@ def test_report_actions_mapping(known_cause):
                       "hessian_t": [5.0]}, index=["run"])
     report = sklearn_mdtree.diagnose(X, "cifar10-resnet18-q1", warn=False)
     # the docstring example: "increase batch size" lowers the temperature
-    assert known_cause.report_actions(report) == [("lower temperature", False)]
+    assert known_cause.report_actions(report) == [("lower temperature", False, None)]
+    # verdict kinds: a stalled group (chance error, uniform loss, unmoved weights), and
+    # one far from the tree's training configurations (no reliable diagnosis)
+    X = pd.DataFrame({"train_error": [89.0, 2.0], "train_loss": [2.30, 0.01],
+                      "mode_connectivity_peak": [-30.0, -500.0], "hessian_t": [5.0, 5.0],
+                      "weight_norm_ratio": [1.01, 3.0], "n_classes": [10, 10]},
+                     index=["stalled", "far"])
+    report = sklearn_mdtree.diagnose(X, "cifar10-resnet18-q1", warn=False)
+    assert known_cause.report_actions(report) == [("raise temperature", False, "stalled"),
+                                                  ("abstain", True, None)]
+
+
+def test_a_training_failed_verdict_is_scored_by_its_advice_or_the_records(known_cause):
+    table = pd.DataFrame({"action": ["lower temperature", "none", "none", "widen"],
+                          "repro_action": ["lower temperature", "none", "none", "widen"],
+                          "n_diverged": [6, 6, 0, 0], "n_stalled": [0, 0, 0, 0]})
+    verdicts = pd.DataFrame({"action": ["lower temperature"] * 4, "flagged": False,
+                             "failure": ["diverged"] * 4})
+    result = known_cause.score(table, verdicts)
+    # right: the advice is the label; the label is "none" and the seeds diverged.
+    # wrong: "none" without recorded divergence; a label of another move
+    assert (result["right"], result["given"]) == (2, 4)
 
 
 def test_smoke_run_on_a_tiny_grid(known_cause, tmp_path):

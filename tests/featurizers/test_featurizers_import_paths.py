@@ -70,6 +70,7 @@ TOP_LEVEL = [
     # from models in one call (issue 19)
     "featurize_checkpoints",
     "diagnose_models",
+    "calibrate",  # added with featurizers.calibration (issue 21)
 ]
 
 PATHS = (

@@ -1,0 +1,45 @@
+"""Diagnosis calibrated on a lattice of the user's own model family (torch-free).
+
+:class:`CalibratedDiagnoser` is fitted on a labelled lattice table (one row per
+configuration of the user's family: loss-landscape features, the ``data_fraction``
+the configuration uses, and its measured one-step action). It chooses by grouped
+cross-validation on the lattice among four candidates -- the MD tree with the
+paper's fixed leaves, the MD tree's hierarchy with leaf labels learned from the
+lattice, a free depth-limited decision tree and a k-nearest-neighbour model --
+reports which won and by how much, and abstains where a group is far from the
+lattice or where the chosen model's cross-validated accuracy in its region is not
+better than a constant answer.
+
+For ``mdtree diagnose --tree calibrated.json`` (to be wired in the command line):
+:func:`is_calibration_file` tells such a file from a tree file, :func:`load_calibrated`
+reads it (one-line :class:`CalibrationFileError` otherwise), and
+:meth:`CalibratedDiagnoser.report` gives per group the verdict, its reason, its
+confidence, the domain distance and the chosen model's cross-validated accuracy
+(``cv_accuracy``: state it in the report), while :meth:`CalibratedDiagnoser.summary`
+is the paragraph on which candidate won and by how much.
+
+The whole fitted diagnoser is one JSON document (:meth:`CalibratedDiagnoser.to_json`,
+:func:`load_calibrated`); the torch side that builds and labels the lattice is
+:func:`featurizers.calibrate`.
+"""
+
+from ._diagnoser import (
+    ACTIONS,
+    CANDIDATES,
+    DEFAULT_FEATURES,
+    CalibratedDiagnoser,
+    CandidateScore,
+)
+from ._io import FORMAT, CalibrationFileError, is_calibration_file, load_calibrated
+
+__all__ = [
+    "ACTIONS",
+    "CANDIDATES",
+    "DEFAULT_FEATURES",
+    "FORMAT",
+    "CalibratedDiagnoser",
+    "CalibrationFileError",
+    "CandidateScore",
+    "is_calibration_file",
+    "load_calibrated",
+]

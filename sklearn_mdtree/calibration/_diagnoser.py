@@ -1,0 +1,859 @@
+"""The calibrated diagnoser: a model of the user's own lattice, chosen by grouped CV.
+
+Torch-free. The lattice table has one row per configuration of the user's family
+(features averaged over its featurized seeds), the ``data_fraction`` it uses, and its
+measured one-step action (:data:`ACTIONS`). Four candidates are compared by the same
+grouped, repeated cross-validation (:data:`CANDIDATES`), the best is refitted on the
+whole lattice, and a diagnosis abstains where the group is far from the lattice or
+where the chosen model's out-of-fold accuracy in the group's region is not better
+than a constant answer.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import Counter
+from dataclasses import asdict, dataclass
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._classes import MDTreeClassifier
+from .._domain import JointDomain
+from .._hierarchy import Hierarchy, Leaf, Split
+from .._verdicts import (FeatureRecipe, RecipeWarning, check_recipe, check_training,
+                         posterior_interval)
+
+__all__ = ["ACTIONS", "CANDIDATES", "DEFAULT_FEATURES", "CalibratedDiagnoser",
+           "CandidateScore"]
+
+#: The one-step actions a lattice is labelled with (knob-free: a larger learning
+#: rate or a smaller batch raises the temperature).
+ACTIONS = ("raise temperature", "lower temperature", "widen", "more data", "none")
+
+#: The candidates, in the order ties are broken (the paper's method first):
+#: ``md_fixed`` the paper's presets q1 / q2 / q2_data with their fixed leaves, fitted
+#: on the lattice (exhaustive search, data bounds) and combined into one action;
+#: ``md_learned`` the q2_data hierarchy (train error, connectivity, sharpness) with
+#: every leaf's label learned (the majority action of the configurations reaching
+#: it); ``tree`` a free depth-limited decision tree; ``knn`` k nearest neighbours.
+#: ``tree`` and ``knn`` use every feature of :attr:`CalibratedDiagnoser.features_`.
+CANDIDATES = ("md_fixed", "md_learned", "tree", "knn")
+
+#: Features used when present. ``weight_norm_ratio`` enters as its logarithm;
+#: ``all_data`` is 1 when the group's ``data_fraction`` is 1 (no data left to add).
+DEFAULT_FEATURES = ("train_error", "mode_connectivity_peak", "hessian_t", "CKA",
+                    "weight_norm_ratio", "all_data")
+
+_MD_FEATURES = ("train_error", "mode_connectivity_peak", "hessian_t")
+_ALL_DATA_TOL = 1e-9
+
+#: The outcomes of :meth:`CalibratedDiagnoser.report` that are not an action.
+TRAINING_FAILED = "training failed"
+NO_DIAGNOSIS = "no reliable diagnosis"
+KEEP = "keep as is"
+
+
+def _refuse(parameter, expected, actual, error=ValueError):
+    raise error(f"The {parameter!r} parameter must be {expected}; got {actual}.")
+
+
+# --------------------------------------------------------------------------------------
+# Features
+# --------------------------------------------------------------------------------------
+
+
+def _raw_columns(features):
+    """The table columns the features are computed from."""
+    return tuple("data_fraction" if f == "all_data" else f for f in features)
+
+
+def _column(X, feature):
+    """One feature as floats (NaN where missing or not a number)."""
+    if feature == "all_data":
+        if "all_data" in X:
+            return pd.to_numeric(X["all_data"], errors="coerce").to_numpy(np.float64)
+        if "data_fraction" not in X:
+            return np.full(len(X), np.nan)
+        frac = pd.to_numeric(X["data_fraction"], errors="coerce").to_numpy(np.float64)
+        return np.where(np.isfinite(frac), (frac >= 1 - _ALL_DATA_TOL).astype(float), np.nan)
+    if feature not in X:
+        return np.full(len(X), np.nan)
+    values = pd.to_numeric(X[feature], errors="coerce").to_numpy(np.float64)
+    if feature == "weight_norm_ratio":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values = np.where(values > 0, np.log(values), np.nan)
+    return values
+
+
+def _feature_frame(X, features):
+    """The features (transformed) as a DataFrame, NaN where a value is missing."""
+    data = {}
+    for f in features:
+        v = np.array(_column(X, f), dtype=np.float64)
+        v[~np.isfinite(v)] = np.nan
+        data[f] = v
+    return pd.DataFrame(data, index=X.index)
+
+
+def _standardize(points):
+    center = points.mean(axis=0)
+    scale = points.std(axis=0, ddof=1) if len(points) > 1 else np.ones(points.shape[1])
+    scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+    return center, scale
+
+
+# --------------------------------------------------------------------------------------
+# Candidates (private; each: fit(T, y) on a feature frame, predict(T), regions(T))
+# --------------------------------------------------------------------------------------
+
+
+def _majority(labels):
+    counts = Counter(labels)
+    top = max(counts.values())
+    return sorted((c for c, v in counts.items() if v == top), key=str)[0]
+
+
+#: The presets' label vocabularies, mapped from the actions.
+_PRESET_LABELS = {
+    "q1": {"raise temperature": "small", "lower temperature": "large"},
+    "q2": {"widen": "width", "raise temperature": "batch", "lower temperature": "batch"},
+    "q2_data": {"more data": "data", "raise temperature": "batch",
+                "lower temperature": "batch"},
+}
+
+
+class _FixedLeaves:
+    """The paper's presets with fixed leaves, combined into one action: Q1 gives the
+    temperature's direction; Q2 ``width`` overrides it with "widen", then Q2-data
+    ``data`` with "more data" where data is left (``recommend_moves``'s rule)."""
+
+    kind = "md_fixed"
+
+    def __init__(self, **_):
+        pass
+
+    def fit(self, T, y):
+        self.trees_, self.fallback_ = {}, {}
+        for name, mapping in _PRESET_LABELS.items():
+            mask = np.isin(y, list(mapping))
+            labels = np.array([mapping[v] for v in y[mask]], dtype=object)
+            if len(set(labels.tolist())) == 2 and mask.sum() >= 2:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    self.trees_[name] = MDTreeClassifier(
+                        name, threshold_search="exhaustive", bounds="data"
+                    ).fit(T.loc[mask, list(_MD_FEATURES)], labels)
+            else:
+                self.fallback_[name] = _majority(labels.tolist()) if len(labels) else (
+                    "small" if name == "q1" else "batch")
+        return self
+
+    def _labels(self, T, name):
+        if name in self.trees_:
+            return self.trees_[name].predict(T[list(_MD_FEATURES)]).astype(object)
+        return np.full(len(T), self.fallback_[name], dtype=object)
+
+    def predict(self, T):
+        q1, q2, q2d = (self._labels(T, n) for n in ("q1", "q2", "q2_data"))
+        out = np.where(q1 == "small", "raise temperature", "lower temperature").astype(object)
+        out[q2 == "width"] = "widen"
+        has_data = (T["all_data"].to_numpy() < 0.5) if "all_data" in T else np.ones(len(T), bool)
+        out[(q2 != "width") & (q2d == "data") & has_data] = "more data"
+        return out
+
+    def regions(self, T):
+        parts = [self.trees_[n].apply(T[list(_MD_FEATURES)]) if n in self.trees_
+                 else np.zeros(len(T), int) for n in ("q1", "q2", "q2_data")]
+        return np.array([f"{a}-{b}-{c}" for a, b, c in zip(*parts)], dtype=object)
+
+
+def learned_leaves_hierarchy():
+    """The q2_data hierarchy (train error, then connectivity, then sharpness) with
+    every leaf's label left to the data (``Leaf()``: the majority action)."""
+    def sharp(name):
+        return Split(name, "hessian_t", None, None, left=Leaf(), right=Leaf())
+
+    return Hierarchy(
+        Split("t0", "train_error", None, None,
+              left=Split("t1", "mode_connectivity_peak", None, None,
+                         left=sharp("t4"), right=sharp("t2")),
+              right=Split("t3", "mode_connectivity_peak", None, None,
+                          left=Leaf(), right=sharp("t5"))),
+        order=("t0", "t1", "t2", "t3", "t4", "t5"),
+    )
+
+
+class _LearnedLeaves:
+    kind = "md_learned"
+
+    def __init__(self, **_):
+        pass
+
+    def fit(self, T, y):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.tree_ = MDTreeClassifier(learned_leaves_hierarchy(),
+                                          threshold_search="exhaustive",
+                                          bounds="data").fit(T[list(_MD_FEATURES)], y)
+        return self
+
+    def predict(self, T):
+        return self.tree_.predict(T[list(_MD_FEATURES)]).astype(object)
+
+    def regions(self, T):
+        return self.tree_.apply(T[list(_MD_FEATURES)]).astype(object)
+
+
+class _FreeTree:
+    kind = "tree"
+
+    def __init__(self, max_depth=4, random_state=0, **_):
+        self.max_depth, self.random_state = max_depth, random_state
+
+    def fit(self, T, y):
+        self.tree_ = DecisionTreeClassifier(max_depth=self.max_depth, min_samples_leaf=2,
+                                            random_state=self.random_state)
+        self.tree_.fit(T.to_numpy(np.float64), y)
+        return self
+
+    def predict(self, T):
+        return self.tree_.predict(T.to_numpy(np.float64)).astype(object)
+
+    def regions(self, T):
+        return self.tree_.apply(T.to_numpy(np.float64)).astype(object)
+
+
+class _Neighbours:
+    kind = "knn"
+
+    def __init__(self, n_neighbors=5, **_):
+        self.n_neighbors = n_neighbors
+
+    def fit(self, T, y):
+        Z = T.to_numpy(np.float64)
+        self.center_, self.scale_ = _standardize(Z)
+        k = max(1, min(self.n_neighbors, len(Z)))
+        self.knn_ = KNeighborsClassifier(n_neighbors=k).fit((Z - self.center_) / self.scale_, y)
+        return self
+
+    def _z(self, T):
+        return (T.to_numpy(np.float64) - self.center_) / self.scale_
+
+    def predict(self, T):
+        return self.knn_.predict(self._z(T)).astype(object)
+
+    def neighbours(self, T):
+        return self.knn_.kneighbors(self._z(T), return_distance=False)
+
+
+_CANDIDATE_CLASSES = {c.kind: c for c in (_FixedLeaves, _LearnedLeaves, _FreeTree, _Neighbours)}
+
+
+# --------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CandidateScore:
+    """A candidate's cross-validated accuracy on the lattice.
+
+    Attributes
+    ----------
+    name : str
+        One of :data:`CANDIDATES`, or ``"constant"`` (each fold's majority action).
+    accuracy : float or None
+        Out-of-fold accuracy averaged over the repeats (None: not available).
+    interval : tuple of float or None
+        95% interval (:func:`sklearn_mdtree._verdicts.posterior_interval`, on the
+        configurations' mean correctness over the repeats).
+    n : int
+        Lattice configurations.
+    note : str
+        Why the candidate was not available, or ``""``.
+    """
+
+    name: str
+    accuracy: float | None
+    interval: tuple | None
+    n: int
+    note: str = ""
+
+    def to_dict(self):
+        out = asdict(self)
+        out["interval"] = None if self.interval is None else list(self.interval)
+        return out
+
+    @classmethod
+    def from_dict(cls, data):
+        interval = data.get("interval")
+        return cls(str(data["name"]), None if data["accuracy"] is None else float(data["accuracy"]),
+                   None if interval is None else tuple(float(v) for v in interval),
+                   int(data["n"]), str(data.get("note", "")))
+
+    def to_text(self):
+        if self.accuracy is None:
+            return f"{self.name}: not available ({self.note})"
+        return (f"{self.name}: {self.accuracy:.2f} out of fold (95% interval "
+                f"{self.interval[0]:.2f}-{self.interval[1]:.2f}, {self.n} configurations)")
+
+
+# --------------------------------------------------------------------------------------
+# The estimator
+# --------------------------------------------------------------------------------------
+
+
+class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
+    """A diagnosis model chosen by cross-validation on a lattice of one's own family.
+
+    Fitted on a labelled lattice table (one row per configuration: the
+    loss-landscape features, ``weight_norm_ratio`` when measured, the
+    ``data_fraction`` the configuration uses, and its measured one-step action
+    among :data:`ACTIONS`), it compares the candidates of :data:`CANDIDATES` by
+    grouped, repeated K-fold cross-validation on the lattice (a group holds the
+    configurations that must not sit on both sides of a split, e.g. one
+    (width, data) slice, so that a configuration's neighbours do not leak into
+    its own prediction), keeps the best (ties go to the earlier candidate: the MD
+    tree first), refits it on the whole lattice, and records every candidate's
+    accuracy with its interval beside a constant answer's.
+
+    :meth:`report` and :meth:`diagnose` then give per group an action, or
+    ``"training failed"`` (:func:`sklearn_mdtree._verdicts.check_training`, run
+    first), ``"no reliable diagnosis"`` (the group is far from the lattice: the
+    mean standardized distance to its ``domain_k`` nearest lattice configurations
+    exceeds the ``domain_quantile`` of the lattice's own leave-one-out distances;
+    or the chosen model's out-of-fold accuracy in the group's region -- its leaf
+    for the trees, its ``n_neighbors`` nearest configurations for kNN -- is not
+    better than a constant answer (``region_rule``); or it says "more data"
+    where no data is left) or ``"keep as is"`` (the action is "none"), with a reason and a
+    confidence: the posterior mean ``(k + 1) / (n + 2)`` of the region's
+    out-of-fold accuracy, never 1.
+
+    Parameters
+    ----------
+    features : sequence of str, default=DEFAULT_FEATURES
+        The features used where the lattice has them (finite in every row);
+        ``weight_norm_ratio`` enters as its logarithm, ``all_data`` is computed
+        from a ``data_fraction`` column (1 when the group uses all the data).
+    candidates : sequence of str, default=CANDIDATES
+        The candidates compared.
+    cv : int, default=5
+        Folds (at most the number of groups).
+    n_repeats : int, default=3
+        Repeats of the K-fold split with other shuffles; accuracies are means.
+    max_depth : int, default=4
+        Depth of the free decision tree.
+    n_neighbors : int, default=5
+        Neighbours of the kNN candidate, and of its region.
+    domain_k : int, default=5
+        Lattice configurations the domain distance is averaged over.
+    domain_quantile : float, default=0.9
+        Share of the lattice's own leave-one-out distances inside the domain.
+    region_rule : {"interval", "mean"}, default="interval"
+        When the region counts as better than a constant answer: the lower end of
+        the 95% interval of its out-of-fold accuracy above the constant answer's
+        share (as :attr:`sklearn_mdtree._verdicts.LeafAccuracy.better_than_chance`),
+        or only its posterior mean.
+    n_classes : int or None, default=None
+        Classes of the task, for the training-failure check (None: the table's
+        ``n_classes`` column, if any).
+    optimizer : {"learning rate", "batch size"}, default="learning rate"
+        The knob the training-failure advice names.
+    random_state : int, default=0
+        Shuffles the folds; seeds the free tree.
+
+    Attributes
+    ----------
+    features_ : tuple of str
+        The features used (those of ``features`` the lattice has).
+    kind_ : str
+        The candidate chosen.
+    scores_ : dict of str to CandidateScore
+        Every candidate's cross-validated accuracy, and ``"constant"``.
+    margin_ : float
+        The chosen candidate's accuracy minus the runner-up's (NaN when alone).
+    classes_ : ndarray
+        The actions seen in the lattice.
+    lattice_ : pandas.DataFrame
+        The lattice rows used (raw feature columns, ``action``, ``group``).
+    oof_correct_ : ndarray of shape (n_configurations,)
+        Per lattice configuration, the share of repeats in which the chosen
+        candidate predicted it right out of fold.
+    baseline_ : float
+        The constant answer's share on the lattice (the majority action's).
+    domain_threshold_ : float
+        The domain threshold (mean standardized distance).
+    recipe_ : FeatureRecipe or None
+        How the lattice's features were computed.
+    metadata_ : dict
+        Free JSON-able description of the lattice (family, knob, sizes, time).
+    notes_ : list of str
+        What was left out of the fit and why.
+    n_features_in_, feature_names_in_
+        As in scikit-learn (the columns of ``features_``).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from sklearn_mdtree.calibration import CalibratedDiagnoser
+    >>> rng = np.random.default_rng(0)
+    >>> centers = {"raise temperature": 0.0, "widen": 10.0}
+    >>> rows = [{"train_error": c + rng.normal(), "CKA": c + rng.normal(), "action": a}
+    ...         for a, c in centers.items() for _ in range(12)]
+    >>> lattice = pd.DataFrame(rows)
+    >>> model = CalibratedDiagnoser(candidates=("tree", "knn")).fit(
+    ...     lattice, lattice["action"], groups=np.arange(24) % 6)
+    >>> model.predict(pd.DataFrame({"train_error": [0.2], "CKA": [-0.1]})).tolist()
+    ['raise temperature']
+    """
+
+    _parameter_constraints: dict = {
+        "features": ["array-like"],
+        "candidates": ["array-like"],
+        "cv": [Interval(Integral, 2, None, closed="left")],
+        "n_repeats": [Interval(Integral, 1, None, closed="left")],
+        "max_depth": [Interval(Integral, 1, None, closed="left")],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "domain_k": [Interval(Integral, 1, None, closed="left")],
+        "domain_quantile": [Interval(Real, 0, 1, closed="right")],
+        "n_classes": [Interval(Integral, 2, None, closed="left"), None],
+        "optimizer": [StrOptions({"learning rate", "batch size"})],
+        "random_state": ["random_state"],
+        "region_rule": [StrOptions({"interval", "mean"})],
+    }
+
+    def __init__(self, features=DEFAULT_FEATURES, *, candidates=CANDIDATES, cv=5,
+                 n_repeats=3, max_depth=4, n_neighbors=5, domain_k=5,
+                 domain_quantile=0.9, region_rule="interval", n_classes=None,
+                 optimizer="learning rate", random_state=0):
+        self.features = features
+        self.candidates = candidates
+        self.cv = cv
+        self.n_repeats = n_repeats
+        self.max_depth = max_depth
+        self.n_neighbors = n_neighbors
+        self.domain_k = domain_k
+        self.domain_quantile = domain_quantile
+        self.region_rule = region_rule
+        self.n_classes = n_classes
+        self.optimizer = optimizer
+        self.random_state = random_state
+
+    # -- fitting --------------------------------------------------------------------------
+    def _make(self, kind):
+        return _CANDIDATE_CLASSES[kind](max_depth=self.max_depth,
+                                        n_neighbors=self.n_neighbors,
+                                        random_state=self._seed())
+
+    def _seed(self):
+        return 0 if self.random_state is None else int(
+            self.random_state if isinstance(self.random_state, Integral)
+            else np.random.RandomState(self.random_state).randint(2**31 - 1))
+
+    def fit(self, X, y, *, groups=None, recipe=None, metadata=None):
+        """Compare the candidates on the lattice by grouped CV; refit the best.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            The lattice's configurations: feature columns (:attr:`features`),
+            ``data_fraction``, optional ``n_classes`` and ``<feature>_se``.
+        y : array-like of str
+            The measured one-step action of each configuration (:data:`ACTIONS`).
+        groups : array-like, default=None
+            The CV group of each configuration (None: each its own).
+        recipe : FeatureRecipe or dict, default=None
+            How the features were computed (kept in the file).
+        metadata : dict, default=None
+            A JSON-able description of the lattice (kept in the file).
+
+        Returns
+        -------
+        self : CalibratedDiagnoser
+        """
+        self._validate_params()
+        if not isinstance(X, pd.DataFrame):
+            _refuse("X", "a pandas DataFrame (the lattice table)", type(X).__name__, TypeError)
+        y = np.asarray(y, dtype=object)
+        if len(y) != len(X):
+            _refuse("y", f"{len(X)} actions (one per row of X)", f"{len(y)}")
+        bad = sorted({str(v) for v in y if v not in ACTIONS})
+        if bad:
+            _refuse("y", f"actions among {list(ACTIONS)}", bad)
+        unknown = [c for c in self.candidates if c not in CANDIDATES]
+        if unknown or not len(self.candidates):
+            _refuse("candidates", f"a non-empty subset of {list(CANDIDATES)}",
+                    list(self.candidates))
+        groups = np.arange(len(X)) if groups is None else np.asarray(groups)
+        if len(groups) != len(X):
+            _refuse("groups", f"{len(X)} entries (one per row of X)", f"{len(groups)}")
+        notes = []
+        # 1. rows whose training failed are never diagnosed by the model: left out
+        keep = np.ones(len(X), bool)
+        for i, (_, row) in enumerate(X.iterrows()):
+            if check_training(row, n_classes=self.n_classes,
+                              optimizer=self.optimizer).failure is not None:
+                keep[i] = False
+        if (~keep).any():
+            notes.append(f"{int((~keep).sum())} lattice configuration(s) whose training "
+                         "failed left out (such groups are reported as failed, never "
+                         "diagnosed)")
+        # 2. the features the lattice has
+        T_all = _feature_frame(X, list(self.features))
+        features = [f for f in self.features
+                    if np.isfinite(T_all.loc[keep, f].to_numpy()).all()
+                    and keep.any()]
+        dropped = [f for f in self.features if f not in features]
+        if dropped:
+            notes.append(f"features not measured in every lattice row, not used: {dropped}")
+        if not features:
+            _refuse("X", f"a lattice with at least one of the features {list(self.features)}",
+                    f"columns {list(X.columns)}")
+        T = T_all.loc[keep, features]
+        y, groups = y[keep], groups[keep]
+        classes = sorted(set(y.tolist()), key=ACTIONS.index)
+        if len(classes) < 2:
+            _refuse("y", "at least 2 different actions among the lattice's usable "
+                    "configurations (a one-action lattice has nothing to learn)",
+                    f"only {classes} in {len(y)} configuration(s)")
+        if len(y) < 4:
+            _refuse("X", "at least 4 usable lattice configurations", len(y))
+        validate_data(self, T, reset=True, ensure_all_finite=True)
+        self.features_ = tuple(features)
+        self.classes_ = np.array(classes, dtype=object)
+        raw = list(dict.fromkeys(_raw_columns(self.features_)))
+        self.lattice_ = X.loc[keep, raw].reset_index(drop=True).astype(np.float64)
+        self.lattice_["action"] = y
+        self.lattice_["group"] = [g.item() if isinstance(g, np.generic) else g for g in groups]
+        self.recipe_ = (FeatureRecipe.from_dict(recipe) if isinstance(recipe, dict)
+                        else recipe)
+        self.metadata_ = dict(metadata or {})
+        # 3. the candidates' cross-validation
+        available = []
+        for kind in self.candidates:
+            if kind in ("md_fixed", "md_learned") and not set(_MD_FEATURES) <= set(features):
+                continue
+            available.append(kind)
+        correct, constant = self._cross_validate(T, y, groups, available)
+        n = len(y)
+        scores = {}
+        for kind in self.candidates:
+            if kind not in available:
+                scores[kind] = CandidateScore(kind, None, None, n, "the lattice lacks "
+                                              f"{sorted(set(_MD_FEATURES) - set(features))}")
+                continue
+            per_row = correct[kind].mean(axis=0)
+            scores[kind] = CandidateScore(kind, float(per_row.mean()),
+                                          posterior_interval(float(per_row.sum()), n), n)
+        per_row = constant.mean(axis=0)
+        scores["constant"] = CandidateScore("constant", float(per_row.mean()),
+                                            posterior_interval(float(per_row.sum()), n), n)
+        ranked = sorted(available, key=lambda k: (-scores[k].accuracy, CANDIDATES.index(k)))
+        self.kind_ = ranked[0]
+        self.scores_ = scores
+        self.margin_ = (scores[ranked[0]].accuracy - scores[ranked[1]].accuracy
+                        if len(ranked) > 1 else float("nan"))
+        self.oof_correct_ = correct[self.kind_].mean(axis=0)
+        self.notes_ = notes
+        self._finish(T, y)
+        return self
+
+    def _folds(self, T, y, groups, repeat):
+        units = len(np.unique(groups))
+        k = max(2, min(int(self.cv), units))
+        splitter = StratifiedGroupKFold(k, shuffle=True, random_state=self._seed() + repeat)
+        return list(splitter.split(T, y, groups))
+
+    def _cross_validate(self, T, y, groups, kinds):
+        n = len(y)
+        correct = {k: np.zeros((self.n_repeats, n)) for k in kinds}
+        constant = np.zeros((self.n_repeats, n))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*least populated class.*")
+            warnings.filterwarnings("ignore", message=".*members.*")
+            for r in range(self.n_repeats):
+                for train, test in self._folds(T, y, groups, r):
+                    constant[r, test] = y[test] == _majority(y[train].tolist())
+                    for kind in kinds:
+                        model = self._make(kind).fit(T.iloc[train], y[train])
+                        correct[kind][r, test] = model.predict(T.iloc[test]) == y[test]
+        return correct, constant
+
+    def _finish(self, T, y):
+        """The fitted state that follows from the lattice and the chosen kind."""
+        self.model_ = self._make(self.kind_).fit(T, y)
+        self.lattice_predictions_ = self.model_.predict(T)
+        if self.kind_ != "knn":
+            self.lattice_regions_ = self.model_.regions(T)
+        counts = Counter(y.tolist())
+        self.baseline_ = max(counts.values()) / len(y)
+        Z = T.to_numpy(np.float64)
+        self.domain_ = JointDomain(self.features_, Z, k=min(self.domain_k, len(Z) - 1),
+                                   quantile=self.domain_quantile)
+        z = (Z - self.domain_.center) / self.domain_.scale
+        self._kdtree = cKDTree(z)
+        k = self.domain_.k
+        own, _ = self._kdtree.query(z, k=k + 1)
+        own = np.asarray(own).reshape(len(z), k + 1)[:, 1:].mean(axis=1)
+        self.domain_threshold_ = float(np.quantile(own, self.domain_quantile,
+                                                   method="inverted_cdf"))
+
+    # -- using it ---------------------------------------------------------------------------
+    def _frame(self, X, *, strict):
+        if isinstance(X, pd.Series):
+            X = X.to_frame().T
+        if not isinstance(X, pd.DataFrame):
+            _refuse("X", "a pandas DataFrame of groups' features", type(X).__name__, TypeError)
+        T = _feature_frame(X, list(self.features_))
+        if strict:
+            missing = [f for f in self.features_ if not np.isfinite(T[f].to_numpy()).all()]
+            if missing:
+                cols = sorted(set(_raw_columns(missing)))
+                _refuse("X", f"finite values in the columns {cols} in every row (the "
+                        "calibration uses them)", f"missing or non-finite values in {missing}")
+        return X, T
+
+    def predict(self, X):
+        """The chosen model's action for each group (no abstention, no failure check).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Groups' features, with the columns of :attr:`features_` (``data_fraction``
+            for ``all_data``).
+
+        Returns
+        -------
+        actions : ndarray of str, shape (n_groups,)
+        """
+        check_is_fitted(self)
+        _, T = self._frame(X, strict=True)
+        return self.model_.predict(T)
+
+    def _region(self, T):
+        """Per row: the lattice configurations of its region (indices)."""
+        if self.kind_ == "knn":
+            return [np.asarray(r) for r in self.model_.neighbours(T)]
+        regions = self.model_.regions(T)
+        return [np.flatnonzero(self.lattice_regions_ == r) for r in regions]
+
+    def distances(self, X):
+        """Mean standardized distance of each group to its nearest lattice configurations.
+
+        Returns
+        -------
+        distance : ndarray of shape (n_groups,)
+            NaN for a group with a missing feature.
+        """
+        check_is_fitted(self)
+        _, T = self._frame(X, strict=False)
+        Z = T.to_numpy(np.float64)
+        out = np.full(len(Z), np.nan)
+        ok = np.isfinite(Z).all(axis=1)
+        if ok.any():
+            z = (Z[ok] - self.domain_.center) / self.domain_.scale
+            d, _ = self._kdtree.query(z, k=self.domain_.k)
+            out[ok] = np.asarray(d).reshape(ok.sum(), self.domain_.k).mean(axis=1)
+        return out
+
+    def check_recipe(self, recipe):
+        """Each setting with which ``recipe``'s features differ from the lattice's.
+
+        Parameters
+        ----------
+        recipe : FeatureRecipe, dict or None
+            How the diagnosed features were computed.
+
+        Returns
+        -------
+        notes : list of str
+            :func:`sklearn_mdtree._verdicts.check_recipe`'s lines (also issued as
+            :class:`~sklearn_mdtree._verdicts.RecipeWarning` by :meth:`report`).
+        """
+        check_is_fitted(self)
+        return check_recipe(self.recipe_, recipe)
+
+    def report(self, X, *, recipe=None):
+        """Per group: the action or why none is given, the reason, the confidence.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            One row per group: the features of :attr:`features_`, the
+            ``data_fraction`` the group uses, ``train_loss`` and optional
+            ``weight_norm_ratio`` / ``n_classes`` for the training-failure check.
+        recipe : FeatureRecipe or dict, default=None
+            How ``X``'s features were computed: a setting that differs from the
+            lattice's is warned about (:class:`RecipeWarning`), naming it.
+
+        Returns
+        -------
+        results : list of dict
+            One per row, JSON-able: ``group`` (the row's index), ``verdict`` (an
+            action of :data:`ACTIONS` other than "none", ``"keep as is"``,
+            ``"no reliable diagnosis"`` or ``"training failed"``), ``action``
+            (the model's action, None when it was not asked), ``reason``,
+            ``confidence`` (None without a verdict), ``in_domain``,
+            ``distance``, ``threshold``, ``region`` (out-of-fold ``n_correct``,
+            ``n``, ``interval``, ``baseline``), ``failure`` (the training
+            failure's dict, or None), ``model`` (the chosen candidate) and
+            ``cv_accuracy`` (its cross-validated accuracy and interval).
+        """
+        check_is_fitted(self)
+        if recipe is not None:
+            for line in self.check_recipe(recipe):
+                warnings.warn(line, RecipeWarning, stacklevel=2)
+        X, T = self._frame(X, strict=False)
+        distances = self.distances(X)
+        Z = T.to_numpy(np.float64)
+        complete = np.isfinite(Z).all(axis=1)
+        predicted = np.full(len(X), None, dtype=object)
+        regions = [np.array([], int)] * len(X)
+        if complete.any():
+            predicted[complete] = self.model_.predict(T.loc[complete])
+            for i, r in zip(np.flatnonzero(complete), self._region(T.loc[complete])):
+                regions[i] = r
+        chosen = self.scores_[self.kind_]
+        out = []
+        for i, (index, row) in enumerate(X.iterrows()):
+            entry = {
+                "group": index.item() if isinstance(index, np.generic) else index,
+                "verdict": None, "action": None, "reason": "", "confidence": None,
+                "in_domain": None, "distance": None, "threshold": self.domain_threshold_,
+                "region": None, "failure": None, "model": self.kind_,
+                "cv_accuracy": {"accuracy": chosen.accuracy, "interval": list(chosen.interval),
+                                "n": chosen.n},
+            }
+            out.append(entry)
+            check = check_training(row, n_classes=self.n_classes, optimizer=self.optimizer)
+            if check.failure is not None:
+                entry.update(verdict=TRAINING_FAILED, reason=check.failure.to_text(),
+                             failure=check.failure.to_dict())
+                continue
+            if not complete[i]:
+                missing = [f for f in self.features_ if not math.isfinite(Z[i, list(
+                    self.features_).index(f)])]
+                entry.update(verdict=NO_DIAGNOSIS, reason=(
+                    f"the group lacks {sorted(set(_raw_columns(missing)))}, which the "
+                    "calibration uses"))
+                continue
+            action = predicted[i]
+            d = float(distances[i])
+            members = regions[i]
+            k_right = float(self.oof_correct_[members].sum())
+            n = len(members)
+            interval = posterior_interval(k_right, n)
+            posterior = (k_right + 1) / (n + 2)
+            entry.update(action=action, distance=d, in_domain=bool(d <= self.domain_threshold_),
+                         region={"n_correct": k_right, "n": n, "interval": list(interval),
+                                 "baseline": self.baseline_})
+            where = ("its leaf" if self.kind_ != "knn"
+                     else f"its {n} nearest lattice configurations")
+            region_text = (f"in {where} the model was right out of fold for {k_right:g} of "
+                           f"{n} ({posterior:.2f} posterior mean, 95% interval "
+                           f"{interval[0]:.2f}-{interval[1]:.2f}) against a constant "
+                           f"answer's {self.baseline_:.2f}")
+            if d > self.domain_threshold_:
+                entry.update(verdict=NO_DIAGNOSIS, reason=(
+                    f"out of the lattice's domain: mean distance {d:.3g} to its "
+                    f"{self.domain_.k} nearest lattice configurations, above the "
+                    f"{self.domain_threshold_:.3g} within which "
+                    f"{100 * self.domain_quantile:g}% of the lattice's own lie"))
+                continue
+            clear = (interval[0] > self.baseline_ if self.region_rule == "interval"
+                     else posterior > self.baseline_)
+            if not clear:
+                entry.update(verdict=NO_DIAGNOSIS, reason=(
+                    f"not better than a constant answer here: {region_text}"))
+                continue
+            no_data_left = ("all_data" in self.features_
+                            and T["all_data"].iloc[i] >= 0.5)
+            if action == "more data" and no_data_left:
+                entry.update(verdict=NO_DIAGNOSIS, reason=(
+                    "the model says 'more data' but the group already uses all its data"))
+                continue
+            entry.update(verdict=KEEP if action == "none" else action,
+                         confidence=float(posterior),
+                         reason=(("no one-step move is expected to help beyond the seeds' "
+                                  "noise; " if action == "none" else "")
+                                 + f"{self.kind_} calibrated on the lattice; " + region_text))
+        return out
+
+    def diagnose(self, X):
+        """:meth:`report` as a DataFrame (one row per group; ``region`` flattened).
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            Columns ``verdict``, ``action``, ``confidence``, ``reason``,
+            ``in_domain``, ``distance``, ``region_n``, ``region_correct``, indexed
+            by the groups.
+        """
+        rows = []
+        for r in self.report(X):
+            region = r["region"] or {}
+            rows.append({"group": r["group"], "verdict": r["verdict"], "action": r["action"],
+                         "confidence": r["confidence"], "reason": r["reason"],
+                         "in_domain": r["in_domain"], "distance": r["distance"],
+                         "region_n": region.get("n"),
+                         "region_correct": region.get("n_correct")})
+        return pd.DataFrame(rows).set_index("group")
+
+    def summary(self):
+        """The candidates' cross-validated figures and which won, in words.
+
+        Returns
+        -------
+        text : str
+        """
+        check_is_fitted(self)
+        lines = [f"calibrated on {len(self.lattice_)} lattice configurations "
+                 f"({self.n_repeats} x {self.cv}-fold grouped CV); features "
+                 f"{list(self.features_)}"]
+        for kind in [*self.candidates, "constant"]:
+            mark = "  <- chosen" if kind == self.kind_ else ""
+            lines.append("  " + self.scores_[kind].to_text() + mark)
+        if math.isfinite(self.margin_):
+            lines.append(f"{self.kind_} won by {self.margin_:.2f} over the runner-up; "
+                         f"{self.scores_[self.kind_].accuracy - self.scores_['constant'].accuracy:+.2f} "
+                         "over a constant answer")
+        lines += [f"note: {n}" for n in self.notes_]
+        return "\n".join(lines)
+
+    # -- the file ---------------------------------------------------------------------------
+    def to_dict(self):
+        """The fitted diagnoser as plain JSON types (see :func:`load_calibrated`)."""
+        from ._io import to_document
+
+        return to_document(self)
+
+    def to_json(self, path):
+        """Write the fitted diagnoser to one JSON file (no pickle).
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Returns
+        -------
+        path : pathlib.Path
+        """
+        from ._io import write_document
+
+        return write_document(self, path)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = False
+        tags.non_deterministic = False
+        return tags

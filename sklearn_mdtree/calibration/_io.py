@@ -1,0 +1,241 @@
+"""One JSON file for a calibrated diagnoser: write, read, validate (no pickle).
+
+The document holds the parameters, the lattice table the model was fitted on, the
+chosen candidate, every candidate's cross-validated figures, the per-configuration
+out-of-fold correctness (the regions' accuracies), the feature recipe, free
+metadata and the package version. Loading refits the chosen candidate on the
+stored lattice (every candidate is deterministic) and checks that it predicts the
+stored lattice predictions: a document altered by hand is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._verdicts import FeatureRecipe
+from ._diagnoser import ACTIONS, CANDIDATES, CalibratedDiagnoser, CandidateScore, _feature_frame
+
+__all__ = ["FORMAT", "CalibrationFileError", "is_calibration_file", "load_calibrated",
+           "to_document", "write_document"]
+
+#: The ``format`` field of a calibrated diagnoser's file.
+FORMAT = "sklearn-mdtree/calibrated-diagnoser"
+FORMAT_VERSION = 1
+_KEYS = ("format", "format_version", "version", "params", "features", "kind", "lattice",
+         "lattice_predictions", "oof_correct", "scores", "margin", "recipe", "metadata",
+         "notes")
+
+
+class CalibrationFileError(ValueError):
+    """A calibrated diagnoser's file cannot be read: one line saying why."""
+
+
+def _version():
+    from .. import __version__
+
+    return __version__
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def to_document(model):
+    """The fitted diagnoser as a dict of plain JSON types."""
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(model)
+    params = {k: _plain(v) for k, v in model.get_params(deep=False).items()}
+    params["features"] = list(params["features"])
+    params["candidates"] = list(params["candidates"])
+    lattice = model.lattice_
+    columns = [c for c in lattice.columns if c not in ("action", "group")]
+    recipe = model.recipe_
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "version": _version(),
+        "params": params,
+        "features": list(model.features_),
+        "kind": model.kind_,
+        "lattice": {
+            "columns": columns,
+            "rows": lattice[columns].to_numpy(np.float64).tolist(),
+            "action": [str(a) for a in lattice["action"]],
+            "group": [_plain(g) for g in lattice["group"]],
+        },
+        "lattice_predictions": [str(a) for a in model.lattice_predictions_],
+        "oof_correct": [float(v) for v in model.oof_correct_],
+        "scores": {k: s.to_dict() for k, s in model.scores_.items()},
+        "margin": None if not math.isfinite(model.margin_) else float(model.margin_),
+        "recipe": None if recipe is None else recipe.to_dict(),
+        "metadata": model.metadata_,
+        "notes": list(model.notes_),
+    }
+
+
+def write_document(model, path):
+    """Write :func:`to_document` to ``path`` atomically; return the path."""
+    path = Path(path)
+    text = json.dumps(to_document(model), indent=1, allow_nan=False)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _fail(source, what):
+    raise CalibrationFileError(f"{source}: not a calibrated diagnoser file: {what}.")
+
+
+def _check(doc, source):
+    if not isinstance(doc, dict):
+        _fail(source, f"the document is a {type(doc).__name__}, expected an object")
+    if doc.get("format") != FORMAT:
+        _fail(source, f"'format' is {doc.get('format')!r}, expected {FORMAT!r}")
+    if doc.get("format_version") != FORMAT_VERSION:
+        _fail(source, f"'format_version' is {doc.get('format_version')!r}, this version reads "
+                      f"{FORMAT_VERSION}")
+    missing = [k for k in _KEYS if k not in doc]
+    if missing:
+        _fail(source, f"missing keys {missing}")
+    if doc["kind"] not in CANDIDATES:
+        _fail(source, f"'kind' is {doc['kind']!r}, expected one of {list(CANDIDATES)}")
+    lattice = doc["lattice"]
+    if not isinstance(lattice, dict) or not {"columns", "rows", "action", "group"} <= set(lattice):
+        _fail(source, "'lattice' must hold 'columns', 'rows', 'action' and 'group'")
+    n = len(lattice["rows"]) if isinstance(lattice["rows"], list) else -1
+    if n < 4:
+        _fail(source, f"'lattice.rows' must be a list of at least 4 rows; got {n}")
+    width = len(lattice["columns"])
+    for i, row in enumerate(lattice["rows"]):
+        if not isinstance(row, list) or len(row) != width or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                for v in row):
+            _fail(source, f"'lattice.rows[{i}]' must be {width} finite numbers")
+    for key in ("action", "group"):
+        if not isinstance(lattice[key], list) or len(lattice[key]) != n:
+            _fail(source, f"'lattice.{key}' must be a list of {n} entries")
+    bad = sorted({a for a in lattice["action"] if a not in ACTIONS})
+    if bad:
+        _fail(source, f"'lattice.action' holds {bad}, expected actions among {list(ACTIONS)}")
+    for key in ("lattice_predictions", "oof_correct"):
+        if not isinstance(doc[key], list) or len(doc[key]) != n:
+            _fail(source, f"'{key}' must be a list of {n} entries")
+    if not all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in doc["oof_correct"]):
+        _fail(source, "'oof_correct' must hold shares in [0, 1]")
+    if not isinstance(doc["scores"], dict) or doc["kind"] not in doc["scores"] \
+            or "constant" not in doc["scores"]:
+        _fail(source, f"'scores' must hold the chosen {doc['kind']!r} and 'constant'")
+    if not isinstance(doc["params"], dict) or not isinstance(doc["features"], list):
+        _fail(source, "'params' must be an object and 'features' a list")
+
+
+def is_calibration_file(path):
+    """True when ``path`` is a JSON file whose ``format`` is a calibrated diagnoser's.
+
+    For a command that takes a tree file or a calibration file under one option
+    (``mdtree diagnose --tree calibrated.json``): read only the beginning of the file,
+    never raise.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            head = f.read(4096)
+    except (OSError, UnicodeDecodeError, TypeError):
+        return False
+    return f'"format": "{FORMAT}"' in head
+
+
+def load_calibrated(path):
+    """Read a calibrated diagnoser's JSON file (:meth:`CalibratedDiagnoser.to_json`).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file (a dict already parsed is accepted too).
+
+    Returns
+    -------
+    model : CalibratedDiagnoser
+        Fitted: the chosen candidate refitted on the stored lattice, the stored
+        cross-validated figures.
+
+    Raises
+    ------
+    CalibrationFileError
+        One line naming the file and what is wrong with it (unreadable, not JSON,
+        another format, a missing or malformed field, a refit that does not
+        reproduce the stored predictions).
+    """
+    if isinstance(path, dict):
+        doc, source = path, "document"
+    else:
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CalibrationFileError(
+                f"{source}: cannot be read ({getattr(exc, 'strerror', None) or exc}).") from None
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CalibrationFileError(
+                f"{source}: not JSON ({exc.msg} at line {exc.lineno}).") from None
+    _check(doc, source)
+    try:
+        model = CalibratedDiagnoser(**{
+            **doc["params"],
+            "features": tuple(doc["params"]["features"]),
+            "candidates": tuple(doc["params"]["candidates"]),
+        })
+        model._validate_params()
+    except (TypeError, ValueError) as exc:
+        _fail(source, f"'params' are not CalibratedDiagnoser's ({str(exc).splitlines()[0]})")
+    lattice = doc["lattice"]
+    table = pd.DataFrame(lattice["rows"], columns=lattice["columns"], dtype=np.float64)
+    features = tuple(doc["features"])
+    try:
+        T = _feature_frame(table, list(features))
+    except Exception as exc:  # noqa: BLE001 - any malformed column set: one line
+        _fail(source, f"'features' cannot be computed from the lattice's columns ({exc})")
+    if not np.isfinite(T.to_numpy(np.float64)).all():
+        _fail(source, f"the lattice's columns {lattice['columns']} do not give finite "
+                      f"features {list(features)}")
+    y = np.asarray(lattice["action"], dtype=object)
+    model.features_ = features
+    model.n_features_in_ = len(features)
+    model.feature_names_in_ = np.asarray(features, dtype=object)
+    model.classes_ = np.array(sorted(set(y.tolist()), key=ACTIONS.index), dtype=object)
+    model.lattice_ = table.copy()
+    model.lattice_["action"] = y
+    model.lattice_["group"] = lattice["group"]
+    model.kind_ = doc["kind"]
+    try:
+        model.scores_ = {k: CandidateScore.from_dict(v) for k, v in doc["scores"].items()}
+    except (KeyError, TypeError, ValueError) as exc:
+        _fail(source, f"'scores' are malformed ({exc!r})")
+    model.margin_ = float("nan") if doc["margin"] is None else float(doc["margin"])
+    model.oof_correct_ = np.asarray(doc["oof_correct"], dtype=np.float64)
+    try:
+        model.recipe_ = None if doc["recipe"] is None else FeatureRecipe.from_dict(doc["recipe"])
+    except (TypeError, ValueError) as exc:
+        _fail(source, f"'recipe' is malformed ({str(exc).splitlines()[0]})")
+    model.metadata_ = dict(doc["metadata"] or {})
+    model.notes_ = list(doc["notes"])
+    model.version_ = doc["version"]
+    model._finish(T, y)
+    if [str(a) for a in model.lattice_predictions_] != list(doc["lattice_predictions"]):
+        _fail(source, f"the {model.kind_} refitted on the stored lattice does not predict the "
+                      "stored 'lattice_predictions' (the document was altered, or written by "
+                      "another version)")
+    return model

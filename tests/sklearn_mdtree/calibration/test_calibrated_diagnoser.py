@@ -1,0 +1,229 @@
+"""CalibratedDiagnoser on constructed lattices whose answer is known; its JSON file."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from sklearn_mdtree.calibration import (
+    ACTIONS,
+    CalibratedDiagnoser,
+    CalibrationFileError,
+    load_calibrated,
+)
+
+FEATURES = ["train_error", "mode_connectivity_peak", "hessian_t", "CKA", "weight_norm_ratio"]
+
+
+def _cluster_lattice(n_per=4, noise=0.3, seed=0):
+    """Two well-separated clusters per action (10 clusters), n_per points each."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for j, action in enumerate(ACTIONS):
+        for c in range(2):
+            center = np.array([10.0 * j, -5.0 * j - 20 * c, 4 + j + 3 * c, 0.1 * j + 0.05 * c,
+                               np.exp(0.5 * j - c)])
+            for r in range(n_per):
+                x = center + rng.normal(0, noise, 5) * np.array([1, 1, 0.1, 0.005, 0.02])
+                rows.append({**dict(zip(FEATURES, x)), "train_loss": 0.1, "n_classes": 10,
+                             "data_fraction": 0.5 if action == "more data" else 1.0,
+                             "action": action, "cluster": f"{action}/{c}",
+                             "group": f"{action}/{c}/{r % 2}"})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def lattice():
+    return _cluster_lattice()
+
+
+@pytest.fixture(scope="module")
+def fitted(lattice):
+    return CalibratedDiagnoser(n_classes=10).fit(lattice, lattice["action"],
+                                                 groups=lattice["group"])
+
+
+def test_well_separated_clusters_are_predicted_right(fitted):
+    fresh = _cluster_lattice(n_per=2, noise=0.2, seed=1)
+    assert (fitted.predict(fresh) == fresh["action"].to_numpy()).all()
+    assert fitted.scores_[fitted.kind_].accuracy >= 0.9
+    report = fitted.report(fresh)
+    for entry, action in zip(report, fresh["action"]):
+        expected = "keep as is" if action == "none" else action
+        assert entry["verdict"] == expected, entry["reason"]
+        assert 0.5 < entry["confidence"] < 1.0
+        assert entry["in_domain"]
+
+
+def test_every_candidate_is_scored_beside_a_constant_answer(fitted):
+    assert set(fitted.scores_) == {"md_fixed", "md_learned", "tree", "knn", "constant"}
+    for score in fitted.scores_.values():
+        low, high = score.interval
+        assert 0 <= low <= score.accuracy and low <= high <= 1  # a posterior interval
+    assert fitted.kind_ in ("md_fixed", "md_learned", "tree", "knn")
+    assert "<- chosen" in fitted.summary()
+    # the fixed leaves can never say "none": they lose on a lattice with "none" clusters
+    assert fitted.scores_["md_fixed"].accuracy < fitted.scores_[fitted.kind_].accuracy
+
+
+def test_a_far_group_abstains(fitted, lattice):
+    far = lattice.iloc[[0]].copy()
+    far["train_error"] = 1e4
+    entry = fitted.report(far)[0]
+    assert entry["verdict"] == "no reliable diagnosis"
+    assert "out of the lattice's domain" in entry["reason"]
+    assert entry["in_domain"] is False and entry["confidence"] is None
+
+
+def test_training_failed_is_checked_first(fitted, lattice):
+    diverged = lattice.iloc[[0]].copy()
+    diverged["train_error"], diverged["train_loss"] = 90.0, 50.0
+    entry = fitted.report(diverged)[0]
+    assert entry["verdict"] == "training failed"
+    assert entry["failure"]["kind"] == "diverged"
+
+
+def test_more_data_is_not_said_where_no_data_is_left(fitted, lattice):
+    row = lattice[lattice["action"] == "more data"].iloc[[0]].copy()
+    assert fitted.report(row)[0]["verdict"] == "more data"
+    row["data_fraction"] = 1.0
+    entry = fitted.report(row)[0]
+    if entry["action"] == "more data":  # the bit moved it out of the cluster otherwise
+        assert entry["verdict"] == "no reliable diagnosis"
+
+
+def test_a_missing_feature_abstains_and_predict_refuses(fitted, lattice):
+    row = lattice.iloc[[0]].drop(columns="weight_norm_ratio")
+    entry = fitted.report(row)[0]
+    assert entry["verdict"] == "no reliable diagnosis"
+    assert "weight_norm_ratio" in entry["reason"]
+    with pytest.raises(ValueError, match="weight_norm_ratio"):
+        fitted.predict(row)
+
+
+def test_a_region_no_better_than_chance_abstains():
+    # labels independent of the features: out of fold no better than a constant answer
+    rng = np.random.default_rng(0)
+    n = 40
+    table = pd.DataFrame({"train_error": rng.normal(size=n), "CKA": rng.normal(size=n),
+                          "action": rng.choice(["widen", "none"], n)})
+    model = CalibratedDiagnoser(candidates=("knn",)).fit(table, table["action"])
+    verdicts = [e["verdict"] for e in model.report(table)]
+    assert verdicts.count("no reliable diagnosis") >= n // 4
+
+
+def test_a_one_action_lattice_is_refused_in_one_line(lattice):
+    one = lattice[lattice["action"] == "widen"]
+    with pytest.raises(ValueError, match="at least 2 different actions") as info:
+        CalibratedDiagnoser().fit(one, one["action"])
+    assert "\n" not in str(info.value)
+
+
+def test_unknown_actions_and_candidates_are_refused(lattice):
+    with pytest.raises(ValueError, match="'y' parameter"):
+        CalibratedDiagnoser().fit(lattice, ["small"] * len(lattice))
+    with pytest.raises(ValueError, match="'candidates' parameter"):
+        CalibratedDiagnoser(candidates=("svm",)).fit(lattice, lattice["action"])
+
+
+def test_failed_lattice_rows_and_unmeasured_features_are_left_out(lattice):
+    table = lattice.drop(columns="weight_norm_ratio").copy()
+    table.loc[0, ["train_error", "train_loss"]] = [95.0, 40.0]
+    model = CalibratedDiagnoser(n_classes=10).fit(table, table["action"],
+                                                  groups=table["group"])
+    assert "weight_norm_ratio" not in model.features_
+    assert len(model.lattice_) == len(table) - 1
+    assert any("failed" in n for n in model.notes_)
+
+
+def test_params_are_stored_not_validated_in_init():
+    model = CalibratedDiagnoser(cv="bad")
+    assert model.cv == "bad"
+    assert clone(CalibratedDiagnoser(n_neighbors=3)).n_neighbors == 3
+
+
+# -- the file ----------------------------------------------------------------------------
+
+
+def test_json_round_trip_gives_identical_predictions_and_reports(fitted, lattice, tmp_path):
+    path = fitted.to_json(tmp_path / "calibrated.json")
+    loaded = load_calibrated(path)
+    fresh = _cluster_lattice(n_per=2, noise=1.0, seed=3)
+    assert (loaded.predict(fresh) == fitted.predict(fresh)).all()
+    assert loaded.report(fresh) == fitted.report(fresh)
+    assert loaded.kind_ == fitted.kind_
+    assert loaded.scores_ == fitted.scores_
+    doc = json.loads(path.read_text())
+    assert doc["format"] == "sklearn-mdtree/calibrated-diagnoser"
+    assert set(doc["scores"]) >= {"md_fixed", "md_learned", "tree", "knn", "constant"}
+    assert b"pickle" not in path.read_bytes()
+
+
+@pytest.mark.parametrize("break_it, message", [
+    (lambda d: "not json {", "not JSON"),
+    (lambda d: json.dumps([1, 2]), "expected an object"),
+    (lambda d: json.dumps({**d, "format": "other"}), "'format'"),
+    (lambda d: json.dumps({k: v for k, v in d.items() if k != "scores"}), "missing keys"),
+    (lambda d: json.dumps({**d, "kind": "svm"}), "'kind'"),
+    (lambda d: json.dumps({**d, "lattice": {**d["lattice"], "rows": d["lattice"]["rows"][:2]}}),
+     "at least 4 rows"),
+    (lambda d: json.dumps({**d, "lattice": {**d["lattice"], "action": ["x"] * len(
+        d["lattice"]["action"])}}), "'lattice.action'"),
+    (lambda d: json.dumps({**d, "lattice_predictions": ["widen"] * len(
+        d["lattice_predictions"])}), "does not predict"),
+    (lambda d: json.dumps({**d, "params": {**d["params"], "cv": "five"}}), "'params'"),
+    (lambda d: json.dumps(d)[:200], "not JSON"),
+])
+def test_the_loader_refuses_a_malformed_file_in_one_line(fitted, tmp_path, break_it,
+                                                         message):
+    doc = fitted.to_dict()
+    path = tmp_path / "bad.json"
+    path.write_text(break_it(doc))
+    with pytest.raises(CalibrationFileError, match=message) as info:
+        load_calibrated(path)
+    assert "\n" not in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_the_loader_refuses_a_missing_file_in_one_line(tmp_path):
+    with pytest.raises(CalibrationFileError, match="cannot be read"):
+        load_calibrated(tmp_path / "nowhere.json")
+
+
+def test_a_calibration_file_is_told_from_other_files(fitted, tmp_path):
+    from sklearn_mdtree.calibration import is_calibration_file
+
+    path = fitted.to_json(tmp_path / "c.json")
+    other = tmp_path / "tree.json"
+    other.write_text('{"format": "sklearn-mdtree/tree"}')
+    assert is_calibration_file(path)
+    assert not is_calibration_file(other)
+    assert not is_calibration_file(tmp_path / "missing.json")
+
+
+def test_the_interval_rule_abstains_more_than_the_mean_rule():
+    rng = np.random.default_rng(1)
+    n = 60
+    x = rng.normal(size=n)
+    # half the lattice predictable (x > 0), half noise
+    action = np.where(x > 0, "widen", rng.choice(["widen", "none"], n))
+    table = pd.DataFrame({"train_error": x, "CKA": rng.normal(size=n), "action": action})
+    given = {}
+    for rule in ("mean", "interval"):
+        model = CalibratedDiagnoser(candidates=("knn",), region_rule=rule).fit(
+            table, table["action"])
+        given[rule] = sum(e["confidence"] is not None for e in model.report(table))
+    assert given["interval"] <= given["mean"]
+
+
+def test_features_computed_otherwise_are_warned_naming_the_setting(lattice):
+    from sklearn_mdtree._verdicts import FeatureRecipe, RecipeWarning
+
+    model = CalibratedDiagnoser(n_classes=10).fit(
+        lattice, lattice["action"], groups=lattice["group"],
+        recipe=FeatureRecipe(curve_epochs=50, n_pairs="all"))
+    with pytest.warns(RecipeWarning, match="curve_epochs"):
+        model.report(lattice.iloc[[0]], recipe={"curve_epochs": 15, "n_pairs": "all"})
+    assert model.check_recipe({"curve_epochs": 50}) == []
