@@ -262,6 +262,43 @@ def init_bend(model_a, model_b, *, init="midpoint", random_state=None):
     },
     prefer_skip_nested_validation=True,
 )
+class _MomentumSGD:
+    """``torch.optim.SGD(params, lr, momentum)``'s step on CPU, op for op, without torch.optim.
+
+    The same operations as torch's single-tensor SGD (the one it runs on CPU) with
+    no dampening, Nesterov or weight decay, so the same bend bit for bit
+    (``tests/featurizers/test_threads.py`` pins rows). torch.optim's first step
+    imports ``torch._dynamo`` (0.5 s, a tenth of ``mdtree featurize`` on a small
+    group, see ``benchmarks/bench_featurize_cost.py``) and wraps each step in
+    hooks and a profiler record a curve's hundreds of small steps do not need.
+    """
+
+    def __init__(self, params, *, lr, momentum):
+        self.param_groups = [{"params": params, "lr": lr, "momentum": momentum}]
+        self._buffers = [None] * len(params)
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.param_groups[0]["params"]:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self):
+        group = self.param_groups[0]
+        lr, momentum = group["lr"], group["momentum"]
+        for i, param in enumerate(group["params"]):
+            grad = param.grad
+            if grad is None:
+                continue
+            if momentum != 0:
+                buf = self._buffers[i]
+                if buf is None:
+                    buf = self._buffers[i] = grad.detach().clone()
+                else:
+                    buf.mul_(momentum).add_(grad, alpha=1)
+                grad = buf
+            param.add_(grad, alpha=-lr)
+
+
 def fit_bend(
     model_a,
     model_b,
@@ -346,7 +383,12 @@ def fit_bend(
     template.requires_grad_(False)
     for p in template.parameters():  # only the buffers of the copy are used
         p.grad = None
-    optimizer = torch.optim.SGD(list(theta.values()), lr=lr, momentum=momentum)
+    params = list(theta.values())
+    optimizer = (
+        _MomentumSGD(params, lr=lr, momentum=momentum)
+        if all(p.device.type == "cpu" for p in params)
+        else torch.optim.SGD(params, lr=lr, momentum=momentum)
+    )
     generator = torch.Generator().manual_seed(seed)
     with _forked_rng(seed + 1, device):
         bar = tqdm(range(epochs), desc="curve epochs", disable=not verbose, leave=False)
