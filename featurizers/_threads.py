@@ -26,9 +26,11 @@ def resolve_threads(torch_threads):
     """The intra-op thread count for a ``torch_threads`` parameter.
 
     None is the policy: :data:`DEFAULT_THREADS` (one) per process, whatever the
-    device, ``n_jobs`` or load: measured on 2 cores, two threads were at best 1.3x
-    faster on an idle machine and up to 10x slower on a busy one (see
-    ``benchmarks/README.md``). An int is used as given.
+    device, ``n_jobs`` or load: measured on 2 cores, two threads made the default
+    transform of three small MLPs 29x slower at load 17 and the whole ``mdtree
+    featurize`` 4x slower at load 0.9 (``benchmarks/README.md``). The load is not
+    read: the 1-minute average lags, and a count chosen from it could still
+    collapse. An int is used as given.
     """
     return DEFAULT_THREADS if torch_threads is None else int(torch_threads)
 
