@@ -147,6 +147,11 @@ def bezier_point(start, bend, end, t):
     >>> [bezier_point(w0, theta, w1, t).item() for t in (0.0, 0.5, 1.0)]
     [0.0, 1.5, 4.0]
     """
+    return _bezier_point(start, bend, end, t)
+
+
+def _bezier_point(start, bend, end, t):
+    """:func:`bezier_point` without its parameter checks (run at every curve step)."""
     a, b, c = (1 - t) ** 2, 2 * t * (1 - t), t**2
     if isinstance(start, dict):
         return {k: a * start[k] + b * bend[k] + c * end[k] for k in start}
@@ -245,23 +250,6 @@ def init_bend(model_a, model_b, *, init="midpoint", random_state=None):
     return {k: (bend[k] if k in reset else mid[k]) for k in mid}
 
 
-@validate_params(
-    {
-        "model_a": [torch.nn.Module],
-        "model_b": [torch.nn.Module],
-        "train_data": "no_validation",  # checked by _Data, with its own messages
-        "epochs": [Interval(Integral, 0, None, closed="left")],
-        "init": [StrOptions({"midpoint", "random"})],
-        "lr": [Interval(Real, 0, None, closed="left")],
-        "momentum": [Interval(Real, 0, None, closed="left")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "loss_fn": [callable, None],
-        "random_state": _RANDOM_STATE,
-        "verbose": ["verbose"],
-    },
-    prefer_skip_nested_validation=True,
-)
 class _MomentumSGD:
     """``torch.optim.SGD(params, lr, momentum)``'s step on CPU, op for op, without torch.optim.
 
@@ -299,6 +287,23 @@ class _MomentumSGD:
             param.add_(grad, alpha=-lr)
 
 
+@validate_params(
+    {
+        "model_a": [torch.nn.Module],
+        "model_b": [torch.nn.Module],
+        "train_data": "no_validation",  # checked by _Data, with its own messages
+        "epochs": [Interval(Integral, 0, None, closed="left")],
+        "init": [StrOptions({"midpoint", "random"})],
+        "lr": [Interval(Real, 0, None, closed="left")],
+        "momentum": [Interval(Real, 0, None, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "loss_fn": [callable, None],
+        "random_state": _RANDOM_STATE,
+        "verbose": ["verbose"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def fit_bend(
     model_a,
     model_b,
@@ -381,6 +386,9 @@ def fit_bend(
         )
     template = copy.deepcopy(model_a).train()
     template.requires_grad_(False)
+    # functional_call unties shared weights at every call unless told there are none
+    # (a tenth of a small network's step); the forward is the same either way.
+    tied = len(list(template.named_parameters(remove_duplicate=False))) > len(theta)
     for p in template.parameters():  # only the buffers of the copy are used
         p.grad = None
     params = list(theta.values())
@@ -398,14 +406,15 @@ def fit_bend(
             for X, y in data.batches(batch_size, shuffle=True, generator=generator):
                 X, y = X.to(device), y.to(device)
                 t = float(torch.rand((), generator=generator))
-                w = bezier_point(w0, theta, w1, t)
+                w = _bezier_point(w0, theta, w1, t)
                 if epoch == 0:
                     out = _logits(template, X, " (curve training)",
-                                  forward=lambda X: functional_call(template, w, (X,)))
+                                  forward=lambda X: functional_call(template, w, (X,),
+                                                                    tie_weights=tied))
                     _check_targets(out, y, " (curve training)")
                     loss = _check_loss(loss_fn(out, y), " (curve training)")
                 else:
-                    loss = loss_fn(functional_call(template, w, (X,)), y)
+                    loss = loss_fn(functional_call(template, w, (X,), tie_weights=tied), y)
                 if weight_decay:
                     loss = loss + 0.5 * weight_decay * sum((v**2).sum() for v in w.values())
                 if not torch.isfinite(loss):
