@@ -12,6 +12,11 @@ process per group) is the way to use more cores.
 :func:`limit_threads` applies a count for a block and restores the previous one after,
 also after an exception; :func:`call_with_threads` is what a joblib worker runs, so
 that workers follow the same policy as the calling process.
+
+The command line needs no thread logic of its own: it passes its options through to
+the featurizer -- ``torch_threads`` (None unless the user gives a count), ``n_jobs``
+(groups at once), ``verbose=1`` unless quiet (the bar over groups names the feature
+under way, on stderr) or a ``progress`` callback to print its own lines.
 """
 
 from __future__ import annotations
