@@ -514,8 +514,8 @@ _N_JOBS_PARAM = """    n_jobs : int or None, default=None
         (each group has its own random stream); each worker's torch uses
         ``torch_threads`` threads, as one job does, so they are the same bit
         for bit at equal ``torch_threads`` (reductions over other thread counts
-        round differently, up to 1e-6 relative in float32). Workers get copies of their groups, so models and
-        data must pickle. A worker's warnings are issued again in the calling
+        round differently, up to 1e-6 relative in float32). Workers get copies
+        of their groups, so models and data must pickle. A worker's warnings are issued again in the calling
         process, from where they arose, and an error is raised for the first
         failing group in order, as with one job. A thread-based backend
         (``parallel_config(backend="threading")``) runs the groups in turn:
