@@ -24,11 +24,15 @@ Then, printed as markdown:
    thread policy of :mod:`featurizers._threads` then decides), and the process's own
    report of its import and transform times.
 
+3. **Threads** (``--sections threads``, not run by default): the default transform at
+   ``torch_threads=1`` and ``2``, alternated twice, with the load average of each.
+
 ``uptime`` is printed beside each section: the machine's load changes the figures.
 
 Usage::
 
-    python -m benchmarks.bench_featurize_cost [--models mlp cnn resnet] [--sections features process]
+    python -m benchmarks.bench_featurize_cost [--models mlp cnn resnet]
+        [--sections features process threads]
 """
 
 from __future__ import annotations

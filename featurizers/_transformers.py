@@ -230,7 +230,7 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
         return rows
 
     def _stage(self, index, stage):
-        """Report that group ``index`` starts ``stage`` (no-op in a worker or outside transform)."""
+        """Report that group ``index`` starts ``stage`` (not in workers, nor outside transform)."""
         report = getattr(self, "_report", None)
         if report is not None:
             report.stage(index, stage)
@@ -515,9 +515,10 @@ _N_JOBS_PARAM = """    n_jobs : int or None, default=None
         ``torch_threads`` threads, as one job does, so they are the same bit
         for bit at equal ``torch_threads`` (reductions over other thread counts
         round differently, up to 1e-6 relative in float32). Workers get copies
-        of their groups, so models and data must pickle. A worker's warnings are issued again in the calling
-        process, from where they arose, and an error is raised for the first
-        failing group in order, as with one job. A thread-based backend
+        of their groups, so models and data must pickle. A worker's warnings
+        are issued again in the calling process, from where they arose, and an
+        error is raised for the first failing group in order, as with one job.
+        A thread-based backend
         (``parallel_config(backend="threading")``) runs the groups in turn:
         their computations fork torch's global RNG, which threads would share.
         A Dask cluster runs the groups on its workers with ``with

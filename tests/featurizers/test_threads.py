@@ -139,7 +139,34 @@ def test_rows_do_not_depend_on_n_jobs(groups):
 
 # Rows of a seeded run computed before the thread policy and the progress reports
 # (and the speed-ups of benchmarks/bench_featurize_cost.py) were added, as float.hex.
-PINNED = [['0x1.aaaaaaaaaaaabp-1', '0x1.1ca5020000000p-4', '0x1.ab7640b7a3f9ep+0', '-0x1.892def625416fp-4', '-0x1.af1c71c71c71cp+3', '-0x1.9471c71c71c73p+3', '0x1.a18496ad8a4c8p-1', '0x0.0p+0', '0x1.0df0762f42b15p-8', '0x1.1160fa1726cdfp-4', '0x1.f156516561445p-6', '0x1.0d06cee897c4fp+1', '0x1.0d06cee897c50p+1', '0x1.008363e562e27p-6'], ['0x1.4000000000000p+1', '0x1.2f68090000000p-4', '0x1.f8e227f5ac090p+0', '0x1.97b63db2fbff9p-2', '-0x1.9000000000000p+3', '-0x1.4d55555555555p+3', '0x1.0d7928a305e77p-1', '0x1.aaaaaaaaaaaa8p-2', '0x1.bf7fb00000000p-8', '0x1.1313a4dab1755p-4', '0x1.36ed951124051p-3', 'nan', 'nan', 'nan']]
+PINNED = [   [   '0x1.aaaaaaaaaaaabp-1',
+        '0x1.1ca5020000000p-4',
+        '0x1.ab7640b7a3f9ep+0',
+        '-0x1.892def625416fp-4',
+        '-0x1.af1c71c71c71cp+3',
+        '-0x1.9471c71c71c73p+3',
+        '0x1.a18496ad8a4c8p-1',
+        '0x0.0p+0',
+        '0x1.0df0762f42b15p-8',
+        '0x1.1160fa1726cdfp-4',
+        '0x1.f156516561445p-6',
+        '0x1.0d06cee897c4fp+1',
+        '0x1.0d06cee897c50p+1',
+        '0x1.008363e562e27p-6'],
+    [   '0x1.4000000000000p+1',
+        '0x1.2f68090000000p-4',
+        '0x1.f8e227f5ac090p+0',
+        '0x1.97b63db2fbff9p-2',
+        '-0x1.9000000000000p+3',
+        '-0x1.4d55555555555p+3',
+        '0x1.0d7928a305e77p-1',
+        '0x1.aaaaaaaaaaaa8p-2',
+        '0x1.bf7fb00000000p-8',
+        '0x1.1313a4dab1755p-4',
+        '0x1.36ed951124051p-3',
+        'nan',
+        'nan',
+        'nan']]
 
 
 def test_features_bit_identical_to_before(data):
