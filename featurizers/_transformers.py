@@ -14,11 +14,14 @@ natural logs).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import math
 import os
 import pickle
 import re
+import sys
 import warnings
 from itertools import chain, combinations
 from numbers import Integral, Real
@@ -42,6 +45,8 @@ from sklearn_mdtree._vocabulary import (
 from ._groups import ModelGroup
 from ._parallel import _closing, _effective_n_jobs, _group_results, _replay
 from ._precision import log_mean_se, mean_se
+from ._progress import _Progress
+from ._threads import call_with_threads, limit_threads, resolve_threads
 from ._utils import _RANDOM_STATE, _check_loss, _eval_mode, _forked_rng, _logits, _torch_seed
 from .connectivity import (
     curve_errors,
@@ -172,6 +177,11 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
             after ``set_output(transform="pandas")``).
         """
         self._validate_params()
+        threads = resolve_threads(getattr(self, "torch_threads", None))
+        with limit_threads(threads) if self._uses_torch else contextlib.nullcontext():
+            return self._transform(groups, threads)
+
+    def _transform(self, groups, threads):
         self._check_params()
         features = self._features()
         groups = self._check_groups(groups)
@@ -194,34 +204,48 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
             pending = [i for i, row in enumerate(cached) if row is None]
         self.n_groups_computed_ = len(pending)
         n_jobs = self._n_jobs()
-        # Workers get a copy of the featurizer without its inner progress bars
-        # (they would interleave), and of their group.
-        worker = self if n_jobs == 1 else clone(self).set_params(verbose=0)
+        # Workers get a copy of the featurizer without its inner progress bars and
+        # hook (they would interleave), and of their group; they run it under the
+        # same thread policy as this process (_threads.call_with_threads).
+        worker = self if n_jobs == 1 else clone(self).set_params(
+            **{k: v for k, v in (("verbose", 0), ("progress", None)) if k in self.get_params()}
+        )
         results = _group_results(
-            worker._group_values,
+            worker._group_values if n_jobs == 1
+            else functools.partial(call_with_threads, threads, worker._group_values),
             ((groups[i], i, features, device, seeds[i]) for i in pending),
             1 if n_jobs == 1 else self.n_jobs,
             describe=lambda k: groups[pending[k]]._label(pending[k]),
         )
-        bar = iter(
-            tqdm(
-                results,
-                total=len(pending),
-                desc=type(self).__name__,
-                unit="group",
-                disable=not getattr(self, "verbose", 0),
-            )
+        bar = tqdm(
+            total=len(pending),
+            desc=type(self).__name__,
+            unit="group",
+            file=sys.stderr,
+            disable=not getattr(self, "verbose", 0),
         )
-        with _closing(bar, results):
-            for index, (result, error, records) in zip(pending, bar):
-                _replay(error, records)
-                values, handled = result
-                finite = all(math.isfinite(values[f]) for f in features)
-                self._check_finite(values, handled, groups[index], index)
-                rows[index] = [values[c] for c in columns]
-                if cache is not None and finite:  # NaN rows are recomputed, and warn again
-                    cache.save_row(metas[index], {c: values[c] for c in columns})
+        self._report = _Progress(bar, getattr(self, "progress", None), len(groups),
+                                 per_stage=n_jobs == 1)
+        try:
+            with _closing(results), bar:
+                for index, (result, error, records) in zip(pending, results):
+                    _replay(error, records)
+                    values, handled = result
+                    finite = all(math.isfinite(values[f]) for f in features)
+                    self._check_finite(values, handled, groups[index], index)
+                    rows[index] = [values[c] for c in columns]
+                    if cache is not None and finite:  # NaN rows are recomputed, and warn again
+                        cache.save_row(metas[index], {c: values[c] for c in columns})
+                    self._report.done(index)
+        finally:
+            del self._report
         return rows
+
+    def _stage(self, index, stage):
+        """Report that group ``index`` starts ``stage`` (not in workers, nor outside transform)."""
+        report = getattr(self, "_report", None)
+        if report is not None:
+            report.stage(index, stage)
 
     def _cache(self):
         """The zoo's cache (:mod:`featurizers.zoo._cache`) of ``cache_dir``, or None."""
@@ -246,7 +270,8 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
         params = {
             k: _describe(v)
             for k, v in self.get_params(deep=False).items()
-            if k not in ("n_jobs", "verbose", "cache_dir", "features", "random_state")
+            if k not in ("n_jobs", "verbose", "cache_dir", "features", "random_state",
+                         "torch_threads", "progress")
         }
         data = {"train": group._train.fingerprint()}
         if any(f.startswith("test_") for f in features):
@@ -510,13 +535,15 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
 _N_JOBS_PARAM = """    n_jobs : int or None, default=None
         Groups featurized at once, each in a worker process of joblib: None
         means 1 unless in a :func:`joblib.parallel_config` context, -1 all
-        cores. Rows are those of one job (each group has its own random stream)
-        up to rounding: each worker's torch uses ``cores // n_jobs`` threads,
-        and reductions over fewer threads round differently (up to 1e-6
-        relative in float32). Workers get copies of their groups, so models and
-        data must pickle. A worker's warnings are issued again in the calling
-        process, from where they arose, and an error is raised for the first
-        failing group in order, as with one job. A thread-based backend
+        cores. This is the way to use more cores. Rows are those of one job
+        (each group has its own random stream); each worker's torch uses
+        ``torch_threads`` threads, as one job does, so they are the same bit
+        for bit at equal ``torch_threads`` (reductions over other thread counts
+        round differently, up to 1e-6 relative in float32). Workers get copies
+        of their groups, so models and data must pickle. A worker's warnings
+        are issued again in the calling process, from where they arose, and an
+        error is raised for the first failing group in order, as with one job.
+        A thread-based backend
         (``parallel_config(backend="threading")``) runs the groups in turn:
         their computations fork torch's global RNG, which threads would share.
         A Dask cluster runs the groups on its workers with ``with
@@ -530,7 +557,28 @@ _N_JOBS_PARAM = """    n_jobs : int or None, default=None
         and the package version, and written as soon as it is computed: a rerun
         after a crash or Ctrl-C computes only the missing rows, and the same rows.
         With ``random_state=None`` every run draws new streams, so nothing is
-        reused. Rows with NaN are not cached (they warn again when recomputed)."""
+        reused. Rows with NaN are not cached (they warn again when recomputed).
+    torch_threads : int or None, default=None
+        torch's intra-op threads (and the BLAS threads of numpy and scipy)
+        during ``transform``, in this process and in each worker of
+        ``n_jobs``; the previous counts are restored after, also after an
+        error. None is the policy: one thread per process, on any device and
+        at any load. The featurizers' networks are small: on 2 cores, torch's
+        default (a thread per core) made the default transform of three
+        small MLPs 29x slower than one thread at load 17, and ``mdtree
+        featurize`` 4x slower at load 0.9 (192 s instead of 7 s at load 3);
+        see the documentation's featurize guide. Use
+        ``n_jobs`` for more cores, or an int here on a machine you have to
+        yourself with networks large enough to gain from it. Not part of the
+        cache's key.
+    progress : callable or None, default=None
+        Called as ``progress(index, n_groups, stage)`` in the calling process:
+        ``stage`` is ``"train_error"``, ``"validation"``, ``"hessian"``,
+        ``"curves"`` or ``"CKA"`` as group ``index`` (its position in the
+        list, from 0) starts that feature, then ``"done"`` when its row is
+        in. Groups computed in workers (``n_jobs``) report only ``"done"``;
+        rows read from the cache report nothing. ``verbose`` shows the same
+        stages in the progress bar (``"group 2/3: curves"``), on stderr."""
 
 _COMMON_PARAMS = """    loss_fn : callable, default=None
         ``loss_fn(logits, labels)`` returning the mean loss of a batch;
@@ -563,7 +611,8 @@ class ValidationFeaturizer(_GroupFeaturizer):
 {common}
 {n_jobs}
     verbose : int, default=1
-        Progress bar over groups when positive.
+        Progress bar over groups when positive, on stderr, naming the group
+        and feature under way (``"group 2/3: validation"``).
 
     Attributes
     ----------
@@ -599,6 +648,8 @@ class ValidationFeaturizer(_GroupFeaturizer):
             None,
         ],
         "cache_dir": [str, os.PathLike, "boolean", None],
+        "torch_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "progress": [callable, None],
         "verbose": ["verbose"],
     }
 
@@ -612,6 +663,8 @@ class ValidationFeaturizer(_GroupFeaturizer):
         on_nan="warn",
         n_jobs=None,
         cache_dir=None,
+        torch_threads=None,
+        progress=None,
         verbose=1,
     ):
         self.features = features
@@ -621,12 +674,16 @@ class ValidationFeaturizer(_GroupFeaturizer):
         self.on_nan = on_nan
         self.n_jobs = n_jobs
         self.cache_dir = cache_dir
+        self.torch_threads = torch_threads
+        self.progress = progress
         self.verbose = verbose
 
     def _group_values(self, group, index, features, device, seed):
         values = {}
+        self._stage(index, "train_error")
         self._train_metrics(group, group._train, "train", features, values)
         if group._val is not None:
+            self._stage(index, "validation")
             self._train_metrics(group, group._val, "test", features, values)
         return values, set()
 
@@ -769,7 +826,8 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
 {n_jobs}
     verbose : int, default=1
         Progress bars over groups and over curve epochs (with one job) when
-        positive.
+        positive, on stderr; the bar over groups names the group and feature
+        under way (``"group 2/3: curves"``).
 
     Attributes
     ----------
@@ -844,6 +902,8 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         random_state=None,
         n_jobs=None,
         cache_dir=None,
+        torch_threads=None,
+        progress=None,
         verbose=1,
     ):
         self.features = features
@@ -862,6 +922,8 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.cache_dir = cache_dir
+        self.torch_threads = torch_threads
+        self.progress = progress
         self.verbose = verbose
 
     def _check_params(self):
@@ -881,14 +943,20 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         )
         values, handled = {}, set()
         with _forked_rng(int(seed.generate_state(1)[0] >> 1), device):
+            if "train_error" in features or "train_loss" in features:
+                self._stage(index, "train_error")
             self._train_metrics(group, group._train, "train", features, values)
             if any(f.startswith("hessian_") for f in features):
+                self._stage(index, "hessian")
                 self._hessian(group, index, features, device, hess_seed, values, handled)
             if _CONNECTIVITY.intersection(features):
+                self._stage(index, "curves")
                 self._connectivity(group, curve_seed, values)
             if "CKA" in features:
+                self._stage(index, "CKA")
                 self._cka(group, device, cka_seed, values)
             if _WEIGHTS.intersection(features):
+                self._stage(index, "weights")
                 _weight_features(group, index, features, weights_seed, values)
         return values, handled
 

@@ -163,6 +163,11 @@ def bezier_point(start, bend, end, t):
     >>> [bezier_point(w0, theta, w1, t).item() for t in (0.0, 0.5, 1.0)]
     [0.0, 1.5, 4.0]
     """
+    return _bezier_point(start, bend, end, t)
+
+
+def _bezier_point(start, bend, end, t):
+    """:func:`bezier_point` without its parameter checks (run at every curve step)."""
     a, b, c = (1 - t) ** 2, 2 * t * (1 - t), t**2
     kinds = {isinstance(p, dict) for p in (start, bend, end)}
     if len(kinds) > 1:
@@ -283,6 +288,43 @@ def init_bend(model_a, model_b, *, init="midpoint", random_state=None):
     return {k: (bend[k] if k in reset else mid[k]) for k in mid}
 
 
+class _MomentumSGD:
+    """``torch.optim.SGD(params, lr, momentum)``'s step on CPU, op for op, without torch.optim.
+
+    The same operations as torch's single-tensor SGD (the one it runs on CPU) with
+    no dampening, Nesterov or weight decay, so the same bend bit for bit
+    (``tests/featurizers/test_threads.py`` pins rows). torch.optim's first step
+    imports ``torch._dynamo`` (0.5 s, a tenth of ``mdtree featurize`` on a small
+    group, see ``benchmarks/bench_featurize_cost.py``) and wraps each step in
+    hooks and a profiler record a curve's hundreds of small steps do not need.
+    """
+
+    def __init__(self, params, *, lr, momentum):
+        self.param_groups = [{"params": params, "lr": lr, "momentum": momentum}]
+        self._buffers = [None] * len(params)
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.param_groups[0]["params"]:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self):
+        group = self.param_groups[0]
+        lr, momentum = group["lr"], group["momentum"]
+        for i, param in enumerate(group["params"]):
+            grad = param.grad
+            if grad is None:
+                continue
+            if momentum != 0:
+                buf = self._buffers[i]
+                if buf is None:
+                    buf = self._buffers[i] = grad.detach().clone()
+                else:
+                    buf.mul_(momentum).add_(grad, alpha=1)
+                grad = buf
+            param.add_(grad, alpha=-lr)
+
+
 @validate_params(
     {
         "model_a": [torch.nn.Module],
@@ -382,9 +424,17 @@ def fit_bend(
         )
     template = copy.deepcopy(model_a).train()
     template.requires_grad_(False)
+    # functional_call unties shared weights at every call unless told there are none
+    # (a tenth of a small network's step); the forward is the same either way.
+    tied = len(list(template.named_parameters(remove_duplicate=False))) > len(theta)
     for p in template.parameters():  # only the buffers of the copy are used
         p.grad = None
-    optimizer = torch.optim.SGD(list(theta.values()), lr=lr, momentum=momentum)
+    params = list(theta.values())
+    optimizer = (
+        _MomentumSGD(params, lr=lr, momentum=momentum)
+        if all(p.device.type == "cpu" for p in params)
+        else torch.optim.SGD(params, lr=lr, momentum=momentum)
+    )
     generator = torch.Generator().manual_seed(seed)
     with _forked_rng(seed + 1, device):
         bar = tqdm(range(epochs), desc="curve epochs", disable=not verbose, leave=False)
@@ -394,14 +444,15 @@ def fit_bend(
             for X, y in data.batches(batch_size, shuffle=True, generator=generator):
                 X, y = X.to(device), y.to(device)
                 t = float(torch.rand((), generator=generator))
-                w = bezier_point(w0, theta, w1, t)
+                w = _bezier_point(w0, theta, w1, t)
                 if epoch == 0:
                     out = _logits(template, X, " (curve training)",
-                                  forward=lambda X: functional_call(template, w, (X,)))
+                                  forward=lambda X: functional_call(template, w, (X,),
+                                                                    tie_weights=tied))
                     _check_targets(out, y, " (curve training)")
                     loss = _check_loss(loss_fn(out, y), " (curve training)")
                 else:
-                    loss = loss_fn(functional_call(template, w, (X,)), y)
+                    loss = loss_fn(functional_call(template, w, (X,), tie_weights=tied), y)
                 if weight_decay:
                     loss = loss + 0.5 * weight_decay * sum((v**2).sum() for v in w.values())
                 if not torch.isfinite(loss):

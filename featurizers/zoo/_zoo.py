@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections import defaultdict
@@ -11,12 +10,12 @@ import numpy as np
 import pandas as pd
 import torch
 from joblib import Parallel, delayed
-from threadpoolctl import threadpool_limits
 from torch.utils.data import Dataset
 from torch.utils.data._utils.collate import default_collate
 from tqdm.auto import tqdm
 
 from .. import LossLandscapeFeaturizer, ModelGroup, ValidationFeaturizer
+from .._threads import limit_threads
 from ._cache import Cache, default_cache_dir, fingerprint, meta_key
 from ._grid import ZooGrid, zoo_preset
 from ._recipe import Recipe, digits_task, noisy_labels, tanh_mlp
@@ -42,22 +41,6 @@ TABLE_COLUMNS = (
     "bs_failure", "width_vs_batch", "data_vs_batch", "lr", "noise", "collection",
     "hessian_t_floored",
 )
-
-
-@contextlib.contextmanager
-def _one_thread():
-    """Torch and BLAS on one thread for the block (restored after).
-
-    The zoo's networks are tiny: a second thread only adds synchronisation (see
-    the zoo section of the benchmarks page); ``n_jobs`` is the way to use more cores.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(1):
-            yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _tensors(data, role):
@@ -214,7 +197,7 @@ class Zoo:
         rows = [self._cache.load_row(meta, columns) for meta in metas]
         pending = [i for i, row in enumerate(rows) if row is None]
         if pending:
-            with _one_thread():
+            with limit_threads(1):
                 values = ValidationFeaturizer(list(columns), verbose=0).transform(
                     [self.groups[i] for i in pending]
                 )
@@ -259,6 +242,8 @@ class Zoo:
         for i, meta in enumerate(self._metas):
             fmeta = {"models": meta, "featurizer": self.featurizer(0).get_params(deep=False)}
             fmeta["featurizer"]["random_state"] = None
+            for name in ("torch_threads", "progress"):  # not in the keys of older rows
+                fmeta["featurizer"].pop(name)
             _, key = meta_key(fmeta)
             metas.append((fmeta, int(key[:8], 16) % (2**31 - 1)))
             rows[i] = self._cache.load_row(fmeta, LANDSCAPE_FEATURES)
@@ -269,7 +254,7 @@ class Zoo:
         jobs = (
             delayed(_featurize_one)(self.groups[i], self.featurizer(metas[i][1])) for i in pending
         )
-        with _one_thread():
+        with limit_threads(1):
             results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
             bar = tqdm(results, total=len(pending), desc="featurize", unit="config",
                        disable=not verbose)
@@ -499,7 +484,7 @@ def train_zoo(
         return (factory, jobs, X, labels, schedules, lrs, recipe.momentum, stacked)
 
     batches = list(pending.values())
-    with _one_thread(), tqdm(
+    with limit_threads(1), tqdm(
         total=n_pending, desc="train zoo", unit="model", disable=not verbose
     ) as bar:
         results = Parallel(n_jobs=n_jobs, return_as="generator")(
