@@ -150,7 +150,8 @@ def report_actions(report):
     By the group's verdict kind: *training failed* -> the direction of its advice
     (diverged: lower the temperature; stalled: raise it), ``failure`` its kind;
     *keep as is* -> ``"none"``; *no reliable diagnosis* -> an abstention (flagged);
-    *change* -> Q2 ``width`` / ``data`` -> widen / more data, otherwise Q1 ``small``
+    *training failed* of a stall names no change: an abstention on the move (its
+    ``failure`` kept); *change* -> Q2 ``width`` / ``data`` -> widen / more data, otherwise Q1 ``small``
     (temperature too low) -> raise temperature, ``large`` -> lower temperature,
     flagged when the report marks the group out of the tree's domain.
     """
@@ -159,8 +160,10 @@ def report_actions(report):
         kind = getattr(g, "verdict_kind", "change")
         if kind == "training failed":
             failure = g.training_failure["kind"]
-            action = "lower temperature" if failure == "diverged" else "raise temperature"
-            out.append((action, False, failure))
+            if failure == "diverged":
+                out.append(("lower temperature", False, failure))
+            else:  # a stall names no change: an abstention on the move
+                out.append((ABSTAIN, True, failure))
             continue
         if kind == "keep as is":
             out.append(("none", False, None))
@@ -427,9 +430,64 @@ def evaluate(table, routes=None):
             cells.append(f"{a}{' (flag)' if f else ''}")
         lines.append(f"| {index} | {table.at[index, 'intended']} | {table.at[index, 'action']} "
                      f"| {table.at[index, 'repro_action']} | " + " | ".join(cells) + " |")
+    lines += ["", *failure_check_lines(table), ""]
     lines += ["", "Route times: " + ", ".join(f"{k} {t:.1f} s" for k, (_, _, t) in
                                                results.items()), ""]
     return "\n".join(lines)
+
+
+def failure_check(table, optimizer=None):
+    """The training check (:func:`sklearn_mdtree.diagnosis._failure.check_training`) on
+    each row against the training records: a DataFrame of the call, the records and the
+    measured label. ``optimizer``: the knob's name (else the table's ``knob`` column)."""
+    from sklearn_mdtree.diagnosis._failure import check_training
+
+    rows = []
+    for index, row in table.iterrows():
+        knob = optimizer or row.get("knob", "learning rate")
+        failure = check_training(row, n_classes=int(row["n_classes"]), optimizer=knob).failure
+        recorded = ("diverged" if row["n_diverged"] >= FAILED_SEEDS else
+                    "stalled" if row["n_stalled"] >= FAILED_SEEDS else "-")
+        rows.append((index, failure.kind if failure else "-", recorded, row["action"]))
+    return pd.DataFrame(rows, columns=["group", "call", "recorded", "label"]).set_index("group")
+
+
+def _failure_table(calls, title):
+    lines = [title, "", "| call | groups | recorded as that failure (>= 3 of 6 seeds) | "
+             "measured label: lower / raise temperature / none / other |",
+             "| --- | --- | --- | --- |"]
+    for call in ("diverged", "stalled"):
+        rows = calls[calls["call"] == call]
+        counts = rows["label"].value_counts()
+        other = len(rows) - sum(counts.get(k, 0) for k in
+                                ("lower temperature", "raise temperature", "none"))
+        lines.append(f"| {call} | {len(rows)} | {int((rows['recorded'] == call).sum())} | "
+                     f"{counts.get('lower temperature', 0)} / "
+                     f"{counts.get('raise temperature', 0)} / {counts.get('none', 0)} / "
+                     f"{other} |")
+    missed = calls[(calls["call"] == "-") & (calls["recorded"] != "-")]
+    lines += ["", f"Recorded failures not called: {len(missed)} of "
+              f"{int((calls['recorded'] != '-').sum())}."]
+    return lines
+
+
+def failure_check_lines(table):
+    """The training check on the known-cause groups and, where the calibration route's
+    lattices are in ``results/calibrated/`` (other configurations and seeds, not looked
+    at when the check's thresholds were set), on those."""
+    lines = _failure_table(failure_check(table),
+                           "## The training check against the training records")
+    lattices = sorted((RESULTS / "calibrated").glob("*.lattice.csv"))
+    if lattices:
+        frames = []
+        for path in lattices:
+            family = path.name.split(".")[0]
+            knob = "batch size" if "cnn" in family else "learning rate"
+            frames.append(failure_check(pd.read_csv(path), optimizer=knob))
+        lines += ["", *_failure_table(pd.concat(frames, ignore_index=True),
+                                      f"### On the calibration lattices ({len(lattices)} "
+                                      "families, seeds 100-105)")]
+    return lines
 
 
 def main(argv=None):

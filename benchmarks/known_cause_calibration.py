@@ -74,16 +74,19 @@ def calibrate_family(name, *, budget=10.0, n_jobs=2, progress=True, force=False,
 
 
 def verdict_action(entry):
-    """``(action, flagged)`` of one :meth:`CalibratedDiagnoser.report` entry."""
+    """``(action, flagged, failure)`` of one :meth:`CalibratedDiagnoser.report` entry
+    (``failure``: the kind of a "training failed" verdict, else None)."""
     verdict = entry["verdict"]
     if verdict == "no reliable diagnosis":
-        return "abstain", True
+        return "abstain", True, None
     if verdict == "keep as is":
-        return "none", False
+        return "none", False, None
     if verdict == "training failed":
         kind = (entry.get("failure") or {}).get("kind")
-        return ("lower temperature" if kind == "diverged" else "raise temperature"), False
-    return verdict, False
+        if kind != "diverged":  # a stall names no change (as the report's verdict)
+            return "abstain", True, kind
+        return "lower temperature", False, kind
+    return verdict, False, None
 
 
 def calibration_route(table):
@@ -94,7 +97,8 @@ def calibration_route(table):
         model = calibrate_family(family)
         for entry in model.report(rows):
             out.append((entry["group"], *verdict_action(entry)))
-    frame = pd.DataFrame(out, columns=["group", "action", "flagged"]).set_index("group")
+    frame = pd.DataFrame(out, columns=["group", "action", "flagged", "failure"]).set_index(
+        "group")
     return frame.loc[table.index]
 
 

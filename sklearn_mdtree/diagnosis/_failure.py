@@ -159,6 +159,8 @@ def _advice(kind, optimizer):
         "requires_grad=False)",
         "check the data pipeline: labels shuffled apart from their inputs, a wrong "
         "label column, inputs not normalised",
+        "if the model is very small (a few units per layer), widen it: a network too "
+        "small to learn stalls too",
     )
 
 
