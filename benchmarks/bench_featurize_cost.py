@@ -50,6 +50,8 @@ import numpy as np
 import torch
 from sklearn.datasets import load_digits
 
+from benchmarks.bench_hessian import ResNet18  # the Hessian benchmark's ResNet-18
+
 EPOCHS = 30
 BATCH = 32
 SEEDS = (0, 1, 2)
@@ -76,45 +78,6 @@ def cnn():
         torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.BatchNorm2d(32), torch.nn.ReLU(),
         torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(32 * 4 * 4, 10),
     )
-
-
-class _Block(torch.nn.Module):
-    def __init__(self, in_planes, planes, stride):
-        super().__init__()
-        self.conv1 = torch.nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
-        self.bn1 = torch.nn.BatchNorm2d(planes)
-        self.conv2 = torch.nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = torch.nn.BatchNorm2d(planes)
-        self.shortcut = torch.nn.Sequential()
-        if stride != 1 or in_planes != planes:
-            self.shortcut = torch.nn.Sequential(
-                torch.nn.Conv2d(in_planes, planes, 1, stride, bias=False),
-                torch.nn.BatchNorm2d(planes),
-            )
-
-    def forward(self, x):
-        out = torch.relu(self.bn1(self.conv1(x)))
-        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
-
-
-class ResNet18(torch.nn.Module):
-    """CIFAR-style ResNet-18 (3x3 stem, no max-pool), stage widths w, 2w, 4w, 8w."""
-
-    def __init__(self, width=8, num_classes=10):
-        super().__init__()
-        self.conv1 = torch.nn.Conv2d(3, width, 3, 1, 1, bias=False)
-        self.bn1 = torch.nn.BatchNorm2d(width)
-        layers, in_planes = [], width
-        for i, stride in enumerate((1, 2, 2, 2)):
-            planes = width * 2**i
-            layers += [_Block(in_planes, planes, stride), _Block(planes, planes, 1)]
-            in_planes = planes
-        self.layers = torch.nn.Sequential(*layers)
-        self.linear = torch.nn.Linear(in_planes, num_classes)
-
-    def forward(self, x):
-        out = self.layers(torch.relu(self.bn1(self.conv1(x))))
-        return self.linear(torch.nn.functional.adaptive_avg_pool2d(out, 1).flatten(1))
 
 
 def resnet():
