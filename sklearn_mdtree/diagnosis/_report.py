@@ -601,9 +601,16 @@ class DiagnosisReport:
         }
 
     def to_frame(self):
-        """One row per group (:meth:`GroupReport.to_row`), indexed by ``model``."""
+        """One row per group (:meth:`GroupReport.to_row`), indexed by ``model``.
+
+        The index has one level: a model named by a tuple (a row of ``X`` with a
+        MultiIndex or tuple labels) keeps that tuple as its label.
+        """
         frame = pd.DataFrame([g.to_row() for g in self.groups])
-        frame.index = pd.Index([g.model for g in self.groups], name="model")
+        # tupleize_cols=False: tuples stay labels (pandas would build a MultiIndex,
+        # and fail on the one name "model")
+        frame.index = pd.Index([g.model for g in self.groups], name="model",
+                               tupleize_cols=False)
         return frame
 
     def to_text(self):

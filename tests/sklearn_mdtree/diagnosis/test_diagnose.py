@@ -265,3 +265,21 @@ def test_standard_error_columns_hold_finite_numbers(se, message):
 def test_missing_standard_errors_are_allowed():
     report = sklearn_mdtree.diagnose(_row(hessian_t_se=np.nan), "cifar10-resnet18-q1", warn=False)
     assert report[0].q1.decisions
+
+
+@pytest.mark.parametrize("tuples", [True, False])
+def test_to_frame_of_a_multiindex_or_tuple_labels(tuples):
+    """Issue 23: to_frame() of an X with a MultiIndex or tuple labels raised pandas'
+    "Names should be list-like for a MultiIndex"."""
+    X = pd.concat([_row(), _row(hessian_t=0.31)])
+    labels = [("a", 1), ("b", 2)]
+    X.index = (pd.Index(labels, tupleize_cols=False) if tuples
+               else pd.MultiIndex.from_tuples(labels, names=["arch", "seed"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfDomainWarning)
+        report = sklearn_mdtree.diagnose(X)
+    frame = report.to_frame()
+    assert frame.index.name == "model" and frame.index.nlevels == 1
+    assert list(frame.index) == labels
+    assert frame.loc[[("b", 2)], "action"].iloc[0] == report[1].action
+    assert "('a', 1)" in frame.to_csv()
