@@ -23,9 +23,14 @@ class CommandError(Exception):
 
 
 def n_jobs(text):
-    value = int(text)
+    """``--n-jobs``: a non-zero int (argparse names the option in its message)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value == 0:
-        raise argparse.ArgumentTypeError("must be a non-zero int (-1: all cores)")
+        raise argparse.ArgumentTypeError(
+            f"expected a non-zero int (-1: all cores), got {text!r}")
     return value
 
 
