@@ -97,6 +97,11 @@ def read_features(path, columns, id_column):
     from .._validation import _check_columns, _check_numeric
 
     what = source_name(path)
+    if id_column is not None and id_column in columns:
+        raise CommandError(
+            f"argument --id-column: expected the column naming the models, got "
+            f"{id_column!r}, a feature the trees read, which cannot name them"
+        )
     try:
         features = read_csv(path, what=what)
         if id_column is not None:

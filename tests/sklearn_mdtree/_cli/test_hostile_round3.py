@@ -59,6 +59,15 @@ def no_hang(target, timeout=60):
     return box
 
 
+def test_id_column_naming_a_feature(tmp_path):
+    features = tmp_path / "features.csv"
+    features.write_text(FEATURES)
+    line = error_line(run(["diagnose", str(features), "--tree", "cifar10-resnet18",
+                           "--id-column", "hessian_t"]),
+                      "diagnose", "--id-column", "'hessian_t'", "feature")
+    assert "missing" not in line
+
+
 @pytest.mark.parametrize("value", ["abc", "0", "1.5"])
 def test_reproduce_n_jobs_not_an_int(value):
     line = error_line(run(["reproduce", "--n-jobs", value]), "reproduce", "--n-jobs",
