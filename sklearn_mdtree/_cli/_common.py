@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 
+import numpy as np
 import pandas as pd
 
 __all__ = []
@@ -136,6 +137,26 @@ def _check_ids(ids, id_column, what):
             )
 
 
+#: The largest magnitude of a --fit-on feature: beyond it the squares in the training
+#: domain's standard deviations overflow (values near 1e308).
+MAX_FIT_MAGNITUDE = 1e150
+
+
+def _check_spread(table, columns, what):
+    """Refuse a feature value so large that the tree's training domain (its standard
+    deviations) would be infinite: the error would then blame the tree's document
+    instead of the value."""
+    for column in columns:
+        values = table[column].to_numpy(dtype=float)
+        bad = np.flatnonzero(np.abs(values) >= MAX_FIT_MAGNITUDE)
+        if len(bad):
+            raise CommandError(
+                f"argument --fit-on: column {column!r} of the {what}, line {bad[0] + 2}: "
+                f"expected a value of magnitude below {MAX_FIT_MAGNITUDE:g}, got "
+                f"{float(values[bad[0]])!r}"
+            )
+
+
 def read_labelled(path, columns):
     """The ``--fit-on`` table: the features and ``bs_failure``, checked."""
     from .._files import read_csv, source_name
@@ -151,6 +172,7 @@ def read_labelled(path, columns):
         raise CommandError(f"The labelled table {os.fspath(path)!r} does not exist.") from None
     except (OSError, ValueError) as exc:
         raise CommandError(str(exc)) from None
+    _check_spread(table, columns[:-1], what)
     for label in [c for c in ("bs_failure", "width_vs_batch") if c in table.columns]:
         known = LABEL_CLASSES[label]
         bad = (~table[label].isin(known)).to_numpy().nonzero()[0]

@@ -73,3 +73,29 @@ def test_reproduce_n_jobs_not_an_int(value):
     line = error_line(run(["reproduce", "--n-jobs", value]), "reproduce", "--n-jobs",
                       "non-zero int", repr(value))
     assert "_n_jobs" not in line and "invalid" not in line
+
+
+def _labelled(path, rng=np.random.default_rng(0), n=30):
+    table = pd.DataFrame({
+        "train_error": rng.uniform(0, 40, n), "mode_connectivity_peak": rng.uniform(-60, -10, n),
+        "hessian_t": rng.uniform(3, 6, n), "CKA": rng.uniform(0, 1, n),
+        "bs_failure": np.resize(["small", "large", "optimal"], n)})
+    table.to_csv(path, index=False)
+    return table
+
+
+@pytest.mark.parametrize("value", [1e308, -1e308])
+def test_fit_on_value_near_the_float_limit_is_named(tmp_path, value):
+    labelled = tmp_path / "labelled.csv"
+    table = _labelled(labelled)
+    table.loc[5, "hessian_t"] = value
+    table.to_csv(labelled, index=False)
+    features = tmp_path / "features.csv"
+    features.write_text(FEATURES)
+    saved = tmp_path / "tree.json"
+    line = error_line(run(["diagnose", str(features), "--fit-on", str(labelled),
+                           "--save-tree", str(saved)]),
+                      "diagnose", "--fit-on", "labelled.csv", "'hessian_t'", "line 7",
+                      repr(value))
+    assert "document" not in line
+    assert not saved.exists()
