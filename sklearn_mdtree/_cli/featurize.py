@@ -6,6 +6,7 @@ work is :func:`featurizers.featurize_checkpoints`.
 
 from __future__ import annotations
 
+import argparse
 import os
 import warnings
 
@@ -46,6 +47,12 @@ def add_group_arguments(parser, *, required):
                        "'all' (default: all, which gives its standard error)")
     group.add_argument("--random-state", type=int, default=0,
                        help="seed of probes, curves and mixup batches (default: 0)")
+    group.add_argument("--torch-threads", type=_threads, default=None, metavar="N",
+                       help="torch's threads while featurizing (default: one per "
+                       "process, the featurizers' policy; see their torch_threads)")
+    group.add_argument("--quiet", action="store_true",
+                       help="no progress bar (by default the featurizing shows one per "
+                       "group and stage on stderr)")
 
 
 def add_parser(sub):
@@ -157,6 +164,9 @@ def features_of_groups(args, *, features=None, return_se=True):
     if args.curve_epochs is not None:  # an explicit option wins over the recipe
         params["curve_epochs"] = args.curve_epochs
     params.setdefault("curve_epochs", 50)
+    # progress on stderr (stdout stays the command's own output)
+    params["verbose"] = 0 if args.quiet else 1
+    params["torch_threads"] = args.torch_threads
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -187,6 +197,17 @@ def _per_group_data(sources, names):
             f"{len(names)} (one per group of --checkpoints), got {len(sources)}: {sources}"
         )
     return dict(zip(names, sources))
+
+
+def _threads(text):
+    """``--torch-threads``: an int >= 1 (argparse names the option in its message)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {text!r}")
+    return value
 
 
 def _positive_int(text):

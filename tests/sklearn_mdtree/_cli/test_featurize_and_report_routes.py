@@ -209,3 +209,34 @@ def test_train_data_repeats_per_group_like_checkpoints(run, capsys):
                  "--data-kwargs", "{}", "--data-kwargs", "{}", "--output",
                  str(folder / "new.csv")]) == 2
     assert "--data-kwargs" in capsys.readouterr().err
+
+
+def test_featurize_shows_progress_unless_quiet_and_passes_torch_threads(run, capsys,
+                                                                         monkeypatch):
+    """Issue 23: mdtree featurize ran minutes without a word; progress goes to stderr,
+    stdout stays clean; --torch-threads reaches the featurizers."""
+    import featurizers
+
+    folder, paths = run
+    seen = []
+    original = featurizers.featurize_checkpoints
+
+    def spy(*args, **kwargs):
+        seen.append({k: kwargs.get(k) for k in ("verbose", "torch_threads")})
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(featurizers, "featurize_checkpoints", spy)
+    argv = ["featurize", *MODEL, *_groups(paths, "a"), "--train-data",
+            str(folder / "train.npz"), *FAST, "--features", "train_error", "--output",
+            str(folder / "f.csv")]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and "group 1/1: train_error" in captured.err
+    assert main([*argv, "--quiet", "--torch-threads", "2"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and "group 1/1" not in captured.err
+    assert seen == [{"verbose": 1, "torch_threads": None}, {"verbose": 0, "torch_threads": 2}]
+    with pytest.raises(SystemExit):
+        main([*argv, "--torch-threads", "0"])
+    err = capsys.readouterr().err
+    assert "argument --torch-threads: expected an int >= 1, got '0'" in err
