@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from .._vocabulary import FEATURE_LABELS, QUESTIONS, SCHEMA
+from ._wording import _glossary
 
 __all__ = ["render_report", "write_report"]
 
@@ -70,6 +71,10 @@ _CSS = """
 .mdtree-report .pictures { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
 .mdtree-report .pictures figure { flex: 1 1 420px; }
 .mdtree-report .pictures figure.wide { flex-basis: 100%; }
+.mdtree-report .glossary { font-size: 0.92em; margin: 0.4em 0 0.8em; }
+.mdtree-report .glossary dt { font-weight: 600; float: left; clear: left; margin-right: 0.4em; }
+.mdtree-report .glossary dt::after { content: ":"; }
+.mdtree-report .glossary dd { margin: 0 0 0.2em; }
 """
 
 
@@ -379,6 +384,10 @@ def render_report(report, estimators=None, *, full_page=True, pictures=True,
         f"within {_num(report.get('borderline_se'), 3)} standard errors of its threshold. "
         f"Confidence: the {_esc(report.get('confidence_rule'))}.</p>",
         f"<ul>{''.join(trees)}</ul>",
+        "<details class='glossary' open><summary>Words used</summary><dl>"
+        + "".join(f"<dt>{_esc(term)}</dt><dd>{_esc(meaning)}.</dd>"
+                  for term, meaning in _glossary(report.get("optimizer") or "batch size"))
+        + "</dl></details>",
     ]
     body += [f"<p class='muted'>Note: {_esc(n)}.</p>" for n in report.get("notes", [])]
     body += [_group_html(g, estimators, pictures) for g in report["groups"]]

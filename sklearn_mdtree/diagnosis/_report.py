@@ -17,7 +17,7 @@ import pandas as pd
 
 from .._domain import _ordinal
 from .._vocabulary import QUESTIONS, SCHEMA, SCHEMA_VERSION
-from ._wording import _CONFIDENCE_RULE
+from ._wording import _CONFIDENCE_RULE, _glossary
 
 __all__ = [
     "DecisionReport",
@@ -637,6 +637,8 @@ class DiagnosisReport:
             f"Borderline: a decision within {self.borderline:g} standard errors of its "
             "threshold."
         )
+        lines.append("Words used:")
+        lines.extend(f"  {term}: {meaning}." for term, meaning in _glossary(self.optimizer))
         blocks = ["\n".join(lines)] + [g.to_text() for g in self.groups]
         return "\n\n".join(blocks) + "\n"
 

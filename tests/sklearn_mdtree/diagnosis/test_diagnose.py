@@ -283,3 +283,28 @@ def test_to_frame_of_a_multiindex_or_tuple_labels(tuples):
     assert list(frame.index) == labels
     assert frame.loc[[("b", 2)], "action"].iloc[0] == report[1].action
     assert "('a', 1)" in frame.to_csv()
+
+
+GLOSSARY_TERMS = ("temperature", "regime", "small / large", "IQR", "joint check",
+                  "5th nearest training configuration")
+
+
+@pytest.mark.parametrize("optimizer", ["batch size", "learning rate"])
+def test_report_explains_the_papers_words(optimizer):
+    """Issue 23: a reader who never read the paper finds each word of the report
+    explained on the page, in the terms of the optimizer named."""
+    from sklearn_mdtree.diagnosis._html import render_report
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfDomainWarning)
+        report = sklearn_mdtree.diagnose(_row(), optimizer=optimizer)
+    text = report.to_text()
+    words = text[text.index("Words used:"):text.index("Model m:")]
+    for term in GLOSSARY_TERMS:
+        assert f"\n  {term}: " in words, term
+    assert "interquartile range" in words and "noise in the optimizer's steps" in words
+    other = "learning rate" if optimizer == "batch size" else "batch size"
+    assert f"the {optimizer})" in words and f"crease the {other})" not in words
+    page = render_report(report, pictures=False)
+    for term in GLOSSARY_TERMS:
+        assert f"<dt>{term}</dt><dd>" in page, term
