@@ -229,7 +229,7 @@ def _features_table(features):
     return f"<table class='features'>{head}{''.join(rows)}</table>"
 
 
-def _verdict_html(verdict, clf, group, pictures):
+def _verdict_html(verdict, clf, group, pictures, optimizer="batch size"):
     _, _plane, plot_model_position, plot_tree = _plotting()
 
     question = QUESTIONS.get(verdict["task"], verdict["question"])
@@ -248,7 +248,7 @@ def _verdict_html(verdict, clf, group, pictures):
         figures = []
         n_leaves = len(clf.hierarchy_.leaves())
         _, ax = plt.subplots(figsize=(min(1.9 * n_leaves, 14), 4.2), layout="constrained")
-        plot_tree(clf, highlight=row, show_counts=False, ax=ax,
+        plot_tree(clf, highlight=row, show_counts=False, ax=ax, optimizer=optimizer,
                   title=f"{verdict['question']} tree {verdict.get('tree') or ''}: the "
                         "model's path in bold")
         figures.append(_figure(
@@ -278,7 +278,7 @@ def _verdict_html(verdict, clf, group, pictures):
     return "".join(parts)
 
 
-def _group_html(group, estimators, pictures):
+def _group_html(group, estimators, pictures, optimizer="batch size"):
     title = f"Model {group['model']}" if group.get("model") is not None else "Model"
     kind = group.get("verdict_kind", "change")  # reports of schema version 1: "change"
     head = {"change": "Recommended change", "training failed": "Training failed",
@@ -316,7 +316,8 @@ def _group_html(group, estimators, pictures):
     for key in ("q1", "q2"):
         verdict = group.get(key)
         if verdict is not None:
-            parts.append(_verdict_html(verdict, estimators.get(key), group, pictures))
+            parts.append(_verdict_html(verdict, estimators.get(key), group, pictures,
+                                       optimizer))
     parts.append("<h3>Features against the trees' domain</h3>")
     parts.append(_features_table(group["features"]))
     decisions = [d for key in ("q1", "q2") if group.get(key) for d in group[key]["decisions"]]
@@ -390,7 +391,8 @@ def render_report(report, estimators=None, *, full_page=True, pictures=True,
         + "</dl></details>",
     ]
     body += [f"<p class='muted'>Note: {_esc(n)}.</p>" for n in report.get("notes", [])]
-    body += [_group_html(g, estimators, pictures) for g in report["groups"]]
+    optimizer = report.get("optimizer") or "batch size"
+    body += [_group_html(g, estimators, pictures, optimizer) for g in report["groups"]]
     body.append("</div>")
     fragment = f"<style>{_CSS}</style>" + "".join(body)
     if not full_page:
