@@ -221,6 +221,8 @@ def _features_table(features):
                       f"{_esc(f.get('distance_unit'))} {_esc(f.get('side'))}</span>")
         low, high = f.get("training_min"), f.get("training_max")
         rng = "" if low is None or high is None else f"{_num(low)} .. {_num(high)}"
+        if rng and f.get("training_tree"):  # the trees' ranges differ: say whose
+            rng += f" ({_esc(f['training_tree'])} tree)"
         rows.append(
             f"<tr><td>{_esc(f['name'])}</td><td class='num'>{_num(f.get('value'))}</td>"
             f"<td class='num'>{_num(f.get('se'), 2)}</td><td class='num'>{rng}</td>"

@@ -85,16 +85,18 @@ def _cause(task, label, optimizer):
 
 
 
-def _range_phrase(feature, value, dist):
-    """The range check's phrase for a value outside ``dist``'s range."""
+def _range_phrase(feature, value, dist, tree=None):
+    """The range check's phrase for a value outside ``dist``'s range (of the ``tree``
+    "Q1" or "Q2", named when the trees' ranges differ)."""
     side, distance = dist.outside(value)
     return _outside_phrase(feature, value, side, distance, dist.spread()[1], dist.min,
-                           dist.max)
+                           dist.max, tree)
 
 
-def _outside_phrase(feature, value, side, distance, unit, low, high):
+def _outside_phrase(feature, value, side, distance, unit, low, high, tree=None):
+    whose = "the" if tree is None else f"the {tree} tree's"
     return (f"{feature} = {value:.4g} lies {distance:.2g} {unit} {side} the range of all "
-            f"the training configurations ({low + 0.0:.4g} .. {high + 0.0:.4g})")
+            f"{whose} training configurations ({low + 0.0:.4g} .. {high + 0.0:.4g})")
 
 
 def _extrapolation_note(phrases):

@@ -308,3 +308,37 @@ def test_report_explains_the_papers_words(optimizer):
     page = render_report(report, pictures=False)
     for term in GLOSSARY_TERMS:
         assert f"<dt>{term}</dt><dd>" in page, term
+
+
+def test_two_trees_with_different_training_ranges_say_whose_range():
+    """Issue 23: one report gave two training ranges for one feature without saying
+    which: the Q1 tree's training set (every non-'optimal' bs_failure row) and the Q2
+    tree's (every non-'optimal' width_vs_batch row) differ."""
+    rng = np.random.default_rng(0)
+    n = 80
+    table = pd.DataFrame({
+        "train_error": rng.uniform(0, 40, n), "mode_connectivity_peak": rng.uniform(-60, -10, n),
+        "hessian_t": rng.uniform(3, 8, n), "CKA": rng.uniform(0.1, 0.9, n),
+        "bs_failure": np.resize(["small", "large"], n),
+        "width_vs_batch": np.resize(["width", "batch", "optimal", "batch"], n)})
+    # rows only Q1 is fitted on hold the widest train_error
+    table.loc[table.width_vs_batch == "optimal", "train_error"] = 45.0
+    X = pd.DataFrame({"train_error": [60.0], "mode_connectivity_peak": [-30.0],
+                      "hessian_t": [5.0], "CKA": [0.5]}, index=["m"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = sklearn_mdtree.diagnose(X, fit_on=table)
+    q2_max = table.loc[table.width_vs_batch != "optimal", "train_error"].max()
+    text = report.to_text()
+    # the range check (Q1's path) and the feature line (farthest outside: Q2's) each
+    # say whose range they give
+    assert ("range of all the Q1 tree's training configurations (0.1095 .. 45)" in text)
+    feature = next(f for f in report[0].features if f.name == "train_error")
+    assert (feature.training_tree, feature.training_max) == ("Q2", q2_max)
+    assert f"above the Q2 tree's training range 0.1095 .. {q2_max:.4g})" in text
+    assert "the training configurations (0.1095 .. 45)" not in text
+    assert report.to_dict()["groups"][0]["features"][0]["training_tree"] == "Q2"
+    # a feature with one range in both trees is not named
+    hessian = next(f for f in report[0].features if f.name == "hessian_t")
+    assert hessian.training_tree is None and "inside the training range" in hessian.domain_text()
+    assert "(Q2 tree)" in report.to_html()
