@@ -198,14 +198,22 @@ def test_tree_choices_and_fit_on():
     X = _row()
     mine = MDTreeClassifier("q1").fit(pd.concat([_row(), _row(train_error=0.0)]),
                                       ["large", "small"])
-    g = sklearn_mdtree.diagnose(X, mine, q2_tree=None)[0]
-    assert g.features[0].in_domain is None and g.q1.tree is None
+    report = sklearn_mdtree.diagnose(X, mine, q2_tree=None)
+    g = report[0]
+    # issue 23: a wrapped estimator was "tree (unnamed)"; it is named by its preset
+    assert g.features[0].in_domain is None and g.q1.tree == "q1 (fitted by you)"
+    assert "(unnamed)" not in report.to_text()
+    assert "Q1 tree: q1 (fitted by you)" in report.to_text()
     table = pd.concat([_row(train_error=float(e), hessian_t=float(h)) for e, h in
                        [(0.0, 5), (3.0, 4), (4.0, 8), (5.0, 3)]], ignore_index=True)
     table["bs_failure"] = ["small", "large", "small", "optimal"]
     g = sklearn_mdtree.diagnose(X, fit_on=table, warn=False)[0]
     assert g.q2 is None and g.q1.tree.startswith("fitted on")
     wrapped = PretrainedTree.from_estimator(mine, pd.concat([_row(), _row(train_error=0.0)]))
+    assert wrapped.name == "q1 (fitted by you)"
+    own = MDTreeClassifier(sklearn_mdtree.get_preset("q1")).fit(
+        pd.concat([_row(), _row(train_error=0.0)]), ["large", "small"])
+    assert PretrainedTree.from_estimator(own).name == "your hierarchy for bs_failure (fitted by you)"
     with pytest.warns(OutOfDomainWarning):
         sklearn_mdtree.diagnose(_row(train_error=40.0), wrapped, q2_tree=None)
     with pytest.raises(ValueError, match="exclusive"):
