@@ -8,7 +8,7 @@ groups in, the :class:`~sklearn_mdtree.DiagnosisReport` out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import torch
 
@@ -85,6 +85,14 @@ def featurize_checkpoints(model, checkpoints, train_data, *, names=None, feature
     ValueError
         A group has one checkpoint but a pairwise feature is asked for.
     """
+    if isinstance(checkpoints, (str, bytes)) or not isinstance(checkpoints, Sequence) or any(
+            isinstance(p, (str, bytes)) or not isinstance(p, Sequence) for p in checkpoints):
+        raise TypeError(
+            "The 'checkpoints' parameter must be a list of lists of checkpoint files (one "
+            f"list per group); got {type(checkpoints).__name__}"
+            + ("" if isinstance(checkpoints, (str, bytes)) or not isinstance(
+                checkpoints, Sequence) else " of single files") + "."
+        )
     features = list(features or DEFAULT_FEATURES)
     names = list(names or [f"group{i}" for i in range(len(checkpoints))])
     pairwise = [f for f in features if f in PAIRWISE_FEATURES]
