@@ -253,6 +253,23 @@ def _check_same_architecture(models):
             )
 
 
+def _check_one_dtype(model):
+    """A model's floating-point parameters and buffers in one dtype: the featurizers
+    cast the data to it (mixed layers failed deep inside torch: 'mat1 and mat2 must
+    have the same dtype')."""
+    seen = {}
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point():
+            seen.setdefault(tensor.dtype, name)
+    if len(seen) > 1:
+        (first, a), (second, b) = list(seen.items())[:2]
+        raise ValueError(
+            f"The 'models' of a ModelGroup must each hold one floating-point dtype; got "
+            f"'{a}' in {first} and '{b}' in {second}: convert the model, e.g. "
+            f"model.to({first})."
+        )
+
+
 class ModelGroup:
     """The trained models of one training configuration, with their data.
 
@@ -321,6 +338,7 @@ class ModelGroup:
                     f"{type(model).__name__}."
                 )
         _check_same_architecture(models)
+        _check_one_dtype(models[0])
         if metadata is not None and not isinstance(metadata, Mapping):
             raise TypeError(f"metadata must be a dict or None; got {type(metadata).__name__}.")
         self._models = models

@@ -8,6 +8,8 @@ groups in, the :class:`~sklearn_mdtree.DiagnosisReport` out.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import torch
 
 from sklearn_mdtree._vocabulary import DEFAULT_FEATURES, PAIRWISE_FEATURES
@@ -53,8 +55,9 @@ def featurize_checkpoints(model, checkpoints, train_data, *, names=None, feature
     checkpoints : list of list of path
         One list of state-dict files per group (the models of one configuration,
         two or more seeds for the pairwise features).
-    train_data : str, path-like, Dataset or tuple
-        The training data (:func:`~featurizers.checkpoints.load_data`).
+    train_data : str, path-like, Dataset, tuple or dict
+        The training data (:func:`~featurizers.checkpoints.load_data`), shared by
+        every group; or a dict mapping each group's name to its own training data.
     names : list of str, default=None
         The groups' names (the table's index); ``group0``, ``group1``, ... by default.
     features : list of str, default=None
@@ -82,17 +85,35 @@ def featurize_checkpoints(model, checkpoints, train_data, *, names=None, feature
     ValueError
         A group has one checkpoint but a pairwise feature is asked for.
     """
+    if isinstance(checkpoints, (str, bytes)) or not isinstance(checkpoints, Sequence) or any(
+            isinstance(p, (str, bytes)) or not isinstance(p, Sequence) for p in checkpoints):
+        raise TypeError(
+            "The 'checkpoints' parameter must be a list of lists of checkpoint files (one "
+            f"list per group); got {type(checkpoints).__name__}"
+            + ("" if isinstance(checkpoints, (str, bytes)) or not isinstance(
+                checkpoints, Sequence) else " of single files") + "."
+        )
     features = list(features or DEFAULT_FEATURES)
     names = list(names or [f"group{i}" for i in range(len(checkpoints))])
     pairwise = [f for f in features if f in PAIRWISE_FEATURES]
+    if isinstance(train_data, Mapping):
+        missing = [n for n in names if n not in train_data]
+        if missing:
+            raise ValueError(
+                f"train_data: a dict must give the data of every group {names}; it has "
+                f"none for {missing} (its keys: {list(train_data)})"
+            )
+        per_group = [train_data[n] for n in names]
+    else:
+        per_group = [train_data] * len(names)
     groups = []
-    for name, paths in zip(names, checkpoints):
+    for name, paths, data in zip(names, checkpoints, per_group):
         if pairwise and len(paths) < 2:
             raise ValueError(
                 f"group {name!r} has 1 checkpoint, but the pairwise feature(s) "
                 f"{pairwise} need two or more (models of different seeds)"
             )
-        groups.append(load_model_group(model, paths, train_data, model_kwargs=model_kwargs,
+        groups.append(load_model_group(model, paths, data, model_kwargs=model_kwargs,
                                        data_kwargs=data_kwargs, name=name))
     featurizer_params.setdefault("verbose", 0)
     featurizer = LossLandscapeFeaturizer(

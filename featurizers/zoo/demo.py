@@ -62,7 +62,9 @@ def demo_transfers(grid):
     )
 
 
-def _plot_curves(curves, path):
+def _curves_figure(curves):
+    """The learning curves, one axes per transfer: integer k ticks, each legend right
+    of its axes (never over the curves)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -71,7 +73,8 @@ def _plot_curves(curves, path):
     from sklearn_mdtree.plotting import plot_accuracy_curves
 
     names = list(dict.fromkeys(curves["transfer"]))
-    fig, axes = plt.subplots(len(names), 1, figsize=(8, 3.6 * len(names)), squeeze=False)
+    fig, axes = plt.subplots(len(names), 1, figsize=(10, 3.6 * len(names)), squeeze=False,
+                             layout="constrained")
     for ax, name in zip(axes[:, 0], names):
         part = curves[curves["transfer"] == name]
         means = part.pivot(index="k", columns="method", values="mean")
@@ -80,13 +83,20 @@ def _plot_curves(curves, path):
         plot_accuracy_curves(means[order], errors=stds[order], ax=ax, title=name,
                              xlabel="k", ylabel="accuracy on noisy zoo (%)",
                              logx="width" in name)
-        ax.legend(fontsize="x-small", ncol=2)
-    fig.tight_layout()
+    return fig
+
+
+def _plot_curves(curves, path):
+    import matplotlib.pyplot as plt
+
+    fig = _curves_figure(curves)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def _plot_metrics(table, public, path):
+def _metrics_figure(table, public):
+    """The zoo's (and the public collection's) metrics, coloured by label; the legend
+    right of each row's last axes."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -97,7 +107,8 @@ def _plot_metrics(table, public, path):
     sources = [("zoo (digits MLPs)", table)]
     if public is not None:
         sources.append(("public collection (ResNet-18, CIFAR-10)", public))
-    fig, axes = plt.subplots(len(sources), 3, figsize=(13, 3.8 * len(sources)), squeeze=False)
+    fig, axes = plt.subplots(len(sources), 3, figsize=(14, 3.8 * len(sources)), squeeze=False,
+                             layout="constrained")
     colours = {"small": "tab:blue", "large": "tab:red", "optimal": "tab:gray"}
     for row, (label, frame) in enumerate(sources):
         for col, (x, y) in enumerate(pairs):
@@ -109,8 +120,15 @@ def _plot_metrics(table, public, path):
             ax.set_ylabel(y)
             ax.set_title(f"{label}", fontsize="small")
             ax.grid(True, alpha=0.3)
-        axes[row, 0].legend(title="bs_failure", fontsize="x-small")
-    fig.tight_layout()
+        axes[row, -1].legend(title="bs_failure", fontsize="x-small", loc="upper left",
+                             bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    return fig
+
+
+def _plot_metrics(table, public, path):
+    import matplotlib.pyplot as plt
+
+    fig = _metrics_figure(table, public)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

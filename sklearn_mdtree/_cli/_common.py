@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 
+import numpy as np
 import pandas as pd
 
 __all__ = []
@@ -23,9 +24,14 @@ class CommandError(Exception):
 
 
 def n_jobs(text):
-    value = int(text)
+    """``--n-jobs``: a non-zero int (argparse names the option in its message)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value == 0:
-        raise argparse.ArgumentTypeError("must be a non-zero int (-1: all cores)")
+        raise argparse.ArgumentTypeError(
+            f"expected a non-zero int (-1: all cores), got {text!r}")
     return value
 
 
@@ -92,6 +98,11 @@ def read_features(path, columns, id_column):
     from .._validation import _check_columns, _check_numeric
 
     what = source_name(path)
+    if id_column is not None and id_column in columns:
+        raise CommandError(
+            f"argument --id-column: expected the column naming the models, got "
+            f"{id_column!r}, a feature the trees read, which cannot name them"
+        )
     try:
         features = read_csv(path, what=what)
         if id_column is not None:
@@ -126,6 +137,26 @@ def _check_ids(ids, id_column, what):
             )
 
 
+#: The largest magnitude of a --fit-on feature: beyond it the squares in the training
+#: domain's standard deviations overflow (values near 1e308).
+MAX_FIT_MAGNITUDE = 1e150
+
+
+def _check_spread(table, columns, what):
+    """Refuse a feature value so large that the tree's training domain (its standard
+    deviations) would be infinite: the error would then blame the tree's document
+    instead of the value."""
+    for column in columns:
+        values = table[column].to_numpy(dtype=float)
+        bad = np.flatnonzero(np.abs(values) >= MAX_FIT_MAGNITUDE)
+        if len(bad):
+            raise CommandError(
+                f"argument --fit-on: column {column!r} of the {what}, line {bad[0] + 2}: "
+                f"expected a value of magnitude below {MAX_FIT_MAGNITUDE:g}, got "
+                f"{float(values[bad[0]])!r}"
+            )
+
+
 def read_labelled(path, columns):
     """The ``--fit-on`` table: the features and ``bs_failure``, checked."""
     from .._files import read_csv, source_name
@@ -141,6 +172,7 @@ def read_labelled(path, columns):
         raise CommandError(f"The labelled table {os.fspath(path)!r} does not exist.") from None
     except (OSError, ValueError) as exc:
         raise CommandError(str(exc)) from None
+    _check_spread(table, columns[:-1], what)
     for label in [c for c in ("bs_failure", "width_vs_batch") if c in table.columns]:
         known = LABEL_CLASSES[label]
         bad = (~table[label].isin(known)).to_numpy().nonzero()[0]

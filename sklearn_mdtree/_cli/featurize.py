@@ -6,6 +6,7 @@ work is :func:`featurizers.featurize_checkpoints`.
 
 from __future__ import annotations
 
+import argparse
 import os
 import warnings
 
@@ -31,10 +32,13 @@ def add_group_arguments(parser, *, required):
     group.add_argument("--name", action="append", default=None,
                        help="name of each group, in the order of --checkpoints")
     group.add_argument("--train-data", metavar="DATA", required=required, default=None,
+                       action="append",
                        help=".npz (arrays X, y), .pt ({'X', 'y'} tensors) or "
-                       "PKG.MODULE:FUNCTION returning a Dataset")
-    group.add_argument("--data-kwargs", metavar="JSON", default=None,
-                       help="keyword arguments of a data factory, as a JSON object")
+                       "PKG.MODULE:FUNCTION returning a Dataset; once for every group, "
+                       "or once per group in the order of --checkpoints")
+    group.add_argument("--data-kwargs", metavar="JSON", default=None, action="append",
+                       help="keyword arguments of a data factory, as a JSON object (once: "
+                       "it applies to every group's data)")
     group.add_argument("--curve-epochs", type=int, default=None,
                        help="epochs of the connectivity curves (default: the --tree's "
                        "recipe, else 50)")
@@ -43,6 +47,12 @@ def add_group_arguments(parser, *, required):
                        "'all' (default: all, which gives its standard error)")
     group.add_argument("--random-state", type=int, default=0,
                        help="seed of probes, curves and mixup batches (default: 0)")
+    group.add_argument("--torch-threads", type=_threads, default=None, metavar="N",
+                       help="torch's threads while featurizing (default: one per "
+                       "process, the featurizers' policy; see their torch_threads)")
+    group.add_argument("--quiet", action="store_true",
+                       help="no progress bar (by default the featurizing shows one per "
+                       "group and stage on stderr)")
 
 
 def add_parser(sub):
@@ -77,8 +87,7 @@ def check(parser, args):
 def group_inputs(args):
     """Every file the model-group options read."""
     paths = [p for group in (args.checkpoints or []) for p in group]
-    if args.train_data and ":" not in str(args.train_data):
-        paths.append(args.train_data)
+    paths += [d for d in (args.train_data or []) if ":" not in str(d)]
     return paths
 
 
@@ -125,7 +134,13 @@ def features_of_groups(args, *, features=None, return_se=True):
     from featurizers.checkpoints import CheckpointError
 
     model_kwargs = json_object(args.model_kwargs, "--model-kwargs")
-    data_kwargs = json_object(args.data_kwargs, "--data-kwargs")
+    if args.data_kwargs and len(args.data_kwargs) > 1:
+        raise CommandError(
+            f"argument --data-kwargs: expected once (it applies to every group's data), "
+            f"got {len(args.data_kwargs)} times: {args.data_kwargs}"
+        )
+    data_kwargs = json_object(args.data_kwargs[0] if args.data_kwargs else None,
+                              "--data-kwargs")
     names = args.name or [f"group{i}" for i in range(len(args.checkpoints))]
     if len(names) != len(args.checkpoints):
         raise CommandError(
@@ -136,10 +151,12 @@ def features_of_groups(args, *, features=None, return_se=True):
     if any(not n.strip() for n in names) or len(set(names)) < len(names):
         raise CommandError(f"argument --name: the groups need distinct, non-empty names; "
                            f"got {names}")
-    if data_kwargs and os.path.exists(args.train_data):
+    train_data = _per_group_data(args.train_data, names)
+    files = [d for d in args.train_data if os.path.exists(d)]
+    if data_kwargs and files:
         raise CommandError(
             f"argument --data-kwargs: only with a data factory (PKG.MODULE:FUNCTION); "
-            f"--train-data {args.train_data!r} is a file"
+            f"--train-data {files[0]!r} is a file"
         )
     n_pairs = args.n_pairs if args.n_pairs == "all" else _positive_int(args.n_pairs)
     tree = getattr(args, "tree", None)
@@ -147,11 +164,14 @@ def features_of_groups(args, *, features=None, return_se=True):
     if args.curve_epochs is not None:  # an explicit option wins over the recipe
         params["curve_epochs"] = args.curve_epochs
     params.setdefault("curve_epochs", 50)
+    # progress on stderr (stdout stays the command's own output)
+    params["verbose"] = 0 if args.quiet else 1
+    params["torch_threads"] = args.torch_threads
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             table = featurize_checkpoints(
-                args.model, args.checkpoints, args.train_data, names=names,
+                args.model, args.checkpoints, train_data, names=names,
                 features=features, model_kwargs=model_kwargs, data_kwargs=data_kwargs,
                 n_pairs=n_pairs, random_state=args.random_state, return_se=return_se,
                 **params,
@@ -164,6 +184,30 @@ def features_of_groups(args, *, features=None, return_se=True):
     if recipe_note is not None:
         notes.insert(0, recipe_note)
     return table, notes
+
+
+def _per_group_data(sources, names):
+    """The ``--train-data`` values: one shared by every group, or one per group (a dict
+    by group name); any other count is refused, never silently the last one taken."""
+    if len(sources) == 1:
+        return sources[0]
+    if len(sources) != len(names):
+        raise CommandError(
+            f"argument --train-data: expected 1 (shared by every group) or "
+            f"{len(names)} (one per group of --checkpoints), got {len(sources)}: {sources}"
+        )
+    return dict(zip(names, sources))
+
+
+def _threads(text):
+    """``--torch-threads``: an int >= 1 (argparse names the option in its message)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {text!r}")
+    return value
 
 
 def _positive_int(text):

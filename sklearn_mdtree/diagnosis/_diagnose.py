@@ -117,7 +117,9 @@ def _confidence(decision_lists):
     return p
 
 
-def _verdict(question, tree, verdict, se_row, borderline):
+def _verdict(question, tree, verdict, se_row, borderline, differ=frozenset()):
+    """The decisions of one path; a range phrase of a feature in ``differ`` names the
+    ``question``'s tree ("Q1", "Q2")."""
     decisions, phrases = [], {}
     for d in verdict.path:
         se = se_row.get(d.feature)
@@ -129,7 +131,8 @@ def _verdict(question, tree, verdict, se_row, borderline):
                 flag = abs(margin) < borderline
             else:
                 flag = d.value == d.threshold
-        in_domain, phrase = _decision_domain(tree, verdict.regime, d.feature, d.value)
+        in_domain, phrase = _decision_domain(tree, verdict.regime, d.feature, d.value,
+                                             question if d.feature in differ else None)
         if phrase is not None and d.feature not in phrases:
             phrases[d.feature] = phrase
         decisions.append(DecisionReport(d.split, d.feature, d.threshold, d.value,
@@ -138,16 +141,19 @@ def _verdict(question, tree, verdict, se_row, borderline):
     return decisions, ood, phrases
 
 
-def _decision_domain(tree, regime, feature, value):
+def _decision_domain(tree, regime, feature, value, name_tree=None):
     """``(in_domain, phrase)`` of one value on a path: inside the tree's training range
     of the feature and inside the range of the training configurations in the same
     regime (leaf)? ``in_domain`` is None when neither is known; ``phrase`` is None or
-    ``(check, words)``, ``check`` ``"range"`` or ``"regime"``."""
+    ``(check, words)``, ``check`` ``"range"`` or ``"regime"``; the range phrase names
+    the tree as ``name_tree`` ("Q1", "Q2") when given (the trees' training ranges of
+    the feature differ)."""
     known, phrase = False, None
     if tree.distribution is not None and feature in tree.distribution:
         known = True
         if tree.distribution[feature].outside(value)[0] is not None:
-            phrase = ("range", _range_phrase(feature, value, tree.distribution[feature]))
+            phrase = ("range", _range_phrase(feature, value, tree.distribution[feature],
+                                             name_tree))
     if phrase is None and tree.regimes is not None:
         known = True
         members = tree.regimes[regime]
@@ -185,20 +191,33 @@ def _joint_checks(trees, values):
     return tuple(checks)
 
 
-def _feature_report(name, value, se, trees, on_path):
-    dists = [t.distribution[name] for t in trees
+def _differing_ranges(trees):
+    """The features whose training range differs between the trees (their training
+    sets differ: Q1's and Q2's rows of a table): their range phrases name the tree."""
+    ranges = {}
+    for t in trees:
+        for f, dist in (t.distribution or {}).items():
+            ranges.setdefault(f, set()).add((float(dist.min), float(dist.max)))
+    return frozenset(f for f, seen in ranges.items() if len(seen) > 1)
+
+
+def _feature_report(name, value, se, q_trees, on_path, differ=frozenset()):
+    """``q_trees`` is ``(q1, q2)``; a range that differs between them is named "Q1"
+    or "Q2"."""
+    owned = [(q, t.distribution[name]) for q, t in zip(("Q1", "Q2"), q_trees)
              if t is not None and t.distribution is not None and name in t.distribution]
-    if not dists or math.isnan(value):
+    if not owned or math.isnan(value):
         return FeatureReport(name, value, se, None, on_path=on_path)
-    worst, worst_dist = (None, 0.0), dists[0]
-    for dist in dists:
+    worst, (worst_tree, worst_dist) = (None, 0.0), owned[0]
+    for tree, dist in owned:
         side, distance = dist.outside(value)
         if side is not None and distance >= worst[1]:
-            worst, worst_dist = (side, distance), dist
+            worst, worst_tree, worst_dist = (side, distance), tree, dist
     side, distance = worst
     unit = worst_dist.spread()[1] if side is not None else None
     return FeatureReport(name, value, se, side is None, side, float(distance), unit,
-                         worst_dist.min, worst_dist.max, on_path)
+                         worst_dist.min, worst_dist.max, on_path,
+                         worst_tree if name in differ else None)
 
 
 @validate_params(
@@ -374,8 +393,10 @@ def _group_report(rec, q_trees, values, se_row, optimizer, borderline, *, record
     q1, q2 = q_trees
     trees = [t for t in q_trees if t is not None]
     on_any_path = {d.feature for v in (rec.q1, rec.q2) if v is not None for d in v.path}
+    differ = _differing_ranges(trees)
     feature_reports = tuple(
-        _feature_report(f, values[f], se_row[f], trees, f in on_any_path) for f in values
+        _feature_report(f, values[f], se_row[f], q_trees, f in on_any_path, differ)
+        for f in values
     )
     joint = _joint_checks(trees, values)
     verdicts, all_decisions, domain_phrases = [], [], {}
@@ -383,7 +404,8 @@ def _group_report(rec, q_trees, values, se_row, optimizer, borderline, *, record
         if verdict is None:
             verdicts.append(None)
             continue
-        decisions, ood, phrases = _verdict(question, tree_, verdict, se_row, borderline)
+        decisions, ood, phrases = _verdict(question, tree_, verdict, se_row, borderline,
+                                           differ)
         for feature, phrase in phrases.items():
             domain_phrases.setdefault(feature, phrase)
         all_decisions.append(decisions)
@@ -404,7 +426,7 @@ def _group_report(rec, q_trees, values, se_row, optimizer, borderline, *, record
         others = "".join(f", {c.ratio:.2g} times for tree {c.tree or '(unnamed)'}"
                          for c in far if c is not worst)
         outside = [_outside_phrase(f.name, f.value, f.side, f.distance, f.distance_unit,
-                                   f.training_min, f.training_max)
+                                   f.training_min, f.training_max, f.training_tree)
                    for f in feature_reports if f.in_domain is False and not f.on_path]
         also = f"; besides, {'; '.join(outside)}" if outside else ""
         fired.append(("joint", f"{worst.to_text()}, tree {worst.tree or '(unnamed)'}"

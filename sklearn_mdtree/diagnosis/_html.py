@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from .._vocabulary import FEATURE_LABELS, QUESTIONS, SCHEMA
+from ._wording import _glossary
 
 __all__ = ["render_report", "write_report"]
 
@@ -70,6 +71,10 @@ _CSS = """
 .mdtree-report .pictures { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
 .mdtree-report .pictures figure { flex: 1 1 420px; }
 .mdtree-report .pictures figure.wide { flex-basis: 100%; }
+.mdtree-report .glossary { font-size: 0.92em; margin: 0.4em 0 0.8em; }
+.mdtree-report .glossary dt { font-weight: 600; float: left; clear: left; margin-right: 0.4em; }
+.mdtree-report .glossary dt::after { content: ":"; }
+.mdtree-report .glossary dd { margin: 0 0 0.2em; }
 """
 
 
@@ -216,6 +221,8 @@ def _features_table(features):
                       f"{_esc(f.get('distance_unit'))} {_esc(f.get('side'))}</span>")
         low, high = f.get("training_min"), f.get("training_max")
         rng = "" if low is None or high is None else f"{_num(low)} .. {_num(high)}"
+        if rng and f.get("training_tree"):  # the trees' ranges differ: say whose
+            rng += f" ({_esc(f['training_tree'])} tree)"
         rows.append(
             f"<tr><td>{_esc(f['name'])}</td><td class='num'>{_num(f.get('value'))}</td>"
             f"<td class='num'>{_num(f.get('se'), 2)}</td><td class='num'>{rng}</td>"
@@ -224,7 +231,7 @@ def _features_table(features):
     return f"<table class='features'>{head}{''.join(rows)}</table>"
 
 
-def _verdict_html(verdict, clf, group, pictures):
+def _verdict_html(verdict, clf, group, pictures, optimizer="batch size"):
     _, _plane, plot_model_position, plot_tree = _plotting()
 
     question = QUESTIONS.get(verdict["task"], verdict["question"])
@@ -243,7 +250,7 @@ def _verdict_html(verdict, clf, group, pictures):
         figures = []
         n_leaves = len(clf.hierarchy_.leaves())
         _, ax = plt.subplots(figsize=(min(1.9 * n_leaves, 14), 4.2), layout="constrained")
-        plot_tree(clf, highlight=row, show_counts=False, ax=ax,
+        plot_tree(clf, highlight=row, show_counts=False, ax=ax, optimizer=optimizer,
                   title=f"{verdict['question']} tree {verdict.get('tree') or ''}: the "
                         "model's path in bold")
         figures.append(_figure(
@@ -273,7 +280,7 @@ def _verdict_html(verdict, clf, group, pictures):
     return "".join(parts)
 
 
-def _group_html(group, estimators, pictures):
+def _group_html(group, estimators, pictures, optimizer="batch size"):
     title = f"Model {group['model']}" if group.get("model") is not None else "Model"
     kind = group.get("verdict_kind", "change")  # reports of schema version 1: "change"
     head = {"change": "Recommended change", "training failed": "Training failed",
@@ -311,7 +318,8 @@ def _group_html(group, estimators, pictures):
     for key in ("q1", "q2"):
         verdict = group.get(key)
         if verdict is not None:
-            parts.append(_verdict_html(verdict, estimators.get(key), group, pictures))
+            parts.append(_verdict_html(verdict, estimators.get(key), group, pictures,
+                                       optimizer))
     parts.append("<h3>Features against the trees' domain</h3>")
     parts.append(_features_table(group["features"]))
     decisions = [d for key in ("q1", "q2") if group.get(key) for d in group[key]["decisions"]]
@@ -379,9 +387,14 @@ def render_report(report, estimators=None, *, full_page=True, pictures=True,
         f"within {_num(report.get('borderline_se'), 3)} standard errors of its threshold. "
         f"Confidence: the {_esc(report.get('confidence_rule'))}.</p>",
         f"<ul>{''.join(trees)}</ul>",
+        "<details class='glossary' open><summary>Words used</summary><dl>"
+        + "".join(f"<dt>{_esc(term)}</dt><dd>{_esc(meaning)}.</dd>"
+                  for term, meaning in _glossary(report.get("optimizer") or "batch size"))
+        + "</dl></details>",
     ]
     body += [f"<p class='muted'>Note: {_esc(n)}.</p>" for n in report.get("notes", [])]
-    body += [_group_html(g, estimators, pictures) for g in report["groups"]]
+    optimizer = report.get("optimizer") or "batch size"
+    body += [_group_html(g, estimators, pictures, optimizer) for g in report["groups"]]
     body.append("</div>")
     fragment = f"<style>{_CSS}</style>" + "".join(body)
     if not full_page:

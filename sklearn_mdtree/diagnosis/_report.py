@@ -17,7 +17,7 @@ import pandas as pd
 
 from .._domain import _ordinal
 from .._vocabulary import QUESTIONS, SCHEMA, SCHEMA_VERSION
-from ._wording import _CONFIDENCE_RULE
+from ._wording import _CONFIDENCE_RULE, _glossary
 
 __all__ = [
     "DecisionReport",
@@ -59,10 +59,14 @@ class FeatureReport:
         ``"IQR"`` (interquartile range of the training values), ``"std"`` or
         ``"units"`` (see :meth:`FeatureDistribution.spread`).
     training_min, training_max : float or None
-        The training range.
+        The training range: of the tree the value lies farthest outside of, else of
+        the first tree (Q1) recording the feature.
     on_path : bool
         A decision on the Q1 or Q2 path reads the feature (False: its range does
         not flag the diagnosis by itself; the joint check weighs it).
+    training_tree : {"Q1", "Q2"} or None
+        The tree whose training range is given, when the Q1 and Q2 trees' training
+        sets give the feature different ranges (None: one range, or one tree).
     """
 
     name: str
@@ -75,6 +79,7 @@ class FeatureReport:
     training_min: float | None = None
     training_max: float | None = None
     on_path: bool = True
+    training_tree: str | None = None
 
     def domain_text(self):
         """One phrase: inside the range, or how far outside it."""
@@ -82,6 +87,8 @@ class FeatureReport:
             return "domain unknown"
         low, high = self.training_min + 0.0, self.training_max + 0.0  # no "-0"
         rng = f"training range {low:.4g} .. {high:.4g}"
+        if self.training_tree is not None:
+            rng = f"{self.training_tree} tree's training range {low:.4g} .. {high:.4g}"
         if self.in_domain:
             return f"inside the {rng}"
         where = f"{self.distance:.2g} {self.distance_unit} {self.side} the {rng}"
@@ -102,6 +109,7 @@ class FeatureReport:
             "training_min": _plain(self.training_min),
             "training_max": _plain(self.training_max),
             "on_path": self.on_path,
+            "training_tree": self.training_tree,
         }
 
 
@@ -601,9 +609,16 @@ class DiagnosisReport:
         }
 
     def to_frame(self):
-        """One row per group (:meth:`GroupReport.to_row`), indexed by ``model``."""
+        """One row per group (:meth:`GroupReport.to_row`), indexed by ``model``.
+
+        The index has one level: a model named by a tuple (a row of ``X`` with a
+        MultiIndex or tuple labels) keeps that tuple as its label.
+        """
         frame = pd.DataFrame([g.to_row() for g in self.groups])
-        frame.index = pd.Index([g.model for g in self.groups], name="model")
+        # tupleize_cols=False: tuples stay labels (pandas would build a MultiIndex,
+        # and fail on the one name "model")
+        frame.index = pd.Index([g.model for g in self.groups], name="model",
+                               tupleize_cols=False)
         return frame
 
     def to_text(self):
@@ -630,6 +645,8 @@ class DiagnosisReport:
             f"Borderline: a decision within {self.borderline:g} standard errors of its "
             "threshold."
         )
+        lines.append("Words used:")
+        lines.extend(f"  {term}: {meaning}." for term, meaning in _glossary(self.optimizer))
         blocks = ["\n".join(lines)] + [g.to_text() for g in self.groups]
         return "\n\n".join(blocks) + "\n"
 

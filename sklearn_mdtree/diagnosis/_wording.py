@@ -20,6 +20,32 @@ _CONFIDENCE_RULE = (
 _RAISE = {"batch size": "decrease", "learning rate": "increase"}
 
 
+def _glossary(optimizer):
+    """``(term, meaning)`` of each word of the report that the paper defines, for a
+    reader who has not read it; the moves follow the ``optimizer`` named."""
+    up = f"{_RAISE[optimizer]} the {optimizer}"
+    down = f"{'increase' if _RAISE[optimizer] == 'decrease' else 'decrease'} the {optimizer}"
+    return (
+        ("temperature", "the noise in the optimizer's steps: it grows with the learning "
+         "rate and falls with the batch size"),
+        ("small / large", f"the Q1 tree's answers: the temperature is too small (training "
+         f"runs too cold: {up}) or too large (too hot: {down})"),
+        ("regime", "a leaf of a tree: its training configurations share one answer; "
+         "numbered from 0"),
+        ("training range", "lowest .. highest value of a feature among the configurations "
+         "a tree was fitted on (all of them, or those in one regime, as said)"),
+        ("IQR", "interquartile range: the spread of the middle half of the training "
+         "values; '2 IQR above the range' is twice that spread beyond the highest value"),
+        ("joint check", "all features at once, each in the training set's standard "
+         "deviations: the model's distance to its 5th nearest training configuration, "
+         "against the distance within which 99% of the training configurations have "
+         "theirs"),
+        ("5th nearest training configuration", "the fifth closest of the configurations "
+         "the tree was fitted on; the fifth, not the first, so that a lone neighbour "
+         "does not make a model look familiar"),
+    )
+
+
 def _cause(task, label, optimizer):
     """The failure source in plain words, following the optimizer named."""
     if task == "bs_failure":
@@ -59,16 +85,18 @@ def _cause(task, label, optimizer):
 
 
 
-def _range_phrase(feature, value, dist):
-    """The range check's phrase for a value outside ``dist``'s range."""
+def _range_phrase(feature, value, dist, tree=None):
+    """The range check's phrase for a value outside ``dist``'s range (of the ``tree``
+    "Q1" or "Q2", named when the trees' ranges differ)."""
     side, distance = dist.outside(value)
     return _outside_phrase(feature, value, side, distance, dist.spread()[1], dist.min,
-                           dist.max)
+                           dist.max, tree)
 
 
-def _outside_phrase(feature, value, side, distance, unit, low, high):
+def _outside_phrase(feature, value, side, distance, unit, low, high, tree=None):
+    whose = "the" if tree is None else f"the {tree} tree's"
     return (f"{feature} = {value:.4g} lies {distance:.2g} {unit} {side} the range of all "
-            f"the training configurations ({low + 0.0:.4g} .. {high + 0.0:.4g})")
+            f"{whose} training configurations ({low + 0.0:.4g} .. {high + 0.0:.4g})")
 
 
 def _extrapolation_note(phrases):

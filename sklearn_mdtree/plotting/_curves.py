@@ -9,6 +9,18 @@ from sklearn.utils._param_validation import HasMethods, validate_params
 from ._common import _legend_right, _pyplot
 
 
+def _IntegerLogLocator():
+    """Base-2 log ticks at integers only (never 0.5 or 0.25 below 1)."""
+    from matplotlib.ticker import LogLocator
+
+    class IntegerLogLocator(LogLocator):
+        def tick_values(self, vmin, vmax):
+            ticks = super().tick_values(vmin, vmax)
+            return ticks[(ticks >= 1) & (ticks == np.round(ticks))]
+
+    return IntegerLogLocator(base=2)
+
+
 def _as_wide(curves, name):
     """A wide frame (index: x, one column per method) from a frame or a mapping."""
     if curves is None:
@@ -124,6 +136,16 @@ def plot_accuracy_curves(
             )
     if logx:
         ax.set_xscale("log", base=2)
+    xs = np.concatenate([np.asarray(f.index, dtype=float) for f in (ours, ref) if f is not None])
+    if len(xs) and np.all(np.isfinite(xs)) and np.all(xs == np.round(xs)):
+        # k counts groups or levels: no tick between two of them (1.25, 1.5)
+        from matplotlib.ticker import MaxNLocator, NullLocator
+
+        if logx:
+            ax.xaxis.set_minor_locator(NullLocator())
+            ax.xaxis.set_major_locator(_IntegerLogLocator())
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:

@@ -47,6 +47,28 @@ def _count_text(counts, classes, decimals=0):
     return "  ".join(f"{c}: {w:.{decimals}f}" for c, w in zip(classes, counts))
 
 
+#: The optimizer hyperparameters a picture can name (as :func:`sklearn_mdtree.diagnose`).
+_OPTIMIZERS = ("batch size", "learning rate")
+
+
+def _leaf_action(meanings, label, optimizer):
+    """What a leaf's class recommends, in the terms of the ``optimizer`` named: the
+    label meanings are worded for the batch size, and a larger learning rate raises
+    the temperature as a smaller batch does."""
+    action = meanings[label].action
+    if optimizer == "batch size":
+        return action
+    flipped = {"Lower the batch size.": "Raise the learning rate.",
+               "Raise the batch size.": "Lower the learning rate."}
+    return flipped.get(action, action.replace("batch size", optimizer))
+
+
+def _check_optimizer(optimizer):
+    if optimizer not in _OPTIMIZERS:
+        raise ValueError(f"The 'optimizer' parameter must be one of {list(_OPTIMIZERS)}; "
+                         f"got {optimizer!r}.")
+
+
 def _highlighted_path(clf, highlight, caller, name):
     """Check ``clf``; the node ids (pre-order) of the path ``highlight`` takes, or None."""
     _check_fitted_tree(clf, caller, name)
@@ -118,7 +140,8 @@ class TreeDisplay:
 
     @classmethod
     def from_estimator(cls, estimator, *, highlight=None, ax=None, decimals=2,
-                       show_counts=True, show_actions=True, title=None, fontsize=9):
+                       show_counts=True, show_actions=True, title=None, fontsize=9,
+                       optimizer="batch size"):
         """Draw a fitted MD tree, optionally the path of one sample in bold.
 
         Parameters
@@ -130,7 +153,7 @@ class TreeDisplay:
             and its leaf outlined, as the diagnosis of that model.
         ax : matplotlib.axes.Axes, default=None
             Axes to draw on; a new figure's, sized to the tree, by default.
-        decimals, show_counts, show_actions, title, fontsize
+        decimals, show_counts, show_actions, title, fontsize, optimizer
             As in :meth:`plot`.
 
         Returns
@@ -145,7 +168,7 @@ class TreeDisplay:
         )
 
     def plot(self, ax=None, *, decimals=2, show_counts=True, show_actions=True, title=None,
-             fontsize=9):
+             fontsize=9, optimizer="batch size"):
         """Draw the tree.
 
         Parameters
@@ -164,6 +187,9 @@ class TreeDisplay:
             accuracy; ``""`` for none.
         fontsize : float, default=9
             Size of the node texts in points.
+        optimizer : {"batch size", "learning rate"}, default="batch size"
+            The hyperparameter the leaves' actions name, as in
+            :func:`sklearn_mdtree.diagnose`.
 
         Returns
         -------
@@ -173,6 +199,7 @@ class TreeDisplay:
         from .._hierarchy import Leaf
         from ..rfi import LABEL_MEANINGS
 
+        _check_optimizer(optimizer)
         clf = self.estimator
         plt = _pyplot()
         nodes = _layout(clf.hierarchy_.root)
@@ -203,7 +230,7 @@ class TreeDisplay:
                 label = clf.leaf_labels_[entry.regime]
                 lines.append(f"regime {entry.regime}: {label}")
                 if label in meanings:
-                    lines += textwrap.wrap(meanings[label].action, 26)
+                    lines += textwrap.wrap(_leaf_action(meanings, label, optimizer), 26)
                 face, edge = colours[label], colours[label]
                 gid = f"leaf:{entry.regime}"
                 alpha = 0.25
@@ -253,7 +280,7 @@ class TreeDisplay:
 
 
 def plot_tree(clf, *, highlight=None, decimals=2, show_counts=True, show_actions=True,
-              ax=None, title=None, fontsize=9):
+              ax=None, title=None, fontsize=9, optimizer="batch size"):
     """Draw a fitted MD tree: splits with their learned thresholds, leaves as regimes.
 
     Each split shows the metric it tests and its fitted threshold (samples
@@ -286,6 +313,9 @@ def plot_tree(clf, *, highlight=None, decimals=2, show_counts=True, show_actions
         accuracy.
     fontsize : float, default=9
         Size of the node texts in points.
+    optimizer : {"batch size", "learning rate"}, default="batch size"
+        The hyperparameter the leaves' actions name, as in
+        :func:`sklearn_mdtree.diagnose`.
 
     Returns
     -------
@@ -319,5 +349,5 @@ def plot_tree(clf, *, highlight=None, decimals=2, show_counts=True, show_actions
     path = _highlighted_path(clf, highlight, "plot_tree", "clf")
     display = TreeDisplay(clf, decision_path=path)
     display.plot(ax=ax, decimals=decimals, show_counts=show_counts, show_actions=show_actions,
-                 title=title, fontsize=fontsize)
+                 title=title, fontsize=fontsize, optimizer=optimizer)
     return display.ax_

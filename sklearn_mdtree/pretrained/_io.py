@@ -59,6 +59,17 @@ def _node_from_dict(data):
     )
 
 
+def _default_name(tree):
+    """A wrapped estimator's name: its preset, else its hierarchy's task, "fitted by you"."""
+    hierarchy = getattr(tree, "hierarchy", None)
+    if isinstance(hierarchy, str):
+        base = hierarchy
+    else:
+        task = getattr(getattr(tree, "hierarchy_", None), "task", None)
+        base = "your hierarchy" + (f" for {task}" if task else "")
+    return f"{base} (fitted by you)"
+
+
 def tree_to_dict(tree, X=None, *, name=None, description=None, provenance=None):
     """Describe a fitted :class:`MDTreeClassifier` as a dict of plain JSON types.
 
@@ -382,12 +393,16 @@ class PretrainedTree:
 
         The tree itself is kept (not rebuilt from its document). ``records`` are
         optional keys of the document (``regime_accuracy``, ``keep_as_is``,
-        ``feature_recipe``, ``validity``), as plain JSON types.
+        ``feature_recipe``, ``validity``), as plain JSON types. Without a ``name``,
+        the tree is named by its preset (or its hierarchy's task), e.g.
+        ``"q1 (fitted by you)"``, as the report shows it.
         """
         unknown = sorted(set(records) - set(_RECORDS))
         if unknown:
             raise TypeError(f"from_estimator got unexpected keyword(s) {unknown}; records "
                             f"are among {list(_RECORDS)}.")
+        if name is None:
+            name = _default_name(tree)
         document = tree_to_dict(tree, X, name=name, description=description)
         document.update(records)
         return cls(document, estimator=tree)

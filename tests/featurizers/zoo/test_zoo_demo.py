@@ -78,3 +78,50 @@ def test_worked_example_says_when_it_disagrees_with_the_printed_labels():
             or "The diagnosis agrees with this model's measured labels" in text)
     if "disagrees" in text:
         assert f"bs_failure={labels[0]!r}" in text or f"width_vs_batch={labels[1]!r}" in text
+
+
+def _integer_ticks_and_legend_outside(ax):
+    ax.figure.canvas.draw()
+    low, high = sorted(ax.get_xlim())
+    ticks = [t for t in ax.get_xticks() if low <= t <= high]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    legend = ax.get_legend()
+    assert legend is not None
+    assert not legend.get_window_extent().overlaps(ax.get_window_extent())
+
+
+def test_demo_plots_integer_k_ticks_and_legends_beside_the_data():
+    """Issue 23: the demo's plots had legends over the curves and k ticks 1.25, 1.5."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+
+    from featurizers.zoo.demo import _curves_figure, _metrics_figure
+    from sklearn_mdtree.plotting import plot_accuracy_curves
+
+    rows = [{"transfer": name, "k": k, "method": method, "mean": 50 + k + i, "std": 1.0}
+            for name, ks in (("Q1 scale transfer: data level <= k", (1, 2)),
+                             ("Q1 scale transfer: width <= k", (1, 2, 4, 8)))
+            for i, method in enumerate(("MD tree", "Valid+DT", "Hyper+DT", "Loss+DT"))
+            for k in ks]
+    fig = _curves_figure(pd.DataFrame(rows))
+    for ax in fig.axes:
+        _integer_ticks_and_legend_outside(ax)
+    plt.close(fig)
+    for logx in (False, True):
+        ax = plot_accuracy_curves({"MD tree": ([1, 2], [76.6, 81.2])}, logx=logx)
+        _integer_ticks_and_legend_outside(ax)
+        plt.close(ax.figure)
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"train_error": rng.uniform(0, 40, 30),
+                          "mode_connectivity_peak": rng.uniform(-60, 0, 30),
+                          "hessian_t": rng.uniform(3, 8, 30),
+                          "bs_failure": np.resize(["small", "large", "optimal"], 30)})
+    fig = _metrics_figure(table, table)
+    fig.canvas.draw()
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert len(legends) == 2
+    for legend in legends:
+        for ax in fig.axes:
+            assert not legend.get_window_extent().overlaps(ax.get_window_extent())
+    plt.close(fig)

@@ -174,3 +174,69 @@ def test_featurize_out_is_a_deprecated_alias_of_output(run, capsys):
                  str(folder / "train.npz"), *FAST, "--out", str(out)]) == 0
     err = capsys.readouterr().err
     assert "mdtree featurize: --out is deprecated" in err and out.exists()
+
+
+def test_train_data_repeats_per_group_like_checkpoints(run, capsys):
+    """Issue 23: --train-data once per group used the last file for every group."""
+    folder, paths = run
+    g = torch.Generator().manual_seed(7)
+    X, y = torch.randn(40, 4, generator=g), torch.randint(0, 3, (40,), generator=g)
+    np.savez(folder / "other.npz", X=X.numpy(), y=y.numpy())
+    common = [*MODEL, *FAST, "--features", "train_error"]
+
+    def table(argv, name):
+        out = folder / f"{name}.csv"
+        assert main(["featurize", *common, *argv, "--output", str(out)]) == 0
+        return pd.read_csv(out, index_col="group")["train_error"]
+
+    alone_a = table([*_groups(paths, "a"), "--train-data", str(folder / "train.npz")], "a")
+    alone_b = table([*_groups(paths, "b"), "--train-data", str(folder / "other.npz")], "b")
+    both = table(["--checkpoints", *paths["a"], "--name", "a", "--train-data",
+                  str(folder / "train.npz"), "--checkpoints", *paths["b"], "--name", "b",
+                  "--train-data", str(folder / "other.npz")], "both")
+    assert both["a"] == alone_a["a"] and both["b"] == alone_b["b"]
+    capsys.readouterr()
+    before = _digests(folder)
+    argv = ["featurize", *common, *_groups(paths, "a", "b"), "--output",
+            str(folder / "new.csv")]
+    for data in ("train.npz", "other.npz", "train.npz"):
+        argv += ["--train-data", str(folder / data)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--train-data" in err and "expected 1" in err and "got 3" in err
+    assert _digests(folder) == before
+    assert main(["featurize", *common, *_groups(paths, "a"), "--train-data", "pkg.m:f",
+                 "--data-kwargs", "{}", "--data-kwargs", "{}", "--output",
+                 str(folder / "new.csv")]) == 2
+    assert "--data-kwargs" in capsys.readouterr().err
+
+
+def test_featurize_shows_progress_unless_quiet_and_passes_torch_threads(run, capsys,
+                                                                         monkeypatch):
+    """Issue 23: mdtree featurize ran minutes without a word; progress goes to stderr,
+    stdout stays clean; --torch-threads reaches the featurizers."""
+    import featurizers
+
+    folder, paths = run
+    seen = []
+    original = featurizers.featurize_checkpoints
+
+    def spy(*args, **kwargs):
+        seen.append({k: kwargs.get(k) for k in ("verbose", "torch_threads")})
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(featurizers, "featurize_checkpoints", spy)
+    argv = ["featurize", *MODEL, *_groups(paths, "a"), "--train-data",
+            str(folder / "train.npz"), *FAST, "--features", "train_error", "--output",
+            str(folder / "f.csv")]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and "group 1/1: train_error" in captured.err
+    assert main([*argv, "--quiet", "--torch-threads", "2"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and "group 1/1" not in captured.err
+    assert seen == [{"verbose": 1, "torch_threads": None}, {"verbose": 0, "torch_threads": 2}]
+    with pytest.raises(SystemExit):
+        main([*argv, "--torch-threads", "0"])
+    err = capsys.readouterr().err
+    assert "argument --torch-threads: expected an int >= 1, got '0'" in err

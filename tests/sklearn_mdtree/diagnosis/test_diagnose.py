@@ -198,14 +198,22 @@ def test_tree_choices_and_fit_on():
     X = _row()
     mine = MDTreeClassifier("q1").fit(pd.concat([_row(), _row(train_error=0.0)]),
                                       ["large", "small"])
-    g = sklearn_mdtree.diagnose(X, mine, q2_tree=None)[0]
-    assert g.features[0].in_domain is None and g.q1.tree is None
+    report = sklearn_mdtree.diagnose(X, mine, q2_tree=None)
+    g = report[0]
+    # issue 23: a wrapped estimator was "tree (unnamed)"; it is named by its preset
+    assert g.features[0].in_domain is None and g.q1.tree == "q1 (fitted by you)"
+    assert "(unnamed)" not in report.to_text()
+    assert "Q1 tree: q1 (fitted by you)" in report.to_text()
     table = pd.concat([_row(train_error=float(e), hessian_t=float(h)) for e, h in
                        [(0.0, 5), (3.0, 4), (4.0, 8), (5.0, 3)]], ignore_index=True)
     table["bs_failure"] = ["small", "large", "small", "optimal"]
     g = sklearn_mdtree.diagnose(X, fit_on=table, warn=False)[0]
     assert g.q2 is None and g.q1.tree.startswith("fitted on")
     wrapped = PretrainedTree.from_estimator(mine, pd.concat([_row(), _row(train_error=0.0)]))
+    assert wrapped.name == "q1 (fitted by you)"
+    own = MDTreeClassifier(sklearn_mdtree.get_preset("q1")).fit(
+        pd.concat([_row(), _row(train_error=0.0)]), ["large", "small"])
+    assert PretrainedTree.from_estimator(own).name == "your hierarchy for bs_failure (fitted by you)"
     with pytest.warns(OutOfDomainWarning):
         sklearn_mdtree.diagnose(_row(train_error=40.0), wrapped, q2_tree=None)
     with pytest.raises(ValueError, match="exclusive"):
@@ -265,3 +273,80 @@ def test_standard_error_columns_hold_finite_numbers(se, message):
 def test_missing_standard_errors_are_allowed():
     report = sklearn_mdtree.diagnose(_row(hessian_t_se=np.nan), "cifar10-resnet18-q1", warn=False)
     assert report[0].q1.decisions
+
+
+@pytest.mark.parametrize("tuples", [True, False])
+def test_to_frame_of_a_multiindex_or_tuple_labels(tuples):
+    """Issue 23: to_frame() of an X with a MultiIndex or tuple labels raised pandas'
+    "Names should be list-like for a MultiIndex"."""
+    X = pd.concat([_row(), _row(hessian_t=0.31)])
+    labels = [("a", 1), ("b", 2)]
+    X.index = (pd.Index(labels, tupleize_cols=False) if tuples
+               else pd.MultiIndex.from_tuples(labels, names=["arch", "seed"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfDomainWarning)
+        report = sklearn_mdtree.diagnose(X)
+    frame = report.to_frame()
+    assert frame.index.name == "model" and frame.index.nlevels == 1
+    assert list(frame.index) == labels
+    assert frame.loc[[("b", 2)], "action"].iloc[0] == report[1].action
+    assert "('a', 1)" in frame.to_csv()
+
+
+GLOSSARY_TERMS = ("temperature", "regime", "small / large", "IQR", "joint check",
+                  "5th nearest training configuration")
+
+
+@pytest.mark.parametrize("optimizer", ["batch size", "learning rate"])
+def test_report_explains_the_papers_words(optimizer):
+    """Issue 23: a reader who never read the paper finds each word of the report
+    explained on the page, in the terms of the optimizer named."""
+    from sklearn_mdtree.diagnosis._html import render_report
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfDomainWarning)
+        report = sklearn_mdtree.diagnose(_row(), optimizer=optimizer)
+    text = report.to_text()
+    words = text[text.index("Words used:"):text.index("Model m:")]
+    for term in GLOSSARY_TERMS:
+        assert f"\n  {term}: " in words, term
+    assert "interquartile range" in words and "noise in the optimizer's steps" in words
+    other = "learning rate" if optimizer == "batch size" else "batch size"
+    assert f"the {optimizer})" in words and f"crease the {other})" not in words
+    page = render_report(report, pictures=False)
+    for term in GLOSSARY_TERMS:
+        assert f"<dt>{term}</dt><dd>" in page, term
+
+
+def test_two_trees_with_different_training_ranges_say_whose_range():
+    """Issue 23: one report gave two training ranges for one feature without saying
+    which: the Q1 tree's training set (every non-'optimal' bs_failure row) and the Q2
+    tree's (every non-'optimal' width_vs_batch row) differ."""
+    rng = np.random.default_rng(0)
+    n = 80
+    table = pd.DataFrame({
+        "train_error": rng.uniform(0, 40, n), "mode_connectivity_peak": rng.uniform(-60, -10, n),
+        "hessian_t": rng.uniform(3, 8, n), "CKA": rng.uniform(0.1, 0.9, n),
+        "bs_failure": np.resize(["small", "large"], n),
+        "width_vs_batch": np.resize(["width", "batch", "optimal", "batch"], n)})
+    # rows only Q1 is fitted on hold the widest train_error
+    table.loc[table.width_vs_batch == "optimal", "train_error"] = 45.0
+    X = pd.DataFrame({"train_error": [60.0], "mode_connectivity_peak": [-30.0],
+                      "hessian_t": [5.0], "CKA": [0.5]}, index=["m"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = sklearn_mdtree.diagnose(X, fit_on=table)
+    q2_max = table.loc[table.width_vs_batch != "optimal", "train_error"].max()
+    text = report.to_text()
+    # the range check (Q1's path) and the feature line (farthest outside: Q2's) each
+    # say whose range they give
+    assert ("range of all the Q1 tree's training configurations (0.1095 .. 45)" in text)
+    feature = next(f for f in report[0].features if f.name == "train_error")
+    assert (feature.training_tree, feature.training_max) == ("Q2", q2_max)
+    assert f"above the Q2 tree's training range 0.1095 .. {q2_max:.4g})" in text
+    assert "the training configurations (0.1095 .. 45)" not in text
+    assert report.to_dict()["groups"][0]["features"][0]["training_tree"] == "Q2"
+    # a feature with one range in both trees is not named
+    hessian = next(f for f in report[0].features if f.name == "hessian_t")
+    assert hessian.training_tree is None and "inside the training range" in hessian.domain_text()
+    assert "(Q2 tree)" in report.to_html()

@@ -135,3 +135,49 @@ def test_tree_display_bad_input_names_from_estimator():
     clf, X, y = _fitted("q1")
     with pytest.raises(ValueError, match="'highlight' parameter of TreeDisplay.from_estimator"):
         TreeDisplay.from_estimator(clf, highlight=X.iloc[:2])
+
+
+@pytest.mark.parametrize("preset", ["q1", "q2"])
+def test_plot_tree_actions_follow_the_optimizer(preset):
+    """Issue 23: the pictures said "Lower/Raise the batch size" after --optimizer
+    "learning rate"."""
+    clf, X, y = _fitted(preset)
+    texts = {o: "\n".join(t.get_text() for t in plot_tree(clf, optimizer=o).texts)
+             for o in ("batch size", "learning rate")}
+    plt.close("all")
+    assert "learning" not in texts["batch size"]
+    assert "batch size" not in texts["learning rate"]
+    if preset == "q1":
+        leaves = {lab: "Raise the learning rate." if lab == "small" else
+                  "Lower the learning rate." for lab in clf.leaf_labels_}
+        for regime, label in enumerate(clf.leaf_labels_):
+            text = _by_gid(plot_tree(clf, optimizer="learning rate").texts,
+                           "leaf:")[f"leaf:{regime}"].get_text()
+            assert " ".join(text.split()).count(leaves[label]) == 1, text
+            plt.close("all")
+    with pytest.raises(ValueError, match="'optimizer' parameter"):
+        plot_tree(clf, optimizer="momentum")
+
+
+def test_html_tree_pictures_follow_the_reports_optimizer(monkeypatch):
+    import warnings
+
+    import sklearn_mdtree
+    import sklearn_mdtree.plotting as plotting
+
+    seen = []
+    original = plotting.plot_tree
+
+    def spy(clf, **kwargs):
+        seen.append(kwargs.get("optimizer"))
+        return original(clf, **kwargs)
+
+    monkeypatch.setattr(plotting, "plot_tree", spy)
+    X = pd.DataFrame({"train_error": [2.0], "mode_connectivity_peak": [-30.0],
+                      "hessian_t": [5.0]}, index=["m"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = sklearn_mdtree.diagnose(X, "cifar10-resnet18", optimizer="learning rate")
+    report.to_html()
+    plt.close("all")
+    assert seen and set(seen) == {"learning rate"}
