@@ -140,7 +140,7 @@ class _Data:
         import hashlib
 
         if self._tensors is not None:
-            from .zoo._cache import fingerprint
+            from ._cache import fingerprint
 
             return fingerprint(self._tensors[0], _as_class_indices(self._tensors[1]))
         digest = hashlib.sha256()

@@ -248,11 +248,11 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
             report.stage(index, stage)
 
     def _cache(self):
-        """The zoo's cache (:mod:`featurizers.zoo._cache`) of ``cache_dir``, or None."""
+        """The content-hashed cache (:mod:`featurizers._cache`) of ``cache_dir``, or None."""
         cache_dir = getattr(self, "cache_dir", None)
         if cache_dir is None or cache_dir is False:
             return None
-        from .zoo._cache import Cache, default_cache_dir
+        from ._cache import Cache, default_cache_dir
 
         cache = Cache(default_cache_dir() if cache_dir is True else cache_dir)
         try:
@@ -265,7 +265,7 @@ class _GroupFeaturizer(TransformerMixin, BaseEstimator):
         """What a group's row depends on, as the cache's JSON meta (its key is its hash)."""
         from sklearn_mdtree._version import __version__
 
-        from .zoo._cache import fingerprint
+        from ._cache import fingerprint
 
         params = {
             k: _describe(v)

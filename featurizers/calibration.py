@@ -169,7 +169,7 @@ def _timing(family, config, seeds, n_featurized, featurizer, cache_dir):
     """Seconds to train ``config``'s seeds and to featurize it, measured once."""
     import json
 
-    from .zoo._cache import meta_key
+    from ._cache import meta_key
 
     path = None
     if cache_dir is not None:
@@ -216,7 +216,7 @@ def _cached(family, config, seeds, cache_dir):
         return False
     from sklearn_mdtree import __version__
 
-    from .zoo._cache import meta_key
+    from ._cache import meta_key
 
     base = {"lattice": family.describe(), "config": config.as_dict(), "version": __version__}
     return all((Path(cache_dir) / "models" / f"{meta_key({**base, 'seed': s})[1]}.pt").exists()
@@ -312,7 +312,7 @@ def calibrate(factory, train, test, *, optimizer="learning rate", base=0.1, widt
 
     from . import LossLandscapeFeaturizer
     from .checkpoints import load_data, load_factory
-    from .zoo._cache import default_cache_dir
+    from ._cache import default_cache_dir
 
     start = time.perf_counter()
     factory = load_factory(factory)
