@@ -93,8 +93,9 @@ def load_state_dict(path):
 
 
 def _read_state_dict(path):
-    """:func:`load_state_dict` without the check for NaN (a worker's reload of a file
-    already checked, or the former ``ModelGroup.from_checkpoints``)."""
+    """:func:`load_state_dict` without the check for NaN: a worker's reload of a file
+    the loader checked (same SHA-256), and the deprecated ``ModelGroup.from_checkpoints``,
+    which never refused NaN weights."""
     path = Path(path)
     _check_regular(path, "checkpoint")
     if path.suffix == ".safetensors":
