@@ -214,7 +214,7 @@ def _cached(family, config, seeds, cache_dir):
     """Whether every seed of ``config`` is in the cache (the key of ``train_runs``)."""
     if cache_dir is None:
         return False
-    from sklearn_mdtree import __version__
+    from sklearn_mdtree._version import __version__
 
     from ._cache import meta_key
 
