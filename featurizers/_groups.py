@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 
 import torch
@@ -18,6 +19,8 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, TensorDataset
 from torch.utils.data._utils.collate import default_collate
 
 from sklearn_mdtree._files import sha256 as _sha256
+
+from ._checkpoint_files import _read_state_dict
 
 __all__ = ["ModelGroup"]
 
@@ -140,7 +143,7 @@ class _Data:
         import hashlib
 
         if self._tensors is not None:
-            from .zoo._cache import fingerprint
+            from ._cache import fingerprint
 
             return fingerprint(self._tensors[0], _as_class_indices(self._tensors[1]))
         digest = hashlib.sha256()
@@ -199,8 +202,27 @@ def _label_shape_message(role, shape, collated=False):
     )
 
 
+def _checkpoint_entry(model_factory, path):
+    """What a file-backed group keeps of one model: ``(factory, path, SHA-256)``."""
+    return model_factory, os.fspath(path), _sha256(path, "checkpoint")
+
+
+def _file_backed(group, entries):
+    """``group``, made to pickle as ``entries`` (one per model) instead of its models.
+
+    A copy (in a worker) reloads its models with :func:`_load_checkpoint`; the group of
+    :func:`featurizers.checkpoints.load_model_group` with ``lazy=True``.
+    """
+    group._checkpoints = list(entries)
+    return group
+
+
 def _load_checkpoint(model_factory, path, sha256):
-    """``model_factory()`` with the state dict of ``path``, which must have ``sha256``."""
+    """``model_factory()`` with the state dict of ``path``, which must have ``sha256``.
+
+    The file is read by the loader's reader
+    (:func:`featurizers.checkpoints.load_state_dict`, without its NaN check).
+    """
     if _sha256(path, "checkpoint") != sha256:
         raise ValueError(
             f"The checkpoint {path!r} changed since its ModelGroup was made (its SHA-256 "
@@ -212,7 +234,7 @@ def _load_checkpoint(model_factory, path, sha256):
             f"model_factory() must return a torch.nn.Module; got {type(model).__name__}."
         )
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = _read_state_dict(path)
         model.load_state_dict(state)
     except Exception as exc:
         raise ValueError(
@@ -363,6 +385,13 @@ class ModelGroup:
     ):
         """A group whose models are ``model_factory()`` with the weights of checkpoint files.
 
+        .. deprecated:: 0.1
+            Use :func:`featurizers.checkpoints.load_model_group` with ``lazy=True``
+            (``load_model_group(model_factory, checkpoints, train_data,
+            val_data=val_data, lazy=True)``), the package's one loader, which also
+            checks the files against the architecture first. ``from_checkpoints``
+            warns (FutureWarning) and is removed in 0.2.
+
         Workers (``n_jobs``, a Dask cluster) then receive the factory and the paths,
         not the modules: each loads its group's models itself, and checks that every
         file still has the SHA-256 it had here (a file changed in between is an error,
@@ -384,6 +413,14 @@ class ModelGroup:
         -------
         group : ModelGroup
         """
+        warnings.warn(
+            "ModelGroup.from_checkpoints is deprecated and will be removed in 0.2; use "
+            "featurizers.checkpoints.load_model_group(model_factory, checkpoints, "
+            "train_data, val_data=val_data, lazy=True), which gives the same file-backed "
+            "group.",
+            FutureWarning,
+            stacklevel=2,
+        )
         if isinstance(checkpoints, (str, bytes, os.PathLike)) or not isinstance(
             checkpoints, Sequence
         ):
@@ -396,11 +433,10 @@ class ModelGroup:
                 "The 'model_factory' parameter of ModelGroup.from_checkpoints must be a "
                 f"callable returning a model; got {type(model_factory).__name__}."
             )
-        entries = [(model_factory, os.fspath(path), _sha256(path, "checkpoint")) for path in checkpoints]
+        entries = [_checkpoint_entry(model_factory, path) for path in checkpoints]
         group = cls([_load_checkpoint(*entry) for entry in entries], train_data, val_data,
                     metadata=metadata, name=name)
-        group._checkpoints = entries
-        return group
+        return _file_backed(group, entries)
 
     def __getstate__(self):
         state = self.__dict__.copy()

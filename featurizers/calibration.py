@@ -150,7 +150,7 @@ def _train(family, config, seeds, cache_dir):
 
 def _featurize(family, config, states, featurizer):
     """Worker: one labelled configuration's features (first seeds)."""
-    from . import ModelGroup
+    from ._groups import ModelGroup
 
     torch.set_num_threads(1)
     models = []
@@ -169,7 +169,7 @@ def _timing(family, config, seeds, n_featurized, featurizer, cache_dir):
     """Seconds to train ``config``'s seeds and to featurize it, measured once."""
     import json
 
-    from .zoo._cache import meta_key
+    from ._cache import meta_key
 
     path = None
     if cache_dir is not None:
@@ -214,9 +214,9 @@ def _cached(family, config, seeds, cache_dir):
     """Whether every seed of ``config`` is in the cache (the key of ``train_runs``)."""
     if cache_dir is None:
         return False
-    from sklearn_mdtree import __version__
+    from sklearn_mdtree._version import __version__
 
-    from .zoo._cache import meta_key
+    from ._cache import meta_key
 
     base = {"lattice": family.describe(), "config": config.as_dict(), "version": __version__}
     return all((Path(cache_dir) / "models" / f"{meta_key({**base, 'seed': s})[1]}.pt").exists()
@@ -310,9 +310,9 @@ def calibrate(factory, train, test, *, optimizer="learning rate", base=0.1, widt
     from sklearn_mdtree._verdicts import FeatureRecipe
     from sklearn_mdtree.calibration import CalibratedDiagnoser
 
-    from . import LossLandscapeFeaturizer
+    from ._transformers import LossLandscapeFeaturizer
     from .checkpoints import load_data, load_factory
-    from .zoo._cache import default_cache_dir
+    from ._cache import default_cache_dir
 
     start = time.perf_counter()
     factory = load_factory(factory)

@@ -21,7 +21,9 @@ returns a ``torch.nn.Module``) are no sandbox.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import pickle
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -30,9 +32,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from sklearn_mdtree._files import open_regular, regular_file_or_none
+from sklearn_mdtree._files import open_regular
 
-from ._groups import ModelGroup, _Data
+from ._checkpoint_files import CheckpointError, _check_regular, load_state_dict
+from ._groups import ModelGroup, _Data, _checkpoint_entry, _file_backed
 from ._utils import _eval_mode
 
 __all__ = [
@@ -42,26 +45,6 @@ __all__ = [
     "load_model_group",
     "load_state_dict",
 ]
-
-#: Keys under which training scripts commonly nest the state dict.
-_NESTED_KEYS = ("state_dict", "model_state_dict", "model")
-
-
-class CheckpointError(ValueError):
-    """A model factory, a checkpoint or a data file cannot be used as given.
-
-    A ``ValueError``, so ``except ValueError`` catches it too.
-
-    Examples
-    --------
-    >>> from featurizers.checkpoints import CheckpointError, load_factory
-    >>> try:
-    ...     load_factory("torch.nn.Linear")
-    ... except CheckpointError as exc:
-    ...     print(isinstance(exc, ValueError), exc)
-    True A factory must be given as 'package.module:function'. Got 'torch.nn.Linear' instead.
-    """
-
 
 def load_factory(spec):
     """Import the callable named ``"package.module:function"``.
@@ -123,123 +106,6 @@ def load_factory(spec):
     if not callable(obj):
         raise CheckpointError(f"{spec!r} is a {type(obj).__name__}, not a callable.")
     return obj
-
-
-def _check_regular(path, what):
-    """A one-line CheckpointError unless ``path`` is a regular file (never blocks)."""
-    kind = regular_file_or_none(path)
-    if kind is None:
-        raise CheckpointError(f"The {what} {str(path)!r} does not exist.")
-    if kind != "a regular file":
-        raise CheckpointError(f"The {what} {str(path)!r} is {kind}, not a regular file.")
-
-
-def _is_tensor_dict(obj):
-    return isinstance(obj, Mapping) and all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()
-    )
-
-
-def load_state_dict(path):
-    """Read a state dict (parameter name -> tensor) from a checkpoint file.
-
-    ``.safetensors`` files are read with ``safetensors.torch.load_file``; any other
-    file with ``torch.load(path, map_location="cpu", weights_only=True)``, which
-    refuses pickled Python objects. A dict holding the state dict under
-    ``"state_dict"``, ``"model_state_dict"`` or ``"model"`` (as training scripts
-    often save it, with the epoch and the optimizer beside it) is unwrapped.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The checkpoint file.
-
-    Returns
-    -------
-    state_dict : dict of str to torch.Tensor
-
-    Raises
-    ------
-    CheckpointError
-        If the file does not exist, is refused by ``weights_only=True`` (a
-        pickled model or other object), or holds something other than a mapping
-        of names to tensors.
-
-    Examples
-    --------
-    >>> import os, tempfile, torch
-    >>> from featurizers.checkpoints import load_state_dict
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     path = os.path.join(folder, "checkpoint.pt")
-    ...     model = torch.nn.Linear(4, 3)
-    ...     torch.save({"epoch": 10, "state_dict": model.state_dict()}, path)
-    ...     state = load_state_dict(path)  # the nested state dict is unwrapped
-    >>> sorted(state), tuple(state["weight"].shape)
-    (['bias', 'weight'], (3, 4))
-    """
-    path = Path(path)
-    _check_regular(path, "checkpoint")
-    if path.suffix == ".safetensors":
-        try:
-            from safetensors.torch import load_file
-        except ImportError:
-            raise CheckpointError(
-                f"Reading {str(path)!r} needs safetensors: pip install "
-                "\"sklearn-mdtree[checkpoints]\" (or save with torch.save(model.state_dict()))."
-            ) from None
-        try:
-            state = dict(load_file(str(path), device="cpu"))
-        except Exception as exc:  # safetensors raises its own SafetensorError
-            raise CheckpointError(
-                f"Could not read the safetensors file {str(path)!r}: {exc}"
-            ) from None
-        return _check_finite(state, path)
-    try:
-        with open_regular(path, "checkpoint", error=CheckpointError) as handle:
-            obj = torch.load(handle, map_location="cpu", weights_only=True)
-    except CheckpointError:
-        raise
-    except Exception as exc:  # random or cut bytes fail in many ways (IndexError, KeyError...)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(
-            f"The checkpoint {str(path)!r} is not a state dict: torch.load(weights_only=True) "
-            f"refused it ({first[:160]}). Save model.state_dict(), not the model object."
-        ) from None
-    if not _is_tensor_dict(obj) and isinstance(obj, Mapping):
-        for key in _NESTED_KEYS:
-            if _is_tensor_dict(obj.get(key)):
-                obj = obj[key]
-                break
-    if not _is_tensor_dict(obj):
-        what = type(obj).__name__
-        if isinstance(obj, Mapping):
-            key, value = next((k, v) for k, v in obj.items()
-                              if not (isinstance(k, str) and isinstance(v, torch.Tensor)))
-            if isinstance(key, str):
-                what = f"a dict whose entry {key!r} is a {type(value).__name__}, not a tensor"
-            else:
-                what = f"a dict with the key {key!r} ({type(key).__name__}), not a parameter name"
-        raise CheckpointError(
-            f"The checkpoint {str(path)!r} is not a state dict (a mapping of parameter names "
-            f"to tensors): it holds {what}."
-        )
-    return _check_finite(dict(obj), path)
-
-
-def _check_finite(state, path):
-    """Refuse a state dict holding NaN or infinite floats (a diverged model).
-
-    Its loss-landscape features would all be NaN: an answer that says nothing, so an
-    error is given instead of a row of NaN.
-    """
-    for key, tensor in state.items():
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise CheckpointError(
-                f"The checkpoint {str(path)!r} holds NaN or infinite values in {key!r} "
-                "(a diverged model): its features are undefined; featurize a checkpoint "
-                "saved before the divergence."
-            )
-    return state
 
 
 def _check_state_dict(model, state, source, factory_name):
@@ -549,8 +415,12 @@ def load_model_group(
     metadata=None,
     name=None,
     min_models=1,
+    lazy=False,
 ):
     """Build a :class:`~featurizers.ModelGroup` from a factory, checkpoints and data.
+
+    This is the package's one loader of checkpoint files (``ModelGroup.from_checkpoints``,
+    deprecated, gives the same file-backed group as ``lazy=True``).
 
     Parameters
     ----------
@@ -573,11 +443,22 @@ def load_model_group(
         The group's name in reports.
     min_models : int, default=1
         Fewest checkpoints accepted; 2 for the pairwise features.
+    lazy : bool, default=False
+        Make the group file-backed: it keeps the factory (with ``model_kwargs``)
+        and each checkpoint's path and SHA-256, and a pickled copy (what
+        ``n_jobs`` workers and a Dask cluster receive) carries those instead of
+        the modules. Each worker reloads the models from the files, which must be
+        readable there (a shared file system), and refuses a file whose SHA-256
+        changed since the group was made (an error, not other rows). The factory
+        must then pickle: a ``"package.module:function"`` string or a
+        module-level callable. The models in this process, and the rows, are
+        the same as with ``lazy=False``.
 
     Returns
     -------
     group : ModelGroup
-        The models in eval mode, on the CPU, in the checkpoints' order.
+        The models in eval mode, on the CPU, in the checkpoints' order
+        (file-backed with ``lazy=True``).
 
     Raises
     ------
@@ -600,6 +481,14 @@ def load_model_group(
     ...                          model_kwargs={"in_features": 4, "out_features": 3})
     >>> group.n_models, group.n_train_samples
     (2, 20)
+
+    With ``lazy=True`` a pickled copy carries the paths, not the models:
+
+    >>> import pickle
+    >>> lazy = load_model_group("torch.nn:Linear", paths, (X, y), lazy=True,
+    ...                         model_kwargs={"in_features": 4, "out_features": 3})
+    >>> len(pickle.dumps(lazy)) < len(pickle.dumps(group))
+    True
     >>> folder.cleanup()
     """
     factory = load_factory(model)
@@ -618,9 +507,21 @@ def load_model_group(
             "needed (the pairwise features, mode connectivity and CKA, compare models "
             "trained with different seeds)."
         )
-    models = []
+    build = functools.partial(factory, **model_kwargs) if model_kwargs else factory
+    if lazy:
+        try:
+            pickle.dumps(build)
+        except Exception as exc:
+            raise CheckpointError(
+                f"With lazy=True the factory {factory_name} is sent to the workers, so it "
+                f"must pickle: give 'package.module:function' or a module-level callable "
+                f"({type(exc).__name__}: {str(exc)[:120]})."
+            ) from None
+    models, entries = [], []
     for path in checkpoints:
         state = load_state_dict(path)
+        if lazy:
+            entries.append(_checkpoint_entry(build, path))
         try:
             net = factory(**(model_kwargs or {}))
         except Exception as exc:
@@ -643,4 +544,5 @@ def load_model_group(
     if val_data is not None:
         val = _to_dtype(load_data(val_data, **(data_kwargs or {})), models[0])
         _check_labels(models[0], val, str(val_data))
-    return ModelGroup(models, train, val, metadata=metadata, name=name)
+    group = ModelGroup(models, train, val, metadata=metadata, name=name)
+    return _file_backed(group, entries) if lazy else group

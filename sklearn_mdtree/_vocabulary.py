@@ -41,6 +41,14 @@ VALIDATION_FEATURES = ("train_error", "train_loss", "test_error", "test_loss")
 #: The hyperparameter features (``featurizers.HyperparameterFeaturizer``).
 HYPERPARAMETER_FEATURES = ("log_data_amount", "log_para_amount")
 
+#: The features of the paper's Loss-landscape+DT baseline, in the authors' order. A
+#: decision tree breaks ties between equally good splits by feature order, so this
+#: order (not ``LOSS_LANDSCAPE_FEATURES``') is the one the paper's figures need.
+LL_DT_FEATURES = ("train_error", "mode_connectivity_peak", "CKA", "hessian_t")
+
+#: The features of the paper's Valid+DT baseline, in the authors' order (ties, as above).
+VALID_DT_FEATURES = ("train_error", "train_loss", "test_loss", "test_error")
+
 #: The features ``mdtree featurize`` computes by default.
 DEFAULT_FEATURES = ("train_error", "mode_connectivity_peak", "hessian_t", "CKA")
 

@@ -32,6 +32,7 @@ from sklearn.model_selection import cross_val_score
 from sklearn.tree import DecisionTreeClassifier
 
 from ._classes import MDTreeClassifier
+from ._vocabulary import HYPERPARAMETER_FEATURES, LL_DT_FEATURES, VALID_DT_FEATURES
 from .model_selection import DEFAULT_SEEDS, FewShotTransfer
 
 __all__ = [
@@ -77,10 +78,10 @@ METHODS = (
     LL_DT,
 )
 
-# The features of the decision-tree baselines.
-VALID = ("train_error", "train_loss", "test_loss", "test_error")
-LOSS_LANDSCAPE = ("train_error", "mode_connectivity_peak", "CKA", "hessian_t")
-HYPER_Q1 = ("log_data_amount", "log_para_amount")
+# The features of the decision-tree baselines (the authors' orders: see _vocabulary).
+VALID = VALID_DT_FEATURES
+LOSS_LANDSCAPE = LL_DT_FEATURES
+HYPER_Q1 = HYPERPARAMETER_FEATURES
 HYPER_Q2 = ("log_data_amount",)
 HYPER_DATA = ("log_para_amount",)
 

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..weights import weight_displacement
-from ..zoo._cache import Cache, fingerprint
+from .._cache import Cache, fingerprint
 from ..zoo._train import batch_schedule, can_stack, train_one, train_stacked
 from ._config import KNOBS, LatticeConfig
 
@@ -182,7 +182,7 @@ def train_runs(family, config, seeds, *, cache_dir=None):
     seeds : iterable of int
         Seed ``s`` draws the initialization and the batch schedule.
     cache_dir : path or None
-        Folder of the zoo's content-hashed cache (:mod:`featurizers.zoo._cache`):
+        Folder of the zoo's content-hashed cache (:mod:`featurizers._cache`):
         an entry is keyed by the family's description (name, optimizer, epochs,
         data fingerprint), the configuration, the seed and the package version.
 

@@ -24,7 +24,7 @@ from ._recipe import Recipe, digits_task, noisy_labels, tanh_mlp
 from ._train import batch_schedule, can_stack, train_one, train_stacked
 
 # The cache, and the entry point
-from ._cache import ZooCacheWarning, default_cache_dir
+from .._cache import ZooCacheWarning, default_cache_dir
 from ._zoo import LANDSCAPE_FEATURES, TABLE_COLUMNS, Zoo, train_zoo
 
 __all__ = [

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from .. import LossLandscapeFeaturizer, ModelGroup, ValidationFeaturizer
 from .._threads import limit_threads
-from ._cache import Cache, default_cache_dir, fingerprint, meta_key
+from .._cache import Cache, default_cache_dir, fingerprint, meta_key
 from ._grid import ZooGrid, zoo_preset
 from ._recipe import Recipe, digits_task, noisy_labels, tanh_mlp
 from ._train import batch_schedule, can_stack, train_one, train_stacked

@@ -215,7 +215,7 @@ def _cached_curves(table, transfers, cache_root, n_jobs, verbose):
     from sklearn_mdtree._version import __version__
     from sklearn_mdtree.compare import learning_curves
 
-    from ._cache import Cache, ZooCacheWarning
+    from .._cache import Cache, ZooCacheWarning
 
     h = hashlib.sha256(table.to_csv(index=False).encode())
     h.update(repr([(t, __version__) for t in transfers]).encode())

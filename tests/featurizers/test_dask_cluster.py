@@ -5,6 +5,7 @@ workers import torch on their first task, which makes these tests slow on a busy
 machine (tens of seconds), hence the ``slow`` mark.
 """
 
+import functools
 import os
 import warnings
 
@@ -18,6 +19,7 @@ distributed = pytest.importorskip("distributed")
 from _torch_helpers import digits_mlp, digits_tensors, train  # noqa: E402
 
 from featurizers import LossLandscapeFeaturizer, ModelGroup, ValidationFeaturizer  # noqa: E402
+from featurizers.checkpoints import load_model_group  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -128,3 +130,20 @@ def test_a_task_that_kills_every_worker_fails_with_a_clear_error(client, groups,
             featurizer.transform(groups[:1])
     assert type(info.value.__cause__).__name__ == "KilledWorker"
     client.wait_for_workers(2, timeout=TIMEOUT)
+
+
+def test_file_backed_groups_reload_on_the_workers_with_the_same_rows(client, groups, tmp_path):
+    # load_model_group(lazy=True): the tasks carry the factory and the paths, and each
+    # worker reads the checkpoints itself (here the local disk is the shared one)
+    lazy = []
+    for g, (group, width) in enumerate(zip(groups, (6, 8, 10))):
+        paths = [tmp_path / f"g{g}-seed{i}.pt" for i in range(group.n_models)]
+        for model, path in zip(group.models, paths):
+            torch.save(model.state_dict(), path)
+        lazy.append(load_model_group(functools.partial(digits_mlp, width), paths,
+                                     group.train_data, name=group.name, lazy=True))
+    featurizer = LossLandscapeFeaturizer(ALL, **FAST)
+    serial = featurizer.transform(groups)
+    with joblib.parallel_config(backend="dask"):
+        on_cluster = featurizer.transform(lazy)
+    np.testing.assert_array_equal(on_cluster, serial)

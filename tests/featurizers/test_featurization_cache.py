@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 from _torch_helpers import digits_mlp, digits_tensors, train  # noqa: E402
 
 from featurizers import LossLandscapeFeaturizer, ModelGroup, ValidationFeaturizer  # noqa: E402
-from featurizers.zoo._cache import Cache  # noqa: E402
+from featurizers._cache import Cache  # noqa: E402
 
 FEATURES = ["train_error", "hessian_t", "mode_connectivity_peak", "CKA"]
 FAST = dict(curve_epochs=1, trace_matvecs=4, random_state=0, verbose=0)

@@ -80,6 +80,7 @@ def test_checkpoint_and_data_fifos_and_folders_are_refused(tmp_path):
         load_state_dict(folder)
 
 
+@pytest.mark.filterwarnings("ignore:ModelGroup.from_checkpoints is deprecated:FutureWarning")
 def test_a_checkpoint_group_hashes_no_fifo(tmp_path):
     from featurizers import ModelGroup
 

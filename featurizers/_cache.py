@@ -1,4 +1,8 @@
-"""The zoo's cache: weights and feature rows in files that cannot run code when read.
+"""The content-hashed cache: weights and feature rows in files that cannot run code when read.
+
+Shared by the zoo (:func:`featurizers.zoo.train_zoo`: weights and rows), the
+featurizers (their ``cache_dir``: rows), the lattice and the calibration; it depends
+on none of them (public names re-exported by :mod:`featurizers.zoo`).
 
 Every entry is named by the SHA-256 of its *meta*, a JSON description of what it
 holds (configuration, seed, dataset fingerprint, recipe, package version, ...),
