@@ -170,7 +170,7 @@ def test_hard_link_of_the_features_file_as_html_and_tree_as_html(tmp_path):
 @pytest.mark.parametrize("special", ["fifo", "folder"])
 def test_zoo_cache_entry_that_is_not_a_file_neither_hangs_nor_tracebacks(tmp_path, kind,
                                                                         special):
-    from featurizers.zoo._cache import Cache, meta_key
+    from featurizers._cache import Cache, meta_key
 
     cache = Cache(tmp_path)
     cache.check_writable()
