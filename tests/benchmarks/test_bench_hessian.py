@@ -80,7 +80,7 @@ def test_within_run_std_matches_the_spread_of_deflated_estimates(bench):
     # The conditional-variance estimate of the deflated trace estimator agrees with
     # the spread of its estimates over many runs (the law of total variance, since
     # the estimate is unbiased given any basis).
-    from featurizers.hessian import _lanczos_deflated
+    from featurizers.hessian._deflated import _lanczos_deflated
 
     rng = np.random.default_rng(0)
     U, _ = np.linalg.qr(rng.standard_normal((200, 200)))
