@@ -824,12 +824,28 @@ def eigenthings_top_eigenvalue(op, seed, k=10):
     return float(result.eigenvalues[0])
 
 
-def reference_trace(model, x, y, n_probes, seed=987_654):
+def reference_trace(model, x, y, n_probes, seed=987_654, cache=None, key=None):
     """A long estimate of the trace, independent of every seed of the benchmark.
 
     Our deflated estimator with 24 Lanczos steps run to the end and ``n_probes``
-    probes, from its own seed. Returns the estimate and its standard error.
+    probes, from its own seed. Returns the estimate and its standard error. With
+    ``cache`` (a JSON file) and ``key`` (a string naming the model, its batch and
+    training), a reference computed before under the same key and ``n_probes`` is
+    read from it, and a new one written to it (sections 5 and 6 share them).
     """
+    if cache is not None:
+        entries = {}
+        try:
+            with open(cache) as f:
+                entries = json.load(f)
+        except (OSError, ValueError):
+            pass
+        entry = f"{key} | {n_probes} probes | seed {seed}"
+        if entry not in entries:
+            entries[entry] = reference_trace(model, x, y, n_probes, seed)
+            with open(cache, "w") as f:
+                json.dump(entries, f, indent=1)
+        return tuple(entries[entry])
     op = HessianOperator(model, LOSS, x, y)
     trace_basis, samples, _, _, bases = _lanczos_deflated(
         op, n_probes, 24, 0.0, 0.0, np.random.default_rng(seed)
@@ -846,7 +862,7 @@ PEERS = (
 )
 
 
-def bench_peers(model, x, y, seeds, budget, reference_eig):
+def bench_peers(model, x, y, seeds, budget, reference_eig, log=None):
     """Per seed: ours, PyHessian, curvlinops and hessian-eigenthings, in rotated order.
 
     Every method gets its own deep copy of the model in eval mode (made before its
@@ -940,6 +956,9 @@ def bench_peers(model, x, y, seeds, budget, reference_eig):
     for i, seed in enumerate(seeds):
         for method in methods[i % len(methods) :] + methods[: i % len(methods)]:
             method(seed)
+        if log is not None:  # each seed as it ends: a long run that is stopped keeps them
+            print(json.dumps({"seed": seed, **{m: r[-1] for m, r in runs.items()}},
+                             default=float), file=log, flush=True)
     return runs
 
 
@@ -962,7 +981,7 @@ def rms_error(values, reference, confidence=0.9):
     return rms, low, high
 
 
-def _section_peers(names, prepared, seeds_of, reference_probes):
+def _section_peers(names, prepared, seeds_of, reference_probes, cache=None, key=""):
     lines = [
         "",
         "## 5. Against every peer: PyHessian, curvlinops and hessian-eigenthings",
@@ -994,7 +1013,9 @@ def _section_peers(names, prepared, seeds_of, reference_probes):
     for name in names:
         model, x, y, _ = prepared[name]
         seeds = range(seeds_of[name])
-        reference, reference_se = reference_trace(model, x, y, reference_probes)
+        reference, reference_se = reference_trace(
+            model, x, y, reference_probes, cache=cache, key=f"{name} {key}"
+        )
         reference_eig = reference_eigenvalue(model, x, y)
         # The budget: the products of ours in an untimed run from a seed of its own.
         op = HessianOperator(model, LOSS, x, y)
@@ -1003,7 +1024,9 @@ def _section_peers(names, prepared, seeds_of, reference_probes):
         )
         del op
         budget = steps + _DEFAULT_N_PROBES
-        runs = bench_peers(model, x, y, seeds, budget, reference_eig)
+        print(json.dumps({"model": name, "reference": reference, "budget": budget}),
+              file=sys.stderr, flush=True)
+        runs = bench_peers(model, x, y, seeds, budget, reference_eig, log=sys.stderr)
         print(json.dumps({"model": name, "reference": reference, "reference_se": reference_se,
                           "budget": budget, "runs": runs}, default=float),
               file=sys.stderr, flush=True)
@@ -1040,6 +1063,105 @@ def _section_peers(names, prepared, seeds_of, reference_probes):
             f"{eig('eigenthings Hutch++')} |"
         )
         print(lines[-1], file=sys.stderr, flush=True)
+    return lines
+
+
+# ------------------------------------------- 6. estimators of the remainder
+REMAINDERS = ("hutchinson", "hutchpp", "xnystrace")
+# Variants measured beside them: the Nystrom core's eigenvalues kept above this
+# fraction of its largest (the library's default, _NYSTROM_RCOND, and others).
+REMAINDER_VARIANTS = (("hutchpp", 0.1), ("xnystrace", 1e-2), ("xnystrace", 0.1), ("xnystrace", 0.3))
+# Section 6 in a full run: seeds per model.
+REMAINDER_SEEDS = {
+    "MLP on digits": 16, "small CNN": 12, "ResNet-18 (width 8)": 12, "ResNet-18 (width 16)": 4,
+}
+
+
+def bench_remainders(model, x, y, seeds, n_probes=_DEFAULT_N_PROBES):
+    """Per seed, one run of ours and the remainder's trace by every estimator of it.
+
+    ``_lanczos_deflated`` with ``remainder=REMAINDERS``: the same basis and probes
+    (``random_state`` the seed, as ours in section 5) for all, so the comparison
+    is paired and the products equal. Returns ``(runs, products)``: method -> list
+    of per-seed dicts (trace, its standard error from the run), and the products
+    of each run.
+    """
+    op = HessianOperator(model, LOSS, x, y)
+    methods = REMAINDERS + REMAINDER_VARIANTS
+    runs = {_remainder_label(name): [] for name in methods}
+    products = []
+    for seed in seeds:
+        trace_basis, results, _, steps, _ = _lanczos_deflated(
+            op, n_probes, 24, EIG_TOL, 1e-2, np.random.default_rng(seed), methods
+        )
+        for method, (samples, bases) in results.items():
+            name = _remainder_label(method)
+            if name.startswith("xnystrace"):
+                se = float(np.std(samples, ddof=1) / np.sqrt(len(samples)))
+            else:
+                se = _standard_error(samples, bases)
+            runs[name].append({"trace": trace_basis + float(np.mean(samples)), "se": se})
+        products.append(steps + n_probes)
+        print(json.dumps({"seed": seed, "steps": steps,
+                          **{m: r[-1] for m, r in runs.items()}}), file=sys.stderr, flush=True)
+    return runs, products
+
+
+def _remainder_label(method):
+    return method if isinstance(method, str) else f"{method[0]} (rcond {method[1]:g})"
+
+
+def paired_mse_ratio(errors, base_errors, confidence=0.9, n_boot=2000, seed=0):
+    """Ratio of mean squared errors of two estimators on the same seeds, bootstrap interval."""
+    errors, base_errors = np.asarray(errors) ** 2, np.asarray(base_errors) ** 2
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(len(errors), size=(n_boot, len(errors)))
+    boot = errors[rows].mean(axis=1) / base_errors[rows].mean(axis=1)
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(boot, [tail, 100 - tail])
+    return float(errors.mean() / base_errors.mean()), float(low), float(high)
+
+
+def _section_remainders(names, prepared, seeds_of, reference_probes, cache=None, key=""):
+    lines = [
+        "",
+        "## 6. Estimators of the remainder's trace, at equal products",
+        "",
+        "Ours (default 6 probes, Lanczos <= 24 steps and the probes' rule), the trace of "
+        "the deflated remainder estimated from the same probes and products by "
+        "Hutchinson's mean (the default), a Nystrom Hutch++ (sketch: the even-numbered "
+        "probes' images under the remainder; Hutchinson on what it leaves with the "
+        "odd-numbered ones) and XNysTrace (every probe corrects the Nystrom "
+        "approximation from all the others): `trace_and_top_eigenvalue(..., remainder=...)`. "
+        "Trace RSD: root mean square error over the seeds against the long reference of "
+        "section 5, relative, chi-square 90% interval; MSE ratio: mean squared error "
+        "over Hutchinson's on the same seeds, 90% bootstrap interval (paired); SE / RMS: "
+        "root mean square of the standard errors the runs report over the RMS error "
+        "(1 when calibrated).",
+        "",
+        "| model | seeds | products | estimator | trace RSD | RSD x products | MSE ratio "
+        "vs Hutchinson | SE / RMS |",
+        "| --- | ---: | ---: | --- | --- | ---: | --- | ---: |",
+    ]
+    for name in names:
+        model, x, y, _ = prepared[name]
+        reference, _ = reference_trace(
+            model, x, y, reference_probes, cache=cache, key=f"{name} {key}"
+        )
+        runs, products = bench_remainders(model, x, y, range(seeds_of[name]))
+        k = float(np.mean(products))
+        base = [r["trace"] - reference for r in runs["hutchinson"]]
+        for method in runs:
+            traces = [r["trace"] for r in runs[method]]
+            rms, low, high = (100 * v / abs(reference) for v in rms_error(traces, reference))
+            ratio = paired_mse_ratio([t - reference for t in traces], base)
+            se = math.sqrt(np.mean([r["se"] ** 2 for r in runs[method]])) / abs(reference)
+            lines.append(
+                f"| {name} | {len(products)} | {k:.1f} | {method} "
+                f"| {rms:.2f}% ({low:.2f}-{high:.2f}) | {rms / 100 * k:.2f} "
+                f"| {ratio[0]:.2f} ({ratio[1]:.2f}-{ratio[2]:.2f}) | {100 * se / rms:.2f} |"
+            )
+            print(lines[-1], file=sys.stderr, flush=True)
     return lines
 
 
@@ -1119,15 +1241,20 @@ def main(argv=None):
         "--sections",
         nargs="+",
         type=int,
-        choices=(1, 2, 3, 4, 5),
-        default=(1, 2, 3, 4, 5),
+        choices=(1, 2, 3, 4, 5, 6),
+        default=(1, 2, 3, 4, 5, 6),
         help="sections to run (default: all)",
     )
     parser.add_argument(
         "--reference-probes",
         type=int,
         default=None,
-        help="section 5: probes of the long reference trace (300; --quick: 40)",
+        help="sections 5 and 6: probes of the long reference trace (300; --quick: 40)",
+    )
+    parser.add_argument(
+        "--reference-cache",
+        default=None,
+        help="sections 5 and 6: a JSON file that keeps the long references between runs",
     )
     args = parser.parse_args(argv)
     if pyhessian is None and {1, 2, 5} & set(args.sections):
@@ -1173,6 +1300,8 @@ def main(argv=None):
         f"load average at the start {_load()}" + (" (quick run)" if quick else ""),
     ]
     prepared = {name: _prepare(name, n_samples, train_steps) for name in names}
+    reference_probes = args.reference_probes or (40 if quick else 300)
+    key = f"{n_samples} samples, {train_steps} steps"  # of the reference cache
     if 1 in args.sections:
         lines += _section_hvp(names, prepared, repeats)
     if 2 in args.sections:
@@ -1187,8 +1316,17 @@ def main(argv=None):
         seeds_of = {
             name: args.seeds or (2 if quick else PEER_SEEDS.get(name, 2)) for name in peer_names
         }
-        reference_probes = args.reference_probes or (40 if quick else 300)
-        lines += _section_peers(peer_names, prepared, seeds_of, reference_probes)
+        lines += _section_peers(peer_names, prepared, seeds_of, reference_probes,
+                                args.reference_cache, key)
+    if 6 in args.sections:
+        remainder_names = names if args.models is not None else \
+            [name for name in names if name in REMAINDER_SEEDS]
+        seeds_of = {
+            name: args.seeds or (3 if quick else REMAINDER_SEEDS.get(name, 4))
+            for name in remainder_names
+        }
+        lines += _section_remainders(remainder_names, prepared, seeds_of, reference_probes,
+                                     args.reference_cache, key)
     report = "\n".join(lines) + "\n"
     sys.stdout.write(report)
     if args.output:
