@@ -18,8 +18,9 @@ from ._operator import _OPERATOR, _as_linear_operator, _dense, _empty_rows, _tor
 
 
 # Hutchinson probes of trace_and_top_eigenvalue by default: the fewest with which the
-# estimate is both faster and less variable than the real PyHessian's on every model of
-# benchmarks/bench_hessian.py (figures in benchmarks/README.md).
+# estimate is faster than the real PyHessian's on every model of
+# benchmarks/bench_hessian.py and less variable on the MLP and the CNN; on ResNet-18 it
+# is not less variable over seeds (sections 5 and 6, figures in benchmarks/README.md).
 _DEFAULT_N_PROBES = 6
 # Probes of trace_and_top_eigenvalue projected per pass over its basis.
 _DEFLATED_PROBE_BLOCK = 4
