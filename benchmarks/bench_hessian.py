@@ -981,6 +981,66 @@ def rms_error(values, reference, confidence=0.9):
     return rms, low, high
 
 
+def _peers_row(name, n_params, runs, reference, reference_se):
+    """One row of section 5's table from :func:`bench_peers`'s runs."""
+
+    def ratio(method):
+        cpu = paired_ratio([r["cpu"] for r in runs[method]], [r["cpu"] for r in runs["ours"]])
+        wall = paired_ratio([r["time"] for r in runs[method]], [r["time"] for r in runs["ours"]])
+        return f"{cpu[0]:.2f}x ({cpu[1]:.2f}-{cpu[2]:.2f}), wall {wall[0]:.2f}x " \
+               f"({wall[1]:.2f}-{wall[2]:.2f})"
+
+    def rsd(method):
+        r, lo, hi = rms_error([r["trace"] for r in runs[method]], reference)
+        return f"{100 * r / abs(reference):.1f}% ({100 * lo / abs(reference):.1f}-" \
+               f"{100 * hi / abs(reference):.1f})"
+
+    def mean_mv(method, key="trace_mv"):
+        return f"{np.mean([r[key] for r in runs[method]]):.1f}"
+
+    def eig(method):
+        return f"{np.median([r['eig_err'] for r in runs[method]]):.1e}"
+
+    return (
+        f"| {name} | {n_params:,} | {len(runs['ours'])} "
+        f"| {_fmt(reference, 5)} ({100 * reference_se / abs(reference):.2f}%) "
+        f"| {mean_mv('ours')} / {mean_mv('PyHessian')} / {mean_mv('curvlinops Hutch++')}, "
+        f"{mean_mv('curvlinops XTrace')} / {mean_mv('eigenthings Hutch++')} "
+        f"| {mean_mv('PyHessian', 'eig_mv')} / {mean_mv('curvlinops XTrace', 'eig_mv')} / "
+        f"{mean_mv('eigenthings Hutch++', 'eig_mv')} "
+        f"| {ratio('PyHessian')} | {ratio('curvlinops Hutch++')} / "
+        f"{ratio('curvlinops XTrace')} | {ratio('eigenthings Hutch++')} "
+        f"| {' / '.join(rsd(m) for m in PEERS)} "
+        f"| {eig('ours')} / {eig('PyHessian')} / {eig('curvlinops XTrace')} / "
+        f"{eig('eigenthings Hutch++')} |"
+    )
+
+
+def peers_rows_from_log(path, references, n_params):
+    """Section 5's rows rebuilt from the per-seed lines a run wrote to its standard error.
+
+    For a run stopped before its end (the ResNet's seeds take minutes each on a
+    loaded machine): ``references`` maps a model's name to its ``(trace, se)``,
+    ``n_params`` to its number of parameters.
+    """
+    per_model, name = {}, None
+    with open(path) as f:
+        for line in f:
+            if not line.startswith("{"):
+                continue
+            record = json.loads(line)
+            if "budget" in record and "seed" not in record:
+                name = record["model"]
+            elif "seed" in record:
+                runs = per_model.setdefault(name, {m: [] for m in PEERS})
+                for method in PEERS:
+                    runs[method].append(record[method])
+    return [
+        _peers_row(name, n_params[name], runs, *references[name])
+        for name, runs in per_model.items()
+    ]
+
+
 def _section_peers(names, prepared, seeds_of, reference_probes, cache=None, key=""):
     lines = [
         "",
@@ -1013,9 +1073,6 @@ def _section_peers(names, prepared, seeds_of, reference_probes, cache=None, key=
     for name in names:
         model, x, y, _ = prepared[name]
         seeds = range(seeds_of[name])
-        reference, reference_se = reference_trace(
-            model, x, y, reference_probes, cache=cache, key=f"{name} {key}"
-        )
         reference_eig = reference_eigenvalue(model, x, y)
         # The budget: the products of ours in an untimed run from a seed of its own.
         op = HessianOperator(model, LOSS, x, y)
@@ -1024,44 +1081,16 @@ def _section_peers(names, prepared, seeds_of, reference_probes, cache=None, key=
         )
         del op
         budget = steps + _DEFAULT_N_PROBES
-        print(json.dumps({"model": name, "reference": reference, "budget": budget}),
-              file=sys.stderr, flush=True)
+        print(json.dumps({"model": name, "budget": budget}), file=sys.stderr, flush=True)
         runs = bench_peers(model, x, y, seeds, budget, reference_eig, log=sys.stderr)
+        # After the seeds: section 6 may have put it in the cache meanwhile.
+        reference, reference_se = reference_trace(
+            model, x, y, reference_probes, cache=cache, key=f"{name} {key}"
+        )
         print(json.dumps({"model": name, "reference": reference, "reference_se": reference_se,
                           "budget": budget, "runs": runs}, default=float),
               file=sys.stderr, flush=True)
-
-        def ratio(method):
-            cpu = paired_ratio([r["cpu"] for r in runs[method]], [r["cpu"] for r in runs["ours"]])
-            wall = paired_ratio([r["time"] for r in runs[method]],
-                                [r["time"] for r in runs["ours"]])
-            return f"{cpu[0]:.2f}x ({cpu[1]:.2f}-{cpu[2]:.2f}), wall {wall[0]:.2f}x " \
-                   f"({wall[1]:.2f}-{wall[2]:.2f})"
-
-        def rsd(method):
-            r, lo, hi = rms_error([r["trace"] for r in runs[method]], reference)
-            return f"{100 * r / abs(reference):.1f}% ({100 * lo / abs(reference):.1f}-" \
-                   f"{100 * hi / abs(reference):.1f})"
-
-        def mean_mv(method, key="trace_mv"):
-            return f"{np.mean([r[key] for r in runs[method]]):.1f}"
-
-        def eig(method):
-            return f"{np.median([r['eig_err'] for r in runs[method]]):.1e}"
-
-        lines.append(
-            f"| {name} | {_num_params(model):,} | {len(seeds)} "
-            f"| {_fmt(reference, 5)} ({100 * reference_se / abs(reference):.2f}%) "
-            f"| {mean_mv('ours')} / {mean_mv('PyHessian')} / {mean_mv('curvlinops Hutch++')}, "
-            f"{mean_mv('curvlinops XTrace')} / {mean_mv('eigenthings Hutch++')} "
-            f"| {mean_mv('PyHessian', 'eig_mv')} / {mean_mv('curvlinops XTrace', 'eig_mv')} / "
-            f"{mean_mv('eigenthings Hutch++', 'eig_mv')} "
-            f"| {ratio('PyHessian')} | {ratio('curvlinops Hutch++')} / "
-            f"{ratio('curvlinops XTrace')} | {ratio('eigenthings Hutch++')} "
-            f"| {' / '.join(rsd(m) for m in PEERS)} "
-            f"| {eig('ours')} / {eig('PyHessian')} / {eig('curvlinops XTrace')} / "
-            f"{eig('eigenthings Hutch++')} |"
-        )
+        lines.append(_peers_row(name, _num_params(model), runs, reference, reference_se))
         print(lines[-1], file=sys.stderr, flush=True)
     return lines
 

@@ -9,6 +9,7 @@ the number of products the benchmark reports.
 
 import copy
 import importlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -136,10 +137,15 @@ def test_reference_trace_and_rms_error(bench, problem):
     assert low < 1.0 < high
 
 
-def test_bench_peers_runs_every_method(bench, problem):
+def test_bench_peers_runs_every_method(bench, problem, tmp_path):
     model = problem["model"]
     buffers = _bn_state(model)
-    runs = bench.bench_peers(model, problem["x"], problem["y"], range(2), 13, problem["top"])
+    log = tmp_path / "peers.log"
+    with open(log, "w") as f:
+        print(json.dumps({"model": "tiny", "budget": 13}), file=f)
+        runs = bench.bench_peers(
+            model, problem["x"], problem["y"], range(2), 13, problem["top"], log=f
+        )
     assert set(runs) == set(bench.PEERS)
     for method, results in runs.items():
         assert len(results) == 2
@@ -150,3 +156,8 @@ def test_bench_peers_runs_every_method(bench, problem):
     # every method worked on its own copy
     for before, after in zip(buffers, _bn_state(model)):
         assert torch.equal(before, after)
+    # the table's row, from the runs and from the per-seed log of a stopped run
+    reference = (problem["trace"], 0.0)
+    row = bench._peers_row("tiny", problem["n"], runs, *reference)
+    assert row.startswith(f"| tiny | {problem['n']:,} | 2 |")
+    assert bench.peers_rows_from_log(log, {"tiny": reference}, {"tiny": problem["n"]}) == [row]
