@@ -1151,12 +1151,13 @@ def paired_mse_ratio(errors, base_errors, confidence=0.9, n_boot=2000, seed=0):
     return float(errors.mean() / base_errors.mean()), float(low), float(high)
 
 
-def _section_remainders(names, prepared, seeds_of, reference_probes, cache=None, key=""):
+def _section_remainders(names, prepared, seeds_of, reference_probes, cache=None, key="",
+                        n_probes=_DEFAULT_N_PROBES):
     lines = [
         "",
         "## 6. Estimators of the remainder's trace, at equal products",
         "",
-        "Ours (default 6 probes, Lanczos <= 24 steps and the probes' rule), the trace of "
+        f"Ours ({n_probes} probes, Lanczos <= 24 steps and the probes' rule), the trace of "
         "the deflated remainder estimated from the same probes and products by "
         "Hutchinson's mean (the default), a Nystrom Hutch++ (sketch: the even-numbered "
         "probes' images under the remainder; Hutchinson on what it leaves with the "
@@ -1177,7 +1178,7 @@ def _section_remainders(names, prepared, seeds_of, reference_probes, cache=None,
         reference, _ = reference_trace(
             model, x, y, reference_probes, cache=cache, key=f"{name} {key}"
         )
-        runs, products = bench_remainders(model, x, y, range(seeds_of[name]))
+        runs, products = bench_remainders(model, x, y, range(seeds_of[name]), n_probes)
         k = float(np.mean(products))
         base = [r["trace"] - reference for r in runs["hutchinson"]]
         for method in runs:
@@ -1281,6 +1282,12 @@ def main(argv=None):
         help="sections 5 and 6: probes of the long reference trace (300; --quick: 40)",
     )
     parser.add_argument(
+        "--remainder-probes",
+        type=int,
+        default=None,
+        help=f"section 6: probes of ours (default {_DEFAULT_N_PROBES}, the library's)",
+    )
+    parser.add_argument(
         "--reference-cache",
         default=None,
         help="sections 5 and 6: a JSON file that keeps the long references between runs",
@@ -1355,7 +1362,8 @@ def main(argv=None):
             for name in remainder_names
         }
         lines += _section_remainders(remainder_names, prepared, seeds_of, reference_probes,
-                                     args.reference_cache, key)
+                                     args.reference_cache, key,
+                                     args.remainder_probes or _DEFAULT_N_PROBES)
     report = "\n".join(lines) + "\n"
     sys.stdout.write(report)
     if args.output:
