@@ -2,7 +2,7 @@
 
 Needs the package (``pip install -e ".[pyhessian]"``) for sections 1, 2 and 5, and
 curvlinops and hessian-eigenthings (``pip install -e ".[hessian-peers]"``, both in
-``.[all]``) for section 5. Five measurements, printed as markdown::
+``.[all]``) for section 5. Six measurements, printed as markdown::
 
     python -m benchmarks.bench_hessian --sections 2   # the table of benchmarks/README.md
     python -m benchmarks.bench_hessian --quick        # a few minutes
@@ -41,6 +41,11 @@ trained for a few Adam steps on its batch of 200.
    ``lanczos``), paired per seed in rotated order, every one in eval mode on its own
    deep copy: time ratios with intervals, and the trace's error over the seeds
    against an independent long reference.
+6. The estimators of the deflated remainder's trace (``remainder=`` of
+   :func:`featurizers.hessian.trace_and_top_eigenvalue`: Hutchinson's, a Nystrom
+   Hutch++ and XNysTrace) from the same runs, so at equal products and paired:
+   their error against the long reference of section 5, and their ratio of mean
+   squared errors to Hutchinson's.
 
 The functions compared are called in turn so that the load of other processes on
 the machine hits them alike; the package's cost varies with its data-dependent
