@@ -1277,8 +1277,9 @@ def main(argv=None):
         nargs="+",
         type=int,
         choices=(1, 2, 3, 4, 5, 6),
-        default=(1, 2, 3, 4, 5, 6),
-        help="sections to run (default: all)",
+        default=None,
+        help="sections to run (default: all; without curvlinops and hessian-eigenthings "
+        "installed, all but 5)",
     )
     parser.add_argument(
         "--reference-probes",
@@ -1298,6 +1299,12 @@ def main(argv=None):
         help="sections 5 and 6: a JSON file that keeps the long references between runs",
     )
     args = parser.parse_args(argv)
+    if args.sections is None:
+        peers_installed = curvlinops is not None and hessian_eigenthings is not None
+        args.sections = (1, 2, 3, 4, 5, 6) if peers_installed else (1, 2, 3, 4, 6)
+        if not peers_installed:
+            print("section 5 skipped: curvlinops and hessian-eigenthings are not installed "
+                  "(pip install -e '.[hessian-peers]')", file=sys.stderr)
     if pyhessian is None and {1, 2, 5} & set(args.sections):
         parser.error(
             "sections 1, 2 and 5 compare with the real PyHessian, which is not installed "
