@@ -1,12 +1,14 @@
-"""Benchmark of featurizers.hessian against the real PyHessian 0.1.
+"""Benchmark of featurizers.hessian against the real PyHessian 0.1, curvlinops and eigenthings.
 
-Needs the package (``pip install -e ".[pyhessian]"``) for sections 1 and 2. Four
-measurements, printed as markdown::
+Needs the package (``pip install -e ".[pyhessian]"``) for sections 1, 2 and 5, and
+curvlinops and hessian-eigenthings (``pip install -e ".[hessian-peers]"``, both in
+``.[all]``) for section 5. Six measurements, printed as markdown::
 
     python -m benchmarks.bench_hessian --sections 2   # the table of benchmarks/README.md
     python -m benchmarks.bench_hessian --quick        # a few minutes
     python -m benchmarks.bench_hessian --sections 2 --models "small CNN" --seeds 4
     python -m benchmarks.bench_hessian --output results.md
+    python -m benchmarks.bench_hessian --sections 5   # the peers' table
 
 Models: an MLP 64-512-512-10 on scikit-learn's digits, a small CNN with BatchNorm
 and CIFAR-style ResNet-18s of widths 8, 16 and 32 on random 3x32x32 images, each
@@ -33,6 +35,17 @@ trained for a few Adam steps on its batch of 200.
    basis and the error of the top Ritz value against the number of Lanczos steps,
    beside the top eigenvalues: why the deflated estimator runs Lanczos past its
    eigenvalue, and why more probes, not more steps, lower the ResNet's variance.
+5. Every peer on the MLP, the small CNN and ResNet-18 of width 8: ours, PyHessian,
+   curvlinops (Hutch++ and XTrace at our number of products, scipy's ``eigsh`` on its
+   operator) and hessian-eigenthings (Hutch++ at our number of products, its
+   ``lanczos``), paired per seed in rotated order, every one in eval mode on its own
+   deep copy: time ratios with intervals, and the trace's error over the seeds
+   against an independent long reference.
+6. The estimators of the deflated remainder's trace (``remainder=`` of
+   :func:`featurizers.hessian.trace_and_top_eigenvalue`: Hutchinson's, a Nystrom
+   Hutch++ and XNysTrace) from the same runs, so at equal products and paired:
+   their error against the long reference of section 5, and their ratio of mean
+   squared errors to Hutchinson's.
 
 The functions compared are called in turn so that the load of other processes on
 the machine hits them alike; the package's cost varies with its data-dependent
@@ -43,6 +56,7 @@ per seed and reports the median ratio with its interval.
 import argparse
 import copy
 import functools
+import json
 import math
 import statistics
 import sys
@@ -61,7 +75,21 @@ try:  # the real package, the baseline of sections 1 and 2 (the 'pyhessian' extr
 except ImportError:
     pyhessian = None
 
-from featurizers.hessian import HessianOperator, hutchinson_trace, pyhessian_trace, xtrace
+try:  # the peers of section 5 (the 'hessian-peers' extra)
+    import curvlinops
+except ImportError:
+    curvlinops = None
+try:
+    import hessian_eigenthings
+except ImportError:
+    hessian_eigenthings = None
+
+from featurizers.hessian import (
+    HessianOperator,
+    hutchinson_trace,
+    pyhessian_trace,
+    xtrace,
+)
 from featurizers.hessian._deflated import (
     _DEFAULT_N_PROBES,
     _lanczos,
@@ -685,6 +713,493 @@ def bench_deflation(model, x, y, seeds, max_steps=24, probes=8, n_top=12):
     return {"top": top, "trace": trace, "rows": rows}
 
 
+# ------------------------------------------------------- 5. the other packages
+CURVLINOPS = "curvlinops 3.0.1"
+EIGENTHINGS = "hessian-eigenthings 1.0.0a5"
+# Relative residual of the top Ritz pair at which every Lanczos stops: ours (the default
+# tol of trace_and_top_eigenvalue) and scipy's eigsh on curvlinops' operator (ARPACK's
+# criterion, the same one).
+EIG_TOL = 1e-3
+
+
+# Section 5 in a full run: seeds per model (the models of the peers' table).
+PEER_SEEDS = {"MLP on digits": 16, "small CNN": 12, "ResNet-18 (width 8)": 10}
+
+
+def _even(k):
+    """The even number nearest ``k``, up from a tie (at least 2)."""
+    return max(2, 2 * math.floor(k / 2 + 0.5))
+
+
+def _multiple_of_3(k):
+    """The multiple of 3 nearest ``k`` (at least 3)."""
+    return max(3, 3 * math.floor(k / 3 + 0.5))
+
+
+def curvlinops_operator(model, x, y):
+    """curvlinops' ``HessianLinearOperator`` of the mean loss on ``(x, y)``, all parameters.
+
+    ``check_deterministic=False``: its check costs two products and two gradients at
+    set-up (and fails on BatchNorm in train mode; every method here runs in eval
+    mode). ``num_data`` given, so that it does not traverse the data to count it.
+    Counts the columns it multiplies in ``.count`` (XTrace and Hutch++ multiply
+    blocks of columns, through ``torch.vmap``).
+    """
+    op = curvlinops.HessianLinearOperator(
+        model, LOSS, list(model.parameters()), [(x, y)], check_deterministic=False,
+        num_data=len(x),
+    )
+    op.count = 0
+    matmat = op._matmat
+
+    def counted(M):
+        op.count += M[0].shape[-1]
+        return matmat(M)
+
+    op._matmat = counted
+    return op
+
+
+def curvlinops_trace(op, method, n_matvecs, seed):
+    """curvlinops' ``hutchpp_trace`` or ``xtrace`` with ``n_matvecs`` products.
+
+    Their probes come from torch's global generator, seeded here. Hutch++ needs a
+    multiple of 3 and XTrace an even number: ``n_matvecs`` is rounded to the nearest.
+    """
+    torch.manual_seed(seed)
+    if method == "hutch++":
+        return float(curvlinops.hutchpp_trace(op, _multiple_of_3(n_matvecs)))
+    return float(curvlinops.xtrace(op, _even(n_matvecs)))
+
+
+def curvlinops_top_eigenvalue(op, seed, tol=EIG_TOL):
+    """Top eigenvalue by scipy's ``eigsh`` (ARPACK) on ``op.to_scipy()``, curvlinops' way.
+
+    ``which="LM"`` (largest magnitude, as ours) from a start vector drawn from
+    ``seed``, at the same relative residual as ours.
+    """
+    linop = _Counted(op.to_scipy())
+    v0 = np.random.default_rng(seed).standard_normal(linop.shape[0])
+    value = scipy.sparse.linalg.eigsh(
+        linop, k=1, which="LM", tol=tol, v0=v0, return_eigenvectors=False
+    )[0]
+    return float(value), linop.count
+
+
+def eigenthings_operator(model, x, y):
+    """hessian-eigenthings' ``HessianOperator`` on ``model`` (a copy in eval mode).
+
+    It recomputes the loss and its graph at every product, with the model in the
+    mode it is handed: in train mode it would update BatchNorm's running
+    statistics at every product. Counts its products in ``.count``.
+    """
+    op = hessian_eigenthings.HessianOperator(
+        model, [(x, y)], hessian_eigenthings.supervised_loss(LOSS)
+    )
+    op.count = 0
+    matvec = op.matvec
+
+    def counted(v):
+        op.count += 1
+        return matvec(v)
+
+    op.matvec = counted
+    return op
+
+
+def eigenthings_trace(op, n_matvecs, seed):
+    """hessian-eigenthings' ``hutch_plus_plus`` with about ``n_matvecs`` products.
+
+    It takes ``n_matvecs // 3`` products for each of its three phases: the budget
+    is rounded to the nearest multiple of 3. Returns the estimate and its own
+    standard error.
+    """
+    result = hessian_eigenthings.hutch_plus_plus(
+        op, num_matvecs=_multiple_of_3(n_matvecs), seed=seed
+    )
+    return float(result.estimate), float(result.stderr)
+
+
+def eigenthings_top_eigenvalue(op, seed, k=10):
+    """hessian-eigenthings' ``lanczos`` at its default ``k=10`` (``2k`` steps), "LM".
+
+    With ``k=1`` it would run only 2 Lanczos steps.
+    """
+    result = hessian_eigenthings.lanczos(op, k=k, seed=seed)
+    return float(result.eigenvalues[0])
+
+
+def reference_trace(model, x, y, n_probes, seed=987_654, cache=None, key=None):
+    """A long estimate of the trace, independent of every seed of the benchmark.
+
+    Our deflated estimator with 24 Lanczos steps run to the end and ``n_probes``
+    probes, from its own seed. Returns the estimate and its standard error. With
+    ``cache`` (a JSON file) and ``key`` (a string naming the model, its batch and
+    training), a reference computed before under the same key and ``n_probes`` is
+    read from it, and a new one written to it (sections 5 and 6 share them).
+    """
+    if cache is not None:
+        entries = {}
+        try:
+            with open(cache) as f:
+                entries = json.load(f)
+        except (OSError, ValueError):
+            pass
+        entry = f"{key} | {n_probes} probes | seed {seed}"
+        if entry not in entries:
+            entries[entry] = reference_trace(model, x, y, n_probes, seed)
+            with open(cache, "w") as f:
+                json.dump(entries, f, indent=1)
+        return tuple(entries[entry])
+    op = HessianOperator(model, LOSS, x, y)
+    trace_basis, samples, _, _, bases = _lanczos_deflated(
+        op, n_probes, 24, 0.0, 0.0, np.random.default_rng(seed)
+    )
+    return trace_basis + float(np.mean(samples)), _standard_error(samples, bases)
+
+
+PEERS = (
+    "ours",
+    "PyHessian",
+    "curvlinops Hutch++",
+    "curvlinops XTrace",
+    "eigenthings Hutch++",
+)
+
+
+def bench_peers(model, x, y, seeds, budget, reference_eig, log=None):
+    """Per seed: ours, PyHessian, curvlinops and hessian-eigenthings, in rotated order.
+
+    Every method gets its own deep copy of the model in eval mode (made before its
+    timer starts) and is timed from the construction of its operator to the end of
+    its trace and top eigenvalue. curvlinops runs as one method: its operator, then
+    Hutch++, XTrace and ``eigsh``, each timed, so that "curvlinops Hutch++" is the
+    operator, Hutch++ and eigsh, and "curvlinops XTrace" the operator, XTrace and
+    eigsh. ``budget`` is the number of products of the peers' trace estimators:
+    ours's mean (its Lanczos steps serve the eigenvalue too).
+
+    Returns a dict: method -> list of per-seed dicts (wall time, CPU time of the
+    process, trace, eig, products of the trace and of the eigenvalue). On a loaded
+    machine the CPU time is the steadier measure: with one torch thread it counts
+    what the method itself computed, not the time others ran.
+    """
+    runs = {name: [] for name in PEERS}
+
+    def eig_err(value):
+        return abs(value - reference_eig) / abs(reference_eig)
+
+    def run_ours(seed):
+        ours = copy.deepcopy(model).eval()
+        start, cpu_start = time.perf_counter(), time.process_time()
+        op = HessianOperator(ours, LOSS, x, y)
+        trace_basis, samples, eig, steps, bases = _lanczos_deflated(
+            op, _DEFAULT_N_PROBES, 24, EIG_TOL, 1e-2, np.random.default_rng(seed)
+        )
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        runs["ours"].append({
+            "time": elapsed, "cpu": cpu, "trace": trace_basis + float(np.mean(samples)), "eig": eig,
+            "eig_err": eig_err(eig), "trace_mv": steps + _DEFAULT_N_PROBES, "eig_mv": 0,
+        })
+
+    def run_pyhessian(seed):
+        theirs = copy.deepcopy(model)
+        torch.manual_seed(seed)
+        with _CountedProducts() as counted:
+            start, cpu_start = time.perf_counter(), time.process_time()
+            hessian = pyhessian.hessian(theirs, LOSS, data=(x, y), cuda=False)
+            samples = hessian.trace()
+            n_trace = counted.count
+            eigenvalues, _ = hessian.eigenvalues(top_n=1)
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        for p in theirs.parameters():
+            p.grad = None  # break the reference cycle of create_graph=True
+        runs["PyHessian"].append({
+            "time": elapsed, "cpu": cpu, "trace": float(np.mean(samples)), "eig": eigenvalues[0],
+            "eig_err": eig_err(eigenvalues[0]), "trace_mv": n_trace,
+            "eig_mv": counted.count - n_trace,
+        })
+
+    def run_curvlinops(seed):
+        theirs = copy.deepcopy(model).eval()
+        start, cpu_start = time.perf_counter(), time.process_time()
+        op = curvlinops_operator(theirs, x, y)
+        setup = _clocks()
+        hutchpp = curvlinops_trace(op, "hutch++", budget, seed)
+        hutchpp_mv, after_hutchpp = op.count, _clocks()
+        xtraced = curvlinops_trace(op, "xtrace", budget, seed)
+        xtrace_mv, after_xtrace = op.count - hutchpp_mv, _clocks()
+        eig, eig_mv = curvlinops_top_eigenvalue(op, seed)
+        end = _clocks()
+        common = {"eig": eig, "eig_err": eig_err(eig), "eig_mv": eig_mv}
+        begin = np.array([start, cpu_start])
+        # the operator and eigsh, with Hutch++ or with XTrace
+        hutchpp_time = (setup - begin) + (after_hutchpp - setup) + (end - after_xtrace)
+        xtrace_time = (setup - begin) + (after_xtrace - after_hutchpp) + (end - after_xtrace)
+        runs["curvlinops Hutch++"].append({
+            "time": hutchpp_time[0], "cpu": hutchpp_time[1], "trace": hutchpp,
+            "trace_mv": hutchpp_mv, **common,
+        })
+        runs["curvlinops XTrace"].append({
+            "time": xtrace_time[0], "cpu": xtrace_time[1], "trace": xtraced,
+            "trace_mv": xtrace_mv, **common,
+        })
+
+    def run_eigenthings(seed):
+        theirs = copy.deepcopy(model).eval()
+        start, cpu_start = time.perf_counter(), time.process_time()
+        op = eigenthings_operator(theirs, x, y)
+        trace, _ = eigenthings_trace(op, budget, seed)
+        trace_mv = op.count
+        eig = eigenthings_top_eigenvalue(op, seed)
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        runs["eigenthings Hutch++"].append({
+            "time": elapsed, "cpu": cpu, "trace": trace, "eig": eig, "eig_err": eig_err(eig),
+            "trace_mv": trace_mv, "eig_mv": op.count - trace_mv,
+        })
+
+    methods = [run_ours, run_pyhessian, run_curvlinops, run_eigenthings]
+    for i, seed in enumerate(seeds):
+        for method in methods[i % len(methods) :] + methods[: i % len(methods)]:
+            method(seed)
+        if log is not None:  # each seed as it ends: a long run that is stopped keeps them
+            print(json.dumps({"seed": seed, **{m: r[-1] for m, r in runs.items()}},
+                             default=float), file=log, flush=True)
+    return runs
+
+
+def _clocks():
+    """Wall and CPU time of the process, as an array that subtracts."""
+    return np.array([time.perf_counter(), time.process_time()])
+
+
+def rms_error(values, reference, confidence=0.9):
+    """Root mean square of ``values - reference``, with its chi-square interval.
+
+    The interval treats the errors as normal with mean 0 (``n`` degrees of freedom);
+    a biased estimator's interval is then only indicative.
+    """
+    errors = np.asarray(values, dtype=float) - reference
+    n = len(errors)
+    rms = math.sqrt(np.mean(errors**2))
+    tail = (1 - confidence) / 2
+    low, high = (rms * math.sqrt(n / scipy.stats.chi2.ppf(q, n)) for q in (1 - tail, tail))
+    return rms, low, high
+
+
+def _peers_row(name, n_params, runs, reference, reference_se):
+    """One row of section 5's table from :func:`bench_peers`'s runs."""
+
+    def ratio(method):
+        cpu = paired_ratio([r["cpu"] for r in runs[method]], [r["cpu"] for r in runs["ours"]])
+        wall = paired_ratio([r["time"] for r in runs[method]], [r["time"] for r in runs["ours"]])
+        return f"{cpu[0]:.2f}x ({cpu[1]:.2f}-{cpu[2]:.2f}), wall {wall[0]:.2f}x " \
+               f"({wall[1]:.2f}-{wall[2]:.2f})"
+
+    def rsd(method):
+        r, lo, hi = rms_error([r["trace"] for r in runs[method]], reference)
+        return f"{100 * r / abs(reference):.1f}% ({100 * lo / abs(reference):.1f}-" \
+               f"{100 * hi / abs(reference):.1f})"
+
+    def mean_mv(method, key="trace_mv"):
+        return f"{np.mean([r[key] for r in runs[method]]):.1f}"
+
+    def eig(method):
+        return f"{np.median([r['eig_err'] for r in runs[method]]):.1e}"
+
+    return (
+        f"| {name} | {n_params:,} | {len(runs['ours'])} "
+        f"| {_fmt(reference, 5)} ({100 * reference_se / abs(reference):.2f}%) "
+        f"| {mean_mv('ours')} / {mean_mv('PyHessian')} / {mean_mv('curvlinops Hutch++')}, "
+        f"{mean_mv('curvlinops XTrace')} / {mean_mv('eigenthings Hutch++')} "
+        f"| {mean_mv('PyHessian', 'eig_mv')} / {mean_mv('curvlinops XTrace', 'eig_mv')} / "
+        f"{mean_mv('eigenthings Hutch++', 'eig_mv')} "
+        f"| {ratio('PyHessian')} | {ratio('curvlinops Hutch++')} / "
+        f"{ratio('curvlinops XTrace')} | {ratio('eigenthings Hutch++')} "
+        f"| {' / '.join(rsd(m) for m in PEERS)} "
+        f"| {eig('ours')} / {eig('PyHessian')} / {eig('curvlinops XTrace')} / "
+        f"{eig('eigenthings Hutch++')} |"
+    )
+
+
+def peers_rows_from_log(path, references, n_params):
+    """Section 5's rows rebuilt from the per-seed lines a run wrote to its standard error.
+
+    For a run stopped before its end (the ResNet's seeds take minutes each on a
+    loaded machine): ``references`` maps a model's name to its ``(trace, se)``,
+    ``n_params`` to its number of parameters.
+    """
+    per_model, name = {}, None
+    with open(path) as f:
+        for line in f:
+            if not line.startswith("{"):
+                continue
+            record = json.loads(line)
+            if "budget" in record and "seed" not in record:
+                name = record["model"]
+            elif "seed" in record:
+                runs = per_model.setdefault(name, {m: [] for m in PEERS})
+                for method in PEERS:
+                    runs[method].append(record[method])
+    return [
+        _peers_row(name, n_params[name], runs, *references[name])
+        for name, runs in per_model.items()
+    ]
+
+
+def _section_peers(names, prepared, seeds_of, reference_probes, cache=None, key=""):
+    lines = [
+        "",
+        "## 5. Against every peer: PyHessian, curvlinops and hessian-eigenthings",
+        "",
+        "Per seed, in an order rotated from seed to seed, each on its own deep copy of the "
+        "model in eval mode: ours (`HessianOperator` + `trace_and_top_eigenvalue`, default "
+        "6 probes), PyHessian 0.1 (`trace()` + `eigenvalues(top_n=1)`), curvlinops 3.0.1 "
+        "(`HessianLinearOperator(..., check_deterministic=False)`, `hutchpp_trace` and "
+        "`xtrace` at our mean number of products, rounded to a multiple of 3 and to an even "
+        f"number, and scipy's `eigsh(op.to_scipy(), k=1, which='LM', tol={EIG_TOL:g})`), "
+        "hessian-eigenthings 1.0.0a5 (`HessianOperator`, `hutch_plus_plus` at our budget "
+        "rounded to a multiple of 3, `lanczos` at its default k=10, 20 steps). Time ratio: "
+        "the peer's CPU time (of the process, one torch thread) over ours in the same seed, "
+        "median over seeds, 90% bootstrap interval (the range below 5 seeds), then the same "
+        "for wall-clock time. Trace RSD: root mean square over the seeds of "
+        "the estimate's error against an independent long reference (ours, 24 Lanczos "
+        f"steps and {reference_probes} probes, its own seed), relative to the reference, "
+        "chi-square 90% interval. Eigenvalue error: median relative error against Lanczos "
+        "to a relative residual of 1e-7.",
+        "",
+        "| model | params | seeds | reference (rel. SE) | products of the trace: ours / "
+        "PyHessian / curvlinops H++, XTrace / eigenthings H++ | products of the eigenvalue: "
+        "PyHessian / eigsh / eigenthings | time ratio vs ours: PyHessian | curvlinops "
+        "Hutch++ / XTrace (+ eigsh) | eigenthings (Hutch++ + Lanczos) | trace RSD: ours / "
+        "PyHessian / curvlinops Hutch++ / XTrace / eigenthings Hutch++ "
+        "| eigenvalue error: ours / PyHessian / eigsh / eigenthings |",
+        "| --- | ---: | ---: | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name in names:
+        model, x, y, _ = prepared[name]
+        seeds = range(seeds_of[name])
+        reference_eig = reference_eigenvalue(model, x, y)
+        # The budget: the products of ours in an untimed run from a seed of its own.
+        op = HessianOperator(model, LOSS, x, y)
+        _, _, _, steps, _ = _lanczos_deflated(
+            op, _DEFAULT_N_PROBES, 24, EIG_TOL, 1e-2, np.random.default_rng(10_000)
+        )
+        del op
+        budget = steps + _DEFAULT_N_PROBES
+        print(json.dumps({"model": name, "budget": budget}), file=sys.stderr, flush=True)
+        runs = bench_peers(model, x, y, seeds, budget, reference_eig, log=sys.stderr)
+        # After the seeds: section 6 may have put it in the cache meanwhile.
+        reference, reference_se = reference_trace(
+            model, x, y, reference_probes, cache=cache, key=f"{name} {key}"
+        )
+        print(json.dumps({"model": name, "reference": reference, "reference_se": reference_se,
+                          "budget": budget, "runs": runs}, default=float),
+              file=sys.stderr, flush=True)
+        lines.append(_peers_row(name, _num_params(model), runs, reference, reference_se))
+        print(lines[-1], file=sys.stderr, flush=True)
+    return lines
+
+
+# ------------------------------------------- 6. estimators of the remainder
+REMAINDERS = ("hutchinson", "hutchpp", "xnystrace")
+# Variants measured beside them: the Nystrom core's eigenvalues kept above this
+# fraction of its largest (the library's default, _NYSTROM_RCOND, and others).
+REMAINDER_VARIANTS = (("hutchpp", 0.1), ("xnystrace", 1e-2), ("xnystrace", 0.1), ("xnystrace", 0.3))
+# Section 6 in a full run: seeds per model.
+REMAINDER_SEEDS = {
+    "MLP on digits": 16, "small CNN": 12, "ResNet-18 (width 8)": 12, "ResNet-18 (width 16)": 4,
+}
+
+
+def bench_remainders(model, x, y, seeds, n_probes=_DEFAULT_N_PROBES):
+    """Per seed, one run of ours and the remainder's trace by every estimator of it.
+
+    ``_lanczos_deflated`` with ``remainder=REMAINDERS``: the same basis and probes
+    (``random_state`` the seed, as ours in section 5) for all, so the comparison
+    is paired and the products equal. Returns ``(runs, products)``: method -> list
+    of per-seed dicts (trace, its standard error from the run), and the products
+    of each run.
+    """
+    op = HessianOperator(model, LOSS, x, y)
+    methods = REMAINDERS + REMAINDER_VARIANTS
+    runs = {_remainder_label(name): [] for name in methods}
+    products = []
+    for seed in seeds:
+        trace_basis, results, _, steps, _ = _lanczos_deflated(
+            op, n_probes, 24, EIG_TOL, 1e-2, np.random.default_rng(seed), methods
+        )
+        for method, (samples, bases) in results.items():
+            name = _remainder_label(method)
+            if name.startswith("xnystrace"):
+                se = float(np.std(samples, ddof=1) / np.sqrt(len(samples)))
+            else:
+                se = _standard_error(samples, bases)
+            runs[name].append({"trace": trace_basis + float(np.mean(samples)), "se": se})
+        products.append(steps + n_probes)
+        print(json.dumps({"seed": seed, "steps": steps,
+                          **{m: r[-1] for m, r in runs.items()}}), file=sys.stderr, flush=True)
+    return runs, products
+
+
+def _remainder_label(method):
+    return method if isinstance(method, str) else f"{method[0]} (rcond {method[1]:g})"
+
+
+def paired_mse_ratio(errors, base_errors, confidence=0.9, n_boot=2000, seed=0):
+    """Ratio of mean squared errors of two estimators on the same seeds, bootstrap interval."""
+    errors, base_errors = np.asarray(errors) ** 2, np.asarray(base_errors) ** 2
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(len(errors), size=(n_boot, len(errors)))
+    boot = errors[rows].mean(axis=1) / base_errors[rows].mean(axis=1)
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(boot, [tail, 100 - tail])
+    return float(errors.mean() / base_errors.mean()), float(low), float(high)
+
+
+def _section_remainders(names, prepared, seeds_of, reference_probes, cache=None, key="",
+                        n_probes=_DEFAULT_N_PROBES):
+    lines = [
+        "",
+        "## 6. Estimators of the remainder's trace, at equal products",
+        "",
+        f"Ours ({n_probes} probes, Lanczos <= 24 steps and the probes' rule), the trace of "
+        "the deflated remainder estimated from the same probes and products by "
+        "Hutchinson's mean (the default), a Nystrom Hutch++ (sketch: the even-numbered "
+        "probes' images under the remainder; Hutchinson on what it leaves with the "
+        "odd-numbered ones) and XNysTrace (every probe corrects the Nystrom "
+        "approximation from all the others): `trace_and_top_eigenvalue(..., remainder=...)`. "
+        "Trace RSD: root mean square error over the seeds against the long reference of "
+        "section 5, relative, chi-square 90% interval; MSE ratio: mean squared error "
+        "over Hutchinson's on the same seeds, 90% bootstrap interval (paired); SE / RMS: "
+        "root mean square of the standard errors the runs report over the RMS error "
+        "(1 when calibrated).",
+        "",
+        "| model | seeds | products | estimator | trace RSD | RSD x products | MSE ratio "
+        "vs Hutchinson | SE / RMS |",
+        "| --- | ---: | ---: | --- | --- | ---: | --- | ---: |",
+    ]
+    for name in names:
+        model, x, y, _ = prepared[name]
+        reference, _ = reference_trace(
+            model, x, y, reference_probes, cache=cache, key=f"{name} {key}"
+        )
+        runs, products = bench_remainders(model, x, y, range(seeds_of[name]), n_probes)
+        k = float(np.mean(products))
+        base = [r["trace"] - reference for r in runs["hutchinson"]]
+        for method in runs:
+            traces = [r["trace"] for r in runs[method]]
+            rms, low, high = (100 * v / abs(reference) for v in rms_error(traces, reference))
+            ratio = paired_mse_ratio([t - reference for t in traces], base)
+            se = math.sqrt(np.mean([r["se"] ** 2 for r in runs[method]])) / abs(reference)
+            lines.append(
+                f"| {name} | {len(products)} | {k:.1f} | {method} "
+                f"| {rms:.2f}% ({low:.2f}-{high:.2f}) | {rms / 100 * k:.2f} "
+                f"| {ratio[0]:.2f} ({ratio[1]:.2f}-{ratio[2]:.2f}) | {100 * se / rms:.2f} |"
+            )
+            print(lines[-1], file=sys.stderr, flush=True)
+    return lines
+
+
 # ----------------------------------------------------------------- reporting
 def _load():
     """The 1-minute load average (Linux), to say what the timings shared the machine with."""
@@ -761,15 +1276,44 @@ def main(argv=None):
         "--sections",
         nargs="+",
         type=int,
-        choices=(1, 2, 3, 4),
-        default=(1, 2, 3, 4),
-        help="sections to run (default: all)",
+        choices=(1, 2, 3, 4, 5, 6),
+        default=None,
+        help="sections to run (default: all; without curvlinops and hessian-eigenthings "
+        "installed, all but 5)",
+    )
+    parser.add_argument(
+        "--reference-probes",
+        type=int,
+        default=None,
+        help="sections 5 and 6: probes of the long reference trace (300; --quick: 40)",
+    )
+    parser.add_argument(
+        "--remainder-probes",
+        type=int,
+        default=None,
+        help=f"section 6: probes of ours (default {_DEFAULT_N_PROBES}, the library's)",
+    )
+    parser.add_argument(
+        "--reference-cache",
+        default=None,
+        help="sections 5 and 6: a JSON file that keeps the long references between runs",
     )
     args = parser.parse_args(argv)
-    if pyhessian is None and {1, 2} & set(args.sections):
+    if args.sections is None:
+        peers_installed = curvlinops is not None and hessian_eigenthings is not None
+        args.sections = (1, 2, 3, 4, 5, 6) if peers_installed else (1, 2, 3, 4, 6)
+        if not peers_installed:
+            print("section 5 skipped: curvlinops and hessian-eigenthings are not installed "
+                  "(pip install -e '.[hessian-peers]')", file=sys.stderr)
+    if pyhessian is None and {1, 2, 5} & set(args.sections):
         parser.error(
-            "sections 1 and 2 compare with the real PyHessian, which is not installed "
+            "sections 1, 2 and 5 compare with the real PyHessian, which is not installed "
             "(pip install -e '.[pyhessian]')"
+        )
+    if (curvlinops is None or hessian_eigenthings is None) and 5 in args.sections:
+        parser.error(
+            "section 5 compares with curvlinops and hessian-eigenthings, which are not "
+            "installed (pip install -e '.[hessian-peers]')"
         )
     torch.set_num_threads(args.threads)
     quick = args.quick
@@ -804,6 +1348,8 @@ def main(argv=None):
         f"load average at the start {_load()}" + (" (quick run)" if quick else ""),
     ]
     prepared = {name: _prepare(name, n_samples, train_steps) for name in names}
+    reference_probes = args.reference_probes or (40 if quick else 300)
+    key = f"{n_samples} samples, {train_steps} steps"  # of the reference cache
     if 1 in args.sections:
         lines += _section_hvp(names, prepared, repeats)
     if 2 in args.sections:
@@ -812,6 +1358,24 @@ def main(argv=None):
         lines += _section_trace_variance(variance_seeds)
     if 4 in args.sections:
         lines += _section_deflation(names, prepared, 4 if quick else 12)
+    if 5 in args.sections:
+        peer_names = [name for name in names if name in PEER_SEEDS] if args.models is None \
+            else names
+        seeds_of = {
+            name: args.seeds or (2 if quick else PEER_SEEDS.get(name, 2)) for name in peer_names
+        }
+        lines += _section_peers(peer_names, prepared, seeds_of, reference_probes,
+                                args.reference_cache, key)
+    if 6 in args.sections:
+        remainder_names = names if args.models is not None else \
+            [name for name in names if name in REMAINDER_SEEDS]
+        seeds_of = {
+            name: args.seeds or (3 if quick else REMAINDER_SEEDS.get(name, 4))
+            for name in remainder_names
+        }
+        lines += _section_remainders(remainder_names, prepared, seeds_of, reference_probes,
+                                     args.reference_cache, key,
+                                     args.remainder_probes or _DEFAULT_N_PROBES)
     report = "\n".join(lines) + "\n"
     sys.stdout.write(report)
     if args.output:

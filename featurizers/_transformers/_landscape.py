@@ -118,7 +118,8 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
         the variance of a trace estimate; the trace is the Hessian's on that
         basis plus a Hutchinson estimate of the rest from ``trace_matvecs``
         probes: half to three quarters of the products of PyHessian's adaptive
-        Hutchinson plus power iteration, at a lower variance of the trace. Its basis holds up to 24
+        Hutchinson plus power iteration, at a lower variance of the trace on an MLP
+        and a small CNN (on ResNet-18 about PyHessian's). Its basis holds up to 24
         vectors of the model's size. The others estimate the trace alone, with
         :func:`~featurizers.hessian.hessian_trace`, and the eigenvalue with a
         separate ARPACK run (:func:`~featurizers.hessian.top_eigenvalue`):

@@ -11,15 +11,16 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from .._utils import _RANDOM_STATE, _check_random_state, _renamed_parameters, _torch_seed
 from ._operator import _OPERATOR, _as_linear_operator, _dense, _empty_rows, _torch_matvec
 
 
 # Hutchinson probes of trace_and_top_eigenvalue by default: the fewest with which the
-# estimate is both faster and less variable than the real PyHessian's on every model of
-# benchmarks/bench_hessian.py (figures in benchmarks/README.md).
+# estimate is faster than the real PyHessian's on every model of
+# benchmarks/bench_hessian.py and less variable on the MLP and the CNN; on ResNet-18 it
+# is not less variable over seeds (sections 5 and 6, figures in benchmarks/README.md).
 _DEFAULT_N_PROBES = 6
 # Probes of trace_and_top_eigenvalue projected per pass over its basis.
 _DEFLATED_PROBE_BLOCK = 4
@@ -280,6 +281,14 @@ class _ProbeStop:
         )
         return samples, frobenius
 
+    def bases(self, steps):
+        """The number of basis vectors each probe is taken on (see :meth:`samples`)."""
+        used = np.full(self._size, steps)
+        other = [stop if stop is not None else steps for stop in self.stops[::-1]]
+        for rows, k in zip(self.halves, other, strict=True):
+            used[rows] = min(k, steps)
+        return used
+
     def samples(self, QR, T):
         """The probes' samples and the number of basis vectors each was taken on.
 
@@ -302,6 +311,107 @@ class _ProbeStop:
                 values[rows] = _forms(CR, self.quad.cpu().numpy()[rows], T[:k, :k]) + offset
                 used[rows] = k
         return values, used
+
+
+# Estimators of the trace of the deflated remainder (the ``remainder`` option of
+# trace_and_top_eigenvalue): Hutchinson's (the default), a Nystrom Hutch++ and an
+# exchangeable Nystrom (XNysTrace-style) estimator, all from the probes' own products.
+_REMAINDERS = ("hutchinson", "hutchpp", "xnystrace")
+# Eigenvalues of a Nystrom core matrix at or below this fraction of its largest are
+# dropped (the core is indefinite when the Hessian is; any rule that sees only the
+# sketch keeps the estimators unbiased).
+_NYSTROM_RCOND = 1e-6
+
+
+def _probe_products(matvec, n_probes, n, dtype, device, generator):
+    """``n_probes`` Rademacher probes and their products, drawn as ``_deflated_samples`` does."""
+    GA = _empty_rows(2 * n_probes, n, dtype, device)
+    G, AG = GA[:n_probes], GA[n_probes:]
+    for b in range(n_probes):
+        _random_signs(G[b], generator)
+        AG[b].copy_(matvec(G[b]))
+    return G, AG
+
+
+def _remainder_grams(G, AG, QR, T, k, beta_k):
+    """Gram matrices of the probes for the remainder of the basis' first ``k`` vectors.
+
+    ``R_k = (I - P_k) A (I - P_k)``, ``P_k`` the projector on the first ``k`` rows of
+    ``QR``. Returns ``(C, F)`` (float64, ``p x p``): ``C[i, j] = g_i^T R_k g_j`` and
+    ``F[i, j] = (R_k g_i)^T (R_k g_j)``, from the probes ``G`` and their products
+    ``AG`` without another product: with ``u = (I - P_k) g`` and ``c = Q_k g``,
+    ``A u = A g - Q_k^T T_k c - c_k r_k`` (``A Q_k^T = Q_k^T T_k + r_k e_k^T``), ``r_k``
+    the residual at step ``k``: the last row of ``QR`` when ``k`` is the whole basis,
+    else ``beta_k`` times row ``k``.
+    """
+    Q = QR[:k]
+    r = QR[k] * (1.0 if k == len(T) else beta_k)
+    Tk = torch.as_tensor(T[:k, :k], dtype=G.dtype, device=G.device)
+    C = G @ Q.T
+    U = G - C @ Q
+    AU = AG - (C @ Tk) @ Q - torch.outer(C[:, k - 1], r)
+    V = AU - (AU @ Q.T) @ Q
+    U, V = U.double(), V.double()
+    gram, frobenius = (U @ V.T).cpu().numpy(), (V @ V.T).cpu().numpy()
+    return (gram + gram.T) / 2, frobenius
+
+
+def _nystrom(C, F, sketch, i, rcond=None):
+    """``tr(N) - g_i^T N g_i`` for the Nystrom approximation ``N`` from the ``sketch`` probes.
+
+    ``N = Y K^+ Y^T`` with ``Y = R Omega`` the sketch's images and ``K = Omega^T R
+    Omega`` its core: ``tr(N) = tr(K^+ F_S)`` and ``g_i^T N g_i = C[i, S] K^+ C[S, i]``.
+    ``K^+`` keeps the eigenvalues of ``K`` above ``_NYSTROM_RCOND`` of the largest
+    (positive: a negative or tiny one would blow the approximation up).
+    """
+    rcond = _NYSTROM_RCOND if rcond is None else rcond
+    K = C[np.ix_(sketch, sketch)]
+    w, V = np.linalg.eigh(K)
+    keep = w > rcond * max(w.max(), 0.0) if w.max() > 0 else np.zeros(len(w), bool)
+    if not keep.any():
+        return 0.0
+    K_plus = (V[:, keep] / w[keep]) @ V[:, keep].T
+    cross = C[i, sketch]
+    return float(np.sum(K_plus * F[np.ix_(sketch, sketch)]) - cross @ K_plus @ cross)
+
+
+def _remainder_samples(method, G, AG, bases, QR, T, betas, rcond=None):
+    """Per-probe terms of the remainder estimator ``method`` and the basis of each.
+
+    Probe ``i`` is taken on the remainder ``R_k`` of the first ``k = bases[i]``
+    Lanczos vectors. Its term is ``tr(T_k) - tr(T)`` plus, for ``"hutchinson"``,
+    ``g_i^T R_k g_i``; for ``"xnystrace"`` (exchangeable, Epperly, Tropp and
+    Webber's XNysTrace on the remainder), ``tr(N_i) + g_i^T (R_k - N_i) g_i`` with
+    ``N_i`` the Nystrom approximation of ``R_k`` from every other probe; for
+    ``"hutchpp"`` only the odd-numbered probes have a term, with ``N`` from the
+    even-numbered ones (a Nystrom Hutch++, Persson, Cortinovis and Kressner's
+    NA-Hutch++ with the sketch's products taken from probes). Each term is
+    unbiased for ``tr(A) - tr(T)`` as long as ``g_i`` is independent of the probes
+    of its sketch and of ``k`` (the probes' rule makes sure of the latter): then
+    ``E[g_i^T (R_k - N_i) g_i | rest] = tr(R_k) - tr(N_i)``. So ``tr(T)`` plus the
+    terms' mean estimates the trace without bias. No product is needed beyond the
+    probes'.
+    """
+    grams = {}
+    for k in np.unique(bases):
+        k = int(k)
+        beta_k = betas[k - 1] if k < len(T) else 1.0
+        grams[k] = _remainder_grams(G, AG, QR, T, k, beta_k)
+    p = len(bases)
+    trace = float(np.trace(T))
+    offset = {k: float(np.trace(T[:k, :k])) - trace for k in grams}
+    rows = range(p) if method != "hutchpp" else range(1, p, 2)
+    terms = []
+    for i in rows:
+        C, F = grams[int(bases[i])]
+        term = offset[int(bases[i])] + C[i, i]
+        if method == "xnystrace":
+            term += _nystrom(C, F, [j for j in range(p) if j != i], i, rcond)
+        elif method == "hutchpp":
+            term += _nystrom(C, F, list(range(0, p, 2)), i, rcond)
+        terms.append(term)
+    return np.array(terms), np.asarray(bases)[list(rows)]
+
 
 
 def _grouped_variance(values, groups):
@@ -328,7 +438,7 @@ def _grouped_variance(values, groups):
     return float(np.sum(sizes * variances) / n**2)
 
 
-def _lanczos_deflated(op, n_probes, max_steps, tol, deflation_tol, rng):
+def _lanczos_deflated(op, n_probes, max_steps, tol, deflation_tol, rng, remainder="hutchinson"):
     """Lanczos then deflated Hutchinson, in torch, in the operator's dtype and device.
 
     Returns ``(trace_basis, samples, eigenvalue, steps, bases)``: ``tr(T)``,
@@ -350,6 +460,13 @@ def _lanczos_deflated(op, n_probes, max_steps, tol, deflation_tol, rng):
     :func:`_grouped_variance` estimates it from the spread within the halves,
     approximately (the halves are tied through their stopping steps). Requires
     ``max_steps + n_probes < n``.
+
+    ``remainder`` other than ``"hutchinson"``: the samples are the per-probe terms
+    of that estimator of the remainder's trace (:func:`_remainder_samples`), from
+    the same random numbers, so the same basis and probes; ``tr(T)`` plus their
+    mean is again the estimate. ``remainder`` may also be a tuple of names: the
+    second item is then a dict name -> ``(samples, bases)``, every estimator from
+    the same run (the benchmark's paired comparison), and the last item is None.
     """
     matvec, n, dtype, device = _torch_matvec(op)
     generator = torch.Generator().manual_seed(_torch_seed(rng))
@@ -362,6 +479,30 @@ def _lanczos_deflated(op, n_probes, max_steps, tol, deflation_tol, rng):
         matvec, QR[:max_steps], tol, deflation_tol, generator, monitor
     )
     QR[steps] = residual
+    if remainder != "hutchinson":
+        if monitor is None:
+            G, AG = _probe_products(matvec, n_probes, n, dtype, device, generator)
+            bases = np.full(n_probes, steps)
+        else:
+            G, AG, bases = monitor.G, monitor._AG, monitor.bases(steps)
+            if n_probes > len(bases):
+                G1, AG1 = _probe_products(matvec, n_probes - len(bases), n, dtype, device,
+                                          generator)
+                G, AG = torch.cat([G, G1]), torch.cat([AG, AG1])
+                bases = np.r_[bases, np.full(n_probes - len(bases), steps)]
+        betas = monitor.betas if monitor is not None else []
+        names = (remainder,) if isinstance(remainder, str) else tuple(remainder)
+        # a name, or (name, rcond of the Nystrom core) for the benchmark's variants
+        results = {
+            name: _remainder_samples(*((name,) if isinstance(name, str) else name[:1]), G, AG,
+                                     bases, QR[: steps + 1], T, betas,
+                                     *(() if isinstance(name, str) else name[1:]))
+            for name in names
+        }
+        if isinstance(remainder, str):
+            samples, bases = results[remainder]
+            return float(np.trace(T)), samples, theta, steps, bases
+        return float(np.trace(T)), results, theta, steps, None
     if monitor is None:
         samples = _deflated_samples(matvec, QR[: steps + 1], T, n_probes, generator)
         bases = np.full(n_probes, steps)
@@ -392,6 +533,7 @@ def _standard_error(samples, bases):
         "deflation_tol": [Interval(Real, 0, 1, closed="both")],
         "random_state": _RANDOM_STATE,
         "return_se": ["boolean"],
+        "remainder": [StrOptions(set(_REMAINDERS))],
     },
     prefer_skip_nested_validation=True,
 )
@@ -404,6 +546,7 @@ def trace_and_top_eigenvalue(
     deflation_tol=1e-2,
     random_state=None,
     return_se=False,
+    remainder="hutchinson",
 ):
     """Trace and top eigenvalue of a symmetric operator sharing the products.
 
@@ -467,6 +610,17 @@ def trace_and_top_eigenvalue(
         reproducible results.
     return_se : bool, default=False
         Also return the standard error of the trace estimate.
+    remainder : {"hutchinson", "hutchpp", "xnystrace"}, default="hutchinson"
+        Estimator of the trace of the deflated remainder, all unbiased and at the
+        same products (the probes'): Hutchinson's mean of the probes' samples;
+        ``"hutchpp"``, a Nystrom Hutch++ whose sketch is the even-numbered probes'
+        images under the remainder (free: each probe's product gives it) and whose
+        Hutchinson part is the odd-numbered probes on what the sketch leaves;
+        ``"xnystrace"``, the exchangeable version, every probe correcting the
+        Nystrom approximation from all the others (XNysTrace on the remainder).
+        The last two pay only where the remainder still has a few dominant
+        eigenvalues (measured in section 6 of ``benchmarks/bench_hessian.py``).
+        They keep every probe and its product (two vectors per probe).
 
     Returns
     -------
@@ -482,7 +636,10 @@ def trace_and_top_eigenvalue(
         (further probes on the final one), and the spread within each is pooled
         (approximately unbiased: the pairs are tied through the steps at which
         they stopped). NaN for one probe, 0 when the trace is computed exactly
-        from the dense matrix.
+        from the dense matrix. With ``"xnystrace"``, ``std(terms, ddof=1) /
+        sqrt(n_probes)`` over the per-probe terms, XTrace's error estimate: the
+        terms are exchangeable but not independent, so it is approximate
+        (checked on dense matrices in the tests).
 
     Notes
     -----
@@ -534,9 +691,13 @@ def trace_and_top_eigenvalue(
         return (*result, 0.0) if return_se else result
     rng = _check_random_state(random_state)
     trace_basis, samples, eigenvalue, _, bases = _lanczos_deflated(
-        op, n_probes, max_lanczos_steps, tol, deflation_tol, rng
+        op, n_probes, max_lanczos_steps, tol, deflation_tol, rng, remainder
     )
     trace = trace_basis + float(np.mean(samples))
     if not return_se:
         return trace, eigenvalue
+    if remainder == "xnystrace":
+        se = float(np.std(samples, ddof=1) / np.sqrt(len(samples))) if len(samples) > 1 \
+            else math.nan
+        return trace, eigenvalue, se
     return trace, eigenvalue, _standard_error(samples, bases)

@@ -407,3 +407,86 @@ def test_trace_and_top_eigenvalue_with_an_operator_that_works_in_its_input():
 def test_trace_and_top_eigenvalue_bad_arguments(kwargs, match):
     with pytest.raises(InvalidParameterError, match=match):
         trace_and_top_eigenvalue(np.eye(50), **kwargs)
+
+
+# ------------------------------------------------ estimators of the remainder
+def _indefinite_outliers_and_bulk(n=300, seed=0):
+    """Outliers of both signs and a bulk around 0 with negative eigenvalues."""
+    rng = np.random.default_rng(seed)
+    U, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    eigvals = np.r_[40.0, -15.0, np.linspace(8.0, 2.0, 6), rng.normal(0.3, 0.6, n - 8)]
+    return (U * eigvals) @ U.T, eigvals
+
+
+REMAINDER_CASES = {
+    "outliers and bulk": _outliers_and_bulk,
+    "spike and broad bulk": _spike_and_broad_bulk,
+    "indefinite": _indefinite_outliers_and_bulk,
+}
+
+
+@pytest.mark.parametrize("case", sorted(REMAINDER_CASES))
+def test_remainder_terms_of_hutchinson_are_the_default_samples(case):
+    # The probes' Gram matrices on every basis (the probes' rule splits them on the
+    # spike and broad bulk) give back the default samples, probe for probe.
+    A, eigvals = REMAINDER_CASES[case]()
+    split = 0
+    for seed in range(20):
+        trace_basis, results, theta, steps, _ = deflated_module._lanczos_deflated(
+            A, 6, 24, 1e-3, 1e-2, np.random.RandomState(seed), deflated_module._REMAINDERS
+        )
+        expected = deflated_module._lanczos_deflated(
+            A, 6, 24, 1e-3, 1e-2, np.random.RandomState(seed)
+        )
+        assert trace_basis == expected[0] and theta == expected[2] and steps == expected[3]
+        samples, bases = results["hutchinson"]
+        np.testing.assert_allclose(samples, expected[1], rtol=1e-9,
+                                   atol=1e-9 * abs(eigvals.sum()))
+        np.testing.assert_array_equal(bases, expected[4])
+        split += len(set(bases)) > 1
+        # hutchpp: a term for each odd-numbered probe, on its basis
+        np.testing.assert_array_equal(results["hutchpp"][1], bases[1::2])
+        assert len(results["xnystrace"][0]) == 6
+    if case == "spike and broad bulk":
+        assert split > 0
+
+
+@pytest.mark.parametrize("remainder", ["hutchinson", "hutchpp", "xnystrace"])
+@pytest.mark.parametrize("case", sorted(REMAINDER_CASES))
+def test_remainder_estimators_are_unbiased_with_a_calibrated_se(case, remainder):
+    # Over many seeds on a fixed matrix: the mean within 3 standard errors of the
+    # truth, and the standard error each run reports (root mean square over the
+    # runs) close to the spread of the estimates.
+    A, eigvals = REMAINDER_CASES[case]()
+    estimates, ses = [], []
+    for seed in range(300):
+        trace, _, se = trace_and_top_eigenvalue(
+            A, n_probes=6, random_state=seed, return_se=True, remainder=remainder
+        )
+        estimates.append(trace)
+        ses.append(se)
+    estimates = np.array(estimates)
+    spread = estimates.std(ddof=1)
+    assert abs(estimates.mean() - eigvals.sum()) < 3 * spread / math.sqrt(len(estimates))
+    assert math.sqrt(np.mean(np.square(ses))) == pytest.approx(spread, rel=0.25)
+
+
+def test_xnystrace_beats_hutchinson_where_the_remainder_keeps_outliers():
+    # A remainder still holding a few dominant eigenvalues (Lanczos stopped early):
+    # the Nystrom approximation from the other probes removes them.
+    A, eigvals = _outliers_and_bulk(k=9)
+    errors = {"hutchinson": [], "xnystrace": []}
+    for seed in range(100):
+        for remainder in errors:
+            trace, _ = trace_and_top_eigenvalue(
+                A, n_probes=8, max_lanczos_steps=4, deflation_tol=0.0, random_state=seed,
+                remainder=remainder,
+            )
+            errors[remainder].append(trace - eigvals.sum())
+    rms = {name: math.sqrt(np.mean(np.square(e))) for name, e in errors.items()}
+    assert rms["xnystrace"] < 0.8 * rms["hutchinson"]
+
+
+def test_remainder_is_validated():
+    with pytest.raises(InvalidParameterError, match="remainder"):
+        trace_and_top_eigenvalue(np.eye(50), remainder="xtrace")
