@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._verdicts import FeatureRecipe
+from ..diagnosis._recipe import FeatureRecipe
 from ._diagnoser import ACTIONS, CANDIDATES, CalibratedDiagnoser, CandidateScore, _feature_frame
 
 __all__ = ["FORMAT", "CalibrationFileError", "is_calibration_file", "load_calibrated",
