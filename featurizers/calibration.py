@@ -150,7 +150,7 @@ def _train(family, config, seeds, cache_dir):
 
 def _featurize(family, config, states, featurizer):
     """Worker: one labelled configuration's features (first seeds)."""
-    from . import ModelGroup
+    from ._groups import ModelGroup
 
     torch.set_num_threads(1)
     models = []
@@ -310,7 +310,7 @@ def calibrate(factory, train, test, *, optimizer="learning rate", base=0.1, widt
     from sklearn_mdtree.diagnosis._recipe import FeatureRecipe
     from sklearn_mdtree.calibration import CalibratedDiagnoser
 
-    from . import LossLandscapeFeaturizer
+    from ._transformers import LossLandscapeFeaturizer
     from .checkpoints import load_data, load_factory
     from .zoo._cache import default_cache_dir
 

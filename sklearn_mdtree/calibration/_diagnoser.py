@@ -834,7 +834,7 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
     # -- the file ---------------------------------------------------------------------------
     def to_dict(self):
         """The fitted diagnoser as plain JSON types (see :func:`load_calibrated`)."""
-        from ._io import to_document
+        from ._document import to_document
 
         return to_document(self)
 
@@ -849,7 +849,7 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
         -------
         path : pathlib.Path
         """
-        from ._io import write_document
+        from ._document import write_document
 
         return write_document(self, path)
 
