@@ -54,7 +54,8 @@ def add_parser(sub):
                       "cifar10-resnet18, cifar10-resnet18-q1-similarity, digits-mlp, ... "
                       "(sklearn_mdtree.pretrained.available_trees()), or a Q1 tree's file "
                       "(a value ending in .json or holding a path separator), e.g. one "
-                      "written by --save-tree")
+                      "written by --save-tree, or a calibration file written by `mdtree "
+                      "calibrate` (its verdicts and its measured accuracy)")
     diag.add_argument("--q2-tree", metavar="NAME|FILE.json", default=None,
                       help="the Q2 tree, a shipped name or a file (default: the family's "
                       "when --tree names one); only with --tree")
@@ -68,9 +69,9 @@ def add_parser(sub):
                       help="write the Q2 tree fitted on --fit-on (its table needs a "
                       "width_vs_batch column) to this file; only with --fit-on")
     diag.add_argument("--optimizer", choices=["batch size", "learning rate"],
-                      default="batch size",
+                      default=None,
                       help="the hyperparameter you tune, named in the actions and causes "
-                      "(default: %(default)s)")
+                      "(default: the knob a calibration file varied, else batch size)")
     _common.add_data_options(diag)
     diag.add_argument("--scheme", choices=["all", *SCHEMES], default="all",
                       help="training set drawn from F: 'all' (every non-optimal model, the "
@@ -138,7 +139,7 @@ def check(parser, args):
             if value != default:
                 parser.error(f"argument {name}: fits on F, so not allowed with {option}")
         return
-    if args.optimizer != "batch size":
+    if args.optimizer is not None:
         parser.error("argument --optimizer: only with --tree or --fit-on")
     if not args.q2:
         for option, value in (("--q2-scheme", args.q2_scheme), ("--q2-k", args.q2_k)):
@@ -259,6 +260,22 @@ def _tree_documents(args, trees):
     return documents
 
 
+def calibration_of(args):
+    """The calibrated diagnoser a ``--tree`` calibration file holds (loaded once), else
+    None."""
+    from ..calibration import is_calibration_file, load_calibrated
+
+    if args.tree is None or not _is_tree_file(args.tree) or not is_calibration_file(args.tree):
+        return None
+    if args.q2_tree is not None:
+        raise CommandError("argument --q2-tree: not allowed with a calibration file as --tree "
+                           "(the calibration gives the whole verdict)")
+    try:
+        return load_calibrated(args.tree)
+    except ValueError as exc:
+        raise CommandError(f"argument --tree: {str(exc).splitlines()[0]}") from None
+
+
 def run(args):
     from .. import diagnose
 
@@ -268,10 +285,17 @@ def run(args):
         from .featurize import features_of_groups
 
         features, notes = features_of_groups(args)
-    trees, _ = choose_trees(args)
-    if features is None:
+    calibration = calibration_of(args)
+    if calibration is not None:
+        from ..calibration._diagnoser import _raw_columns
+
+        trees, columns = [calibration, "auto"], list(dict.fromkeys(
+            _raw_columns(calibration.features_)))
+    else:
+        trees, _ = choose_trees(args)
         columns = list(dict.fromkeys(
             f for t in trees if t is not None for f in t.estimator.hierarchy_.features()))
+    if features is None:
         features = _common.read_features(args.features, columns, args.id_column)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -172,6 +172,7 @@ def load_calibrated(path):
     model.metadata_ = dict(doc["metadata"] or {})
     model.notes_ = list(doc["notes"])
     model.version_ = doc["version"]
+    model.source_ = source  # the file it was read from (the report names it)
     model._finish(T, y)
     if [str(a) for a in model.lattice_predictions_] != list(doc["lattice_predictions"]):
         _fail(source, f"the {model.kind_} refitted on the stored lattice does not predict the "
