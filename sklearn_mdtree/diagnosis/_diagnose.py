@@ -331,8 +331,9 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer=None,
         return diagnose_calibrated(
             X, calibration, name=os.path.basename(name), optimizer=optimizer,
             n_classes=n_classes, warn=warn, borderline=borderline)
-    if isinstance(tree, os.PathLike):
-        tree = PretrainedTree.from_file(tree)
+    if isinstance(tree, os.PathLike) or (isinstance(tree, str) and (
+            tree.lower().endswith(".json") or os.sep in tree)):
+        tree = PretrainedTree.from_file(tree)  # a tree file (a shipped name has neither)
     optimizer = "batch size" if optimizer is None else optimizer
     q1, q2 = choose_trees(tree, q2_tree, fit_on)
     report_notes = [n for n in (not_shipped_note(tree, q2_tree),) if n is not None]

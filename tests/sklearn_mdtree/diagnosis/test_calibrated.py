@@ -207,3 +207,20 @@ def test_mdtree_diagnose_calibration_errors_are_one_line(calibration_file, tmp_p
     _groups().drop(columns="CKA").to_csv(missing)
     assert main(["diagnose", str(missing), "--tree", str(calibration_file)]) == 2
     assert "CKA" in capsys.readouterr().err
+
+
+def test_a_tree_file_path_is_read_as_a_tree(tmp_path):
+    from sklearn_mdtree.pretrained import load_tree
+
+    path = tmp_path / "q1.json"
+    path.write_text(__import__("sklearn_mdtree.pretrained._io", fromlist=["dumps"]).dumps(
+        load_tree("cifar10-resnet18-q1").to_dict()))
+    X = pd.DataFrame({"train_error": [2.0], "mode_connectivity_peak": [-30.0],
+                      "hessian_t": [5.0]}, index=["run-a"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        by_path = sklearn_mdtree.diagnose(X, tree=path)
+        by_str = sklearn_mdtree.diagnose(X, tree=str(path))
+        by_name = sklearn_mdtree.diagnose(X, tree="cifar10-resnet18-q1")
+    assert by_path == by_str
+    assert by_path[0].action == by_name[0].action
