@@ -307,7 +307,7 @@ def calibrate(factory, train, test, *, optimizer="learning rate", base=0.1, widt
     CalibrationBudgetError
         When even the smallest lattice's predicted time exceeds the budget.
     """
-    from sklearn_mdtree._verdicts import FeatureRecipe
+    from sklearn_mdtree.diagnosis._recipe import FeatureRecipe
     from sklearn_mdtree.calibration import CalibratedDiagnoser
 
     from ._transformers import LossLandscapeFeaturizer

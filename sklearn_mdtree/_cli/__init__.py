@@ -8,7 +8,11 @@ Subcommands (one module each):
 ``mdtree featurize``
     Loss-landscape features (with their standard errors) of model groups built from
     a model factory, checkpoint files and training data, written to a CSV
-    (:func:`featurizers.featurize_checkpoints`; the only command importing torch).
+    (:func:`featurizers.featurize_checkpoints`; imports torch, as calibrate does).
+``mdtree calibrate``
+    Train a lattice of your own model family, label it by retraining, and fit a
+    diagnosis chosen by cross-validation on it; writes one JSON file for ``mdtree
+    diagnose --tree calibrated.json`` (:func:`featurizers.calibrate`; imports torch).
 ``mdtree diagnose``
     Recommend a one-step change for every model group (row) of a CSV of features,
     or of groups given as checkpoint files: with a shipped tree (``--tree``), a tree

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import demo, diagnose, featurize, presets, reproduce
+from . import calibrate, demo, diagnose, featurize, presets, reproduce
 
 __all__ = []
 
@@ -14,6 +14,7 @@ COMMANDS = {
     "reproduce": reproduce,
     "diagnose": diagnose,
     "featurize": featurize,
+    "calibrate": calibrate,
     "presets": presets,
     "demo": demo,
 }

@@ -54,7 +54,8 @@ def add_parser(sub):
                       "cifar10-resnet18, cifar10-resnet18-q1-similarity, digits-mlp, ... "
                       "(sklearn_mdtree.pretrained.available_trees()), or a Q1 tree's file "
                       "(a value ending in .json or holding a path separator), e.g. one "
-                      "written by --save-tree")
+                      "written by --save-tree, or a calibration file written by `mdtree "
+                      "calibrate` (its verdicts and its measured accuracy)")
     diag.add_argument("--q2-tree", metavar="NAME|FILE.json", default=None,
                       help="the Q2 tree, a shipped name or a file (default: the family's "
                       "when --tree names one); only with --tree")
@@ -68,9 +69,9 @@ def add_parser(sub):
                       help="write the Q2 tree fitted on --fit-on (its table needs a "
                       "width_vs_batch column) to this file; only with --fit-on")
     diag.add_argument("--optimizer", choices=["batch size", "learning rate"],
-                      default="batch size",
+                      default=None,
                       help="the hyperparameter you tune, named in the actions and causes "
-                      "(default: %(default)s)")
+                      "(default: the knob a calibration file varied, else batch size)")
     _common.add_data_options(diag)
     diag.add_argument("--scheme", choices=["all", *SCHEMES], default="all",
                       help="training set drawn from F: 'all' (every non-optimal model, the "
@@ -81,17 +82,25 @@ def add_parser(sub):
     diag.add_argument("--seed", type=int, default=None,
                       help=f"seed of a random scheme (default: {DEFAULT_SEED})")
     diag.add_argument("--q1-preset", choices=["q1", "q1_sharpness", "q1_similarity", "q1_ood"],
-                      default="q1", help="hierarchy of the Q1 tree (default: %(default)s)")
+                      default="q1", help="hierarchy of the Q1 tree, fitted on F or on "
+                      "--fit-on (default: %(default)s)")
     diag.add_argument("--q2", action=argparse.BooleanOptionalAction, default=True,
-                      help="also fit a Q2 tree (model width or optimizer?), as the shipped "
-                      "cifar10-resnet18 family has (default: yes; --no-q2: Q1 alone, which "
-                      "can never answer 'widen')")
+                      help="also fit a Q2 tree, as the shipped cifar10-resnet18 family has "
+                      "(default: yes; --no-q2: Q1 alone, which can never answer 'widen' "
+                      "or 'more data')")
+    diag.add_argument("--q2-preset", choices=["q2", "q2_width", "q2_data"], default=None,
+                      help="the question of the Q2 tree, fitted on F or on --fit-on: "
+                      "q2_width (alias q2: is the model too small, or the optimizer to "
+                      "blame? labels width_vs_batch; the default) or q2_data (is the data "
+                      "too little, or the optimizer to blame? labels data_vs_batch, "
+                      "Appendix G)")
     diag.add_argument("--q2-scheme", choices=["all", *SCHEMES], default=None,
                       help="training set of the Q2 tree (default: --scheme); only with --q2")
     diag.add_argument("--q2-k", type=_common.number, default=None,
                       help="k of --q2-scheme (default: --k); only with --q2")
     diag.add_argument("--search", choices=["brent", "exhaustive"], default="brent",
-                      help="threshold search (default: %(default)s, the paper's)")
+                      help="threshold search of the trees fitted on F or on --fit-on "
+                      "(default: %(default)s, the paper's)")
     diag.add_argument("--id-column", default=None, metavar="NAME",
                       help="column naming the models (default: a first column 'group', as "
                       "`mdtree featurize` writes, else the CSV line number)")
@@ -129,16 +138,24 @@ def check(parser, args):
         if value is not None and args.fit_on is None:
             parser.error(f"argument {option}: only with --fit-on (it saves the tree "
                          "fitted on that table)")
+    fitted = (("--q2", args.q2, True), ("--q1-preset", args.q1_preset, "q1"),
+              ("--q2-preset", args.q2_preset, None), ("--search", args.search, "brent"))
+    if args.tree is not None:
+        for name, value, default in fitted:
+            if value != default:
+                parser.error(f"argument {name}: fits a tree, so not allowed with --tree")
+    if not args.q2 and args.q2_preset is not None:
+        parser.error("argument --q2-preset: only allowed with --q2")
     if not _fits_on_f(args):
         option = "--tree" if args.tree is not None else "--fit-on"
         for name, value, default in (("--scheme", args.scheme, "all"), ("--k", args.k, None),
-                                     ("--seed", args.seed, None), ("--q2", args.q2, True),
-                                     ("--q1-preset", args.q1_preset, "q1"),
-                                     ("--search", args.search, "brent")):
+                                     ("--seed", args.seed, None),
+                                     ("--q2-scheme", args.q2_scheme, None),
+                                     ("--q2-k", args.q2_k, None)):
             if value != default:
-                parser.error(f"argument {name}: fits on F, so not allowed with {option}")
+                parser.error(f"argument {name}: draws from F, so not allowed with {option}")
         return
-    if args.optimizer != "batch size":
+    if args.optimizer is not None:
         parser.error("argument --optimizer: only with --tree or --fit-on")
     if not args.q2:
         for option, value in (("--q2-scheme", args.q2_scheme), ("--q2-k", args.q2_k)):
@@ -171,6 +188,7 @@ def fit_options(args):
         "k": DEFAULT_K if args.k is None else args.k,
         "seed": DEFAULT_SEED if args.seed is None else args.seed,
         "q2": args.q2, "q2_scheme": args.q2_scheme, "q2_k": args.q2_k,
+        "q2_preset": args.q2_preset or "q2",
     }
 
 
@@ -218,12 +236,20 @@ def _tree_file(value, option, task):
 
 def choose_trees(args):
     """The run's ``[q1, q2]`` trees (PretrainedTrees), each loaded or fitted once."""
-    from ..diagnosis._trees import choose_trees, fit_on_collection
+    from .._hierarchy import get_preset
+    from ..diagnosis._trees import choose_trees, fit_on_collection, fit_trees
 
     try:
         if args.fit_on is not None:
-            table = _common.read_labelled(args.fit_on, [*Q1_FEATURES, "bs_failure"])
-            return choose_trees(None, "auto", table), table
+            q1 = get_preset(args.q1_preset)
+            table = _common.read_labelled(args.fit_on, [*q1.features(), "bs_failure"])
+            q2_preset = args.q2_preset or "q2_width"
+            label = get_preset(q2_preset).task
+            if args.q2_preset is not None and label not in table.columns:
+                raise CommandError(f"argument --q2-preset: the labelled table {args.fit_on!r} "
+                                   f"has no {label!r} column for the {q2_preset} tree")
+            return fit_trees(table, q2=args.q2, q1_preset=args.q1_preset,
+                             q2_preset=q2_preset, search=args.search), table
         if args.tree is not None:
             q2 = "auto" if args.q2_tree is None else args.q2_tree
             return choose_trees(_tree_file(args.tree, "--tree", "q1"),
@@ -239,9 +265,12 @@ def _tree_documents(args, trees):
     from .._files import sha256
     from ..pretrained._io import dumps
 
+    from .._hierarchy import get_preset
+
     documents = {}
+    q2_label = get_preset(args.q2_preset or "q2_width").task
     for tree, label, option, path in ((trees[0], "bs_failure", "--save-tree", args.save_tree),
-                                      (trees[1], "width_vs_batch", "--save-q2-tree",
+                                      (trees[1], q2_label, "--save-q2-tree",
                                        args.save_q2_tree)):
         if path is None:
             continue
@@ -259,6 +288,22 @@ def _tree_documents(args, trees):
     return documents
 
 
+def calibration_of(args):
+    """The calibrated diagnoser a ``--tree`` calibration file holds (loaded once), else
+    None."""
+    from ..calibration import is_calibration_file, load_calibrated
+
+    if args.tree is None or not _is_tree_file(args.tree) or not is_calibration_file(args.tree):
+        return None
+    if args.q2_tree is not None:
+        raise CommandError("argument --q2-tree: not allowed with a calibration file as --tree "
+                           "(the calibration gives the whole verdict)")
+    try:
+        return load_calibrated(args.tree)
+    except ValueError as exc:
+        raise CommandError(f"argument --tree: {str(exc).splitlines()[0]}") from None
+
+
 def run(args):
     from .. import diagnose
 
@@ -268,10 +313,17 @@ def run(args):
         from .featurize import features_of_groups
 
         features, notes = features_of_groups(args)
-    trees, _ = choose_trees(args)
-    if features is None:
+    calibration = calibration_of(args)
+    if calibration is not None:
+        from ..calibration._diagnoser import _raw_columns
+
+        trees, columns = [calibration, "auto"], list(dict.fromkeys(
+            _raw_columns(calibration.features_)))
+    else:
+        trees, _ = choose_trees(args)
         columns = list(dict.fromkeys(
             f for t in trees if t is not None for f in t.estimator.hierarchy_.features()))
+    if features is None:
         features = _common.read_features(args.features, columns, args.id_column)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import warnings
+from types import SimpleNamespace
 
 from .._vocabulary import DEFAULT_FEATURES
 from ._common import CommandError, json_object
@@ -111,8 +112,14 @@ def recipe_defaults(tree):
         return {}, None
     from ..pretrained import PretrainedTree, load_tree, resolve_family
 
+    from ..calibration import is_calibration_file, load_calibrated
+
     try:
-        if tree.lower().endswith(".json") or os.sep in tree:
+        if is_calibration_file(tree):  # a calibration: its lattice's recipe
+            recipe = load_calibrated(tree).recipe_
+            loaded = SimpleNamespace(name=os.path.basename(tree), feature_recipe=(
+                None if recipe is None else recipe.to_dict()))
+        elif tree.lower().endswith(".json") or os.sep in tree:
             loaded = PretrainedTree.from_file(tree)
         else:
             q1, q2 = resolve_family(tree)

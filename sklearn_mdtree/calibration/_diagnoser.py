@@ -30,8 +30,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._classes import MDTreeClassifier
 from .._domain import JointDomain
 from .._hierarchy import Hierarchy, Leaf, Split
-from .._verdicts import (FeatureRecipe, RecipeWarning, check_recipe, check_training,
-                         posterior_interval)
+from ..diagnosis._failure import check_training
+from ..diagnosis._recipe import FeatureRecipe, RecipeWarning, check_recipe
+from ..diagnosis._validity import posterior_interval
 
 __all__ = ["ACTIONS", "CANDIDATES", "DEFAULT_FEATURES", "CalibratedDiagnoser",
            "CandidateScore"]
@@ -275,7 +276,7 @@ class CandidateScore:
     accuracy : float or None
         Out-of-fold accuracy averaged over the repeats (None: not available).
     interval : tuple of float or None
-        95% interval (:func:`sklearn_mdtree._verdicts.posterior_interval`, on the
+        95% interval (:func:`sklearn_mdtree.diagnosis._validity.posterior_interval`, on the
         configurations' mean correctness over the repeats).
     n : int
         Lattice configurations.
@@ -328,7 +329,7 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
     accuracy with its interval beside a constant answer's.
 
     :meth:`report` and :meth:`diagnose` then give per group an action, or
-    ``"training failed"`` (:func:`sklearn_mdtree._verdicts.check_training`, run
+    ``"training failed"`` (:func:`sklearn_mdtree.diagnosis._failure.check_training`, run
     first), ``"no reliable diagnosis"`` (the group is far from the lattice: the
     mean standardized distance to its ``domain_k`` nearest lattice configurations
     exceeds the ``domain_quantile`` of the lattice's own leave-one-out distances;
@@ -362,7 +363,7 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
     region_rule : {"interval", "mean"}, default="interval"
         When the region counts as better than a constant answer: the lower end of
         the 95% interval of its out-of-fold accuracy above the constant answer's
-        share (as :attr:`sklearn_mdtree._verdicts.LeafAccuracy.better_than_chance`),
+        share (as :attr:`sklearn_mdtree.diagnosis._validity.LeafAccuracy.better_than_chance`),
         or only its posterior mean.
     n_classes : int or None, default=None
         Classes of the task, for the training-failure check (None: the table's
@@ -677,8 +678,8 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
         Returns
         -------
         notes : list of str
-            :func:`sklearn_mdtree._verdicts.check_recipe`'s lines (also issued as
-            :class:`~sklearn_mdtree._verdicts.RecipeWarning` by :meth:`report`).
+            :func:`sklearn_mdtree.diagnosis._recipe.check_recipe`'s lines (also issued as
+            :class:`~sklearn_mdtree.diagnosis._recipe.RecipeWarning` by :meth:`report`).
         """
         check_is_fitted(self)
         return check_recipe(self.recipe_, recipe)

@@ -1,8 +1,7 @@
-"""A calibrated diagnoser as one JSON document: its fields, and writing it.
+"""A fitted calibrated diagnoser as a JSON document (written here, read by ``_io``).
 
-The writing side of :mod:`sklearn_mdtree.calibration._io` (which reads and
-validates), apart so that :class:`~sklearn_mdtree.calibration.CalibratedDiagnoser`
-can write itself without the reader, which builds diagnosers, importing it back.
+Duck-typed on the fitted :class:`~sklearn_mdtree.calibration.CalibratedDiagnoser`, so
+that the estimator can write itself without importing the reader.
 """
 
 from __future__ import annotations
@@ -14,14 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "to_document", "write_document"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "dumps", "to_document", "write_document"]
 
 #: The ``format`` field of a calibrated diagnoser's file.
 FORMAT = "sklearn-mdtree/calibrated-diagnoser"
 FORMAT_VERSION = 1
-_KEYS = ("format", "format_version", "version", "params", "features", "kind", "lattice",
-         "lattice_predictions", "oof_correct", "scores", "margin", "recipe", "metadata",
-         "notes")
 
 
 def _version():
@@ -72,11 +68,16 @@ def to_document(model):
     }
 
 
+def dumps(model):
+    """The text of the fitted diagnoser's file (:func:`to_document` as JSON)."""
+    return json.dumps(to_document(model), indent=1, allow_nan=False) + "\n"
+
+
 def write_document(model, path):
     """Write :func:`to_document` to ``path`` atomically; return the path."""
     path = Path(path)
-    text = json.dumps(to_document(model), indent=1, allow_nan=False)
+    text = dumps(model)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text + "\n", encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     return path

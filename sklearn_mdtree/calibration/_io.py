@@ -1,4 +1,4 @@
-"""One JSON file for a calibrated diagnoser: read and validate it (no pickle; writing: ``_document``).
+"""One JSON file for a calibrated diagnoser: write, read, validate (no pickle).
 
 The document holds the parameters, the lattice table the model was fitted on, the
 chosen candidate, every candidate's cross-validated figures, the per-configuration
@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .._verdicts import FeatureRecipe
+from ..diagnosis._recipe import FeatureRecipe
 from ._diagnoser import ACTIONS, CANDIDATES, CalibratedDiagnoser, CandidateScore, _feature_frame
-from ._document import _KEYS, FORMAT, FORMAT_VERSION, to_document, write_document
+from ._document import FORMAT, FORMAT_VERSION, dumps, to_document, write_document
 
 __all__ = ["FORMAT", "CalibrationFileError", "is_calibration_file", "load_calibrated",
-           "to_document", "write_document"]
+           "dumps", "to_document", "write_document"]
+
+_KEYS = ("format", "format_version", "version", "params", "features", "kind", "lattice",
+         "lattice_predictions", "oof_correct", "scores", "margin", "recipe", "metadata",
+         "notes")
+
 
 class CalibrationFileError(ValueError):
     """A calibrated diagnoser's file cannot be read: one line saying why."""
@@ -82,10 +86,12 @@ def is_calibration_file(path):
     (``mdtree diagnose --tree calibrated.json``): read only the beginning of the file,
     never raise.
     """
+    from .._files import open_regular
+
     try:
-        with open(path, encoding="utf-8") as f:
-            head = f.read(4096)
-    except (OSError, UnicodeDecodeError, TypeError):
+        with open_regular(path, "calibration file") as f:  # a FIFO never blocks here
+            head = f.read(4096).decode("utf-8")
+    except (OSError, ValueError, UnicodeDecodeError, TypeError):
         return False
     return f'"format": "{FORMAT}"' in head
 
@@ -115,8 +121,13 @@ def load_calibrated(path):
         doc, source = path, "document"
     else:
         source = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
+        from .._files import open_regular
+
+        try:  # a FIFO or device is refused without blocking
+            with open_regular(path, "calibration file", error=CalibrationFileError) as f:
+                text = f.read().decode("utf-8")
+        except CalibrationFileError:
+            raise
         except (OSError, UnicodeDecodeError) as exc:
             raise CalibrationFileError(
                 f"{source}: cannot be read ({getattr(exc, 'strerror', None) or exc}).") from None
@@ -167,6 +178,7 @@ def load_calibrated(path):
     model.metadata_ = dict(doc["metadata"] or {})
     model.notes_ = list(doc["notes"])
     model.version_ = doc["version"]
+    model.source_ = source  # the file it was read from (the report names it)
     model._finish(T, y)
     if [str(a) for a in model.lattice_predictions_] != list(doc["lattice_predictions"]):
         _fail(source, f"the {model.kind_} refitted on the stored lattice does not predict the "

@@ -38,6 +38,7 @@ adds, per model group:
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from dataclasses import replace
 from numbers import Integral, Real
@@ -49,7 +50,9 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 
 from .._classes import MDTreeClassifier
 from .._domain import DOMAIN_FEATURES, OutOfDomainWarning
+from ..calibration import CalibratedDiagnoser
 from ..pretrained._io import PretrainedTree
+from ._calibrated import as_calibration, diagnose_calibrated
 from ._kinds import decide, recipe_checks, training_checks, tree_records
 from ._recipe import RecipeWarning
 from ._recommend import _as_frame, recommend
@@ -223,17 +226,18 @@ def _feature_report(name, value, se, q_trees, on_path, differ=frozenset()):
 @validate_params(
     {
         "X": [pd.DataFrame, pd.Series],
-        "tree": [str, MDTreeClassifier, PretrainedTree, None],
+        "tree": [str, os.PathLike, MDTreeClassifier, PretrainedTree, CalibratedDiagnoser,
+                 None],
         "q2_tree": [str, MDTreeClassifier, PretrainedTree, None],
         "fit_on": [pd.DataFrame, None],
-        "optimizer": [StrOptions(set(_RAISE))],
+        "optimizer": [StrOptions(set(_RAISE)), None],
         "borderline": [Interval(Real, 0, None, closed="left")],
         "warn": ["boolean"],
         "n_classes": [Interval(Integral, 2, None, closed="left"), None],
     },
     prefer_skip_nested_validation=True,
 )
-def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size",
+def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer=None,
              borderline=2.0, warn=True, n_classes=None):
     """Diagnose model groups from their features: what to change, why, how sure.
 
@@ -252,8 +256,13 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
         (``train_error``, ``mode_connectivity_peak``, ``hessian_t`` or ``CKA``)
         and, optionally, their standard errors as ``<feature>_se`` columns
         (``LossLandscapeFeaturizer(return_se=True)``). Other columns are ignored.
-    tree : str, PretrainedTree or MDTreeClassifier, default=None
-        The Q1 tree. A family name (``"cifar10-resnet18"``, ``"digits-mlp"``:
+    tree : str, path, PretrainedTree, MDTreeClassifier or CalibratedDiagnoser, default=None
+        The Q1 tree, or a calibration: a
+        :class:`~sklearn_mdtree.calibration.CalibratedDiagnoser` or its file
+        (``mdtree calibrate``'s output, told from a tree by its ``format``), whose
+        verdicts on your groups become the report's (``q1`` None in each group, the
+        calibration's measured accuracy and lattice size in ``trees["calibration"]``;
+        ``q2_tree`` and ``fit_on`` are then not allowed). Otherwise the Q1 tree. A family name (``"cifar10-resnet18"``, ``"digits-mlp"``:
         its ``-q1`` tree, and its ``-q2`` tree as ``q2_tree="auto"`` where one is
         shipped; ``"digits-mlp"`` has none, see the report's notes), a shipped
         tree name (:func:`sklearn_mdtree.pretrained.available_trees`), a
@@ -273,10 +282,10 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
         :func:`sklearn_mdtree.rfi.label_configurations`): the trees are fitted
         on it (``"q1_sharpness"`` and ``"q2_width"``, data bounds, rows labelled
         ``"optimal"`` left out). Exclusive with ``tree``.
-    optimizer : {"batch size", "learning rate"}, default="batch size"
+    optimizer : {"batch size", "learning rate"}, default=None
         The optimizer hyperparameter you tune: the actions and the failure
         source name it (a smaller batch or a larger learning rate raises the
-        temperature).
+        temperature). None: the knob a calibration varied, else ``"batch size"``.
     borderline : float, default=2.0
         A decision is borderline when the feature lies within ``borderline``
         standard errors of the threshold (2: about 95% two-sided).
@@ -327,6 +336,24 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer="batch size
     [-11.4]
     """
     X = _as_frame(X)
+    calibration = as_calibration(tree)
+    if calibration is not None:
+        for name, value, default in (("q2_tree", q2_tree, "auto"), ("fit_on", fit_on, None)):
+            if not (value is default or (isinstance(value, str) and value == default)):
+                raise ValueError(
+                    f"The '{name}' parameter of diagnose is not allowed with a calibration "
+                    "('tree' is a CalibratedDiagnoser or its file): the calibration gives "
+                    "the whole verdict.")
+        name = (os.fspath(tree) if isinstance(tree, (str, os.PathLike))
+                else getattr(calibration, "source_", None)
+                or calibration.metadata_.get("family") or "calibrated diagnoser")
+        return diagnose_calibrated(
+            X, calibration, name=os.path.basename(name), optimizer=optimizer,
+            n_classes=n_classes, warn=warn, borderline=borderline)
+    if isinstance(tree, os.PathLike) or (isinstance(tree, str) and (
+            tree.lower().endswith(".json") or os.sep in tree)):
+        tree = PretrainedTree.from_file(tree)  # a tree file (a shipped name has neither)
+    optimizer = "batch size" if optimizer is None else optimizer
     q1, q2 = choose_trees(tree, q2_tree, fit_on)
     report_notes = [n for n in (not_shipped_note(tree, q2_tree),) if n is not None]
     base = recommend(q1.estimator, X, q2_tree=None if q2 is None else q2.estimator,

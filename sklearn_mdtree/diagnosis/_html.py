@@ -312,7 +312,7 @@ def _group_html(group, estimators, pictures, optimizer="batch size"):
                      + "</ul>")
     parts += [f"<div class='warning'>{_esc(w)}</div>" for w in group.get("warnings", [])]
     parts += [f"<p class='muted'>Note: {_esc(n)}</p>" for n in group.get("notes", [])]
-    if kind in ("no reliable diagnosis", "training failed"):
+    if kind in ("no reliable diagnosis", "training failed") and group.get("q1"):
         parts.append("<p class='muted'>What the trees read (information only, not a "
                      "recommendation):</p>")
     for key in ("q1", "q2"):
@@ -380,6 +380,14 @@ def render_report(report, estimators=None, *, full_page=True, pictures=True,
                     or "not recorded: its verdicts are not weighed by its own error")
                 + "</li>"
             )
+    calibration = (report.get("trees") or {}).get("calibration")
+    if calibration:
+        trees.append(
+            f"<li>Calibration <b>{_esc(calibration.get('name'))}</b>, fitted on "
+            f"{int(calibration['n_training_configurations'])} lattice configurations: "
+            f"{_esc(calibration.get('description'))}<br>Measured accuracy: "
+            f"{_esc(calibration.get('text'))}</li>"
+        )
     body = [
         f"<div class='mdtree-report'><h1>{_esc(title)}</h1>",
         f"<p class='muted'>{len(report['groups'])} model group(s); the optimizer "

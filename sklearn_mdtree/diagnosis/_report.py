@@ -17,7 +17,7 @@ import pandas as pd
 
 from .._domain import _ordinal
 from .._vocabulary import QUESTIONS, SCHEMA, SCHEMA_VERSION
-from ._wording import _CONFIDENCE_RULE, _glossary
+from ._wording import _CALIBRATED_CONFIDENCE_RULE, _CONFIDENCE_RULE, _glossary
 
 __all__ = [
     "DecisionReport",
@@ -257,7 +257,8 @@ class GroupReport:
     features : tuple of FeatureReport
         The features the trees read, then the other loss-landscape features the
         trees' training sets record and ``X`` has (the joint check's).
-    q1 : VerdictReport
+    q1 : VerdictReport or None
+        None for a calibrated diagnosis (no tree path; see ``kind_evidence``).
     q2 : VerdictReport or None
     confidence : float or None
         Probability that no decision on the Q1 and Q2 paths flips.
@@ -298,7 +299,7 @@ class GroupReport:
     direction: str
     failure_source: str
     features: tuple
-    q1: VerdictReport
+    q1: VerdictReport | None
     q2: VerdictReport | None
     confidence: float | None
     warnings: tuple = field(default=())
@@ -325,18 +326,22 @@ class GroupReport:
     def out_of_domain_features(self):
         """Features on the paths out of domain (outside the training range or
         their regime's), in order."""
-        verdicts = [self.q1] + ([self.q2] if self.q2 is not None else [])
+        verdicts = [v for v in (self.q1, self.q2) if v is not None]
         return tuple(dict.fromkeys(f for v in verdicts for f in v.out_of_domain_features))
 
     @property
     def borderline(self):
         """True if a decision on a path is borderline."""
-        return self.q1.borderline or (self.q2 is not None and self.q2.borderline)
+        return any(v.borderline for v in (self.q1, self.q2) if v is not None)
 
     def to_text(self):
         """A readable block, for someone who never read the paper."""
         lines = [f"Model {self.model}: {self.action}."]
-        lines.append(f"  Verdict: {self.verdict_kind} ({_KIND_WORDS[self.verdict_kind]})")
+        words = _KIND_WORDS[self.verdict_kind]
+        if self.q1 is None:  # a calibrated verdict: no trees
+            words = (words.replace("the trees recommend", "the calibrated model recommends")
+                     .replace("the trees'", "the calibrated model's"))
+        lines.append(f"  Verdict: {self.verdict_kind} ({words})")
         if self.verdict_kind == "no reliable diagnosis":
             lines.append(f"  Why: {self.abstain_reason}")
             lines.append("  Confidence: none (no verdict is given)")
@@ -353,13 +358,14 @@ class GroupReport:
                 noise = ("" if self.noise_confidence is None
                          or self.noise_confidence == self.confidence
                          else f"; measurement noise alone: {self.noise_confidence:.2f}")
-                lines.append(f"  Confidence: {self.confidence:.2f} ({_CONFIDENCE_RULE}"
-                             f"{noise})")
+                rule = _CONFIDENCE_RULE if self.q1 is not None else _CALIBRATED_CONFIDENCE_RULE
+                lines.append(f"  Confidence: {self.confidence:.2f} ({rule}{noise})")
         lines.extend(f"  Evidence: {e}" for e in self.kind_evidence
                      if self.verdict_kind != "no reliable diagnosis")
         lines.extend(f"  WARNING: {w}" for w in self.warnings)
         lines.extend(f"  Note: {n}" for n in self.notes)
-        if not self.gives_action and self.verdict_kind != "keep as is":
+        if (not self.gives_action and self.verdict_kind != "keep as is"
+                and self.q1 is not None):
             lines.append("  What the trees read (information only, not a recommendation):")
         for verdict in (self.q1, self.q2):
             if verdict is None:
@@ -408,7 +414,7 @@ class GroupReport:
             "warnings": list(self.warnings),
             "features": [f.to_dict() for f in self.features],
             "joint_domain": [c.to_dict() for c in self.joint_checks],
-            "q1": self.q1.to_dict(),
+            "q1": None if self.q1 is None else self.q1.to_dict(),
             "q2": None if self.q2 is None else self.q2.to_dict(),
         }
 
@@ -470,7 +476,12 @@ class DiagnosisReport:
         One per input row, in order.
     trees : dict
         ``{"q1": {...}, "q2": {...} or None}``: each tree's ``name``,
-        ``description``, ``task`` and ``n_training_configurations``.
+        ``description``, ``task`` and ``n_training_configurations``; a calibrated
+        diagnosis has ``q1`` None and a ``"calibration"`` entry (``name``,
+        ``description``, ``n_training_configurations`` the lattice's size,
+        ``lattice_shape``, ``model`` the candidate chosen, ``cv_accuracy`` and
+        ``constant_accuracy`` with their intervals, ``candidates``, ``text``,
+        ``feature_recipe``).
     optimizer : str
         The optimizer hyperparameter the actions name.
     borderline : float
@@ -601,7 +612,8 @@ class DiagnosisReport:
             "schema_version": SCHEMA_VERSION,
             "optimizer": self.optimizer,
             "borderline_se": float(self.borderline),
-            "confidence_rule": _CONFIDENCE_RULE,
+            "confidence_rule": (_CALIBRATED_CONFIDENCE_RULE if self.trees.get("calibration")
+                                else _CONFIDENCE_RULE),
             "verdict_kinds": list(_KIND_WORDS),
             "notes": list(self.notes),
             "trees": self.trees,
@@ -640,11 +652,18 @@ class DiagnosisReport:
             lines.append("  Own accuracy: " + (
                 accuracy["text"] if accuracy else "not recorded: its verdicts are not "
                 "weighed by its own error"))
+        calibration = self.trees.get("calibration")
+        if calibration is not None:
+            lines.append(f"Calibration: {calibration['name']}, fitted on "
+                         f"{calibration['n_training_configurations']} lattice configurations. "
+                         f"{calibration['description']}")
+            lines.append(f"  Measured accuracy: {calibration['text']}")
         lines.extend(f"Note: {n}." for n in self.notes)
-        lines.append(
-            f"Borderline: a decision within {self.borderline:g} standard errors of its "
-            "threshold."
-        )
+        if calibration is None:  # a calibrated verdict has no thresholds
+            lines.append(
+                f"Borderline: a decision within {self.borderline:g} standard errors of its "
+                "threshold."
+            )
         lines.append("Words used:")
         lines.extend(f"  {term}: {meaning}." for term, meaning in _glossary(self.optimizer))
         blocks = ["\n".join(lines)] + [g.to_text() for g in self.groups]

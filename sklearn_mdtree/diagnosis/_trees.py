@@ -39,13 +39,17 @@ def as_tree(tree, what):
     )
 
 
-def fit_trees(table, *, q2=True):
+def fit_trees(table, *, q2=True, q1_preset="q1_sharpness", q2_preset="q2_width",
+              search="brent"):
     """Q1 (and Q2 if asked and the label is there) fitted on a labelled table.
 
-    The paper's ``"q1_sharpness"`` and ``"q2_width"`` hierarchies with data bounds,
-    rows labelled ``"optimal"`` left out; each tree keeps its training domain.
-    Returns ``[q1, q2]`` (``q2`` None when not fitted).
+    The paper's ``q1_preset`` and ``q2_preset`` hierarchies (by default
+    ``"q1_sharpness"`` and ``"q2_width"``; ``"q2_data"`` asks whether the data is too
+    little, from a ``data_vs_batch`` column) with data bounds and the ``search`` of
+    the thresholds, rows labelled ``"optimal"`` left out; each tree keeps its
+    training domain. Returns ``[q1, q2]`` (``q2`` None when not fitted).
     """
+    from .._hierarchy import get_preset
     from ..pretrained._recipes import training_rows
 
     if not isinstance(table, pd.DataFrame):
@@ -59,35 +63,39 @@ def fit_trees(table, *, q2=True):
             f"columns {list(table.columns)}."
         )
     trees = []
-    for label, preset in ((Q1_TASK, "q1_sharpness"), ("width_vs_batch", "q2_width")):
+    for label, preset in ((Q1_TASK, q1_preset), (get_preset(q2_preset).task, q2_preset)):
         if label != Q1_TASK and (not q2 or label not in table.columns):
             trees.append(None)
             continue
         train = training_rows(table, label, source="user")
-        est = MDTreeClassifier(preset, bounds="data").fit(train, train[label])
+        est = MDTreeClassifier(preset, bounds="data", threshold_search=search).fit(
+            train, train[label])
         routed = table[table[label].notna()]
         trees.append(PretrainedTree.from_estimator(
             est, train, name=f"fitted on the given table ({label})",
-            description=f"{preset} with data bounds",
+            description=f"{preset} with data bounds, {search} threshold search",
             **measured(est, train, train[label], routed, routed[label]),
         ))
     return trees
 
 
 def fit_on_collection(frame, *, q1_preset="q1", search="brent", scheme="all", k=8,
-                      seed=42, q2=False, q2_scheme=None, q2_k=None):
+                      seed=42, q2=False, q2_scheme=None, q2_k=None, q2_preset="q2"):
     """The trees of ``mdtree diagnose`` without ``--tree``: fitted on F at run time.
 
     ``frame`` is the public collections (:func:`~sklearn_mdtree.datasets.fetch_model_diagnosis`);
     ``scheme`` draws the training rows as :class:`~sklearn_mdtree.model_selection.FewShotTransfer`
     does (``"all"``: every non-optimal model of F). Returns ``[q1, q2]`` as
-    PretrainedTrees with their training domain (``q2`` None unless ``q2``).
+    PretrainedTrees with their training domain (``q2`` None unless ``q2``). The Q2
+    tree's ``q2_preset`` is ``"q2"`` (width or optimizer?) or ``"q2_data"`` (data or
+    optimizer?, from F's ``data_vs_batch`` labels).
     """
+    from .._hierarchy import get_preset
     from ..model_selection import _training_rows
 
     specs = [("bs_failure", q1_preset, scheme, k)]
     if q2:
-        specs.append(("width_vs_batch", "q2", q2_scheme or scheme,
+        specs.append((get_preset(q2_preset).task, q2_preset, q2_scheme or scheme,
                       k if q2_k is None else q2_k))
     trees = [None, None]
     for i, (label, preset, tree_scheme, tree_k) in enumerate(specs):

@@ -16,6 +16,14 @@ _CONFIDENCE_RULE = (
 )
 
 
+#: The confidence of a calibrated verdict (``diagnose(X, tree=<calibration>)``).
+_CALIBRATED_CONFIDENCE_RULE = (
+    "probability that the verdict is right: the posterior mean (k + 1) / (n + 2) of the "
+    "calibrated model's out-of-fold accuracy in the group's region of the lattice (its "
+    "leaf, or its nearest lattice configurations), k of n right; the features' standard "
+    "errors are not used"
+)
+
 #: How each optimizer hyperparameter moves to raise the temperature (step noise).
 _RAISE = {"batch size": "decrease", "learning rate": "increase"}
 

@@ -219,7 +219,7 @@ def test_the_interval_rule_abstains_more_than_the_mean_rule():
 
 
 def test_features_computed_otherwise_are_warned_naming_the_setting(lattice):
-    from sklearn_mdtree._verdicts import FeatureRecipe, RecipeWarning
+    from sklearn_mdtree.diagnosis._recipe import FeatureRecipe, RecipeWarning
 
     model = CalibratedDiagnoser(n_classes=10).fit(
         lattice, lattice["action"], groups=lattice["group"],

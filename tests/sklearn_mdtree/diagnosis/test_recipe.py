@@ -88,15 +88,8 @@ def test_recipe_from_loss_landscape_featurizer():
 
 
 def test_module_does_not_import_torch():
-    code = ("import sys, sklearn_mdtree._verdicts, sklearn_mdtree.diagnosis._recipe; "
+    code = ("import sys, sklearn_mdtree.diagnosis._recipe, sklearn_mdtree.calibration; "
             "sys.exit(1 if 'torch' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
-def test_verdicts_shim_re_exports():
-    from sklearn_mdtree import _verdicts
-    from sklearn_mdtree.diagnosis import _failure, _validity
-
-    assert _verdicts.check_training is _failure.check_training
-    assert _verdicts.regime_accuracy is _validity.regime_accuracy
-    assert _verdicts.RecipeWarning is V.RecipeWarning
