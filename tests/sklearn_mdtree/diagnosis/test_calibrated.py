@@ -88,7 +88,7 @@ def test_every_verdict_kind_of_a_calibration(calibration):
     stalled = by["stalled"]
     assert stalled.verdict_kind == "training failed"
     assert stalled.training_failure["kind"] == "stalled"
-    assert stalled.action == "training failed: decrease batch size"
+    assert stalled.action == "training failed: stalled (no single change recommended)"
 
 
 def test_the_report_states_the_calibrations_measured_accuracy(calibration):
@@ -107,7 +107,7 @@ def test_the_report_states_the_calibrations_measured_accuracy(calibration):
     assert summary["lattice_shape"] == [5, 2, 1]
     text = report.to_text()
     assert "Calibration:" in text and "Measured accuracy:" in text
-    assert "constant answer" in text and "Q1 tree" not in text
+    assert "constant answer" in text and "Q1 tree:" not in text
     # the same renderers: a dict that is JSON, a table, an HTML page
     document = json.loads(json.dumps(report.to_dict()))
     assert document["groups"][0]["q1"] is None
@@ -165,7 +165,7 @@ def test_mdtree_diagnose_with_a_calibration_file(calibration_file, features_csv,
     out, err = capsys.readouterr()
     assert "Calibration: calibrated.json" in out and "Measured accuracy:" in out
     assert "Model is-widen: increase width." in out
-    assert "Model stalled: training failed: increase learning rate." in out
+    assert "Model stalled: training failed: stalled (no single change recommended)." in out
     assert "Model far: no reliable diagnosis." in out
     assert "outside the domain of the calibration lattice" in err
     assert main(["diagnose", str(features_csv), "--tree", str(calibration_file),
