@@ -23,6 +23,8 @@ Examples
 
 from __future__ import annotations
 
+import warnings
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -289,7 +291,12 @@ def transfer_scores(frame, setting, estimator, features=None, seeds=DEFAULT_SEED
         min_width=setting.min_width, frame=frame,
     )
     X = frame if features is None else frame[list(features)]
-    return 100 * cross_val_score(estimator, X, frame[setting.task], cv=cv, error_score="raise")
+    with warnings.catch_warnings():
+        # a few-shot draw (k = 1 pair) can hold one class: part of the paper's protocol,
+        # scored as it is, not a user's mistake to warn about
+        warnings.filterwarnings("ignore", message="y has one class", category=UserWarning)
+        scores = cross_val_score(estimator, X, frame[setting.task], cv=cv, error_score="raise")
+    return 100 * scores
 
 
 def score(frame, setting, method, seeds=DEFAULT_SEEDS):
