@@ -147,8 +147,8 @@ def wilson(successes, n, z=1.96):
 def report_actions(report):
     """``(action, flagged, failure)`` per group of a :class:`~sklearn_mdtree.DiagnosisReport`.
 
-    By the group's verdict kind: *training failed* -> the direction of its advice
-    (diverged: lower the temperature; stalled: raise it), ``failure`` its kind;
+    By the group's verdict kind: *training failed* of a divergence -> lower the
+    temperature, ``failure`` its kind;
     *keep as is* -> ``"none"``; *no reliable diagnosis* -> an abstention (flagged);
     *training failed* of a stall names no change: an abstention on the move (its
     ``failure`` kept); *change* -> Q2 ``width`` / ``data`` -> widen / more data, otherwise Q1 ``small``

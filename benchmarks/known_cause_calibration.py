@@ -16,8 +16,8 @@ Run::
     python -m benchmarks.known_cause --stage evaluate   # the route is in ROUTES
 
 A verdict maps to an action of the evaluation: an action as is; "keep as is" to
-``none``; "training failed" to the direction of its first advice (diverged: lower the
-temperature; stalled: raise it); "no reliable diagnosis" to ``abstain``.
+``none``; "training failed" of a divergence to lowering the temperature, of a stall (it
+names no change) and "no reliable diagnosis" to ``abstain``.
 """
 
 from __future__ import annotations

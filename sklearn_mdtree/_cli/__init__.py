@@ -16,8 +16,8 @@ Subcommands (one module each):
 ``mdtree diagnose``
     Recommend a one-step change for every model group (row) of a CSV of features,
     or of groups given as checkpoint files: with a shipped tree (``--tree``), a tree
-    fitted on a labelled table (``--fit-on``), or, by default, a Q1 tree (and, with
-    ``--q2``, a Q2 tree) fitted on the public collection F -- every route through
+    fitted on a labelled table (``--fit-on``), or, by default, a Q1 and a Q2 tree
+    (``--no-q2``: Q1 alone) fitted on the public collection F -- every route through
     :func:`sklearn_mdtree.diagnose`, with the same domain checks.
 ``mdtree presets``
     List the paper's hierarchies, or print one's structure with its initial

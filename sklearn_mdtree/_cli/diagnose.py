@@ -39,10 +39,12 @@ def add_parser(sub):
         "diagnose",
         help="recommend a one-step change for each model of a CSV of features",
         description="Diagnose every row of FEATURES (one model group per row) and "
-        "recommend what to change: decrease/increase the batch size, or increase the "
-        "width. The trees are a shipped tree or a tree file (--tree), trees fitted on "
-        "your labelled table (--fit-on), or by default a Q1 tree (and with --q2 a Q2 "
-        "tree) fitted on the public collection F. Each recommendation shows the regime, "
+        "recommend what to change: the batch size or the learning rate (--optimizer), the "
+        "width, or the data (--q2-preset q2_data); or say that training failed, that "
+        "nothing needs to change, or that no reliable diagnosis can be given. The trees "
+        "are a shipped tree, a tree file or a calibration file (--tree), trees fitted on "
+        "your labelled table (--fit-on), or by default a Q1 and a Q2 tree (--no-q2: Q1 "
+        "alone) fitted on the public collection F. Each recommendation shows the regime, "
         "the decisions with their margins, and whether the model lies inside the "
         f"trees' training domain. Needed columns: {_Q1_FEATURES_HELP}.",
     )

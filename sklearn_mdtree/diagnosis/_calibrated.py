@@ -32,6 +32,7 @@ from ._kinds import (
     RECIPE_COLUMN,
     TRAINING_FAILED,
     _failure_action,
+    _failure_move,
     _row_recipe,
     training_checks,
 )
@@ -176,10 +177,10 @@ def diagnose_calibrated(X, diagnoser, *, name, optimizer=None, n_classes=None, w
                                      optimizer=optimizer).failure
         base = dict(model=model, features=feats, q1=None, q2=None, notes=notes)
         if failure is not None:
-            move = _failure_action(failure, optimizer)
+            hyper, direction = _failure_move(failure, optimizer)
             groups.append(GroupReport(
-                action=move, hyperparameter=optimizer,
-                direction="decrease" if "decrease" in move else "increase",
+                action=_failure_action(failure, optimizer), hyperparameter=hyper,
+                direction=direction,
                 failure_source=failure.to_text(), confidence=None,
                 verdict_kind=TRAINING_FAILED, training_failure=failure.to_dict(),
                 kind_evidence=tuple(failure.evidence), warnings=tuple(warnings_), **base))

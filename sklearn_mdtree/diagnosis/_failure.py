@@ -153,12 +153,12 @@ def _advice(kind, optimizer):
     raise_ = ("decrease the batch size" if optimizer == "batch size"
               else "increase the learning rate")
     return (
-        f"raise the optimizer's temperature: {raise_}; check the learning-rate schedule "
-        "(a rate decayed to zero, or a warm-up that never ends)",
-        "check the initialisation (weights all zero or tiny, frozen parameters, "
-        "requires_grad=False)",
         "check the data pipeline: labels shuffled apart from their inputs, a wrong "
         "label column, inputs not normalised",
+        "check the initialisation (weights all zero or tiny, frozen parameters, "
+        "requires_grad=False) and the learning-rate schedule (a rate decayed to zero, "
+        "or a warm-up that never ends)",
+        f"the optimizer's temperature may be too low: {raise_}",
         "if the model is very small (a few units per layer), widen it: a network too "
         "small to learn stalls too",
     )

@@ -165,6 +165,14 @@ def _relevant(group):
     return [("Q2", group.q2), ("Q1", group.q1)]
 
 
+def _failure_move(failure, optimizer):
+    """``(hyperparameter, direction)`` of a failed group's action: a divergence's change
+    of the optimizer, none (``("", "")``) for a stall."""
+    if failure.kind != "diverged":
+        return "", ""
+    return optimizer, "increase" if optimizer == "batch size" else "decrease"
+
+
 def _failure_action(failure, optimizer):
     """A diverged group's one change (lower the temperature); a stalled group gets none.
 
@@ -193,17 +201,25 @@ def decide(group, check, records, optimizer):
                   "Q2": _leaf_posterior(q2_rec, group.q2)}
     relevant = _relevant(group)
     confidence = noise
-    if noise is not None and all(posteriors[q] is not None for q, _ in relevant):
-        confidence = float(noise * np.prod([posteriors[q] for q, _ in relevant]))
     notes = list(check.notes)
+    if noise is not None:
+        # a tree whose regimes' accuracy was never measured (a bare estimator, a table
+        # too small to cross-validate) counts as n = 0 of the same rule: (0 + 1) / (0 + 2)
+        unknown = [q for q, _ in relevant if posteriors[q] is None]
+        if unknown:
+            notes.append(f"the {' and '.join(unknown)} tree records no measured accuracy of "
+                         "its regimes: its confidence counts it as unknown (0.5); wrap a "
+                         "fitted tree with PretrainedTree.from_estimator(tree, X_train) or "
+                         "use fit_on=... to have it measured")
+        confidence = float(noise * np.prod([0.5 if posteriors[q] is None else posteriors[q]
+                                            for q, _ in relevant]))
     evidence = []
     if check.failure is not None:
         failure = check.failure
         return replace(
             group, verdict_kind=TRAINING_FAILED, action=_failure_action(failure, optimizer),
-            hyperparameter=optimizer,
-            direction="decrease" if "decrease" in _failure_action(failure, optimizer)
-            else "increase",
+            hyperparameter=_failure_move(failure, optimizer)[0],
+            direction=_failure_move(failure, optimizer)[1],
             failure_source=failure.to_text(), confidence=None, noise_confidence=noise,
             training_failure=failure.to_dict(), kind_evidence=tuple(failure.evidence),
             notes=group.notes + tuple(notes))

@@ -89,6 +89,7 @@ def test_every_verdict_kind_of_a_calibration(calibration):
     assert stalled.verdict_kind == "training failed"
     assert stalled.training_failure["kind"] == "stalled"
     assert stalled.action == "training failed: stalled (no single change recommended)"
+    assert (stalled.hyperparameter, stalled.direction) == ("", "")
 
 
 def test_the_report_states_the_calibrations_measured_accuracy(calibration):

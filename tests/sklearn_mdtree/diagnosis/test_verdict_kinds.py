@@ -50,6 +50,9 @@ def test_a_stalled_group_is_training_failed_with_the_evidence():
     # a stall names the failure, not one change (raising the temperature and widening
     # both fix stalls; which one is not known from the features)
     assert g.action == "training failed: stalled (no single change recommended)"
+    assert (g.hyperparameter, g.direction) == ("", "")  # nor in the frame, CSV or JSON
+    row = _quiet(X, n_classes=10).to_frame().iloc[0]
+    assert (row["hyperparameter"], row["direction"]) == ("", "")
     assert any("barely moved" in e for e in g.kind_evidence)
     d = g.to_dict()
     assert d["verdict_kind"] == "training failed" and d["training_failure"]["advice"]
@@ -238,3 +241,19 @@ def _has_matplotlib():
     except ImportError:
         return False
     return True
+
+
+def test_a_tree_without_measured_accuracy_cannot_say_1():
+    # a bare estimator records no regime accuracy: exact features (se 0) used to give 1.00
+    import sklearn_mdtree
+    from sklearn_mdtree.pretrained import load_tree
+
+    X = pd.DataFrame({"train_error": [2.0], "mode_connectivity_peak": [-30.0],
+                      "hessian_t": [5.0], "hessian_t_se": [0.0], "train_error_se": [0.0],
+                      "mode_connectivity_peak_se": [0.0]}, index=["run"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = sklearn_mdtree.diagnose(X, load_tree("cifar10-resnet18-q1").estimator)[0]
+    assert g.verdict_kind == "change" and g.noise_confidence == 1.0
+    assert g.confidence == 0.5
+    assert any("records no measured accuracy" in n for n in g.notes)
