@@ -311,17 +311,26 @@ def run(args):
 
     notes = []
     features = None
-    if args.model is not None:  # the groups as files: featurize them first (torch)
-        from .featurize import features_of_groups
-
-        features, notes = features_of_groups(args)
     calibration = calibration_of(args)
     if calibration is not None:
         from ..calibration._diagnoser import _raw_columns
 
         trees, columns = [calibration, "auto"], list(dict.fromkeys(
             _raw_columns(calibration.features_)))
-    else:
+        if args.model is not None:
+            # groups given as files are featurized with the paper's features: a calibration
+            # reads others (the weights' norm ratio, the data fraction the user knows), so
+            # every group would come out "no reliable diagnosis" -- refused before the work
+            raise CommandError(
+                f"argument --tree: a calibration file reads the columns {columns}, which "
+                "groups given as checkpoint files do not have; write them to a features CSV "
+                "(mdtree featurize ... --output features.csv, then add the missing "
+                "columns, e.g. data_fraction) and diagnose that file")
+    if args.model is not None:  # the groups as files: featurize them first (torch)
+        from .featurize import features_of_groups
+
+        features, notes = features_of_groups(args)
+    if calibration is None:
         trees, _ = choose_trees(args)
         columns = list(dict.fromkeys(
             f for t in trees if t is not None for f in t.estimator.hierarchy_.features()))

@@ -208,6 +208,15 @@ def test_mdtree_diagnose_calibration_errors_are_one_line(calibration_file, tmp_p
     _groups().drop(columns="CKA").to_csv(missing)
     assert main(["diagnose", str(missing), "--tree", str(calibration_file)]) == 2
     assert "CKA" in capsys.readouterr().err
+    # groups as checkpoint files lack the calibration's columns: refused before any work
+    # (they would all come out "no reliable diagnosis")
+    for name in ("seed0.pt", "seed1.pt", "train.npz"):
+        (tmp_path / name).write_bytes(b"not read")
+    assert main(["diagnose", "--model", "mypkg.models:net", "--checkpoints",
+                 str(tmp_path / "seed0.pt"), str(tmp_path / "seed1.pt"), "--train-data",
+                 str(tmp_path / "train.npz"), "--tree", str(calibration_file)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "checkpoint files do not have" in err and "\n" not in err
 
 
 def test_a_tree_file_path_is_read_as_a_tree(tmp_path):
