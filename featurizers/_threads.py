@@ -2,9 +2,8 @@
 
 torch's default intra-op thread count is the number of cores. On a machine whose
 cores are busy with other work, its threads spin waiting for each other and a
-featurization of small networks collapses: ``mdtree featurize`` on a group of three
-small MLPs took 192 s at load 3 on 2 cores against 7.4 s on one thread (issue 22;
-``benchmarks/bench_featurize_cost.py`` measures it). The featurizers' networks are
+featurization of small networks collapses (``benchmarks/bench_featurize_cost.py``
+measures it; figures on the documentation's benchmarks page). The featurizers' networks are
 small, so a second thread buys little even on an idle machine, and ``n_jobs`` (one
 process per group) is the way to use more cores.
 
@@ -31,9 +30,9 @@ def resolve_threads(torch_threads):
     """The intra-op thread count for a ``torch_threads`` parameter.
 
     None is the policy: :data:`DEFAULT_THREADS` (one) per process, whatever the
-    device, ``n_jobs`` or load: measured on 2 cores, two threads made the default
-    transform of three small MLPs 29x slower at load 17 and the whole ``mdtree
-    featurize`` 4x slower at load 0.9 (``benchmarks/README.md``). The load is not
+    device, ``n_jobs`` or load: on a busy 2-core machine more threads made the
+    featurizers many times slower (the benchmarks page, "Featurize cost against
+    training"). The load is not
     read: the 1-minute average lags, and a count chosen from it could still
     collapse. An int is used as given.
     """

@@ -479,11 +479,9 @@ _N_JOBS_PARAM = """    n_jobs : int or None, default=None
         during ``transform``, in this process and in each worker of
         ``n_jobs``; the previous counts are restored after, also after an
         error. None is the policy: one thread per process, on any device and
-        at any load. The featurizers' networks are small: on 2 cores, torch's
-        default (a thread per core) made the default transform of three
-        small MLPs 29x slower than one thread at load 17, and ``mdtree
-        featurize`` 4x slower at load 0.9 (192 s instead of 7 s at load 3);
-        see the documentation's featurize guide. Use
+        at any load. The featurizers' networks are small: on a busy machine
+        torch's default (a thread per core) is many times slower than one
+        thread (figures: the documentation's benchmarks page). Use
         ``n_jobs`` for more cores, or an int here on a machine you have to
         yourself with networks large enough to gain from it. Not part of the
         cache's key.

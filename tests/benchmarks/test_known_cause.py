@@ -1,6 +1,6 @@
 """Tests of benchmarks/known_cause.py: its pure functions and a smoke run on a tiny grid."""
 
-import sys
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def known_cause():
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    import benchmarks.known_cause as module
-
-    return module
+    with pytest.MonkeyPatch.context() as patch:  # the repository's benchmarks package
+        patch.syspath_prepend(str(ROOT))
+        return importlib.import_module("benchmarks.known_cause")
 
 
 def test_wilson_interval(known_cause):
