@@ -234,6 +234,35 @@ def sha256(path, what="file"):
 
 
 # --------------------------------------------------------------------------------------
+# Tree arguments: a shipped tree's name or a file
+# --------------------------------------------------------------------------------------
+
+
+def is_tree_path(value):
+    """Whether a ``tree`` argument names a file rather than a shipped tree or family.
+
+    A shipped name (``"cifar10-resnet18-q1"``) has neither a ``.json`` ending nor a
+    path separator; anything with one of them is a file: ``tree.JSON``,
+    ``trees/mine``, and, where the system has a second separator (``os.altsep``,
+    ``"/"`` on Windows), ``trees/mine`` there too. A path object (``os.PathLike``) is
+    always a file; anything else (a tree object, None) is not.
+
+    Examples
+    --------
+    >>> from sklearn_mdtree._files import is_tree_path
+    >>> is_tree_path("cifar10-resnet18"), is_tree_path("mine.json"), is_tree_path("dir/mine")
+    (False, True, True)
+    """
+    if isinstance(value, os.PathLike):
+        return True
+    if not isinstance(value, str):
+        return False
+    separators = [s for s in (os.sep, os.altsep) if s]
+    return value.lower().endswith(".json") or any(s in value for s in separators)
+
+
+
+# --------------------------------------------------------------------------------------
 # Output files
 # --------------------------------------------------------------------------------------
 

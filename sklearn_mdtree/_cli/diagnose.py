@@ -16,6 +16,7 @@ import os
 import warnings
 from pathlib import Path
 
+from .._files import is_tree_path
 from .._vocabulary import Q1_FEATURES
 from . import _common
 from ._common import CommandError
@@ -201,26 +202,17 @@ def outputs(args):
 
 def inputs(args):
     files = [args.features, args.fit_on, *group_inputs(args)]
-    files += [t for t in (args.tree, args.q2_tree) if t is not None and _is_tree_file(t)]
+    files += [t for t in (args.tree, args.q2_tree) if t is not None and is_tree_path(t)]
     # the collections are read without --tree and --fit-on; with them, the files in
     # the folder --data-home names are still the user's data
     return files + _common.collection_files(args.data_home)
-
-
-def _is_tree_file(value):
-    """Whether a ``--tree``/``--q2-tree`` value names a file rather than a shipped tree.
-
-    A shipped tree's name has neither a ``.json`` ending nor a path separator.
-    """
-    separators = [s for s in (os.sep, os.altsep) if s]
-    return value.lower().endswith(".json") or any(s in value for s in separators)
 
 
 def _tree_file(value, option, task):
     """The tree a ``--tree``/``--q2-tree`` file holds, loaded once; a name as is."""
     from ..pretrained import PretrainedTree
 
-    if value is None or not _is_tree_file(value):
+    if value is None or not is_tree_path(value):
         return value
     try:
         tree = PretrainedTree.from_file(value)
@@ -295,7 +287,7 @@ def calibration_of(args):
     None."""
     from ..calibration import is_calibration_file, load_calibrated
 
-    if args.tree is None or not _is_tree_file(args.tree) or not is_calibration_file(args.tree):
+    if args.tree is None or not is_tree_path(args.tree) or not is_calibration_file(args.tree):
         return None
     if args.q2_tree is not None:
         raise CommandError("argument --q2-tree: not allowed with a calibration file as --tree "

@@ -11,6 +11,7 @@ import os
 import warnings
 from types import SimpleNamespace
 
+from .._files import is_tree_path
 from .._vocabulary import DEFAULT_FEATURES
 from ._common import CommandError, json_object
 from ._output import Result, add_output_option, output_path
@@ -119,7 +120,7 @@ def recipe_defaults(tree):
             recipe = load_calibrated(tree).recipe_
             loaded = SimpleNamespace(name=os.path.basename(tree), feature_recipe=(
                 None if recipe is None else recipe.to_dict()))
-        elif tree.lower().endswith(".json") or os.sep in tree:
+        elif is_tree_path(tree):
             loaded = PretrainedTree.from_file(tree)
         else:
             q1, q2 = resolve_family(tree)

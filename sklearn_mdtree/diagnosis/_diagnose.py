@@ -50,6 +50,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 
 from .._classes import MDTreeClassifier
 from .._domain import DOMAIN_FEATURES, OutOfDomainWarning
+from .._files import is_tree_path
 from ..calibration import CalibratedDiagnoser
 from ..pretrained._io import PretrainedTree
 from ._calibrated import as_calibration, diagnose_calibrated
@@ -350,8 +351,7 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer=None,
         return diagnose_calibrated(
             X, calibration, name=os.path.basename(name), optimizer=optimizer,
             n_classes=n_classes, warn=warn, borderline=borderline)
-    if isinstance(tree, os.PathLike) or (isinstance(tree, str) and (
-            tree.lower().endswith(".json") or os.sep in tree)):
+    if is_tree_path(tree):
         tree = PretrainedTree.from_file(tree)  # a tree file (a shipped name has neither)
     optimizer = "batch size" if optimizer is None else optimizer
     q1, q2 = choose_trees(tree, q2_tree, fit_on)

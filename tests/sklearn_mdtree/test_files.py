@@ -2,10 +2,17 @@
 
 import hashlib
 import os
+from pathlib import Path
 
 import pytest
 
-from sklearn_mdtree._files import AtomicOutput, check_not_an_input, same_file, sha256
+from sklearn_mdtree._files import (
+    AtomicOutput,
+    check_not_an_input,
+    is_tree_path,
+    same_file,
+    sha256,
+)
 
 
 def test_same_file_sees_hard_and_symbolic_links(tmp_path):
@@ -49,3 +56,20 @@ def test_sha256(tmp_path):
     path = tmp_path / "f.bin"
     path.write_bytes(b"abc" * 1000)
     assert sha256(path) == hashlib.sha256(b"abc" * 1000).hexdigest()
+
+
+def test_is_tree_path_sees_both_separators(monkeypatch):
+    monkeypatch.setattr(os, "sep", "/")
+    monkeypatch.setattr(os, "altsep", None)  # as on Linux and macOS
+    assert not is_tree_path("cifar10-resnet18") and not is_tree_path("cifar10-resnet18-q1")
+    assert is_tree_path("mine.json") and is_tree_path("MINE.JSON")
+    assert is_tree_path("trees/mine") and not is_tree_path("trees\\mine")
+    assert is_tree_path(Path("mine")) and not is_tree_path(None)
+    assert not is_tree_path(object())
+    monkeypatch.setattr(os, "altsep", "\\")  # a second separator
+    assert is_tree_path("trees\\mine") and is_tree_path("trees/mine")
+    assert not is_tree_path("cifar10-resnet18")
+    monkeypatch.setattr(os, "sep", "\\")
+    monkeypatch.setattr(os, "altsep", "/")  # as on Windows
+    assert is_tree_path("trees/mine") and is_tree_path("trees\\mine")
+    assert not is_tree_path("digits-mlp")

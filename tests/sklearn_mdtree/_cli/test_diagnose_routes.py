@@ -136,3 +136,24 @@ def test_the_deprecated_out_option_still_writes_with_a_note(fast_cli, features, 
     captured = capsys.readouterr()
     assert output.read_text() == captured.out
     assert "--out is deprecated" in captured.err
+
+
+def test_tree_files_named_with_the_second_separator(features, tmp_path, monkeypatch, capsys):
+    # "sub\\q1" names a file where os.altsep is a backslash (Windows has "/" there):
+    # diagnose and featurize read it as a file, not as a shipped name
+    from sklearn_mdtree._cli.featurize import recipe_defaults
+    from sklearn_mdtree.pretrained import load_tree
+
+    monkeypatch.chdir(tmp_path)
+    tree = load_tree("cifar10-resnet18-q1")
+    (tmp_path / "sub\\q1").write_text(dumps(tree.to_dict()))
+    argv = ["diagnose", str(features), "--id-column", "model", "--format", "json"]
+    monkeypatch.setattr(os, "altsep", None)
+    assert main([*argv, "--tree", "sub\\q1"]) == 2
+    assert "Unknown pretrained tree 'sub\\\\q1'" in capsys.readouterr().err
+    monkeypatch.setattr(os, "altsep", "\\")
+    assert main([*argv, "--tree", "sub\\q1"]) == 0
+    from_file = json.loads(capsys.readouterr().out)
+    assert main([*argv, "--tree", "cifar10-resnet18-q1"]) == 0
+    assert from_file == json.loads(capsys.readouterr().out)
+    assert recipe_defaults("sub\\q1") == recipe_defaults("cifar10-resnet18-q1")

@@ -350,3 +350,18 @@ def test_two_trees_with_different_training_ranges_say_whose_range():
     hessian = next(f for f in report[0].features if f.name == "hessian_t")
     assert hessian.training_tree is None and "inside the training range" in hessian.domain_text()
     assert "(Q2 tree)" in report.to_html()
+
+
+def test_a_tree_file_named_with_the_second_separator_is_read_as_a_file(tmp_path,
+                                                                        monkeypatch):
+    # "sub\\q1" names a file where os.altsep is a backslash (Windows has "/" there):
+    # it is read, not looked up as a shipped name
+    from sklearn_mdtree.pretrained._io import dumps
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub\\q1").write_text(dumps(Q1.to_dict()))
+    with pytest.raises(ValueError, match="Unknown pretrained tree"):  # no altsep: a name
+        sklearn_mdtree.diagnose(_row(), tree="sub\\q1", q2_tree=None)
+    monkeypatch.setattr("os.altsep", "\\")
+    report = sklearn_mdtree.diagnose(_row(), tree="sub\\q1", q2_tree=None)
+    assert report == sklearn_mdtree.diagnose(_row(), tree=Q1, q2_tree=None)
