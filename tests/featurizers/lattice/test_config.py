@@ -2,7 +2,9 @@
 
 import pytest
 
-from featurizers.lattice import (
+pytest.importorskip("torch")  # the featurizers package imports it
+
+from featurizers.lattice import (  # noqa: E402
     FAILURE_SOURCES,
     LatticeConfig,
     Steps,

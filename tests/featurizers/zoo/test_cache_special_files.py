@@ -2,34 +2,17 @@
 on a FIFO or trips on a folder (issue 23): a one-line error, within seconds."""
 
 import os
-import threading
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
+from _helpers import within  # noqa: E402
 from featurizers.checkpoints import CheckpointError, load_data, load_state_dict  # noqa: E402
 from featurizers.zoo import ZooGrid, train_zoo  # noqa: E402
 from sklearn_mdtree._files import open_regular  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
-
-
-def _within(seconds, function):
-    """Run ``function()`` in a thread; its exception, or a failure if it blocks."""
-    outcome = {}
-
-    def target():
-        try:
-            outcome["value"] = function()
-        except BaseException as exc:  # noqa: BLE001 - handed back to the test
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"blocked for more than {seconds} s"
-    return outcome
 
 
 def _tiny():
@@ -52,7 +35,7 @@ def test_a_cache_entry_that_is_not_a_file_is_refused_in_one_line(tmp_path, kind,
     def again():
         return train_zoo(_tiny(), cache_dir=tmp_path, verbose=0).featurize()
 
-    error = _within(60, again).get("error")
+    error = within(60, again).get("error")
     assert isinstance(error, FileExistsError), error
     what = "a FIFO (named pipe)" if special == "fifo" else "a folder"
     message = str(error)
@@ -66,12 +49,12 @@ def test_a_cache_entry_that_is_not_a_file_is_refused_in_one_line(tmp_path, kind,
 def test_checkpoint_and_data_fifos_and_folders_are_refused(tmp_path):
     fifo = tmp_path / "seed0.pt"
     os.mkfifo(fifo)
-    error = _within(20, lambda: load_state_dict(fifo)).get("error")
+    error = within(20, lambda: load_state_dict(fifo)).get("error")
     assert isinstance(error, CheckpointError)
     assert "is a FIFO (named pipe), not a regular file" in str(error)
     data = tmp_path / "train.npz"
     os.mkfifo(data)
-    error = _within(20, lambda: load_data(data)).get("error")
+    error = within(20, lambda: load_data(data)).get("error")
     assert isinstance(error, CheckpointError) and "data file" in str(error)
     assert "FIFO" in str(error)
     folder = tmp_path / "folder.pt"
@@ -87,7 +70,7 @@ def test_a_checkpoint_group_hashes_no_fifo(tmp_path):
     fifo = tmp_path / "seed0.pt"
     os.mkfifo(fifo)
     X, y = torch.zeros(4, 2), torch.zeros(4, dtype=torch.long)
-    outcome = _within(20, lambda: ModelGroup.from_checkpoints(
+    outcome = within(20, lambda: ModelGroup.from_checkpoints(
         lambda: torch.nn.Linear(2, 2), [fifo], (X, y)))
     assert isinstance(outcome.get("error"), ValueError)
     assert "checkpoint" in str(outcome["error"]) and "FIFO" in str(outcome["error"])
@@ -96,7 +79,7 @@ def test_a_checkpoint_group_hashes_no_fifo(tmp_path):
 def test_open_regular_refuses_a_file_swapped_for_a_fifo(tmp_path):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    error = _within(20, lambda: open_regular(fifo, "tree file")).get("error")
+    error = within(20, lambda: open_regular(fifo, "tree file")).get("error")
     assert isinstance(error, ValueError) and "FIFO" in str(error)
     path = tmp_path / "ok.bin"
     path.write_bytes(b"abc")
@@ -122,7 +105,7 @@ def test_a_file_swapped_for_a_fifo_after_the_stat_is_refused(tmp_path, monkeypat
     # the name looks like a regular file when stat'ed, as if swapped just after
     monkeypatch.setattr(_files.os, "stat", lambda p, *a, **k: Regular()
                         if os.fspath(p) == str(fifo) else real_stat(p, *a, **k))
-    error = _within(20, lambda: open_regular(fifo, "tree file")).get("error")
+    error = within(20, lambda: open_regular(fifo, "tree file")).get("error")
     assert isinstance(error, ValueError) and "is a FIFO (named pipe)" in str(error)
 
 

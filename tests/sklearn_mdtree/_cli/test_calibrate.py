@@ -1,10 +1,12 @@
 """``mdtree calibrate``: the command module, through ``main``."""
 
 import json
+import sys
 
 import numpy as np
 import pytest
 
+from _helpers import needs_torch
 from sklearn_mdtree._cli import build_parser, main
 
 FACTORY = '''
@@ -45,8 +47,8 @@ def test_calibrate_is_a_command_of_mdtree():
     assert args.optimizer == "learning rate"
 
 
+@needs_torch
 def test_calibrate_writes_one_file_that_loads(files, capsys):
-    pytest.importorskip("torch")
     from sklearn_mdtree.calibration import load_calibrated
 
     out = files / "calibrated.json"
@@ -60,22 +62,31 @@ def test_calibrate_writes_one_file_that_loads(files, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--budget", "0.0001"], "'budget' parameter"),
+    # checked once torch is there (without it: "needs PyTorch", tested below)
+    pytest.param(["--budget", "0.0001"], "'budget' parameter", marks=needs_torch),
     (["--output", "x.csv"], "must be a .json file"),
     (["--fixed", "{not json"], "argument --fixed"),
-    (["--model", "no_such_module_xyz:f"], "no_such_module_xyz"),
-    (["--optimizer", "bs", "--base", "2.5"], "integer"),
+    pytest.param(["--model", "no_such_module_xyz:f"], "no_such_module_xyz", marks=needs_torch),
+    pytest.param(["--optimizer", "bs", "--base", "2.5"], "integer", marks=needs_torch),
     (["--output", "train.npz"], "train.npz"),  # never over an input
 ])
 def test_errors_are_one_line_with_status_2(files, capsys, extra, message):
-    if "--budget" in extra or "--model" in extra:
-        pytest.importorskip("torch")
     before = sorted(p.name for p in files.iterdir())
     assert main(base_args(files, *extra)) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err and err.startswith("mdtree calibrate: error:")
     assert sorted(p.name for p in files.iterdir() if p.name != "cache") == [
         b for b in before if b != "cache"]
+
+
+def test_without_torch_the_command_says_what_to_install(files, capsys, monkeypatch):
+    # as where torch is missing: the featurizers cannot be imported
+    monkeypatch.setitem(sys.modules, "featurizers.calibration", None)
+    assert main(base_args(files, "--output", str(files / "c.json"))) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mdtree calibrate: error: needs PyTorch") and "\n" not in err
+    assert 'pip install "sklearn-mdtree[torch]"' in err
+    assert not (files / "c.json").exists()
 
 
 def test_the_optimizer_words_are_checked_by_the_parser(files):
@@ -87,7 +98,6 @@ def test_the_optimizer_words_are_checked_by_the_parser(files):
 
 def test_the_command_line_imports_no_torch_until_calibrate_runs():
     import subprocess
-    import sys
 
     code = ("import sys; from sklearn_mdtree._cli import build_parser; build_parser(); "
             "sys.exit(1 if 'torch' in sys.modules else 0)")

@@ -7,9 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _helpers import needs_torch
 from sklearn_mdtree._cli import main
 
-torch = pytest.importorskip("torch")
+# the tests of checkpoints are marked; those of feature tables run without torch
+try:
+    import torch
+except ImportError:
+    torch = None
 
 MODEL = ["--model", "torch.nn:Linear", "--model-kwargs", '{"in_features": 4, "out_features": 3}']
 FAST = ["--curve-epochs", "1"]
@@ -43,6 +48,7 @@ def _groups(paths, *names):
     return args
 
 
+@needs_torch
 def test_featurize_writes_one_row_per_group_with_standard_errors(run, capsys):
     folder, paths = run
     out = folder / "features.csv"
@@ -59,6 +65,7 @@ def test_featurize_writes_one_row_per_group_with_standard_errors(run, capsys):
     assert "wrote 2 group(s)" in capsys.readouterr().err
 
 
+@needs_torch
 def test_diagnose_from_features_and_from_checkpoints(run, capsys):
     folder, paths = run
     out = folder / "features.csv"
@@ -107,6 +114,7 @@ def _bad(argv, capsys, message, folder):
     assert _digests(folder) == before  # nothing written, nothing modified
 
 
+@needs_torch
 def test_bad_checkpoints_and_data(run, capsys):
     folder, paths = run
     out = ["--output", str(folder / "new.csv")]
@@ -156,6 +164,7 @@ def test_bad_features_csv(tmp_path, capsys):
          tmp_path)
 
 
+@needs_torch
 def test_featurize_never_replaces_a_checkpoint_through_a_hard_link(run, capsys):
     import os
 
@@ -167,6 +176,7 @@ def test_featurize_never_replaces_a_checkpoint_through_a_hard_link(run, capsys):
          "is one of the inputs", folder)
 
 
+@needs_torch
 def test_featurize_out_is_a_deprecated_alias_of_output(run, capsys):
     folder, paths = run
     out = folder / "features.csv"
@@ -176,6 +186,7 @@ def test_featurize_out_is_a_deprecated_alias_of_output(run, capsys):
     assert "mdtree featurize: --out is deprecated" in err and out.exists()
 
 
+@needs_torch
 def test_train_data_repeats_per_group_like_checkpoints(run, capsys):
     """Issue 23: --train-data once per group used the last file for every group."""
     folder, paths = run
@@ -211,6 +222,7 @@ def test_train_data_repeats_per_group_like_checkpoints(run, capsys):
     assert "--data-kwargs" in capsys.readouterr().err
 
 
+@needs_torch
 def test_featurize_shows_progress_unless_quiet_and_passes_torch_threads(run, capsys,
                                                                          monkeypatch):
     """Issue 23: mdtree featurize ran minutes without a word; progress goes to stderr,

@@ -7,7 +7,6 @@ import io
 import os
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sklearn_mdtree._cli as cli
+from _helpers import within
 from sklearn_mdtree._cli import _common
 from sklearn_mdtree import MDTreeClassifier
 from sklearn_mdtree.datasets._registry import COLLECTION_FILES
@@ -125,16 +125,12 @@ def test_output_equal_to_a_collection_file_is_refused(model_diagnosis_dir, tmp_p
 def test_a_fifo_as_features_file_does_not_hang(fast_cli, tmp_path):
     fifo = tmp_path / "features.csv"
     os.mkfifo(fifo)
-    result = {}
-    thread = threading.Thread(target=lambda: result.update(r=run(["diagnose", str(fifo)])),
-                              daemon=True)
-    thread.start()
-    thread.join(timeout=120)
-    if thread.is_alive():  # unblock the reader so that the session can end
+
+    def unblock():  # open the FIFO for writing: its reader returns, the session can end
         with open(fifo, "wb"):
             pass
-        pytest.fail("mdtree diagnose hung on a FIFO")
-    status, _, err = result["r"]
+
+    status, _, err = within(120, lambda: run(["diagnose", str(fifo)]), unblock=unblock)["value"]
     assert status == 2 and "not a regular file" in err
 
 

@@ -5,7 +5,6 @@ the right answer), replaces no file of the user's and does not hang."""
 import contextlib
 import io
 import os
-import threading
 import warnings
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pandas as pd
 import pytest
 
 import sklearn_mdtree._cli as cli
+from _helpers import needs_torch, within
 
 Q1_COLUMNS = "train_error,mode_connectivity_peak,hessian_t,CKA"
 FEATURES = f"group,{Q1_COLUMNS}\na,2,-30,5,0.9\nb,3,-20,4,0.8\n"
@@ -40,23 +40,6 @@ def error_line(result, command, *words):
     for word in words:
         assert word in lines[0], lines[0]
     return lines[0]
-
-
-def no_hang(target, timeout=60):
-    """Run ``target`` in a thread; fail (not hang) if it has not returned in time."""
-    box = {}
-
-    def call():
-        try:
-            box["value"] = target()
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            box["error"] = exc
-
-    thread = threading.Thread(target=call, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    assert not thread.is_alive(), f"{target} still running after {timeout} s"
-    return box
 
 
 def test_id_column_naming_a_feature(tmp_path):
@@ -105,7 +88,12 @@ def test_fit_on_value_near_the_float_limit_is_named(tmp_path, value):
 # Each library reproduction must end in a one-line error of an ordinary type that names
 # what is wrong (or in the right answer); each command in a one-line error, exit 2.
 
-torch = pytest.importorskip("torch")
+# the tests below that need torch are marked; the others run without it
+try:
+    import torch
+except ImportError:
+    torch = None
+
 LINEAR = ["--model", "torch.nn:Linear", "--model-kwargs", '{"in_features": 4, "out_features": 3}']
 FAST = ["--curve-epochs", "1", "--features", "train_error", "--quiet"]
 
@@ -140,6 +128,7 @@ def featurize(folder, paths, *extra, data=None, output="out.csv"):
                 *extra])
 
 
+@needs_torch
 def test_hard_link_of_a_checkpoint_as_output_is_refused(files):
     folder, paths = files
     os.link(paths[1], folder / "out.csv")
@@ -166,6 +155,7 @@ def test_hard_link_of_the_features_file_as_html_and_tree_as_html(tmp_path):
     assert tree.read_bytes() == before
 
 
+@needs_torch
 @pytest.mark.parametrize("kind", ["models", "features"])
 @pytest.mark.parametrize("special", ["fifo", "folder"])
 def test_zoo_cache_entry_that_is_not_a_file_neither_hangs_nor_tracebacks(tmp_path, kind,
@@ -180,11 +170,12 @@ def test_zoo_cache_entry_that_is_not_a_file_neither_hangs_nor_tracebacks(tmp_pat
     os.mkfifo(path) if special == "fifo" else path.mkdir()
     load = (lambda: cache.load_model(meta, lambda: torch.nn.Linear(2, 2))) if kind == "models" \
         else (lambda: cache.load_row(meta, ["a"]))
-    box = no_hang(load, timeout=20)
+    box = within(20, load)
     assert isinstance(box.get("error"), FileExistsError), box
     one_line(box["error"], str(path))
 
 
+@needs_torch
 def test_train_data_count_neither_one_nor_the_groups(files):
     folder, paths = files
     result = run(["featurize", *LINEAR, "--checkpoints", *paths[:2], "--checkpoints",
@@ -211,6 +202,7 @@ def test_hessian_t_near_the_float_limit_with_data_bounds():
         assert X.hessian_t.min() <= t2 <= X.hessian_t.max()
 
 
+@needs_torch
 def test_linear_cka_of_huge_finite_inputs():
     from featurizers.similarity import linear_cka
 
@@ -226,6 +218,7 @@ def test_linear_cka_of_huge_finite_inputs():
             assert np.isfinite(value) and abs(value - 1) < 1e-9
 
 
+@needs_torch
 def test_relative_factory(files):
     folder, paths = files
     error_line(run(["featurize", "--model", ".mod:f", "--checkpoints", *paths[:2],
@@ -233,6 +226,7 @@ def test_relative_factory(files):
                     str(folder / "out.csv")]), "featurize", ".mod:f")
 
 
+@needs_torch
 @pytest.mark.parametrize("body", ["raise RuntimeError('boom')", "def broken(:\n"])
 def test_factory_module_failing_at_import(files, monkeypatch, body):
     folder, paths = files
@@ -244,6 +238,7 @@ def test_factory_module_failing_at_import(files, monkeypatch, body):
                     str(folder / "out.csv")]), "featurize", "badfactory_r3")
 
 
+@needs_torch
 @pytest.mark.parametrize("X", [
     np.array([["a"] * 4] * 30),
     np.array([["2020-01-01"] * 4] * 30, dtype="datetime64[D]"),
@@ -255,6 +250,7 @@ def test_non_numeric_inputs_in_a_data_file(files, X):
     error_line(featurize(folder, paths, data=folder / "odd.npz"), "featurize", "odd.npz")
 
 
+@needs_torch
 def test_inputs_of_the_wrong_width(files):
     folder, paths = files
     np.savez(folder / "wide.npz", X=np.zeros((30, 5), np.float32), y=np.zeros(30, np.int64))
@@ -263,6 +259,7 @@ def test_inputs_of_the_wrong_width(files):
                "expects inputs of shape (n_samples, 4)", "wide.npz", "(30, 5)")
 
 
+@needs_torch
 def test_random_bytes_named_npz(files):
     folder, paths = files
     (folder / "rand.npz").write_bytes(np.random.default_rng(0).bytes(300))
@@ -271,6 +268,7 @@ def test_random_bytes_named_npz(files):
     assert "object arrays" not in line
 
 
+@needs_torch
 def test_uint16_inputs_are_read():
     from featurizers.checkpoints import load_data
 
@@ -278,6 +276,7 @@ def test_uint16_inputs_are_read():
     assert X.shape == (5, 4) and X.dtype.is_floating_point
 
 
+@needs_torch
 def test_uint64_labels_are_shown_as_they_are():
     from featurizers.checkpoints import CheckpointError, load_data
 
@@ -288,6 +287,7 @@ def test_uint64_labels_are_shown_as_they_are():
     assert "-92233720368547" not in str(info.value)
 
 
+@needs_torch
 def test_checkpoints_none_and_a_data_tuple_of_three():
     from featurizers import featurize_checkpoints
     from featurizers.checkpoints import CheckpointError, load_data
@@ -318,8 +318,10 @@ def test_a_5000_digit_threshold_in_a_tree_file(tmp_path):
     assert "int_max_str_digits" not in message and "4300" not in message
 
 
-def _group(dtype=torch.float32):
+def _group(dtype=None):
     from featurizers import ModelGroup
+
+    dtype = torch.float32 if dtype is None else dtype
 
     g = torch.Generator().manual_seed(0)
     X, y = torch.randn(30, 4, generator=g), torch.randint(0, 3, (30,), generator=g)
@@ -331,6 +333,7 @@ def _group(dtype=torch.float32):
     return ModelGroup(models, (X.to(dtype), y))
 
 
+@needs_torch
 def test_device_meta():
     from featurizers import LossLandscapeFeaturizer
 
@@ -340,6 +343,7 @@ def test_device_meta():
     one_line(info.value, "device")
 
 
+@needs_torch
 def test_mixed_float32_and_float64_layers():
     from featurizers import LossLandscapeFeaturizer, ModelGroup
 
@@ -356,6 +360,7 @@ def test_mixed_float32_and_float64_layers():
         assert np.isfinite(np.asarray(table, dtype=float)).all()
 
 
+@needs_torch
 def test_mode_connectivity_peak_of_strings():
     from featurizers.connectivity import mode_connectivity_peak
 
@@ -364,6 +369,7 @@ def test_mode_connectivity_peak_of_strings():
     one_line(info.value, "errors")
 
 
+@needs_torch
 def test_bezier_point_with_different_keys():
     from featurizers.connectivity import bezier_point
 
@@ -373,6 +379,7 @@ def test_bezier_point_with_different_keys():
     one_line(info.value)
 
 
+@needs_torch
 def test_fit_bend_with_different_widths():
     from featurizers.connectivity import fit_bend
 
