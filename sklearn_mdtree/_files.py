@@ -126,8 +126,9 @@ def read_csv(filepath_or_buffer, *, what):
 
     The error names ``what`` (e.g. ``"CSV file 'x.csv'"``): the file does not parse
     (with the parser's line number), has more fields on its data lines than names in
-    its header, or has no rows, or, for a path: it is not a regular file (a FIFO or a
-    device, whose reading could block or never end) or does not end with a newline
+    its header, or has no rows, or, for a path: it is a folder, is empty, is not a
+    regular file (a FIFO or a device, whose reading could block or never end) or does
+    not end with a newline
     (its last line may be cut short, which pandas would read as a different number).
     A missing file raises pandas' ``FileNotFoundError``.
     """
@@ -186,14 +187,14 @@ def _check_unique_names(source, *, what):
 def _check_complete_file(path, *, what):
     """A ValueError for a path that is not a regular file, or whose last line is cut.
 
-    Missing files and folders are left to the reader's own errors.
+    A missing file is left to the reader's own error.
     """
     try:
         mode = os.stat(path).st_mode
     except OSError:
         return
     if stat.S_ISDIR(mode):
-        return
+        raise ValueError(f"The {what} is a folder; expected a CSV file.")
     if not stat.S_ISREG(mode):
         raise ValueError(
             f"The {what} is not a regular file (a FIFO, a device or a socket), whose "
@@ -203,6 +204,9 @@ def _check_complete_file(path, *, what):
         return
     with open_regular(path, what) as handle:  # never blocks, even if swapped since the stat
         content = handle.read()
+    if not content.strip():
+        raise ValueError(f"The {what} is empty{'' if content else ' (0 bytes)'}; expected a "
+                         "header line, then one row per line.")
     if content.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ValueError(
             f"The {what} is UTF-16 text (it starts with a UTF-16 byte-order mark); save "
@@ -327,6 +331,11 @@ def check_not_an_input(output, inputs, *, option="output"):
             )
 
 
+def _reason(exc):
+    """The system's words for an OSError, without the file name it may quote."""
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
 class AtomicOutput:
     """An output file checked before any work and written in one step at the end.
 
@@ -342,16 +351,27 @@ class AtomicOutput:
     def __init__(self, path):
         self.path = Path(path)
         self._created = missing_paths(self.path.parent)
+        shown = str(self.path)
+        if self.path.is_dir():
+            raise IsADirectoryError(
+                f"Could not write {shown!r}: it is a folder; expected the path of a file.")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            if self.path.is_dir():
-                raise IsADirectoryError(f"Is a directory: {str(self.path)!r}")
+        except OSError as exc:
+            remove_created(self._created)
+            file = next((p for p in self.path.parents if p.exists() and not p.is_dir()), None)
+            reason = (f"{str(file)!r} is a file, not a folder" if file is not None
+                      else _reason(exc))
+            raise OSError(f"Could not write {shown!r}: its folder "
+                          f"{str(self.path.parent)!r} cannot be created ({reason}).") from None
+        try:
             handle, self._temp = tempfile.mkstemp(
                 prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
             os.close(handle)
-        except OSError as exc:
+        except OSError as exc:  # the message names the target, not the temporary file
             remove_created(self._created)
-            raise OSError(f"Could not write {str(self.path)!r}: {exc}") from None
+            raise OSError(f"Could not write {shown!r}: no file can be created in its folder "
+                          f"{str(self.path.parent)!r} ({_reason(exc)}).") from None
 
     def write(self, text):
         """Write ``text`` (UTF-8) and put it in place of the target."""
@@ -367,7 +387,7 @@ class AtomicOutput:
             os.replace(self._temp, self.path)
         except OSError as exc:
             self.discard()
-            raise OSError(f"Could not write {str(self.path)!r}: {exc}") from None
+            raise OSError(f"Could not write {str(self.path)!r}: {_reason(exc)}.") from None
 
     def discard(self):
         """Remove the temporary file and the folders opening created."""

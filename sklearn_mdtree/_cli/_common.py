@@ -82,6 +82,9 @@ def load_collections(data_home):
     """F and F' (``fetch_model_diagnosis("both")``) as one frame."""
     from ..datasets import fetch_model_diagnosis
 
+    if data_home is not None and os.path.exists(data_home) and not os.path.isdir(data_home):
+        raise CommandError(f"argument --data-home: expected a folder, got {str(data_home)!r}, "
+                           "which is a file")
     try:
         return fetch_model_diagnosis("both", data_home=data_home).frame
     except (OSError, ValueError) as exc:
@@ -169,9 +172,10 @@ def read_labelled(path, columns):
         _check_columns(table, columns, what=what)
         _check_numeric(table, columns[:-1], what=what, line_offset=2)
     except FileNotFoundError:
-        raise CommandError(f"The labelled table {os.fspath(path)!r} does not exist.") from None
+        raise CommandError(f"argument --fit-on: the labelled table {os.fspath(path)!r} does "
+                           "not exist.") from None
     except (OSError, ValueError) as exc:
-        raise CommandError(str(exc)) from None
+        raise CommandError(f"argument --fit-on: {exc}") from None
     _check_spread(table, columns[:-1], what)
     for label in [c for c in ("bs_failure", "width_vs_batch") if c in table.columns]:
         known = LABEL_CLASSES[label]

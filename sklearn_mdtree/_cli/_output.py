@@ -81,7 +81,7 @@ def open_outputs(outputs, inputs):
             try:
                 opened.append((option, AtomicOutput(path)))
             except OSError as exc:
-                raise CommandError(str(exc)) from None
+                raise CommandError(f"argument {option}: {exc}") from None
     except BaseException:
         discard(opened)
         raise
@@ -95,7 +95,7 @@ def write_outputs(opened, result):
             handle.write(result.files[option])
         except OSError as exc:
             discard(opened)
-            raise CommandError(str(exc)) from None
+            raise CommandError(f"argument {option}: {exc}") from None
 
 
 def discard(opened):

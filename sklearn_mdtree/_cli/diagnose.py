@@ -210,9 +210,21 @@ def inputs(args):
 
 def _tree_file(value, option, task):
     """The tree a ``--tree``/``--q2-tree`` file holds, loaded once; a name as is."""
-    from ..pretrained import PretrainedTree
+    from ..pretrained import PretrainedTree, resolve_family
 
-    if value is None or not is_tree_path(value):
+    if value is None or (option == "--q2-tree" and value == "auto"):
+        return value
+    if not is_tree_path(value):
+        try:
+            q1_name, _ = resolve_family(value)  # a shipped tree or family, or an error
+        except ValueError as exc:
+            hint = (f" ({value!r} exists here as a file or folder: a tree file's name ends "
+                    f"in .json or holds a path separator, e.g. ./{value})"
+                    if os.path.lexists(value) else "")
+            raise CommandError(f"argument {option}: {str(exc).splitlines()[0]}{hint}") from None
+        if option == "--tree" and q1_name is None:
+            raise CommandError(f"argument --tree: expected a Q1 tree or a family; {value!r} "
+                               "is a Q2 tree: give it as --q2-tree")
         return value
     try:
         tree = PretrainedTree.from_file(value)

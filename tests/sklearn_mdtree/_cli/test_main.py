@@ -102,7 +102,7 @@ def test_diagnose_csv_with_q2(features_csv, tmp_path, capsys, model_diagnosis_di
         # the same reader as read_model_diagnosis_csv: the same messages
         ("train_error,hessian_t,mode_connectivity_peak\n1,2,3\n1,2,3,4,5\n",
          r"Could not parse the CSV file '.*bad\.csv' as CSV: .*Expected 3 fields in line 3"),
-        ("", r"Could not parse the CSV file '.*bad\.csv' as CSV"),
+        ("", r"The CSV file '.*bad\.csv' is empty \(0 bytes\); expected a header line"),
     ],
 )
 def test_diagnose_bad_csv(tmp_path, capsys, content, message, model_diagnosis_dir):
@@ -120,7 +120,7 @@ def test_diagnose_missing_file_and_bad_k(tmp_path, features_csv, capsys, model_d
     assert "does not exist" in capsys.readouterr().err
     assert main(["diagnose", str(tmp_path)]) == 2  # a folder
     err = capsys.readouterr().err
-    assert err.startswith("mdtree diagnose: error: Could not read the features file")
+    assert err.startswith("mdtree diagnose: error: The CSV file") and "is a folder" in err
     assert "Traceback" not in err
     assert main(["diagnose", str(features_csv), "--scheme", "random_pairs", "--k", "2.5"]) == 2
     assert "must be an int" in capsys.readouterr().err
@@ -155,7 +155,8 @@ def test_unwritable_output_fails_before_any_work(command, tmp_path, capsys, monk
         assert main([command, *features, "--output", str(output)]) == 2
         captured = capsys.readouterr()
         assert captured.out == ""
-        assert captured.err.startswith(f"mdtree {command}: error: Could not write")
+        assert captured.err.startswith(f"mdtree {command}: error: argument --output: "
+                                       "Could not write")
 
 
 def test_failed_command_leaves_output_untouched(tmp_path, capsys, model_diagnosis_dir):
