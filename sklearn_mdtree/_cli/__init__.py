@@ -64,11 +64,14 @@ def main(argv=None):
     -------
     status : int
         0 on success, 2 on a reported error (printed to stderr in one line, nothing
-        written). ``--help`` and usage errors exit through :class:`SystemExit` with
-        status 2, as argparse does.
+        written). Usage errors (an unknown option, an invalid value) are one line on
+        stderr too, and exit through :class:`SystemExit` with status 2, as argparse
+        does; ``--help`` exits through it with status 0.
     """
     parser, parsers = build_parsers()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # named by the command they were given to, not by ``mdtree``
+        parsers[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     command = COMMANDS[args.command]
     if hasattr(command, "check"):
         command.check(parsers[args.command], args)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
+import sys
 
 import numpy as np
 import pandas as pd
@@ -85,10 +88,38 @@ def load_collections(data_home):
     if data_home is not None and os.path.exists(data_home) and not os.path.isdir(data_home):
         raise CommandError(f"argument --data-home: expected a folder, got {str(data_home)!r}, "
                            "which is a file")
+    with _download_messages_held(data_home):
+        try:
+            return fetch_model_diagnosis("both", data_home=data_home).frame
+        except (OSError, ValueError) as exc:
+            raise CommandError(str(exc)) from None
+
+
+@contextlib.contextmanager
+def _download_messages_held(data_home):
+    """Hold back pooch's messages ("Downloading data from ...") while the collections
+    are fetched: printed once the fetch succeeded, dropped if it failed (the one error
+    line then names the address). pooch is imported only if a file is missing."""
+    from ..datasets._registry import COLLECTION_FILES
+
+    files = collection_files(data_home)
+    if all(any(f.is_file() for f in files if f.name == name)
+           for name in COLLECTION_FILES.values()):
+        yield
+        return
+    import pooch
+
+    logger, held = pooch.get_logger(), []
+    handler = logging.Handler()
+    handler.emit = held.append
+    handlers = logger.handlers[:]
+    logger.handlers = [handler]
     try:
-        return fetch_model_diagnosis("both", data_home=data_home).frame
-    except (OSError, ValueError) as exc:
-        raise CommandError(str(exc)) from None
+        yield
+    finally:
+        logger.handlers = handlers
+    for record in held:  # reached only when the fetch succeeded
+        print(record.getMessage(), file=sys.stderr)
 
 
 def read_features(path, columns, id_column):
@@ -111,6 +142,7 @@ def read_features(path, columns, id_column):
         if id_column is not None:
             _check_columns(features, [id_column], what=what)
         _check_columns(features, columns, what=what)
+        _check_finite(features, columns, path, what)
         _check_numeric(features, columns, what=what, line_offset=2)
         if (id_column is None and features.columns[:1].tolist() == [GROUP_COLUMN]
                 and features[GROUP_COLUMN].is_unique):
@@ -127,6 +159,40 @@ def read_features(path, columns, id_column):
     else:
         features.index = pd.RangeIndex(2, len(features) + 2, name="line")
     return features
+
+
+def _check_finite(table, columns, path, what):
+    """Refuse an infinite value in a numeric column, quoting the text of the file: pandas
+    reads ``1e400`` as infinity, and "infinite values" alone would not say which text."""
+    for column in columns:
+        values = table[column]
+        if not pd.api.types.is_float_dtype(values):
+            continue  # non-numeric columns are _check_numeric's
+        rows = np.flatnonzero(np.isinf(values.to_numpy(dtype=np.float64)))
+        if not len(rows):
+            continue
+        written = _raw_text(path, column, rows[0])
+        if written is None:
+            got = f"{float(values.iloc[rows[0]])!r}"
+        elif written.strip().lower().lstrip("+-") in ("inf", "infinity"):
+            got = f"{written!r}, which is infinite"
+        else:
+            got = (f"{written!r}, which is beyond the float range (about 1.8e308) and "
+                   "reads as infinity")
+        more = (f" (also line(s) {[int(r) + 2 for r in rows[1:6]]}"
+                f"{' and more' if len(rows) > 6 else ''})" if len(rows) > 1 else "")
+        raise ValueError(f"Column {column!r} of the {what}, line {rows[0] + 2}: expected a "
+                         f"finite number, got {got}{more}.")
+
+
+def _raw_text(path, column, row):
+    """The text of ``column`` in data row ``row`` of the CSV file, as written; None if it
+    cannot be read again."""
+    try:
+        raw = pd.read_csv(path, dtype=str, usecols=[column], keep_default_na=False)
+        return str(raw[column].iloc[row])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _check_ids(ids, id_column, what):
@@ -170,6 +236,7 @@ def read_labelled(path, columns):
     try:
         table = read_csv(path, what=what)
         _check_columns(table, columns, what=what)
+        _check_finite(table, columns[:-1], path, what)
         _check_numeric(table, columns[:-1], what=what, line_offset=2)
     except FileNotFoundError:
         raise CommandError(f"argument --fit-on: the labelled table {os.fspath(path)!r} does "

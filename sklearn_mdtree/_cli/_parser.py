@@ -20,9 +20,23 @@ COMMANDS = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr, exit status 2.
+
+    argparse prints the whole usage (up to 21 lines for ``mdtree diagnose``) above
+    its error line; here the line points to ``--help`` instead. ``--help`` itself is
+    unchanged. ``add_subparsers`` makes its subparsers of this class too.
+    """
+
+    def error(self, message):
+        """Print ``<prog>: error: <message>; see <prog> --help`` and exit with status 2."""
+        message = " ".join(str(message).split())  # one line, whatever the message
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
 def build_parsers():
     """The parser of ``mdtree`` and a dict of its subcommands' parsers."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="mdtree",
         description="MD tree: diagnose why a trained neural network underperforms, "
         "from its loss landscape (Zhou et al., ICML 2024).",

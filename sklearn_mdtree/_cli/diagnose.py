@@ -112,7 +112,8 @@ def add_parser(sub):
                       "as JSON (DiagnosisReport.to_dict)")
     add_output_option(diag, metavar="FILE", help="also write to this file")
     diag.add_argument("--html", metavar="FILE.html", default=None,
-                      help="also write the report as one self-contained HTML page: the "
+                      help="also write the report as one self-contained HTML page (a name "
+                      "ending in .html or .htm): the "
                       "trees with each model's path, its position among the regimes, its "
                       "features against the trees' training range (needs matplotlib)")
     add_group_arguments(diag, required=False)
@@ -216,7 +217,7 @@ def _tree_file(value, option, task):
         return value
     if not is_tree_path(value):
         try:
-            q1_name, _ = resolve_family(value)  # a shipped tree or family, or an error
+            q1_name, q2_name = resolve_family(value)  # a shipped tree or family, or an error
         except ValueError as exc:
             hint = (f" ({value!r} exists here as a file or folder: a tree file's name ends "
                     f"in .json or holds a path separator, e.g. ./{value})"
@@ -225,6 +226,14 @@ def _tree_file(value, option, task):
         if option == "--tree" and q1_name is None:
             raise CommandError(f"argument --tree: expected a Q1 tree or a family; {value!r} "
                                "is a Q2 tree: give it as --q2-tree")
+        if option == "--q2-tree" and q1_name is not None:
+            if q1_name == value:
+                what = "is a Q1 tree: give it as --tree"
+            elif q2_name is None:
+                what = "is a family with no Q2 tree: give it as --tree"
+            else:
+                what = f"is a family: give its Q2 tree, --q2-tree {q2_name}"
+            raise CommandError(f"argument --q2-tree: expected a Q2 tree; {value!r} {what}")
         return value
     try:
         tree = PretrainedTree.from_file(value)
@@ -310,9 +319,23 @@ def calibration_of(args):
         raise CommandError(f"argument --tree: {str(exc).splitlines()[0]}") from None
 
 
+#: The endings an ``--html`` page may have: a browser opens anything else as text.
+HTML_SUFFIXES = (".html", ".htm")
+
+
+def _check_html_name(path):
+    """Refuse an ``--html`` page whose name does not end in .html or .htm (checked once
+    the outputs are known writable, so that a folder or an input is named as such)."""
+    if path is not None and not os.fspath(path).lower().endswith(HTML_SUFFIXES):
+        raise CommandError(
+            f"argument --html: expected a file name ending in .html or .htm, got "
+            f"{os.fspath(path)!r} (for the report as text, CSV or JSON: --output)")
+
+
 def run(args):
     from .. import diagnose
 
+    _check_html_name(args.html)
     notes = []
     features = None
     calibration = calibration_of(args)

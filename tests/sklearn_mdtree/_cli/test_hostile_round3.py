@@ -31,12 +31,12 @@ def run(argv):
 
 
 def error_line(result, command, *words):
-    """The one error line of a refused command (argparse adds its usage above it)."""
+    """The one error line of a refused command (argparse's usage errors included)."""
     status, out, err = result
     assert status == 2 and out == "", err
     assert "Traceback" not in err
-    lines = [line for line in err.strip().splitlines() if line.startswith(f"mdtree {command}: ")]
-    assert len(lines) == 1 and ": error: " in lines[0], err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"mdtree {command}: error: "), err
     for word in words:
         assert word in lines[0], lines[0]
     return lines[0]

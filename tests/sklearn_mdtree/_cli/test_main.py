@@ -33,7 +33,8 @@ def test_no_command_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([])
     assert exit_info.value.code == 2
-    assert "COMMAND" in capsys.readouterr().err
+    assert capsys.readouterr().err == ("mdtree: error: the following arguments are required: "
+                                       "COMMAND; see mdtree --help\n")
 
 
 def test_reproduce_prints_table_b_beside_the_paper(tmp_path, capsys, model_diagnosis_dir):
@@ -192,8 +193,8 @@ def test_diagnose_rejects_ignored_options(tmp_path, capsys, options, message):
         main(["diagnose", str(tmp_path / "models.csv"), *options])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("usage: mdtree diagnose")
-    assert message in err
+    assert err.startswith("mdtree diagnose: error: ") and err.count("\n") == 1, err
+    assert message in err and err.endswith("; see mdtree diagnose --help\n")
 
 
 def test_diagnose_k_for_the_q2_scheme_alone_is_accepted(tmp_path, capsys, monkeypatch):
