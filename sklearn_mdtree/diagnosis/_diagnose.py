@@ -229,7 +229,7 @@ def _feature_report(name, value, se, q_trees, on_path, differ=frozenset()):
         "X": [pd.DataFrame, pd.Series],
         "tree": [str, os.PathLike, MDTreeClassifier, PretrainedTree, CalibratedDiagnoser,
                  None],
-        "q2_tree": [str, MDTreeClassifier, PretrainedTree, None],
+        "q2_tree": [str, os.PathLike, MDTreeClassifier, PretrainedTree, None],
         "fit_on": [pd.DataFrame, None],
         "optimizer": [StrOptions(set(_RAISE)), None],
         "borderline": [Interval(Real, 0, None, closed="left")],
@@ -263,20 +263,24 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer=None,
         (``mdtree calibrate``'s output, told from a tree by its ``format``), whose
         verdicts on your groups become the report's (``q1`` None in each group, the
         calibration's measured accuracy and lattice size in ``trees["calibration"]``;
-        ``q2_tree`` and ``fit_on`` are then not allowed). Otherwise the Q1 tree. A family name (``"cifar10-resnet18"``, ``"digits-mlp"``:
-        its ``-q1`` tree, and its ``-q2`` tree as ``q2_tree="auto"`` where one is
-        shipped; ``"digits-mlp"`` has none, see the report's notes), a shipped
-        tree name (:func:`sklearn_mdtree.pretrained.available_trees`), a
+        ``q2_tree`` and ``fit_on`` are then not allowed). Otherwise the Q1 tree.
+        A family name (``"cifar10-resnet18"``, ``"digits-mlp"``: its ``-q1``
+        tree, and its ``-q2`` tree as ``q2_tree="auto"`` where one is shipped;
+        ``"digits-mlp"`` has none, see the report's notes), a shipped tree name
+        (:func:`sklearn_mdtree.pretrained.available_trees`), a tree file (a
+        path, or a str ending in ``.json`` or holding a path separator), a
         :class:`~sklearn_mdtree.pretrained.PretrainedTree`, or any fitted Q1
         :class:`MDTreeClassifier` (its domain is then unknown unless wrapped
         with ``PretrainedTree.from_estimator(tree, X_train)``). None:
         ``"cifar10-resnet18"``, unless ``fit_on`` is given. Choose the tree
         fitted on models most like yours: its thresholds are in the units of
         its training population.
-    q2_tree : "auto", str, PretrainedTree, MDTreeClassifier or None, default="auto"
-        The Q2 tree. ``"auto"``: the family's Q2 tree when ``tree`` names a
-        family (or fitted on ``fit_on`` when it has a ``width_vs_batch``
-        column), else none. None: Q1 alone.
+    q2_tree : "auto", str, path, PretrainedTree, MDTreeClassifier or None, default="auto"
+        The Q2 tree: a shipped Q2 tree's name, a tree file (as for ``tree``), a
+        :class:`~sklearn_mdtree.pretrained.PretrainedTree` or a fitted Q2
+        :class:`MDTreeClassifier`. ``"auto"``: the family's Q2 tree when
+        ``tree`` names a family (or fitted on ``fit_on`` when it has a
+        ``width_vs_batch`` column), else none. None: Q1 alone.
     fit_on : pandas.DataFrame, default=None
         A labelled table of your own configurations (features and a
         ``bs_failure`` column, optionally ``width_vs_batch``; see
@@ -351,8 +355,11 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer=None,
         return diagnose_calibrated(
             X, calibration, name=os.path.basename(name), optimizer=optimizer,
             n_classes=n_classes, warn=warn, borderline=borderline)
+    # a tree file (a ".json" ending or a path separator; a shipped name has neither)
     if is_tree_path(tree):
-        tree = PretrainedTree.from_file(tree)  # a tree file (a shipped name has neither)
+        tree = PretrainedTree.from_file(tree)
+    if is_tree_path(q2_tree):
+        q2_tree = PretrainedTree.from_file(q2_tree)
     optimizer = "batch size" if optimizer is None else optimizer
     q1, q2 = choose_trees(tree, q2_tree, fit_on)
     report_notes = [n for n in (not_shipped_note(tree, q2_tree),) if n is not None]

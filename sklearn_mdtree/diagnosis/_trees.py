@@ -178,11 +178,24 @@ def choose_trees(tree, q2_tree, fit_on):
                 f"{tree!r} is a Q2 tree (pass it as q2_tree)."
             )
         tree = q1_name
-    q1 = as_tree(tree, "tree")
+    q1 = _check_question(as_tree(tree, "tree"), "tree", q1=True)
     if isinstance(q2_tree, str) and q2_tree == "auto":
         q2_tree = family_q2
-    q2 = None if q2_tree is None else as_tree(q2_tree, "q2_tree")
+    q2 = None if q2_tree is None else _check_question(as_tree(q2_tree, "q2_tree"), "q2_tree",
+                                                      q1=False)
     return [q1, q2]
+
+
+def _check_question(tree, what, *, q1):
+    """``tree``, unless it answers the other question: a Q1 tree as ``q2_tree`` (or a Q2
+    tree as ``tree``) is named, with the parameter to pass it as."""
+    if (tree.task == Q1_TASK) != q1:
+        kind, other = ("Q1", "tree") if tree.task == Q1_TASK else ("Q2", "q2_tree")
+        raise ValueError(
+            f"The {what!r} parameter of diagnose must be a {'Q1' if q1 else 'Q2'} tree; "
+            f"got {tree.name!r}, a {kind} tree (task {tree.task!r}): pass it as {other}."
+        )
+    return tree
 
 
 def summary(tree, records=None):

@@ -365,3 +365,31 @@ def test_a_tree_file_named_with_the_second_separator_is_read_as_a_file(tmp_path,
     monkeypatch.setattr("os.altsep", "\\")
     report = sklearn_mdtree.diagnose(_row(), tree="sub\\q1", q2_tree=None)
     assert report == sklearn_mdtree.diagnose(_row(), tree=Q1, q2_tree=None)
+
+
+@pytest.mark.parametrize("as_path", [False, True])
+def test_a_q2_tree_file_is_read_as_a_tree_file_is(tmp_path, as_path):
+    # q2_tree takes a file as tree does (a .json ending, a separator or a path object)
+    from sklearn_mdtree.pretrained._io import dumps
+
+    q2 = load_tree("cifar10-resnet18-q2")
+    path = tmp_path / "mine.json"
+    path.write_text(dumps(q2.to_dict()))
+    X = _row(CKA=0.5)
+    report = sklearn_mdtree.diagnose(X, Q1, q2_tree=path if as_path else str(path), warn=False)
+    assert report == sklearn_mdtree.diagnose(X, Q1, q2_tree=q2, warn=False)
+    assert report[0].q2 is not None
+
+
+def test_a_q1_tree_as_q2_tree_is_named_in_diagnose_words(tmp_path):
+    from sklearn_mdtree.pretrained._io import dumps
+
+    path = tmp_path / "q1.json"
+    path.write_text(dumps(Q1.to_dict()))
+    for q2_tree in ("cifar10-resnet18-q1", str(path), Q1):
+        with pytest.raises(ValueError, match=r"The 'q2_tree' parameter of diagnose must be a "
+                           r"Q2 tree; got 'cifar10-resnet18-q1', a Q1 tree .*pass it as tree"):
+            sklearn_mdtree.diagnose(_row(), Q1, q2_tree=q2_tree)
+    with pytest.raises(ValueError, match="'tree' parameter of diagnose must be a Q1 tree; got "
+                       "'cifar10-resnet18-q2', a Q2 tree .*pass it as q2_tree"):
+        sklearn_mdtree.diagnose(_row(), load_tree("cifar10-resnet18-q2"), q2_tree=None)
