@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -44,8 +45,10 @@ SETTINGS = {
 }
 
 
-def calibrate_family(name, *, budget=10.0, n_jobs=2, progress=True, force=False, shape=None):
-    """Calibrate on the family's lattice (or read the file written before)."""
+def calibrate_family(name, *, budget=10.0, n_jobs=2, progress=True, force=False, shape=None,
+                     cache_dir=None):
+    """Calibrate on the family's lattice (or read the file written before); ``cache_dir``
+    (default ``results/calibration_cache``) holds the trainings and features."""
     from sklearn_mdtree.calibration import load_calibrated
 
     path = CALIBRATED / f"{name}.json"
@@ -65,7 +68,7 @@ def calibrate_family(name, *, budget=10.0, n_jobs=2, progress=True, force=False,
         family.factory, family.train, family.test, optimizer=family.knob,
         base=setting["base"], width=setting["width"], fixed=setting.get("fixed"),
         budget=budget, epochs=family.epochs, lr=family.lr, batch_size=family.batch_size,
-        momentum=family.momentum, curve_epochs=50, output=path, cache_dir=CACHE,
+        momentum=family.momentum, curve_epochs=50, output=path, cache_dir=CACHE if cache_dir is None else cache_dir,
         n_jobs=n_jobs, progress=progress, name=f"calibration/{family.name}",
         shape=None if shape is None else tuple(shape))
     # the whole labelled lattice (gains, failure counts, every feature), for studies
@@ -160,6 +163,10 @@ def main(argv=None):
     parser.add_argument("--shape", type=int, nargs=3, default=None, metavar=("K", "W", "D"),
                         help="force the lattice's shape (knob, width, data values), e.g. to "
                              "refit with other workers the lattice a cold run chose")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="trainings' and features' cache (default "
+                             "benchmarks/results/calibration_cache; a fresh folder measures "
+                             "a cold calibration)")
     parser.add_argument("--evaluate", type=Path, default=None, metavar="TABLE",
                         help="then diagnose the known-cause table (its CSV) and write "
                              "benchmarks/results/known_cause_calibration.md")
@@ -168,8 +175,10 @@ def main(argv=None):
     for name in args.families:
         start = time.perf_counter()
         model = calibrate_family(name, budget=args.budget, n_jobs=args.n_jobs,
-                                 force=args.force, shape=args.shape)
-        timings[name] = {"wall_seconds": round(time.perf_counter() - start, 1),
+                                 force=args.force, shape=args.shape,
+                                 cache_dir=args.cache_dir)
+        timings[name] = {"load_average_after": [round(v, 2) for v in os.getloadavg()],
+                         "wall_seconds": round(time.perf_counter() - start, 1),
                          **model.metadata_.get("seconds", {}),
                          "shape": model.metadata_.get("shape"),
                          "chosen": model.kind_,
