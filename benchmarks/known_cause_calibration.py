@@ -6,7 +6,8 @@ builds a lattice of the family's own configurations around its well-tuned settin
 featurizes it with the same recipe as the known-cause table (curve epochs 50, all pairs,
 standard errors, ``weight_norm_ratio``), fits a
 :class:`~sklearn_mdtree.calibration.CalibratedDiagnoser` by grouped CV on the lattice
-only, and writes it to ``benchmarks/results/calibrated/<family>.json`` (trainings and
+only (its abstention threshold too: nested grouped CV on the lattice, target accuracy
+0.8), and writes it to ``benchmarks/results/calibrated/<family>.json`` (trainings and
 features cached under ``benchmarks/results/calibration_cache``). The route then
 diagnoses the family's known-cause groups with that file.
 
@@ -112,13 +113,14 @@ def evaluate(table):
     verdicts = calibration_route(table)
     lines = ["| family | groups | coverage % | right / given | accuracy % [Wilson 95%] | "
              "wrong unflagged % | reproducibility % | chosen (lattice CV accuracy; "
-             "runner-up; constant) | lattice | calibration time (cold, 2 workers) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "runner-up; constant) | abstention chosen on the lattice (region, threshold: "
+             "lattice accuracy, coverage) | lattice | calibration time (cold, 2 workers) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     families = list(dict.fromkeys(table["family"]))
     for family in [*families, "pooled"]:
         rows = table if family == "pooled" else table[table["family"] == family]
         s = score(rows, verdicts.loc[rows.index])
-        chosen = lattice = timing = "-"
+        chosen = lattice = timing = abstention = "-"
         if family != "pooled":
             model = calibrate_family(family)
             ranked = sorted((k for k, v in model.scores_.items()
@@ -128,6 +130,15 @@ def evaluate(table):
             chosen = (f"{best.name} {best.accuracy:.2f} [{best.interval[0]:.2f}, "
                       f"{best.interval[1]:.2f}]; {second.name} {second.accuracy:.2f}; "
                       f"constant {model.scores_['constant'].accuracy:.2f}")
+            a = model.abstention_
+            if a is None:
+                abstention = f"fixed rule {model.region_rule!r}"
+            elif a.threshold is None:
+                abstention = f"none reaches {model.target_accuracy:.0%}: never answers"
+            else:
+                region = "model's" if a.region == "model" else f"{a.region} nearest"
+                abstention = (f"{region}, >= {a.threshold:.2f}: {100 * a.accuracy:.0f}% "
+                              f"right, {100 * a.coverage:.0f}% answered")
             meta = model.metadata_
             lattice = (f"{' x '.join(map(str, meta['shape']))}"
                        f"{' x 2 BN' if isinstance(meta.get('fixed'), list) else ''}, "
@@ -136,11 +147,13 @@ def evaluate(table):
             if cold.exists():
                 t = json.loads(cold.read_text())
                 timing = f"{t['total'] / 60:.1f} min"
+                if t.get("load_average"):
+                    timing += f" (load average {t['load_average']})"
         lines.append(
             f"| {family} | {s['groups']} | {_pct(s['coverage'])} | {s['right']} / {s['given']} "
             f"| {_pct(s['accuracy'])} [{_pct(s['low'])}, {_pct(s['high'])}] | "
             f"{_pct(s['wrong_unflagged'])} | {_pct(s['reproducibility'])} | {chosen} | "
-            f"{lattice} | {timing} |")
+            f"{abstention} | {lattice} | {timing} |")
     lines += ["", "| group | intended | label | second seeds | verdict | model's action | "
               "confidence | reason |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for family in families:
