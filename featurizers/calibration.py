@@ -147,7 +147,7 @@ def lattice_configurations(knob, base, width, n_available, shape, *, steps=Steps
 def _train(family, config, seeds, cache_dir):
     """Worker: the configuration's runs, as records plus the models' states."""
     torch.set_num_threads(1)
-    runs = train_runs(family, config, seeds, cache_dir=cache_dir)
+    runs = train_runs(family, config, seeds, cache_dir=cache_dir, stack_buffers=True)
     return [(r.record(), {k: v.detach().clone() for k, v in r.model.state_dict().items()})
             for r in runs]
 
@@ -178,9 +178,13 @@ def _timing(family, config, seeds, n_featurized, featurizer, cache_dir):
     path = None
     if cache_dir is not None:
         params = {k: str(v) for k, v in featurizer.get_params(deep=False).items()}
+        from .lattice._train import uses_stacked_buffers
+
+        stacked = ({"trainer": "stacked-buffers"} if uses_stacked_buffers(family, config)
+                   else {})
         _, key = meta_key({"family": family.describe(), "config": config.as_dict(),
                            "seeds": list(seeds), "n_featurized": n_featurized,
-                           "featurizer": params})
+                           "featurizer": params, **stacked})
         path = Path(cache_dir) / "timings" / f"{key}.json"
         try:
             saved = json.loads(path.read_text())
@@ -227,11 +231,10 @@ def _cached(family, config, seeds, cache_dir):
     """Whether every seed of ``config`` is in the cache (the key of ``train_runs``)."""
     if cache_dir is None:
         return False
-    from sklearn_mdtree._version import __version__
-
     from ._cache import meta_key
+    from .lattice._train import _cache_base, uses_stacked_buffers
 
-    base = {"lattice": family.describe(), "config": config.as_dict(), "version": __version__}
+    base = _cache_base(family, config, uses_stacked_buffers(family, config))
     return all((Path(cache_dir) / "models" / f"{meta_key({**base, 'seed': s})[1]}.pt").exists()
                for s in seeds)
 
