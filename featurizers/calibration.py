@@ -241,8 +241,8 @@ def _cached(family, config, seeds, cache_dir):
 
 def _timed(config, timings):
     """``(timed configuration, train seconds, featurize seconds)`` of ``config``'s fixed
-    hyperparameters (a BatchNorm network cannot train its seeds as one vectorised
-    network: it is timed apart)."""
+    hyperparameters (a BatchNorm network trains by another path and costs
+    otherwise: it is timed apart)."""
     key = tuple(sorted(dict(config.fixed).items()))
     return timings.get(key, next(iter(timings.values())))
 
@@ -403,7 +403,7 @@ def calibrate(factory, train, test, *, optimizer="learning rate", base=0.1, widt
 
     # -- a quick timing of the user's configuration (its results kept in the cache; the
     #    timing too, so that a resumed run predicts from the first, uncached, one)
-    #    (one timing per fixed setting: a BatchNorm network trains its seeds one by one)
+    #    (one timing per fixed setting: with BatchNorm a network costs otherwise)
     timings = {}
     for f in (fixed if isinstance(fixed, list) else [fixed]):
         base_config = LatticeConfig(base, int(width), int(n_available), f)
