@@ -69,7 +69,8 @@ def calibrate_family(name, *, budget=10.0, n_jobs=2, progress=True, force=False,
         family.factory, family.train, family.test, optimizer=family.knob,
         base=setting["base"], width=setting["width"], fixed=setting.get("fixed"),
         budget=budget, epochs=family.epochs, lr=family.lr, batch_size=family.batch_size,
-        momentum=family.momentum, curve_epochs=50, output=path, cache_dir=CACHE if cache_dir is None else cache_dir,
+        momentum=family.momentum, curve_epochs=50, output=path,
+        cache_dir=CACHE if cache_dir is None else cache_dir,
         n_jobs=n_jobs, progress=progress, name=f"calibration/{family.name}",
         shape=None if shape is None else tuple(shape))
     # the whole labelled lattice (gains, failure counts, every feature), for studies

@@ -35,7 +35,8 @@ from ._parallel import _effective_n_jobs, _group_results
 from .lattice import LatticeConfig, LatticeFamily, Steps, neighbours, one_step_label
 from .lattice._train import train_runs
 
-__all__ = ["CALIBRATION_FEATURES", "LATTICE_SHAPES", "MIN_LABELLED", "CalibrationBudgetError", "calibrate",
+__all__ = ["CALIBRATION_FEATURES", "LATTICE_SHAPES", "MIN_LABELLED", "CalibrationBudgetError",
+           "calibrate",
            "lattice_configurations"]
 
 #: The features computed on every labelled configuration.

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "READABLE_VERSIONS", "dumps", "to_document", "write_document"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "READABLE_VERSIONS", "dumps", "to_document",
+           "write_document"]
 
 #: The ``format`` field of a calibrated diagnoser's file.
 FORMAT = "sklearn-mdtree/calibrated-diagnoser"
