@@ -6,7 +6,8 @@ builds a lattice of the family's own configurations around its well-tuned settin
 featurizes it with the same recipe as the known-cause table (curve epochs 50, all pairs,
 standard errors, ``weight_norm_ratio``), fits a
 :class:`~sklearn_mdtree.calibration.CalibratedDiagnoser` by grouped CV on the lattice
-only, and writes it to ``benchmarks/results/calibrated/<family>.json`` (trainings and
+only (its abstention threshold too: nested grouped CV on the lattice, target accuracy
+0.8), and writes it to ``benchmarks/results/calibrated/<family>.json`` (trainings and
 features cached under ``benchmarks/results/calibration_cache``). The route then
 diagnoses the family's known-cause groups with that file.
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -44,8 +46,10 @@ SETTINGS = {
 }
 
 
-def calibrate_family(name, *, budget=10.0, n_jobs=2, progress=True, force=False, shape=None):
-    """Calibrate on the family's lattice (or read the file written before)."""
+def calibrate_family(name, *, budget=10.0, n_jobs=2, progress=True, force=False, shape=None,
+                     cache_dir=None):
+    """Calibrate on the family's lattice (or read the file written before); ``cache_dir``
+    (default ``results/calibration_cache``) holds the trainings and features."""
     from sklearn_mdtree.calibration import load_calibrated
 
     path = CALIBRATED / f"{name}.json"
@@ -65,7 +69,8 @@ def calibrate_family(name, *, budget=10.0, n_jobs=2, progress=True, force=False,
         family.factory, family.train, family.test, optimizer=family.knob,
         base=setting["base"], width=setting["width"], fixed=setting.get("fixed"),
         budget=budget, epochs=family.epochs, lr=family.lr, batch_size=family.batch_size,
-        momentum=family.momentum, curve_epochs=50, output=path, cache_dir=CACHE,
+        momentum=family.momentum, curve_epochs=50, output=path,
+        cache_dir=CACHE if cache_dir is None else cache_dir,
         n_jobs=n_jobs, progress=progress, name=f"calibration/{family.name}",
         shape=None if shape is None else tuple(shape))
     # the whole labelled lattice (gains, failure counts, every feature), for studies
@@ -109,13 +114,14 @@ def evaluate(table):
     verdicts = calibration_route(table)
     lines = ["| family | groups | coverage % | right / given | accuracy % [Wilson 95%] | "
              "wrong unflagged % | reproducibility % | chosen (lattice CV accuracy; "
-             "runner-up; constant) | lattice | calibration time (cold, 2 workers) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "runner-up; constant) | abstention chosen on the lattice (region, threshold: "
+             "lattice accuracy, coverage) | lattice | calibration time (cold, 2 workers) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     families = list(dict.fromkeys(table["family"]))
     for family in [*families, "pooled"]:
         rows = table if family == "pooled" else table[table["family"] == family]
         s = score(rows, verdicts.loc[rows.index])
-        chosen = lattice = timing = "-"
+        chosen = lattice = timing = abstention = "-"
         if family != "pooled":
             model = calibrate_family(family)
             ranked = sorted((k for k, v in model.scores_.items()
@@ -125,6 +131,15 @@ def evaluate(table):
             chosen = (f"{best.name} {best.accuracy:.2f} [{best.interval[0]:.2f}, "
                       f"{best.interval[1]:.2f}]; {second.name} {second.accuracy:.2f}; "
                       f"constant {model.scores_['constant'].accuracy:.2f}")
+            a = model.abstention_
+            if a is None:
+                abstention = f"fixed rule {model.region_rule!r}"
+            elif a.threshold is None:
+                abstention = f"none reaches {model.target_accuracy:.0%}: never answers"
+            else:
+                region = "model's" if a.region == "model" else f"{a.region} nearest"
+                abstention = (f"{region}, >= {a.threshold:.2f}: {100 * a.accuracy:.0f}% "
+                              f"right, {100 * a.coverage:.0f}% answered")
             meta = model.metadata_
             lattice = (f"{' x '.join(map(str, meta['shape']))}"
                        f"{' x 2 BN' if isinstance(meta.get('fixed'), list) else ''}, "
@@ -133,11 +148,13 @@ def evaluate(table):
             if cold.exists():
                 t = json.loads(cold.read_text())
                 timing = f"{t['total'] / 60:.1f} min"
+                if t.get("load_average"):
+                    timing += f" (load average {t['load_average']})"
         lines.append(
             f"| {family} | {s['groups']} | {_pct(s['coverage'])} | {s['right']} / {s['given']} "
             f"| {_pct(s['accuracy'])} [{_pct(s['low'])}, {_pct(s['high'])}] | "
             f"{_pct(s['wrong_unflagged'])} | {_pct(s['reproducibility'])} | {chosen} | "
-            f"{lattice} | {timing} |")
+            f"{abstention} | {lattice} | {timing} |")
     lines += ["", "| group | intended | label | second seeds | verdict | model's action | "
               "confidence | reason |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for family in families:
@@ -160,6 +177,10 @@ def main(argv=None):
     parser.add_argument("--shape", type=int, nargs=3, default=None, metavar=("K", "W", "D"),
                         help="force the lattice's shape (knob, width, data values), e.g. to "
                              "refit with other workers the lattice a cold run chose")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="trainings' and features' cache (default "
+                             "benchmarks/results/calibration_cache; a fresh folder measures "
+                             "a cold calibration)")
     parser.add_argument("--evaluate", type=Path, default=None, metavar="TABLE",
                         help="then diagnose the known-cause table (its CSV) and write "
                              "benchmarks/results/known_cause_calibration.md")
@@ -168,8 +189,10 @@ def main(argv=None):
     for name in args.families:
         start = time.perf_counter()
         model = calibrate_family(name, budget=args.budget, n_jobs=args.n_jobs,
-                                 force=args.force, shape=args.shape)
-        timings[name] = {"wall_seconds": round(time.perf_counter() - start, 1),
+                                 force=args.force, shape=args.shape,
+                                 cache_dir=args.cache_dir)
+        timings[name] = {"load_average_after": [round(v, 2) for v in os.getloadavg()],
+                         "wall_seconds": round(time.perf_counter() - start, 1),
                          **model.metadata_.get("seconds", {}),
                          "shape": model.metadata_.get("shape"),
                          "chosen": model.kind_,

@@ -35,7 +35,8 @@ from ._parallel import _effective_n_jobs, _group_results
 from .lattice import LatticeConfig, LatticeFamily, Steps, neighbours, one_step_label
 from .lattice._train import train_runs
 
-__all__ = ["CALIBRATION_FEATURES", "LATTICE_SHAPES", "CalibrationBudgetError", "calibrate",
+__all__ = ["CALIBRATION_FEATURES", "LATTICE_SHAPES", "MIN_LABELLED", "CalibrationBudgetError",
+           "calibrate",
            "lattice_configurations"]
 
 #: The features computed on every labelled configuration.
@@ -45,6 +46,10 @@ CALIBRATION_FEATURES = ("train_error", "train_loss", "mode_connectivity_peak", "
 #: predicted time fits the budget is trained.
 LATTICE_SHAPES = ((7, 4, 4), (7, 4, 3), (6, 4, 3), (5, 4, 3), (5, 3, 3), (5, 3, 2),
                   (5, 2, 2), (4, 2, 2))
+#: A lattice chosen by the budget labels at least this many configurations (fewer
+#: leave grouped CV a handful of configurations per fold); a forced ``shape`` may
+#: label fewer.
+MIN_LABELLED = 24
 #: The predicted time is the timing's extrapolation times this margin: on a shared
 #: 2-core machine the lattice took 2.1x the plain extrapolation (5.1 min against 2.4).
 TIME_MARGIN = 2.0
@@ -143,7 +148,7 @@ def lattice_configurations(knob, base, width, n_available, shape, *, steps=Steps
 def _train(family, config, seeds, cache_dir):
     """Worker: the configuration's runs, as records plus the models' states."""
     torch.set_num_threads(1)
-    runs = train_runs(family, config, seeds, cache_dir=cache_dir)
+    runs = train_runs(family, config, seeds, cache_dir=cache_dir, stack_buffers=True)
     return [(r.record(), {k: v.detach().clone() for k, v in r.model.state_dict().items()})
             for r in runs]
 
@@ -174,9 +179,13 @@ def _timing(family, config, seeds, n_featurized, featurizer, cache_dir):
     path = None
     if cache_dir is not None:
         params = {k: str(v) for k, v in featurizer.get_params(deep=False).items()}
+        from .lattice._train import uses_stacked_buffers
+
+        stacked = ({"trainer": "stacked-buffers"} if uses_stacked_buffers(family, config)
+                   else {})
         _, key = meta_key({"family": family.describe(), "config": config.as_dict(),
                            "seeds": list(seeds), "n_featurized": n_featurized,
-                           "featurizer": params})
+                           "featurizer": params, **stacked})
         path = Path(cache_dir) / "timings" / f"{key}.json"
         try:
             saved = json.loads(path.read_text())
@@ -204,33 +213,67 @@ def _results(function, calls, n_jobs, describe):
 
 
 def _cost_factor(config, base_config, family):
-    """Predicted time of a configuration relative to the timed one (steps x width)."""
+    """Predicted training time of a configuration relative to the timed one (steps x
+    width)."""
     steps = family.steps(config) / family.steps(base_config)
     width = max(1.0, config.width / base_config.width) ** 0.5
     return steps * width
+
+
+def _feature_cost_factor(config, base_config):
+    """Predicted featurizing time relative to the timed one (data x width: the knob
+    does not change the featurizer's work)."""
+    data = config.n_train / base_config.n_train
+    width = max(1.0, config.width / base_config.width) ** 0.5
+    return data * width
 
 
 def _cached(family, config, seeds, cache_dir):
     """Whether every seed of ``config`` is in the cache (the key of ``train_runs``)."""
     if cache_dir is None:
         return False
-    from sklearn_mdtree._version import __version__
-
     from ._cache import meta_key
+    from .lattice._train import _cache_base, uses_stacked_buffers
 
-    base = {"lattice": family.describe(), "config": config.as_dict(), "version": __version__}
+    base = _cache_base(family, config, uses_stacked_buffers(family, config))
     return all((Path(cache_dir) / "models" / f"{meta_key({**base, 'seed': s})[1]}.pt").exists()
                for s in seeds)
 
 
-def _predict_seconds(configs, labelled, base_config, family, t_train, t_feat, workers,
-                     done=frozenset()):
-    """Predicted seconds for the configurations not in ``done``."""
-    total = sum(t_train * _cost_factor(c, base_config, family) for c in configs
-                if c not in done)
-    total += sum(t_feat * _cost_factor(c, base_config, family) for c in labelled
-                 if c not in done)
+def _timed(config, timings):
+    """``(timed configuration, train seconds, featurize seconds)`` of ``config``'s fixed
+    hyperparameters (a BatchNorm network trains by another path and costs
+    otherwise: it is timed apart)."""
+    key = tuple(sorted(dict(config.fixed).items()))
+    return timings.get(key, next(iter(timings.values())))
+
+
+def _predict_seconds(configs, labelled, timings, family, workers, done=frozenset()):
+    """Predicted seconds for the configurations not in ``done``.
+
+    ``timings`` maps each fixed setting (sorted items) to ``(timed configuration,
+    train seconds, featurize seconds)``.
+    """
+    total = 0.0
+    for c in configs:
+        if c not in done:
+            base_config, t_train, _ = _timed(c, timings)
+            total += t_train * _cost_factor(c, base_config, family)
+    for c in labelled:
+        if c not in done:
+            base_config, _, t_feat = _timed(c, timings)
+            total += t_feat * _feature_cost_factor(c, base_config)
     return TIME_MARGIN * total / max(1, workers)
+
+
+def _longest_first(configs, timings, family):
+    """``configs`` ordered by predicted training time, longest first (so that two
+    workers do not end on one long configuration; the results do not depend on it)."""
+    def cost(c):
+        base_config, t_train, _ = _timed(c, timings)
+        return t_train * _cost_factor(c, base_config, family)
+
+    return sorted(configs, key=lambda c: -cost(c))
 
 
 def calibrate(factory, train, test, *, optimizer="learning rate", base=0.1, width=32,
@@ -361,21 +404,29 @@ def calibrate(factory, train, test, *, optimizer="learning rate", base=0.1, widt
 
     # -- a quick timing of the user's configuration (its results kept in the cache; the
     #    timing too, so that a resumed run predicts from the first, uncached, one)
-    base_config = LatticeConfig(base, int(width), int(n_available),
-                                fixed[0] if isinstance(fixed, list) else fixed)
-    t_train, t_feat = _timing(family, base_config, seeds, n_featurized, featurizer, cache_dir)
+    #    (one timing per fixed setting: with BatchNorm a network costs otherwise)
+    timings = {}
+    for f in (fixed if isinstance(fixed, list) else [fixed]):
+        base_config = LatticeConfig(base, int(width), int(n_available), f)
+        timings[tuple(sorted(dict(base_config.fixed).items()))] = (
+            base_config, *_timing(family, base_config, seeds, n_featurized, featurizer,
+                                  cache_dir))
+    t_train = sum(t for _, t, _ in timings.values()) / len(timings)
+    t_feat = sum(t for _, _, t in timings.values()) / len(timings)
     spent = time.perf_counter() - start
     limit = 60.0 * budget - spent
 
     shapes = [tuple(shape)] if shape is not None else list(LATTICE_SHAPES)
+    lattices = [(c, *lattice_configurations(optimizer, base, width, n_available, c,
+                                            steps=steps, fixed=fixed)) for c in shapes]
+    if shape is None:  # smaller lattices label too few configurations for grouped CV
+        lattices = [lat for i, lat in enumerate(lattices)
+                    if i == 0 or len(lat[2]) >= MIN_LABELLED]
     chosen = None
-    for candidate in shapes:
-        configs, labelled = lattice_configurations(optimizer, base, width, n_available,
-                                                   candidate, steps=steps, fixed=fixed)
+    for candidate, configs, labelled in lattices:
         # the cold prediction decides (the same command gives the same lattice); a
         # lattice already wholly in the cache is resumed whatever the budget
-        predicted = _predict_seconds(configs, labelled, base_config, family, t_train, t_feat,
-                                     workers)
+        predicted = _predict_seconds(configs, labelled, timings, family, workers)
         done = frozenset(c for c in configs if _cached(family, c, seeds, cache_dir))
         if predicted <= limit or len(done) == len(configs):
             chosen = (candidate, configs, labelled, predicted)
@@ -383,7 +434,8 @@ def calibrate(factory, train, test, *, optimizer="learning rate", base=0.1, widt
     if chosen is None:
         raise CalibrationBudgetError(
             f"The 'budget' parameter of calibrate must be at least "
-            f"{(spent + predicted) / 60:.1f} minutes for the smallest lattice "
+            f"{(spent + predicted) / 60:.1f} minutes for the smallest lattice that labels "
+            f"at least {MIN_LABELLED} configurations "
             f"({' x '.join(map(str, candidate))} knob x width x data values, {n_seeds} seeds; "
             f"one configuration took {t_train:.1f} s to train and {t_feat:.1f} s to featurize "
             f"on {workers} worker(s)); got {budget:g}.")
@@ -402,11 +454,12 @@ def calibrate(factory, train, test, *, optimizer="learning rate", base=0.1, widt
 
     # -- train every configuration
     runs = {}
-    calls = [(family, c, seeds, cache_dir) for c in configs]
+    order = _longest_first(configs, timings, family)
+    calls = [(family, c, seeds, cache_dir) for c in order]
     with tqdm(total=len(configs), desc="train lattice", unit="config", file=sys.stderr,
               disable=not progress) as bar:
-        for config, result in zip(configs, _results(
-                _train, calls, n_jobs, lambda i: f"training {configs[i].as_dict()}")):
+        for config, result in zip(order, _results(
+                _train, calls, n_jobs, lambda i: f"training {order[i].as_dict()}")):
             runs[config] = result
             bar.update(1)
     t_trained = time.perf_counter()

@@ -172,7 +172,118 @@ def _run(family, config, seed, model):
                moved, bool(diverged), bool(stalled))
 
 
-def train_runs(family, config, seeds, *, cache_dir=None):
+def can_stack_buffers(model):
+    """Whether ``model``'s seeds can train as one vectorised network with their
+    BatchNorm statistics (:func:`train_stacked_buffers`): buffers from BatchNorm
+    layers only, no dropout.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from featurizers.lattice._train import can_stack_buffers
+    >>> can_stack_buffers(torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3),
+    ...                                       torch.nn.BatchNorm2d(2)))
+    True
+    >>> can_stack_buffers(torch.nn.Sequential(torch.nn.Linear(4, 3)))
+    False
+    >>> can_stack_buffers(torch.nn.Sequential(torch.nn.BatchNorm1d(3), torch.nn.Dropout()))
+    False
+    """
+    if not any(True for _ in model.buffers()):
+        return False
+    if any(isinstance(m, torch.nn.modules.dropout._DropoutNd) for m in model.modules()):
+        return False
+    return all(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+               for m in model.modules() if any(True for _ in m.buffers(recurse=False)))
+
+
+def train_stacked_buffers(models, X, y, schedules, *, lr, momentum=0.9):
+    """Train models of one architecture with BatchNorm at once, as one vectorised network.
+
+    :func:`featurizers.zoo.train_stacked`'s SGD (momentum, no dampening, no weight
+    decay) for models with buffers: parameters and BatchNorm statistics are stacked
+    and the forward runs under :func:`torch.vmap` of
+    :func:`torch.func.functional_call`, each model updating its own running
+    statistics. The result equals :func:`featurizers.zoo.train_one` of each model
+    to float tolerance over a few steps; SGD being chaotic, long trainings differ as
+    much as two runs of ``train_one`` on another CPU would.
+
+    Parameters
+    ----------
+    models : list of torch.nn.Module
+        Of one architecture (:func:`can_stack_buffers`); trained in place and
+        returned in eval mode.
+    X, y : Tensor
+        Inputs and integer labels every model indexes.
+    schedules : Tensor of int64, shape (n_models, steps, batch_size)
+    lr, momentum : float
+
+    Returns
+    -------
+    models : list of torch.nn.Module
+    """
+    import copy
+
+    from torch.func import functional_call
+
+    n = len(models)
+    pnames = [k for k, _ in models[0].named_parameters()]
+    bnames = [k for k, _ in models[0].named_buffers()]
+    params = [torch.stack([dict(m.named_parameters())[k].detach() for m in models])
+              .requires_grad_(True) for k in pnames]
+    buffers = [torch.stack([dict(m.named_buffers())[k].detach() for m in models]).clone()
+               for k in bnames]
+    base = copy.deepcopy(models[0]).to("meta").train()
+
+    def forward(p, b, x):
+        return functional_call(base, {**dict(zip(pnames, p)), **dict(zip(bnames, b))}, (x,))
+
+    batched = torch.vmap(forward, in_dims=(0, 0, 0), randomness="error")
+    velocity = None
+    for step in range(schedules.shape[1]):
+        idx = schedules[:, step]
+        out = batched(params, buffers, X[idx])
+        per_sample = F.cross_entropy(out.reshape(-1, out.shape[-1]), y[idx].reshape(-1),
+                                     reduction="none")
+        loss = per_sample.view(n, -1).mean(dim=1).sum()
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            if velocity is None:
+                velocity = [g.clone() for g in grads]
+            else:
+                torch._foreach_mul_(velocity, momentum)
+                torch._foreach_add_(velocity, grads)
+            for t, v in zip(params, velocity):
+                t.sub_(lr * v)
+    with torch.no_grad():
+        for m, model in enumerate(models):
+            own, own_buffers = dict(model.named_parameters()), dict(model.named_buffers())
+            for k, t in zip(pnames, params):
+                own[k].copy_(t[m])
+            for k, t in zip(bnames, buffers):
+                own_buffers[k].copy_(t[m])
+            model.eval()
+    return models
+
+
+def _cache_base(family, config, stack_buffers):
+    """The cache key's common part of ``config``'s trainings (``trainer`` only when the
+    BatchNorm seeds train stacked, so that the two paths never share entries)."""
+    from sklearn_mdtree._version import __version__
+
+    base = {"lattice": family.describe(), "config": config.as_dict(), "version": __version__}
+    if stack_buffers:
+        base["trainer"] = "stacked-buffers"
+    return base
+
+
+def uses_stacked_buffers(family, config, stack_buffers=True):
+    """Whether :func:`train_runs` with ``stack_buffers`` trains ``config`` by
+    :func:`train_stacked_buffers`."""
+    return bool(stack_buffers) and can_stack_buffers(family.build(config, 0))
+
+
+def train_runs(family, config, seeds, *, cache_dir=None, stack_buffers=False):
     """Train (or read from the cache) the models of ``config`` for ``seeds``.
 
     Parameters
@@ -185,21 +296,24 @@ def train_runs(family, config, seeds, *, cache_dir=None):
         Folder of the zoo's content-hashed cache (:mod:`featurizers._cache`):
         an entry is keyed by the family's description (name, optimizer, epochs,
         data fingerprint), the configuration, the seed and the package version.
+    stack_buffers : bool, default=False
+        Train the seeds of a BatchNorm architecture at once
+        (:func:`train_stacked_buffers`; its cache entries are apart) instead of one
+        by one.
 
     Returns
     -------
     list of Run
         In the order of ``seeds``.
     """
-    from sklearn_mdtree._version import __version__
-
     if not isinstance(config, LatticeConfig):
         raise TypeError(f"The 'config' parameter of train_runs must be a LatticeConfig; got "
                         f"{type(config).__name__}.")
     seeds = [int(s) for s in seeds]
     cache = Cache(cache_dir)
     cache.check_writable()
-    base = {"lattice": family.describe(), "config": config.as_dict(), "version": __version__}
+    stacked_buffers = uses_stacked_buffers(family, config, stack_buffers)
+    base = _cache_base(family, config, stacked_buffers)
     metas = {s: {**base, "seed": s} for s in seeds}
     models = {s: cache.load_model(metas[s], lambda s=s: family.build(config, s)) for s in seeds}
     todo = [s for s in seeds if models[s] is None]
@@ -210,7 +324,13 @@ def train_runs(family, config, seeds, *, cache_dir=None):
         fresh = {s: family.build(config, s) for s in todo}
         schedules = {s: batch_schedule(config.n_train, bs, steps, s) for s in todo}
         with np.errstate(all="ignore"):
-            if len(todo) > 1 and can_stack(fresh[todo[0]]):
+            if stacked_buffers:
+                trained = train_stacked_buffers(
+                    [fresh[s] for s in todo], X, y,
+                    torch.stack([schedules[s] for s in todo]), lr=lr,
+                    momentum=family.momentum)
+                fresh = dict(zip(todo, trained))
+            elif len(todo) > 1 and can_stack(fresh[todo[0]]):
                 trained = train_stacked([fresh[s] for s in todo], X, y.expand(len(todo), -1),
                                         torch.stack([schedules[s] for s in todo]),
                                         lrs=[lr] * len(todo), momentum=family.momentum)

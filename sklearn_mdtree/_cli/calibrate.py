@@ -52,6 +52,16 @@ def _positive(kind):
     return parse
 
 
+def _share(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number; got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1]; got {text!r}")
+    return value
+
+
 def _optimizer(text):
     key = text.strip().lower()
     if key not in _OPTIMIZERS:
@@ -101,6 +111,10 @@ def add_parser(sub):
     cal.add_argument("--curve-epochs", type=_positive(int), default=50,
                      help="curve training epochs of the connectivity feature (default "
                           "50, the featurizer's)")
+    cal.add_argument("--target-accuracy", type=_share, default=0.8, metavar="SHARE",
+                     help="share of right answers the lattice's own out-of-fold answers "
+                          "must reach above the confidence threshold chosen on it "
+                          "(default 0.8; higher: fewer, surer verdicts)")
     cal.add_argument("--output", default="calibrated.json", metavar="FILE.json",
                      help="the JSON file written (default calibrated.json)")
     cal.add_argument("--cache-dir", default=None, metavar="DIR",
@@ -176,6 +190,7 @@ def _calibrate(args):
         cache_dir=False if args.no_cache else args.cache_dir,
         n_jobs=1 if args.n_jobs is None and args.dask_scheduler is None else args.n_jobs,
         progress=not args.quiet, random_state=args.random_state,
+        diagnoser_params={"target_accuracy": args.target_accuracy},
     )
     try:
         if args.dask_scheduler is None:

@@ -7,8 +7,9 @@ cross-validation on the lattice among four candidates -- the MD tree with the
 paper's fixed leaves, the MD tree's hierarchy with leaf labels learned from the
 lattice, a free depth-limited decision tree and a k-nearest-neighbour model --
 reports which won and by how much, and abstains where a group is far from the
-lattice or where the chosen model's cross-validated accuracy in its region is not
-better than a constant answer.
+lattice or where its confidence (the chosen model's out-of-fold accuracy in its
+region) is below a threshold chosen on the lattice alone, by nested grouped CV, for
+a target accuracy (``target_accuracy``).
 
 For ``mdtree diagnose --tree calibrated.json`` (to be wired in the command line):
 :func:`is_calibration_file` tells such a file from a tree file, :func:`load_calibrated`
@@ -27,6 +28,8 @@ from ._diagnoser import (
     ACTIONS,
     CANDIDATES,
     DEFAULT_FEATURES,
+    REGION_SIZES,
+    AbstentionScore,
     CalibratedDiagnoser,
     CandidateScore,
 )
@@ -34,9 +37,11 @@ from ._io import FORMAT, CalibrationFileError, is_calibration_file, load_calibra
 
 __all__ = [
     "ACTIONS",
+    "AbstentionScore",
     "CANDIDATES",
     "DEFAULT_FEATURES",
     "FORMAT",
+    "REGION_SIZES",
     "CalibratedDiagnoser",
     "CalibrationFileError",
     "CandidateScore",

@@ -5,8 +5,10 @@ Torch-free. The lattice table has one row per configuration of the user's family
 measured one-step action (:data:`ACTIONS`). Four candidates are compared by the same
 grouped, repeated cross-validation (:data:`CANDIDATES`), the best is refitted on the
 whole lattice, and a diagnosis abstains where the group is far from the lattice or
-where the chosen model's out-of-fold accuracy in the group's region is not better
-than a constant answer.
+where its confidence -- the chosen model's out-of-fold accuracy in the group's region
+-- is below a threshold chosen on the lattice alone by nested grouped CV: the lowest
+threshold at which the lattice's own out-of-fold answers are right at least
+``target_accuracy`` of the time (:class:`AbstentionScore`).
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ from ..diagnosis._failure import check_training
 from ..diagnosis._recipe import FeatureRecipe, RecipeWarning, check_recipe
 from ..diagnosis._validity import posterior_interval
 
-__all__ = ["ACTIONS", "CANDIDATES", "DEFAULT_FEATURES", "CalibratedDiagnoser",
-           "CandidateScore"]
+__all__ = ["ACTIONS", "AbstentionScore", "CANDIDATES", "DEFAULT_FEATURES",
+           "REGION_SIZES", "CalibratedDiagnoser", "CandidateScore"]
 
 #: The one-step actions a lattice is labelled with (knob-free: a larger learning
 #: rate or a smaller batch raises the temperature).
@@ -54,6 +56,12 @@ CANDIDATES = ("md_fixed", "md_learned", "tree", "knn")
 #: ``all_data`` is 1 when the group's ``data_fraction`` is 1 (no data left to add).
 DEFAULT_FEATURES = ("train_error", "mode_connectivity_peak", "hessian_t", "CKA",
                     "weight_norm_ratio", "all_data")
+
+#: The regions a confidence is measured in, tried by nested CV under
+#: ``region_rule="selected"``: ``"model"`` the chosen model's own (its leaf for the
+#: trees, its ``n_neighbors`` nearest configurations for kNN), a number ``k`` the
+#: ``k`` nearest lattice configurations in the standardized features.
+REGION_SIZES = ("model", 5, 10, 20)
 
 _MD_FEATURES = ("train_error", "mode_connectivity_peak", "hessian_t")
 _ALL_DATA_TOL = 1e-9
@@ -309,6 +317,104 @@ class CandidateScore:
                 f"{self.interval[0]:.2f}-{self.interval[1]:.2f}, {self.n} configurations)")
 
 
+@dataclass(frozen=True)
+class AbstentionScore:
+    """How one confidence region did in the lattice's nested cross-validation.
+
+    Every lattice configuration got, in each repeat, an out-of-fold answer and a
+    confidence measured without its own label (:meth:`CalibratedDiagnoser.fit`);
+    the threshold is the lowest confidence at which the answers at or above it were
+    right at least ``target_accuracy`` of the time.
+
+    Attributes
+    ----------
+    region : str or int
+        ``"model"`` or a number of nearest lattice configurations (:data:`REGION_SIZES`).
+    threshold : float or None
+        The confidence threshold (None: no threshold meets the target; never answer).
+    accuracy : float or None
+        Share right among the lattice's out-of-fold answers at or above the threshold.
+    coverage : float
+        Share of the lattice's out-of-fold cases answered (in domain, not "more data"
+        without data left, confidence at or above the threshold).
+    n_answered, n : int
+        Cases answered and cases (configurations times repeats).
+    """
+
+    region: object
+    threshold: float | None
+    accuracy: float | None
+    coverage: float
+    n_answered: int
+    n: int
+
+    def to_dict(self):
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data):
+        region = data["region"]
+        return cls(region if region == "model" else int(region),
+                   None if data["threshold"] is None else float(data["threshold"]),
+                   None if data["accuracy"] is None else float(data["accuracy"]),
+                   float(data["coverage"]), int(data["n_answered"]), int(data["n"]))
+
+    def to_text(self):
+        where = ("the model's region" if self.region == "model"
+                 else f"the {self.region} nearest configurations")
+        if self.threshold is None:
+            return (f"confidence in {where}: no threshold reaches the target on the lattice "
+                    "(never answers)")
+        return (f"confidence in {where}: threshold {self.threshold:.2f}; on the lattice, "
+                f"answers at this confidence were right {100 * self.accuracy:.0f}% of the "
+                f"time, {100 * self.coverage:.0f}% answered ({self.n_answered} of {self.n} "
+                "out-of-fold cases)")
+
+
+def _posterior(k, n):
+    return (k + 1.0) / (n + 2.0)
+
+
+def select_threshold(confidence, correct, answerable, target):
+    """The lowest threshold whose answers meet ``target``, maximizing coverage.
+
+    Parameters
+    ----------
+    confidence : ndarray of float
+        Per case, its confidence.
+    correct : ndarray of bool
+        Per case, whether the answer was right.
+    answerable : ndarray of bool
+        Per case, whether it would be answered at any confidence (in domain...).
+    target : float
+        The selective accuracy required.
+
+    Returns
+    -------
+    threshold, accuracy, n_answered : float or None, float or None, int
+        ``(None, None, 0)`` when no threshold meets ``target``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> conf = np.array([0.9, 0.8, 0.7, 0.6])
+    >>> select_threshold(conf, np.array([1, 1, 1, 0], bool), np.ones(4, bool), 0.75)
+    (0.6, 0.75, 4)
+    >>> select_threshold(conf, np.array([1, 1, 0, 0], bool), np.ones(4, bool), 0.75)
+    (0.8, 1.0, 2)
+    """
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=bool)
+    answerable = np.asarray(answerable, dtype=bool)
+    best = (None, None, 0)
+    for t in np.unique(confidence[answerable]):
+        answered = answerable & (confidence >= t)
+        accuracy = float(correct[answered].mean())
+        if accuracy >= target - 1e-12 and answered.sum() > best[2]:
+            best = (float(t), accuracy, int(answered.sum()))
+    return best
+
+
 # --------------------------------------------------------------------------------------
 # The estimator
 # --------------------------------------------------------------------------------------
@@ -333,12 +439,22 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
     first), ``"no reliable diagnosis"`` (the group is far from the lattice: the
     mean standardized distance to its ``domain_k`` nearest lattice configurations
     exceeds the ``domain_quantile`` of the lattice's own leave-one-out distances;
-    or the chosen model's out-of-fold accuracy in the group's region -- its leaf
-    for the trees, its ``n_neighbors`` nearest configurations for kNN -- is not
-    better than a constant answer (``region_rule``); or it says "more data"
-    where no data is left) or ``"keep as is"`` (the action is "none"), with a reason and a
-    confidence: the posterior mean ``(k + 1) / (n + 2)`` of the region's
-    out-of-fold accuracy, never 1.
+    or its confidence is too low (``region_rule``); or it says "more data"
+    where no data is left) or ``"keep as is"`` (the action is "none"), with a reason
+    and a confidence: the posterior mean ``(k + 1) / (n + 2)`` of the chosen model's
+    out-of-fold accuracy in the group's region, never 1.
+
+    With ``region_rule="selected"`` (the default) the abstention is chosen on the
+    lattice alone, by nested grouped CV: in every outer fold the chosen candidate is
+    fitted on the training part and answers the held-out configurations; an inner
+    grouped CV on the training part gives its configurations' out-of-fold
+    correctness, from which each held-out configuration's confidence is measured in
+    its region (each of ``region_sizes``), and the domain check is the training
+    part's. For each region, the lowest confidence threshold at which the
+    held-out answers are right at least ``target_accuracy`` of the time (pooled over
+    the repeats) is kept, and the region answering most of the lattice wins (ties:
+    the earlier). The threshold and the lattice's accuracy and coverage at it are
+    stored (:attr:`abstention_`) and stated in every report.
 
     Parameters
     ----------
@@ -360,11 +476,22 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
         Lattice configurations the domain distance is averaged over.
     domain_quantile : float, default=0.9
         Share of the lattice's own leave-one-out distances inside the domain.
-    region_rule : {"interval", "mean"}, default="interval"
-        When the region counts as better than a constant answer: the lower end of
-        the 95% interval of its out-of-fold accuracy above the constant answer's
-        share (as :attr:`sklearn_mdtree.diagnosis._validity.LeafAccuracy.better_than_chance`),
-        or only its posterior mean.
+    region_rule : {"selected", "interval", "mean"}, default="selected"
+        When a group in the domain is answered: ``"selected"`` its confidence is at
+        least the threshold chosen on the lattice for ``target_accuracy``;
+        ``"interval"`` the lower end of the 95% interval of its region's
+        out-of-fold accuracy (the model's region) is above the constant answer's
+        share (as :attr:`sklearn_mdtree.diagnosis._validity.LeafAccuracy.better_than_chance`);
+        ``"mean"`` only its posterior mean is. The last two were fixed by hand,
+        not chosen on the lattice.
+    target_accuracy : float, default=0.8
+        The share of right answers the lattice's own out-of-fold answers must reach
+        above the threshold (``region_rule="selected"``). Higher: fewer, surer
+        answers; the coverage it leaves is reported.
+    region_sizes : sequence of {"model"} or int, default=REGION_SIZES
+        The regions tried for the confidence (``region_rule="selected"``): the
+        model's own, or a number of nearest lattice configurations. A larger region
+        lowers the confidence's variance and blurs it; the lattice decides.
     n_classes : int or None, default=None
         Classes of the task, for the training-failure check (None: the table's
         ``n_classes`` column, if any).
@@ -394,6 +521,11 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
         The constant answer's share on the lattice (the majority action's).
     domain_threshold_ : float
         The domain threshold (mean standardized distance).
+    abstention_ : AbstentionScore or None
+        The region and threshold chosen by nested CV, with the lattice's accuracy and
+        coverage at it (None unless ``region_rule="selected"``).
+    abstention_scores_ : list of AbstentionScore
+        Every region tried (empty unless ``region_rule="selected"``).
     recipe_ : FeatureRecipe or None
         How the lattice's features were computed.
     metadata_ : dict
@@ -430,12 +562,15 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
         "n_classes": [Interval(Integral, 2, None, closed="left"), None],
         "optimizer": [StrOptions({"learning rate", "batch size"})],
         "random_state": ["random_state"],
-        "region_rule": [StrOptions({"interval", "mean"})],
+        "region_rule": [StrOptions({"selected", "interval", "mean"})],
+        "target_accuracy": [Interval(Real, 0, 1, closed="right")],
+        "region_sizes": ["array-like"],
     }
 
     def __init__(self, features=DEFAULT_FEATURES, *, candidates=CANDIDATES, cv=5,
                  n_repeats=3, max_depth=4, n_neighbors=5, domain_k=5,
-                 domain_quantile=0.9, region_rule="interval", n_classes=None,
+                 domain_quantile=0.9, region_rule="selected", target_accuracy=0.8,
+                 region_sizes=REGION_SIZES, n_classes=None,
                  optimizer="learning rate", random_state=0):
         self.features = features
         self.candidates = candidates
@@ -446,6 +581,8 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
         self.domain_k = domain_k
         self.domain_quantile = domain_quantile
         self.region_rule = region_rule
+        self.target_accuracy = target_accuracy
+        self.region_sizes = region_sizes
         self.n_classes = n_classes
         self.optimizer = optimizer
         self.random_state = random_state
@@ -495,6 +632,12 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
         if unknown or not len(self.candidates):
             _refuse("candidates", f"a non-empty subset of {list(CANDIDATES)}",
                     list(self.candidates))
+        sizes = list(self.region_sizes)
+        if not sizes or not all(r == "model" or (isinstance(r, Integral)
+                                                 and not isinstance(r, bool) and r >= 1)
+                                for r in sizes):
+            _refuse("region_sizes", "a non-empty sequence of 'model' and ints >= 1",
+                    sizes)
         groups = np.arange(len(X)) if groups is None else np.asarray(groups)
         if len(groups) != len(X):
             _refuse("groups", f"{len(X)} entries (one per row of X)", f"{len(groups)}")
@@ -566,8 +709,81 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
                         if len(ranked) > 1 else float("nan"))
         self.oof_correct_ = correct[self.kind_].mean(axis=0)
         self.notes_ = notes
+        self.abstention_, self.abstention_scores_ = None, []
+        if self.region_rule == "selected":
+            self.abstention_scores_ = self._select_abstention(T, y, groups)
+            self.abstention_ = max(self.abstention_scores_,
+                                   key=lambda a: (a.n_answered, -sizes.index(a.region)))
         self._finish(T, y)
         return self
+
+    def _select_abstention(self, T, y, groups):
+        """Nested grouped CV of the chosen kind: per region, the threshold and the
+        lattice's selective accuracy and coverage (:class:`AbstentionScore`)."""
+        sizes = list(self.region_sizes)
+        n = len(y)
+        conf = {r: np.zeros((self.n_repeats, n)) for r in sizes}
+        correct = np.zeros((self.n_repeats, n), bool)
+        answerable = np.zeros((self.n_repeats, n), bool)
+        all_data = (T["all_data"].to_numpy() >= 0.5 if "all_data" in T
+                    else np.zeros(n, bool))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*least populated class.*")
+            warnings.filterwarnings("ignore", message=".*members.*")
+            for rep in range(self.n_repeats):
+                for train, test in self._folds(T, y, groups, rep):
+                    Ttr, ytr = T.iloc[train], y[train]
+                    model = self._make(self.kind_).fit(Ttr, ytr)
+                    answer = model.predict(T.iloc[test])
+                    correct[rep, test] = answer == y[test]
+                    # the training part's own out-of-fold correctness: an inner CV
+                    # repeated as the outer one (the mean over repeats, as oof_correct_)
+                    inner = np.zeros(len(train))
+                    if len(np.unique(groups[train])) >= 2:
+                        for irep in range(self.n_repeats):
+                            for itr, ite in self._folds(Ttr, ytr, groups[train],
+                                                        self.n_repeats * (rep + 1) + irep):
+                                m = self._make(self.kind_).fit(Ttr.iloc[itr], ytr[itr])
+                                inner[ite] += (m.predict(Ttr.iloc[ite]) == ytr[ite]) \
+                                    / self.n_repeats
+                    Ztr = Ttr.to_numpy(np.float64)
+                    center, scale = _standardize(Ztr)
+                    ztr, zte = (Ztr - center) / scale, (T.iloc[test].to_numpy(np.float64)
+                                                        - center) / scale
+                    tree = cKDTree(ztr)
+                    # the training part's domain check
+                    k = max(1, min(self.domain_k, len(train) - 1))
+                    own, _ = tree.query(ztr, k=k + 1)
+                    own = np.asarray(own).reshape(len(train), k + 1)[:, 1:].mean(axis=1)
+                    limit = float(np.quantile(own, self.domain_quantile,
+                                              method="inverted_cdf"))
+                    d, _ = tree.query(zte, k=k)
+                    d = np.asarray(d).reshape(len(test), k).mean(axis=1)
+                    answerable[rep, test] = (d <= limit) & ~((answer == "more data")
+                                                             & all_data[test])
+                    for r in sizes:
+                        members = self._members(model, Ttr, T.iloc[test], tree, zte, r)
+                        conf[r][rep, test] = [_posterior(inner[m].sum(), len(m))
+                                              for m in members]
+        out = []
+        for r in sizes:
+            t, acc, k = select_threshold(conf[r].ravel(), correct.ravel(),
+                                         answerable.ravel(), self.target_accuracy)
+            out.append(AbstentionScore(r, t, acc, k / correct.size, k, correct.size))
+        return out
+
+    def _members(self, model, Ttrain, Tquery, tree, zquery, region):
+        """Per query row, the indices (into ``Ttrain``) of the configurations of its
+        region: the model's own (leaf / neighbours) or the ``region`` nearest in the
+        standardized space of ``tree``."""
+        if region == "model":
+            if self.kind_ == "knn":
+                return [np.asarray(m) for m in model.neighbours(Tquery)]
+            own = model.regions(Ttrain)
+            return [np.flatnonzero(own == q) for q in model.regions(Tquery)]
+        k = int(min(region, tree.n))
+        _, idx = tree.query(zquery, k=k)
+        return [np.atleast_1d(i) for i in np.asarray(idx).reshape(len(zquery), k)]
 
     def _folds(self, T, y, groups, repeat):
         units = len(np.unique(groups))
@@ -643,10 +859,20 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
 
     def _region(self, T):
         """Per row: the lattice configurations of its region (indices)."""
+        size = self._region_size()
+        if size != "model":
+            z = (T.to_numpy(np.float64) - self.domain_.center) / self.domain_.scale
+            k = int(min(size, len(self.lattice_)))
+            _, idx = self._kdtree.query(z, k=k)
+            return [np.atleast_1d(i) for i in np.asarray(idx).reshape(len(z), k)]
         if self.kind_ == "knn":
             return [np.asarray(r) for r in self.model_.neighbours(T)]
         regions = self.model_.regions(T)
         return [np.flatnonzero(self.lattice_regions_ == r) for r in regions]
+
+    def _region_size(self):
+        abstention = getattr(self, "abstention_", None)
+        return "model" if abstention is None else abstention.region
 
     def distances(self, X):
         """Mean standardized distance of each group to its nearest lattice configurations.
@@ -707,8 +933,9 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
             ``confidence`` (None without a verdict), ``in_domain``,
             ``distance``, ``threshold``, ``region`` (out-of-fold ``n_correct``,
             ``n``, ``interval``, ``baseline``), ``failure`` (the training
-            failure's dict, or None), ``model`` (the chosen candidate) and
-            ``cv_accuracy`` (its cross-validated accuracy and interval).
+            failure's dict, or None), ``model`` (the chosen candidate),
+            ``cv_accuracy`` (its cross-validated accuracy and interval) and
+            ``abstention`` (:attr:`abstention_` as a dict, or None).
         """
         check_is_fitted(self)
         if recipe is not None:
@@ -734,6 +961,8 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
                 "region": None, "failure": None, "model": self.kind_,
                 "cv_accuracy": {"accuracy": chosen.accuracy, "interval": list(chosen.interval),
                                 "n": chosen.n},
+                "abstention": (None if self.abstention_ is None
+                               else self.abstention_.to_dict()),
             }
             out.append(entry)
             check = check_training(row, n_classes=self.n_classes, optimizer=self.optimizer)
@@ -758,8 +987,9 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
             entry.update(action=action, distance=d, in_domain=bool(d <= self.domain_threshold_),
                          region={"n_correct": k_right, "n": n, "interval": list(interval),
                                  "baseline": self.baseline_})
-            where = ("its leaf" if self.kind_ != "knn"
-                     else f"its {n} nearest lattice configurations")
+            where = (f"its {n} nearest lattice configurations"
+                     if self.kind_ == "knn" or self._region_size() != "model"
+                     else "its leaf")
             region_text = (f"in {where} the model was right out of fold for {k_right:g} of "
                            f"{n} ({posterior:.2f} posterior mean, 95% interval "
                            f"{interval[0]:.2f}-{interval[1]:.2f}) against a constant "
@@ -771,11 +1001,22 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
                     f"{self.domain_threshold_:.3g} within which "
                     f"{100 * self.domain_quantile:g}% of the lattice's own lie"))
                 continue
-            clear = (interval[0] > self.baseline_ if self.region_rule == "interval"
-                     else posterior > self.baseline_)
+            selected = self.abstention_
+            if self.region_rule == "selected":
+                if selected.threshold is None:
+                    clear, why = False, (
+                        f"no confidence threshold reached the target accuracy "
+                        f"{100 * self.target_accuracy:.0f}% on the lattice; {region_text}")
+                else:
+                    clear = posterior >= selected.threshold - 1e-12
+                    why = (f"confidence {posterior:.2f} below the threshold "
+                           f"{selected.threshold:.2f} chosen on the lattice; {region_text}")
+            else:
+                clear = (interval[0] > self.baseline_ if self.region_rule == "interval"
+                         else posterior > self.baseline_)
+                why = f"not better than a constant answer here: {region_text}"
             if not clear:
-                entry.update(verdict=NO_DIAGNOSIS, reason=(
-                    f"not better than a constant answer here: {region_text}"))
+                entry.update(verdict=NO_DIAGNOSIS, reason=why)
                 continue
             no_data_left = ("all_data" in self.features_
                             and T["all_data"].iloc[i] >= 0.5)
@@ -787,8 +1028,17 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
                          confidence=float(posterior),
                          reason=(("no one-step move is expected to help beyond the seeds' "
                                   "noise; " if action == "none" else "")
-                                 + f"{self.kind_} calibrated on the lattice; " + region_text))
+                                 + f"{self.kind_} calibrated on the lattice; " + region_text
+                                 + self._abstention_text()))
         return out
+
+    def _abstention_text(self):
+        a = getattr(self, "abstention_", None)
+        if a is None or a.threshold is None:
+            return ""
+        return (f"; on the lattice, answers at this confidence (>= {a.threshold:.2f}) were "
+                f"right {100 * a.accuracy:.0f}% of the time, {100 * a.coverage:.0f}% "
+                "answered")
 
     def diagnose(self, X):
         """:meth:`report` as a DataFrame (one row per group; ``region`` flattened).
@@ -828,6 +1078,15 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
             lines.append(f"{self.kind_} won by {self.margin_:.2f} over the runner-up; "
                          f"{self.scores_[self.kind_].accuracy - self.scores_['constant'].accuracy:+.2f} "
                          "over a constant answer")
+        if self.region_rule == "selected":
+            lines.append(f"abstention chosen on the lattice by nested grouped CV for a "
+                         f"target accuracy of {100 * self.target_accuracy:.0f}%:")
+            for a in self.abstention_scores_:
+                mark = "  <- chosen" if a == self.abstention_ else ""
+                lines.append("  " + a.to_text() + mark)
+        else:
+            lines.append(f"abstention: the {self.region_rule!r} region rule (fixed, not "
+                         "chosen on the lattice)")
         lines += [f"note: {n}" for n in self.notes_]
         return "\n".join(lines)
 

@@ -13,11 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "dumps", "to_document", "write_document"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "READABLE_VERSIONS", "dumps", "to_document",
+           "write_document"]
 
 #: The ``format`` field of a calibrated diagnoser's file.
 FORMAT = "sklearn-mdtree/calibrated-diagnoser"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions this package reads (1: before the abstention chosen on the lattice; read
+#: with the region rule its parameters name).
+READABLE_VERSIONS = (1, 2)
 
 
 def _version():
@@ -42,6 +46,7 @@ def to_document(model):
     params = {k: _plain(v) for k, v in model.get_params(deep=False).items()}
     params["features"] = list(params["features"])
     params["candidates"] = list(params["candidates"])
+    params["region_sizes"] = list(params["region_sizes"])
     lattice = model.lattice_
     columns = [c for c in lattice.columns if c not in ("action", "group")]
     recipe = model.recipe_
@@ -65,6 +70,10 @@ def to_document(model):
         "recipe": None if recipe is None else recipe.to_dict(),
         "metadata": model.metadata_,
         "notes": list(model.notes_),
+        "abstention": {
+            "chosen": None if model.abstention_ is None else model.abstention_.to_dict(),
+            "scores": [a.to_dict() for a in model.abstention_scores_],
+        },
     }
 
 

@@ -17,8 +17,22 @@ import numpy as np
 import pandas as pd
 
 from ..diagnosis._recipe import FeatureRecipe
-from ._diagnoser import ACTIONS, CANDIDATES, CalibratedDiagnoser, CandidateScore, _feature_frame
-from ._document import FORMAT, FORMAT_VERSION, dumps, to_document, write_document
+from ._diagnoser import (
+    ACTIONS,
+    CANDIDATES,
+    AbstentionScore,
+    CalibratedDiagnoser,
+    CandidateScore,
+    _feature_frame,
+)
+from ._document import (
+    FORMAT,
+    FORMAT_VERSION,
+    READABLE_VERSIONS,
+    dumps,
+    to_document,
+    write_document,
+)
 
 __all__ = ["FORMAT", "CalibrationFileError", "is_calibration_file", "load_calibrated",
            "dumps", "to_document", "write_document"]
@@ -41,10 +55,12 @@ def _check(doc, source):
         _fail(source, f"the document is a {type(doc).__name__}, expected an object")
     if doc.get("format") != FORMAT:
         _fail(source, f"'format' is {doc.get('format')!r}, expected {FORMAT!r}")
-    if doc.get("format_version") != FORMAT_VERSION:
+    if doc.get("format_version") not in READABLE_VERSIONS:
         _fail(source, f"'format_version' is {doc.get('format_version')!r}, this version reads "
-                      f"{FORMAT_VERSION}")
-    missing = [k for k in _KEYS if k not in doc]
+                      f"{list(READABLE_VERSIONS)} (writes {FORMAT_VERSION}): calibrate again "
+                      "with this version")
+    keys = _KEYS + (("abstention",) if doc["format_version"] >= 2 else ())
+    missing = [k for k in keys if k not in doc]
     if missing:
         _fail(source, f"missing keys {missing}")
     if doc["kind"] not in CANDIDATES:
@@ -142,7 +158,11 @@ def load_calibrated(path):
             **doc["params"],
             "features": tuple(doc["params"]["features"]),
             "candidates": tuple(doc["params"]["candidates"]),
+            **({"region_sizes": tuple(doc["params"]["region_sizes"])}
+               if "region_sizes" in doc["params"] else {}),
         })
+        if doc["format_version"] == 1:  # written before "selected": its rule was fixed
+            model.set_params(region_rule=doc["params"].get("region_rule", "interval"))
         model._validate_params()
     except (TypeError, ValueError) as exc:
         _fail(source, f"'params' are not CalibratedDiagnoser's ({str(exc).splitlines()[0]})")
@@ -179,6 +199,18 @@ def load_calibrated(path):
     model.notes_ = list(doc["notes"])
     model.version_ = doc["version"]
     model.source_ = source  # the file it was read from (the report names it)
+    model.abstention_, model.abstention_scores_ = None, []
+    if doc["format_version"] >= 2:
+        abstention = doc["abstention"]
+        try:
+            model.abstention_scores_ = [AbstentionScore.from_dict(a)
+                                        for a in abstention["scores"]]
+            chosen = abstention["chosen"]
+            model.abstention_ = None if chosen is None else AbstentionScore.from_dict(chosen)
+        except (KeyError, TypeError, ValueError) as exc:
+            _fail(source, f"'abstention' is malformed ({exc!r})")
+    if (model.region_rule == "selected") != (model.abstention_ is not None):
+        _fail(source, f"'abstention' does not match the region rule {model.region_rule!r}")
     model._finish(T, y)
     if [str(a) for a in model.lattice_predictions_] != list(doc["lattice_predictions"]):
         _fail(source, f"the {model.kind_} refitted on the stored lattice does not predict the "

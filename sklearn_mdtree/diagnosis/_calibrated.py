@@ -86,6 +86,16 @@ def summary(name, diagnoser):
             f"{constant.accuracy:.2f} for a constant answer, on {lattice}; measured on the "
             "lattice, not on your models (see the benchmarks page for the calibration "
             "route on groups of known cause)")
+    abstention = getattr(diagnoser, "abstention_", None)
+    if abstention is not None and abstention.threshold is not None:
+        text += (f". It answers where its confidence is at least {abstention.threshold:.2f}, "
+                 f"a threshold chosen on the lattice by nested cross-validation for "
+                 f"{100 * diagnoser.target_accuracy:.0f}% right: on the lattice, answers at "
+                 f"this confidence were right {100 * abstention.accuracy:.0f}% of the time, "
+                 f"{100 * abstention.coverage:.0f}% answered")
+    elif abstention is not None:
+        text += (f". No confidence threshold reached {100 * diagnoser.target_accuracy:.0f}% "
+                 "right on the lattice: it gives no diagnosis")
     recipe = diagnoser.recipe_
     return {
         "name": name,
@@ -101,6 +111,7 @@ def summary(name, diagnoser):
         "constant_accuracy": {"accuracy": constant.accuracy,
                               "interval": list(constant.interval), "n": constant.n},
         "candidates": {k: s.to_dict() for k, s in diagnoser.scores_.items()},
+        "abstention": None if abstention is None else abstention.to_dict(),
         "text": text,
         "feature_recipe": None if recipe is None else recipe.to_dict(),
     }

@@ -20,8 +20,9 @@ _CONFIDENCE_RULE = (
 _CALIBRATED_CONFIDENCE_RULE = (
     "probability that the verdict is right: the posterior mean (k + 1) / (n + 2) of the "
     "calibrated model's out-of-fold accuracy in the group's region of the lattice (its "
-    "leaf, or its nearest lattice configurations), k of n right; the features' standard "
-    "errors are not used"
+    "leaf, or its nearest lattice configurations), k of n right; a verdict is given only "
+    "at or above the threshold chosen on the lattice for the calibration's target "
+    "accuracy; the features' standard errors are not used"
 )
 
 #: How each optimizer hyperparameter moves to raise the temperature (step noise).

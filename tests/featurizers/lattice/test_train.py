@@ -74,3 +74,53 @@ def test_measure_one_step_labels_twice(tmp_path):
     with pytest.raises(ValueError, match="disjoint"):
         measure_one_step(family, [LatticeConfig(0.05, 2, 30)], label_seeds=[0, 1],
                          repro_seeds=[1, 2])
+
+
+def _bn_cnn(width, batchnorm=True):
+    layers = [torch.nn.Unflatten(1, (1, 2, 2)), torch.nn.Conv2d(1, width, 2, padding=1)]
+    if batchnorm:
+        layers.append(torch.nn.BatchNorm2d(width))
+    layers += [torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+               torch.nn.Linear(width, 3)]
+    return torch.nn.Sequential(*layers)
+
+
+def test_batchnorm_seeds_trained_stacked_match_one_at_a_time_over_a_few_steps():
+    from featurizers.lattice._train import can_stack_buffers, train_stacked_buffers
+    from featurizers.zoo import batch_schedule, train_one
+
+    assert can_stack_buffers(_bn_cnn(3)) and not can_stack_buffers(_bn_cnn(3, False))
+    family = _family()
+    X, y = family.train
+    seeds = [0, 1, 2]
+    schedules = [batch_schedule(len(X), 4, 6, s) for s in seeds]
+
+    def fresh():
+        out = []
+        for s in seeds:
+            torch.manual_seed(s)
+            out.append(_bn_cnn(3))
+        return out
+
+    alone = [train_one(m, X, y, sch, lr=0.1, momentum=0.9, seed=s)
+             for m, sch, s in zip(fresh(), schedules, seeds)]
+    together = train_stacked_buffers(fresh(), X, y, torch.stack(schedules), lr=0.1,
+                                     momentum=0.9)
+    for a, b in zip(alone, together):
+        assert not b.training
+        for (k, v), w in zip(a.state_dict().items(), b.state_dict().values()):
+            assert torch.allclose(v.float(), w.float(), atol=1e-5), k  # BN statistics too
+        assert int(b.state_dict()["2.num_batches_tracked"]) == 6
+
+
+def test_stacked_batchnorm_trainings_have_their_own_cache_entries(tmp_path):
+    import dataclasses
+
+    family = dataclasses.replace(_family(), factory=_bn_cnn, name="bn-family")
+    config = LatticeConfig(0.05, 3, 40)
+    stacked = train_runs(family, config, [0, 1], cache_dir=tmp_path, stack_buffers=True)
+    assert len(list((tmp_path / "models").glob("*.pt"))) == 2
+    again = train_runs(family, config, [0, 1], cache_dir=tmp_path, stack_buffers=True)
+    assert [r.test_error for r in again] == [r.test_error for r in stacked]
+    train_runs(family, config, [0, 1], cache_dir=tmp_path)  # one at a time: apart
+    assert len(list((tmp_path / "models").glob("*.pt"))) == 4

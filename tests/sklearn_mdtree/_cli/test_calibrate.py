@@ -52,12 +52,16 @@ def test_calibrate_writes_one_file_that_loads(files, capsys):
     from sklearn_mdtree.calibration import load_calibrated
 
     out = files / "calibrated.json"
-    assert main(base_args(files, "--output", str(out), "--budget", "5")) == 0
+    assert main(base_args(files, "--output", str(out), "--budget", "5",
+                          "--target-accuracy", "0.9")) == 0
     captured = capsys.readouterr()
     assert "<- chosen" in captured.out and "mdtree diagnose" in captured.out
     assert f"wrote {out}" in captured.err
     model = load_calibrated(out)
-    assert json.loads(out.read_text())["metadata"]["optimizer"] == "learning rate"
+    doc = json.loads(out.read_text())
+    assert doc["metadata"]["optimizer"] == "learning rate"
+    assert doc["params"]["target_accuracy"] == 0.9 and model.target_accuracy == 0.9
+    assert doc["abstention"]["chosen"] == model.abstention_.to_dict()
     assert model.report(model.lattice_)[0]["model"] == model.kind_
 
 
@@ -93,7 +97,10 @@ def test_the_optimizer_words_are_checked_by_the_parser(files):
     with pytest.raises(SystemExit):
         build_parser().parse_args(base_args(files, "--optimizer", "momentum"))
     args = build_parser().parse_args(base_args(files, "--optimizer", "bs", "--base", "32"))
-    assert args.optimizer == "batch size"
+    assert args.optimizer == "batch size" and args.target_accuracy == 0.8
+    for bad in ("0", "1.5", "high"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(base_args(files, "--target-accuracy", bad))
 
 
 def test_the_command_line_imports_no_torch_until_calibrate_runs():

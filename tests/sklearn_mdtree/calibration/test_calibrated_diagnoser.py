@@ -227,3 +227,149 @@ def test_features_computed_otherwise_are_warned_naming_the_setting(lattice):
     with pytest.warns(RecipeWarning, match="curve_epochs"):
         model.report(lattice.iloc[[0]], recipe={"curve_epochs": 15, "n_pairs": "all"})
     assert model.check_recipe({"curve_epochs": 50}) == []
+
+
+# -- the abstention chosen on the lattice (region_rule="selected") ------------------------
+
+
+def _pure_and_random(n_per=40, seed=0):
+    """Region A (train_error < 0): the action is set by the sign of CKA; region B
+    (train_error > 0): the action is drawn at random among three."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for region in ("A", "B"):
+        x = rng.uniform(-3, -1, n_per) if region == "A" else rng.uniform(1, 3, n_per)
+        # away from the class boundary of region A: a kNN there is right
+        c = rng.choice([-1, 1], n_per) * rng.uniform(0.3, 1, n_per)
+        if region == "A":
+            action = np.where(c > 0, "widen", "raise temperature")
+        else:
+            action = rng.choice(["widen", "raise temperature", "none"], n_per)
+        for i in range(n_per):
+            rows.append({"train_error": x[i], "CKA": c[i], "action": action[i],
+                         "region": region, "group": f"{region}/{i % 8}"})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def pure_and_random():
+    table = _pure_and_random()
+    # a high target: with 0.8 the rule may spend the slack of the pure region (right
+    # every time) on a share of the random one, as it should (coverage is maximized
+    # under a pooled accuracy)
+    model = CalibratedDiagnoser(candidates=("knn",), target_accuracy=0.95).fit(
+        table, table["action"], groups=table["group"])
+    return table, model
+
+
+def test_the_selected_rule_answers_the_pure_region_and_abstains_in_the_random_one(
+        pure_and_random):
+    _, model = pure_and_random
+    fresh = _pure_and_random(n_per=30, seed=7)
+    report = model.report(fresh)
+    answered = np.array([e["confidence"] is not None for e in report])
+    in_a = (fresh["region"] == "A").to_numpy()
+    assert answered[in_a].mean() >= 0.8
+    assert answered[~in_a].mean() <= 0.15
+    right = [e["verdict"] == a for e, a in zip(report, fresh["action"]) if e["confidence"]]
+    assert np.mean(right) >= 0.85
+
+
+def test_the_chosen_threshold_meets_the_target_on_the_lattice_out_of_fold(pure_and_random):
+    table, model = pure_and_random
+    chosen = model.abstention_
+    assert chosen.threshold is not None
+    assert chosen.accuracy >= model.target_accuracy
+    # region A is half the lattice: the rule answers about half of it, not all
+    assert 0.3 <= chosen.coverage <= 0.7
+    assert chosen.n == model.n_repeats * len(table)
+    assert chosen.n_answered == round(chosen.coverage * chosen.n)
+    assert chosen in model.abstention_scores_
+    # the region answering most of the lattice wins
+    assert chosen.n_answered == max(a.n_answered for a in model.abstention_scores_)
+    assert {a.region for a in model.abstention_scores_} == {"model", 5, 10, 20}
+    summary = model.summary()
+    assert "answers at this confidence were right" in summary and "<- chosen" in summary
+
+
+def test_an_answer_states_the_lattice_accuracy_and_coverage_of_its_threshold(
+        pure_and_random):
+    table, model = pure_and_random
+    entry = next(e for e in model.report(table) if e["confidence"] is not None)
+    a = model.abstention_
+    assert entry["confidence"] >= a.threshold
+    assert (f"right {100 * a.accuracy:.0f}% of the time, {100 * a.coverage:.0f}% answered"
+            in entry["reason"])
+    assert entry["abstention"] == a.to_dict()
+    below = next(e for e in model.report(table)
+                 if e["verdict"] == "no reliable diagnosis" and e["in_domain"])
+    assert "below the threshold" in below["reason"]
+
+
+def test_a_lattice_that_is_all_noise_never_meets_a_high_target():
+    rng = np.random.default_rng(0)
+    n = 60
+    table = pd.DataFrame({"train_error": rng.normal(size=n), "CKA": rng.normal(size=n),
+                          "action": rng.choice(["widen", "none", "raise temperature"], n)})
+    model = CalibratedDiagnoser(candidates=("knn",), target_accuracy=0.95).fit(
+        table, table["action"], groups=np.arange(n) % 10)
+    assert model.abstention_.coverage <= 0.1
+    verdicts = [e["verdict"] for e in model.report(table)]
+    assert verdicts.count("no reliable diagnosis") >= 0.8 * n
+
+
+@pytest.mark.parametrize("confidence, correct, answerable, target, expected", [
+    # every threshold: 1.0 -> 1/1, 0.8 -> 2/2, 0.6 -> 2/3, 0.4 -> 3/4
+    ([1.0, 0.8, 0.6, 0.4], [1, 1, 0, 1], [1, 1, 1, 1], 0.75, (0.4, 0.75, 4)),
+    ([1.0, 0.8, 0.6, 0.4], [1, 1, 0, 0], [1, 1, 1, 1], 0.75, (0.8, 1.0, 2)),
+    ([1.0, 0.8, 0.6, 0.4], [0, 0, 0, 0], [1, 1, 1, 1], 0.5, (None, None, 0)),
+    # an unanswerable case (out of domain) is never counted, whatever its confidence
+    ([1.0, 0.8, 0.6, 0.4], [0, 1, 1, 0], [0, 1, 1, 1], 0.6, (0.4, 2 / 3, 3)),
+    # ties: equal confidences are answered together
+    ([0.5, 0.5, 0.9], [1, 0, 1], [1, 1, 1], 0.7, (0.9, 1.0, 1)),
+])
+def test_select_threshold_on_tiny_cases_by_hand(confidence, correct, answerable, target,
+                                                expected):
+    from sklearn_mdtree.calibration._diagnoser import select_threshold
+
+    t, acc, k = select_threshold(np.array(confidence), np.array(correct, bool),
+                                 np.array(answerable, bool), target)
+    assert (t, k) == (expected[0], expected[2])
+    assert acc == pytest.approx(expected[1]) if expected[1] is not None else acc is None
+
+
+def test_bad_region_sizes_and_targets_are_refused_naming_them(lattice):
+    with pytest.raises(ValueError, match="'region_sizes' parameter"):
+        CalibratedDiagnoser(region_sizes=("model", 0)).fit(lattice, lattice["action"])
+    with pytest.raises(ValueError, match="'target_accuracy' parameter"):
+        CalibratedDiagnoser(target_accuracy=1.5).fit(lattice, lattice["action"])
+
+
+def test_the_file_keeps_the_threshold_and_its_lattice_figures(pure_and_random, tmp_path):
+    table, model = pure_and_random
+    path = model.to_json(tmp_path / "c.json")
+    doc = json.loads(path.read_text())
+    assert doc["format_version"] == 2
+    assert doc["abstention"]["chosen"] == model.abstention_.to_dict()
+    loaded = load_calibrated(path)
+    assert loaded.abstention_ == model.abstention_
+    assert loaded.abstention_scores_ == model.abstention_scores_
+    assert loaded.report(table) == model.report(table)
+
+
+def test_a_version_1_file_is_read_with_the_region_rule_it_was_written_with(lattice,
+                                                                           tmp_path):
+    model = CalibratedDiagnoser(n_classes=10, region_rule="interval").fit(
+        lattice, lattice["action"], groups=lattice["group"])
+    doc = model.to_dict()
+    # a version-1 document: no abstention, no target or region sizes in its params
+    doc["format_version"] = 1
+    del doc["abstention"]
+    for key in ("target_accuracy", "region_sizes"):
+        del doc["params"][key]
+    loaded = load_calibrated(doc)
+    assert loaded.region_rule == "interval" and loaded.abstention_ is None
+    assert loaded.report(lattice) == model.report(lattice)
+    doc["format_version"] = 3
+    with pytest.raises(CalibrationFileError, match="format_version.*calibrate again"):
+        load_calibrated(doc)

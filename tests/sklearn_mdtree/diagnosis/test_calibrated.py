@@ -106,6 +106,12 @@ def test_the_report_states_the_calibrations_measured_accuracy(calibration):
     assert summary["constant_accuracy"]["accuracy"] == calibration.scores_["constant"].accuracy
     assert summary["n_training_configurations"] == len(calibration.lattice_)
     assert summary["lattice_shape"] == [5, 2, 1]
+    # the abstention chosen on the lattice, with its lattice figures, in words
+    chosen_rule = calibration.abstention_
+    assert summary["abstention"] == chosen_rule.to_dict()
+    assert chosen_rule.threshold is not None
+    assert (f"right {100 * chosen_rule.accuracy:.0f}% of the time, "
+            f"{100 * chosen_rule.coverage:.0f}% answered") in summary["text"]
     text = report.to_text()
     assert "Calibration:" in text and "Measured accuracy:" in text
     assert "constant answer" in text and "Q1 tree:" not in text
