@@ -271,7 +271,7 @@ def _report(max_abs, agreement):
     labels = pd.DataFrame({"n": [4], "agreement": [agreement], "n_changed": [0]},
                           index=["bs_failure"])
     empty = pd.DataFrame()
-    return RegenerationReport(features, labels, empty, empty, True, False)
+    return RegenerationReport(features, labels, empty, empty, True, False, 4)
 
 
 def test_measure_tolerances_exact():
@@ -279,15 +279,22 @@ def test_measure_tolerances_exact():
     # max_abs: mean 2, sd sqrt(2): 2 + 3 sqrt(2)
     assert tol["feature:test_acc:max_abs"] == {"bound": "<=",
                                                "value": pytest.approx(2 + 3 * math.sqrt(2))}
-    # agreement: mean 0.875, sd 0.25 / sqrt(2): 0.875 - 0.75 / sqrt(2)
+    # agreement: mean 0.875, sd 0.25 / sqrt(2): 0.875 - 0.75 / sqrt(2), less one row of 4
     assert tol["label:bs_failure:agreement"]["bound"] == ">="
     assert tol["label:bs_failure:agreement"]["value"] == pytest.approx(
-        0.875 - 0.75 / math.sqrt(2))
-    # no spread: the worst value itself
+        0.875 - 0.75 / math.sqrt(2) - 0.25)
+    # no spread: the worst value itself; counts of rows one row wider
     assert tol["feature:test_acc:median_abs"]["value"] == 0.5
-    # a share never above 1, an agreement never below 0
+    assert tol["feature:test_acc:share_changed"]["value"] == 0.75
+    assert tol["feature:test_acc:nan_mismatch"]["value"] == 1
+    assert tol["feature:test_acc:ks_statistic"]["value"] == 0.5
+    # a bound no value can break is left out: an agreement down to 0, a share up to 1
     wide = measure_tolerances([_report(1.0, 0.0), _report(1.0, 1.0)], n_sd=3)
-    assert wide["label:bs_failure:agreement"]["value"] == 0.0
+    assert "label:bs_failure:agreement" not in wide
+    assert "feature:test_acc:share_changed" in wide
+    changed = _report(1.0, 1.0)
+    changed.features["share_changed"] = 0.75  # + one row of 4: 1
+    assert "feature:test_acc:share_changed" not in measure_tolerances([changed, changed])
     with pytest.raises(ValueError, match="at least two reports"):
         measure_tolerances([_report(1.0, 1.0)])
 
@@ -316,3 +323,20 @@ def test_regeneration_tolerances_are_data():
         for name, tol in entry["tolerances"].items():
             assert tol["bound"] in ("<=", ">=") and math.isfinite(tol["value"]), name
             assert name.split(":")[0] in ("feature", "label", "verdict", "threshold")
+
+
+# ---------------------------------------------------------------------------
+# A regeneration under a perturbation, within the measured tolerances
+
+
+@pytest.mark.slow
+def test_tiny_zoo_regenerates_within_its_tolerances(tmp_path):
+    # seed 100 is none of those the tolerances were measured with (0-7)
+    reference = regenerate_zoo("tiny", scale=0.0, cache_dir=tmp_path, verbose=0)
+    moved = regenerate_zoo("tiny", scale=1e-7, seed=100, cache_dir=tmp_path, verbose=0)
+    report = compare_regeneration(reference, moved)
+    assert report.configuration_columns_equal
+    assert not report.identical  # the perturbation reached the table
+    checks = check_regeneration(report, "tiny")
+    assert len(checks) > 0
+    assert checks["passed"].all(), checks[~checks["passed"]].to_string()
