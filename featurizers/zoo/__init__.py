@@ -31,6 +31,7 @@ from ._zoo import LANDSCAPE_FEATURES, TABLE_COLUMNS, Zoo, train_zoo
 from ._regeneration import (
     REGENERATION_TOLERANCES,
     PerturbedFactory,
+    RegenerationCheck,
     RegenerationReport,
     check_regeneration,
     compare_regeneration,
@@ -66,6 +67,7 @@ __all__ = [
     "regenerate_zoo",
     "compare_regeneration",
     "RegenerationReport",
+    "RegenerationCheck",
     "measure_tolerances",
     "check_regeneration",
     "REGENERATION_TOLERANCES",

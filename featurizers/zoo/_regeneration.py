@@ -27,6 +27,7 @@ __all__ = [
     "CONFIGURATION_COLUMNS",
     "REGENERATION_TOLERANCES",
     "PerturbedFactory",
+    "RegenerationCheck",
     "RegenerationReport",
     "check_regeneration",
     "compare_regeneration",
@@ -542,8 +543,46 @@ def measure_tolerances(reports, *, n_sd=4.0):
     return out
 
 
-def check_regeneration(report, tolerances):
-    """Pass or fail of each statistic of a report against its tolerance.
+class RegenerationCheck:
+    """The checks of a regeneration against tolerances, and the verdict.
+
+    Returned by :func:`check_regeneration`.
+
+    Attributes
+    ----------
+    checks : pandas.DataFrame
+        One row per tolerance: ``statistic``, ``value`` (NaN when the report does
+        not have it: a failure), ``bound``, ``tolerance``, ``passed``.
+    n_failed : int
+        Number of checks failed.
+    max_failures : int
+        Number of failed checks a regeneration may have and still pass.
+    passed : bool
+        The verdict: ``n_failed <= max_failures``.
+    """
+
+    def __init__(self, checks, max_failures):
+        self.checks = checks
+        self.n_failed = int((~checks["passed"]).sum())
+        self.max_failures = max_failures
+        self.passed = self.n_failed <= max_failures
+
+    def __repr__(self):
+        return (f"RegenerationCheck(passed={self.passed}, n_failed={self.n_failed} of "
+                f"{len(self.checks)}, max_failures={self.max_failures})")
+
+    def to_text(self):
+        """The verdict and the failed checks, as a list of lines."""
+        lines = [f"{'PASS' if self.passed else 'FAIL'}: {len(self.checks) - self.n_failed}/"
+                 f"{len(self.checks)} checks pass (at most {self.max_failures} may fail)"]
+        failed = self.checks[~self.checks["passed"]]
+        if len(failed):
+            lines.extend(failed.to_string(index=False).splitlines())
+        return lines
+
+
+def check_regeneration(report, tolerances, *, max_failures=1):
+    """Check each statistic of a report against its tolerance, and give the verdict.
 
     Parameters
     ----------
@@ -552,13 +591,16 @@ def check_regeneration(report, tolerances):
         ``{statistic: {"bound": "<=" or ">=", "value": float}}``
         (:func:`measure_tolerances`), or the name of a measured set in
         :data:`REGENERATION_TOLERANCES` (e.g. ``"default"``).
+    max_failures : int, default=1
+        Failed checks a regeneration may have and still pass. About a hundred
+        statistics are checked, and now and then a genuine regeneration puts one
+        of them just past its tolerance (how often is measured on held-out
+        stand-ins: ``benchmarks/README.md``); 0 asks for every check.
 
     Returns
     -------
-    checks : pandas.DataFrame
-        One row per tolerance: ``statistic``, ``value`` (NaN when the report does
-        not have it: a failure), ``bound``, ``tolerance``, ``passed``.
-        ``checks["passed"].all()`` is the verdict.
+    RegenerationCheck
+        ``.passed`` is the verdict; ``.checks`` the table of checks.
     """
     if isinstance(tolerances, str):
         if tolerances not in REGENERATION_TOLERANCES:
@@ -566,6 +608,10 @@ def check_regeneration(report, tolerances):
                 "The 'tolerances' parameter of check_regeneration must be a dict or one of "
                 f"{sorted(REGENERATION_TOLERANCES)}; got {tolerances!r}.")
         tolerances = REGENERATION_TOLERANCES[tolerances]["tolerances"]
+    if isinstance(max_failures, bool) or not isinstance(max_failures, Integral) or (
+            max_failures < 0):
+        raise ValueError("The 'max_failures' parameter of check_regeneration must be an int "
+                         f">= 0; got {max_failures!r}.")
     stats = report.statistics()
     rows = []
     for name in sorted(tolerances):
@@ -580,7 +626,8 @@ def check_regeneration(report, tolerances):
                                           else value >= limit - slack))
         rows.append({"statistic": name, "value": value, "bound": bound, "tolerance": limit,
                      "passed": ok})
-    return pd.DataFrame(rows, columns=["statistic", "value", "bound", "tolerance", "passed"])
+    checks = pd.DataFrame(rows, columns=["statistic", "value", "bound", "tolerance", "passed"])
+    return RegenerationCheck(checks, int(max_failures))
 
 
 #: Measured tolerances, by preset: ``{"tolerances": {statistic: {"bound", "value"}},
@@ -588,7 +635,12 @@ def check_regeneration(report, tolerances):
 #: ``benchmarks/README.md``, "Regeneration across machines").
 REGENERATION_TOLERANCES = {
     "tiny": {
-        "source": "benchmarks/bench_regeneration.py --preset tiny: 465 pairs of 31 runs (this machine and perturbation seeds [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29] at scale 1e-07), worst or mean -/+ 4 sd",
+        "source": (
+            "benchmarks/bench_regeneration.py --preset tiny: 465 pairs of 31 runs (this "
+            "machine and perturbation seeds [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, "
+            "13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29] at scale"
+            " 1e-07), worst or mean -/+ 4 sd"
+        ),
         "tolerances": {
             "feature:CKA:ks_statistic": {"bound": "<=", "value": 0.465},
             "feature:CKA:max_abs": {"bound": "<=", "value": 0.3532},
@@ -688,105 +740,109 @@ REGENERATION_TOLERANCES = {
         },
     },
     "default": {
-        "source": "benchmarks/bench_regeneration.py --preset default: 15 pairs of 6 runs (this machine and perturbation seeds [0, 1, 2, 3, 4] at scale 1e-07), worst or mean -/+ 4 sd",
+        "source": (
+            "benchmarks/bench_regeneration.py --preset default: 28 pairs of 8 runs (this "
+            "machine and perturbation seeds [0, 1, 2, 3, 4, 5, 6] at scale 1e-07), worst "
+            "or mean -/+ 4 sd"
+        ),
         "tolerances": {
-            "feature:CKA:ks_statistic": {"bound": "<=", "value": 0.11},
-            "feature:CKA:max_abs": {"bound": "<=", "value": 0.3015},
-            "feature:CKA:median_abs": {"bound": "<=", "value": 0.01887},
+            "feature:CKA:ks_statistic": {"bound": "<=", "value": 0.1002},
+            "feature:CKA:max_abs": {"bound": "<=", "value": 0.3666},
+            "feature:CKA:median_abs": {"bound": "<=", "value": 0.01809},
             "feature:CKA:nan_mismatch": {"bound": "<=", "value": 1.0},
-            "feature:CKA:p95_abs": {"bound": "<=", "value": 0.1521},
-            "feature:generalization_gap:ks_statistic": {"bound": "<=", "value": 0.07717},
-            "feature:generalization_gap:max_abs": {"bound": "<=", "value": 7.54},
-            "feature:generalization_gap:median_abs": {"bound": "<=", "value": 0.4647},
+            "feature:CKA:p95_abs": {"bound": "<=", "value": 0.1472},
+            "feature:generalization_gap:ks_statistic": {"bound": "<=", "value": 0.07302},
+            "feature:generalization_gap:max_abs": {"bound": "<=", "value": 8.062},
+            "feature:generalization_gap:median_abs": {"bound": "<=", "value": 0.4582},
             "feature:generalization_gap:nan_mismatch": {"bound": "<=", "value": 1.0},
-            "feature:generalization_gap:p95_abs": {"bound": "<=", "value": 3.821},
-            "feature:generalization_gap:share_changed": {"bound": "<=", "value": 0.7132},
-            "feature:hessian_e:ks_statistic": {"bound": "<=", "value": 0.09516},
-            "feature:hessian_e:max_abs": {"bound": "<=", "value": 7.172},
-            "feature:hessian_e:median_abs": {"bound": "<=", "value": 0.1823},
+            "feature:generalization_gap:p95_abs": {"bound": "<=", "value": 3.829},
+            "feature:generalization_gap:share_changed": {"bound": "<=", "value": 0.7156},
+            "feature:hessian_e:ks_statistic": {"bound": "<=", "value": 0.09634},
+            "feature:hessian_e:max_abs": {"bound": "<=", "value": 7.196},
+            "feature:hessian_e:median_abs": {"bound": "<=", "value": 0.1749},
             "feature:hessian_e:nan_mismatch": {"bound": "<=", "value": 1.0},
-            "feature:hessian_e:p95_abs": {"bound": "<=", "value": 7.596},
-            "feature:hessian_t:ks_statistic": {"bound": "<=", "value": 0.1045},
-            "feature:hessian_t:max_abs": {"bound": "<=", "value": 12.26},
-            "feature:hessian_t:median_abs": {"bound": "<=", "value": 0.132},
+            "feature:hessian_e:p95_abs": {"bound": "<=", "value": 7.176},
+            "feature:hessian_t:ks_statistic": {"bound": "<=", "value": 0.09625},
+            "feature:hessian_t:max_abs": {"bound": "<=", "value": 12.08},
+            "feature:hessian_t:median_abs": {"bound": "<=", "value": 0.1271},
             "feature:hessian_t:nan_mismatch": {"bound": "<=", "value": 1.0},
-            "feature:hessian_t:p95_abs": {"bound": "<=", "value": 1.427},
-            "feature:mode_connectivity:ks_statistic": {"bound": "<=", "value": 0.08355},
-            "feature:mode_connectivity:max_abs": {"bound": "<=", "value": 75.91},
-            "feature:mode_connectivity:median_abs": {"bound": "<=", "value": 2.382},
+            "feature:hessian_t:p95_abs": {"bound": "<=", "value": 1.51},
+            "feature:mode_connectivity:ks_statistic": {"bound": "<=", "value": 0.08016},
+            "feature:mode_connectivity:max_abs": {"bound": "<=", "value": 76.7},
+            "feature:mode_connectivity:median_abs": {"bound": "<=", "value": 2.308},
             "feature:mode_connectivity:nan_mismatch": {"bound": "<=", "value": 1.0},
-            "feature:mode_connectivity:p95_abs": {"bound": "<=", "value": 27.43},
-            "feature:mode_connectivity:share_changed": {"bound": "<=", "value": 0.7163},
-            "feature:mode_connectivity_peak:ks_statistic": {"bound": "<=", "value": 0.08087},
-            "feature:mode_connectivity_peak:max_abs": {"bound": "<=", "value": 50.56},
-            "feature:mode_connectivity_peak:median_abs": {"bound": "<=", "value": 1.277},
+            "feature:mode_connectivity:p95_abs": {"bound": "<=", "value": 27.13},
+            "feature:mode_connectivity:share_changed": {"bound": "<=", "value": 0.7113},
+            "feature:mode_connectivity_peak:ks_statistic": {"bound": "<=", "value": 0.07785},
+            "feature:mode_connectivity_peak:max_abs": {"bound": "<=", "value": 48.99},
+            "feature:mode_connectivity_peak:median_abs": {"bound": "<=", "value": 1.459},
             "feature:mode_connectivity_peak:nan_mismatch": {"bound": "<=", "value": 1.0},
-            "feature:mode_connectivity_peak:p95_abs": {"bound": "<=", "value": 17.87},
-            "feature:mode_connectivity_peak:share_changed": {"bound": "<=", "value": 0.7221},
-            "feature:rfi_data:ks_statistic": {"bound": "<=", "value": 0.1237},
-            "feature:rfi_data:max_abs": {"bound": "<=", "value": 49.21},
+            "feature:mode_connectivity_peak:p95_abs": {"bound": "<=", "value": 18.02},
+            "feature:mode_connectivity_peak:share_changed": {"bound": "<=", "value": 0.7165},
+            "feature:rfi_data:ks_statistic": {"bound": "<=", "value": 0.1194},
+            "feature:rfi_data:max_abs": {"bound": "<=", "value": 42.37},
             "feature:rfi_data:median_abs": {"bound": "<=", "value": 0.0},
             "feature:rfi_data:nan_mismatch": {"bound": "<=", "value": 1.0},
-            "feature:rfi_data:p95_abs": {"bound": "<=", "value": 11.14},
-            "feature:rfi_data:share_changed": {"bound": "<=", "value": 0.5109},
-            "feature:rfi_dec_temp:ks_statistic": {"bound": "<=", "value": 0.07647},
-            "feature:rfi_dec_temp:max_abs": {"bound": "<=", "value": 48.61},
-            "feature:rfi_dec_temp:median_abs": {"bound": "<=", "value": 0.3331},
+            "feature:rfi_data:p95_abs": {"bound": "<=", "value": 10.66},
+            "feature:rfi_data:share_changed": {"bound": "<=", "value": 0.5081},
+            "feature:rfi_dec_temp:ks_statistic": {"bound": "<=", "value": 0.08049},
+            "feature:rfi_dec_temp:max_abs": {"bound": "<=", "value": 45.26},
+            "feature:rfi_dec_temp:median_abs": {"bound": "<=", "value": 0.366},
             "feature:rfi_dec_temp:nan_mismatch": {"bound": "<=", "value": 1.0},
-            "feature:rfi_dec_temp:p95_abs": {"bound": "<=", "value": 15.19},
-            "feature:rfi_dec_temp:share_changed": {"bound": "<=", "value": 0.5802},
-            "feature:rfi_inc_temp:ks_statistic": {"bound": "<=", "value": 0.09622},
-            "feature:rfi_inc_temp:max_abs": {"bound": "<=", "value": 7.067},
+            "feature:rfi_dec_temp:p95_abs": {"bound": "<=", "value": 15.89},
+            "feature:rfi_dec_temp:share_changed": {"bound": "<=", "value": 0.5884},
+            "feature:rfi_inc_temp:ks_statistic": {"bound": "<=", "value": 0.08617},
+            "feature:rfi_inc_temp:max_abs": {"bound": "<=", "value": 7.638},
             "feature:rfi_inc_temp:median_abs": {"bound": "<=", "value": 0.0},
             "feature:rfi_inc_temp:nan_mismatch": {"bound": "<=", "value": 1.0},
-            "feature:rfi_inc_temp:p95_abs": {"bound": "<=", "value": 2.035},
-            "feature:rfi_inc_temp:share_changed": {"bound": "<=", "value": 0.3514},
-            "feature:rfi_width:ks_statistic": {"bound": "<=", "value": 0.06573},
-            "feature:rfi_width:max_abs": {"bound": "<=", "value": 29.58},
+            "feature:rfi_inc_temp:p95_abs": {"bound": "<=", "value": 1.93},
+            "feature:rfi_inc_temp:share_changed": {"bound": "<=", "value": 0.3579},
+            "feature:rfi_width:ks_statistic": {"bound": "<=", "value": 0.06973},
+            "feature:rfi_width:max_abs": {"bound": "<=", "value": 39.15},
             "feature:rfi_width:median_abs": {"bound": "<=", "value": 0.0},
             "feature:rfi_width:nan_mismatch": {"bound": "<=", "value": 1.0},
-            "feature:rfi_width:p95_abs": {"bound": "<=", "value": 7.396},
-            "feature:rfi_width:share_changed": {"bound": "<=", "value": 0.4763},
-            "feature:test_acc:ks_statistic": {"bound": "<=", "value": 0.07198},
-            "feature:test_acc:max_abs": {"bound": "<=", "value": 48.74},
-            "feature:test_acc:median_abs": {"bound": "<=", "value": 0.696},
+            "feature:rfi_width:p95_abs": {"bound": "<=", "value": 7.006},
+            "feature:rfi_width:share_changed": {"bound": "<=", "value": 0.4676},
+            "feature:test_acc:ks_statistic": {"bound": "<=", "value": 0.07118},
+            "feature:test_acc:max_abs": {"bound": "<=", "value": 45.2},
+            "feature:test_acc:median_abs": {"bound": "<=", "value": 0.6673},
             "feature:test_acc:nan_mismatch": {"bound": "<=", "value": 1.0},
-            "feature:test_acc:p95_abs": {"bound": "<=", "value": 15.05},
-            "feature:test_acc:share_changed": {"bound": "<=", "value": 0.7188},
-            "feature:test_error:ks_statistic": {"bound": "<=", "value": 0.07198},
-            "feature:test_error:max_abs": {"bound": "<=", "value": 48.74},
-            "feature:test_error:median_abs": {"bound": "<=", "value": 0.696},
+            "feature:test_acc:p95_abs": {"bound": "<=", "value": 15.5},
+            "feature:test_acc:share_changed": {"bound": "<=", "value": 0.7215},
+            "feature:test_error:ks_statistic": {"bound": "<=", "value": 0.07118},
+            "feature:test_error:max_abs": {"bound": "<=", "value": 45.2},
+            "feature:test_error:median_abs": {"bound": "<=", "value": 0.6673},
             "feature:test_error:nan_mismatch": {"bound": "<=", "value": 1.0},
-            "feature:test_error:p95_abs": {"bound": "<=", "value": 15.05},
-            "feature:test_error:share_changed": {"bound": "<=", "value": 0.7196},
-            "feature:test_loss:ks_statistic": {"bound": "<=", "value": 0.06002},
-            "feature:test_loss:max_abs": {"bound": "<=", "value": 12.28},
-            "feature:test_loss:median_abs": {"bound": "<=", "value": 0.03049},
+            "feature:test_error:p95_abs": {"bound": "<=", "value": 15.5},
+            "feature:test_error:share_changed": {"bound": "<=", "value": 0.7241},
+            "feature:test_loss:ks_statistic": {"bound": "<=", "value": 0.06398},
+            "feature:test_loss:max_abs": {"bound": "<=", "value": 10.74},
+            "feature:test_loss:median_abs": {"bound": "<=", "value": 0.03322},
             "feature:test_loss:nan_mismatch": {"bound": "<=", "value": 1.0},
-            "feature:test_loss:p95_abs": {"bound": "<=", "value": 1.908},
-            "feature:train_acc:ks_statistic": {"bound": "<=", "value": 0.07166},
-            "feature:train_acc:max_abs": {"bound": "<=", "value": 44.24},
-            "feature:train_acc:median_abs": {"bound": "<=", "value": 0.5753},
+            "feature:test_loss:p95_abs": {"bound": "<=", "value": 1.773},
+            "feature:train_acc:ks_statistic": {"bound": "<=", "value": 0.06743},
+            "feature:train_acc:max_abs": {"bound": "<=", "value": 43.83},
+            "feature:train_acc:median_abs": {"bound": "<=", "value": 0.5462},
             "feature:train_acc:nan_mismatch": {"bound": "<=", "value": 1.0},
-            "feature:train_acc:p95_abs": {"bound": "<=", "value": 14.93},
-            "feature:train_acc:share_changed": {"bound": "<=", "value": 0.6692},
-            "feature:train_error:ks_statistic": {"bound": "<=", "value": 0.07166},
-            "feature:train_error:max_abs": {"bound": "<=", "value": 44.24},
-            "feature:train_error:median_abs": {"bound": "<=", "value": 0.5753},
+            "feature:train_acc:p95_abs": {"bound": "<=", "value": 15.13},
+            "feature:train_acc:share_changed": {"bound": "<=", "value": 0.6655},
+            "feature:train_error:ks_statistic": {"bound": "<=", "value": 0.06743},
+            "feature:train_error:max_abs": {"bound": "<=", "value": 43.83},
+            "feature:train_error:median_abs": {"bound": "<=", "value": 0.5462},
             "feature:train_error:nan_mismatch": {"bound": "<=", "value": 1.0},
-            "feature:train_error:p95_abs": {"bound": "<=", "value": 14.93},
-            "feature:train_error:share_changed": {"bound": "<=", "value": 0.6687},
-            "feature:train_loss:ks_statistic": {"bound": "<=", "value": 0.05579},
-            "feature:train_loss:max_abs": {"bound": "<=", "value": 11.41},
-            "feature:train_loss:median_abs": {"bound": "<=", "value": 0.02569},
+            "feature:train_error:p95_abs": {"bound": "<=", "value": 15.13},
+            "feature:train_error:share_changed": {"bound": "<=", "value": 0.6655},
+            "feature:train_loss:ks_statistic": {"bound": "<=", "value": 0.06057},
+            "feature:train_loss:max_abs": {"bound": "<=", "value": 10.01},
+            "feature:train_loss:median_abs": {"bound": "<=", "value": 0.02632},
             "feature:train_loss:nan_mismatch": {"bound": "<=", "value": 1.0},
-            "feature:train_loss:p95_abs": {"bound": "<=", "value": 1.808},
-            "label:bs_failure:agreement": {"bound": ">=", "value": 0.8762},
-            "label:data_vs_batch:agreement": {"bound": ">=", "value": 0.916},
-            "label:hessian_t_floored:agreement": {"bound": ">=", "value": 0.959},
-            "label:width_vs_batch:agreement": {"bound": ">=", "value": 0.9132},
-            "threshold:t2:threshold_abs": {"bound": "<=", "value": 1.977},
-            "verdict:tree:agreement": {"bound": ">=", "value": 0.9211},
+            "feature:train_loss:p95_abs": {"bound": "<=", "value": 1.654},
+            "label:bs_failure:agreement": {"bound": ">=", "value": 0.8195},
+            "label:data_vs_batch:agreement": {"bound": ">=", "value": 0.8855},
+            "label:hessian_t_floored:agreement": {"bound": ">=", "value": 0.9608},
+            "label:width_vs_batch:agreement": {"bound": ">=", "value": 0.8715},
+            "threshold:t2:threshold_abs": {"bound": "<=", "value": 1.79},
+            "verdict:tree:agreement": {"bound": ">=", "value": 0.925},
         },
     },
 }

@@ -66,7 +66,9 @@ def test_report_and_check(bench, runs, tmp_path, capsys):
 def test_check_fails_outside_the_tolerances(bench, runs, monkeypatch, capsys):
     moved = runs.assign(test_acc=runs["test_acc"] + 50)
     monkeypatch.setattr(bench, "run_one", lambda *args, **kwargs: moved)
-    tolerances = {"feature:test_acc:max_abs": {"bound": "<=", "value": 1.0}}
+    tolerances = {"feature:test_acc:max_abs": {"bound": "<=", "value": 1.0},
+                  "feature:test_acc:median_abs": {"bound": "<=", "value": 1.0}}
     assert not bench.section_check("default", "unused", tolerances)
     out = capsys.readouterr().out
-    assert "bit for bit: False" in out and "0/1 checks pass" in out and "FAILED" in out
+    assert "bit for bit: False" in out and "FAIL: 0/2 checks pass" in out
+    assert "FAILED" in out
