@@ -209,7 +209,7 @@ def section_report(preset, scale, seeds, cache_dir, n_sd, with_tree, write=False
     print(f"as an entry of REGENERATION_TOLERANCES (rounded out to 4 digits): {literal}")
     if write:
         write_module_entry(preset, entry)
-    return tolerances
+    return {"source": source, "tolerances": tolerances}
 
 
 def _round_out(value, bound, digits=4):
@@ -238,11 +238,13 @@ def python_literal(preset, source, tolerances):
     return "\n".join(lines)
 
 
-def section_holdout(preset, scale, seeds, cache_dir, with_tree):
-    """Stand-ins the tolerances were not measured on, checked against the module's."""
-    from featurizers.zoo import REGENERATION_TOLERANCES, check_regeneration, compare_regeneration
+def section_holdout(preset, scale, seeds, cache_dir, with_tree, entry):
+    """Stand-ins the tolerances were not measured on, checked against them.
 
-    entry = REGENERATION_TOLERANCES[preset]
+    ``entry``: ``{"source", "tolerances"}``, as in ``REGENERATION_TOLERANCES``.
+    """
+    from featurizers.zoo import check_regeneration, compare_regeneration
+
     reference = run_one(preset, 0.0, 0, cache_dir)
     tree = _q1_tree(reference) if with_tree else None
     print(f"\n## {preset}: held-out stand-ins (scale {scale:g}) against the stored "
@@ -338,21 +340,25 @@ def main(argv=None):
         run_one(args.preset, 0.0, 0, args.cache_dir, args.n_jobs)
         for seed in args.seeds:
             run_one(args.preset, args.scale, seed, args.cache_dir, args.n_jobs)
-    tolerances = None
     if "report" in args.sections:
-        tolerances = section_report(args.preset, args.scale, args.seeds, args.cache_dir,
-                                    args.n_sd, with_tree, args.write_tolerances)
+        # measured now: the holdout and the check use these, not the stored ones
+        entry = section_report(args.preset, args.scale, args.seeds, args.cache_dir,
+                               args.n_sd, with_tree, args.write_tolerances)
+    else:
+        from featurizers.zoo import REGENERATION_TOLERANCES
+
+        entry = REGENERATION_TOLERANCES.get(args.preset)
+        if entry is None and (args.holdout_seeds or "check" in args.sections):
+            parser.error(f"no stored tolerances for the preset {args.preset!r}: add the "
+                         "report section")
     if args.holdout_seeds:
         for seed in args.holdout_seeds:
             run_one(args.preset, args.scale, seed, args.cache_dir, args.n_jobs)
-        section_holdout(args.preset, args.scale, args.holdout_seeds, args.cache_dir, with_tree)
+        section_holdout(args.preset, args.scale, args.holdout_seeds, args.cache_dir, with_tree,
+                        entry)
     ok = True
     if "check" in args.sections:
-        if tolerances is None:
-            from featurizers.zoo import REGENERATION_TOLERANCES
-
-            tolerances = REGENERATION_TOLERANCES[args.preset]["tolerances"]
-        ok = section_check(args.preset, args.cache_dir, tolerances)
+        ok = section_check(args.preset, args.cache_dir, entry["tolerances"])
     return 0 if ok else 1
 
 

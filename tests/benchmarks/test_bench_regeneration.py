@@ -43,7 +43,8 @@ def runs(bench, monkeypatch, tmp_path):
 
 
 def test_report_and_check(bench, runs, tmp_path, capsys):
-    status = bench.main(["--seeds", "0", "1", "2", "--sections", "report", "check"])
+    status = bench.main(["--seeds", "0", "1", "2", "--sections", "report", "check",
+                         "--holdout-seeds", "3"])
     out = capsys.readouterr().out
     # each stand-in against this machine's run: exact counts
     assert "| stand-in 0 | 10/180 | 1.0 | 0/180 | 0/180 |" in out
@@ -58,6 +59,9 @@ def test_report_and_check(bench, runs, tmp_path, capsys):
         values.mean() + 4 * values.std(ddof=1))
     assert tol["label:bs_failure:agreement"]["bound"] == ">="
     assert "seeds [0, 1, 2]" in saved["source"]
+    # a held-out stand-in, against the tolerances just measured (not the stored ones)
+    assert "| held-out seed 3 | 40/180 | 4.0 | 0/180 | 3/180 |" in out
+    assert "verdict pass (at most one check failed): 1/1" in out
     # the check: the shipped table is this machine's run, bit for bit
     assert "bit for bit: True" in out
     assert status == 0
