@@ -27,6 +27,18 @@ from ._train import batch_schedule, can_stack, train_one, train_stacked
 from .._cache import ZooCacheWarning, default_cache_dir
 from ._zoo import LANDSCAPE_FEATURES, TABLE_COLUMNS, Zoo, train_zoo
 
+# Regeneration across machines
+from ._regeneration import (
+    REGENERATION_TOLERANCES,
+    PerturbedFactory,
+    RegenerationCheck,
+    RegenerationReport,
+    check_regeneration,
+    compare_regeneration,
+    measure_tolerances,
+    regenerate_zoo,
+)
+
 __all__ = [
     # Grid
     "ZooGrid",
@@ -50,4 +62,13 @@ __all__ = [
     "train_zoo",
     "LANDSCAPE_FEATURES",
     "TABLE_COLUMNS",
+    # Regeneration across machines
+    "PerturbedFactory",
+    "regenerate_zoo",
+    "compare_regeneration",
+    "RegenerationReport",
+    "RegenerationCheck",
+    "measure_tolerances",
+    "check_regeneration",
+    "REGENERATION_TOLERANCES",
 ]
