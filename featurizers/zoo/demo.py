@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["demo_transfers", "run_demo", "summary_table"]
+__all__ = ["SUMMARY_METHODS", "demo_transfers", "run_demo", "summary_table"]
 
 
 def demo_transfers(grid):

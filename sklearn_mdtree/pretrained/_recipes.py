@@ -75,14 +75,14 @@ NOT_SHIPPED = ("digits-mlp-q2",)
 #: How the features of each source were computed (:class:`FeatureRecipe` fields; None:
 #: not known, never compared). F: the collections' recipe in the paper, 50 epochs of
 #: curve training. The zoo: ``featurizers.zoo.Recipe``'s defaults and the
-#: featurizer it builds (15 curve epochs, a 200-sample Hessian batch, the deflated
+#: featurizer it builds (50 curve epochs, a 200-sample Hessian batch, the deflated
 #: trace estimator with its default probes, curves started at the midpoint). The
 #: number of pairs is left out: it changes the noise of the connectivity, not its
 #: expectation. The version is left out: neither table records the one that
 #: computed it.
 FEATURE_RECIPES = MappingProxyType({
     _F: {"curve_epochs": 50},
-    _ZOO: {"curve_epochs": 15, "curve_init": "midpoint", "hessian_batch_size": 200,
+    _ZOO: {"curve_epochs": 50, "curve_init": "midpoint", "hessian_batch_size": 200,
            "trace_method": "deflated", "trace_matvecs": None},
 })
 
