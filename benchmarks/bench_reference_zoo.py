@@ -10,7 +10,7 @@ Sections:
   (``bs_failure``, ``lr_failure``) with how many fall in the non-interpolating
   branch. It is what chose the default preset's learning rates: the hot end must be
   noisy, not divergent, and both classes must appear below the root.
-- ``curves``: curve epochs (15 vs 50) on one learning rate of the default zoo: the
+- ``curves``: curve epochs (15, 50, 150) on one learning rate of the default zoo: the
   share of curves that pass below their endpoints and the structure report.
 - ``structure``: the default zoo (trained and featurized, or read from its cache)
   beside F and F' (:func:`featurizers.zoo.structure_report`), with the time it took.
@@ -65,7 +65,7 @@ def curves(cache, n_jobs):
 
     grid = replace(zoo_preset("default"), lr=(0.05,))
     tables = {}
-    for epochs in (15, 50):
+    for epochs in (15, 50, 150):
         start = time.perf_counter()
         zoo = train_zoo(grid, recipe=Recipe(curve_epochs=epochs), cache_dir=cache,
                         n_jobs=n_jobs, verbose=0)

@@ -171,7 +171,7 @@ class Zoo:
     ...     zoo = train_zoo(grid, cache_dir=folder, verbose=0)
     ...     again = train_zoo(grid, cache_dir=folder, verbose=0)  # read from the cache
     >>> type(zoo).__name__, len(zoo.groups), zoo.groups[0].n_models, zoo.table.shape
-    ('Zoo', 2, 2, (2, 31))
+    ('Zoo', 2, 2, (2, 37))
     >>> print(zoo.configurations[1])
     width=4 bs=32 data_amount=100 lr=0.1 noise=0
     >>> zoo.stats["models_trained"], again.stats["models_loaded"]
