@@ -224,7 +224,7 @@ class ZooGrid:
 #: the recipe and its measurements: benchmarks/README.md, "reference zoo".
 ZOO_PRESETS = {
     "tiny": ZooGrid(
-        width=(4, 16), bs=(4, 16, 64), data_amount=(150, 300), lr=(0.05,), noise=(0.0, 0.1),
+        width=(4, 16), bs=(8, 32, 128), data_amount=(150, 300), lr=(0.1,), noise=(0.0, 0.1),
         seeds=(0, 1, 2, 3, 4, 5), epochs=40,
     ),
     "default": ZooGrid(
