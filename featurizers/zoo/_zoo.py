@@ -381,10 +381,10 @@ def train_zoo(
     Parameters
     ----------
     grid : {"tiny", "default", "large"} or ZooGrid, default="default"
-        The configurations. The presets: ``"tiny"`` (16 configurations, for tests
-        and docs), ``"default"`` (180 configurations, 540 models, the paper's
-        phenomenon in a few minutes on 2 cores; ``benchmarks/bench_zoo.py``),
-        ``"large"`` (a real study).
+        The configurations. The presets: ``"tiny"`` (24 configurations, for tests,
+        docs and CI), ``"default"`` (504 configurations, 3024 models: the reference
+        zoo of ``mdtree demo``; its recipe, cost and structure are measured in
+        ``benchmarks/bench_reference_zoo.py``), ``"large"`` (a real study).
     model_factory : callable, default=None
         ``model_factory(config) -> torch.nn.Module``, called with a
         :class:`Configuration` under a seeded torch RNG (one call per model). None:
