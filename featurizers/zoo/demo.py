@@ -403,7 +403,7 @@ def run_demo(output_dir="mdtree-demo", *, preset="default", cache_dir=None, n_jo
         public = _public_collections()
         counts = pd.concat(
             {task: table.groupby("collection")[task].value_counts().unstack(fill_value=0)
-             for task in ("bs_failure", "lr_failure")}, axis=1)
+             .rename_axis(columns=None) for task in ("bs_failure", "lr_failure")}, axis=1)
         head = [
             f"# mdtree demo: the {preset!r} digits zoo",
             "",
