@@ -64,7 +64,8 @@ def evaluate(table, dt_random_state=0):
         other = load_tree(resnet).estimator
         reports = {}
         for family in ("digits-mlp", "cifar10-resnet18"):
-            q1 = f"{family}-q1"
+            q1 = (_digits_tree("digits-mlp-q1", table) if family == "digits-mlp"
+                  else f"{family}-q1")
             q2 = (None if question == "Q1" else digits_tree if family == "digits-mlp"
                   else f"{family}-q2")
             reports[family] = sklearn_mdtree.diagnose(test, q1, q2_tree=q2, warn=False)

@@ -72,7 +72,12 @@ def _batch(grid, bs, width, X, y):
 
 
 def speed_section(which, n_loop_models):
-    grid = zoo_preset("default")
+    from dataclasses import replace
+
+    # a fixed number of steps, so that the models of one (batch size, width) form one
+    # batch (the default preset trains fixed epochs: its batches also share n)
+    grid = replace(zoo_preset("default"), steps=1500, epochs=None, lr=(0.1,),
+                   seeds=(0, 1, 2))
     (X, y), _ = digits_task()
     widths = grid.width if which == "full" else (grid.width[0], grid.width[-1])
     lines = [
@@ -295,7 +300,8 @@ def long_tailed_section(cache_dir, n_jobs):
     base = zoo_preset("default")
     n = len(X_lt)
     grid = ZooGrid(width=base.width, bs=base.bs, noise=(0.0,), seeds=base.seeds,
-                   steps=base.steps, data_amount=(n // 3, 2 * n // 3, n))
+                   steps=base.steps, epochs=base.epochs, lr=base.lr,
+                   data_amount=(n // 3, 2 * n // 3, n))
     start = time.perf_counter()
     zoo = train_zoo(grid, data=(X_lt, y_lt), test_data=test, cache_dir=cache_dir,
                     n_jobs=n_jobs, verbose=1)
@@ -354,7 +360,8 @@ def architecture_section(cache_dir, n_jobs):
     clean = clean[clean["collection"] == "normal"]
     base = zoo_preset("default")
     grid = ZooGrid(width=(2, 4, 8, 16), bs=base.bs, data_amount=base.data_amount,
-                   noise=(0.0,), seeds=base.seeds, steps=base.steps)
+                   noise=(0.0,), seeds=base.seeds, steps=base.steps, epochs=base.epochs,
+                   lr=base.lr)
     start = time.perf_counter()
     zoo = train_zoo(grid, model_factory=small_cnn, recipe=Recipe(name="digits-small-cnn"),
                     cache_dir=cache_dir, n_jobs=n_jobs, verbose=1)

@@ -48,6 +48,7 @@ __all__ = [
     "VALID_DT",
     "HYPER_VALID_DT",
     "LL_DT",
+    "CONSTANT",
     # the experiments and their scores
     "Setting",
     "Transfer",
@@ -67,6 +68,7 @@ HYPER_DT = "Hyper+DT"
 VALID_DT = "Valid+DT"
 HYPER_VALID_DT = "Hyper+Valid+DT"
 LL_DT = "Loss-landscape+DT"
+CONSTANT = "Constant (training majority)"
 
 #: Methods of the comparison, MD tree variants first.
 METHODS = (
@@ -80,6 +82,10 @@ METHODS = (
     LL_DT,
 )
 
+#: Every method :func:`learning_curves` knows: :data:`METHODS` and the constant answer
+#: (the training set's most frequent label), the floor any diagnosis must clear.
+_KNOWN_METHODS = (*METHODS, CONSTANT)
+
 # The features of the decision-tree baselines (the authors' orders: see _vocabulary).
 VALID = VALID_DT_FEATURES
 LOSS_LANDSCAPE = LL_DT_FEATURES
@@ -91,9 +97,11 @@ HYPER_DATA = ("log_para_amount",)
 #: first seed once and keeps it for all seeds (see ``seeded_cross_val_score``).
 DT_RANDOM_STATE = 42
 
-_TASK_PRESET = {"bs_failure": "q1", "width_vs_batch": "q2", "data_vs_batch": "q2_data"}
+_TASK_PRESET = {"bs_failure": "q1", "lr_failure": "q1", "width_vs_batch": "q2",
+                "data_vs_batch": "q2_data"}
 _TASK_HYPER = {
     "bs_failure": HYPER_Q1,
+    "lr_failure": HYPER_Q1,
     "width_vs_batch": HYPER_Q2,
     "data_vs_batch": HYPER_DATA,
 }
@@ -193,7 +201,8 @@ def method_estimator(method, setting, *, valid=VALID):
     Parameters
     ----------
     method : str
-        One of :data:`METHODS`.
+        One of :data:`METHODS`, or :data:`CONSTANT` (the training set's most
+        frequent label).
     setting : Setting
     valid : tuple of str, default=VALID
         The validation features of Valid+DT and Hyper+Valid+DT, in order (the
@@ -224,6 +233,10 @@ def method_estimator(method, setting, *, valid=VALID):
         return MDTreeClassifier(setting.preset, bounds="data"), None
     if method == EXHAUSTIVE_DATA:
         return MDTreeClassifier(setting.preset, threshold_search="exhaustive", bounds="data"), None
+    if method == CONSTANT:
+        from sklearn.dummy import DummyClassifier
+
+        return DummyClassifier(strategy="most_frequent"), list(VALID[:1])
     features = {
         HYPER_DT: setting.hyper,
         VALID_DT: valid,
@@ -231,7 +244,7 @@ def method_estimator(method, setting, *, valid=VALID):
         LL_DT: LOSS_LANDSCAPE,
     }
     if method not in features:
-        raise ValueError(f"Unknown method {method!r}; known: {list(METHODS)}.")
+        raise ValueError(f"Unknown method {method!r}; known: {list(_KNOWN_METHODS)}.")
     tree = DecisionTreeClassifier(criterion="gini", max_depth=4, random_state=DT_RANDOM_STATE)
     return tree, list(features[method])
 
@@ -357,6 +370,7 @@ def learning_curves(frame, transfers, *, methods=METHODS, seeds=DEFAULT_SEEDS, n
         and the features.
     transfers : sequence of Transfer
     methods : sequence of str, default=METHODS
+        Among :data:`METHODS` and :data:`CONSTANT`.
     seeds : sequence of int, default=DEFAULT_SEEDS
         One split per seed; means and standard deviations are over them.
     n_jobs : int or None, default=None
@@ -396,10 +410,11 @@ def learning_curves(frame, transfers, *, methods=METHODS, seeds=DEFAULT_SEEDS, n
     >>> [len(s) for s in curves["scores"]]
     [2, 2, 2, 2]
     """
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if m not in _KNOWN_METHODS]
     if unknown:
         raise ValueError(
-            f"The 'methods' parameter must name methods among {list(METHODS)}; got {unknown}."
+            f"The 'methods' parameter must name methods among {list(_KNOWN_METHODS)}; got "
+            f"{unknown}."
         )
     jobs = [(t, m, k) for t in transfers for m in methods for k in t.ks]
     results = Parallel(n_jobs=n_jobs, return_as="generator")(

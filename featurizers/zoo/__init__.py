@@ -20,6 +20,10 @@ from ._grid import ZOO_PRESETS, Configuration, ZooGrid, zoo_preset
 # The recipe and the default digits task
 from ._recipe import Recipe, digits_task, noisy_labels, tanh_mlp
 
+# Labels, and the check of a table's structure
+from ._labels import KNOB_LABELS, knob_labels, seed_test_errors
+from ._structure import STRUCTURE_FIGURES, format_structure, structure_report, structure_table
+
 # The two training paths
 from ._train import batch_schedule, can_stack, train_one, train_stacked
 
@@ -50,6 +54,14 @@ __all__ = [
     "digits_task",
     "noisy_labels",
     "tanh_mlp",
+    # Labels and structure
+    "KNOB_LABELS",
+    "knob_labels",
+    "seed_test_errors",
+    "STRUCTURE_FIGURES",
+    "format_structure",
+    "structure_report",
+    "structure_table",
     # Training paths
     "batch_schedule",
     "can_stack",

@@ -92,10 +92,13 @@ class ZooGrid:
     """A grid of training configurations, each trained with every seed.
 
     The grid is the product of its axes; every configuration trains
-    ``len(seeds)`` models for ``steps`` optimizer steps (a fixed number of
-    steps, not epochs: with fixed epochs a large batch also means fewer steps,
-    an early stop, which is another failure source). Axes are stored sorted
-    ascending; a value given twice or an empty axis is an error.
+    ``len(seeds)`` models, for a fixed number of ``epochs`` (the default: a
+    model of batch size ``bs`` on ``data_amount`` samples takes
+    ``ceil(epochs * data_amount / bs)`` steps, so that large batches take few
+    steps and underfit, as in the paper's collections) or, when ``steps`` is
+    given, for a fixed number of optimizer steps whatever its batch size. Axes
+    are stored sorted ascending; a value given twice or an empty axis is an
+    error.
 
     Parameters
     ----------
@@ -110,11 +113,16 @@ class ZooGrid:
     noise : sequence of float, default=(0.0, 0.1)
         Label-noise rates in [0, 1). Configurations with noise 0 form the zoo's
         collection F (``collection="normal"``), the others F' (``"noise"``).
-    seeds : sequence of int, default=(0, 1, 2)
+    seeds : sequence of int, default=(0, 1, 2, 3, 4, 5)
         Seeds of the models of each configuration (initialisation and batches);
-        two or more for the pairwise features (connectivity, CKA).
-    steps : int, default=1500
-        SGD steps of every model.
+        two or more for the pairwise features (connectivity, CKA). The zoo's
+        labels compare the seeds' mean test errors with their standard errors:
+        take six or more.
+    steps : int or None, default=None
+        SGD steps of every model; give either ``steps`` or ``epochs``.
+    epochs : int or None, default=None
+        Epochs of every model (see :meth:`n_steps`); 40 when neither ``steps`` nor
+        ``epochs`` is given.
 
     Examples
     --------
@@ -131,8 +139,9 @@ class ZooGrid:
     data_amount: tuple = (300, 600, 1200)
     lr: tuple = (0.1,)
     noise: tuple = (0.0, 0.1)
-    seeds: tuple = (0, 1, 2)
-    steps: int = 1500
+    seeds: tuple = (0, 1, 2, 3, 4, 5)
+    steps: object = None
+    epochs: object = None
 
     def __post_init__(self):
         checked = {
@@ -147,17 +156,27 @@ class ZooGrid:
             raise ValueError(
                 f"The 'lr' axis of ZooGrid must hold positive learning rates; got {self.lr}."
             )
-        if (
-            isinstance(self.steps, bool)
-            or not isinstance(self.steps, Integral)
-            or self.steps < 1
-        ):
+        if self.steps is not None and self.epochs is not None:
             raise ValueError(
-                f"The 'steps' parameter of ZooGrid must be an int >= 1; got {self.steps!r}."
+                "The 'steps' and 'epochs' parameters of ZooGrid exclude each other; got "
+                f"steps={self.steps!r} and epochs={self.epochs!r}."
             )
+        for name in ("steps", "epochs"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, Integral) or value < 1
+            ):
+                raise ValueError(
+                    f"The {name!r} parameter of ZooGrid must be an int >= 1 or None; got "
+                    f"{value!r}."
+                )
         for name, value in checked.items():
             object.__setattr__(self, name, value)
-        object.__setattr__(self, "steps", int(self.steps))
+        if self.steps is None and self.epochs is None:
+            object.__setattr__(self, "epochs", 40)
+        for name in ("steps", "epochs"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, int(getattr(self, name)))
 
     @property
     def n_configurations(self):
@@ -166,6 +185,26 @@ class ZooGrid:
     @property
     def n_models(self):
         return self.n_configurations * len(self.seeds)
+
+    def n_steps(self, config):
+        """SGD steps of the models of ``config``: ``steps``, or
+        ``ceil(epochs * data_amount / bs)``.
+
+        Examples
+        --------
+        >>> from featurizers.zoo import Configuration, ZooGrid
+        >>> config = Configuration(noise=0.0, lr=0.1, data_amount=300, width=8, bs=64)
+        >>> ZooGrid(epochs=40).n_steps(config), ZooGrid(steps=1500).n_steps(config)
+        (188, 1500)
+        """
+        if self.steps is not None:
+            return self.steps
+        return math.ceil(self.epochs * config.data_amount / config.bs)
+
+    @property
+    def training(self):
+        """How long models train, in words: ``"40 epochs"`` or ``"1500 SGD steps"``."""
+        return f"{self.steps} SGD steps" if self.steps is not None else f"{self.epochs} epochs"
 
     def configurations(self):
         """Every configuration, sorted by noise, lr, data amount, width, batch size."""
@@ -178,21 +217,30 @@ class ZooGrid:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-#: Size presets of the default digits zoo. ``tiny`` is for tests and docs (under
-#: 30 s); ``default`` for ``mdtree demo``; ``large`` for a real study.
+#: Size presets of the default digits zoo. ``tiny`` is for tests, docs and CI (well
+#: under a minute); ``default`` for ``mdtree demo`` and the shipped digits trees (a
+#: few minutes cold on 2 cores); ``large`` for a real study. Every preset trains a
+#: fixed number of epochs (40) and labels its configurations from six or more seeds;
+#: the recipe and its measurements: benchmarks/README.md, "reference zoo". ``tiny``
+#: trains at lr 0.1 from batch size 8, where the default's hot end is lr 0.05 at
+#: batch size 4: both classes at a fifth of the steps.
 ZOO_PRESETS = {
     "tiny": ZooGrid(
-        width=(4, 16), bs=(8, 64), data_amount=(150, 300), noise=(0.0, 0.1), seeds=(0, 1),
-        steps=300,
+        width=(4, 16), bs=(8, 32, 128), data_amount=(150, 300), lr=(0.1,), noise=(0.0, 0.1),
+        seeds=(0, 1, 2, 3, 4, 5), epochs=40,
     ),
-    "default": ZooGrid(),
+    "default": ZooGrid(
+        width=(4, 8, 16, 32), bs=(4, 8, 16, 32, 64, 128, 256), data_amount=(300, 600, 1200),
+        lr=(0.0125, 0.025, 0.05), noise=(0.0, 0.1), seeds=(0, 1, 2, 3, 4, 5), epochs=40,
+    ),
     "large": ZooGrid(
         width=(4, 6, 8, 11, 16, 23, 32, 45, 64),
         bs=(4, 8, 16, 32, 64, 128, 256),
         data_amount=(150, 300, 600, 900, 1200),
+        lr=(0.00625, 0.0125, 0.025, 0.05),
         noise=(0.0, 0.1, 0.2),
-        seeds=(0, 1, 2, 3),
-        steps=2000,
+        seeds=tuple(range(8)),
+        epochs=40,
     ),
 }
 
@@ -212,8 +260,8 @@ def zoo_preset(name):
     --------
     >>> from featurizers.zoo import zoo_preset
     >>> grid = zoo_preset("tiny")
-    >>> grid.width, grid.steps, grid.n_configurations, grid.n_models
-    ((4, 16), 300, 16, 32)
+    >>> grid.width, grid.epochs, grid.n_configurations, grid.n_models
+    ((4, 16), 40, 24, 144)
     """
     if name not in ZOO_PRESETS:
         raise ValueError(

@@ -28,10 +28,11 @@ class Recipe:
         SGD momentum (the learning rate is an axis of the grid).
     noise_seed : int, default=0
         Seed of the label corruption (:func:`noisy_labels`).
-    curve_epochs : int, default=15
-        Epochs of the Bezier curve between two models (connectivity). The
-        collections' 50 epochs cost 3x more for peaks that moved by a few points
-        on digits MLPs (``benchmarks/bench_connectivity.py``).
+    curve_epochs : int, default=50
+        Epochs of the Bezier curve between two models (connectivity), as in the
+        collections: with fewer, the curves seldom pass below their endpoints and
+        the connectivity re-measures the training error (benchmarks/README.md,
+        "reference zoo").
     hessian_batch_size : int, default=200
         Training samples of each model's Hessian.
     nonpositive : float or {"nan", "raise"}, default=0.01
@@ -52,12 +53,14 @@ class Recipe:
     ('digits-tanh-mlp', 5)
     >>> recipe == Recipe(curve_epochs=5), recipe == Recipe()
     (True, False)
+    >>> sorted(recipe.training_dict())  # what the trained models depend on
+    ['momentum', 'name', 'noise_seed']
     """
 
     name: str = "digits-tanh-mlp"
     momentum: float = 0.9
     noise_seed: int = 0
-    curve_epochs: int = 15
+    curve_epochs: int = 50
     hessian_batch_size: int = 200
     nonpositive: object = 0.01
     random_state: int = 0
@@ -90,6 +93,11 @@ class Recipe:
 
     def as_dict(self):
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def training_dict(self):
+        """The fields the trained models depend on (the models' cache key): a change of
+        the featurization settings reuses the trained models."""
+        return {name: getattr(self, name) for name in ("name", "momentum", "noise_seed")}
 
 
 def tanh_mlp(config):

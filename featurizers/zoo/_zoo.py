@@ -18,6 +18,7 @@ from .. import LossLandscapeFeaturizer, ModelGroup, ValidationFeaturizer
 from .._threads import limit_threads
 from .._cache import Cache, default_cache_dir, fingerprint, meta_key
 from ._grid import ZooGrid, zoo_preset
+from ._labels import knob_labels, seed_test_errors
 from ._recipe import Recipe, digits_task, noisy_labels, tanh_mlp
 from ._train import batch_schedule, can_stack, train_one, train_stacked
 
@@ -32,14 +33,18 @@ LANDSCAPE_FEATURES = tuple(
 )
 
 #: Columns of the zoo's table, in the order of the public collections, then the zoo's
-#: own (``lr``, ``noise``, ``collection``, ``hessian_t_floored``).
+#: own: ``lr``, ``noise``, ``collection``, ``hessian_t_floored``, the seeds' standard
+#: error of the mean test error (``test_error_se``), the learning-rate label
+#: ``lr_failure`` and the gain and standard error behind each one-step label
+#: (:func:`~featurizers.zoo.knob_labels`).
 TABLE_COLUMNS = (
     "data_amount", "para_amount", "log_data_amount", "log_para_amount", "log_bs", "width",
     "data", "bs", "test_acc", "train_acc", "generalization_gap", "test_loss", "train_loss",
     "CKA", "hessian_e", "hessian_t", "mode_connectivity", "mode_connectivity_peak",
     "test_error", "train_error", "rfi_width", "rfi_data", "rfi_inc_temp", "rfi_dec_temp",
     "bs_failure", "width_vs_batch", "data_vs_batch", "lr", "noise", "collection",
-    "hessian_t_floored",
+    "hessian_t_floored", "test_error_se", "lr_failure", "bs_failure_gain",
+    "bs_failure_gain_se", "lr_failure_gain", "lr_failure_gain_se",
 )
 
 
@@ -138,13 +143,19 @@ class Zoo:
         validation data; ``metadata`` holds the configuration.
     table : pandas.DataFrame
         One row per configuration in the public collections' column names (see
-        :data:`TABLE_COLUMNS`), labelled by :func:`sklearn_mdtree.rfi.label_configurations`
-        within each (noise, lr) grid; ``collection`` is ``"normal"`` for clean
+        :data:`TABLE_COLUMNS`). The RFI columns and the Q2 labels
+        (``width_vs_batch``, ``data_vs_batch``) are those of
+        :func:`sklearn_mdtree.rfi.label_configurations` on the seeds' mean test
+        errors within each (noise, lr) grid; the optimizer labels ``bs_failure``
+        and ``lr_failure`` are one-step labels along each knob, kept only beyond
+        the seeds' noise (:func:`~featurizers.zoo.knob_labels`); ``collection`` is ``"normal"`` for clean
         labels and ``"noise"`` otherwise, as
         :class:`~sklearn_mdtree.model_selection.FewShotTransfer` expects. ``data``
         is the rank of ``data_amount`` in the grid (1 = smallest). The
         loss-landscape columns are NaN until :meth:`featurize`.
     cache_dir : pathlib.Path or None
+    seed_errors : ndarray of shape (n_configurations, n_seeds)
+        Each model's test error (percent), the evidence of the labels.
     stats : dict
         What the last steps did: ``models_trained``, ``models_loaded``,
         ``train_seconds`` (wall time of the training itself), ``rows_computed``,
@@ -160,7 +171,7 @@ class Zoo:
     ...     zoo = train_zoo(grid, cache_dir=folder, verbose=0)
     ...     again = train_zoo(grid, cache_dir=folder, verbose=0)  # read from the cache
     >>> type(zoo).__name__, len(zoo.groups), zoo.groups[0].n_models, zoo.table.shape
-    ('Zoo', 2, 2, (2, 31))
+    ('Zoo', 2, 2, (2, 37))
     >>> print(zoo.configurations[1])
     width=4 bs=32 data_amount=100 lr=0.1 noise=0
     >>> zoo.stats["models_trained"], again.stats["models_loaded"]
@@ -169,8 +180,10 @@ class Zoo:
     True
     """
 
-    def __init__(self, grid, recipe, configurations, groups, metas, cache, stats, verbose):
+    def __init__(self, grid, recipe, configurations, groups, metas, cache, stats, verbose,
+                 test_data):
         self.grid = grid
+        self._test_data = test_data
         self.recipe = recipe
         self.configurations = configurations
         self.groups = groups
@@ -181,6 +194,7 @@ class Zoo:
         self.verbose = verbose
         self._landscape = None
         self._validation = self._validation_rows()
+        self.seed_errors = self._seed_error_rows()
         self.table = self._build_table()
 
     def __repr__(self):
@@ -205,6 +219,21 @@ class Zoo:
                 rows[i] = dict(zip(columns, map(float, row)))
                 self._cache.save_row(metas[i], rows[i])
         return [[row[c] for c in columns] for row in rows]
+
+    def _seed_error_rows(self):
+        """Each model's test error (percent), by configuration: (n_configurations, n_seeds)."""
+        columns = [f"test_error_seed{s}" for s in self.grid.seeds]
+        rows = []
+        X, y = self._test_data
+        for meta, group in zip(self._metas, self.groups):
+            meta = {"models": meta, "seed_test_errors": columns}
+            row = self._cache.load_row(meta, columns)
+            if row is None:
+                with limit_threads(1):
+                    row = dict(zip(columns, map(float, seed_test_errors(group.models, X, y))))
+                self._cache.save_row(meta, row)
+            rows.append([row[c] for c in columns])
+        return np.asarray(rows, dtype=np.float64)
 
     def featurizer(self, random_state):
         """The :class:`~featurizers.LossLandscapeFeaturizer` of the recipe."""
@@ -315,6 +344,16 @@ class Zoo:
             for _, part in table.groupby(["noise", "lr"], sort=False)
         ]
         table = pd.concat(parts).loc[table.index]
+        # the optimizer labels: one-step moves along each knob beyond the seeds' noise
+        errors = self.seed_errors
+        n_seeds = errors.shape[1]
+        table["test_error_se"] = (
+            errors.std(axis=1, ddof=1) / math.sqrt(n_seeds) if n_seeds > 1 else math.nan
+        )
+        for knob in ("bs", "lr"):
+            labels = knob_labels(table, errors, knob)
+            for column in labels.columns:
+                table[column] = labels[column]
         return table[list(TABLE_COLUMNS)]
 
 
@@ -333,7 +372,7 @@ def train_zoo(
     """Train every configuration of a grid (or read it from the cache), and label it.
 
     Each configuration of ``grid`` trains one model per seed by SGD with momentum
-    for ``grid.steps`` steps, on the first ``data_amount`` samples of the training
+    for ``grid.n_steps(config)`` steps (fixed epochs or fixed steps), on the first ``data_amount`` samples of the training
     pool, a fraction ``noise`` of their labels corrupted (:func:`noisy_labels`).
     The models are cached as they finish: a run interrupted (an error, a signal)
     and run again trains only the missing models, and gives the same table.
@@ -342,10 +381,10 @@ def train_zoo(
     Parameters
     ----------
     grid : {"tiny", "default", "large"} or ZooGrid, default="default"
-        The configurations. The presets: ``"tiny"`` (16 configurations, for tests
-        and docs), ``"default"`` (180 configurations, 540 models, the paper's
-        phenomenon in a few minutes on 2 cores; ``benchmarks/bench_zoo.py``),
-        ``"large"`` (a real study).
+        The configurations. The presets: ``"tiny"`` (24 configurations, for tests,
+        docs and CI), ``"default"`` (504 configurations, 3024 models: the reference
+        zoo of ``mdtree demo``; its recipe, cost and structure are measured in
+        ``benchmarks/bench_reference_zoo.py``), ``"large"`` (a real study).
     model_factory : callable, default=None
         ``model_factory(config) -> torch.nn.Module``, called with a
         :class:`Configuration` under a seeded torch RNG (one call per model). None:
@@ -455,21 +494,22 @@ def train_zoo(
     data_id = fingerprint(X, y, X_test, y_test)
     base_meta = {
         "data": data_id,
-        "recipe": recipe.as_dict(),
+        "recipe": recipe.training_dict(),
         "factory": _factory_id(factory),
-        "steps": grid.steps,
+        **({"steps": grid.steps} if grid.steps is not None else {"epochs": grid.epochs}),
         "path": "stacked" if stacked else "loop",
         "version": __version__,
     }
 
-    # Load what the cache holds; gather the rest by (batch size, width): one batch each.
+    # Load what the cache holds; gather the rest by (batch size, width, steps): one batch
+    # each.
     models, pending = {}, defaultdict(list)
     for config in configurations:
         for seed in grid.seeds:
             meta = {**base_meta, "config": config.as_dict(), "seed": seed}
             model = cache.load_model(meta, lambda: _build(factory, config, seed, seeded=False))
             if model is None:
-                pending[(config.bs, config.width)].append((config, seed))
+                pending[(config.bs, config.width, grid.n_steps(config))].append((config, seed))
             else:
                 models[config, seed] = model
     n_pending = sum(len(v) for v in pending.values())
@@ -477,7 +517,7 @@ def train_zoo(
 
     def batch_args(jobs):
         schedules = torch.stack(
-            [batch_schedule(c.data_amount, c.bs, grid.steps, s) for c, s in jobs]
+            [batch_schedule(c.data_amount, c.bs, grid.n_steps(c), s) for c, s in jobs]
         )
         labels = torch.stack([labels_by_noise[c.noise] for c, _ in jobs])
         lrs = [c.lr for c, _ in jobs]
@@ -516,4 +556,5 @@ def train_zoo(
             )
         )
         metas.append({**base_meta, "config": config.as_dict(), "seeds": list(grid.seeds)})
-    return Zoo(grid, recipe, configurations, groups, metas, cache, stats, verbose)
+    return Zoo(grid, recipe, configurations, groups, metas, cache, stats, verbose,
+               (X_test, y_test))

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["demo_transfers", "run_demo"]
+__all__ = ["SUMMARY_METHODS", "demo_transfers", "run_demo", "summary_table"]
 
 
 def demo_transfers(grid):
@@ -23,8 +23,9 @@ def demo_transfers(grid):
 
     Q1 dataset transfer (k random (data, width) pairs of the clean zoo), Q1 scale
     transfer (data level <= k, width <= k), Q2 dataset transfer (k random data
-    amounts) and Q2 scale transfer (data level <= k); always scored on the whole
-    noisy zoo.
+    amounts) and Q2 scale transfer (data level <= k); with more than one learning
+    rate in the grid, also the Q1 dataset transfer of the learning-rate label
+    (``lr_failure``); always scored on the whole noisy zoo.
 
     Parameters
     ----------
@@ -44,15 +45,21 @@ def demo_transfers(grid):
     >>> [(t.task, t.scheme, t.ks) for t in transfers[:3]]  # doctest: +NORMALIZE_WHITESPACE
     [('bs_failure', 'random_pairs', (1, 2)), ('bs_failure', 'data_limit', (1, 2)),
      ('bs_failure', 'width_limit', (4, 16))]
+    >>> [t.task for t in demo_transfers(zoo_preset("default"))][:2]
+    ['bs_failure', 'lr_failure']
     """
     from sklearn_mdtree.compare import Transfer
 
     n_pairs = len(grid.width) * len(grid.data_amount)
     pair_ks = tuple(k for k in (1, 2, 4, 8, 12) if k < n_pairs)
     levels = tuple(range(1, len(grid.data_amount) + 1))
+    lr = ((Transfer("Q1 on the learning rate (lr_failure), clean -> noisy: k random "
+                    "(data, width) pairs", "lr_failure", "random_pairs", pair_ks),)
+          if len(grid.lr) > 1 else ())
     return (
         Transfer("Q1 dataset transfer (clean -> noisy): k random (data, width) pairs",
                  "bs_failure", "random_pairs", pair_ks),
+        *lr,
         Transfer("Q1 scale transfer: data level <= k", "bs_failure", "data_limit", levels),
         Transfer("Q1 scale transfer: width <= k", "bs_failure", "width_limit",
                  tuple(grid.width)),
@@ -60,6 +67,61 @@ def demo_transfers(grid):
                  "random_data", levels),
         Transfer("Q2 scale transfer: data level <= k", "width_vs_batch", "data_limit", levels),
     )
+
+
+#: The methods of the demo's summary: the MD tree the demo uses (Brent, data bounds),
+#: its exhaustive search, the validation baseline and the constant answer.
+SUMMARY_METHODS = ("MD tree (Brent, data bounds)", "MD tree (exhaustive, data bounds)",
+                   "Valid+DT", "Constant (training majority)")
+
+
+def summary_table(curves):
+    """For every transfer and every k: the MD tree beside Valid+DT and a constant answer.
+
+    Parameters
+    ----------
+    curves : pandas.DataFrame
+        From :func:`sklearn_mdtree.compare.learning_curves`, with the methods of
+        :data:`SUMMARY_METHODS`.
+
+    Returns
+    -------
+    str
+        A markdown table per transfer: one row per k, the mean accuracy of each
+        method, and whether the MD tree (Brent, data bounds) is below Valid+DT
+        or the constant answer at that k.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from featurizers.zoo.demo import SUMMARY_METHODS, summary_table
+    >>> curves = pd.DataFrame({"transfer": "Q1", "method": list(SUMMARY_METHODS), "k": 4,
+    ...                        "mean": [60.0, 70.0, 65.0, 50.0], "std": 0.0})
+    >>> print(summary_table(curves))
+    **Q1**
+    <BLANKLINE>
+    | k | MD tree (Brent, data bounds) | MD tree (exhaustive, data bounds) | Valid+DT | Constant (training majority) | MD tree (Brent) vs Valid+DT / constant |
+    | ---: | ---: | ---: | ---: | ---: | --- |
+    | 4 | 60.0 | 70.0 | 65.0 | 50.0 | below Valid+DT |
+    """
+    from sklearn_mdtree.compare import _markdown_table
+
+    lines = []
+    for name, part in curves.groupby("transfer", sort=False):
+        means = part.pivot_table(index="k", columns="method", values="mean", sort=False)
+        rows = []
+        for k in dict.fromkeys(part["k"]):
+            values = [means.loc[k, m] if m in means.columns else float("nan")
+                      for m in SUMMARY_METHODS]
+            tree, valid, constant = values[0], values[2], values[3]
+            verdict = [w for w, below in (("below Valid+DT", tree < valid),
+                                          ("below the constant", tree < constant)) if below]
+            rows.append([f"{k:g}"] + [f"{v:.1f}" for v in values]
+                        + ["; ".join(verdict) or "at or above both"])
+        lines += [f"**{name}**", "", _markdown_table(
+            ["k", *SUMMARY_METHODS, "MD tree (Brent) vs Valid+DT / constant"], rows,
+            ["r"] * (len(SUMMARY_METHODS) + 1) + ["l"]), ""]
+    return "\n".join(lines).rstrip()
 
 
 def _curves_figure(curves):
@@ -131,6 +193,23 @@ def _plot_metrics(table, public, path):
     fig = _metrics_figure(table, public)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _structure_text(table, public):
+    """The structure report of the zoo's clean and noisy rows beside F and F'."""
+    from ._structure import format_structure, structure_table
+
+    tables = {"zoo clean": table[table["collection"] == "normal"],
+              "zoo noisy": table[table["collection"] == "noise"]}
+    if public is not None:
+        tables["F"] = public[public["collection"] == "normal"]
+        tables["F'"] = public[public["collection"] == "noise"]
+    text = format_structure(structure_table(tables))
+    if table["lr"].nunique() > 1:
+        lr = structure_table({name: t for name, t in tables.items() if name.startswith("zoo")},
+                             task="lr_failure")
+        text += "\n\nThe same for the learning-rate label (lr_failure):\n\n" + format_structure(lr)
+    return text
 
 
 def _public_collections():
@@ -213,12 +292,14 @@ def _cached_curves(table, transfers, cache_root, n_jobs, verbose):
     import pandas as pd
 
     from sklearn_mdtree._version import __version__
-    from sklearn_mdtree.compare import learning_curves
+    from sklearn_mdtree.compare import CONSTANT, METHODS, learning_curves
 
     from .._cache import Cache, ZooCacheWarning
 
     h = hashlib.sha256(table.to_csv(index=False).encode())
+    methods = (*METHODS, CONSTANT)
     h.update(repr([(t, __version__) for t in transfers]).encode())
+    h.update(repr(methods).encode())
     path = None if cache_root is None else Path(cache_root) / "curves" / f"{h.hexdigest()}.csv"
     handle = None if path is None else Cache(cache_root)._open_entry(path)
     if handle is not None:
@@ -233,7 +314,8 @@ def _cached_curves(table, transfers, cache_root, n_jobs, verbose):
         except Exception as exc:  # never trusted: recomputed
             warnings.warn(f"Zoo cache: {path} cannot be read ({type(exc).__name__}); "
                           "recomputing it.", ZooCacheWarning, stacklevel=2)
-    curves = learning_curves(table, transfers, n_jobs=n_jobs, progress=bool(verbose))
+    curves = learning_curves(table, transfers, methods=methods, n_jobs=n_jobs,
+                             progress=bool(verbose))
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         out = curves.assign(scores=[";".join(repr(float(v)) for v in s) for s in curves["scores"]])
@@ -284,6 +366,8 @@ def run_demo(output_dir="mdtree-demo", *, preset="default", cache_dir=None, n_jo
     >>> report.startswith("# mdtree demo: the 'tiny' digits zoo")  # doctest: +SKIP
     True
     """
+    import pandas as pd
+
     from sklearn_mdtree.compare import curves_table
 
     from ._zoo import train_zoo
@@ -316,13 +400,17 @@ def run_demo(output_dir="mdtree-demo", *, preset="default", cache_dir=None, n_jo
                                 verbose)
         compared = time.perf_counter()
         n_floored = int(table["hessian_t_floored"].sum())
-        counts = table.groupby("collection")["bs_failure"].value_counts().unstack(fill_value=0)
+        public = _public_collections()
+        counts = pd.concat(
+            {task: table.groupby("collection")[task].value_counts().unstack(fill_value=0)
+             .rename_axis(columns=None) for task in ("bs_failure", "lr_failure")}, axis=1)
         head = [
             f"# mdtree demo: the {preset!r} digits zoo",
             "",
             f"{zoo.grid.n_configurations} configurations, {zoo.grid.n_models} tanh MLPs "
             f"(widths {list(zoo.grid.width)}, batch sizes {list(zoo.grid.bs)}, training sets "
-            f"{list(zoo.grid.data_amount)}, {zoo.grid.steps} SGD steps, seeds "
+            f"{list(zoo.grid.data_amount)}, learning rates {list(zoo.grid.lr)}, "
+            f"{zoo.grid.training}, {zoo.recipe.curve_epochs} curve epochs, seeds "
             f"{list(zoo.grid.seeds)}); clean labels = collection F, "
             f"{', '.join(f'{n:.0%}' for n in zoo.grid.noise if n)} noisy labels = F'.",
             f"Models trained {zoo.stats['models_trained']}, read from the cache "
@@ -333,11 +421,21 @@ def run_demo(output_dir="mdtree-demo", *, preset="default", cache_dir=None, n_jo
             f"comparison {compared - featurized:.0f} s.",
             f"Hessian trace <= 0 (ln floored at ln 0.01): {n_floored} configuration(s).",
             "",
-            "Q1 labels (bs_failure) per collection:",
+            "Q1 labels per collection (one-step moves along the batch size and the learning "
+            "rate beyond 2 standard errors of the seeds; 'optimal': no such move):",
             "",
             counts.to_string(),
             "",
-            "## Diagnosis accuracy on the noisy zoo (%), mean ± std over 5 seeds",
+            "## Does the zoo show the paper's structure? (featurizers.zoo.structure_report)",
+            "",
+            _structure_text(table, public),
+            "",
+            "## MD tree beside Valid+DT and a constant answer (accuracy on the noisy zoo, %, "
+            "mean over 5 seeds)",
+            "",
+            summary_table(curves),
+            "",
+            "## Every method (%), mean ± std over 5 seeds",
             "",
             curves_table(curves),
             "",
@@ -345,7 +443,7 @@ def run_demo(output_dir="mdtree-demo", *, preset="default", cache_dir=None, n_jo
         report = "\n".join(head) + "\n" + _held_out_diagnosis(table) + "\n"
         out.write(report)
         _plot_curves(curves, staging / "learning_curves.png")
-        _plot_metrics(table, _public_collections(), staging / "zoo_metrics.png")
+        _plot_metrics(table, public, staging / "zoo_metrics.png")
         table.to_csv(staging / "zoo_table.csv", index=False)
         curves.to_csv(staging / "curves.csv", index=False)
         (staging / "report.md").write_text(report, encoding="utf-8")

@@ -52,6 +52,8 @@ RECIPES = MappingProxyType(
             description="Q2 (model too small, or the optimizer?), fitted on all of F: "
             "ResNet-18 on CIFAR-10 (Zhou et al. 2024).",
         ),
+        # not shipped since the reference zoo (issue 21): on the noisy-label rows it is
+        # meant for, its interval does not clear a constant answer (see NOT_SHIPPED)
         "digits-mlp-q1": dict(
             source=_ZOO, preset="q1_sharpness", label="bs_failure", bounds="data",
             description="Q1 (temperature too high or too low), sharpness tree, fitted "
@@ -70,19 +72,19 @@ RECIPES = MappingProxyType(
 #: Recipes whose tree does not clearly beat a constant answer on its held-out set
 #: (:func:`~sklearn_mdtree.diagnosis._shipping.is_shippable`): fitted and measured by
 #: ``benchmarks/make_pretrained.py``, never written. A test checks the list.
-NOT_SHIPPED = ("digits-mlp-q2",)
+NOT_SHIPPED = ("digits-mlp-q1", "digits-mlp-q2")
 
 #: How the features of each source were computed (:class:`FeatureRecipe` fields; None:
 #: not known, never compared). F: the collections' recipe in the paper, 50 epochs of
 #: curve training. The zoo: ``featurizers.zoo.Recipe``'s defaults and the
-#: featurizer it builds (15 curve epochs, a 200-sample Hessian batch, the deflated
+#: featurizer it builds (50 curve epochs, a 200-sample Hessian batch, the deflated
 #: trace estimator with its default probes, curves started at the midpoint). The
 #: number of pairs is left out: it changes the noise of the connectivity, not its
 #: expectation. The version is left out: neither table records the one that
 #: computed it.
 FEATURE_RECIPES = MappingProxyType({
     _F: {"curve_epochs": 50},
-    _ZOO: {"curve_epochs": 15, "curve_init": "midpoint", "hessian_batch_size": 200,
+    _ZOO: {"curve_epochs": 50, "curve_init": "midpoint", "hessian_batch_size": 200,
            "trace_method": "deflated", "trace_matvecs": None},
 })
 

@@ -88,3 +88,25 @@ def test_import_stays_torch_free():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_constant_method_is_the_training_majority():
+    """The constant answer (training-set majority) is a method of learning_curves; the
+    paper's METHODS, which the reproduction uses, are unchanged."""
+    import numpy as np
+    import pandas as pd
+
+    from sklearn_mdtree.compare import CONSTANT, METHODS, Transfer, learning_curves
+
+    assert CONSTANT not in METHODS
+    frame = pd.DataFrame({"collection": ["normal"] * 8 + ["noise"] * 4,
+                          "data": [1, 1, 2, 2, 1, 1, 2, 2, 1, 2, 1, 2],
+                          "width": [4, 8] * 6,
+                          "train_error": np.arange(12.0), "test_error": np.arange(12.0),
+                          "generalization_gap": 0.0,
+                          "bs_failure": ["large"] * 6 + ["small"] * 2
+                          + ["large", "small", "small", "small"]})
+    curves = learning_curves(frame, [Transfer("Q1", "bs_failure", "data_limit", (2,))],
+                             methods=[CONSTANT], seeds=[0])
+    # trained on 6 large + 2 small: answers "large", right on 1 of 4 noisy rows
+    assert curves["mean"].tolist() == [25.0]

@@ -39,7 +39,7 @@ from sklearn_mdtree.pretrained import PretrainedTree, _data_folder  # noqa: E402
 
 
 def _shipped_document():
-    return json.loads(_data_folder().joinpath("digits-mlp-q1.json").read_text("utf-8"))
+    return json.loads(_data_folder().joinpath("cifar10-resnet18-q1.json").read_text("utf-8"))
 
 
 @pytest.mark.parametrize("version, shown", [(True, "true (bool)"), (1.0, "1.0 (float)")])

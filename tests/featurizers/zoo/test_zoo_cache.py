@@ -14,6 +14,7 @@ from featurizers.zoo import (  # noqa: E402
     Recipe,
     ZooCacheWarning,
     ZooGrid,
+    knob_labels,
     tanh_mlp,
     train_zoo,
 )
@@ -66,12 +67,22 @@ def test_table_columns_groups_and_labels(reference, model_diagnosis_dir):
     assert (table["data"] == 1).all()
     assert table[list(public.columns.drop(["bs_failure", "width_vs_batch", "data_vs_batch"]))
                  ].notna().all().all()
-    # labels: those of the grid of each collection
+    # RFI and Q2 labels: those of the grid of each collection, on the seeds' means
+    own = ["bs_failure", "width_vs_batch", "data_vs_batch"]
     for noise in GRID.noise:
         part = table[table["noise"] == noise]
-        labelled = label_configurations(part.drop(columns=["bs_failure", "width_vs_batch",
-                                                           "data_vs_batch"]))
-        pd.testing.assert_frame_equal(labelled[part.columns], part)
+        labelled = label_configurations(part.drop(columns=own))
+        columns = [c for c in part.columns if c != "bs_failure"]
+        pd.testing.assert_frame_equal(labelled[columns], part[columns])
+    # the optimizer labels: one-step moves along each knob, from the seeds' errors
+    errors = reference.seed_errors
+    assert errors.shape == (len(table), len(GRID.seeds))
+    assert np.allclose(errors.mean(axis=1), table["test_error"])
+    assert np.allclose(errors.std(axis=1, ddof=1) / np.sqrt(2), table["test_error_se"])
+    for knob in ("bs", "lr"):
+        expected = knob_labels(table, errors, knob)
+        pd.testing.assert_frame_equal(table[list(expected.columns)], expected)
+    assert (table["lr_failure"] == "optimal").all()  # one learning rate: no neighbour
     assert np.allclose(table["test_acc"], 100 - table["test_error"])
     assert np.allclose(table["log_para_amount"], np.log(table["para_amount"]))
     group = reference.groups[0]

@@ -64,8 +64,33 @@ def test_demo_on_the_tiny_zoo(tmp_path, capsys):
     ]
     assert "Q1 dataset transfer" in text and "| MD tree (Brent, data bounds) |" in text
     assert "Diagnosis of a held-out configuration" in text
+    # the MD tree beside Valid+DT and the constant answer at every k, and the tree in use
+    assert "MD tree beside Valid+DT and a constant answer" in text
+    assert "| k | MD tree (Brent, data bounds) |" in text and "Constant (training majority)" in text
+    assert "sharpness_auc" in text and "curves_beat_endpoints" in text
+    assert "Q1 tree (Brent, data bounds, fitted on the clean zoo):" in text
+    assert "40 epochs" in text
     assert (out_dir / "report.md").read_text() in text
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_summary_table_flags_every_k_where_the_md_tree_is_below():
+    import pandas as pd
+
+    from featurizers.zoo.demo import SUMMARY_METHODS, summary_table
+
+    rows = []
+    for k, means in ((1, (40.0, 45.0, 50.0, 55.0)), (2, (60.0, 61.0, 50.0, 55.0)),
+                     (4, (52.0, 52.0, 50.0, 55.0))):
+        rows += [{"transfer": "Q1", "method": m, "k": k, "mean": v, "std": 0.0}
+                 for m, v in zip(SUMMARY_METHODS, means)]
+    text = summary_table(pd.DataFrame(rows))
+    lines = [line for line in text.splitlines() if line.startswith("| 1 ") or
+             line.startswith("| 2 ") or line.startswith("| 4 ")]
+    assert lines[0].endswith("| below Valid+DT; below the constant |")
+    assert lines[1].endswith("| at or above both |")
+    assert lines[2].endswith("| below the constant |")
+    assert "| 1 | 40.0 | 45.0 | 50.0 | 55.0 |" in text
 
 
 def test_worked_example_says_when_it_disagrees_with_the_printed_labels():

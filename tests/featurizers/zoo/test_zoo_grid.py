@@ -24,11 +24,14 @@ def test_axes_are_sorted_and_counted():
 def test_presets():
     assert set(ZOO_PRESETS) == {"tiny", "default", "large"}
     default = zoo_preset("default")
-    # the recipe of the feasibility study
-    assert default.width == (4, 8, 16, 32, 64) and default.bs == (4, 8, 16, 32, 64, 128)
+    # the reference recipe (benchmarks/README.md): fixed epochs, both knobs, six seeds
+    assert default.width == (4, 8, 16, 32) and default.bs == (4, 8, 16, 32, 64, 128, 256)
     assert default.data_amount == (300, 600, 1200) and default.noise == (0.0, 0.1)
-    assert default.steps == 1500 and default.n_models == 540
+    assert default.lr == (0.0125, 0.025, 0.05)
+    assert default.steps is None and default.epochs == 40 and default.n_models == 3024
     assert zoo_preset("tiny").n_models < default.n_models < zoo_preset("large").n_models
+    for name in ZOO_PRESETS:  # labels need the seeds' noise
+        assert len(zoo_preset(name).seeds) >= 6, name
     with pytest.raises(ValueError, match="'preset' parameter must be one of"):
         zoo_preset("huge")
 
@@ -45,13 +48,29 @@ def test_presets():
         ({"seeds": (True,)}, "'seeds' axis of ZooGrid must hold integers"),
         ({"lr": (float("nan"),)}, "'lr' axis of ZooGrid must hold finite numbers"),
         ({"lr": (0.0, 0.1)}, "'lr' axis of ZooGrid must hold positive"),
-        ({"steps": 0}, "'steps' parameter of ZooGrid must be an int >= 1; got 0"),
+        ({"steps": 0}, "'steps' parameter of ZooGrid must be an int >= 1 or None; got 0"),
         ({"steps": 1.5}, "'steps' parameter of ZooGrid must be an int"),
+        ({"epochs": 0}, "'epochs' parameter of ZooGrid must be an int >= 1 or None; got 0"),
+        ({"epochs": True}, "'epochs' parameter of ZooGrid must be an int"),
+        ({"steps": 10, "epochs": 5}, "'steps' and 'epochs' parameters of ZooGrid exclude"),
     ],
 )
 def test_bad_axes(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ZooGrid(**kwargs)
+
+
+def test_fixed_epochs_and_fixed_steps():
+    # fixed epochs: ceil(epochs * n / bs) steps, so a large batch takes few steps
+    grid = ZooGrid(bs=(4, 256), data_amount=(300, 1200), epochs=40)
+    steps = {(c.bs, c.data_amount): grid.n_steps(c) for c in grid.configurations()}
+    assert steps == {(4, 300): 3000, (4, 1200): 12000, (256, 300): 47, (256, 1200): 188}
+    assert grid.training == "40 epochs"
+    # fixed steps: the same for every configuration
+    grid = ZooGrid(bs=(4, 256), steps=100)
+    assert {grid.n_steps(c) for c in grid.configurations()} == {100}
+    assert grid.epochs is None and grid.training == "100 SGD steps"
+    assert ZooGrid().epochs == 40 and ZooGrid().steps is None
 
 
 def test_axis_must_be_a_sequence():

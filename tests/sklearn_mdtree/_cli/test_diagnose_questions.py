@@ -54,7 +54,8 @@ def test_q2_data_and_search_with_fit_on(tables, tmp_path, capsys):
     assert "exhaustive" in report["trees"]["q1"]["description"]
     assert json.loads(saved.read_text())["provenance"]["label"] == "data_vs_batch"
     # the saved Q2 tree serves as --q2-tree, the data question kept
-    assert main(["diagnose", str(features), "--tree", "digits-mlp", "--q2-tree", str(saved),
+    assert main(["diagnose", str(features), "--tree", "cifar10-resnet18-q1", "--q2-tree",
+                 str(saved),
                  "--format", "json"]) == 0
     assert _json(capsys)["trees"]["q2"]["task"] == "data_vs_batch"
     assert main(["diagnose", str(features), "--fit-on", str(labelled), "--q1-preset",

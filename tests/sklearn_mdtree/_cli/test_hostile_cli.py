@@ -326,7 +326,8 @@ def _diagnose_tree(folder, name, content, *extra):
     path = Path(folder) / name
     path.write_bytes(content)
     output = Path(folder) / "out" / "report.csv"
-    status, out, err = run(["diagnose", str(path), "--tree", "digits-mlp", "--format", "csv",
+    status, out, err = run(["diagnose", str(path), "--tree", "cifar10-resnet18-q1", "--format",
+                            "csv",
                             "--output", str(output), *extra])
     return status, out, err, output
 
@@ -447,7 +448,16 @@ def test_featurize_tree_takes_the_trees_recipe_explicit_options_win(tmp_path):
     base = ["featurize", *LINEAR, "--checkpoints", *map(str, paths), "--train-data",
             str(data), "--features", "train_error", "CKA"]
     output = tmp_path / "out" / "features.csv"
-    status, out, err = run([*base, "--tree", "digits-mlp", "--output", str(output)])
+    # a tree whose features were computed otherwise than the defaults (no shipped tree
+    # is, since the digits trees are not shipped): the ResNet tree's document, edited
+    from sklearn_mdtree.pretrained import _data_folder
+
+    doc = json.loads(_data_folder().joinpath("cifar10-resnet18-q1.json").read_text())
+    doc["feature_recipe"] = dict(doc["feature_recipe"], curve_epochs=15,
+                                 hessian_batch_size=200)
+    tree = tmp_path / "tree.json"
+    tree.write_text(json.dumps(doc))
+    status, out, err = run([*base, "--tree", str(tree), "--output", str(output)])
     assert status == 0, err
     table = pd.read_csv(output, index_col="group")
     recipe = json.loads(table["feature_recipe"].iloc[0])
@@ -455,7 +465,7 @@ def test_featurize_tree_takes_the_trees_recipe_explicit_options_win(tmp_path):
     assert "recipe: curve_epochs=15" in err + out
     assert table["n_classes"].tolist() == [3]
     output.unlink()
-    status, out, err = run([*base, "--tree", "digits-mlp", "--curve-epochs", "1",
+    status, out, err = run([*base, "--tree", str(tree), "--curve-epochs", "1",
                             "--output", str(output)])
     assert status == 0, err
     recipe = json.loads(pd.read_csv(output)["feature_recipe"].iloc[0])

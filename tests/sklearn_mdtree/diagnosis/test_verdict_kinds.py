@@ -115,12 +115,20 @@ def test_an_out_of_domain_group_abstains_and_prints_no_confidence():
     assert row["verdict_kind"] == "no reliable diagnosis" and row["abstain_reason"]
 
 
+def _digits_q1():
+    """The digits Q1 tree as make_pretrained fits it (not shipped: see NOT_SHIPPED)."""
+    from sklearn_mdtree.pretrained import PretrainedTree
+    from sklearn_mdtree.pretrained._recipes import fit_document
+
+    return PretrainedTree(fit_document("digits-mlp-q1", read_zoo_table()))
+
+
 def test_a_regime_no_better_than_chance_abstains():
     # the digits Q1 tree: no regime's out-of-fold accuracy clearly beats the constant
     table = read_zoo_table()
     clean = table[(table["collection"] == "normal") & (table["bs_failure"] != "optimal")]
     X = clean.iloc[[0]][["train_error", "mode_connectivity_peak", "hessian_t"]]
-    g = _quiet(X, "digits-mlp")[0]
+    g = _quiet(X, _digits_q1())[0]
     assert g.verdict_kind == "no reliable diagnosis"
     assert "not clearly better than a constant answer" in g.abstain_reason
 
@@ -192,20 +200,21 @@ def test_features_computed_otherwise_warn_naming_the_setting():
     table = read_zoo_table()
     row = table[table["collection"] == "normal"].iloc[[0]][
         ["train_error", "mode_connectivity_peak", "hessian_t"]].copy()
-    row["feature_recipe"] = _recipe(curve_epochs=50, trace_method="deflated")
+    row["feature_recipe"] = _recipe(curve_epochs=15, trace_method="deflated")
+    tree = _digits_q1()  # its features: 50 curve epochs, the deflated trace
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OutOfDomainWarning)
         with pytest.warns(RecipeWarning, match="curve_epochs"):
-            report = sklearn_mdtree.diagnose(row, "digits-mlp")
+            report = sklearn_mdtree.diagnose(row, tree)
     g = report[0]
-    assert any("curve_epochs: the tree's features used 15, yours 50" in w for w in g.warnings)
+    assert any("curve_epochs: the tree's features used 50, yours 15" in w for w in g.warnings)
     assert not any("trace_method" in w for w in g.warnings)  # same setting: silent
     # the same recipe as the tree's: no warning
-    row["feature_recipe"] = _recipe(curve_epochs=15)
+    row["feature_recipe"] = _recipe(curve_epochs=50)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OutOfDomainWarning)
         warnings.simplefilter("error", RecipeWarning)
-        sklearn_mdtree.diagnose(row, "digits-mlp")
+        sklearn_mdtree.diagnose(row, tree)
 
 
 def test_features_without_a_recipe_get_a_note_stating_the_trees():
@@ -213,14 +222,14 @@ def test_features_without_a_recipe_get_a_note_stating_the_trees():
     assert any("recipe is unknown" in n and "curve_epochs=50" in n for n in g.notes)
 
 
-def test_digits_family_is_q1_alone_with_a_note():
+def test_a_family_not_shipped_is_refused_saying_why():
+    # neither digits tree clears is_shippable since the reference zoo (issue 21)
     table = read_zoo_table()
     X = table.iloc[[0]][["train_error", "mode_connectivity_peak", "hessian_t"]]
-    report = _quiet(X, "digits-mlp")
-    assert report.trees["q2"] is None
-    assert any("no Q2 tree of the digits-mlp family beat a constant answer" in n
-               for n in report.notes)
-    assert "Note: Q1 alone" in report.to_text()
+    for name in ("digits-mlp", "digits-mlp-q1"):
+        with pytest.raises(ValueError, match=r"is not shipped: \['digits-mlp-q1'") as e:
+            _quiet(X, name)
+        assert "constant answer" in str(e.value) and "fit_on" in str(e.value)
 
 
 def test_every_report_states_each_trees_measured_validity():
