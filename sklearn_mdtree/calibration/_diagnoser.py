@@ -305,20 +305,27 @@ class _Logistic:
     def fit(self, T, y):
         Z = T.to_numpy(np.float64)
         self.center_, self.scale_ = _standardize(Z)
-        self.model_ = LogisticRegression(C=self.C, max_iter=5000)
-        self.model_.fit((Z - self.center_) / self.scale_, y)
+        # one action only (a small fold): that action, with probability 1
+        self.constant_ = y[0] if len(set(np.asarray(y).tolist())) == 1 else None
+        if self.constant_ is None:
+            self.model_ = LogisticRegression(C=self.C, max_iter=5000)
+            self.model_.fit((Z - self.center_) / self.scale_, y)
         return self
 
     def _z(self, T):
         return (T.to_numpy(np.float64) - self.center_) / self.scale_
 
     def predict(self, T):
+        if self.constant_ is not None:
+            return np.full(len(T), self.constant_, dtype=object)
         return self.model_.predict(self._z(T)).astype(object)
 
     def regions(self, T):
         return self.predict(T)
 
     def proba(self, T):
+        if self.constant_ is not None:
+            return np.ones(len(T))
         return self.model_.predict_proba(self._z(T)).max(axis=1)
 
 

@@ -475,3 +475,12 @@ def test_a_logistic_probability_file_round_trips(tmp_path):
     assert loaded.coverage_by_kind_ == model.coverage_by_kind_
     fresh = table.iloc[:6]
     assert loaded.report(fresh) == model.report(fresh)
+
+
+def test_the_logistic_candidate_on_a_one_action_fold_answers_that_action():
+    from sklearn_mdtree.calibration._diagnoser import _Logistic
+
+    T = pd.DataFrame({"CKA": [0.1, 0.2, 0.3]})
+    model = _Logistic().fit(T, np.array(["widen"] * 3, dtype=object))
+    assert model.predict(T).tolist() == ["widen"] * 3
+    np.testing.assert_array_equal(model.proba(T), [1.0, 1.0, 1.0])
