@@ -741,11 +741,12 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
                          "failed left out (such groups are reported as failed, never "
                          "diagnosed)")
         # 2. the features the lattice has
-        T_all = _feature_frame(X, list(self.features))
-        features = [f for f in self.features
+        wanted = list(dict.fromkeys(self.features))  # a feature named twice counts once
+        T_all = _feature_frame(X, wanted)
+        features = [f for f in wanted
                     if np.isfinite(T_all.loc[keep, f].to_numpy()).all()
                     and keep.any()]
-        dropped = [f for f in self.features if f not in features]
+        dropped = [f for f in wanted if f not in features]
         if dropped:
             notes.append(f"features not measured in every lattice row, not used: {dropped}")
         if not features:

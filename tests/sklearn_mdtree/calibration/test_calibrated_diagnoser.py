@@ -484,3 +484,9 @@ def test_the_logistic_candidate_on_a_one_action_fold_answers_that_action():
     model = _Logistic().fit(T, np.array(["widen"] * 3, dtype=object))
     assert model.predict(T).tolist() == ["widen"] * 3
     np.testing.assert_array_equal(model.proba(T), [1.0, 1.0, 1.0])
+
+
+def test_a_feature_named_twice_counts_once(lattice):
+    model = CalibratedDiagnoser(["train_error", "CKA", "CKA"], candidates=("knn",)).fit(
+        lattice, lattice["action"], groups=lattice["group"])
+    assert model.features_ == ("train_error", "CKA")
