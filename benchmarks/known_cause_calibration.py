@@ -138,7 +138,8 @@ def evaluate(table):
             elif a.threshold is None:
                 abstention = f"none reaches {model.target_accuracy:.0%}: never answers"
             else:
-                region = "model's" if a.region == "model" else f"{a.region} nearest"
+                region = {"model": "model's", "proba": "model's probability"}.get(
+                    a.region, f"{a.region} nearest")
                 abstention = (f"{region}, >= {a.threshold:.2f}: {100 * a.accuracy:.0f}% "
                               f"right, {100 * a.coverage:.0f}% answered")
             meta = model.metadata_
