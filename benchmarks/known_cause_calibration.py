@@ -113,8 +113,8 @@ def evaluate(table):
 
     verdicts = calibration_route(table)
     lines = ["| family | groups | coverage % | right / given | accuracy % [Wilson 95%] | "
-             "wrong unflagged % | reproducibility % | chosen (lattice CV accuracy; "
-             "runner-up; constant) | abstention chosen on the lattice (region, threshold: "
+             "wrong unflagged % | reproducibility % | kept (lattice CV accuracy; "
+             "most accurate other; constant) | abstention chosen on the lattice (region, threshold: "
              "lattice accuracy, coverage) | lattice | calibration time (cold, 2 workers) |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     families = list(dict.fromkeys(table["family"]))
@@ -125,9 +125,10 @@ def evaluate(table):
         if family != "pooled":
             model = calibrate_family(family)
             ranked = sorted((k for k, v in model.scores_.items()
-                             if k != "constant" and v.accuracy is not None),
+                             if k not in ("constant", model.kind_) and v.accuracy is not None),
                             key=lambda k: -model.scores_[k].accuracy)
-            best, second = model.scores_[ranked[0]], model.scores_[ranked[1]]
+            # the kept candidate, then the most accurate other
+            best, second = model.scores_[model.kind_], model.scores_[ranked[0]]
             chosen = (f"{best.name} {best.accuracy:.2f} [{best.interval[0]:.2f}, "
                       f"{best.interval[1]:.2f}]; {second.name} {second.accuracy:.2f}; "
                       f"constant {model.scores_['constant'].accuracy:.2f}")
@@ -137,7 +138,8 @@ def evaluate(table):
             elif a.threshold is None:
                 abstention = f"none reaches {model.target_accuracy:.0%}: never answers"
             else:
-                region = "model's" if a.region == "model" else f"{a.region} nearest"
+                region = {"model": "model's", "proba": "model's probability"}.get(
+                    a.region, f"{a.region} nearest")
                 abstention = (f"{region}, >= {a.threshold:.2f}: {100 * a.accuracy:.0f}% "
                               f"right, {100 * a.coverage:.0f}% answered")
             meta = model.metadata_

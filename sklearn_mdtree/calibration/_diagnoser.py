@@ -2,13 +2,15 @@
 
 Torch-free. The lattice table has one row per configuration of the user's family
 (features averaged over its featurized seeds), the ``data_fraction`` it uses, and its
-measured one-step action (:data:`ACTIONS`). Four candidates are compared by the same
-grouped, repeated cross-validation (:data:`CANDIDATES`), the best is refitted on the
-whole lattice, and a diagnosis abstains where the group is far from the lattice or
-where its confidence -- the chosen model's out-of-fold accuracy in the group's region
--- is below a threshold chosen on the lattice alone by nested grouped CV: the lowest
+measured one-step action (:data:`ACTIONS`). Five candidates are compared by the same
+grouped, repeated cross-validation (:data:`CANDIDATES`), and a diagnosis abstains
+where the group is far from the lattice or where its confidence -- the chosen model's
+out-of-fold accuracy in the group's region, or its own probability of the answer -- is
+below a threshold chosen on the lattice alone by nested grouped CV: the lowest
 threshold at which the lattice's own out-of-fold answers are right at least
-``target_accuracy`` of the time (:class:`AbstentionScore`).
+``target_accuracy`` of the time (:class:`AbstentionScore`). By default the candidate
+kept is the one whose nested CV answers the most of the lattice at that accuracy
+(``select_by="coverage"``); it is refitted on the whole lattice.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import DecisionTreeClassifier
@@ -48,20 +51,33 @@ ACTIONS = ("raise temperature", "lower temperature", "widen", "more data", "none
 #: on the lattice (exhaustive search, data bounds) and combined into one action;
 #: ``md_learned`` the q2_data hierarchy (train error, connectivity, sharpness) with
 #: every leaf's label learned (the majority action of the configurations reaching
-#: it); ``tree`` a free depth-limited decision tree; ``knn`` k nearest neighbours.
-#: ``tree`` and ``knn`` use every feature of :attr:`CalibratedDiagnoser.features_`.
-CANDIDATES = ("md_fixed", "md_learned", "tree", "knn")
+#: it); ``tree`` a free depth-limited decision tree; ``knn`` k nearest neighbours;
+#: ``logistic`` a multinomial logistic regression on the standardized features (its
+#: probability of the answer can be the confidence: region ``"proba"``).
+#: ``tree``, ``knn`` and ``logistic`` use every feature of
+#: :attr:`CalibratedDiagnoser.features_`.
+CANDIDATES = ("md_fixed", "md_learned", "tree", "knn", "logistic")
 
 #: Features used when present. ``weight_norm_ratio`` enters as its logarithm;
-#: ``all_data`` is 1 when the group's ``data_fraction`` is 1 (no data left to add).
+#: ``all_data`` is 1 when the group's ``data_fraction`` is 1 (no data left to add);
+#: ``log_data_fraction`` is the base-2 logarithm of ``data_fraction``; a name ending
+#: in ``_se`` is a standard error over seeds as the featurizer gives it.
 DEFAULT_FEATURES = ("train_error", "mode_connectivity_peak", "hessian_t", "CKA",
-                    "weight_norm_ratio", "all_data")
+                    "weight_norm_ratio", "all_data", "train_error_se",
+                    "mode_connectivity_peak_se", "hessian_t_se", "CKA_se",
+                    "weight_norm_ratio_se")
 
 #: The regions a confidence is measured in, tried by nested CV under
 #: ``region_rule="selected"``: ``"model"`` the chosen model's own (its leaf for the
-#: trees, its ``n_neighbors`` nearest configurations for kNN), a number ``k`` the
-#: ``k`` nearest lattice configurations in the standardized features.
-REGION_SIZES = ("model", 5, 10, 20)
+#: trees, its ``n_neighbors`` nearest configurations for kNN, the configurations it
+#: gives the same action for the logistic regression), a number ``k`` the ``k``
+#: nearest lattice configurations in the standardized features; ``"proba"`` is no
+#: region: the confidence is the model's own probability of its answer (tree: leaf
+#: share, kNN: vote share, logistic: predicted probability), for the candidates that
+#: have one.
+REGION_SIZES = ("model", 5, 10, 20, "proba")
+#: The region names that are not a number of configurations.
+_NAMED_REGIONS = ("model", "proba")
 
 _MD_FEATURES = ("train_error", "mode_connectivity_peak", "hessian_t")
 _ALL_DATA_TOL = 1e-9
@@ -83,7 +99,8 @@ def _refuse(parameter, expected, actual, error=ValueError):
 
 def _raw_columns(features):
     """The table columns the features are computed from."""
-    return tuple("data_fraction" if f == "all_data" else f for f in features)
+    return tuple("data_fraction" if f in ("all_data", "log_data_fraction") else f
+                 for f in features)
 
 
 def _column(X, feature):
@@ -95,6 +112,12 @@ def _column(X, feature):
             return np.full(len(X), np.nan)
         frac = pd.to_numeric(X["data_fraction"], errors="coerce").to_numpy(np.float64)
         return np.where(np.isfinite(frac), (frac >= 1 - _ALL_DATA_TOL).astype(float), np.nan)
+    if feature == "log_data_fraction" and feature not in X:
+        if "data_fraction" not in X:
+            return np.full(len(X), np.nan)
+        frac = pd.to_numeric(X["data_fraction"], errors="coerce").to_numpy(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(frac > 0, np.log2(frac), np.nan)
     if feature not in X:
         return np.full(len(X), np.nan)
     values = pd.to_numeric(X[feature], errors="coerce").to_numpy(np.float64)
@@ -241,6 +264,9 @@ class _FreeTree:
     def regions(self, T):
         return self.tree_.apply(T.to_numpy(np.float64)).astype(object)
 
+    def proba(self, T):
+        return self.tree_.predict_proba(T.to_numpy(np.float64)).max(axis=1)
+
 
 class _Neighbours:
     kind = "knn"
@@ -264,8 +290,47 @@ class _Neighbours:
     def neighbours(self, T):
         return self.knn_.kneighbors(self._z(T), return_distance=False)
 
+    def proba(self, T):
+        return self.knn_.predict_proba(self._z(T)).max(axis=1)
 
-_CANDIDATE_CLASSES = {c.kind: c for c in (_FixedLeaves, _LearnedLeaves, _FreeTree, _Neighbours)}
+
+class _Logistic:
+    """Multinomial logistic regression on the standardized features (L2, ``C``)."""
+
+    kind = "logistic"
+
+    def __init__(self, C=1.0, **_):
+        self.C = C
+
+    def fit(self, T, y):
+        Z = T.to_numpy(np.float64)
+        self.center_, self.scale_ = _standardize(Z)
+        # one action only (a small fold): that action, with probability 1
+        self.constant_ = y[0] if len(set(np.asarray(y).tolist())) == 1 else None
+        if self.constant_ is None:
+            self.model_ = LogisticRegression(C=self.C, max_iter=5000)
+            self.model_.fit((Z - self.center_) / self.scale_, y)
+        return self
+
+    def _z(self, T):
+        return (T.to_numpy(np.float64) - self.center_) / self.scale_
+
+    def predict(self, T):
+        if self.constant_ is not None:
+            return np.full(len(T), self.constant_, dtype=object)
+        return self.model_.predict(self._z(T)).astype(object)
+
+    def regions(self, T):
+        return self.predict(T)
+
+    def proba(self, T):
+        if self.constant_ is not None:
+            return np.ones(len(T))
+        return self.model_.predict_proba(self._z(T)).max(axis=1)
+
+
+_CANDIDATE_CLASSES = {c.kind: c for c in (_FixedLeaves, _LearnedLeaves, _FreeTree, _Neighbours,
+                                          _Logistic)}
 
 
 # --------------------------------------------------------------------------------------
@@ -354,14 +419,15 @@ class AbstentionScore:
     @classmethod
     def from_dict(cls, data):
         region = data["region"]
-        return cls(region if region == "model" else int(region),
+        return cls(region if region in _NAMED_REGIONS else int(region),
                    None if data["threshold"] is None else float(data["threshold"]),
                    None if data["accuracy"] is None else float(data["accuracy"]),
                    float(data["coverage"]), int(data["n_answered"]), int(data["n"]))
 
     def to_text(self):
-        where = ("the model's region" if self.region == "model"
-                 else f"the {self.region} nearest configurations")
+        where = {"model": "the model's region",
+                 "proba": "the model's own probability"}.get(
+                     self.region, f"the {self.region} nearest configurations")
         if self.threshold is None:
             return (f"confidence in {where}: no threshold reaches the target on the lattice "
                     "(never answers)")
@@ -430,9 +496,12 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
     grouped, repeated K-fold cross-validation on the lattice (a group holds the
     configurations that must not sit on both sides of a split, e.g. one
     (width, data) slice, so that a configuration's neighbours do not leak into
-    its own prediction), keeps the best (ties go to the earlier candidate: the MD
-    tree first), refits it on the whole lattice, and records every candidate's
-    accuracy with its interval beside a constant answer's.
+    its own prediction), and records every candidate's accuracy with its interval
+    beside a constant answer's. With ``select_by="accuracy"`` the most accurate
+    candidate is kept (ties go to the earlier candidate: the MD tree first); with
+    ``select_by="coverage"`` (the default, with ``region_rule="selected"``) the one
+    whose nested CV below answers the most of the lattice at ``target_accuracy``
+    (ties: the more accurate). The kept candidate is refitted on the whole lattice.
 
     :meth:`report` and :meth:`diagnose` then give per group an action, or
     ``"training failed"`` (:func:`sklearn_mdtree.diagnosis._failure.check_training`, run
@@ -442,15 +511,16 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
     or its confidence is too low (``region_rule``); or it says "more data"
     where no data is left) or ``"keep as is"`` (the action is "none"), with a reason
     and a confidence: the posterior mean ``(k + 1) / (n + 2)`` of the chosen model's
-    out-of-fold accuracy in the group's region, never 1.
+    out-of-fold accuracy in the group's region, never 1, or (region ``"proba"``)
+    the model's probability of its answer.
 
     With ``region_rule="selected"`` (the default) the abstention is chosen on the
     lattice alone, by nested grouped CV: in every outer fold the chosen candidate is
     fitted on the training part and answers the held-out configurations; an inner
     grouped CV on the training part gives its configurations' out-of-fold
     correctness, from which each held-out configuration's confidence is measured in
-    its region (each of ``region_sizes``), and the domain check is the training
-    part's. For each region, the lowest confidence threshold at which the
+    its region (each of ``region_sizes``; for ``"proba"`` the outer fold's model's
+    probability of its answer), and the domain check is the training part's. For each region, the lowest confidence threshold at which the
     held-out answers are right at least ``target_accuracy`` of the time (pooled over
     the repeats) is kept, and the region answering most of the lattice wins (ties:
     the earlier). The threshold and the lattice's accuracy and coverage at it are
@@ -488,10 +558,21 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
         The share of right answers the lattice's own out-of-fold answers must reach
         above the threshold (``region_rule="selected"``). Higher: fewer, surer
         answers; the coverage it leaves is reported.
-    region_sizes : sequence of {"model"} or int, default=REGION_SIZES
+    region_sizes : sequence of {"model", "proba"} or int, default=REGION_SIZES
         The regions tried for the confidence (``region_rule="selected"``): the
-        model's own, or a number of nearest lattice configurations. A larger region
-        lowers the confidence's variance and blurs it; the lattice decides.
+        model's own, a number of nearest lattice configurations, or ``"proba"`` (the
+        model's probability of its answer; candidates without one never answer by
+        it). A larger region lowers the confidence's variance and blurs it; the
+        lattice decides.
+    select_by : {"coverage", "accuracy"}, default="coverage"
+        How the candidate is kept: ``"coverage"`` the one answering the most of the
+        lattice at ``target_accuracy`` in the nested CV (needs
+        ``region_rule="selected"``; otherwise the most accurate is kept);
+        ``"accuracy"`` the most accurate in the plain CV. ``"coverage"`` runs the
+        nested CV once per candidate (a few times slower, seconds on a lattice of
+        tens of configurations). Both select on the same lattice the figures are
+        measured on, so the stored figures are somewhat optimistic
+        (``benchmarks/README.md`` reports a fully nested estimate).
     n_classes : int or None, default=None
         Classes of the task, for the training-failure check (None: the table's
         ``n_classes`` column, if any).
@@ -525,7 +606,12 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
         The region and threshold chosen by nested CV, with the lattice's accuracy and
         coverage at it (None unless ``region_rule="selected"``).
     abstention_scores_ : list of AbstentionScore
-        Every region tried (empty unless ``region_rule="selected"``).
+        Every region tried for the kept candidate (empty unless
+        ``region_rule="selected"``).
+    coverage_by_kind_ : dict of str to float
+        Per candidate whose nested CV was run, the share of the lattice it answered
+        at ``target_accuracy`` (its best region); empty unless
+        ``region_rule="selected"``.
     recipe_ : FeatureRecipe or None
         How the lattice's features were computed.
     metadata_ : dict
@@ -565,12 +651,13 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
         "region_rule": [StrOptions({"selected", "interval", "mean"})],
         "target_accuracy": [Interval(Real, 0, 1, closed="right")],
         "region_sizes": ["array-like"],
+        "select_by": [StrOptions({"accuracy", "coverage"})],
     }
 
     def __init__(self, features=DEFAULT_FEATURES, *, candidates=CANDIDATES, cv=5,
                  n_repeats=3, max_depth=4, n_neighbors=5, domain_k=5,
                  domain_quantile=0.9, region_rule="selected", target_accuracy=0.8,
-                 region_sizes=REGION_SIZES, n_classes=None,
+                 region_sizes=REGION_SIZES, select_by="coverage", n_classes=None,
                  optimizer="learning rate", random_state=0):
         self.features = features
         self.candidates = candidates
@@ -583,6 +670,7 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
         self.region_rule = region_rule
         self.target_accuracy = target_accuracy
         self.region_sizes = region_sizes
+        self.select_by = select_by
         self.n_classes = n_classes
         self.optimizer = optimizer
         self.random_state = random_state
@@ -633,10 +721,10 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
             _refuse("candidates", f"a non-empty subset of {list(CANDIDATES)}",
                     list(self.candidates))
         sizes = list(self.region_sizes)
-        if not sizes or not all(r == "model" or (isinstance(r, Integral)
-                                                 and not isinstance(r, bool) and r >= 1)
-                                for r in sizes):
-            _refuse("region_sizes", "a non-empty sequence of 'model' and ints >= 1",
+        if not sizes or not all((isinstance(r, str) and r in _NAMED_REGIONS)
+                                or (isinstance(r, Integral) and not isinstance(r, bool)
+                                    and r >= 1) for r in sizes):
+            _refuse("region_sizes", "a non-empty sequence of 'model', 'proba' and ints >= 1",
                     sizes)
         groups = np.arange(len(X)) if groups is None else np.asarray(groups)
         if len(groups) != len(X):
@@ -653,11 +741,12 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
                          "failed left out (such groups are reported as failed, never "
                          "diagnosed)")
         # 2. the features the lattice has
-        T_all = _feature_frame(X, list(self.features))
-        features = [f for f in self.features
+        wanted = list(dict.fromkeys(self.features))  # a feature named twice counts once
+        T_all = _feature_frame(X, wanted)
+        features = [f for f in wanted
                     if np.isfinite(T_all.loc[keep, f].to_numpy()).all()
                     and keep.any()]
-        dropped = [f for f in self.features if f not in features]
+        dropped = [f for f in wanted if f not in features]
         if dropped:
             notes.append(f"features not measured in every lattice row, not used: {dropped}")
         if not features:
@@ -710,10 +799,22 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
         self.oof_correct_ = correct[self.kind_].mean(axis=0)
         self.notes_ = notes
         self.abstention_, self.abstention_scores_ = None, []
+        self.coverage_by_kind_ = {}
         if self.region_rule == "selected":
-            self.abstention_scores_ = self._select_abstention(T, y, groups)
-            self.abstention_ = max(self.abstention_scores_,
-                                   key=lambda a: (a.n_answered, -sizes.index(a.region)))
+            kinds = ranked if self.select_by == "coverage" else ranked[:1]
+            best = None
+            for kind in kinds:  # in the order of the CV accuracy: ties go to the first
+                self.kind_ = kind
+                found = self._select_abstention(T, y, groups)
+                top = max(found, key=lambda a: (a.n_answered, -sizes.index(a.region)))
+                self.coverage_by_kind_[kind] = top.coverage
+                if best is None or top.n_answered > best[2].n_answered:
+                    best = (kind, found, top)
+            self.kind_, self.abstention_scores_, self.abstention_ = best
+            self.oof_correct_ = correct[self.kind_].mean(axis=0)
+            others = [scores[k].accuracy for k in available if k != self.kind_]
+            self.margin_ = (scores[self.kind_].accuracy - max(others) if others
+                            else float("nan"))
         self._finish(T, y)
         return self
 
@@ -762,13 +863,18 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
                     answerable[rep, test] = (d <= limit) & ~((answer == "more data")
                                                              & all_data[test])
                     for r in sizes:
+                        if r == "proba":
+                            conf[r][rep, test] = (model.proba(T.iloc[test])
+                                                  if hasattr(model, "proba") else -np.inf)
+                            continue
                         members = self._members(model, Ttr, T.iloc[test], tree, zte, r)
                         conf[r][rep, test] = [_posterior(inner[m].sum(), len(m))
                                               for m in members]
         out = []
         for r in sizes:
-            t, acc, k = select_threshold(conf[r].ravel(), correct.ravel(),
-                                         answerable.ravel(), self.target_accuracy)
+            usable = answerable.ravel() & np.isfinite(conf[r].ravel())
+            t, acc, k = select_threshold(conf[r].ravel(), correct.ravel(), usable,
+                                         self.target_accuracy)
             out.append(AbstentionScore(r, t, acc, k / correct.size, k, correct.size))
         return out
 
@@ -860,7 +966,7 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
     def _region(self, T):
         """Per row: the lattice configurations of its region (indices)."""
         size = self._region_size()
-        if size != "model":
+        if size not in _NAMED_REGIONS:
             z = (T.to_numpy(np.float64) - self.domain_.center) / self.domain_.scale
             k = int(min(size, len(self.lattice_)))
             _, idx = self._kdtree.query(z, k=k)
@@ -946,9 +1052,13 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
         Z = T.to_numpy(np.float64)
         complete = np.isfinite(Z).all(axis=1)
         predicted = np.full(len(X), None, dtype=object)
+        probability = np.full(len(X), np.nan)
         regions = [np.array([], int)] * len(X)
+        by_probability = self._region_size() == "proba"
         if complete.any():
             predicted[complete] = self.model_.predict(T.loc[complete])
+            if by_probability:
+                probability[complete] = self.model_.proba(T.loc[complete])
             for i, r in zip(np.flatnonzero(complete), self._region(T.loc[complete])):
                 regions[i] = r
         chosen = self.scores_[self.kind_]
@@ -988,12 +1098,17 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
                          region={"n_correct": k_right, "n": n, "interval": list(interval),
                                  "baseline": self.baseline_})
             where = (f"its {n} nearest lattice configurations"
-                     if self.kind_ == "knn" or self._region_size() != "model"
+                     if self.kind_ == "knn" or self._region_size() not in _NAMED_REGIONS
+                     else "the configurations it gives this action" if self.kind_ == "logistic"
                      else "its leaf")
             region_text = (f"in {where} the model was right out of fold for {k_right:g} of "
                            f"{n} ({posterior:.2f} posterior mean, 95% interval "
                            f"{interval[0]:.2f}-{interval[1]:.2f}) against a constant "
                            f"answer's {self.baseline_:.2f}")
+            if by_probability:
+                posterior = float(probability[i])
+                region_text = (f"the model's probability of this answer is {posterior:.2f}; "
+                               + region_text)
             if d > self.domain_threshold_:
                 entry.update(verdict=NO_DIAGNOSIS, reason=(
                     f"out of the lattice's domain: mean distance {d:.3g} to its "
@@ -1074,10 +1189,18 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
         for kind in [*self.candidates, "constant"]:
             mark = "  <- chosen" if kind == self.kind_ else ""
             lines.append("  " + self.scores_[kind].to_text() + mark)
-        if math.isfinite(self.margin_):
+        over_constant = (self.scores_[self.kind_].accuracy
+                         - self.scores_["constant"].accuracy)
+        by_coverage = getattr(self, "coverage_by_kind_", {})
+        if len(by_coverage) > 1:
+            lines.append(f"{self.kind_} kept: it answered the most of the lattice at "
+                         f"{100 * self.target_accuracy:.0f}% accuracy in the nested CV ("
+                         + ", ".join(f"{k} {100 * v:.0f}%" for k, v in by_coverage.items())
+                         + f"); accuracy {self.margin_:+.2f} against the most accurate "
+                         f"other, {over_constant:+.2f} against a constant answer")
+        elif math.isfinite(self.margin_):
             lines.append(f"{self.kind_} won by {self.margin_:.2f} over the runner-up; "
-                         f"{self.scores_[self.kind_].accuracy - self.scores_['constant'].accuracy:+.2f} "
-                         "over a constant answer")
+                         f"{over_constant:+.2f} over a constant answer")
         if self.region_rule == "selected":
             lines.append(f"abstention chosen on the lattice by nested grouped CV for a "
                          f"target accuracy of {100 * self.target_accuracy:.0f}%:")

@@ -70,6 +70,8 @@ def to_document(model):
         "recipe": None if recipe is None else recipe.to_dict(),
         "metadata": model.metadata_,
         "notes": list(model.notes_),
+        "coverage_by_kind": {k: float(v) for k, v in
+                             getattr(model, "coverage_by_kind_", {}).items()},
         "abstention": {
             "chosen": None if model.abstention_ is None else model.abstention_.to_dict(),
             "scores": [a.to_dict() for a in model.abstention_scores_],

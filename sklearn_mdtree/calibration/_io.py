@@ -163,6 +163,8 @@ def load_calibrated(path):
         })
         if doc["format_version"] == 1:  # written before "selected": its rule was fixed
             model.set_params(region_rule=doc["params"].get("region_rule", "interval"))
+        if "select_by" not in doc["params"]:  # written before the choice by coverage
+            model.set_params(select_by="accuracy")
         model._validate_params()
     except (TypeError, ValueError) as exc:
         _fail(source, f"'params' are not CalibratedDiagnoser's ({str(exc).splitlines()[0]})")
@@ -200,6 +202,8 @@ def load_calibrated(path):
     model.version_ = doc["version"]
     model.source_ = source  # the file it was read from (the report names it)
     model.abstention_, model.abstention_scores_ = None, []
+    model.coverage_by_kind_ = {str(k): float(v)
+                               for k, v in (doc.get("coverage_by_kind") or {}).items()}
     if doc["format_version"] >= 2:
         abstention = doc["abstention"]
         try:

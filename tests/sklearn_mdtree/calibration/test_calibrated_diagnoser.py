@@ -58,7 +58,7 @@ def test_well_separated_clusters_are_predicted_right(fitted):
 
 
 def test_every_candidate_is_scored_beside_a_constant_answer(fitted):
-    assert set(fitted.scores_) == {"md_fixed", "md_learned", "tree", "knn", "constant"}
+    assert set(fitted.scores_) == {"md_fixed", "md_learned", "tree", "knn", "logistic", "constant"}
     for score in fitted.scores_.values():
         low, high = score.interval
         assert 0 <= low <= score.accuracy and low <= high <= 1  # a posterior interval
@@ -287,7 +287,7 @@ def test_the_chosen_threshold_meets_the_target_on_the_lattice_out_of_fold(pure_a
     assert chosen in model.abstention_scores_
     # the region answering most of the lattice wins
     assert chosen.n_answered == max(a.n_answered for a in model.abstention_scores_)
-    assert {a.region for a in model.abstention_scores_} == {"model", 5, 10, 20}
+    assert {a.region for a in model.abstention_scores_} == {"model", 5, 10, 20, "proba"}
     summary = model.summary()
     assert "answers at this confidence were right" in summary and "<- chosen" in summary
 
@@ -373,3 +373,120 @@ def test_a_version_1_file_is_read_with_the_region_rule_it_was_written_with(latti
     doc["format_version"] = 3
     with pytest.raises(CalibrationFileError, match="format_version.*calibrate again"):
         load_calibrated(doc)
+
+
+# -- the features, the logistic candidate, the probability as confidence, the choice by
+#    coverage
+
+
+def test_log_data_fraction_is_the_base_2_logarithm_of_the_data_fraction():
+    from sklearn_mdtree.calibration._diagnoser import _feature_frame, _raw_columns
+
+    X = pd.DataFrame({"data_fraction": [1.0, 0.5, 0.125, 0.0, np.nan]})
+    T = _feature_frame(X, ["log_data_fraction", "all_data"])
+    np.testing.assert_array_equal(T["log_data_fraction"].to_numpy()[:3], [0.0, -1.0, -3.0])
+    assert np.isnan(T["log_data_fraction"].to_numpy()[3:]).all()
+    np.testing.assert_array_equal(T["all_data"].to_numpy()[:4], [1.0, 0.0, 0.0, 0.0])
+    assert _raw_columns(["log_data_fraction", "CKA_se"]) == ("data_fraction", "CKA_se")
+
+
+def _linear_lattice(n=48, seed=0):
+    """Two actions split by the sign of one feature; the other is noise."""
+    rng = np.random.default_rng(seed)
+    a = np.concatenate([rng.uniform(-3, -0.5, n // 2), rng.uniform(0.5, 3, n // 2)])
+    table = pd.DataFrame({"train_error": a, "CKA": rng.normal(size=n), "train_loss": 0.1,
+                          "n_classes": 10, "data_fraction": 1.0})
+    table["action"] = np.where(a > 0, "widen", "raise temperature")
+    table["group"] = np.arange(n) % 8
+    return table
+
+
+def test_the_logistic_candidate_is_sklearns_on_standardized_features():
+    from sklearn.linear_model import LogisticRegression
+
+    table = _linear_lattice()
+    model = CalibratedDiagnoser(["train_error", "CKA"], candidates=("logistic",),
+                                region_sizes=("proba",)).fit(
+        table, table["action"], groups=table["group"])
+    assert model.kind_ == "logistic"
+    Z = table[["train_error", "CKA"]].to_numpy()
+    z = (Z - Z.mean(axis=0)) / Z.std(axis=0, ddof=1)
+    reference = LogisticRegression(max_iter=5000).fit(z, table["action"])
+    fresh = pd.DataFrame({"train_error": [-2.0, 2.5, 0.1], "CKA": [0.0, 0.3, -0.2],
+                          "train_loss": 0.1, "data_fraction": 1.0})
+    zf = (fresh[["train_error", "CKA"]].to_numpy() - Z.mean(axis=0)) / Z.std(axis=0, ddof=1)
+    assert model.predict(fresh).tolist() == reference.predict(zf).tolist()
+    np.testing.assert_allclose(model.model_.proba(fresh[["train_error", "CKA"]]),
+                               reference.predict_proba(zf).max(axis=1), rtol=1e-12)
+    assert model.scores_["logistic"].accuracy == 1.0
+
+
+def test_the_probability_region_gives_the_models_probability_as_confidence():
+    table = _linear_lattice()
+    model = CalibratedDiagnoser(["train_error", "CKA"], candidates=("logistic",),
+                                region_sizes=("proba",), target_accuracy=0.9).fit(
+        table, table["action"], groups=table["group"])
+    assert model.abstention_.region == "proba"
+    assert model.abstention_.accuracy >= 0.9
+    fresh = pd.DataFrame({"train_error": [-2.5, 2.8], "CKA": [0.0, 0.1], "train_loss": 0.1,
+                          "data_fraction": 1.0})
+    expected = model.model_.proba(fresh[["train_error", "CKA"]])
+    report = model.report(fresh)
+    for entry, p in zip(report, expected):
+        assert entry["verdict"] in ("widen", "raise temperature")
+        assert entry["confidence"] == pytest.approx(p, rel=1e-12)
+        assert "probability of this answer" in entry["reason"]
+    # a candidate without a probability never answers by it
+    none = CalibratedDiagnoser(["train_error", "CKA"], candidates=("md_learned",),
+                               region_sizes=("proba",))
+    table_md = table.assign(mode_connectivity_peak=table["CKA"], hessian_t=table["CKA"])
+    none.set_params(features=["train_error", "mode_connectivity_peak", "hessian_t"])
+    none.fit(table_md, table_md["action"], groups=table_md["group"])
+    assert none.abstention_.threshold is None and none.abstention_.n_answered == 0
+
+
+def test_the_kept_candidate_answers_the_most_of_the_lattice_by_coverage():
+    table = _pure_and_random()
+    by_coverage = CalibratedDiagnoser(candidates=("tree", "knn", "logistic"),
+                                      select_by="coverage").fit(
+        table, table["action"], groups=table["group"])
+    assert set(by_coverage.coverage_by_kind_) == {"tree", "knn", "logistic"}
+    assert by_coverage.abstention_.coverage == max(by_coverage.coverage_by_kind_.values())
+    assert by_coverage.coverage_by_kind_[by_coverage.kind_] == by_coverage.abstention_.coverage
+    by_accuracy = CalibratedDiagnoser(candidates=("tree", "knn", "logistic"),
+                                      select_by="accuracy").fit(
+        table, table["action"], groups=table["group"])
+    best = max(("tree", "knn", "logistic"),
+               key=lambda k: (by_accuracy.scores_[k].accuracy,
+                              -("tree", "knn", "logistic").index(k)))
+    assert by_accuracy.kind_ == best
+    assert list(by_accuracy.coverage_by_kind_) == [best]
+    assert by_coverage.abstention_.coverage >= by_accuracy.abstention_.coverage
+    assert "answered the most of the lattice" in by_coverage.summary()
+
+
+def test_a_logistic_probability_file_round_trips(tmp_path):
+    table = _linear_lattice()
+    model = CalibratedDiagnoser(["train_error", "CKA"], candidates=("tree", "logistic"),
+                                region_sizes=("model", "proba")).fit(
+        table, table["action"], groups=table["group"])
+    loaded = load_calibrated(model.to_json(tmp_path / "c.json"))
+    assert loaded.kind_ == model.kind_ and loaded.abstention_ == model.abstention_
+    assert loaded.coverage_by_kind_ == model.coverage_by_kind_
+    fresh = table.iloc[:6]
+    assert loaded.report(fresh) == model.report(fresh)
+
+
+def test_the_logistic_candidate_on_a_one_action_fold_answers_that_action():
+    from sklearn_mdtree.calibration._diagnoser import _Logistic
+
+    T = pd.DataFrame({"CKA": [0.1, 0.2, 0.3]})
+    model = _Logistic().fit(T, np.array(["widen"] * 3, dtype=object))
+    assert model.predict(T).tolist() == ["widen"] * 3
+    np.testing.assert_array_equal(model.proba(T), [1.0, 1.0, 1.0])
+
+
+def test_a_feature_named_twice_counts_once(lattice):
+    model = CalibratedDiagnoser(["train_error", "CKA", "CKA"], candidates=("knn",)).fit(
+        lattice, lattice["action"], groups=lattice["group"])
+    assert model.features_ == ("train_error", "CKA")
