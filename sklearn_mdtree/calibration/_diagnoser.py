@@ -511,8 +511,11 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
     or its confidence is too low (``region_rule``); or it says "more data"
     where no data is left) or ``"keep as is"`` (the action is "none"), with a reason
     and a confidence: the posterior mean ``(k + 1) / (n + 2)`` of the chosen model's
-    out-of-fold accuracy in the group's region, never 1, or (region ``"proba"``)
-    the model's probability of its answer.
+    out-of-fold accuracy in the group's region, never 1. With region ``"proba"`` the
+    group is answered when the model's probability of its answer reaches the
+    threshold, and its confidence is the same posterior mean over the lattice's
+    out-of-fold cases of the nested CV (pooled over the repeats) whose probability
+    is at least the group's: ``k`` of those ``n`` were right (never 1 either).
 
     With ``region_rule="selected"`` (the default) the abstention is chosen on the
     lattice alone, by nested grouped CV: in every outer fold the chosen candidate is
@@ -608,6 +611,11 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
     abstention_scores_ : list of AbstentionScore
         Every region tried for the kept candidate (empty unless
         ``region_rule="selected"``).
+    proba_oof_ : ndarray of shape (n_cases, 2) or None
+        The kept candidate's out-of-fold ``(probability, correct)`` pairs of the
+        nested CV (the cases that could be answered, pooled over the repeats), from
+        which a ``"proba"`` verdict's confidence is measured; None when the
+        ``"proba"`` region was not tried or the candidate has no probability.
     coverage_by_kind_ : dict of str to float
         Per candidate whose nested CV was run, the share of the lattice it answered
         at ``target_accuracy`` (its best region); empty unless
@@ -799,18 +807,19 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
         self.oof_correct_ = correct[self.kind_].mean(axis=0)
         self.notes_ = notes
         self.abstention_, self.abstention_scores_ = None, []
+        self.proba_oof_ = None
         self.coverage_by_kind_ = {}
         if self.region_rule == "selected":
             kinds = ranked if self.select_by == "coverage" else ranked[:1]
             best = None
             for kind in kinds:  # in the order of the CV accuracy: ties go to the first
                 self.kind_ = kind
-                found = self._select_abstention(T, y, groups)
+                found, pairs = self._select_abstention(T, y, groups)
                 top = max(found, key=lambda a: (a.n_answered, -sizes.index(a.region)))
                 self.coverage_by_kind_[kind] = top.coverage
                 if best is None or top.n_answered > best[2].n_answered:
-                    best = (kind, found, top)
-            self.kind_, self.abstention_scores_, self.abstention_ = best
+                    best = (kind, found, top, pairs)
+            self.kind_, self.abstention_scores_, self.abstention_, self.proba_oof_ = best
             self.oof_correct_ = correct[self.kind_].mean(axis=0)
             others = [scores[k].accuracy for k in available if k != self.kind_]
             self.margin_ = (scores[self.kind_].accuracy - max(others) if others
@@ -820,7 +829,9 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
 
     def _select_abstention(self, T, y, groups):
         """Nested grouped CV of the chosen kind: per region, the threshold and the
-        lattice's selective accuracy and coverage (:class:`AbstentionScore`)."""
+        lattice's selective accuracy and coverage (:class:`AbstentionScore`), and the
+        answerable out-of-fold ``(probability, correct)`` pairs of region ``"proba"``
+        (an array of shape (n_cases, 2), None without that region or a probability)."""
         sizes = list(self.region_sizes)
         n = len(y)
         conf = {r: np.zeros((self.n_repeats, n)) for r in sizes}
@@ -870,13 +881,16 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
                         members = self._members(model, Ttr, T.iloc[test], tree, zte, r)
                         conf[r][rep, test] = [_posterior(inner[m].sum(), len(m))
                                               for m in members]
-        out = []
+        out, pairs = [], None
         for r in sizes:
             usable = answerable.ravel() & np.isfinite(conf[r].ravel())
             t, acc, k = select_threshold(conf[r].ravel(), correct.ravel(), usable,
                                          self.target_accuracy)
             out.append(AbstentionScore(r, t, acc, k / correct.size, k, correct.size))
-        return out
+            if r == "proba" and usable.any():
+                pairs = np.column_stack([conf[r].ravel()[usable],
+                                         correct.ravel()[usable].astype(np.float64)])
+        return out, pairs
 
     def _members(self, model, Ttrain, Tquery, tree, zquery, region):
         """Per query row, the indices (into ``Ttrain``) of the configurations of its
@@ -1105,10 +1119,23 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
                            f"{n} ({posterior:.2f} posterior mean, 95% interval "
                            f"{interval[0]:.2f}-{interval[1]:.2f}) against a constant "
                            f"answer's {self.baseline_:.2f}")
+            score = posterior  # what the abstention threshold is compared with
             if by_probability:
-                posterior = float(probability[i])
-                region_text = (f"the model's probability of this answer is {posterior:.2f}; "
-                               + region_text)
+                score = float(probability[i])
+                pairs = getattr(self, "proba_oof_", None)
+                if pairs is None:  # a file written before the pairs were kept
+                    posterior = score
+                    region_text = (f"the model's probability of this answer is {score:.2f}; "
+                                   + region_text)
+                else:
+                    above = pairs[:, 0] >= score - 1e-12
+                    k_above, n_above = float(pairs[above, 1].sum()), int(above.sum())
+                    posterior = _posterior(k_above, n_above)
+                    region_text = (
+                        f"the model's probability of this answer is {score:.2f}; on the "
+                        f"lattice, out-of-fold answers with at least this probability were "
+                        f"right {k_above:g} of {n_above} times ({posterior:.2f} posterior "
+                        "mean); " + region_text)
             if d > self.domain_threshold_:
                 entry.update(verdict=NO_DIAGNOSIS, reason=(
                     f"out of the lattice's domain: mean distance {d:.3g} to its "
@@ -1123,8 +1150,9 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
                         f"no confidence threshold reached the target accuracy "
                         f"{100 * self.target_accuracy:.0f}% on the lattice; {region_text}")
                 else:
-                    clear = posterior >= selected.threshold - 1e-12
-                    why = (f"confidence {posterior:.2f} below the threshold "
+                    clear = score >= selected.threshold - 1e-12
+                    why = (f"{'probability' if by_probability else 'confidence'} "
+                           f"{score:.2f} below the threshold "
                            f"{selected.threshold:.2f} chosen on the lattice; {region_text}")
             else:
                 clear = (interval[0] > self.baseline_ if self.region_rule == "interval"
@@ -1151,7 +1179,8 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
         a = getattr(self, "abstention_", None)
         if a is None or a.threshold is None:
             return ""
-        return (f"; on the lattice, answers at this confidence (>= {a.threshold:.2f}) were "
+        what = "probability" if a.region == "proba" else "confidence"
+        return (f"; on the lattice, answers at this {what} (>= {a.threshold:.2f}) were "
                 f"right {100 * a.accuracy:.0f}% of the time, {100 * a.coverage:.0f}% "
                 "answered")
 

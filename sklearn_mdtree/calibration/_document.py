@@ -76,6 +76,10 @@ def to_document(model):
             "chosen": None if model.abstention_ is None else model.abstention_.to_dict(),
             "scores": [a.to_dict() for a in model.abstention_scores_],
         },
+        # the nested CV's out-of-fold (probability, correct) pairs from which a "proba"
+        # verdict's confidence is measured (absent from files written before them)
+        "proba_oof": (None if getattr(model, "proba_oof_", None) is None
+                      else [[float(p), float(c)] for p, c in model.proba_oof_]),
     }
 
 

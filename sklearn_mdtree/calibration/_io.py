@@ -213,6 +213,17 @@ def load_calibrated(path):
             model.abstention_ = None if chosen is None else AbstentionScore.from_dict(chosen)
         except (KeyError, TypeError, ValueError) as exc:
             _fail(source, f"'abstention' is malformed ({exc!r})")
+    pairs = doc.get("proba_oof")  # optional: files written before it have none
+    model.proba_oof_ = None
+    if pairs is not None:
+        if not isinstance(pairs, list) or not pairs or not all(
+                isinstance(v, list) and len(v) == 2
+                and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                        and math.isfinite(x) for x in v) and v[1] in (0, 1)
+                for v in pairs):
+            _fail(source, "'proba_oof' must be a non-empty list of [probability, 0 or 1] "
+                          "pairs")
+        model.proba_oof_ = np.asarray(pairs, dtype=np.float64)
     if (model.region_rule == "selected") != (model.abstention_ is not None):
         _fail(source, f"'abstention' does not match the region rule {model.region_rule!r}")
     model._finish(T, y)

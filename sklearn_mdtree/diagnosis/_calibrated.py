@@ -38,7 +38,13 @@ from ._kinds import (
 )
 from ._recipe import RecipeWarning, check_recipe
 from ._report import DiagnosisReport, FeatureReport, GroupReport
-from ._wording import _RAISE, _cause
+from ._wording import (
+    _CALIBRATED_CONFIDENCE_RULE,
+    _CALIBRATED_PROBA_CONFIDENCE_RULE,
+    _CALIBRATED_RAW_PROBA_CONFIDENCE_RULE,
+    _RAISE,
+    _cause,
+)
 
 __all__ = []
 
@@ -71,6 +77,16 @@ def _move(action, optimizer):
     return "", "", ""
 
 
+def confidence_rule(diagnoser):
+    """How the diagnoser's verdicts' confidence is computed, in words."""
+    abstention = getattr(diagnoser, "abstention_", None)
+    if abstention is None or abstention.region != "proba":
+        return _CALIBRATED_CONFIDENCE_RULE
+    if getattr(diagnoser, "proba_oof_", None) is None:
+        return _CALIBRATED_RAW_PROBA_CONFIDENCE_RULE
+    return _CALIBRATED_PROBA_CONFIDENCE_RULE
+
+
 def summary(name, diagnoser):
     """The report's ``trees["calibration"]``: what the calibration measured of itself."""
     chosen = diagnoser.scores_[diagnoser.kind_]
@@ -88,7 +104,9 @@ def summary(name, diagnoser):
             "route on groups of known cause)")
     abstention = getattr(diagnoser, "abstention_", None)
     if abstention is not None and abstention.threshold is not None:
-        text += (f". It answers where its confidence is at least {abstention.threshold:.2f}, "
+        what = ("the model's probability of its answer" if abstention.region == "proba"
+                else "its confidence")
+        text += (f". It answers where {what} is at least {abstention.threshold:.2f}, "
                  f"a threshold chosen on the lattice by nested cross-validation for "
                  f"{100 * diagnoser.target_accuracy:.0f}% right: on the lattice, answers at "
                  f"this confidence were right {100 * abstention.accuracy:.0f}% of the time, "
@@ -113,6 +131,7 @@ def summary(name, diagnoser):
         "candidates": {k: s.to_dict() for k, s in diagnoser.scores_.items()},
         "abstention": None if abstention is None else abstention.to_dict(),
         "text": text,
+        "confidence_rule": confidence_rule(diagnoser),
         "feature_recipe": None if recipe is None else recipe.to_dict(),
     }
 
@@ -186,7 +205,8 @@ def diagnose_calibrated(X, diagnoser, *, name, optimizer=None, n_classes=None, w
             # the calibration's own check (its n_classes) found what this one could not
             failure = check_training(X.iloc[i], n_classes=diagnoser.n_classes,
                                      optimizer=optimizer).failure
-        base = dict(model=model, features=feats, q1=None, q2=None, notes=notes)
+        base = dict(model=model, features=feats, q1=None, q2=None, notes=notes,
+                    confidence_rule=confidence_rule(diagnoser))
         if failure is not None:
             hyper, direction = _failure_move(failure, optimizer)
             groups.append(GroupReport(

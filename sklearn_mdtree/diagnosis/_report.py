@@ -291,6 +291,9 @@ class GroupReport:
     notes : tuple of str
         What could not be checked (no chance level for the training check, no
         feature recipe, a tree without regime accuracy), in plain words.
+    confidence_rule : str or None
+        How ``confidence`` was computed, in words (None: the rule of the route, the
+        trees' or a calibration's region).
     """
 
     model: object
@@ -311,6 +314,7 @@ class GroupReport:
     noise_confidence: float | None = None
     kind_evidence: tuple = field(default=())
     notes: tuple = field(default=())
+    confidence_rule: str | None = None
 
     @property
     def gives_action(self):
@@ -358,7 +362,8 @@ class GroupReport:
                 noise = ("" if self.noise_confidence is None
                          or self.noise_confidence == self.confidence
                          else f"; measurement noise alone: {self.noise_confidence:.2f}")
-                rule = _CONFIDENCE_RULE if self.q1 is not None else _CALIBRATED_CONFIDENCE_RULE
+                rule = self.confidence_rule or (
+                    _CONFIDENCE_RULE if self.q1 is not None else _CALIBRATED_CONFIDENCE_RULE)
                 lines.append(f"  Confidence: {self.confidence:.2f} ({rule}{noise})")
         lines.extend(f"  Evidence: {e}" for e in self.kind_evidence
                      if self.verdict_kind != "no reliable diagnosis")
@@ -480,8 +485,8 @@ class DiagnosisReport:
         diagnosis has ``q1`` None and a ``"calibration"`` entry (``name``,
         ``description``, ``n_training_configurations`` the lattice's size,
         ``lattice_shape``, ``model`` the candidate chosen, ``cv_accuracy`` and
-        ``constant_accuracy`` with their intervals, ``candidates``, ``text``,
-        ``feature_recipe``).
+        ``constant_accuracy`` with their intervals, ``candidates``, ``abstention``,
+        ``text``, ``confidence_rule``, ``feature_recipe``).
     optimizer : str
         The optimizer hyperparameter the actions name.
     borderline : float
@@ -612,8 +617,9 @@ class DiagnosisReport:
             "schema_version": SCHEMA_VERSION,
             "optimizer": self.optimizer,
             "borderline_se": float(self.borderline),
-            "confidence_rule": (_CALIBRATED_CONFIDENCE_RULE if self.trees.get("calibration")
-                                else _CONFIDENCE_RULE),
+            "confidence_rule": (
+                self.trees["calibration"].get("confidence_rule", _CALIBRATED_CONFIDENCE_RULE)
+                if self.trees.get("calibration") else _CONFIDENCE_RULE),
             "verdict_kinds": list(_KIND_WORDS),
             "notes": list(self.notes),
             "trees": self.trees,

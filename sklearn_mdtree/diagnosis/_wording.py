@@ -25,6 +25,28 @@ _CALIBRATED_CONFIDENCE_RULE = (
     "accuracy; the features' standard errors are not used"
 )
 
+#: The confidence of a calibrated verdict whose abstention is by the model's own
+#: probability of its answer (region ``"proba"``).
+_CALIBRATED_PROBA_CONFIDENCE_RULE = (
+    "probability that the verdict is right: the posterior mean (k + 1) / (n + 2) over the "
+    "lattice's out-of-fold answers (the calibration's nested cross-validation) whose "
+    "probability from the calibrated model was at least this group's, k of n right; a "
+    "verdict is given only where the model's probability of its answer is at or above "
+    "the threshold chosen on the lattice for the calibration's target accuracy; the "
+    "features' standard errors are not used"
+)
+
+
+#: The same, from a calibration file written before the out-of-fold probabilities were
+#: kept: the confidence shown is the model's own probability of its answer.
+_CALIBRATED_RAW_PROBA_CONFIDENCE_RULE = (
+    "the calibrated model's own probability of its answer (its leaf's share, its "
+    "neighbours' vote share or its logistic probability; it can be 1: the file predates "
+    "the measured confidence, calibrate again to get it); a verdict is given only at or "
+    "above the threshold chosen on the lattice for the calibration's target accuracy"
+)
+
+
 #: How each optimizer hyperparameter moves to raise the temperature (step noise).
 _RAISE = {"batch size": "decrease", "learning rate": "increase"}
 

@@ -421,7 +421,13 @@ def test_the_logistic_candidate_is_sklearns_on_standardized_features():
     assert model.scores_["logistic"].accuracy == 1.0
 
 
-def test_the_probability_region_gives_the_models_probability_as_confidence():
+def _by_hand(pairs, p):
+    """(k + 1) / (n + 2) over the out-of-fold pairs whose probability is >= p."""
+    above = [c for q, c in pairs if q >= p - 1e-12]
+    return (sum(above) + 1) / (len(above) + 2)
+
+
+def test_the_probability_region_answers_by_the_models_probability():
     table = _linear_lattice()
     model = CalibratedDiagnoser(["train_error", "CKA"], candidates=("logistic",),
                                 region_sizes=("proba",), target_accuracy=0.9).fit(
@@ -434,8 +440,10 @@ def test_the_probability_region_gives_the_models_probability_as_confidence():
     report = model.report(fresh)
     for entry, p in zip(report, expected):
         assert entry["verdict"] in ("widen", "raise temperature")
-        assert entry["confidence"] == pytest.approx(p, rel=1e-12)
-        assert "probability of this answer" in entry["reason"]
+        assert p >= model.abstention_.threshold  # answered by the probability
+        assert entry["confidence"] == pytest.approx(_by_hand(model.proba_oof_, p), rel=1e-12)
+        assert entry["confidence"] < 1
+        assert f"probability of this answer is {p:.2f}" in entry["reason"]
     # a candidate without a probability never answers by it
     none = CalibratedDiagnoser(["train_error", "CKA"], candidates=("md_learned",),
                                region_sizes=("proba",))
@@ -490,3 +498,69 @@ def test_a_feature_named_twice_counts_once(lattice):
     model = CalibratedDiagnoser(["train_error", "CKA", "CKA"], candidates=("knn",)).fit(
         lattice, lattice["action"], groups=lattice["group"])
     assert model.features_ == ("train_error", "CKA")
+
+
+@pytest.mark.parametrize("kind", ["tree", "knn", "logistic"])
+def test_a_probability_verdicts_confidence_is_measured_on_the_lattice_never_1(kind):
+    # on clean clusters the models' own probabilities are 1 (a pure leaf, a unanimous
+    # vote, a saturated logistic): the confidence shown is the lattice's out-of-fold
+    # share right at or above that probability, (k + 1) / (n + 2), never 1
+    table = _cluster_lattice()
+    model = CalibratedDiagnoser(candidates=(kind,), region_sizes=("proba",),
+                                n_classes=10).fit(table, table["action"],
+                                                  groups=table["group"])
+    assert model.kind_ == kind and model.abstention_.region == "proba"
+    pairs = model.proba_oof_
+    assert pairs.ndim == 2 and pairs.shape[1] == 2
+    assert 0 < len(pairs) <= model.n_repeats * len(table)
+    assert set(np.unique(pairs[:, 1])) <= {0.0, 1.0}
+    fresh = _cluster_lattice(n_per=2, noise=0.2, seed=1)
+    from sklearn_mdtree.calibration._diagnoser import _feature_frame
+
+    probability = model.model_.proba(_feature_frame(fresh, list(model.features_)))
+    answered = 0
+    for entry, p in zip(model.report(fresh), probability):
+        if entry["confidence"] is None:
+            continue
+        answered += 1
+        assert entry["confidence"] == pytest.approx(_by_hand(pairs, p), rel=1e-12)
+        assert entry["confidence"] < 1
+    assert answered >= len(fresh) // 2
+    if kind in ("tree", "knn"):
+        assert probability.max() == 1.0  # the raw probability would have shown 1.00
+
+
+def test_a_probability_verdict_is_stated_as_measured_in_the_report_and_file(tmp_path):
+    from sklearn_mdtree import diagnose
+    from sklearn_mdtree.diagnosis._wording import (
+        _CALIBRATED_PROBA_CONFIDENCE_RULE,
+        _CALIBRATED_RAW_PROBA_CONFIDENCE_RULE,
+    )
+
+    table = _cluster_lattice()
+    model = CalibratedDiagnoser(candidates=("tree",), region_sizes=("proba",),
+                                n_classes=10).fit(table, table["action"],
+                                                  groups=table["group"])
+    fresh = _cluster_lattice(n_per=1, noise=0.2, seed=2)
+    report = diagnose(fresh, tree=model)
+    assert report.to_dict()["confidence_rule"] == _CALIBRATED_PROBA_CONFIDENCE_RULE
+    text = report.to_text()
+    assert "Confidence: 1.00" not in text
+    assert _CALIBRATED_PROBA_CONFIDENCE_RULE in text
+    # the file keeps the pairs; a file written before them still loads, and says that
+    # its confidence is the model's probability
+    path = model.to_json(tmp_path / "c.json")
+    loaded = load_calibrated(path)
+    np.testing.assert_array_equal(loaded.proba_oof_, model.proba_oof_)
+    assert loaded.report(fresh) == model.report(fresh)
+    doc = json.loads(path.read_text())
+    del doc["proba_oof"]
+    old = load_calibrated(doc)
+    assert old.proba_oof_ is None
+    assert [e["verdict"] for e in old.report(fresh)] == \
+        [e["verdict"] for e in model.report(fresh)]
+    assert (diagnose(fresh, tree=old).to_dict()["confidence_rule"]
+            == _CALIBRATED_RAW_PROBA_CONFIDENCE_RULE)
+    doc["proba_oof"] = [[0.5, 2]]
+    with pytest.raises(CalibrationFileError, match="proba_oof"):
+        load_calibrated(doc)
