@@ -150,8 +150,10 @@ def evaluate(table):
             if cold.exists():
                 t = json.loads(cold.read_text())
                 timing = f"{t['total'] / 60:.1f} min"
-                if t.get("load_average"):
-                    timing += f" (load average {t['load_average']})"
+                if t.get("load_average_after"):
+                    timing += (" (load average after: "
+                               + ", ".join(f"{v:g}" for v in t["load_average_after"])
+                               + " over 1, 5, 15 min)")
         lines.append(
             f"| {family} | {s['groups']} | {_pct(s['coverage'])} | {s['right']} / {s['given']} "
             f"| {_pct(s['accuracy'])} [{_pct(s['low'])}, {_pct(s['high'])}] | "
