@@ -121,12 +121,26 @@ def test_help_is_the_whole_usage_and_exits_0(command):
                              "give it as --tree"]),
     ("cifar10-resnet18", ["'cifar10-resnet18' is a family",
                           "--q2-tree cifar10-resnet18-q2"]),
-    ("digits-mlp", ["'digits-mlp' is a family with no Q2 tree", "give it as --tree"]),
+    # the digits family is withdrawn (no tree of it ships): refused as not shipped
+    ("digits-mlp", ["The pretrained tree 'digits-mlp' is not shipped", "Shipped trees are"]),
 ])
 def test_a_q1_tree_or_a_family_as_q2_tree(folder, value, words):
     line = error_line(["diagnose", "features.csv", *TREE, "--q2-tree", value],
                       "argument --q2-tree: ", *words)
     assert "recommend" not in line and "'q2_tree'" not in line
+
+
+def test_a_family_with_no_q2_tree_as_q2_tree(folder, monkeypatch):
+    # no shipped family lacks its Q2 tree today; an installation whose family has a Q1
+    # tree alone is told to give it as --tree
+    import sklearn_mdtree.pretrained as pretrained
+
+    real = pretrained.resolve_family
+    monkeypatch.setattr(pretrained, "resolve_family",
+                        lambda name: ("x-q1", None) if name == "x" else real(name))
+    error_line(["diagnose", "features.csv", *TREE, "--q2-tree", "x"],
+               "argument --q2-tree: expected a Q2 tree; 'x' is a family with no Q2 tree: "
+               "give it as --tree")
 
 
 # -- 3. a failed download: the error line alone -----------------------------------------
