@@ -54,7 +54,7 @@ def add_parser(sub):
                       "the groups as files: --model, --checkpoints, --train-data)")
     diag.add_argument("--tree", metavar="NAME|FILE.json", default=None,
                       help="a shipped tree or family instead of fitting on F: "
-                      "cifar10-resnet18, cifar10-resnet18-q1-similarity, digits-mlp, ... "
+                      "cifar10-resnet18 (its Q1 and Q2 trees) or cifar10-resnet18-q1-similarity "
                       "(sklearn_mdtree.pretrained.available_trees()), or a Q1 tree's file "
                       "(a value ending in .json or holding a path separator), e.g. one "
                       "written by --save-tree, or a calibration file written by `mdtree "

@@ -264,9 +264,8 @@ def diagnose(X, tree=None, *, q2_tree="auto", fit_on=None, optimizer=None,
         verdicts on your groups become the report's (``q1`` None in each group, the
         calibration's measured accuracy and lattice size in ``trees["calibration"]``;
         ``q2_tree`` and ``fit_on`` are then not allowed). Otherwise the Q1 tree.
-        A family name (``"cifar10-resnet18"``, ``"digits-mlp"``: its ``-q1``
-        tree, and its ``-q2`` tree as ``q2_tree="auto"`` where one is shipped;
-        ``"digits-mlp"`` has none, see the report's notes), a shipped tree name
+        A family name (``"cifar10-resnet18"``: its ``-q1`` tree, and its ``-q2``
+        tree as ``q2_tree="auto"``), a shipped tree name
         (:func:`sklearn_mdtree.pretrained.available_trees`), a tree file (a
         path, or a str ending in ``.json`` or holding a path separator), a
         :class:`~sklearn_mdtree.pretrained.PretrainedTree`, or any fitted Q1

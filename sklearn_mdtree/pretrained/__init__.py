@@ -24,8 +24,8 @@ Each file records the tree's out-of-fold accuracy per regime, keep-as-is per lea
 the recipe of its training features and its held-out validity on the transfer it
 is meant for (clean -> noisy labels); :func:`sklearn_mdtree.diagnose` reports them.
 
-A family name (``"cifar10-resnet18"``, ``"digits-mlp"``) stands for its ``-q1``
-and ``-q2`` trees (where shipped) in :func:`sklearn_mdtree.diagnose`.
+A family name (``"cifar10-resnet18"``) stands for its ``-q1`` and ``-q2`` trees in
+:func:`sklearn_mdtree.diagnose`.
 """
 
 from __future__ import annotations
