@@ -43,7 +43,10 @@ class Recipe:
         table marks those rows (``hessian_t_floored``).
     random_state : int, default=0
         Seeds the featurization; each configuration's row depends only on it and
-        on that configuration's models.
+        on that configuration's models (its seed is drawn from the row's cache key,
+        which holds ``random_state`` when it is not 0). Another value re-measures
+        the features with other random draws (curve initialisation, Hessian
+        batches): the spread between random states is the featurization's own noise.
 
     Examples
     --------

@@ -246,6 +246,24 @@ class Zoo:
             verbose=0,
         )
 
+    def _feature_keys(self):
+        """Per configuration ``(meta, seed, key)``: the cache meta of its feature row,
+        the featurizer's random state and the row's cache key.
+
+        The seed is drawn from the key, and the key holds the recipe's
+        ``random_state`` only when it is not the default 0: the default's keys, seeds
+        and so rows are those of the rows cached before the recipe's random state
+        reached them, and another random state gives other keys and other seeds."""
+        out = []
+        for meta in self._metas:
+            fmeta = {"models": meta, "featurizer": self.featurizer(0).get_params(deep=False)}
+            fmeta["featurizer"]["random_state"] = self.recipe.random_state or None
+            for name in ("torch_threads", "progress"):  # not in the keys of older rows
+                fmeta["featurizer"].pop(name)
+            _, key = meta_key(fmeta)
+            out.append((fmeta, int(key[:8], 16) % (2**31 - 1), key))
+        return out
+
     def featurize(self, *, n_jobs=None, verbose=None):
         """Compute (or read from the cache) the loss-landscape features of every group.
 
@@ -267,14 +285,8 @@ class Zoo:
         """
         verbose = self.verbose if verbose is None else verbose
         rows, pending = [None] * len(self.groups), []
-        metas = []
-        for i, meta in enumerate(self._metas):
-            fmeta = {"models": meta, "featurizer": self.featurizer(0).get_params(deep=False)}
-            fmeta["featurizer"]["random_state"] = None
-            for name in ("torch_threads", "progress"):  # not in the keys of older rows
-                fmeta["featurizer"].pop(name)
-            _, key = meta_key(fmeta)
-            metas.append((fmeta, int(key[:8], 16) % (2**31 - 1)))
+        metas = self._feature_keys()
+        for i, (fmeta, _, _) in enumerate(metas):
             rows[i] = self._cache.load_row(fmeta, LANDSCAPE_FEATURES)
             if rows[i] is None:
                 pending.append(i)

@@ -116,6 +116,26 @@ def test_rerun_reads_the_cache(tmp_path, reference):
     assert set(entry) == {"meta", "state"}
 
 
+def test_the_recipes_random_state_reaches_the_rows_and_their_keys(tmp_path, reference):
+    # the default (0) keeps the keys of the rows cached before it reached them: no
+    # random state in the key; another random state gives other keys, other seeds and
+    # is computed again, not read from the default's rows
+    first = run(tmp_path)
+    first.featurize()
+    pd.testing.assert_frame_equal(first.table, reference.table)
+    other = run(tmp_path, recipe=Recipe(curve_epochs=1, hessian_batch_size=32,
+                                        random_state=7))
+    assert other.stats["models_loaded"] == GRID.n_models  # the models do not depend on it
+    default_keys, other_keys = first._feature_keys(), other._feature_keys()
+    assert all(m["featurizer"]["random_state"] is None for m, _, _ in default_keys)
+    assert all(m["featurizer"]["random_state"] == 7 for m, _, _ in other_keys)
+    assert not {k for _, _, k in default_keys} & {k for _, _, k in other_keys}
+    assert [s for _, s, _ in default_keys] != [s for _, s, _ in other_keys]
+    other.featurize()
+    assert other.stats["rows_computed"] == GRID.n_configurations
+    assert not np.array_equal(other.table["CKA"].to_numpy(), reference.table["CKA"].to_numpy())
+
+
 def test_interrupted_run_resumes_with_identical_rows(tmp_path, reference):
     with pytest.raises(RuntimeError, match=r"factory failed for the configuration \(width=8 "
                                            r"bs=8 .*out of memory.*are cached"):
