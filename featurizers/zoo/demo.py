@@ -9,6 +9,8 @@ through the tree.
 
 from __future__ import annotations
 
+import math
+
 import shutil
 import sys
 import tempfile
@@ -116,8 +118,9 @@ def summary_table(curves):
             tree, valid, constant = values[0], values[2], values[3]
             verdict = [w for w, below in (("below Valid+DT", tree < valid),
                                           ("below the constant", tree < constant)) if below]
+            missing = not all(math.isfinite(v) for v in (tree, valid, constant))
             rows.append([f"{k:g}"] + [f"{v:.1f}" for v in values]
-                        + ["; ".join(verdict) or "at or above both"])
+                        + ["n/a" if missing else "; ".join(verdict) or "at or above both"])
         lines += [f"**{name}**", "", _markdown_table(
             ["k", *SUMMARY_METHODS, "MD tree (Brent) vs Valid+DT / constant"], rows,
             ["r"] * (len(SUMMARY_METHODS) + 1) + ["l"]), ""]

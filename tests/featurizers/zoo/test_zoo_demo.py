@@ -93,6 +93,21 @@ def test_summary_table_flags_every_k_where_the_md_tree_is_below():
     assert "| 1 | 40.0 | 45.0 | 50.0 | 55.0 |" in text
 
 
+@pytest.mark.parametrize("missing", [0, 2, 3])
+def test_summary_table_says_n_a_where_a_compared_cell_is_missing(missing):
+    import pandas as pd
+
+    from featurizers.zoo.demo import SUMMARY_METHODS, summary_table
+
+    means = [60.0, 61.0, 50.0, 55.0]
+    means[missing] = float("nan")
+    rows = [{"transfer": "Q1", "method": m, "k": 3, "mean": v, "std": 0.0}
+            for m, v in zip(SUMMARY_METHODS, means)]
+    line = next(x for x in summary_table(pd.DataFrame(rows)).splitlines()
+                if x.startswith("| 3 "))
+    assert line.endswith("| n/a |"), line
+
+
 def test_worked_example_says_when_it_disagrees_with_the_printed_labels():
     from featurizers.zoo.demo import _held_out_diagnosis
     from sklearn_mdtree.pretrained._recipes import read_zoo_table
