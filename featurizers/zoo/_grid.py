@@ -217,10 +217,10 @@ class ZooGrid:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-#: Size presets of the default digits zoo. ``tiny`` is for tests, docs and CI (well under
-#: a minute); ``default`` for ``mdtree demo`` and the shipped digits table (3,024 models:
-#: about five minutes cold on 2 cores, seconds from the cache); ``large`` for a real
-#: study. Every preset trains a fixed number of epochs (40) and labels its configurations
+#: Size presets of the default digits zoo. ``tiny`` is for tests, docs and CI (the
+#: smallest); ``default`` for ``mdtree demo`` and the shipped digits table (3,024 models;
+#: its cold and cached times: benchmarks/README.md, "reference zoo"); ``large`` for a
+#: real study. Every preset trains a fixed number of epochs (40) and labels its configurations
 #: from six or more seeds; the recipe and its measurements: benchmarks/README.md,
 #: "reference zoo". ``tiny`` trains at lr 0.1 from batch size 8, where the default's hot
 #: end is lr 0.05 at batch size 4: both classes at a fifth of the steps.

@@ -24,9 +24,9 @@ def add_parser(sub):
     demo.add_argument("--output", metavar="DIR", default="mdtree-demo",
                       help="folder for the plots, tables and report (default: ./mdtree-demo)")
     demo.add_argument("--preset", choices=["tiny", "default", "large"], default="default",
-                      help="size of the zoo (default: default, 3,024 models: about five "
-                           "minutes cold on 2 cores, seconds from the cache; tiny: 144 "
-                           "models, seconds)")
+                      help="size of the zoo (default: default, 3,024 models: minutes "
+                           "cold, seconds from the cache, times in benchmarks/README.md; "
+                           "tiny: 144 models)")
     demo.add_argument("--cache-dir", metavar="DIR", default=None,
                       help="the zoo's cache (default: <scikit-learn data home>/mdtree/zoo)")
     demo.add_argument("--n-jobs", type=_common.n_jobs, default=None, metavar="N",
