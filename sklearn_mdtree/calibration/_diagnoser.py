@@ -570,10 +570,10 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
     select_by : {"coverage", "accuracy"}, default="coverage"
         How the candidate is kept: ``"coverage"`` the one answering the most of the
         lattice at ``target_accuracy`` in the nested CV (needs
-        ``region_rule="selected"``; otherwise the most accurate is kept);
+        ``region_rule="selected"``: :meth:`fit` refuses it with another region rule);
         ``"accuracy"`` the most accurate in the plain CV. ``"coverage"`` runs the
-        nested CV once per candidate (a few times slower, seconds on a lattice of
-        tens of configurations). Both select on the same lattice the figures are
+        nested CV once per candidate (a few times slower; times in
+        ``benchmarks/README.md``). Both select on the same lattice the figures are
         measured on, so the stored figures are somewhat optimistic
         (``benchmarks/README.md`` reports a fully nested estimate).
     n_classes : int or None, default=None
@@ -716,6 +716,11 @@ class CalibratedDiagnoser(ClassifierMixin, BaseEstimator):
         self : CalibratedDiagnoser
         """
         self._validate_params()
+        if self.select_by == "coverage" and self.region_rule != "selected":
+            raise ValueError(
+                "The 'select_by' parameter of CalibratedDiagnoser is 'coverage', which needs "
+                "region_rule='selected' (the coverage is the nested CV's); got region_rule="
+                f"{self.region_rule!r}. Pass select_by='accuracy' with a fixed region rule.")
         if not isinstance(X, pd.DataFrame):
             _refuse("X", "a pandas DataFrame (the lattice table)", type(X).__name__, TypeError)
         y = np.asarray(y, dtype=object)

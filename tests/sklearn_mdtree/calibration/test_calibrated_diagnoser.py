@@ -212,8 +212,8 @@ def test_the_interval_rule_abstains_more_than_the_mean_rule():
     table = pd.DataFrame({"train_error": x, "CKA": rng.normal(size=n), "action": action})
     given = {}
     for rule in ("mean", "interval"):
-        model = CalibratedDiagnoser(candidates=("knn",), region_rule=rule).fit(
-            table, table["action"])
+        model = CalibratedDiagnoser(candidates=("knn",), region_rule=rule,
+                                    select_by="accuracy").fit(table, table["action"])
         given[rule] = sum(e["confidence"] is not None for e in model.report(table))
     assert given["interval"] <= given["mean"]
 
@@ -359,7 +359,8 @@ def test_the_file_keeps_the_threshold_and_its_lattice_figures(pure_and_random, t
 
 def test_a_version_1_file_is_read_with_the_region_rule_it_was_written_with(lattice,
                                                                            tmp_path):
-    model = CalibratedDiagnoser(n_classes=10, region_rule="interval").fit(
+    model = CalibratedDiagnoser(n_classes=10, region_rule="interval",
+                                select_by="accuracy").fit(
         lattice, lattice["action"], groups=lattice["group"])
     doc = model.to_dict()
     # a version-1 document: no abstention, no target or region sizes in its params
@@ -564,3 +565,15 @@ def test_a_probability_verdict_is_stated_as_measured_in_the_report_and_file(tmp_
     doc["proba_oof"] = [[0.5, 2]]
     with pytest.raises(CalibrationFileError, match="proba_oof"):
         load_calibrated(doc)
+
+
+@pytest.mark.parametrize("rule", ["interval", "mean"])
+def test_the_choice_by_coverage_needs_the_selected_region_rule(lattice, rule):
+    model = CalibratedDiagnoser(region_rule=rule, select_by="coverage")
+    with pytest.raises(ValueError, match=r"'select_by'.*'coverage'.*region_rule='selected'.*"
+                                         rf"got region_rule='{rule}'"):
+        model.fit(lattice, lattice["action"], groups=lattice["group"])
+    assert model.get_params()["select_by"] == "coverage"  # parameters untouched
+    # the default select_by needs the default region rule: a fixed rule names its choice
+    with pytest.raises(ValueError, match="select_by='accuracy'"):
+        CalibratedDiagnoser(region_rule=rule).fit(lattice, lattice["action"])
