@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from ..weights import weight_displacement
 from .._cache import Cache, fingerprint
-from ..zoo._train import batch_schedule, can_stack, train_one, train_stacked
+from ..zoo._train import batch_schedule, can_stack, momentum_step, train_one, train_stacked
 from ._config import KNOBS, LatticeConfig
 
 __all__ = ["LatticeFamily", "Run", "train_runs"]
@@ -247,14 +247,7 @@ def train_stacked_buffers(models, X, y, schedules, *, lr, momentum=0.9):
                                      reduction="none")
         loss = per_sample.view(n, -1).mean(dim=1).sum()
         grads = torch.autograd.grad(loss, params)
-        with torch.no_grad():
-            if velocity is None:
-                velocity = [g.clone() for g in grads]
-            else:
-                torch._foreach_mul_(velocity, momentum)
-                torch._foreach_add_(velocity, grads)
-            for t, v in zip(params, velocity):
-                t.sub_(lr * v)
+        velocity = momentum_step(params, grads, velocity, momentum, [lr] * len(params))
     with torch.no_grad():
         for m, model in enumerate(models):
             own, own_buffers = dict(model.named_parameters()), dict(model.named_buffers())

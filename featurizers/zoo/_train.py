@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-__all__ = ["batch_schedule", "can_stack", "train_one", "train_stacked"]
+__all__ = ["batch_schedule", "can_stack", "momentum_step", "train_one", "train_stacked"]
 
 
 def batch_schedule(n_samples, batch_size, steps, seed):
@@ -148,6 +148,39 @@ def _linear_stack_forward(model, tensors, x):
     return x
 
 
+def momentum_step(tensors, grads, velocity, momentum, lrs):
+    """One step of momentum SGD on stacked tensors, in place (``torch.optim.SGD``'s
+    update without dampening or weight decay: ``v = momentum * v + g``, ``t -= lr * v``).
+
+    Parameters
+    ----------
+    tensors : list of torch.Tensor
+        The parameters, updated in place.
+    grads : sequence of torch.Tensor
+        Their gradients.
+    velocity : list of torch.Tensor or None
+        The velocities of the previous step (None at the first: ``v = g``).
+    momentum : float
+    lrs : sequence of float or torch.Tensor
+        Per tensor, its learning rate (a tensor broadcasting against it gives each
+        stacked model its own).
+
+    Returns
+    -------
+    velocity : list of torch.Tensor
+        The velocities to pass to the next step.
+    """
+    with torch.no_grad():
+        if velocity is None:
+            velocity = [g.clone() for g in grads]
+        else:
+            torch._foreach_mul_(velocity, momentum)
+            torch._foreach_add_(velocity, grads)
+        for t, v, lr in zip(tensors, velocity, lrs):
+            t.sub_(lr * v)
+    return velocity
+
+
 def train_stacked(models, X, labels, schedules, *, lrs, momentum=0.9):
     """Train models of one architecture at once, as one vectorised network.
 
@@ -231,14 +264,7 @@ def train_stacked(models, X, labels, schedules, *, lrs, momentum=0.9):
         )
         loss = per_sample.view(n_models, -1).mean(dim=1).sum()
         grads = torch.autograd.grad(loss, tensors)
-        with torch.no_grad():
-            if velocity is None:
-                velocity = [g.clone() for g in grads]
-            else:
-                torch._foreach_mul_(velocity, momentum)
-                torch._foreach_add_(velocity, grads)
-            for t, v, lr_m in zip(tensors, velocity, lr_views):
-                t.sub_(lr_m * v)
+        velocity = momentum_step(tensors, grads, velocity, momentum, lr_views)
     with torch.no_grad():
         for m, model in enumerate(models):
             own = dict(model.named_parameters())
