@@ -8,14 +8,20 @@ A plain module, imported by the test files as ``from _helpers import ...`` (pyte
 - :data:`HAS_TORCH` and :data:`needs_torch`: mark the tests of a module that need torch,
   so that its other tests still run where torch is not installed (a module-level
   ``pytest.importorskip("torch")`` would skip them all).
+- :func:`run_cli`, :func:`error_line` and :func:`result_error_line`: run ``mdtree``
+  in-process and check that a refused command gives one error line (exit status 2,
+  nothing on stdout, no traceback).
 """
 
+import contextlib
 import importlib.util
+import io
 import threading
 
 import pytest
 
-__all__ = ["HAS_TORCH", "needs_torch", "within"]
+__all__ = ["HAS_TORCH", "error_line", "needs_torch", "result_error_line", "run_cli",
+           "within"]
 
 
 def _has_torch():
@@ -69,3 +75,40 @@ def within(seconds, call, *, unblock=None):
             unblock()
         pytest.fail(f"{call} blocked for more than {seconds} s")
     return outcome
+
+
+def run_cli(argv):
+    """``(status, stdout, stderr)`` of ``mdtree argv``, in-process (argparse's usage
+    errors and ``--help`` give their ``SystemExit`` code as the status)."""
+    import sklearn_mdtree._cli as cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = cli.main(argv)
+        except SystemExit as exc:
+            status = exc.code
+    return status, out.getvalue(), err.getvalue()
+
+
+def result_error_line(result, command, *words, prog=None):
+    """The one error line of a refused command's ``(status, stdout, stderr)``.
+
+    Asserts exit status 2, nothing on stdout, no traceback, exactly one line on
+    stderr starting ``"<prog>: error: "`` (``prog``: ``"mdtree <command>"`` unless
+    given) and holding each of ``words``; returns the line without its newline.
+    """
+    status, out, err = result
+    assert status == 2 and out == "" and "Traceback" not in err, (status, out, err)
+    assert err.endswith("\n") and err.count("\n") == 1, err  # exactly one line
+    prog = f"mdtree {command}" if prog is None else prog
+    assert err.startswith(f"{prog}: error: "), err
+    for word in words:
+        assert word in err, err
+    return err.strip()
+
+
+def error_line(argv, *words, prog=None):
+    """:func:`result_error_line` of :func:`run_cli` ``(argv)``, the command ``argv[0]``
+    (give ``prog`` for an error of the main parser, e.g. ``prog="mdtree"``)."""
+    return result_error_line(run_cli(argv), argv[0] if argv else "", *words, prog=prog)

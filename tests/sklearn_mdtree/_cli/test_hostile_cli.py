@@ -2,7 +2,6 @@
 and exit code 2 (no traceback, no partial output file) or in the right answer, never in
 a silently different one. Includes a hypothesis fuzz of the files the CLI reads."""
 
-import contextlib
 import io
 import os
 import shutil
@@ -15,8 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import sklearn_mdtree._cli as cli
-from _helpers import within
+from _helpers import run_cli, within
 from sklearn_mdtree._cli import _common
 from sklearn_mdtree import MDTreeClassifier
 from sklearn_mdtree.datasets._registry import COLLECTION_FILES
@@ -45,22 +43,11 @@ def q1(collections):
     return MDTreeClassifier("q1").fit(train, train["bs_failure"])
 
 
-def run(argv):
-    """``(status, stdout, stderr)`` of ``mdtree argv``, in-process."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            status = cli.main(argv)
-        except SystemExit as exc:  # argparse's usage errors
-            status = exc.code
-    return status, out.getvalue(), err.getvalue()
-
-
 def diagnose_bytes(content, folder):
     """Run ``mdtree diagnose`` on a features file holding ``content``, with --output."""
     features, output = Path(folder) / "features.csv", Path(folder) / "out" / "report.csv"
     features.write_bytes(content)
-    status, out, err = run(["diagnose", str(features), "--format", "csv",
+    status, out, err = run_cli(["diagnose", str(features), "--format", "csv",
                             "--output", str(output)])
     return status, out, err, output
 
@@ -103,11 +90,11 @@ def test_output_equal_to_an_input_is_refused_and_the_input_kept(fast_cli, tmp_pa
     features = tmp_path / "features.csv"
     features.write_bytes(FEATURES)
     for output in (features, tmp_path / "." / "features.csv"):
-        status, out, err = run(["diagnose", str(features), "--output", str(output)])
+        status, out, err = run_cli(["diagnose", str(features), "--output", str(output)])
         assert status == 2 and "is one of the inputs" in err and len(err.splitlines()) == 1
         assert features.read_bytes() == FEATURES
     os.symlink(features, tmp_path / "link.csv")
-    status, _, err = run(["diagnose", str(features), "--output", str(tmp_path / "link.csv")])
+    status, _, err = run_cli(["diagnose", str(features), "--output", str(tmp_path / "link.csv")])
     assert status == 2 and features.read_bytes() == FEATURES
 
 
@@ -116,7 +103,7 @@ def test_output_equal_to_a_collection_file_is_refused(model_diagnosis_dir, tmp_p
     shutil.copytree(model_diagnosis_dir, data)
     target = data / COLLECTION_FILES["normal"]
     before = target.read_bytes()
-    status, _, err = run(["reproduce", "--data-home", str(data), "--output", str(target)])
+    status, _, err = run_cli(["reproduce", "--data-home", str(data), "--output", str(target)])
     assert status == 2 and "is one of the inputs" in err
     assert target.read_bytes() == before
 
@@ -130,7 +117,7 @@ def test_a_fifo_as_features_file_does_not_hang(fast_cli, tmp_path):
         with open(fifo, "wb"):
             pass
 
-    status, _, err = within(120, lambda: run(["diagnose", str(fifo)]), unblock=unblock)["value"]
+    status, _, err = within(120, lambda: run_cli(["diagnose", str(fifo)]), unblock=unblock)["value"]
     assert status == 2 and "not a regular file" in err
 
 
@@ -207,7 +194,7 @@ def test_fuzz_collection_files(model_diagnosis_dir, name, cut, junk):
         at = int(cut * len(original))
         (data / name).write_bytes(original[:at] + junk)
         output = Path(folder) / "out" / "report.md"
-        status, out, err = run(["reproduce", "--data-home", str(data),
+        status, out, err = run_cli(["reproduce", "--data-home", str(data),
                                 "--output", str(output)])
         assert_clean_error(status, out, err, output, command="reproduce")
         assert "sha256" in err or "checksum" in err
@@ -239,7 +226,7 @@ def _featurize_inputs(folder):
 
 def _featurize(paths, data, folder):
     output = Path(folder) / "out" / "features.csv"
-    status, out, err = run(["featurize", *LINEAR, "--checkpoints", *map(str, paths),
+    status, out, err = run_cli(["featurize", *LINEAR, "--checkpoints", *map(str, paths),
                             "--train-data", str(data), "--curve-epochs", "1",
                             "--output", str(output)])
     return status, out, err, output
@@ -326,7 +313,7 @@ def _diagnose_tree(folder, name, content, *extra):
     path = Path(folder) / name
     path.write_bytes(content)
     output = Path(folder) / "out" / "report.csv"
-    status, out, err = run(["diagnose", str(path), "--tree", "cifar10-resnet18-q1", "--format",
+    status, out, err = run_cli(["diagnose", str(path), "--tree", "cifar10-resnet18-q1", "--format",
                             "csv",
                             "--output", str(output), *extra])
     return status, out, err, output
@@ -382,7 +369,7 @@ def test_fit_on_labels_are_checked(tmp_path, labels, message):
     (tmp_path / "labelled.csv").write_bytes(table)
     (tmp_path / "features.csv").write_bytes(FEATURES)
     output = tmp_path / "out" / "report.csv"
-    status, out, err = run(["diagnose", str(tmp_path / "features.csv"), "--fit-on",
+    status, out, err = run_cli(["diagnose", str(tmp_path / "features.csv"), "--fit-on",
                             str(tmp_path / "labelled.csv"), "--output", str(output)])
     assert_clean_error(status, out, err, output)
     assert message in err
@@ -402,7 +389,7 @@ def test_fuzz_fit_on_labelled_table(junk, at, cut):
         (folder / "features.csv").write_bytes(FEATURES)
         (folder / "labelled.csv").write_bytes(content)
         output, tree = folder / "out" / "report.csv", folder / "trees" / "q1.json"
-        status, out, err = run(["diagnose", str(folder / "features.csv"), "--fit-on",
+        status, out, err = run_cli(["diagnose", str(folder / "features.csv"), "--fit-on",
                                 str(folder / "labelled.csv"), "--format", "csv",
                                 "--output", str(output), "--save-tree", str(tree)])
         if status == 0:  # a valid table after all: the whole report and a readable tree
@@ -422,7 +409,7 @@ def test_featurize_with_chosen_features_and_bad_names(tmp_path):
     base = ["featurize", *LINEAR, "--checkpoints", *map(str, paths), "--train-data", str(data),
             "--curve-epochs", "1"]
     output = tmp_path / "out" / "features.csv"
-    status, out, err = run([*base, "--features", "train_error", "CKA", "--output", str(output)])
+    status, out, err = run_cli([*base, "--features", "train_error", "CKA", "--output", str(output)])
     assert status == 0, err
     assert list(pd.read_csv(output, index_col="group").columns) == [
         "train_error", "CKA", "train_error_se", "CKA_se", "n_classes", "feature_recipe"]
@@ -431,11 +418,11 @@ def test_featurize_with_chosen_features_and_bad_names(tmp_path):
     for extra, message in ((["--name", ""], "distinct, non-empty names"),
                            (["--name", " "], "distinct, non-empty names"),
                            (["--data-kwargs", '{"n": 3}'], "only with a data factory")):
-        status, out, err = run([*base, *extra, "--output", str(output)])
+        status, out, err = run_cli([*base, *extra, "--output", str(output)])
         assert_clean_error(status, out, err, output, command="featurize")
         assert message in err
     twice = [*base, "--checkpoints", *map(str, paths), "--name", "a", "--name", "a"]
-    status, out, err = run([*twice, "--output", str(output)])
+    status, out, err = run_cli([*twice, "--output", str(output)])
     assert_clean_error(status, out, err, output, command="featurize")
     assert "distinct, non-empty names" in err
 
@@ -457,7 +444,7 @@ def test_featurize_tree_takes_the_trees_recipe_explicit_options_win(tmp_path):
                                  hessian_batch_size=200)
     tree = tmp_path / "tree.json"
     tree.write_text(json.dumps(doc))
-    status, out, err = run([*base, "--tree", str(tree), "--output", str(output)])
+    status, out, err = run_cli([*base, "--tree", str(tree), "--output", str(output)])
     assert status == 0, err
     table = pd.read_csv(output, index_col="group")
     recipe = json.loads(table["feature_recipe"].iloc[0])
@@ -465,11 +452,11 @@ def test_featurize_tree_takes_the_trees_recipe_explicit_options_win(tmp_path):
     assert "recipe: curve_epochs=15" in err + out
     assert table["n_classes"].tolist() == [3]
     output.unlink()
-    status, out, err = run([*base, "--tree", str(tree), "--curve-epochs", "1",
+    status, out, err = run_cli([*base, "--tree", str(tree), "--curve-epochs", "1",
                             "--output", str(output)])
     assert status == 0, err
     recipe = json.loads(pd.read_csv(output)["feature_recipe"].iloc[0])
     assert recipe["curve_epochs"] == 1
-    status, out, err = run([*base, "--tree", "no-such-tree", "--output",
+    status, out, err = run_cli([*base, "--tree", "no-such-tree", "--output",
                             str(tmp_path / "x" / "f.csv")])
     assert status != 0 and "--tree" in err

@@ -2,8 +2,6 @@
 ``main([...])`` or the library call ends in a one-line error naming the parameter (or in
 the right answer), replaces no file of the user's and does not hang."""
 
-import contextlib
-import io
 import os
 import warnings
 from pathlib import Path
@@ -12,40 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import sklearn_mdtree._cli as cli
-from _helpers import needs_torch, within
+from _helpers import needs_torch, result_error_line, run_cli, within
 
 Q1_COLUMNS = "train_error,mode_connectivity_peak,hessian_t,CKA"
 FEATURES = f"group,{Q1_COLUMNS}\na,2,-30,5,0.9\nb,3,-20,4,0.8\n"
 
 
-def run(argv):
-    """``(status, stdout, stderr)`` of ``mdtree argv``, in-process."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            status = cli.main(argv)
-        except SystemExit as exc:  # argparse's usage errors
-            status = exc.code
-    return status, out.getvalue(), err.getvalue()
-
-
-def error_line(result, command, *words):
-    """The one error line of a refused command (argparse's usage errors included)."""
-    status, out, err = result
-    assert status == 2 and out == "", err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"mdtree {command}: error: "), err
-    for word in words:
-        assert word in lines[0], lines[0]
-    return lines[0]
-
-
 def test_id_column_naming_a_feature(tmp_path):
     features = tmp_path / "features.csv"
     features.write_text(FEATURES)
-    line = error_line(run(["diagnose", str(features), "--tree", "cifar10-resnet18",
+    line = result_error_line(run_cli(["diagnose", str(features), "--tree", "cifar10-resnet18",
                            "--id-column", "hessian_t"]),
                       "diagnose", "--id-column", "'hessian_t'", "feature")
     assert "missing" not in line
@@ -53,7 +27,7 @@ def test_id_column_naming_a_feature(tmp_path):
 
 @pytest.mark.parametrize("value", ["abc", "0", "1.5"])
 def test_reproduce_n_jobs_not_an_int(value):
-    line = error_line(run(["reproduce", "--n-jobs", value]), "reproduce", "--n-jobs",
+    line = result_error_line(run_cli(["reproduce", "--n-jobs", value]), "reproduce", "--n-jobs",
                       "non-zero int", repr(value))
     assert "_n_jobs" not in line and "invalid" not in line
 
@@ -76,7 +50,7 @@ def test_fit_on_value_near_the_float_limit_is_named(tmp_path, value):
     features = tmp_path / "features.csv"
     features.write_text(FEATURES)
     saved = tmp_path / "tree.json"
-    line = error_line(run(["diagnose", str(features), "--fit-on", str(labelled),
+    line = result_error_line(run_cli(["diagnose", str(features), "--fit-on", str(labelled),
                            "--save-tree", str(saved)]),
                       "diagnose", "--fit-on", "labelled.csv", "'hessian_t'", "line 7",
                       repr(value))
@@ -123,7 +97,7 @@ def files(tmp_path):
 
 
 def featurize(folder, paths, *extra, data=None, output="out.csv"):
-    return run(["featurize", *LINEAR, "--checkpoints", *paths[:2], "--train-data",
+    return run_cli(["featurize", *LINEAR, "--checkpoints", *paths[:2], "--train-data",
                 str(data or folder / "train.npz"), *FAST, "--output", str(folder / output),
                 *extra])
 
@@ -133,7 +107,7 @@ def test_hard_link_of_a_checkpoint_as_output_is_refused(files):
     folder, paths = files
     os.link(paths[1], folder / "out.csv")
     before = Path(paths[1]).read_bytes()
-    error_line(featurize(folder, paths), "featurize")
+    result_error_line(featurize(folder, paths), "featurize")
     assert Path(paths[1]).read_bytes() == before
 
 
@@ -141,7 +115,7 @@ def test_hard_link_of_the_features_file_as_html_and_tree_as_html(tmp_path):
     features = tmp_path / "features.csv"
     features.write_text(FEATURES)
     os.link(features, tmp_path / "page.html")
-    error_line(run(["diagnose", str(features), "--tree", "cifar10-resnet18", "--html",
+    result_error_line(run_cli(["diagnose", str(features), "--tree", "cifar10-resnet18", "--html",
                     str(tmp_path / "page.html")]), "diagnose")
     assert features.read_text() == FEATURES
     from sklearn_mdtree.pretrained import load_tree
@@ -150,7 +124,7 @@ def test_hard_link_of_the_features_file_as_html_and_tree_as_html(tmp_path):
     tree = tmp_path / "tree.json"
     tree.write_text(dumps(load_tree("cifar10-resnet18-q1").to_dict()))
     before = tree.read_bytes()
-    error_line(run(["diagnose", str(features), "--tree", str(tree), "--html", str(tree)]),
+    result_error_line(run_cli(["diagnose", str(features), "--tree", str(tree), "--html", str(tree)]),
                "diagnose")
     assert tree.read_bytes() == before
 
@@ -178,10 +152,10 @@ def test_zoo_cache_entry_that_is_not_a_file_neither_hangs_nor_tracebacks(tmp_pat
 @needs_torch
 def test_train_data_count_neither_one_nor_the_groups(files):
     folder, paths = files
-    result = run(["featurize", *LINEAR, "--checkpoints", *paths[:2], "--checkpoints",
+    result = run_cli(["featurize", *LINEAR, "--checkpoints", *paths[:2], "--checkpoints",
                   *paths[2:], *FAST, "--output", str(folder / "out.csv"),
                   *["--train-data", str(folder / "train.npz")] * 3])
-    error_line(result, "featurize", "--train-data", "got 3")
+    result_error_line(result, "featurize", "--train-data", "got 3")
     assert not (folder / "out.csv").exists()
 
 
@@ -221,7 +195,7 @@ def test_linear_cka_of_huge_finite_inputs():
 @needs_torch
 def test_relative_factory(files):
     folder, paths = files
-    error_line(run(["featurize", "--model", ".mod:f", "--checkpoints", *paths[:2],
+    result_error_line(run_cli(["featurize", "--model", ".mod:f", "--checkpoints", *paths[:2],
                     "--train-data", str(folder / "train.npz"), *FAST, "--output",
                     str(folder / "out.csv")]), "featurize", ".mod:f")
 
@@ -233,7 +207,7 @@ def test_factory_module_failing_at_import(files, monkeypatch, body):
     (folder / "badfactory_r3.py").write_text(body + "\n")
     monkeypatch.syspath_prepend(str(folder))
     monkeypatch.delitem(__import__("sys").modules, "badfactory_r3", raising=False)
-    error_line(run(["featurize", "--model", "badfactory_r3:f", "--checkpoints", *paths[:2],
+    result_error_line(run_cli(["featurize", "--model", "badfactory_r3:f", "--checkpoints", *paths[:2],
                     "--train-data", str(folder / "train.npz"), *FAST, "--output",
                     str(folder / "out.csv")]), "featurize", "badfactory_r3")
 
@@ -247,7 +221,7 @@ def test_factory_module_failing_at_import(files, monkeypatch, body):
 def test_non_numeric_inputs_in_a_data_file(files, X):
     folder, paths = files
     np.savez(folder / "odd.npz", X=X, y=np.zeros(30, dtype=np.int64))
-    error_line(featurize(folder, paths, data=folder / "odd.npz"), "featurize", "odd.npz")
+    result_error_line(featurize(folder, paths, data=folder / "odd.npz"), "featurize", "odd.npz")
 
 
 @needs_torch
@@ -255,7 +229,7 @@ def test_inputs_of_the_wrong_width(files):
     folder, paths = files
     np.savez(folder / "wide.npz", X=np.zeros((30, 5), np.float32), y=np.zeros(30, np.int64))
     # torch's words may follow in parentheses; the line says what is expected first
-    error_line(featurize(folder, paths, data=folder / "wide.npz"), "featurize",
+    result_error_line(featurize(folder, paths, data=folder / "wide.npz"), "featurize",
                "expects inputs of shape (n_samples, 4)", "wide.npz", "(30, 5)")
 
 
@@ -263,7 +237,7 @@ def test_inputs_of_the_wrong_width(files):
 def test_random_bytes_named_npz(files):
     folder, paths = files
     (folder / "rand.npz").write_bytes(np.random.default_rng(0).bytes(300))
-    line = error_line(featurize(folder, paths, data=folder / "rand.npz"), "featurize",
+    line = result_error_line(featurize(folder, paths, data=folder / "rand.npz"), "featurize",
                       "rand.npz")
     assert "object arrays" not in line
 
@@ -425,7 +399,7 @@ def test_fit_on_with_one_class_warns_or_refuses(tmp_path):
     table.to_csv(labelled, index=False)
     features = tmp_path / "features.csv"
     features.write_text(FEATURES)
-    status, out, err = run(["diagnose", str(features), "--fit-on", str(labelled)])
+    status, out, err = run_cli(["diagnose", str(features), "--fit-on", str(labelled)])
     assert status == 2 or "warning" in err, err
     if status == 2:
-        error_line((status, out, err), "diagnose", "bs_failure")
+        result_error_line((status, out, err), "diagnose", "bs_failure")

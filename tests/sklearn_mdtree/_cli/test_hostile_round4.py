@@ -2,40 +2,15 @@
 be written, tree names that are files. Each is one error line naming the option, exit
 status 2, no traceback, nothing left behind. None needs torch."""
 
-import contextlib
-import io
 import tempfile
 
 import pytest
 
-import sklearn_mdtree._cli as cli
+from _helpers import error_line, run_cli
 
 FEATURES = ("group,train_error,mode_connectivity_peak,hessian_t,CKA\n"
             "a,2,-30,5,0.9\nb,3,-20,4,0.8\n")
 TREE = ["--tree", "cifar10-resnet18"]
-
-
-def run(argv):
-    """``(status, stdout, stderr)`` of ``mdtree argv``, in-process."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            status = cli.main(argv)
-        except SystemExit as exc:  # argparse's usage errors
-            status = exc.code
-    return status, out.getvalue(), err.getvalue()
-
-
-def error_line(argv, *words):
-    """The one line of a refused command: status 2, nothing on stdout, no traceback."""
-    status, out, err = run(argv)
-    assert status == 2 and out == "" and "Traceback" not in err, (status, err)
-    assert len(err.strip().splitlines()) == 1, err
-    line = err.strip()
-    assert line.startswith(f"mdtree {argv[0]}: error: "), line
-    for word in words:
-        assert word in line, line
-    return line
 
 
 @pytest.fixture

@@ -13,34 +13,12 @@ import sys
 import pytest
 
 import sklearn_mdtree._cli as cli
+from _helpers import error_line, run_cli
 from sklearn_mdtree._cli._parser import COMMANDS
 
 FEATURES = ("group,train_error,mode_connectivity_peak,hessian_t,CKA\n"
             "a,2,-30,5,0.9\nb,3,-20,4,0.8\n")
 TREE = ["--tree", "cifar10-resnet18"]
-
-
-def run(argv):
-    """``(status, stdout, stderr)`` of ``mdtree argv``, in-process."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            status = cli.main(argv)
-        except SystemExit as exc:  # argparse's usage errors and --help
-            status = exc.code
-    return status, out.getvalue(), err.getvalue()
-
-
-def error_line(argv, *words, prog=None):
-    """The one line of a refused command: status 2, nothing on stdout, no traceback."""
-    status, out, err = run(argv)
-    assert status == 2 and out == "" and "Traceback" not in err, (status, err)
-    assert err.endswith("\n") and err.count("\n") == 1, err  # exactly one line
-    prog = f"mdtree {argv[0]}" if prog is None else prog
-    assert err.startswith(f"{prog}: error: "), err
-    for word in words:
-        assert word in err, err
-    return err.strip()
 
 
 @pytest.fixture
@@ -107,7 +85,7 @@ def test_the_main_parser_errors_are_one_line(argv, words):
 @pytest.mark.parametrize("command", ["", *sorted(COMMANDS)])
 def test_help_is_the_whole_usage_and_exits_0(command):
     argv = [command, "--help"] if command else ["--help"]
-    status, out, err = run(argv)
+    status, out, err = run_cli(argv)
     parser, parsers = cli._parser.build_parsers()
     assert status == 0 and err == ""
     assert out == (parsers[command] if command else parser).format_help()
@@ -149,7 +127,7 @@ def test_a_family_with_no_q2_tree_as_q2_tree(folder, monkeypatch):
 def pooch_stderr(monkeypatch):
     """pooch's logger writing to this test's stderr, as it writes to a terminal's."""
     pooch = pytest.importorskip("pooch")
-    handler = logging.Handler()  # sys.stderr looked up at each message: run() redirects it
+    handler = logging.Handler()  # sys.stderr looked up at each message: run_cli() redirects it
     handler.emit = lambda record: print(record.getMessage(), file=sys.stderr)
     monkeypatch.setattr(pooch.get_logger(), "handlers", [handler])
     return pooch
@@ -229,6 +207,6 @@ def test_an_html_page_not_named_html_is_refused(folder, name):
 
 def test_an_html_page_named_htm_is_written(folder):
     pytest.importorskip("matplotlib")
-    status, out, err = run(["diagnose", "features.csv", *TREE, "--html", "Page.HTM"])
+    status, out, err = run_cli(["diagnose", "features.csv", *TREE, "--html", "Page.HTM"])
     assert status == 0, err
     assert "<html" in (folder / "Page.HTM").read_text().lower()
