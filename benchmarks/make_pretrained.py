@@ -80,24 +80,17 @@ def source_table(source, zoo_cache=None, from_table=False):
 
 def print_structure(zoo_table):
     """Print the zoo's structure report beside F and F' (when the collections are here)."""
-    from featurizers.zoo import format_structure, structure_table
+    from featurizers.zoo import structure_text
 
-    tables = {"zoo clean": zoo_table[zoo_table["collection"] == "normal"],
-              "zoo noisy": zoo_table[zoo_table["collection"] == "noise"]}
     try:
         from sklearn_mdtree.datasets import fetch_model_diagnosis
 
         public = fetch_model_diagnosis("both", download_if_missing=False).frame
-        tables["F"] = public[public["collection"] == "normal"]
-        tables["F'"] = public[public["collection"] == "noise"]
     except Exception as exc:  # the zoo's figures stand alone
+        public = None
         print(f"(F and F' not available: {type(exc).__name__})")
     print("Structure of the zoo's table (featurizers.zoo.structure_report), bs_failure:")
-    print(format_structure(structure_table(tables)))
-    if "lr_failure" in zoo_table.columns:
-        zoo_only = {k: v for k, v in tables.items() if k.startswith("zoo")}
-        print("lr_failure:")
-        print(format_structure(structure_table(zoo_only, task="lr_failure")))
+    print(structure_text(zoo_table, public))
 
 
 def _shipped_table_machine(name):

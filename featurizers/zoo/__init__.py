@@ -22,7 +22,13 @@ from ._recipe import Recipe, digits_task, noisy_labels, tanh_mlp
 
 # Labels, and the check of a table's structure
 from ._labels import KNOB_LABELS, knob_labels, seed_test_errors
-from ._structure import STRUCTURE_FIGURES, format_structure, structure_report, structure_table
+from ._structure import (
+    STRUCTURE_FIGURES,
+    format_structure,
+    structure_report,
+    structure_table,
+    structure_text,
+)
 
 # The two training paths
 from ._train import batch_schedule, can_stack, train_one, train_stacked
@@ -62,6 +68,7 @@ __all__ = [
     "format_structure",
     "structure_report",
     "structure_table",
+    "structure_text",
     # Training paths
     "batch_schedule",
     "can_stack",

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-__all__ = ["STRUCTURE_FIGURES", "structure_report", "structure_table"]
+__all__ = ["STRUCTURE_FIGURES", "format_structure", "structure_report", "structure_table",
+           "structure_text"]
 
 #: The figures of :func:`structure_report`, in order, with what each means.
 STRUCTURE_FIGURES = {
@@ -169,3 +170,35 @@ def format_structure(frame):
 
     text = frame.apply(lambda column: column.map(cell))
     return text.to_string()
+
+
+def structure_text(table, public=None):
+    """The structure report of a zoo's clean and noisy rows, beside F and F', as text.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A zoo's table (``Zoo.table``): ``collection`` ``"normal"`` / ``"noise"``
+        splits its clean and noisy rows.
+    public : pandas.DataFrame or None, default=None
+        The public collections stacked (``fetch_model_diagnosis("both").frame``):
+        F and F' are then set beside the zoo; None: the zoo alone.
+
+    Returns
+    -------
+    text : str
+        :func:`format_structure` of :func:`structure_table` for the ``bs_failure``
+        label, then for ``lr_failure`` (the zoo's rows only) when the zoo varies the
+        learning rate.
+    """
+    tables = {"zoo clean": table[table["collection"] == "normal"],
+              "zoo noisy": table[table["collection"] == "noise"]}
+    if public is not None:
+        tables["F"] = public[public["collection"] == "normal"]
+        tables["F'"] = public[public["collection"] == "noise"]
+    text = format_structure(structure_table(tables))
+    if "lr_failure" in table.columns and table["lr"].nunique() > 1:
+        lr = structure_table({name: t for name, t in tables.items() if name.startswith("zoo")},
+                             task="lr_failure")
+        text += "\n\nThe same for the learning-rate label (lr_failure):\n\n" + format_structure(lr)
+    return text

@@ -198,23 +198,6 @@ def _plot_metrics(table, public, path):
     plt.close(fig)
 
 
-def _structure_text(table, public):
-    """The structure report of the zoo's clean and noisy rows beside F and F'."""
-    from ._structure import format_structure, structure_table
-
-    tables = {"zoo clean": table[table["collection"] == "normal"],
-              "zoo noisy": table[table["collection"] == "noise"]}
-    if public is not None:
-        tables["F"] = public[public["collection"] == "normal"]
-        tables["F'"] = public[public["collection"] == "noise"]
-    text = format_structure(structure_table(tables))
-    if table["lr"].nunique() > 1:
-        lr = structure_table({name: t for name, t in tables.items() if name.startswith("zoo")},
-                             task="lr_failure")
-        text += "\n\nThe same for the learning-rate label (lr_failure):\n\n" + format_structure(lr)
-    return text
-
-
 def _public_collections():
     """The public collections stacked, or None when they are not available offline."""
     try:
@@ -373,6 +356,7 @@ def run_demo(output_dir="mdtree-demo", *, preset="default", cache_dir=None, n_jo
 
     from sklearn_mdtree.compare import curves_table
 
+    from ._structure import structure_text
     from ._zoo import train_zoo
 
     import importlib.util
@@ -431,7 +415,7 @@ def run_demo(output_dir="mdtree-demo", *, preset="default", cache_dir=None, n_jo
             "",
             "## Does the zoo show the paper's structure? (featurizers.zoo.structure_report)",
             "",
-            _structure_text(table, public),
+            structure_text(table, public),
             "",
             "## MD tree beside Valid+DT and a constant answer (accuracy on the noisy zoo, %, "
             "mean over 5 seeds)",

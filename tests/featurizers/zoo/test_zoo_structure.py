@@ -11,6 +11,7 @@ from featurizers.zoo import (
     format_structure,
     structure_report,
     structure_table,
+    structure_text,
 )
 
 
@@ -84,3 +85,23 @@ def test_structure_table_side_by_side():
     text = format_structure(frame)
     assert "sharpness_auc" in text and "1.00" in text and "0.00" in text
     assert text.splitlines()[1].split()[1:] == ["5", "5"]  # rows as integers
+
+
+def test_structure_text_sets_the_zoo_beside_f_and_adds_the_lr_label_where_it_varies():
+    from sklearn_mdtree.pretrained._recipes import read_zoo_table
+
+    zoo = read_zoo_table()
+    clean, noisy = zoo[zoo["collection"] == "normal"], zoo[zoo["collection"] == "noise"]
+    alone = format_structure(structure_table({"zoo clean": clean, "zoo noisy": noisy}))
+    public = zoo.assign(collection=np.where(zoo["collection"] == "normal", "noise", "normal"))
+    beside = format_structure(structure_table({
+        "zoo clean": clean, "zoo noisy": noisy, "F": public[public["collection"] == "normal"],
+        "F'": public[public["collection"] == "noise"]}))
+    one_lr = zoo.assign(lr=0.1)
+    assert structure_text(one_lr) == alone
+    assert structure_text(one_lr, public) == beside
+    assert zoo["lr"].nunique() > 1  # the shipped zoo varies the learning rate
+    lr = format_structure(structure_table({"zoo clean": clean, "zoo noisy": noisy},
+                                          task="lr_failure"))
+    assert structure_text(zoo) == (alone + "\n\nThe same for the learning-rate label "
+                                   "(lr_failure):\n\n" + lr)
