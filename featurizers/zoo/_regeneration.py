@@ -355,11 +355,12 @@ def compare_regeneration(reference, regenerated, *, features=None, labels=None, 
     columns both tables have). For each feature, the distribution over rows of
     the absolute difference (share changed, median, 95th percentile, maximum)
     and a two-sample Kolmogorov-Smirnov test of the two tables' values; for each
-    label column, the share of rows with the same label; with ``tree``, the share
+    label column (both knobs' labels, ``bs_failure`` and ``lr_failure``, and the
+    RFI labels), the share of rows with the same label; with ``tree``, the share
     of rows that get the same verdict from it in both tables, and a tree of the
     same parameters refitted on the regenerated table (rows of clean labels whose
     label is not ``"optimal"``; from the preset its provenance names, for a
-    shipped tree) compared with ``tree``: its thresholds, and its verdicts on the
+    :class:`~sklearn_mdtree.pretrained.PretrainedTree`) compared with ``tree``: its thresholds, and its verdicts on the
     reference's rows against ``tree``'s.
 
     Parameters
@@ -373,8 +374,13 @@ def compare_regeneration(reference, regenerated, *, features=None, labels=None, 
         Label columns; None: every non-numeric column both tables have but
         ``collection`` (booleans such as ``hessian_t_floored`` count as labels).
     tree : PretrainedTree or fitted MDTreeClassifier, default=None
-        A tree fitted on ``reference`` (e.g. ``load_tree("digits-mlp-q1")`` for the
-        shipped table); None skips the verdicts and the refit.
+        A tree fitted on ``reference``; None skips the verdicts and the refit. For
+        the default zoo, the digits Q1 recipe fitted on the reference table
+        (``PretrainedTree(fit_document("digits-mlp-q1", reference, records=False))``,
+        :mod:`sklearn_mdtree.pretrained._recipes`): no digits tree is shipped, so
+        the tree checked is the one ``benchmarks/make_pretrained.py`` would fit.
+        The trees fitted on the public collection F do not depend on a zoo and do
+        not regenerate.
     label : str, default=None
         The column ``tree`` answers, for the refit; None: ``tree.task``.
 
@@ -467,7 +473,7 @@ def _compare_trees(tree, label, ref, new):
 
     verdicts = {"tree": agreement(estimator.predict(ref), estimator.predict(new))}
     train = _training_mask(new, label)
-    # refit as the tree was fitted: from its preset (a shipped tree's provenance names
+    # refit as the tree was fitted: from its preset (a recipe tree's provenance names
     # it), not from its fitted hierarchy, whose thresholds would start the search
     preset = (getattr(tree, "provenance", None) or {}).get("preset")
     refit = clone(estimator)
