@@ -92,7 +92,10 @@ def evaluate(frames, n_splits=5, seed=0):
         folds = KFold(n_splits, shuffle=True, random_state=seed).split(clean)
         flags = []
         for train, test in folds:
-            part = clean.iloc[train]
+            # the fold's clean rows, with the noisy collection beside them: the recipe's
+            # rows (training_rows) are the clean ones, picked as from the whole frame,
+            # which must hold both collections
+            part = pd.concat([clean.iloc[train], noisy])
             report = _diagnose(clean.iloc[test], _fit(f"{family}-q1", part),
                                _fit(f"{family}-q2", part))
             flags.extend(report)

@@ -201,10 +201,28 @@ def _diagnosed(table, **kwargs):
 
 
 def shipped_route(name):
-    """The shipped trees of a family (``tree=name``), Q1 and its Q2."""
+    """The shipped trees of a family (``tree=name``), Q1 and its Q2.
+
+    The route's ``unavailable()`` gives why it cannot run (the family's trees are
+    not shipped: ``load_tree``'s reason), or None; :func:`evaluate` skips it then and
+    says so.
+    """
     def route(table):
         return _diagnosed(table, tree=name)
+
+    def unavailable():
+        from sklearn_mdtree.pretrained import available_trees, load_tree
+
+        if f"{name}-q1" in available_trees() or name in available_trees():
+            return None
+        try:
+            load_tree(name)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
     route.__name__ = f"shipped {name}"
+    route.unavailable = unavailable
     return route
 
 
@@ -386,8 +404,12 @@ def _pct(x):
 def evaluate(table, routes=None):
     """Run every route on the table; markdown: per family and pooled, per route."""
     routes = ROUTES if routes is None else routes
-    results = {}
+    results, skipped = {}, {}
     for name, (kind, route) in routes.items():
+        reason = getattr(route, "unavailable", lambda: None)()
+        if reason is not None:  # e.g. a family whose trees are not shipped
+            skipped[name] = reason
+            continue
         start = time.perf_counter()
         verdicts = route(table)
         results[name] = (kind, verdicts, time.perf_counter() - start)
@@ -398,6 +420,10 @@ def evaluate(table, routes=None):
              "whose label seeds 6-11 reproduce. Coverage: groups given an unflagged verdict. Accuracy: of "
              "those verdicts, with a Wilson 95% interval. Wrong unflagged: share of all "
              "groups. Accuracy (all): every answer, flagged or not.", ""]
+    if skipped:
+        lines += ["Routes skipped (not run, not scored):", ""]
+        lines += [f"- {name}: {reason}" for name, reason in skipped.items()]
+        lines.append("")
     for family in [*families, "pooled"]:
         rows = table if family == "pooled" else table[table["family"] == family]
         counts = rows["action"].value_counts().to_dict()

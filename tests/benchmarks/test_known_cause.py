@@ -97,6 +97,12 @@ def test_a_training_failed_verdict_is_scored_by_its_advice_or_the_records(known_
     assert (result["right"], result["given"]) == (2, 4)
 
 
+def test_shipped_route_says_when_a_family_is_not_shipped(known_cause):
+    assert known_cause.shipped_route("cifar10-resnet18").unavailable() is None
+    reason = known_cause.shipped_route("digits-mlp").unavailable()
+    assert reason.startswith("The pretrained tree 'digits-mlp' is not shipped")
+
+
 def test_smoke_run_on_a_tiny_grid(known_cause, tmp_path):
     status = known_cause.main(["--smoke", "--families", "digits-relu-mlp", "--out",
                                str(tmp_path), "--curve-epochs", "1"])
@@ -113,6 +119,9 @@ def test_smoke_run_on_a_tiny_grid(known_cause, tmp_path):
     assert set(trainings["base"]) == set(table.index)
     text = (tmp_path / "known_cause_smoke.md").read_text()
     assert "| fit on F (default) |" in text and "reproducibility" in text
+    # no digits tree is shipped since the reference zoo: that route is skipped, saying why
+    assert "- shipped digits-mlp: The pretrained tree 'digits-mlp' is not shipped" in text
+    assert "| shipped digits-mlp |" not in text and "| shipped cifar10-resnet18 |" in text
     # a second run reads the cache
     assert known_cause.main(["--smoke", "--families", "digits-relu-mlp", "--out",
                              str(tmp_path), "--curve-epochs", "1", "--stage", "generate"]) == 0

@@ -120,11 +120,13 @@ def tables():
         "test_acc": [50.0, 60.0, 70.0, 80.0],
         "hessian_t": [1.0, np.nan, 3.0, 4.0],
         "bs_failure": ["large", "small", "small", "optimal"],
+        "lr_failure": ["small", "optimal", "large", "large"],
         "hessian_t_floored": [False, False, True, False],
         "collection": "normal",
     })
     new = ref.assign(test_acc=[50.0, 62.0, 70.0, 79.0], hessian_t=[1.0, 2.0, 3.0, np.nan],
-                     bs_failure=["large", "small", "large", "optimal"])
+                     bs_failure=["large", "small", "large", "optimal"],
+                     lr_failure=["optimal", "optimal", "large", "small"])
     return ref, new.iloc[[2, 0, 3, 1]]  # another row order: matched by configuration
 
 
@@ -146,7 +148,7 @@ def test_compare_regeneration_feature_statistics(tables):
     assert trace["share_changed"] == 0.0 and trace["max_abs"] == 0.0
     # configuration columns are not features; the collection is not a label
     assert set(report.features.index) == {"test_acc", "hessian_t"}
-    assert set(report.labels.index) == {"bs_failure", "hessian_t_floored"}
+    assert set(report.labels.index) == {"bs_failure", "lr_failure", "hessian_t_floored"}
     assert report.configuration_columns_equal and not report.identical
 
 
@@ -154,6 +156,9 @@ def test_compare_regeneration_labels(tables):
     report = compare_regeneration(*tables)
     assert report.labels.loc["bs_failure", "agreement"] == 0.75
     assert report.labels.loc["bs_failure", "n_changed"] == 1
+    # both knobs' labels: lr_failure changed on rows 0 and 3
+    assert report.labels.loc["lr_failure", "agreement"] == 0.5
+    assert report.labels.loc["lr_failure", "n_changed"] == 2
     assert report.labels.loc["hessian_t_floored", "agreement"] == 1.0
     assert report.verdicts.empty and report.thresholds.empty
 
@@ -177,7 +182,8 @@ def test_compare_regeneration_statistics_names(tables):
     assert stats["feature:test_acc:max_abs"] == 2.0
     assert stats["feature:hessian_t:nan_mismatch"] == 2
     assert stats["label:bs_failure:agreement"] == 0.75
-    assert len(stats) == 2 * 6 + 2
+    assert stats["label:lr_failure:agreement"] == 0.5
+    assert len(stats) == 2 * 6 + 3
 
 
 def test_compare_regeneration_chosen_columns(tables):
@@ -240,15 +246,21 @@ def test_compare_regeneration_tree_verdicts_and_refit():
         tree.predict(ref) == direct.predict(ref)).mean()
 
 
-def test_compare_regeneration_shipped_tree_on_the_shipped_table():
-    from sklearn_mdtree.pretrained import load_tree
-    from sklearn_mdtree.pretrained._recipes import read_zoo_table
+def test_compare_regeneration_recipe_tree_on_the_shipped_table():
+    # no digits tree ships since the reference zoo: the tree of the check is the digits
+    # Q1 recipe fitted on the table, as make_pretrained fits it
+    from sklearn_mdtree.pretrained import PretrainedTree
+    from sklearn_mdtree.pretrained._recipes import fit_document, read_zoo_table
 
     table = read_zoo_table()
-    report = compare_regeneration(table, table.copy(), tree=load_tree("digits-mlp-q1"))
-    # refitted from the recipe's preset, the shipped tree comes back exactly
+    tree = PretrainedTree(fit_document("digits-mlp-q1", table, records=False))
+    report = compare_regeneration(table, table.copy(), tree=tree)
+    # refitted from the recipe's preset, the tree comes back exactly
+    assert list(report.thresholds.index) == list(tree.estimator.thresholds_)
     assert (report.thresholds["abs_delta"] == 0).all()
     assert (report.verdicts["agreement"] == 1).all()
+    assert report.identical
+    assert {"bs_failure", "lr_failure"} <= set(report.labels.index)
 
 
 def test_compare_regeneration_bad_tree(tables):
