@@ -4,7 +4,6 @@ types, NaN/inf/huge thresholds, missing or repeated nodes, another schema or ver
 in a one-line error and exit code 2 with no output file, or loads as exactly the tree it
 describes, never as another."""
 
-import contextlib
 import copy
 import io
 import json
@@ -19,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sklearn_mdtree._cli as cli
+from _helpers import run_cli
 from sklearn_mdtree import MDTreeClassifier
 from sklearn_mdtree.pretrained import PretrainedTree, tree_to_dict
 
@@ -52,14 +52,7 @@ def compact(doc):
     return (json.dumps(doc, separators=(",", ":"), sort_keys=True) + "\n").encode()
 
 
-def run(argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            status = cli.main(argv)
-        except SystemExit as exc:
-            status = exc.code
-    return status, out.getvalue(), err.getvalue()
+run = run_cli  # (status, stdout, stderr) of mdtree argv, in-process
 
 
 def diagnose_with(content, folder):
