@@ -12,10 +12,12 @@ on the default zoo's feature table ``digits-zoo-features.csv``, which this scrip
 writes first from a run of the default zoo of ``featurizers.zoo`` (its cache, or
 minutes of training and featurizing), then reads back: the documents are exactly
 what the shipped table gives (``--from-table`` refits on the shipped table alone,
-for a change of the domain or the tree code that leaves the zoo as it is). The
-digits documents record the machine that made the table (CPU model, Python, numpy
-and torch versions: ``provenance["table_machine"]``): SGD is chaotic, and only on
-that machine must a fresh zoo run give the table's rows bit for bit.
+for a change of the domain or the tree code that leaves the zoo as it is). Beside
+the table it writes the record of the machine that made it (CPU model, Python,
+numpy and torch versions, and the table's SHA-256) in
+``digits-zoo-features.machine.json``, shipped with the table (the digits documents
+copy it as ``provenance["table_machine"]``): SGD is chaotic, and only on that
+machine must a fresh zoo run give the table's rows bit for bit.
 
 Usage::
 
@@ -36,10 +38,13 @@ from sklearn_mdtree.pretrained._io import dumps
 from sklearn_mdtree.pretrained._recipes import (
     RECIPES,
     ZOO_TABLE,
+    ZOO_TABLE_MACHINE,
     fit_document,
     machine_provenance,
+    read_table_machine,
     read_zoo_table,
     table_csv,
+    table_machine_record,
 )
 
 DATA = Path(__file__).resolve().parents[1] / "sklearn_mdtree" / "pretrained" / "data"
@@ -93,15 +98,10 @@ def print_structure(zoo_table):
     print(structure_text(zoo_table, public))
 
 
-def _shipped_table_machine(name):
-    """``provenance["table_machine"]`` of the shipped document ``name``, or None."""
-    import json
-
-    path = DATA / f"{name}.json"
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8")).get("provenance", {}).get(
-        "table_machine")
+def _shipped_table_machine():
+    """The machine of the shipped table's record (``ZOO_TABLE_MACHINE``), or None."""
+    record = read_table_machine()
+    return None if record is None else record["machine"]
 
 
 def _compare_or_write(path, text, check):
@@ -134,11 +134,15 @@ def main(argv=None):
                 print_structure(tables[source])
             if text is not None and not args.from_table:
                 status |= _compare_or_write(DATA / ZOO_TABLE, text, args.check)
+                # the machine that made the table, beside it (this one: it just ran)
+                record = table_machine_record(text, machine_provenance())
+                status |= _compare_or_write(DATA / ZOO_TABLE_MACHINE, dumps(record),
+                                            args.check)
         machine = None
         if source == "digits-zoo":
             # the machine that made the table: this one after a zoo run, else the one
-            # the shipped documents record (None if they predate the record)
-            machine = (_shipped_table_machine(name) if args.from_table
+            # the shipped record names (None without a record of the shipped table)
+            machine = (_shipped_table_machine() if args.from_table
                        else machine_provenance())
         document = fit_document(name, tables[source], table_machine=machine)
         validity = TreeValidity.from_dict(document["validity"])

@@ -18,7 +18,9 @@ Shipped trees (``benchmarks/make_pretrained.py`` regenerates each file exactly):
   writes a tree only when its held-out accuracy on the noisy-label rows clearly
   beats a constant answer; neither does (figures: benchmarks/README.md). The
   zoo's feature table ships (``digits-zoo-features.csv``) so that they can be
-  refitted; :func:`available_trees` lists what this installation has.
+  refitted, with the record of the machine that made it
+  (``digits-zoo-features.machine.json``, not a tree); :func:`available_trees`
+  lists what this installation has.
 
 Each file records the tree's out-of-fold accuracy per regime, keep-as-is per leaf,
 the recipe of its training features and its held-out validity on the transfer it
@@ -64,10 +66,12 @@ def available_trees():
     >>> "cifar10-resnet18-q1" in available_trees()
     True
     """
+    from ._recipes import ZOO_TABLE_MACHINE
+
     return sorted(
         entry.name[: -len(".json")]
         for entry in _data_folder().iterdir()
-        if entry.name.endswith(".json")
+        if entry.name.endswith(".json") and entry.name != ZOO_TABLE_MACHINE
     )
 
 

@@ -5,7 +5,9 @@
 shipped files with. The digits trees are fitted on the default zoo's feature table,
 shipped beside them as ``digits-zoo-features.csv`` (:func:`read_zoo_table`; its
 SHA-256 is in each digits document's provenance), so that they can be refitted
-exactly without the minutes of training and featurizing the zoo.
+exactly without the minutes of training and featurizing the zoo. The machine that
+made the table is recorded beside it, in ``digits-zoo-features.machine.json``
+(:func:`read_table_machine`).
 """
 
 from __future__ import annotations
@@ -21,12 +23,16 @@ from .._classes import MDTreeClassifier
 from ..model_selection import _training_rows
 from ._io import tree_to_dict
 
-__all__ = ["FEATURE_RECIPES", "NOT_SHIPPED", "RECIPES", "ZOO_TABLE", "fit_document",
-           "held_out_validity", "machine_provenance", "read_zoo_table", "table_csv",
-           "training_rows"]
+__all__ = ["FEATURE_RECIPES", "NOT_SHIPPED", "RECIPES", "ZOO_TABLE", "ZOO_TABLE_MACHINE",
+           "fit_document", "held_out_validity", "machine_provenance", "read_table_machine",
+           "read_zoo_table", "table_csv", "table_machine_record", "training_rows"]
 
 #: File name of the default zoo's feature table in the package's ``data`` folder.
 ZOO_TABLE = "digits-zoo-features.csv"
+
+#: File name of the record of the machine that made :data:`ZOO_TABLE`, beside it
+#: (:func:`table_machine_record`). Not a tree: ``available_trees`` skips it.
+ZOO_TABLE_MACHINE = "digits-zoo-features.machine.json"
 
 _F = "F"
 _ZOO = "digits-zoo"
@@ -157,9 +163,10 @@ def machine_provenance():
 
     SGD over thousands of steps is chaotic: another CPU (other SIMD kernels, so
     other roundings) or another torch or numpy gives other rows of the zoo's table.
-    Recorded beside the table (``provenance["table_machine"]`` of the digits
-    documents) by ``benchmarks/make_pretrained.py``, so that a test can tell whether
-    a fresh run must give the shipped rows bit for bit.
+    Recorded beside the table (:data:`ZOO_TABLE_MACHINE`, and
+    ``provenance["table_machine"]`` of any digits document) by
+    ``benchmarks/make_pretrained.py``, so that a test can tell whether a fresh run
+    must give the shipped rows bit for bit.
 
     Returns
     -------
@@ -192,6 +199,53 @@ def machine_provenance():
         "numpy": np.__version__,
         "torch": torch_version,
     }
+
+
+def table_machine_record(text, machine):
+    """The record of the machine that made a zoo table, as written beside it.
+
+    Parameters
+    ----------
+    text : str
+        The table's CSV text (:func:`table_csv`).
+    machine : dict
+        :func:`machine_provenance` of the run that made it.
+
+    Returns
+    -------
+    record : dict
+        ``file`` (:data:`ZOO_TABLE`), ``sha256`` (of ``text``, so that the record
+        names the table it is about), ``machine`` and ``generated_by``.
+    """
+    return {
+        "file": ZOO_TABLE,
+        "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "machine": dict(machine),
+        "generated_by": "benchmarks/make_pretrained.py",
+    }
+
+
+def read_table_machine():
+    """The shipped record of the machine that made ``digits-zoo-features.csv``.
+
+    Returns
+    -------
+    record : dict or None
+        :func:`table_machine_record` of the shipped table, or None if this
+        installation has no record (or one about another table than the shipped
+        one: its ``sha256`` differs).
+    """
+    import json
+
+    folder = resources.files(__package__).joinpath("data")
+    entry = folder.joinpath(ZOO_TABLE_MACHINE)
+    if not entry.is_file():
+        return None
+    record = json.loads(entry.read_text(encoding="utf-8"))
+    text = folder.joinpath(ZOO_TABLE).read_text(encoding="utf-8")
+    if record.get("sha256") != hashlib.sha256(text.encode("utf-8")).hexdigest():
+        return None
+    return record
 
 
 def _provenance(recipe, frame):

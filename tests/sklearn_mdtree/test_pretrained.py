@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,10 @@ from sklearn_mdtree.pretrained._recipes import (
     NOT_SHIPPED,
     RECIPES,
     ZOO_TABLE,
+    ZOO_TABLE_MACHINE,
     fit_document,
+    machine_provenance,
+    read_table_machine,
     read_zoo_table,
     table_csv,
     training_rows,
@@ -198,8 +202,20 @@ EXACT_COLUMNS = ("data_amount", "para_amount", "log_data_amount", "log_para_amou
                  "log_bs", "width", "bs", "lr", "noise")
 #: Quantiles compared when the table was made on another machine.
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
-#: Largest move of a quantile allowed, in interquartile ranges of the shipped sample.
+#: Largest move of a quantile allowed, in interquartile ranges (IQR) of the shipped
+#: sample. Measured on the machine that made the table, with the sample regenerated
+#: under ``featurizers.zoo.PerturbedFactory(tanh_mlp, scale=1e-7, seed=s)``, s = 0-3
+#: (one torch thread, about 24 s a run): single rows moved by up to 4.7 IQR
+#: (hessian_e; test_acc by up to 0.21), as chaotic as a new seed; the quantiles of
+#: every column but hessian_e moved by at most 0.39 IQR (hessian_t), 87 % of all
+#: quantile moves by under 0.2. Tolerance: that largest move with a margin of about
+#: 1.9 (0.75, the old zoo's figure, kept).
 QUANTILE_TOLERANCE_IQR = 0.75
+#: hessian_e (the top Hessian eigenvalue) is heavy-tailed: its quantiles moved by up
+#: to 1.29 IQR (perturbation seed 3; 0.61, 0.46 and 0.06 for seeds 1, 2, 0). Its
+#: tolerance is that move with a margin of 1.75. Both figures were set after seeing
+#: seeds 0-3 and before running seed 4, which the slow test below checks.
+QUANTILE_TOLERANCE_IQR_BY_COLUMN = MappingProxyType({"hessian_e": 2.25})
 
 
 #: The columns of the zoo's table that depend on the rest of the grid: the data level,
@@ -231,7 +247,8 @@ def _assert_like_shipped(fresh, sample, *, exact):
             continue
         iqr = float(np.subtract(*np.quantile(shipped, [0.75, 0.25])))
         moved = np.abs(np.quantile(fresh[column], QUANTILES) - np.quantile(shipped, QUANTILES))
-        assert (moved <= QUANTILE_TOLERANCE_IQR * iqr).all(), (
+        tolerance = QUANTILE_TOLERANCE_IQR_BY_COLUMN.get(column, QUANTILE_TOLERANCE_IQR)
+        assert (moved <= tolerance * iqr).all(), (
             column, dict(zip(QUANTILES, (moved / iqr).round(2))))
 
 
@@ -239,38 +256,36 @@ def _assert_like_shipped(fresh, sample, *, exact):
 def test_shipped_zoo_table_matches_a_fresh_zoo_run():
     """The shipped table is the default zoo's, as this code trains and featurizes it.
 
-    Each row of the zoo's table is computed alone (its models seeded by their
-    configuration and seed, its features by its cache key), so the rows of a sample
-    of configurations (every 19th, 27) are recomputed here; the columns that depend
-    on the rest of the grid are checked against the shipped table's own columns: the
-    data level, the RFI columns and the Q2 labels recomputed as the zoo computes
-    them, the one-step optimizer labels against their gains and standard errors.
+    The default zoo (the reference zoo of issue 21): 504 configurations, 6 seeds of
+    40 epochs each. Each row of its table is computed alone (its models seeded by
+    their configuration and seed, its features by its cache key), so the rows of a
+    sample of configurations (every 19th, 27) are recomputed here; the columns that
+    depend on the rest of the grid are checked against the shipped table's own
+    columns: the data level, the RFI columns and the Q2 labels recomputed as the zoo
+    computes them, the one-step optimizer labels against their gains and standard
+    errors.
 
-    How close a fresh row must be depends on the machine. SGD over 1500 steps is
+    How close a fresh row must be depends on the machine. SGD over 40 epochs is
     chaotic: a difference in the last bit anywhere grows into another trajectory.
-    On the machine that made the table (its CPU model, torch and numpy, recorded as
-    ``provenance["table_machine"]`` of the digits documents by
+    On the machine that made the table (its CPU model, Python, numpy and torch,
+    recorded beside the table in ``digits-zoo-features.machine.json`` by
     ``benchmarks/make_pretrained.py``) the rows are equal bit for bit. Elsewhere
-    (an AMD EPYC gave test_acc 19.99 for the shipped 18.98) only the distribution
-    is the zoo's promise, so every loss-landscape and accuracy column of the sample
-    is compared by its 10/25/50/75/90 % quantiles, each within 0.75 interquartile
-    ranges (IQR) of the shipped sample's column; the grid's own columns stay exact.
+    only the distribution is the zoo's promise, so every loss-landscape and
+    accuracy column of the sample is compared by its 10/25/50/75/90 % quantiles,
+    each within :data:`QUANTILE_TOLERANCE_IQR` interquartile ranges (IQR) of the
+    shipped sample's column (hessian_e, heavy-tailed:
+    :data:`QUANTILE_TOLERANCE_IQR_BY_COLUMN`); the grid's own columns stay exact.
 
-    The tolerance was measured on the machine that made the table (an "Intel(R)
-    Xeon(R) Processor", torch 2.13.0+cpu, numpy 2.4.6: the sample came out bit for
-    bit) by regenerating the sample under perturbations of the size another CPU brings: the unvectorised
-    training path (another summation order), every initial weight scaled by
-    1 + 2**-22 (about one float32 ulp), and, stronger, other seeds (3, 4, 5) and
-    (6, 7, 8). Single rows moved by up to 1.9 IQR (hessian_e, hessian_t,
-    mode_connectivity; test_acc by up to 0.54 IQR), as chaotic as a new seed; the
-    quantiles moved by at most 0.43 IQR (test_acc's 25 % quantile with the nudged
-    initialisation; 0.42 for hessian_e with other seeds), most by under 0.2. The
-    tolerance, 0.75 IQR, is that largest move with a margin of 1.75 for the 4
-    perturbations seen; a systematic change of the code (a feature of another
-    scale, a broken training) moves the quantiles by more.
+    The tolerance was measured on the machine that made the table (the sample came
+    out bit for bit) by regenerating the sample as other machines would:
+    ``featurizers.zoo.PerturbedFactory`` (every initial weight moved by about one
+    float32 rounding, scale 1e-7) with perturbation seeds 0-3, one run of the
+    sample each; see :data:`QUANTILE_TOLERANCE_IQR` for the figures. Seed 4 is held out for
+    test_a_zoo_run_that_rounds_differently_passes_the_distribution_check. The
+    whole-zoo tolerances of ``featurizers.zoo.check_regeneration`` do not apply to a
+    27-row sample (their statistics and tree agreement are over the whole grid).
     """
     zoo = pytest.importorskip("featurizers.zoo")
-    from sklearn_mdtree.pretrained._recipes import machine_provenance
     from sklearn_mdtree.rfi import LABEL_COLUMNS, RFI_COLUMNS, label_configurations
 
     table = read_zoo_table()
@@ -282,10 +297,10 @@ def test_shipped_zoo_table_matches_a_fresh_zoo_run():
     assert (default.seeds, default.epochs) == ((0, 1, 2, 3, 4, 5), 40)
 
     sample = _zoo_sample(table)
-    # the machine that made the table is recorded in the digits documents; none ships
-    # since issue 21, so a fresh run is compared by distribution on every machine
-    made_here = bool(ZOO_TREES) and load_tree(ZOO_TREES[0]).provenance.get(
-        "table_machine") == machine_provenance()
+    # the machine that made the table is recorded beside it: there the rows are exact
+    record = read_table_machine()
+    assert record is not None, f"{ZOO_TABLE_MACHINE} is missing or names another table"
+    made_here = record["machine"] == machine_provenance()
     _assert_like_shipped(_fresh_rows(zoo, sample), sample, exact=made_here)
     levels = {n: i + 1 for i, n in enumerate(default.data_amount)}
     assert table["data"].tolist() == [levels[n] for n in table["data_amount"]]
@@ -312,25 +327,19 @@ def test_the_document_layout_is_read_by_io_from_schema_never_the_reverse():
     assert _io._PARAMS is _schema._PARAMS and _io.FORMAT is _schema.FORMAT
 
 
-def _nudged_mlp(config):
-    from featurizers.zoo import tanh_mlp
-
-    model = tanh_mlp(config)
-    for p in model.parameters():
-        p.data.mul_(1 + 2.0**-22)  # about one float32 ulp: what another CPU's rounding does
-    return model
-
-
 @pytest.mark.slow
 def test_a_zoo_run_that_rounds_differently_passes_the_distribution_check():
-    """Another machine, simulated: the sample trained from initial weights one ulp off.
+    """Another machine, simulated: the sample trained from initial weights moved by
+    about one float32 rounding (``PerturbedFactory``, seed 4: held out from the
+    tolerance's measurement, seeds 0-3).
 
-    Its rows are not the shipped ones (the exact comparison, the suite's old one,
-    fails as it did on an AMD EPYC), but its quantiles are within the tolerance.
+    Its rows are not the shipped ones (the exact comparison fails), but its
+    quantiles are within the tolerance.
     """
     zoo = pytest.importorskip("featurizers.zoo")
     sample = _zoo_sample(read_zoo_table())
-    fresh = _fresh_rows(zoo, sample, model_factory=_nudged_mlp)
+    factory = zoo.PerturbedFactory(zoo.tanh_mlp, scale=1e-7, seed=4)
+    fresh = _fresh_rows(zoo, sample, model_factory=factory)
     with pytest.raises(AssertionError):
         _assert_like_shipped(fresh, sample, exact=True)
     _assert_like_shipped(fresh, sample, exact=False)
@@ -339,7 +348,7 @@ def test_a_zoo_run_that_rounds_differently_passes_the_distribution_check():
 def test_the_zoo_table_quantile_check_catches_a_systematic_change():
     """The quantile comparison is no rubber stamp: a column shifted by 0.8 of its IQR,
     or spread twice as wide about its median, fails it (the measured perturbations
-    moved the quantiles by at most 0.43 IQR)."""
+    moved these columns' quantiles by at most 0.39 IQR)."""
     sample = _zoo_sample(read_zoo_table())
     for column in ("test_acc", "hessian_t", "mode_connectivity_peak", "CKA"):
         shipped = sample[column].to_numpy(float)
@@ -350,14 +359,35 @@ def test_the_zoo_table_quantile_check_catches_a_systematic_change():
             assert (moved > QUANTILE_TOLERANCE_IQR * iqr).any(), column
 
 
-def test_the_zoo_table_machine_is_recorded_in_the_digits_documents():
-    from sklearn_mdtree.pretrained._recipes import machine_provenance
-
+def test_the_zoo_table_machine_is_recorded_beside_the_table():
     machine = machine_provenance()
     assert set(machine) == {"cpu", "machine", "system", "python", "numpy", "torch"}
     assert machine["numpy"] == np.__version__
-    doc = fit_document(ZOO_RECIPES[0], read_zoo_table(), table_machine=machine)
-    assert doc["provenance"]["table_machine"] == machine
+    # the shipped record: canonical JSON, about the shipped table, not a tree
+    text = _data_folder().joinpath(ZOO_TABLE_MACHINE).read_text(encoding="utf-8")
+    record = json.loads(text)
+    assert dumps(record) == text
+    digest = hashlib.sha256(_zoo_table_text().encode("utf-8")).hexdigest()
+    assert (record["file"], record["sha256"]) == (ZOO_TABLE, digest)
+    assert set(record["machine"]) == set(machine)
+    assert all(isinstance(v, str) and v for v in record["machine"].values())
+    assert read_table_machine() == record
+    assert ZOO_TABLE_MACHINE[: -len(".json")] not in available_trees()
+    with pytest.raises(ValueError, match="Unknown pretrained tree"):
+        load_tree(ZOO_TABLE_MACHINE[: -len(".json")])
+    # shipped in the wheel: the package data patterns take it
+    import ast
+    import fnmatch
+    import re
+    from pathlib import Path
+
+    pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text("utf-8")
+    patterns = ast.literal_eval(re.search(r'^"sklearn_mdtree\.pretrained" = (\[.*\])$',
+                                          pyproject, re.M).group(1))
+    assert any(fnmatch.fnmatch(f"data/{ZOO_TABLE_MACHINE}", p) for p in patterns)
+    # a digits document copies it
+    doc = fit_document(ZOO_RECIPES[0], read_zoo_table(), table_machine=record["machine"])
+    assert doc["provenance"]["table_machine"] == record["machine"]
 
 
 # -- the records of issue 20: regime accuracy, keep as is, recipe, validity --------------
