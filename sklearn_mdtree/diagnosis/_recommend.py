@@ -543,7 +543,8 @@ def recommend(
         if q2_task not in _Q2_TASKS:
             raise ValueError(
                 "The 'q2_tree' parameter of recommend must be a Q2 tree (leaves "
-                "'width'/'batch' or 'data'/'batch'). Got a tree for 'bs_failure' instead."
+                "'width'/'batch' or 'data'/'batch'). Got a tree for "
+                f"{q2_task!r} instead."
             )
         q2_verdicts, q2_columns = _verdicts(q2_tree, q2_task, X)
         q2_labels = q2_columns["label"]

@@ -183,7 +183,7 @@ def test_diagnose_bad_input(trees, collections):
         recommend(trees["q1"], nan)
     with pytest.raises(ValueError, match="must be a Q1 tree"):
         recommend(trees["q2"], X)
-    with pytest.raises(ValueError, match="must be a Q2 tree"):
+    with pytest.raises(ValueError, match="must be a Q2 tree.*Got a tree for 'bs_failure'"):
         recommend(trees["q1"], X, q2_tree=trees["q1"])
     with pytest.raises(NotFittedError):
         recommend(MDTreeClassifier("q1"), X)
