@@ -56,6 +56,136 @@ _CONVOLUTIONS = (_F.conv1d, _F.conv2d, _F.conv3d)
 _CONVOLUTION_ARGS = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
 
 
+def _as_list(value, dims):
+    """``stride``, ``padding`` or ``dilation`` as a list of ``dims`` ints, else None."""
+    if isinstance(value, int):
+        return [value] * dims
+    if isinstance(value, (tuple, list)) and all(isinstance(v, int) for v in value):
+        value = list(value)
+        return value * dims if len(value) == 1 else value if len(value) == dims else None
+    return None
+
+
+def _convolve(func, call):
+    """``func(**call)``, through :class:`_Convolution` where it applies.
+
+    That is a batched input and weight (plain tensors on the CPU) and numeric
+    ``stride``, ``padding`` and ``dilation``; anything else (string padding, an
+    unbatched input, other devices, tensor subclasses) is left to ``func``.
+    """
+    x, weight = call.get("input"), call.get("weight")
+    if (
+        type(x) is not torch.Tensor
+        or type(weight) is not torch.Tensor
+        or x.device.type != "cpu"
+        or x.ndim != weight.ndim
+    ):
+        return func(**call)
+    params = [
+        _as_list(call.get(name, default), weight.ndim - 2)
+        for name, default in (("stride", 1), ("padding", 0), ("dilation", 1))
+    ]
+    groups = call.get("groups", 1)
+    if any(v is None for v in params) or type(groups) is not int:
+        return func(**call)
+    return _Convolution.apply(x, weight, call.get("bias"), *params, groups)
+
+
+class _Convolution(torch.autograd.Function):
+    """A convolution (no transposition, no output padding) with a cheaper Hessian.
+
+    The same function and gradient as :func:`torch.convolution`; its gradient is
+    :class:`_ConvolutionGradient`, whose backward pass (the second backward pass
+    of a Hessian-vector product) is made of two convolutions and the input and
+    weight gradients of two more, all computed by
+    :func:`torch.ops.aten.convolution_backward` or :func:`torch.convolution`, that
+    is by oneDNN's kernels on the CPU. PyTorch's own second backward pass
+    (``ConvolutionBackwardBackward0``) computes the weight part as a convolution
+    of the transposed input with the output gradient as its kernel, which falls
+    to slow generic kernels on the CPU (figures on the documentation's benchmarks
+    page). The values are the same up to rounding.
+    """
+
+    @staticmethod
+    def forward(x, weight, bias, stride, padding, dilation, groups):
+        return torch.convolution(
+            x, weight, bias, stride, padding, dilation, False, [0] * len(stride), groups
+        )
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, weight, bias, *params = inputs
+        ctx.save_for_backward(x, weight)
+        ctx.params = params
+        ctx.has_bias = bias is not None
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        gx, gw = _ConvolutionGradient.apply(grad, x, weight, needs[0], needs[1], *ctx.params)
+        gb = None
+        if ctx.has_bias and needs[2]:
+            gb = grad.sum([0] + list(range(2, grad.ndim)))
+        return gx, gw, gb, None, None, None, None
+
+
+def _conv_backward(grad, x, weight, mask, stride, padding, dilation, groups):
+    """Input and weight gradients of ``conv(x, weight)`` for output gradient ``grad``."""
+    return torch.ops.aten.convolution_backward(
+        grad, x, weight, None, stride, padding, dilation, False, [0] * len(stride),
+        groups, mask,
+    )
+
+
+class _ConvolutionGradient(torch.autograd.Function):
+    """The input and weight gradients of a convolution, as a differentiable map.
+
+    With ``y = conv(x, W)`` and output gradient ``g``: ``gx = conv_x^T(g, W)`` and
+    ``gW = conv_W^T(x, g)``. Given tangents ``(ux, uW)`` of ``(gx, gW)``, the
+    backward pass returns ``conv(ux, W) + conv(x, uW)`` for ``g``,
+    ``conv_x^T(g, uW)`` for ``x`` and ``conv_W^T(ux, g)`` for ``W`` (each term
+    only if needed). These are again differentiable, so higher derivatives hold.
+    """
+
+    @staticmethod
+    def forward(grad, x, weight, need_x, need_w, stride, padding, dilation, groups):
+        gx, gw, _ = _conv_backward(
+            grad, x, weight, [need_x, need_w, False], stride, padding, dilation, groups
+        )
+        return gx, gw
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        grad, x, weight, need_x, need_w, *params = inputs
+        ctx.save_for_backward(grad, x, weight)
+        ctx.params = params
+        ctx.set_materialize_grads(False)  # a missing tangent is zero: no work
+
+    @staticmethod
+    def backward(ctx, ggx, ggw):
+        grad, x, weight = ctx.saved_tensors
+        stride, padding, dilation, groups = ctx.params
+        needs = ctx.needs_input_grad
+        g_grad = g_x = g_w = None
+        if needs[0]:
+            def conv(a, b):
+                return torch.convolution(a, b, None, stride, padding, dilation, False,
+                                         [0] * len(stride), groups)
+            if ggx is not None:
+                g_grad = conv(ggx, weight)
+            if ggw is not None:
+                term = conv(x, ggw)
+                g_grad = term if g_grad is None else g_grad + term
+        if needs[1] and ggw is not None:
+            g_x = _conv_backward(grad, x, ggw, [True, False, False], stride, padding,
+                                 dilation, groups)[0]
+        if needs[2] and ggx is not None:
+            g_w = _conv_backward(grad, ggx, weight, [False, True, False], stride, padding,
+                                 dilation, groups)[1]
+        return g_grad, g_x, g_w, None, None, None, None, None, None
+
+
 def _versions(out, call):
     """In-place version counters of a convolution's output and of its tensors."""
     tensors = [out] + [call.get(name) for name in ("input", "weight", "bias")]
@@ -104,8 +234,8 @@ class _AffineBatchNorm(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if func in _CONVOLUTIONS:
-            out = func(*args, **kwargs)
             call = dict(zip(_CONVOLUTION_ARGS, args), **kwargs)
+            out = _convolve(func, call)
             self._convolutions[id(out)] = (weakref.ref(out), func, call, _versions(out, call))
             return out
         if func is torch.nn.functional.batch_norm:
@@ -137,7 +267,37 @@ class _AffineBatchNorm(TorchFunctionMode):
             shift = shift + bias
         call["bias"] = shift
         folded = weight * scale.view((-1,) + (1,) * (weight.ndim - 1))
-        return convolution(call.pop("input"), folded, **call)
+        call["weight"] = folded
+        return _convolve(convolution, call)
+
+
+def _use_channels_last(params, inputs):
+    """Whether the operator's graph is built in ``torch.channels_last`` layout.
+
+    On the CPU, in float32, oneDNN's convolutions and their backward passes run
+    faster on channels-last (NHWC) tensors than on contiguous (NCHW) ones, and a
+    Hessian-vector product is mostly such passes. So when the batch is 4-D and some
+    parameter is a 4-D (``Conv2d``) weight, the operator's copies of those weights
+    and its copy of the batch are made channels-last: the layers then propagate
+    that layout. It changes no value beyond float32 rounding (the same sums in
+    another order); figures on the documentation's benchmarks page. In float64
+    (no oneDNN kernel) and on other devices the layout is left as it is. A model
+    that cannot run on channels-last tensors (``x.view(len(x), -1)`` of a
+    convolution's output raises) is built again in the usual layout.
+    """
+    return (
+        inputs.ndim == 4
+        and inputs.device.type == "cpu"
+        and inputs.dtype == torch.float32
+        and any(p.ndim == 4 and p.dtype == torch.float32 for p in params)
+    )
+
+
+def _clone(p, channels_last):
+    """A detached copy of parameter ``p``, channels-last if asked and 4-D."""
+    if channels_last and p.ndim == 4:
+        return p.detach().clone(memory_format=torch.channels_last)
+    return p.detach().clone()
 
 
 def _rademacher(rng, size):
@@ -157,7 +317,11 @@ class HessianOperator:
     submodule's train/eval mode is restored, ``requires_grad`` flags, ``.grad``
     fields, weights and buffers are untouched). In the graph, eval-mode BatchNorm
     is computed as the per-channel affine map it is (:class:`_AffineBatchNorm`),
-    whose second derivatives cost less than those of PyTorch's fused kernel.
+    whose second derivatives cost less than those of PyTorch's fused kernel. On
+    the CPU, convolutions get a second backward pass made of oneDNN's kernels
+    (:class:`_Convolution`), and in float32 the copies of 4-D weights and of a
+    4-D batch are taken in channels-last layout (:func:`_use_channels_last`); the
+    model and the batch themselves keep theirs.
 
     The operator keeps the autograd graph of one forward and one backward pass alive
     for its whole lifetime; delete it to free that memory.
@@ -266,13 +430,29 @@ class HessianOperator:
         self.n_parameters = int(sum(self._numels))
         self.shape = (self.n_parameters, self.n_parameters)
 
-        with torch.inference_mode(False), torch.enable_grad(), _eval_mode(model):
-            self._params = [p.detach().clone().requires_grad_(True) for _, p in named]
+        def forward(channels_last):
+            """The copies of the parameters and the loss built on them."""
+            params = [_clone(p, channels_last).requires_grad_(True) for _, p in named]
+            batch = inputs.contiguous(memory_format=torch.channels_last) if channels_last \
+                else inputs
             with _AffineBatchNorm():
                 outputs = torch.func.functional_call(
-                    model, dict(zip(self._names, self._params)), (inputs,)
+                    model, dict(zip(self._names, params)), (batch,)
                 )
-            loss = loss_fn(outputs, targets)
+            return params, loss_fn(outputs, targets)
+
+        self._channels_last = False
+        with torch.inference_mode(False), torch.enable_grad(), _eval_mode(model):
+            if _use_channels_last([p for _, p in named], inputs):
+                try:
+                    self._params, loss = forward(True)
+                    self._channels_last = True
+                except RuntimeError:
+                    # A model that needs contiguous tensors (x.view(n, -1) of a
+                    # convolution's output): built again in the usual layout.
+                    pass
+            if not self._channels_last:
+                self._params, loss = forward(False)
             if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
                 raise ValueError(
                     "The 'loss_fn' parameter of HessianOperator must return a scalar "

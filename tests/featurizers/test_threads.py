@@ -139,6 +139,9 @@ def test_rows_do_not_depend_on_n_jobs(groups):
 
 # Rows of a seeded run computed before the thread policy and the progress reports
 # (and the speed-ups of benchmarks/bench_featurize_cost.py) were added, as float.hex.
+# The CNN row's four Hessian features were re-pinned when HessianOperator's
+# convolutions got their own second backward pass and channels-last copies
+# (float32 rounding: relative changes of 7e-8 to 5e-7); the MLP row is unchanged.
 PINNED = [   [   '0x1.aaaaaaaaaaaabp-1',
         '0x1.1ca5020000000p-4',
         '0x1.ab7640b7a3f9ep+0',
@@ -155,15 +158,15 @@ PINNED = [   [   '0x1.aaaaaaaaaaaabp-1',
         '0x1.008363e562e27p-6'],
     [   '0x1.4000000000000p+1',
         '0x1.2f68090000000p-4',
-        '0x1.f8e227f5ac090p+0',
-        '0x1.97b63db2fbff9p-2',
+        '0x1.f8e224ac29825p+0',
+        '0x1.97b6420eb6515p-2',
         '-0x1.9000000000000p+3',
         '-0x1.4d55555555555p+3',
         '0x1.0d7928a305e77p-1',
         '0x1.aaaaaaaaaaaa8p-2',
         '0x1.bf7fb00000000p-8',
-        '0x1.1313a4dab1755p-4',
-        '0x1.36ed951124051p-3',
+        '0x1.13139b25a3696p-4',
+        '0x1.36ed938aee87fp-3',
         'nan',
         'nan',
         'nan']]

@@ -1,5 +1,6 @@
 """Tests of featurizers.hessian._operator: the operator against dense Hessians of tiny networks."""
 
+import copy
 import math
 
 import numpy as np
@@ -288,7 +289,7 @@ def test_affine_batch_norm_folds_only_the_output_of_a_convolution():
         expected2 = F.batch_norm(z2.detach(), mean, var, gamma, beta, False, 0.1, 1e-3)
         x2.mul_(2.0)
         changed = F.batch_norm(z2, mean, var, gamma, beta, False, 0.1, 1e-3)
-    assert type(folded.grad_fn).__name__ == "ConvolutionBackward0"  # one convolution
+    assert type(folded.grad_fn).__name__ == "_ConvolutionBackward"  # one convolution
     for affine in (plain, again, changed):
         assert type(affine.grad_fn).__name__ == "AddBackward0"  # the affine map
     for got in (folded, plain, again):
@@ -346,3 +347,166 @@ def test_affine_batch_norm_equals_torch_and_stays_in_its_block(keywords):
     assert type(F.batch_norm(*((x,) + args[1:]), **kwargs).grad_fn).__name__.startswith(
         "NativeBatchNorm"
     )  # outside the block PyTorch's kernel again
+
+
+# ------------------------------------------------- convolutions and their layout
+def _float32_conv_bn_net():
+    """A tiny conv-BN-ReLU network, float32, with running statistics; the batch."""
+    torch.manual_seed(5)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3, padding=1),
+        torch.nn.BatchNorm2d(4),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(4, 4, 3, stride=2, bias=False, groups=2, dilation=(2, 1),
+                        padding=(2, 1)),
+        torch.nn.BatchNorm2d(4),
+        torch.nn.Tanh(),
+        torch.nn.Flatten(),
+        torch.nn.LazyLinear(3),
+    )
+    x = torch.randn(12, 3, 6, 6)
+    with torch.no_grad():
+        model(x)
+        model.train()
+        for _ in range(3):
+            model(torch.randn_like(x) * 2 + 1)
+    return model, x, torch.randint(0, 3, (len(x),))
+
+
+def test_convolution_function_first_and_second_derivatives():
+    # gradcheck: the gradient; gradgradcheck: the backward pass of the gradient,
+    # which a Hessian-vector product runs; and that of _ConvolutionGradient too
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 4, 5, 6, generator=gen, dtype=DTYPE, requires_grad=True)
+    w = torch.randn(6, 2, 3, 2, generator=gen, dtype=DTYPE, requires_grad=True)
+    b = torch.randn(6, generator=gen, dtype=DTYPE, requires_grad=True)
+    params = ([2, 1], [1, 0], [1, 2], 2)  # stride, padding, dilation, groups
+
+    def conv(x, w, b):
+        return operator_module._Convolution.apply(x, w, b, *params)
+
+    torch.testing.assert_close(
+        conv(x, w, b), torch.nn.functional.conv2d(x, w, b, (2, 1), (1, 0), (1, 2), 2)
+    )
+    assert torch.autograd.gradcheck(conv, (x, w, b))
+    assert torch.autograd.gradgradcheck(conv, (x, w, b))
+    g = torch.randn(conv(x, w, b).shape, generator=gen, dtype=DTYPE, requires_grad=True)
+
+    def gradient(g, x, w):
+        return operator_module._ConvolutionGradient.apply(g, x, w, True, True, *params)
+
+    assert torch.autograd.gradgradcheck(gradient, (g, x, w))
+
+
+@pytest.mark.parametrize("padding", ["same", (1, 1)])
+def test_convolutions_through_the_function_keep_the_exact_hessian(padding):
+    # Without BatchNorm, a string padding is left to PyTorch's own convolution.
+    torch.manual_seed(6)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(2, 3, 3, padding=padding), torch.nn.Tanh(),
+        torch.nn.Conv2d(3, 2, 3, stride=2), torch.nn.Tanh(), torch.nn.Flatten(),
+        torch.nn.LazyLinear(3),
+    ).to(DTYPE)
+    x = torch.randn(10, 2, 7, 7, dtype=DTYPE)
+    y = torch.randint(0, 3, (10,))
+    with torch.no_grad():
+        model(x)
+    H = _dense_hessian(model, x, y)
+    op = HessianOperator(model, LOSS, x, y)
+    V = np.random.default_rng(0).standard_normal((op.n_parameters, 3))
+    np.testing.assert_allclose(op.to_linear_operator() @ V, H @ V, rtol=1e-11, atol=1e-11)
+    names = _autograd_names(op._grads)
+    assert "_ConvolutionGradientBackward" in names
+    assert ("ConvolutionBackwardBackward0" in names) == (padding == "same")
+    assert not op._channels_last  # float64: the usual layout
+
+
+def test_channels_last_copies_leave_the_model_and_batch_untouched():
+    model, x, y = _float32_conv_bn_net()
+    model.train()
+    model[3].weight.data = model[3].weight.data.contiguous(memory_format=torch.channels_last)
+    before = {n: (p.detach().clone(), p.stride()) for n, p in model.named_parameters()}
+    buffers = {n: b.clone() for n, b in model.named_buffers()}
+    x_before, x_stride, x_ptr = x.clone(), x.stride(), x.data_ptr()
+    op = HessianOperator(model, LOSS, x, y)
+    op.matvec(torch.ones(op.n_parameters))
+    assert op._channels_last
+    for (name, p), param in zip(model.named_parameters(), op._params):
+        assert p.stride() == before[name][1]  # the model's own layout, both kinds
+        torch.testing.assert_close(p.detach(), before[name][0], rtol=0, atol=0)
+        assert p.grad is None
+        if p.ndim == 4:  # the operator's copies are channels-last
+            assert param.is_contiguous(memory_format=torch.channels_last)
+            assert param.data_ptr() != p.data_ptr()
+    for name, b in model.named_buffers():
+        torch.testing.assert_close(b, buffers[name], rtol=0, atol=0)
+    assert model.training
+    assert x.stride() == x_stride and x.data_ptr() == x_ptr and x.is_contiguous()
+    torch.testing.assert_close(x, x_before, rtol=0, atol=0)
+
+
+def test_channels_last_products_agree_with_contiguous_and_exact(monkeypatch):
+    model, x, y = _float32_conv_bn_net()
+    H = _dense_hessian(copy.deepcopy(model).double(), x.double(), y)  # exact, float64
+    op = HessianOperator(model, LOSS, x, y)
+    assert op._channels_last
+    # BatchNorm still folded into both convolutions: no BatchNorm, no x - mean
+    names = _autograd_names(op._grads)
+    assert not {n for n in names if "BatchNorm" in n} and "SubBackward0" not in names
+    monkeypatch.setattr(operator_module, "_use_channels_last", lambda params, x: False)
+    contiguous = HessianOperator(model, LOSS, x, y)
+    assert not contiguous._channels_last
+    assert all(p.is_contiguous() for p in contiguous._params)
+    V = np.random.default_rng(0).standard_normal((op.n_parameters, 4))
+    for v in V.T:
+        exact = H @ v
+        got = op.matvec(torch.from_numpy(v).float()).double().numpy()
+        plain = contiguous.matvec(torch.from_numpy(v).float()).double().numpy()
+        # float32 rounding: both within 1e-5 of the exact product, and of each other
+        # (measured: about 1e-7 here)
+        for result in (got, plain):
+            assert np.linalg.norm(result - exact) < 1e-5 * np.linalg.norm(exact)
+        assert np.linalg.norm(got - plain) < 1e-5 * np.linalg.norm(exact)
+
+
+class _ViewNet(torch.nn.Module):
+    """Flattens a convolution's output with ``view``, which channels-last forbids."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+        self.head = torch.nn.Linear(4 * 4 * 4, 3)
+
+    def forward(self, x):
+        z = torch.tanh(self.conv(x))
+        return self.head(z.view(z.size(0), -1))
+
+
+def test_model_needing_contiguous_tensors_falls_back_to_the_usual_layout():
+    torch.manual_seed(7)
+    model, x, y = _ViewNet(), torch.randn(6, 3, 6, 6), torch.randint(0, 3, (6,))
+    with pytest.raises(RuntimeError, match="view"):
+        model(x.contiguous(memory_format=torch.channels_last))
+    op = HessianOperator(model, LOSS, x, y)
+    assert not op._channels_last
+    H = _dense_hessian(copy.deepcopy(model).double(), x.double(), y)
+    v = np.random.default_rng(1).standard_normal(op.n_parameters)
+    got = op.matvec(torch.from_numpy(v).float()).double().numpy()
+    assert np.linalg.norm(got - H @ v) < 1e-5 * np.linalg.norm(H @ v)
+
+
+def test_mlp_products_are_bit_identical_to_plain_autograd():
+    # No convolution: the graph is PyTorch's own, product for product.
+    torch.manual_seed(8)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.ReLU(), torch.nn.Linear(7, 3))
+    x, y = torch.randn(20, 5), torch.randint(0, 3, (20,))
+    op = HessianOperator(model, LOSS, x, y)
+    assert not op._channels_last
+    params = [p.detach().clone().requires_grad_(True) for p in model.parameters()]
+    names = [n for n, _ in model.named_parameters()]
+    loss = LOSS(torch.func.functional_call(model, dict(zip(names, params)), (x,)), y)
+    grads = torch.autograd.grad(loss, params, create_graph=True)
+    v = torch.randn(op.n_parameters)
+    chunks = [c.view(p.shape) for c, p in zip(v.split([p.numel() for p in params]), params)]
+    expected = torch.cat([h.reshape(-1) for h in torch.autograd.grad(grads, params, chunks)])
+    assert torch.equal(op.matvec(v), expected)
