@@ -515,6 +515,10 @@ def test_bulk_probes_are_unbiased_with_a_calibrated_se(
         trace_basis, samples, _, steps, bases = deflated_module._lanczos_deflated(
             A, n_probes, 24, 1e-3, 1e-2, np.random.RandomState(seed), bulk_probes=bulk_probes
         )
+        with_bulk.append(trace_basis + samples.mean())
+        ses.append(deflated_module._standard_error(samples, bases))
+        if spread_factor is not None and seed >= 60:
+            continue  # the comparison with the plain estimator on the first seeds only
         plain = deflated_module._lanczos_deflated(
             A, n_probes, 24, 1e-3, 1e-2, np.random.RandomState(seed)
         )
@@ -527,9 +531,7 @@ def test_bulk_probes_are_unbiased_with_a_calibrated_se(
             # reweighted only when one half stopped and the other did not
             assert len(samples) == bulk_probes and set(bases[4:]) == {steps}
             weighted += not np.allclose(samples[:n_probes], plain[1], rtol=1e-9)
-        with_bulk.append(trace_basis + samples.mean())
         without.append(plain[0] + plain[1].mean())
-        ses.append(deflated_module._standard_error(samples, bases))
     with_bulk, without = np.array(with_bulk), np.array(without)
     spread = with_bulk.std(ddof=1)
     assert abs(with_bulk.mean() - eigvals.sum()) < 3 * spread / math.sqrt(len(with_bulk))
@@ -537,7 +539,7 @@ def test_bulk_probes_are_unbiased_with_a_calibrated_se(
     if spread_factor is None:  # the rule fires nearly always: the extra probes pay
         assert spread < 0.9 * without.std(ddof=1)
     else:
-        assert weighted > 20
+        assert weighted > 5
 
 
 def test_bulk_probes_change_nothing_where_the_rule_does_not_fire():
