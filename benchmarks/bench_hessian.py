@@ -91,6 +91,7 @@ from featurizers.hessian import (
     xtrace,
 )
 from featurizers.hessian._deflated import (
+    _DEFAULT_BULK_PROBES,
     _DEFAULT_N_PROBES,
     _lanczos,
     _lanczos_deflated,
@@ -495,7 +496,8 @@ def bench_features(model, x, y, seeds, deflated=DEFLATED_BUDGETS, reference=None
         start = time.perf_counter()
         op = HessianOperator(model, LOSS, x, y)
         trace_basis, samples, eig, steps, bases = _lanczos_deflated(
-            op, probes, max_steps, 1e-3, deflation_tol, np.random.default_rng(seed)
+            op, probes, max_steps, 1e-3, deflation_tol, np.random.default_rng(seed),
+            bulk_probes=_DEFAULT_BULK_PROBES,
         )
         elapsed = time.perf_counter() - start
         del op
@@ -506,7 +508,7 @@ def bench_features(model, x, y, seeds, deflated=DEFLATED_BUDGETS, reference=None
             "bases": bases,
             "eig": eig,
             "eig_err": abs(eig - reference) / abs(reference),
-            "trace_mv": steps + probes,  # shared: the Lanczos steps and the probes
+            "trace_mv": steps + len(samples),  # shared: the Lanczos steps and the probes
             "eig_mv": 0,
         }
 
@@ -867,7 +869,8 @@ PEERS = (
 )
 
 
-def bench_peers(model, x, y, seeds, budget, reference_eig, log=None):
+def bench_peers(model, x, y, seeds, budget, reference_eig, log=None,
+                bulk_probes=_DEFAULT_BULK_PROBES):
     """Per seed: ours, PyHessian, curvlinops and hessian-eigenthings, in rotated order.
 
     Every method gets its own deep copy of the model in eval mode (made before its
@@ -876,7 +879,9 @@ def bench_peers(model, x, y, seeds, budget, reference_eig, log=None):
     Hutch++, XTrace and ``eigsh``, each timed, so that "curvlinops Hutch++" is the
     operator, Hutch++ and eigsh, and "curvlinops XTrace" the operator, XTrace and
     eigsh. ``budget`` is the number of products of the peers' trace estimators:
-    ours's mean (its Lanczos steps serve the eigenvalue too).
+    ours's mean (its Lanczos steps serve the eigenvalue too). Ours is
+    ``trace_and_top_eigenvalue``'s computation at its defaults, but for
+    ``bulk_probes`` (the library's default unless given).
 
     Returns a dict: method -> list of per-seed dicts (wall time, CPU time of the
     process, trace, eig, products of the trace and of the eigenvalue). On a loaded
@@ -893,12 +898,13 @@ def bench_peers(model, x, y, seeds, budget, reference_eig, log=None):
         start, cpu_start = time.perf_counter(), time.process_time()
         op = HessianOperator(ours, LOSS, x, y)
         trace_basis, samples, eig, steps, bases = _lanczos_deflated(
-            op, _DEFAULT_N_PROBES, 24, EIG_TOL, 1e-2, np.random.default_rng(seed)
+            op, _DEFAULT_N_PROBES, 24, EIG_TOL, 1e-2, np.random.default_rng(seed),
+            bulk_probes=bulk_probes,
         )
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         runs["ours"].append({
             "time": elapsed, "cpu": cpu, "trace": trace_basis + float(np.mean(samples)), "eig": eig,
-            "eig_err": eig_err(eig), "trace_mv": steps + _DEFAULT_N_PROBES, "eig_mv": 0,
+            "eig_err": eig_err(eig), "trace_mv": steps + len(samples), "eig_mv": 0,
         })
 
     def run_pyhessian(seed):
@@ -1046,14 +1052,16 @@ def peers_rows_from_log(path, references, n_params):
     ]
 
 
-def _section_peers(names, prepared, seeds_of, reference_probes, cache=None, key=""):
+def _section_peers(names, prepared, seeds_of, reference_probes, cache=None, key="",
+                   bulk_probes=_DEFAULT_BULK_PROBES):
     lines = [
         "",
         "## 5. Against every peer: PyHessian, curvlinops and hessian-eigenthings",
         "",
         "Per seed, in an order rotated from seed to seed, each on its own deep copy of the "
         "model in eval mode: ours (`HessianOperator` + `trace_and_top_eigenvalue`, default "
-        "6 probes), PyHessian 0.1 (`trace()` + `eigenvalues(top_n=1)`), curvlinops 3.0.1 "
+        f"6 probes, bulk_probes={bulk_probes}), PyHessian 0.1 (`trace()` + "
+        "`eigenvalues(top_n=1)`), curvlinops 3.0.1 "
         "(`HessianLinearOperator(..., check_deterministic=False)`, `hutchpp_trace` and "
         "`xtrace` at our mean number of products, rounded to a multiple of 3 and to an even "
         f"number, and scipy's `eigsh(op.to_scipy(), k=1, which='LM', tol={EIG_TOL:g})`), "
@@ -1081,13 +1089,15 @@ def _section_peers(names, prepared, seeds_of, reference_probes, cache=None, key=
         reference_eig = reference_eigenvalue(model, x, y)
         # The budget: the products of ours in an untimed run from a seed of its own.
         op = HessianOperator(model, LOSS, x, y)
-        _, _, _, steps, _ = _lanczos_deflated(
-            op, _DEFAULT_N_PROBES, 24, EIG_TOL, 1e-2, np.random.default_rng(10_000)
+        _, samples, _, steps, _ = _lanczos_deflated(
+            op, _DEFAULT_N_PROBES, 24, EIG_TOL, 1e-2, np.random.default_rng(10_000),
+            bulk_probes=bulk_probes,
         )
         del op
-        budget = steps + _DEFAULT_N_PROBES
+        budget = steps + len(samples)
         print(json.dumps({"model": name, "budget": budget}), file=sys.stderr, flush=True)
-        runs = bench_peers(model, x, y, seeds, budget, reference_eig, log=sys.stderr)
+        runs = bench_peers(model, x, y, seeds, budget, reference_eig, log=sys.stderr,
+                           bulk_probes=bulk_probes)
         # After the seeds: section 6 may have put it in the cache meanwhile.
         reference, reference_se = reference_trace(
             model, x, y, reference_probes, cache=cache, key=f"{name} {key}"
@@ -1294,6 +1304,14 @@ def main(argv=None):
         help=f"section 6: probes of ours (default {_DEFAULT_N_PROBES}, the library's)",
     )
     parser.add_argument(
+        "--bulk-probes",
+        type=int,
+        default=_DEFAULT_BULK_PROBES,
+        help="section 5: bulk_probes of ours (probes in all when the probes' rule stops "
+        f"Lanczos on a broad bulk; default the library's, {_DEFAULT_BULK_PROBES}; "
+        "10 is the value measured in benchmarks/README.md)",
+    )
+    parser.add_argument(
         "--reference-cache",
         default=None,
         help="sections 5 and 6: a JSON file that keeps the long references between runs",
@@ -1365,7 +1383,7 @@ def main(argv=None):
             name: args.seeds or (2 if quick else PEER_SEEDS.get(name, 2)) for name in peer_names
         }
         lines += _section_peers(peer_names, prepared, seeds_of, reference_probes,
-                                args.reference_cache, key)
+                                args.reference_cache, key, args.bulk_probes)
     if 6 in args.sections:
         remainder_names = names if args.models is not None else \
             [name for name in names if name in REMAINDER_SEEDS]

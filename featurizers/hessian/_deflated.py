@@ -38,6 +38,12 @@ _STOP_PROBES = 4
 _SPREAD_FACTOR = 3.0
 _FLAT_RATIO = 2.0
 _GAIN_FACTOR = 2.0
+# Probes in all when the probes' rule stops Lanczos on a broad bulk (the ``bulk_probes``
+# of trace_and_top_eigenvalue), by default none beyond n_probes: on ResNet-18 the extra
+# probes lower the error about as 1 / sqrt(probes) but cost the speed-up over PyHessian
+# (benchmarks/README.md, "Broad bulk: probes for the steps saved"; section 5 of
+# benchmarks/bench_hessian.py takes another value with --bulk-probes).
+_DEFAULT_BULK_PROBES = None
 
 
 _SHIFTS = torch.arange(8, dtype=torch.uint8)
@@ -438,7 +444,8 @@ def _grouped_variance(values, groups):
     return float(np.sum(sizes * variances) / n**2)
 
 
-def _lanczos_deflated(op, n_probes, max_steps, tol, deflation_tol, rng, remainder="hutchinson"):
+def _lanczos_deflated(op, n_probes, max_steps, tol, deflation_tol, rng, remainder="hutchinson",
+                      bulk_probes=None):
     """Lanczos then deflated Hutchinson, in torch, in the operator's dtype and device.
 
     Returns ``(trace_basis, samples, eigenvalue, steps, bases)``: ``tr(T)``,
@@ -467,6 +474,14 @@ def _lanczos_deflated(op, n_probes, max_steps, tol, deflation_tol, rng, remainde
     mean is again the estimate. ``remainder`` may also be a tuple of names: the
     second item is then a dict name -> ``(samples, bases)``, every estimator from
     the same run (the benchmark's paired comparison), and the last item is None.
+
+    ``bulk_probes`` (Hutchinson's remainder and the probes' rule only): once a
+    half of the rule's probes has stopped, ``bulk_probes - n_probes`` further
+    probes are drawn on the final basis, after the others (so the first
+    ``n_probes`` samples come from the same random numbers as without them).
+    When exactly one half stopped the samples are reweighted and centred
+    (:func:`_bulk_weights`), so that ``trace_basis + samples.mean()`` stays the
+    estimate and :func:`_standard_error` its standard error.
     """
     matvec, n, dtype, device = _torch_matvec(op)
     generator = torch.Generator().manual_seed(_torch_seed(rng))
@@ -508,10 +523,50 @@ def _lanczos_deflated(op, n_probes, max_steps, tol, deflation_tol, rng, remainde
         bases = np.full(n_probes, steps)
     else:
         samples, bases = monitor.samples(QR[: steps + 1], T)
-        if n_probes > len(samples):
-            rest = _deflated_samples(matvec, QR[: steps + 1], T, n_probes - len(samples), generator)
+        stopped = [stop is not None for stop in monitor.stops]
+        extra = max(0, bulk_probes - n_probes) if bulk_probes is not None else 0
+        drawn = extra if any(stopped) else 0
+        if n_probes + drawn > len(samples):
+            rest = _deflated_samples(matvec, QR[: steps + 1], T,
+                                     n_probes + drawn - len(samples), generator)
             samples, bases = np.r_[samples, rest], np.r_[bases, np.full(len(rest), steps)]
+        if drawn and not all(stopped):
+            # Weighted so that the mean is the estimate; centred first, so that the
+            # spread within each basis estimates its weighted variance.
+            center = float(np.mean(samples))
+            weights = _bulk_weights(monitor, n_probes, extra)
+            samples = center + len(samples) * weights * (samples - center)
     return float(np.trace(T)), samples, theta, steps, bases
+
+
+def _bulk_weights(monitor, n_probes, extra):
+    """Weights of the probes when exactly one half of the probes' rule stopped.
+
+    With the rule for the broad bulk, ``extra`` further probes are drawn once a
+    half has stopped. A sample's weight must not depend on the sample itself, or
+    the estimate would be biased; whether its own half stopped does. So each half
+    is weighted as if it were one of ``n_probes + extra`` probes when the other
+    half stopped, one of ``n_probes`` otherwise (the weights of the estimate
+    without the rule), and the probes drawn after Lanczos, which depend on
+    nothing, share the rest of the weight equally. When both halves stopped every
+    weight is ``1 / (n_probes + extra)``, when neither ``1 / n_probes``: the mean.
+
+    The caller turns the samples ``x_i`` into ``c + N w_i (x_i - c)``, ``N`` their
+    number and ``c`` their plain mean: since the weights sum to 1, the mean of
+    these is ``sum_i w_i x_i`` whatever ``c`` is, and as every sample has the
+    same expectation (the trace of the remainder on its basis, plus the trace the
+    larger basis holds on the rest), ``c`` removes it, so that the spread of these
+    values within a basis estimates ``N^2`` times the mean of ``w_i^2 sigma^2``
+    there and :func:`_standard_error` the variance ``sum_i w_i^2 sigma_i^2``
+    (approximately, as it is with the halves alone).
+    """
+    size = len(monitor.G)
+    weights = []
+    for rows, other in zip(monitor.halves, monitor.stops[::-1], strict=True):
+        weights.append(np.full(len(rows), 1 / (n_probes + extra * (other is not None))))
+    first = np.concatenate(weights)
+    rest = n_probes + extra - size
+    return np.r_[first, np.full(rest, (1 - first.sum()) / rest)]
 
 
 def _standard_error(samples, bases):
@@ -534,6 +589,7 @@ def _standard_error(samples, bases):
         "random_state": _RANDOM_STATE,
         "return_se": ["boolean"],
         "remainder": [StrOptions(set(_REMAINDERS))],
+        "bulk_probes": [Interval(Integral, 1, None, closed="left"), None],
     },
     prefer_skip_nested_validation=True,
 )
@@ -547,6 +603,7 @@ def trace_and_top_eigenvalue(
     random_state=None,
     return_se=False,
     remainder="hutchinson",
+    bulk_probes=_DEFAULT_BULK_PROBES,
 ):
     """Trace and top eigenvalue of a symmetric operator sharing the products.
 
@@ -578,12 +635,17 @@ def trace_and_top_eigenvalue(
     eigenvalue has converged, the remainder's trace is spread over many
     eigenvalues and the last two steps did not pay for themselves in variance.
     Each pair's samples are then taken on the basis at which the other pair
-    stopped: they do not depend on it, so the estimate stays unbiased. Where the
-    probes do not stop Lanczos (the MLP and CNN of the benchmark), results are
-    those of the Lanczos rule alone, from the same random numbers. The total cost
-    is the steps taken plus ``n_probes`` products. When ``max_lanczos_steps +
-    n_probes >= n`` both are computed exactly from the dense matrix instead
-    (``n`` products with the unit vectors).
+    stopped: they do not depend on it, so the estimate stays unbiased. On such a
+    broad bulk the error is essentially Hutchinson's, which only more probes
+    lower; with ``bulk_probes`` set, the steps the rule saved pay for more
+    probes, ``bulk_probes`` in all instead of ``n_probes``, drawn after Lanczos
+    on its final basis. Where the probes do not stop Lanczos (the MLP and CNN of
+    the benchmark), results are those of the Lanczos rule alone, from the same
+    random numbers, whatever ``bulk_probes``. The total cost is the steps taken
+    plus ``n_probes`` products, or plus ``max(n_probes, bulk_probes)`` once a
+    pair of probes has stopped. When
+    ``max_lanczos_steps + n_probes >= n`` both are computed exactly from the
+    dense matrix instead (``n`` products with the unit vectors).
 
     Parameters
     ----------
@@ -621,6 +683,24 @@ def trace_and_top_eigenvalue(
         The last two pay only where the remainder still has a few dominant
         eigenvalues (measured in section 6 of ``benchmarks/bench_hessian.py``).
         They keep every probe and its product (two vectors per probe).
+    bulk_probes : int or None, default=None
+        Probes in all when the probes' rule finds that what Lanczos leaves is a
+        broad bulk (once a pair of its probes has stopped; when both have,
+        Lanczos stops there), with at least 4 probes, ``deflation_tol > 0`` and
+        ``remainder="hutchinson"``; ignored otherwise. The extra ``bulk_probes -
+        n_probes`` probes are drawn after Lanczos, on its final basis, so they do
+        not depend on it and the estimate stays unbiased; each of the first
+        probes keeps a weight that does not depend on its own sample (see
+        Returns). At most ``n_probes``, or None: no extra probe, the estimator
+        of ``n_probes`` alone (the default). Where the rule does not fire the
+        results do not depend on it. To choose: on a broad bulk the error falls
+        about as ``1 / sqrt(bulk_probes)``, since what is left after Lanczos is
+        spread over far more eigenvalues than probes, and the cost grows by one
+        product per extra probe (Lanczos itself cannot stop before the
+        eigenvalue has converged). Set it, 10 for instance with the default
+        ``n_probes``, when the trace matters more than the time;
+        ``benchmarks/README.md``, "Broad bulk: probes for the steps saved", has
+        the trade-off measured on ResNet-18.
 
     Returns
     -------
@@ -635,7 +715,13 @@ def trace_and_top_eigenvalue(
         the probes stopped Lanczos, the two pairs are taken on different bases
         (further probes on the final one), and the spread within each is pooled
         (approximately unbiased: the pairs are tied through the steps at which
-        they stopped). NaN for one probe, 0 when the trace is computed exactly
+        they stopped). With ``bulk_probes`` drawn and one pair stopped but not
+        the other, the pairs and the further probes carry different weights (a
+        pair counts as one of ``n_probes + extra`` probes if the other pair
+        stopped, of ``n_probes`` otherwise; the further probes share the rest):
+        the variance is then the sum over the groups of the squared weights
+        times the group's spread (approximate in the same way). NaN for one
+        probe, 0 when the trace is computed exactly
         from the dense matrix. With ``"xnystrace"``, ``std(terms, ddof=1) /
         sqrt(n_probes)`` over the per-probe terms, XTrace's error estimate: the
         terms are exchangeable but not independent, so it is approximate
@@ -691,7 +777,8 @@ def trace_and_top_eigenvalue(
         return (*result, 0.0) if return_se else result
     rng = _check_random_state(random_state)
     trace_basis, samples, eigenvalue, _, bases = _lanczos_deflated(
-        op, n_probes, max_lanczos_steps, tol, deflation_tol, rng, remainder
+        op, n_probes, max_lanczos_steps, tol, deflation_tol, rng, remainder,
+        bulk_probes=bulk_probes,
     )
     trace = trace_basis + float(np.mean(samples))
     if not return_se:

@@ -490,3 +490,98 @@ def test_xnystrace_beats_hutchinson_where_the_remainder_keeps_outliers():
 def test_remainder_is_validated():
     with pytest.raises(InvalidParameterError, match="remainder"):
         trace_and_top_eigenvalue(np.eye(50), remainder="xtrace")
+
+
+# ------------------------------------------- broad bulk: probes for the steps saved
+@pytest.mark.parametrize(
+    "spread_factor, n_probes, bulk_probes",
+    [(None, 6, 10), (None, 4, 7), (5.0, 6, 10)],
+    ids=["default", "4 probes", "borderline"],
+)
+def test_bulk_probes_are_unbiased_with_a_calibrated_se(
+    spread_factor, n_probes, bulk_probes, monkeypatch
+):
+    # Where the probes stop Lanczos on a broad bulk, bulk_probes - n_probes more
+    # probes are drawn on the final basis. Over many seeds: the mean within 3
+    # standard errors of the truth, the reported SE within 15% of the spread, and
+    # lower than without the extra probes where the rule fires. At the borderline
+    # spread threshold the halves often disagree: one stops, the other not, and
+    # the weights differ.
+    if spread_factor is not None:
+        monkeypatch.setattr(deflated_module, "_SPREAD_FACTOR", spread_factor)
+    A, eigvals = _spike_and_broad_bulk()
+    with_bulk, without, ses, weighted = [], [], [], 0
+    for seed in range(200):
+        trace_basis, samples, _, steps, bases = deflated_module._lanczos_deflated(
+            A, n_probes, 24, 1e-3, 1e-2, np.random.RandomState(seed), bulk_probes=bulk_probes
+        )
+        with_bulk.append(trace_basis + samples.mean())
+        ses.append(deflated_module._standard_error(samples, bases))
+        if spread_factor is not None and seed >= 60:
+            continue  # the comparison with the plain estimator on the first seeds only
+        plain = deflated_module._lanczos_deflated(
+            A, n_probes, 24, 1e-3, 1e-2, np.random.RandomState(seed)
+        )
+        assert steps == plain[3] and trace_basis == plain[0]
+        np.testing.assert_array_equal(bases[:4], plain[4][:4])
+        if len(samples) == n_probes:  # no half stopped: nothing changes
+            np.testing.assert_array_equal(samples, plain[1])
+        else:
+            # the same first probes, then the further ones on the final basis;
+            # reweighted only when one half stopped and the other did not
+            assert len(samples) == bulk_probes and set(bases[4:]) == {steps}
+            weighted += not np.allclose(samples[:n_probes], plain[1], rtol=1e-9)
+        without.append(plain[0] + plain[1].mean())
+    with_bulk, without = np.array(with_bulk), np.array(without)
+    spread = with_bulk.std(ddof=1)
+    assert abs(with_bulk.mean() - eigvals.sum()) < 3 * spread / math.sqrt(len(with_bulk))
+    assert math.sqrt(np.mean(np.square(ses))) == pytest.approx(spread, rel=0.15)
+    if spread_factor is None:  # the rule fires nearly always: the extra probes pay
+        assert spread < 0.9 * without.std(ddof=1)
+    else:
+        assert weighted > 5
+
+
+def test_bulk_probes_change_nothing_where_the_rule_does_not_fire():
+    # The MLP's and the CNN's case: the outliers hold the remainder, the probes
+    # never stop Lanczos, and the results with bulk_probes are those without,
+    # bit for bit (trace, eigenvalue and standard error).
+    A, _ = _outliers_and_bulk()
+    for seed in range(5):
+        default = trace_and_top_eigenvalue(A, random_state=seed, return_se=True)
+        bulk = trace_and_top_eigenvalue(A, random_state=seed, return_se=True, bulk_probes=10)
+        fewer = trace_and_top_eigenvalue(A, random_state=seed, return_se=True, bulk_probes=3)
+        assert default == bulk == fewer
+
+
+def test_bulk_probes_leave_the_exact_dense_case_alone():
+    # The dense fallback depends on max_lanczos_steps + n_probes only.
+    A, eigvals = _outliers_and_bulk(n=40)
+    for bulk_probes in (None, 10, 30):
+        trace, top, se = trace_and_top_eigenvalue(
+            A, n_probes=16, random_state=0, return_se=True, bulk_probes=bulk_probes
+        )
+        assert trace == pytest.approx(eigvals.sum(), rel=1e-12)
+        assert top == pytest.approx(60.0, rel=1e-12) and se == 0.0
+
+
+def test_bulk_weights_depend_only_on_the_other_half():
+    # One of n_probes + extra when the other half stopped, one of n_probes when
+    # not; the probes drawn after Lanczos share the rest; the weights sum to 1.
+    class Monitor:
+        G = np.zeros((4, 1))
+        halves = (np.arange(2), np.arange(2, 4))
+
+    monitor = Monitor()
+    monitor.stops = [7, None]  # the first half stopped, the second did not
+    weights = deflated_module._bulk_weights(monitor, 6, 4)
+    np.testing.assert_allclose(weights[:4], [1 / 6, 1 / 6, 1 / 10, 1 / 10])
+    np.testing.assert_allclose(weights[4:], (1 - 2 / 6 - 2 / 10) / 6)
+    assert len(weights) == 10 and weights.sum() == pytest.approx(1.0)
+    monitor.stops = [7, 9]
+    np.testing.assert_allclose(deflated_module._bulk_weights(monitor, 6, 4), 1 / 10)
+
+
+def test_bulk_probes_is_validated():
+    with pytest.raises(InvalidParameterError, match="'bulk_probes' parameter"):
+        trace_and_top_eigenvalue(np.eye(50), bulk_probes=0)
