@@ -39,11 +39,12 @@ _SPREAD_FACTOR = 3.0
 _FLAT_RATIO = 2.0
 _GAIN_FACTOR = 2.0
 # Probes in all when the probes' rule stops Lanczos on a broad bulk (the ``bulk_probes``
-# of trace_and_top_eigenvalue), by default none beyond n_probes: on ResNet-18 the extra
-# probes lower the error about as 1 / sqrt(probes) but cost the speed-up over PyHessian
-# (benchmarks/README.md, "Broad bulk: probes for the steps saved"; section 5 of
-# benchmarks/bench_hessian.py takes another value with --bulk-probes).
-_DEFAULT_BULK_PROBES = None
+# of trace_and_top_eigenvalue). On ResNet-18 the extra probes lower the error about as
+# 1 / sqrt(probes) at one product each; 12 was chosen on seeds that section 5 of
+# benchmarks/bench_hessian.py does not use (benchmarks/README.md, "Broad bulk: probes
+# for the steps saved"). Where the rule does not fire (the MLP, the CNN, the digits
+# zoo) nothing changes.
+_DEFAULT_BULK_PROBES = 12
 
 
 _SHIFTS = torch.arange(8, dtype=torch.uint8)
@@ -683,7 +684,7 @@ def trace_and_top_eigenvalue(
         The last two pay only where the remainder still has a few dominant
         eigenvalues (measured in section 6 of ``benchmarks/bench_hessian.py``).
         They keep every probe and its product (two vectors per probe).
-    bulk_probes : int or None, default=None
+    bulk_probes : int or None, default=12
         Probes in all when the probes' rule finds that what Lanczos leaves is a
         broad bulk (once a pair of its probes has stopped; when both have,
         Lanczos stops there), with at least 4 probes, ``deflation_tol > 0`` and
@@ -691,16 +692,16 @@ def trace_and_top_eigenvalue(
         n_probes`` probes are drawn after Lanczos, on its final basis, so they do
         not depend on it and the estimate stays unbiased; each of the first
         probes keeps a weight that does not depend on its own sample (see
-        Returns). At most ``n_probes``, or None: no extra probe, the estimator
-        of ``n_probes`` alone (the default). Where the rule does not fire the
+        Returns). A value at most ``n_probes``, or None, draws no extra probe
+        (the estimator of ``n_probes`` alone). Where the rule does not fire the
         results do not depend on it. To choose: on a broad bulk the error falls
         about as ``1 / sqrt(bulk_probes)``, since what is left after Lanczos is
         spread over far more eigenvalues than probes, and the cost grows by one
         product per extra probe (Lanczos itself cannot stop before the
-        eigenvalue has converged). Set it, 10 for instance with the default
-        ``n_probes``, when the trace matters more than the time;
-        ``benchmarks/README.md``, "Broad bulk: probes for the steps saved", has
-        the trade-off measured on ResNet-18.
+        eigenvalue has converged). Raise it when the trace matters more than the
+        time, lower it (or None) for speed; ``benchmarks/README.md``, "Broad
+        bulk: probes for the steps saved", has the trade-off measured on
+        ResNet-18.
 
     Returns
     -------
