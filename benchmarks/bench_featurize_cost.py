@@ -18,11 +18,14 @@ Then, printed as markdown:
    (the paper: connectivity 7.04%, sharpness 0.244% of training ResNet-18 on CIFAR-10),
    and with the settings ``mdtree featurize`` uses (``n_pairs="all"``: three curves
    for three models instead of one; ``return_se=True``).
-2. **Whole process**: ``mdtree featurize`` on the group's checkpoint files in a fresh
-   process (wall time, import included), with the default settings, against the
-   training time: once with ``OMP_NUM_THREADS=1`` and once with torch's defaults (the
-   thread policy of :mod:`featurizers._threads` then decides), and the process's own
-   report of its import and transform times.
+2. **Whole process**: training the group (one thread, in this process) and
+   ``mdtree featurize`` on its checkpoint files in a fresh process (wall time, imports
+   included, the command's defaults and default threads: no ``OMP_NUM_THREADS``, the
+   thread policy of :mod:`featurizers._threads` decides), alternated ``--repeats``
+   times (5) in an order reversed from one repeat to the next, with the load average
+   before each run; the median of the per-repeat ratios (featurize / training), their
+   range and the load range. ``--variants default one-pair`` also runs the command
+   with ``--n-pairs 1`` in each repeat.
 
 3. **Threads** (``--sections threads``, not run by default): the default transform at
    ``torch_threads=1`` and ``2``, alternated twice, with the load average of each.
@@ -32,7 +35,8 @@ Then, printed as markdown:
 Usage::
 
     python -m benchmarks.bench_featurize_cost [--models mlp cnn resnet]
-        [--sections features process threads]
+        [--sections features process threads] [--repeats 5]
+        [--variants default one-pair] [--json FILE]
 """
 
 from __future__ import annotations
@@ -48,9 +52,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
-
-from benchmarks.bench_hessian import ResNet18  # the Hessian benchmark's ResNet-18
 
 EPOCHS = 30
 BATCH = 32
@@ -82,6 +83,10 @@ def cnn():
 
 def resnet():
     """ResNet-18 of width 8 for 3x32x32 inputs."""
+    # the Hessian benchmark's ResNet-18; imported here, as it imports the Hessian peers,
+    # which the other groups' `mdtree featurize` processes need not pay for
+    from benchmarks.bench_hessian import ResNet18
+
     return ResNet18(8)
 
 
@@ -90,6 +95,8 @@ FACTORIES = {"mlp": mlp, "cnn": cnn, "resnet": resnet}
 
 def data(name):
     """``(X, y)`` float32 / int64 tensors of the group's training set (seeded, local)."""
+    from sklearn.datasets import load_digits  # here: the factories' module stays light
+
     X, y = load_digits(return_X_y=True)
     order = np.random.default_rng(0).permutation(len(X))[: N_SAMPLES[name]]
     X = torch.tensor(X[order] / 16, dtype=torch.float32)
@@ -197,8 +204,19 @@ def threads_section(name, group, repeats=2):
     return lines
 
 
-def process_run(name, paths, folder, env_extra):
-    """Wall time of ``mdtree featurize`` in a fresh process, and its own breakdown."""
+#: Variants of the whole-process run: the command's defaults, and with one pair of
+#: models for connectivity (the library's default) for comparison.
+PROCESS_VARIANTS = {"default": [], "one-pair": ["--n-pairs", "1"]}
+
+
+def _default_env():
+    """The environment without thread settings: the command's own policy decides."""
+    drop = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+    return {k: v for k, v in os.environ.items() if k not in drop}
+
+
+def process_run(name, paths, folder, extra=(), env=None):
+    """Wall time of ``mdtree featurize`` in a fresh process, and its own import time."""
     out = folder / f"{name}-features.csv"
     code = (
         "import sys, time; t0 = time.perf_counter()\n"
@@ -211,10 +229,10 @@ def process_run(name, paths, folder, env_extra):
     cmd = [sys.executable, "-c", code, "featurize",
            "--model", f"benchmarks.bench_featurize_cost:{name}",
            "--checkpoints", *paths, "--train-data", str(folder / f"{name}-train.npz"),
-           "--random-state", "0", "--out", str(out)]
-    env = {**os.environ, **env_extra}
+           "--random-state", "0", "--output", str(out), "--quiet", *extra]
     start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env,
+    done = subprocess.run(cmd, capture_output=True, text=True,
+                          env=_default_env() if env is None else env,
                           cwd=Path(__file__).resolve().parents[1])
     wall = time.perf_counter() - start
     if done.returncode != 0:
@@ -224,17 +242,88 @@ def process_run(name, paths, folder, env_extra):
     return wall, imports, rest
 
 
-def process_section(name, paths, folder, train_seconds):
-    lines = ["| threads | uptime | wall (s) | x training | import (s) | featurize (s) |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    for label, env in (("OMP_NUM_THREADS=1", {"OMP_NUM_THREADS": "1"}),
-                       ("torch's default", {})):
-        load = uptime().split("load average:")[-1].strip()
-        wall, imports, rest = process_run(name, paths, folder, env)
-        lines.append(f"| {label} | {load} | {wall:.2f} | {wall / train_seconds:.2f}x | "
-                     f"{imports:.2f} | {rest:.2f} |")
-        log(f"{name} process {label}: {wall:.1f} s")
-    return lines
+def training_seconds(name, X, y):
+    """Seconds to train the group's models again on one thread (nothing written)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        start = time.perf_counter()
+        for seed in SEEDS:
+            train(name, seed, X, y)
+        return time.perf_counter() - start
+    finally:
+        torch.set_num_threads(before)
+
+
+def process_pairs(name, paths, folder, train_data, repeats=5, variants=("default",)):
+    """Training and ``mdtree featurize`` alternated ``repeats`` times.
+
+    Each repeat trains the group (one thread, in this process) and runs the command
+    once per variant (a fresh process with the command's default threads), in an order
+    reversed from one repeat to the next, so that a load that drifts weighs on both
+    sides alike. Returns one dict per repeat: the 1-minute load average before each
+    run, the training seconds, and per variant the wall and import seconds.
+    """
+    X, y = train_data
+    rows = []
+    for i in range(repeats):
+        order = ["train", *variants]
+        if i % 2:
+            order.reverse()
+        row = {"order": order, "load": {}, "wall": {}, "imports": {}}
+        for run in order:
+            row["load"][run] = os.getloadavg()[0]
+            if run == "train":
+                row["train"] = training_seconds(name, X, y)
+            else:
+                wall, imports, _ = process_run(name, paths, folder,
+                                               PROCESS_VARIANTS[run])
+                row["wall"][run], row["imports"][run] = wall, imports
+        rows.append(row)
+        log(f"{name} repeat {i}: train {row['train']:.2f} s, "
+            + ", ".join(f"{v} {row['wall'][v]:.2f} s" for v in variants)
+            + f" (load {min(row['load'].values()):.1f}-{max(row['load'].values()):.1f})")
+    return rows
+
+
+def summarize_pairs(rows, variants):
+    """Per variant: the median of the per-repeat ratios (wall / training), their range,
+    the median wall, import and training seconds, and the load range of all runs."""
+    loads = [v for row in rows for v in row["load"].values()]
+    out = {"load": (min(loads), max(loads)),
+           "train": float(np.median([row["train"] for row in rows]))}
+    for variant in variants:
+        ratios = [row["wall"][variant] / row["train"] for row in rows]
+        out[variant] = {
+            "ratio": float(np.median(ratios)), "ratios": (min(ratios), max(ratios)),
+            "wall": float(np.median([row["wall"][variant] for row in rows])),
+            "imports": float(np.median([row["imports"][variant] for row in rows])),
+        }
+    return out
+
+
+def process_section(name, paths, folder, train_data, repeats=5, variants=("default",)):
+    rows = process_pairs(name, paths, folder, train_data, repeats, variants)
+    head = "| repeat | order | load (1 min) | training (s) | " + " | ".join(
+        f"`{v}` wall (s) / x training" for v in variants) + " |"
+    lines = [f"uptime: {uptime()}", "", head, "| --- " * (4 + len(variants)) + "|"]
+    for i, row in enumerate(rows):
+        cells = [f"{row['wall'][v]:.2f} / {row['wall'][v] / row['train']:.2f}x"
+                 for v in variants]
+        lines.append(f"| {i} | {', '.join(row['order'])} | "
+                     f"{min(row['load'].values()):.1f}-{max(row['load'].values()):.1f} | "
+                     f"{row['train']:.2f} | " + " | ".join(cells) + " |")
+    summary = summarize_pairs(rows, variants)
+    low, high = summary["load"]
+    lines += ["", f"Median over {len(rows)} repeats (load {low:.1f}-{high:.1f}; training "
+              f"{summary['train']:.2f} s):", "",
+              "| variant | x training (median of ratios) | ratio range | wall (s) | "
+              "import (s) |", "| --- | --- | --- | --- | --- |"]
+    for variant in variants:
+        v = summary[variant]
+        lines.append(f"| `{variant}` | **{v['ratio']:.2f}x** | {v['ratios'][0]:.2f}-"
+                     f"{v['ratios'][1]:.2f}x | {v['wall']:.2f} | {v['imports']:.2f} |")
+    return lines, {"rows": rows, "summary": summary}
 
 
 def main(argv=None):
@@ -242,13 +331,22 @@ def main(argv=None):
     parser.add_argument("--models", nargs="+", default=list(FACTORIES), choices=list(FACTORIES))
     parser.add_argument("--sections", nargs="+", default=["features", "process"],
                         choices=["features", "process", "threads"])
-    parser.add_argument("--json", default=None, help="also write the figures here")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="process section: training / featurize repeats (default 5)")
+    parser.add_argument("--variants", nargs="+", default=["default"],
+                        choices=list(PROCESS_VARIANTS),
+                        help="process section: command variants run in each repeat "
+                        "(default: the command's defaults; one-pair adds --n-pairs 1)")
+    parser.add_argument("--json", default=None,
+                        help="also write the process section's figures here")
     args = parser.parse_args(argv)
     from featurizers import ModelGroup
 
     print("# Featurize cost against training\n")
     print(f"torch {torch.__version__}, {os.cpu_count()} cores; training and the per-feature "
-          "timings on one torch thread.\n")
+          "timings on one torch thread; `mdtree featurize` with the command's default "
+          "threads (no OMP_NUM_THREADS).\n")
+    figures = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for name in args.models:
@@ -265,8 +363,12 @@ def main(argv=None):
             if "threads" in args.sections:
                 print("\n".join(threads_section(name, group)) + "\n")
             if "process" in args.sections:
-                print("\n".join(process_section(name, paths, folder, train_seconds)) + "\n")
+                lines, figures[name] = process_section(
+                    name, paths, folder, (X, y), args.repeats, tuple(args.variants))
+                print("\n".join(lines) + "\n")
             sys.stdout.flush()
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":
