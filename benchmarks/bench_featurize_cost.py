@@ -24,7 +24,8 @@ Then, printed as markdown:
    thread policy of :mod:`featurizers._threads` decides), alternated ``--repeats``
    times (5) in an order reversed from one repeat to the next, with the load average
    before each run; the median of the per-repeat ratios (featurize / training), their
-   range and the load range. ``--variants default one-pair`` also runs the command
+   range and the load range, for wall times and for CPU times (user + system, which
+   waiting for a core does not inflate). ``--variants default one-pair`` also runs the command
    with ``--n-pairs 1`` in each repeat.
 
 3. **Threads** (``--sections threads``, not run by default): the default transform at
@@ -216,7 +217,8 @@ def _default_env():
 
 
 def process_run(name, paths, folder, extra=(), env=None):
-    """Wall time of ``mdtree featurize`` in a fresh process, and its own import time."""
+    """Wall and CPU time (user + system) of ``mdtree featurize`` in a fresh process,
+    and its own import time."""
     out = folder / f"{name}-features.csv"
     code = (
         "import sys, time; t0 = time.perf_counter()\n"
@@ -230,27 +232,53 @@ def process_run(name, paths, folder, extra=(), env=None):
            "--model", f"benchmarks.bench_featurize_cost:{name}",
            "--checkpoints", *paths, "--train-data", str(folder / f"{name}-train.npz"),
            "--random-state", "0", "--output", str(out), "--quiet", *extra]
+    cpu_before = _children_cpu()
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True,
                           env=_default_env() if env is None else env,
                           cwd=Path(__file__).resolve().parents[1])
     wall = time.perf_counter() - start
+    cpu = _children_cpu() - cpu_before
     if done.returncode != 0:
         raise RuntimeError(f"mdtree featurize failed:\n{done.stderr}")
     times = [line for line in done.stderr.splitlines() if line.startswith("TIMES")]
     imports, rest = (float(v) for v in times[-1].split()[1:])
-    return wall, imports, rest
+    return wall, imports, rest, cpu
+
+
+def _children_cpu():
+    """User + system CPU seconds of this process's finished children."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _feature_row(path):
+    """The first row of a features CSV as ``{column: value}`` (floats where numeric)."""
+    import csv
+
+    with open(path, newline="") as f:
+        row = next(csv.DictReader(f))
+    out = {}
+    for key, value in row.items():
+        try:
+            out[key] = float(value) if value != "" else None
+        except ValueError:
+            out[key] = value
+    return out
 
 
 def training_seconds(name, X, y):
-    """Seconds to train the group's models again on one thread (nothing written)."""
+    """Wall and CPU seconds to train the group's models again on one thread (nothing
+    written)."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for seed in SEEDS:
             train(name, seed, X, y)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - cpu
     finally:
         torch.set_num_threads(before)
 
@@ -262,7 +290,10 @@ def process_pairs(name, paths, folder, train_data, repeats=5, variants=("default
     once per variant (a fresh process with the command's default threads), in an order
     reversed from one repeat to the next, so that a load that drifts weighs on both
     sides alike. Returns one dict per repeat: the 1-minute load average before each
-    run, the training seconds, and per variant the wall and import seconds.
+    run, the training's wall and CPU seconds, and per variant the wall, CPU (user +
+    system) and import seconds and the row the command wrote (features and standard
+    errors). CPU times are what each side computed, which other jobs' load inflates
+    less than wall times (a process waiting for a core accrues none).
     """
     X, y = train_data
     rows = []
@@ -270,15 +301,17 @@ def process_pairs(name, paths, folder, train_data, repeats=5, variants=("default
         order = ["train", *variants]
         if i % 2:
             order.reverse()
-        row = {"order": order, "load": {}, "wall": {}, "imports": {}}
+        row = {"order": order, "load": {}, "wall": {}, "cpu": {}, "imports": {},
+               "features": {}}
         for run in order:
             row["load"][run] = os.getloadavg()[0]
             if run == "train":
-                row["train"] = training_seconds(name, X, y)
+                row["train"], row["train_cpu"] = training_seconds(name, X, y)
             else:
-                wall, imports, _ = process_run(name, paths, folder,
-                                               PROCESS_VARIANTS[run])
-                row["wall"][run], row["imports"][run] = wall, imports
+                wall, imports, _, cpu = process_run(name, paths, folder,
+                                                    PROCESS_VARIANTS[run])
+                row["wall"][run], row["imports"][run], row["cpu"][run] = wall, imports, cpu
+                row["features"][run] = _feature_row(folder / f"{name}-features.csv")
         rows.append(row)
         log(f"{name} repeat {i}: train {row['train']:.2f} s, "
             + ", ".join(f"{v} {row['wall'][v]:.2f} s" for v in variants)
@@ -287,15 +320,19 @@ def process_pairs(name, paths, folder, train_data, repeats=5, variants=("default
 
 
 def summarize_pairs(rows, variants):
-    """Per variant: the median of the per-repeat ratios (wall / training), their range,
-    the median wall, import and training seconds, and the load range of all runs."""
+    """Per variant: the median of the per-repeat ratios (wall / training wall), their
+    range, the same for CPU times, the median wall, import and training seconds, and the
+    load range of all runs."""
     loads = [v for row in rows for v in row["load"].values()]
     out = {"load": (min(loads), max(loads)),
            "train": float(np.median([row["train"] for row in rows]))}
     for variant in variants:
         ratios = [row["wall"][variant] / row["train"] for row in rows]
+        cpu_ratios = [row["cpu"][variant] / row["train_cpu"] for row in rows]
         out[variant] = {
             "ratio": float(np.median(ratios)), "ratios": (min(ratios), max(ratios)),
+            "cpu_ratio": float(np.median(cpu_ratios)),
+            "cpu_ratios": (min(cpu_ratios), max(cpu_ratios)),
             "wall": float(np.median([row["wall"][variant] for row in rows])),
             "imports": float(np.median([row["imports"][variant] for row in rows])),
         }
@@ -304,25 +341,29 @@ def summarize_pairs(rows, variants):
 
 def process_section(name, paths, folder, train_data, repeats=5, variants=("default",)):
     rows = process_pairs(name, paths, folder, train_data, repeats, variants)
-    head = "| repeat | order | load (1 min) | training (s) | " + " | ".join(
-        f"`{v}` wall (s) / x training" for v in variants) + " |"
+    head = "| repeat | order | load (1 min) | training wall / CPU (s) | " + " | ".join(
+        f"`{v}` wall / CPU (s): x training" for v in variants) + " |"
     lines = [f"uptime: {uptime()}", "", head, "| --- " * (4 + len(variants)) + "|"]
     for i, row in enumerate(rows):
-        cells = [f"{row['wall'][v]:.2f} / {row['wall'][v] / row['train']:.2f}x"
-                 for v in variants]
+        cells = [f"{row['wall'][v]:.2f} / {row['cpu'][v]:.2f}: "
+                 f"{row['wall'][v] / row['train']:.2f}x / "
+                 f"{row['cpu'][v] / row['train_cpu']:.2f}x" for v in variants]
         lines.append(f"| {i} | {', '.join(row['order'])} | "
                      f"{min(row['load'].values()):.1f}-{max(row['load'].values()):.1f} | "
-                     f"{row['train']:.2f} | " + " | ".join(cells) + " |")
+                     f"{row['train']:.2f} / {row['train_cpu']:.2f} | "
+                     + " | ".join(cells) + " |")
     summary = summarize_pairs(rows, variants)
     low, high = summary["load"]
     lines += ["", f"Median over {len(rows)} repeats (load {low:.1f}-{high:.1f}; training "
               f"{summary['train']:.2f} s):", "",
-              "| variant | x training (median of ratios) | ratio range | wall (s) | "
-              "import (s) |", "| --- | --- | --- | --- | --- |"]
+              "| variant | wall: x training (median of ratios) | range | CPU: x training "
+              "| range | wall (s) | import (s) |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for variant in variants:
         v = summary[variant]
         lines.append(f"| `{variant}` | **{v['ratio']:.2f}x** | {v['ratios'][0]:.2f}-"
-                     f"{v['ratios'][1]:.2f}x | {v['wall']:.2f} | {v['imports']:.2f} |")
+                     f"{v['ratios'][1]:.2f}x | {v['cpu_ratio']:.2f}x | "
+                     f"{v['cpu_ratios'][0]:.2f}-{v['cpu_ratios'][1]:.2f}x | "
+                     f"{v['wall']:.2f} | {v['imports']:.2f} |")
     return lines, {"rows": rows, "summary": summary}
 
 

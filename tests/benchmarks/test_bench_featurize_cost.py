@@ -52,6 +52,11 @@ def test_sections_run(bench, monkeypatch, capsys, tmp_path):
     assert len(figures["rows"]) == 2
     for row in figures["rows"]:
         assert row["train"] > 0 and set(row["wall"]) == {"default", "one-pair"}
+        # the command's CPU time is its child process's, at least its imports' share
+        assert row["train_cpu"] > 0 and all(c > 0.2 for c in row["cpu"].values())
+        # what each variant wrote: three pairs give connectivity a standard error, one none
+        assert row["features"]["default"]["mode_connectivity_peak_se"] is not None
+        assert row["features"]["one-pair"]["mode_connectivity_peak_se"] is None
     ratios = [row["wall"]["default"] / row["train"] for row in figures["rows"]]
     assert figures["summary"]["default"]["ratio"] == pytest.approx(np.median(ratios))
 
@@ -61,15 +66,17 @@ def test_summarize_pairs_is_the_median_of_per_repeat_ratios(bench):
     medians), with its range and the load range of every run."""
     rows = [
         {"train": 1.0, "wall": {"default": 2.0}, "imports": {"default": 1.0},
-         "load": {"train": 3.0, "default": 5.0}},
+         "train_cpu": 1.0, "cpu": {"default": 3.0}, "load": {"train": 3.0, "default": 5.0}},
         {"train": 4.0, "wall": {"default": 4.0}, "imports": {"default": 2.0},
-         "load": {"train": 9.0, "default": 7.0}},
+         "train_cpu": 2.0, "cpu": {"default": 5.0}, "load": {"train": 9.0, "default": 7.0}},
         {"train": 2.0, "wall": {"default": 3.0}, "imports": {"default": 1.5},
-         "load": {"train": 4.0, "default": 4.5}},
+         "train_cpu": 2.0, "cpu": {"default": 4.0}, "load": {"train": 4.0, "default": 4.5}},
     ]
     summary = bench.summarize_pairs(rows, ["default"])
     assert summary["default"]["ratio"] == 1.5  # ratios 2, 1, 1.5
     assert summary["default"]["ratios"] == (1.0, 2.0)
+    assert summary["default"]["cpu_ratio"] == 2.5  # CPU ratios 3, 2.5, 2
+    assert summary["default"]["cpu_ratios"] == (2.0, 3.0)
     assert summary["default"]["wall"] == 3.0 and summary["default"]["imports"] == 1.5
     assert summary["train"] == 2.0 and summary["load"] == (3.0, 9.0)
 
