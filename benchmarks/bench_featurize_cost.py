@@ -18,15 +18,16 @@ Then, printed as markdown:
    (the paper: connectivity 7.04%, sharpness 0.244% of training ResNet-18 on CIFAR-10),
    and with the settings ``mdtree featurize`` uses (``n_pairs="all"``: three curves
    for three models instead of one; ``return_se=True``).
-2. **Whole process**: training the group (one thread, in this process) and
-   ``mdtree featurize`` on its checkpoint files in a fresh process (wall time, imports
-   included, the command's defaults and default threads: no ``OMP_NUM_THREADS``, the
-   thread policy of :mod:`featurizers._threads` decides), alternated ``--repeats``
-   times (5) in an order reversed from one repeat to the next, with the load average
-   before each run; the median of the per-repeat ratios (featurize / training), their
-   range and the load range, for wall times and for CPU times (user + system, which
-   waiting for a core does not inflate). ``--variants default one-pair`` also runs the command
-   with ``--n-pairs 1`` in each repeat.
+2. **Whole process**: ``mdtree featurize`` on the group's checkpoint files in a fresh
+   process (wall time, imports included, the command's defaults and default threads:
+   no ``OMP_NUM_THREADS``, the thread policy of :mod:`featurizers._threads` decides)
+   against two yardsticks: the training loop in this process (one thread, warm) and
+   training as a fresh process (import torch, read the data, train on one thread, save
+   the checkpoints). The three are alternated ``--repeats`` times (5) in an order
+   reversed from one repeat to the next, with the load average before each run; the
+   median of the per-repeat ratios, their range and the load range, for wall times and
+   for CPU times (user + system, which waiting for a core does not inflate).
+   ``--variants default one-pair`` also runs the command with ``--n-pairs 1``.
 
 3. **Threads** (``--sections threads``, not run by default): the default transform at
    ``torch_threads=1`` and ``2``, alternated twice, with the load average of each.
@@ -283,87 +284,129 @@ def training_seconds(name, X, y):
         torch.set_num_threads(before)
 
 
+def training_process(name, folder):
+    """Wall and CPU seconds of training the group in a fresh process (one torch thread,
+    default threads otherwise): import torch, read the data file, train, save the state
+    dicts -- the counterpart of ``mdtree featurize``'s whole process."""
+    code = (
+        "import sys, numpy as np, torch\n"
+        "from benchmarks.bench_featurize_cost import SEEDS, train\n"
+        "torch.set_num_threads(1)\n"
+        "name, folder = sys.argv[1], sys.argv[2]\n"
+        "d = np.load(f'{folder}/{name}-train.npz')\n"
+        "X, y = torch.from_numpy(d['X']), torch.from_numpy(d['y'])\n"
+        "for seed in SEEDS:\n"
+        "    torch.save(train(name, seed, X, y).state_dict(),\n"
+        "               f'{folder}/{name}-retrained-{seed}.pt')\n"
+    )
+    cpu_before = _children_cpu()
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code, name, str(folder)],
+                          capture_output=True, text=True, env=_default_env(),
+                          cwd=Path(__file__).resolve().parents[1])
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"training process failed:\n{done.stderr}")
+    return wall, _children_cpu() - cpu_before
+
+
+#: The two yardsticks: the training loop in this process (warm: torch imported, its
+#: optimizer's first-step imports done) and training as a fresh process.
+YARDSTICKS = {"loop": "training loop", "process": "training process"}
+
+
 def process_pairs(name, paths, folder, train_data, repeats=5, variants=("default",)):
     """Training and ``mdtree featurize`` alternated ``repeats`` times.
 
-    Each repeat trains the group (one thread, in this process) and runs the command
-    once per variant (a fresh process with the command's default threads), in an order
-    reversed from one repeat to the next, so that a load that drifts weighs on both
-    sides alike. Returns one dict per repeat: the 1-minute load average before each
-    run, the training's wall and CPU seconds, and per variant the wall, CPU (user +
-    system) and import seconds and the row the command wrote (features and standard
-    errors). CPU times are what each side computed, which other jobs' load inflates
-    less than wall times (a process waiting for a core accrues none).
+    Each repeat trains the group twice -- in this process (one thread; the loop alone)
+    and as a fresh process (:func:`training_process`) -- and runs the command once per
+    variant (a fresh process with the command's default threads), in an order reversed
+    from one repeat to the next, so that a load that drifts weighs on both sides alike.
+    Returns one dict per repeat: the 1-minute load average before each run, and per run
+    (``"loop"``, ``"process"`` and the variants) the wall and CPU (user + system)
+    seconds; per variant also its import seconds and the row the command wrote
+    (features and standard errors). CPU times are what each side computed, which other
+    jobs' load inflates less than wall times (a process waiting for a core accrues none).
     """
     X, y = train_data
     rows = []
     for i in range(repeats):
-        order = ["train", *variants]
+        order = ["loop", "process", *variants]
         if i % 2:
             order.reverse()
         row = {"order": order, "load": {}, "wall": {}, "cpu": {}, "imports": {},
                "features": {}}
         for run in order:
             row["load"][run] = os.getloadavg()[0]
-            if run == "train":
-                row["train"], row["train_cpu"] = training_seconds(name, X, y)
+            if run == "loop":
+                row["wall"][run], row["cpu"][run] = training_seconds(name, X, y)
+            elif run == "process":
+                row["wall"][run], row["cpu"][run] = training_process(name, folder)
             else:
                 wall, imports, _, cpu = process_run(name, paths, folder,
                                                     PROCESS_VARIANTS[run])
                 row["wall"][run], row["imports"][run], row["cpu"][run] = wall, imports, cpu
                 row["features"][run] = _feature_row(folder / f"{name}-features.csv")
         rows.append(row)
-        log(f"{name} repeat {i}: train {row['train']:.2f} s, "
-            + ", ".join(f"{v} {row['wall'][v]:.2f} s" for v in variants)
+        log(f"{name} repeat {i}: " + ", ".join(f"{r} {row['wall'][r]:.2f} s" for r in order)
             + f" (load {min(row['load'].values()):.1f}-{max(row['load'].values()):.1f})")
     return rows
 
 
 def summarize_pairs(rows, variants):
-    """Per variant: the median of the per-repeat ratios (wall / training wall), their
-    range, the same for CPU times, the median wall, import and training seconds, and the
-    load range of all runs."""
+    """Per variant and yardstick (``"loop"``, ``"process"``): the median of the
+    per-repeat ratios (variant / yardstick) and their range, for wall and for CPU
+    times; the median seconds of every run, the variants' import seconds, and the load
+    range of all runs."""
     loads = [v for row in rows for v in row["load"].values()]
-    out = {"load": (min(loads), max(loads)),
-           "train": float(np.median([row["train"] for row in rows]))}
+    out = {"load": (min(loads), max(loads))}
+    for run in (*YARDSTICKS, *variants):
+        out[run] = {kind: float(np.median([row[kind][run] for row in rows]))
+                    for kind in ("wall", "cpu")}
     for variant in variants:
-        ratios = [row["wall"][variant] / row["train"] for row in rows]
-        cpu_ratios = [row["cpu"][variant] / row["train_cpu"] for row in rows]
-        out[variant] = {
-            "ratio": float(np.median(ratios)), "ratios": (min(ratios), max(ratios)),
-            "cpu_ratio": float(np.median(cpu_ratios)),
-            "cpu_ratios": (min(cpu_ratios), max(cpu_ratios)),
-            "wall": float(np.median([row["wall"][variant] for row in rows])),
-            "imports": float(np.median([row["imports"][variant] for row in rows])),
-        }
+        out[variant]["imports"] = float(np.median([row["imports"][variant] for row in rows]))
+        for yardstick in YARDSTICKS:
+            for kind in ("wall", "cpu"):
+                ratios = [row[kind][variant] / row[kind][yardstick] for row in rows]
+                out[variant][f"{kind}/{yardstick}"] = (
+                    float(np.median(ratios)), min(ratios), max(ratios))
     return out
 
 
 def process_section(name, paths, folder, train_data, repeats=5, variants=("default",)):
     rows = process_pairs(name, paths, folder, train_data, repeats, variants)
-    head = "| repeat | order | load (1 min) | training wall / CPU (s) | " + " | ".join(
-        f"`{v}` wall / CPU (s): x training" for v in variants) + " |"
-    lines = [f"uptime: {uptime()}", "", head, "| --- " * (4 + len(variants)) + "|"]
+    runs = (*YARDSTICKS, *variants)
+    labels = {**YARDSTICKS, **{v: f"`{v}`" for v in variants}}
+    lines = [f"uptime: {uptime()}", "",
+             "| repeat | order | load (1 min) | "
+             + " | ".join(f"{labels[r]}: wall / CPU (s)" for r in runs) + " |",
+             "| --- " * (3 + len(runs)) + "|"]
     for i, row in enumerate(rows):
-        cells = [f"{row['wall'][v]:.2f} / {row['cpu'][v]:.2f}: "
-                 f"{row['wall'][v] / row['train']:.2f}x / "
-                 f"{row['cpu'][v] / row['train_cpu']:.2f}x" for v in variants]
         lines.append(f"| {i} | {', '.join(row['order'])} | "
                      f"{min(row['load'].values()):.1f}-{max(row['load'].values()):.1f} | "
-                     f"{row['train']:.2f} / {row['train_cpu']:.2f} | "
-                     + " | ".join(cells) + " |")
+                     + " | ".join(f"{row['wall'][r]:.2f} / {row['cpu'][r]:.2f}" for r in runs)
+                     + " |")
     summary = summarize_pairs(rows, variants)
     low, high = summary["load"]
-    lines += ["", f"Median over {len(rows)} repeats (load {low:.1f}-{high:.1f}; training "
-              f"{summary['train']:.2f} s):", "",
-              "| variant | wall: x training (median of ratios) | range | CPU: x training "
-              "| range | wall (s) | import (s) |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines += ["", f"Median of the per-repeat ratios over {len(rows)} repeats (load "
+              f"{low:.1f}-{high:.1f}), with their range; median seconds: training loop "
+              f"{summary['loop']['wall']:.2f} wall / {summary['loop']['cpu']:.2f} CPU, "
+              f"training process {summary['process']['wall']:.2f} / "
+              f"{summary['process']['cpu']:.2f}.", "",
+              "| variant | wall (s) | import (s) | wall / training loop | CPU / training loop "
+              "| wall / training process | CPU / training process |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
+
+    def cell(values, bold=False):
+        median, low, high = values
+        text = f"{median:.2f}x"
+        return (f"**{text}**" if bold else text) + f" ({low:.2f}-{high:.2f})"
+
     for variant in variants:
         v = summary[variant]
-        lines.append(f"| `{variant}` | **{v['ratio']:.2f}x** | {v['ratios'][0]:.2f}-"
-                     f"{v['ratios'][1]:.2f}x | {v['cpu_ratio']:.2f}x | "
-                     f"{v['cpu_ratios'][0]:.2f}-{v['cpu_ratios'][1]:.2f}x | "
-                     f"{v['wall']:.2f} | {v['imports']:.2f} |")
+        lines.append(f"| `{variant}` | {v['wall']:.2f} | {v['imports']:.2f} | "
+                     f"{cell(v['wall/loop'], True)} | {cell(v['cpu/loop'])} | "
+                     f"{cell(v['wall/process'], True)} | {cell(v['cpu/process'])} |")
     return lines, {"rows": rows, "summary": summary}
 
 

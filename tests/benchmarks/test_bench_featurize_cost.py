@@ -37,7 +37,8 @@ def test_models_and_data(bench, name, params, shape):
 
 def test_sections_run(bench, monkeypatch, capsys, tmp_path):
     """One epoch, a few samples: every section prints its table (the process one runs the
-    CLI, alternated with training), and --json holds the process figures."""
+    CLI, alternated with training in this process and in a fresh one), and --json holds
+    the process figures."""
     monkeypatch.setattr(bench, "EPOCHS", 1)
     monkeypatch.setitem(bench.N_SAMPLES, "mlp", 64)
     monkeypatch.setattr(bench, "threads_section", lambda name, group: ["threads skipped"])
@@ -45,40 +46,43 @@ def test_sections_run(bench, monkeypatch, capsys, tmp_path):
     bench.main(["--models", "mlp", "--sections", "features", "process", "--repeats", "2",
                 "--variants", "default", "one-pair", "--json", str(out_json)])
     out = capsys.readouterr().out
-    for text in ("| curves |", "| default (all four) |", "| 0 | train, default, one-pair |",
-                 "| 1 | one-pair, default, train |", "| `default` | **", "| `one-pair` | **"):
+    for text in ("| curves |", "| default (all four) |",
+                 "| 0 | loop, process, default, one-pair |",
+                 "| 1 | one-pair, default, process, loop |", "| `default` | ", "| `one-pair` | "):
         assert text in out
     figures = json.loads(out_json.read_text())["mlp"]
     assert len(figures["rows"]) == 2
     for row in figures["rows"]:
-        assert row["train"] > 0 and set(row["wall"]) == {"default", "one-pair"}
-        # the command's CPU time is its child process's, at least its imports' share
-        assert row["train_cpu"] > 0 and all(c > 0.2 for c in row["cpu"].values())
+        assert set(row["wall"]) == set(row["cpu"]) == {"loop", "process", "default",
+                                                        "one-pair"}
+        assert all(v > 0 for v in row["wall"].values())
+        # a fresh process (training or featurizing) pays at least importing torch
+        assert all(row["cpu"][r] > 0.2 for r in ("process", "default", "one-pair"))
         # what each variant wrote: three pairs give connectivity a standard error, one none
         assert row["features"]["default"]["mode_connectivity_peak_se"] is not None
         assert row["features"]["one-pair"]["mode_connectivity_peak_se"] is None
-    ratios = [row["wall"]["default"] / row["train"] for row in figures["rows"]]
-    assert figures["summary"]["default"]["ratio"] == pytest.approx(np.median(ratios))
+    ratios = [row["wall"]["default"] / row["wall"]["process"] for row in figures["rows"]]
+    assert figures["summary"]["default"]["wall/process"][0] == pytest.approx(np.median(ratios))
 
 
 def test_summarize_pairs_is_the_median_of_per_repeat_ratios(bench):
-    """The ratio is the median of wall / training within each repeat (not the ratio of
-    medians), with its range and the load range of every run."""
-    rows = [
-        {"train": 1.0, "wall": {"default": 2.0}, "imports": {"default": 1.0},
-         "train_cpu": 1.0, "cpu": {"default": 3.0}, "load": {"train": 3.0, "default": 5.0}},
-        {"train": 4.0, "wall": {"default": 4.0}, "imports": {"default": 2.0},
-         "train_cpu": 2.0, "cpu": {"default": 5.0}, "load": {"train": 9.0, "default": 7.0}},
-        {"train": 2.0, "wall": {"default": 3.0}, "imports": {"default": 1.5},
-         "train_cpu": 2.0, "cpu": {"default": 4.0}, "load": {"train": 4.0, "default": 4.5}},
-    ]
+    """The ratio is the median of variant / yardstick within each repeat (not the ratio
+    of medians), with its range, for wall and CPU times, and the load range of all runs."""
+    def row(loop, process, default, load):
+        return {"wall": {"loop": loop, "process": process, "default": default},
+                "cpu": {"loop": loop / 2, "process": process, "default": default / 2},
+                "imports": {"default": default / 4},
+                "load": {"loop": load, "process": load + 1, "default": load + 2}}
+
+    rows = [row(1.0, 2.0, 2.0, 3.0), row(4.0, 8.0, 4.0, 7.0), row(2.0, 3.0, 3.0, 4.0)]
     summary = bench.summarize_pairs(rows, ["default"])
-    assert summary["default"]["ratio"] == 1.5  # ratios 2, 1, 1.5
-    assert summary["default"]["ratios"] == (1.0, 2.0)
-    assert summary["default"]["cpu_ratio"] == 2.5  # CPU ratios 3, 2.5, 2
-    assert summary["default"]["cpu_ratios"] == (2.0, 3.0)
-    assert summary["default"]["wall"] == 3.0 and summary["default"]["imports"] == 1.5
-    assert summary["train"] == 2.0 and summary["load"] == (3.0, 9.0)
+    assert summary["default"]["wall/loop"] == (1.5, 1.0, 2.0)  # ratios 2, 1, 1.5
+    assert summary["default"]["cpu/loop"] == (1.5, 1.0, 2.0)  # halves of both
+    assert summary["default"]["wall/process"] == (1.0, 0.5, 1.0)  # ratios 1, 0.5, 1
+    assert summary["default"]["cpu/process"] == (0.5, 0.25, 0.5)
+    assert summary["default"]["wall"] == 3.0 and summary["default"]["imports"] == 0.75
+    assert summary["loop"] == {"wall": 2.0, "cpu": 1.0}
+    assert summary["load"] == (3.0, 9.0)
 
 
 def test_featurize_runs_without_thread_settings(bench, monkeypatch):
