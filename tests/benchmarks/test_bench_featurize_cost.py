@@ -35,30 +35,49 @@ def test_models_and_data(bench, name, params, shape):
         assert tuple(model(X[:4]).shape) == (4, 10)
 
 
-def test_sections_run(bench, monkeypatch, capsys, tmp_path):
-    """One epoch, a few samples: every section prints its table (the process one runs the
-    CLI, alternated with training in this process and in a fresh one), and --json holds
-    the process figures."""
+def _tiny_run(bench, monkeypatch, tmp_path, *args):
+    """One epoch on 64 samples; the printed markdown and the --json figures of mlp."""
     monkeypatch.setattr(bench, "EPOCHS", 1)
     monkeypatch.setitem(bench.N_SAMPLES, "mlp", 64)
     monkeypatch.setattr(bench, "threads_section", lambda name, group: ["threads skipped"])
     out_json = tmp_path / "figures.json"
-    bench.main(["--models", "mlp", "--sections", "features", "process", "--repeats", "2",
-                "--variants", "default", "one-pair", "--json", str(out_json)])
+    bench.main(["--models", "mlp", *args, "--json", str(out_json)])
+    return json.loads(out_json.read_text())["mlp"]
+
+
+def test_sections_run(bench, monkeypatch, capsys, tmp_path):
+    """Every section prints its table (the process one runs the CLI beside training in
+    this process and in a fresh one), and --json holds the process figures."""
+    figures = _tiny_run(bench, monkeypatch, tmp_path, "--sections", "features", "process",
+                        "--repeats", "1")
     out = capsys.readouterr().out
-    for text in ("| curves |", "| default (all four) |",
-                 "| 0 | loop, process, default, one-pair |",
-                 "| 1 | one-pair, default, process, loop |", "| `default` | ", "| `one-pair` | "):
+    for text in ("| curves |", "| default (all four) |", "| 0 | loop, process, default |",
+                 "| `default` | "):
         assert text in out
-    figures = json.loads(out_json.read_text())["mlp"]
-    assert len(figures["rows"]) == 2
+    (row,) = figures["rows"]
+    assert set(row["wall"]) == set(row["cpu"]) == {"loop", "process", "default"}
+    assert all(v > 0 for v in row["wall"].values())
+    # a fresh process (training or featurizing) pays at least importing torch
+    assert row["cpu"]["process"] > 0.2 and row["cpu"]["default"] > 0.2
+    # three models, all pairs: connectivity has a standard error
+    assert row["features"]["default"]["mode_connectivity_peak_se"] is not None
+    ratio = row["wall"]["default"] / row["wall"]["process"]
+    assert figures["summary"]["default"]["wall/process"] == pytest.approx((ratio,) * 3)
+
+
+@pytest.mark.slow
+def test_process_section_alternates_and_runs_the_variants(bench, monkeypatch, capsys,
+                                                          tmp_path):
+    """Two repeats, both variants: the order is reversed in the second, and one pair
+    leaves connectivity without a standard error."""
+    figures = _tiny_run(bench, monkeypatch, tmp_path, "--sections", "process",
+                        "--repeats", "2", "--variants", "default", "one-pair")
+    out = capsys.readouterr().out
+    for text in ("| 0 | loop, process, default, one-pair |",
+                 "| 1 | one-pair, default, process, loop |", "| `one-pair` | "):
+        assert text in out
     for row in figures["rows"]:
-        assert set(row["wall"]) == set(row["cpu"]) == {"loop", "process", "default",
-                                                        "one-pair"}
-        assert all(v > 0 for v in row["wall"].values())
-        # a fresh process (training or featurizing) pays at least importing torch
-        assert all(row["cpu"][r] > 0.2 for r in ("process", "default", "one-pair"))
-        # what each variant wrote: three pairs give connectivity a standard error, one none
+        assert set(row["wall"]) == {"loop", "process", "default", "one-pair"}
         assert row["features"]["default"]["mode_connectivity_peak_se"] is not None
         assert row["features"]["one-pair"]["mode_connectivity_peak_se"] is None
     ratios = [row["wall"]["default"] / row["wall"]["process"] for row in figures["rows"]]
