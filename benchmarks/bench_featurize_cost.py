@@ -19,10 +19,15 @@ Then, printed as markdown:
    and with the settings ``mdtree featurize`` uses (``n_pairs="all"``: three curves
    for three models instead of one; ``return_se=True``).
 2. **Whole process**: ``mdtree featurize`` on the group's checkpoint files in a fresh
-   process (wall time, import included), with the default settings, against the
-   training time: once with ``OMP_NUM_THREADS=1`` and once with torch's defaults (the
-   thread policy of :mod:`featurizers._threads` then decides), and the process's own
-   report of its import and transform times.
+   process (wall time, imports included, the command's defaults and default threads:
+   no ``OMP_NUM_THREADS``, the thread policy of :mod:`featurizers._threads` decides)
+   against two yardsticks: the training loop in this process (one thread, warm) and
+   training as a fresh process (import torch, read the data, train on one thread, save
+   the checkpoints). The three are alternated ``--repeats`` times (5) in an order
+   reversed from one repeat to the next, with the load average before each run; the
+   median of the per-repeat ratios, their range and the load range, for wall times and
+   for CPU times (user + system, which waiting for a core does not inflate).
+   ``--variants default one-pair`` also runs the command with ``--n-pairs 1``.
 
 3. **Threads** (``--sections threads``, not run by default): the default transform at
    ``torch_threads=1`` and ``2``, alternated twice, with the load average of each.
@@ -32,7 +37,8 @@ Then, printed as markdown:
 Usage::
 
     python -m benchmarks.bench_featurize_cost [--models mlp cnn resnet]
-        [--sections features process threads]
+        [--sections features process threads] [--repeats 5]
+        [--variants default one-pair] [--json FILE]
 """
 
 from __future__ import annotations
@@ -48,9 +54,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
-
-from benchmarks.bench_hessian import ResNet18  # the Hessian benchmark's ResNet-18
 
 EPOCHS = 30
 BATCH = 32
@@ -82,6 +85,10 @@ def cnn():
 
 def resnet():
     """ResNet-18 of width 8 for 3x32x32 inputs."""
+    # the Hessian benchmark's ResNet-18; imported here, as it imports the Hessian peers,
+    # which the other groups' `mdtree featurize` processes need not pay for
+    from benchmarks.bench_hessian import ResNet18
+
     return ResNet18(8)
 
 
@@ -90,6 +97,8 @@ FACTORIES = {"mlp": mlp, "cnn": cnn, "resnet": resnet}
 
 def data(name):
     """``(X, y)`` float32 / int64 tensors of the group's training set (seeded, local)."""
+    from sklearn.datasets import load_digits  # here: the factories' module stays light
+
     X, y = load_digits(return_X_y=True)
     order = np.random.default_rng(0).permutation(len(X))[: N_SAMPLES[name]]
     X = torch.tensor(X[order] / 16, dtype=torch.float32)
@@ -197,8 +206,20 @@ def threads_section(name, group, repeats=2):
     return lines
 
 
-def process_run(name, paths, folder, env_extra):
-    """Wall time of ``mdtree featurize`` in a fresh process, and its own breakdown."""
+#: Variants of the whole-process run: the command's defaults, and with one pair of
+#: models for connectivity (the library's default) for comparison.
+PROCESS_VARIANTS = {"default": [], "one-pair": ["--n-pairs", "1"]}
+
+
+def _default_env():
+    """The environment without thread settings: the command's own policy decides."""
+    drop = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+    return {k: v for k, v in os.environ.items() if k not in drop}
+
+
+def process_run(name, paths, folder, extra=(), env=None):
+    """Wall and CPU time (user + system) of ``mdtree featurize`` in a fresh process,
+    and its own import time."""
     out = folder / f"{name}-features.csv"
     code = (
         "import sys, time; t0 = time.perf_counter()\n"
@@ -211,30 +232,182 @@ def process_run(name, paths, folder, env_extra):
     cmd = [sys.executable, "-c", code, "featurize",
            "--model", f"benchmarks.bench_featurize_cost:{name}",
            "--checkpoints", *paths, "--train-data", str(folder / f"{name}-train.npz"),
-           "--random-state", "0", "--out", str(out)]
-    env = {**os.environ, **env_extra}
+           "--random-state", "0", "--output", str(out), "--quiet", *extra]
+    cpu_before = _children_cpu()
     start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env,
+    done = subprocess.run(cmd, capture_output=True, text=True,
+                          env=_default_env() if env is None else env,
                           cwd=Path(__file__).resolve().parents[1])
     wall = time.perf_counter() - start
+    cpu = _children_cpu() - cpu_before
     if done.returncode != 0:
         raise RuntimeError(f"mdtree featurize failed:\n{done.stderr}")
     times = [line for line in done.stderr.splitlines() if line.startswith("TIMES")]
     imports, rest = (float(v) for v in times[-1].split()[1:])
-    return wall, imports, rest
+    return wall, imports, rest, cpu
 
 
-def process_section(name, paths, folder, train_seconds):
-    lines = ["| threads | uptime | wall (s) | x training | import (s) | featurize (s) |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    for label, env in (("OMP_NUM_THREADS=1", {"OMP_NUM_THREADS": "1"}),
-                       ("torch's default", {})):
-        load = uptime().split("load average:")[-1].strip()
-        wall, imports, rest = process_run(name, paths, folder, env)
-        lines.append(f"| {label} | {load} | {wall:.2f} | {wall / train_seconds:.2f}x | "
-                     f"{imports:.2f} | {rest:.2f} |")
-        log(f"{name} process {label}: {wall:.1f} s")
-    return lines
+def _children_cpu():
+    """User + system CPU seconds of this process's finished children."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _feature_row(path):
+    """The first row of a features CSV as ``{column: value}`` (floats where numeric)."""
+    import csv
+
+    with open(path, newline="") as f:
+        row = next(csv.DictReader(f))
+    out = {}
+    for key, value in row.items():
+        try:
+            out[key] = float(value) if value != "" else None
+        except ValueError:
+            out[key] = value
+    return out
+
+
+def training_seconds(name, X, y):
+    """Wall and CPU seconds to train the group's models again on one thread (nothing
+    written)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        start, cpu = time.perf_counter(), time.process_time()
+        for seed in SEEDS:
+            train(name, seed, X, y)
+        return time.perf_counter() - start, time.process_time() - cpu
+    finally:
+        torch.set_num_threads(before)
+
+
+def training_process(name, folder):
+    """Wall and CPU seconds of training the group in a fresh process (one torch thread,
+    default threads otherwise): import torch, read the data file, train, save the state
+    dicts -- the counterpart of ``mdtree featurize``'s whole process."""
+    code = (
+        "import sys, numpy as np, torch\n"
+        "from benchmarks.bench_featurize_cost import SEEDS, train\n"
+        "torch.set_num_threads(1)\n"
+        "name, folder = sys.argv[1], sys.argv[2]\n"
+        "d = np.load(f'{folder}/{name}-train.npz')\n"
+        "X, y = torch.from_numpy(d['X']), torch.from_numpy(d['y'])\n"
+        "for seed in SEEDS:\n"
+        "    torch.save(train(name, seed, X, y).state_dict(),\n"
+        "               f'{folder}/{name}-retrained-{seed}.pt')\n"
+    )
+    cpu_before = _children_cpu()
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code, name, str(folder)],
+                          capture_output=True, text=True, env=_default_env(),
+                          cwd=Path(__file__).resolve().parents[1])
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"training process failed:\n{done.stderr}")
+    return wall, _children_cpu() - cpu_before
+
+
+#: The two yardsticks: the training loop in this process (warm: torch imported, its
+#: optimizer's first-step imports done) and training as a fresh process.
+YARDSTICKS = {"loop": "training loop", "process": "training process"}
+
+
+def process_pairs(name, paths, folder, train_data, repeats=5, variants=("default",)):
+    """Training and ``mdtree featurize`` alternated ``repeats`` times.
+
+    Each repeat trains the group twice -- in this process (one thread; the loop alone)
+    and as a fresh process (:func:`training_process`) -- and runs the command once per
+    variant (a fresh process with the command's default threads), in an order reversed
+    from one repeat to the next, so that a load that drifts weighs on both sides alike.
+    Returns one dict per repeat: the 1-minute load average before each run, and per run
+    (``"loop"``, ``"process"`` and the variants) the wall and CPU (user + system)
+    seconds; per variant also its import seconds and the row the command wrote
+    (features and standard errors). CPU times are what each side computed, which other
+    jobs' load inflates less than wall times (a process waiting for a core accrues none).
+    """
+    X, y = train_data
+    rows = []
+    for i in range(repeats):
+        order = ["loop", "process", *variants]
+        if i % 2:
+            order.reverse()
+        row = {"order": order, "load": {}, "wall": {}, "cpu": {}, "imports": {},
+               "features": {}}
+        for run in order:
+            row["load"][run] = os.getloadavg()[0]
+            if run == "loop":
+                row["wall"][run], row["cpu"][run] = training_seconds(name, X, y)
+            elif run == "process":
+                row["wall"][run], row["cpu"][run] = training_process(name, folder)
+            else:
+                wall, imports, _, cpu = process_run(name, paths, folder,
+                                                    PROCESS_VARIANTS[run])
+                row["wall"][run], row["imports"][run], row["cpu"][run] = wall, imports, cpu
+                row["features"][run] = _feature_row(folder / f"{name}-features.csv")
+        rows.append(row)
+        log(f"{name} repeat {i}: " + ", ".join(f"{r} {row['wall'][r]:.2f} s" for r in order)
+            + f" (load {min(row['load'].values()):.1f}-{max(row['load'].values()):.1f})")
+    return rows
+
+
+def summarize_pairs(rows, variants):
+    """Per variant and yardstick (``"loop"``, ``"process"``): the median of the
+    per-repeat ratios (variant / yardstick) and their range, for wall and for CPU
+    times; the median seconds of every run, the variants' import seconds, and the load
+    range of all runs."""
+    loads = [v for row in rows for v in row["load"].values()]
+    out = {"load": (min(loads), max(loads))}
+    for run in (*YARDSTICKS, *variants):
+        out[run] = {kind: float(np.median([row[kind][run] for row in rows]))
+                    for kind in ("wall", "cpu")}
+    for variant in variants:
+        out[variant]["imports"] = float(np.median([row["imports"][variant] for row in rows]))
+        for yardstick in YARDSTICKS:
+            for kind in ("wall", "cpu"):
+                ratios = [row[kind][variant] / row[kind][yardstick] for row in rows]
+                out[variant][f"{kind}/{yardstick}"] = (
+                    float(np.median(ratios)), min(ratios), max(ratios))
+    return out
+
+
+def process_section(name, paths, folder, train_data, repeats=5, variants=("default",)):
+    rows = process_pairs(name, paths, folder, train_data, repeats, variants)
+    runs = (*YARDSTICKS, *variants)
+    labels = {**YARDSTICKS, **{v: f"`{v}`" for v in variants}}
+    lines = [f"uptime: {uptime()}", "",
+             "| repeat | order | load (1 min) | "
+             + " | ".join(f"{labels[r]}: wall / CPU (s)" for r in runs) + " |",
+             "| --- " * (3 + len(runs)) + "|"]
+    for i, row in enumerate(rows):
+        lines.append(f"| {i} | {', '.join(row['order'])} | "
+                     f"{min(row['load'].values()):.1f}-{max(row['load'].values()):.1f} | "
+                     + " | ".join(f"{row['wall'][r]:.2f} / {row['cpu'][r]:.2f}" for r in runs)
+                     + " |")
+    summary = summarize_pairs(rows, variants)
+    low, high = summary["load"]
+    lines += ["", f"Median of the per-repeat ratios over {len(rows)} repeats (load "
+              f"{low:.1f}-{high:.1f}), with their range; median seconds: training loop "
+              f"{summary['loop']['wall']:.2f} wall / {summary['loop']['cpu']:.2f} CPU, "
+              f"training process {summary['process']['wall']:.2f} / "
+              f"{summary['process']['cpu']:.2f}.", "",
+              "| variant | wall (s) | import (s) | wall / training loop | CPU / training loop "
+              "| wall / training process | CPU / training process |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
+
+    def cell(values, bold=False):
+        median, low, high = values
+        text = f"{median:.2f}x"
+        return (f"**{text}**" if bold else text) + f" ({low:.2f}-{high:.2f})"
+
+    for variant in variants:
+        v = summary[variant]
+        lines.append(f"| `{variant}` | {v['wall']:.2f} | {v['imports']:.2f} | "
+                     f"{cell(v['wall/loop'], True)} | {cell(v['cpu/loop'])} | "
+                     f"{cell(v['wall/process'], True)} | {cell(v['cpu/process'])} |")
+    return lines, {"rows": rows, "summary": summary}
 
 
 def main(argv=None):
@@ -242,13 +415,22 @@ def main(argv=None):
     parser.add_argument("--models", nargs="+", default=list(FACTORIES), choices=list(FACTORIES))
     parser.add_argument("--sections", nargs="+", default=["features", "process"],
                         choices=["features", "process", "threads"])
-    parser.add_argument("--json", default=None, help="also write the figures here")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="process section: training / featurize repeats (default 5)")
+    parser.add_argument("--variants", nargs="+", default=["default"],
+                        choices=list(PROCESS_VARIANTS),
+                        help="process section: command variants run in each repeat "
+                        "(default: the command's defaults; one-pair adds --n-pairs 1)")
+    parser.add_argument("--json", default=None,
+                        help="also write the process section's figures here")
     args = parser.parse_args(argv)
     from featurizers import ModelGroup
 
     print("# Featurize cost against training\n")
     print(f"torch {torch.__version__}, {os.cpu_count()} cores; training and the per-feature "
-          "timings on one torch thread.\n")
+          "timings on one torch thread; `mdtree featurize` with the command's default "
+          "threads (no OMP_NUM_THREADS).\n")
+    figures = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for name in args.models:
@@ -265,8 +447,12 @@ def main(argv=None):
             if "threads" in args.sections:
                 print("\n".join(threads_section(name, group)) + "\n")
             if "process" in args.sections:
-                print("\n".join(process_section(name, paths, folder, train_seconds)) + "\n")
+                lines, figures[name] = process_section(
+                    name, paths, folder, (X, y), args.repeats, tuple(args.variants))
+                print("\n".join(lines) + "\n")
             sys.stdout.flush()
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":

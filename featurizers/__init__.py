@@ -55,9 +55,6 @@ from .hessian import (
 # Similarity: linear CKA of two models' outputs on mixup batches
 from .similarity import linear_cka, mixup_batches, output_cka
 
-# Calibration: a lattice of one's own family, labelled by retraining
-from .calibration import calibrate
-
 # From models in one call: features of checkpoint files, and the diagnosis report
 from ._models import diagnose_models, featurize_checkpoints
 
@@ -101,3 +98,19 @@ __all__ = [
     # Calibration on one's own family
     "calibrate",
 ]
+
+
+def __getattr__(name):
+    # Calibration (a lattice of one's own family, labelled by retraining) is imported
+    # when first used: it brings the zoo's training code, which featurizing does not
+    # need (:pep:`562`).
+    if name == "calibrate":
+        from .calibration import calibrate
+
+        globals()["calibrate"] = calibrate
+        return calibrate
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | {"calibrate"})

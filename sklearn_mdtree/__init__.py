@@ -3,25 +3,36 @@
 The MD tree of Zhou et al. (ICML 2024) as scikit-learn estimators: a decision
 tree with a fixed hierarchy over loss-landscape metrics whose thresholds alone
 are learned, few-shot.
+
+The public names below are imported when first used (:pep:`562`), so that the
+command line and :mod:`featurizers`, which need only a few of this package's
+modules (the feature vocabulary, file handling), do not pay for the estimator's
+and the diagnosis's imports.
 """
 
-# The estimator
-from ._classes import MDTreeClassifier
-
-# The fixed hierarchy as data, and the paper's presets
-from ._hierarchy import PRESETS, Hierarchy, Leaf, Split, get_preset
-
-# Reading a fitted tree
-from ._export import export_text
-
-# Diagnosing one's own models: pretrained trees, domain of validity, the report
-from ._domain import OutOfDomainWarning
-from .diagnosis import DiagnosisReport
-from .diagnosis._recipe import RecipeWarning
-from .diagnosis._diagnose import diagnose
+import importlib
 
 # The installed distribution's version
 from ._version import __version__
+
+#: Public name -> the module (relative to this package) that defines it.
+_LAZY = {
+    # The estimator
+    "MDTreeClassifier": "._classes",
+    # The fixed hierarchy as data, and the paper's presets
+    "Hierarchy": "._hierarchy",
+    "Split": "._hierarchy",
+    "Leaf": "._hierarchy",
+    "PRESETS": "._hierarchy",
+    "get_preset": "._hierarchy",
+    # Reading a fitted tree
+    "export_text": "._export",
+    # Diagnosing one's own models: pretrained trees, domain of validity, the report
+    "diagnose": ".diagnosis._diagnose",
+    "DiagnosisReport": ".diagnosis",
+    "OutOfDomainWarning": "._domain",
+    "RecipeWarning": ".diagnosis._recipe",
+}
 
 __all__ = [
     "MDTreeClassifier",
@@ -37,3 +48,16 @@ __all__ = [
     "RecipeWarning",
     "__version__",
 ]
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

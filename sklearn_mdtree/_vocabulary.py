@@ -91,3 +91,18 @@ QUESTIONS = {
 #: Schema name and version of ``DiagnosisReport.to_dict``.
 SCHEMA = "sklearn-mdtree/diagnosis-report"
 SCHEMA_VERSION = 2
+
+
+# --------------------------------------------------------------------------------------
+# Few-shot transfer
+# --------------------------------------------------------------------------------------
+
+#: Sampling schemes of the training set, and the figures of the paper that use them
+#: (:data:`sklearn_mdtree.model_selection.SCHEMES`).
+SCHEMES = {
+    "random_pairs": "k random (data, width) pairs, every row of each (Fig. 3a)",
+    "random_data": "k random data amounts, every row of each (Fig. 6a)",
+    "random_width": "k random widths, every row of each (Fig. 24)",
+    "data_limit": "every row with data <= k (Fig. 3b, 6b)",
+    "width_limit": "every row with width <= k (Fig. 3c)",
+}

@@ -42,6 +42,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import _num_samples
 
 from ._validation import _check_columns, _check_numeric, _where
+from ._vocabulary import SCHEMES as _SCHEMES
 
 __all__ = ["DEFAULT_SEEDS", "FewShotTransfer", "SCHEMES", "seeded_cross_val_score"]
 
@@ -49,13 +50,7 @@ __all__ = ["DEFAULT_SEEDS", "FewShotTransfer", "SCHEMES", "seeded_cross_val_scor
 DEFAULT_SEEDS = (42, 90, 38, 18, 72)
 
 #: Sampling schemes of the training set, and the figures of the paper that use them.
-SCHEMES = {
-    "random_pairs": "k random (data, width) pairs, every row of each (Fig. 3a)",
-    "random_data": "k random data amounts, every row of each (Fig. 6a)",
-    "random_width": "k random widths, every row of each (Fig. 24)",
-    "data_limit": "every row with data <= k (Fig. 3b, 6b)",
-    "width_limit": "every row with width <= k (Fig. 3c)",
-}
+SCHEMES = _SCHEMES  # defined in _vocabulary, which the command line reads without sklearn
 
 _RANDOM_SCHEMES = ("random_pairs", "random_data", "random_width")
 _OPTIMAL = "optimal"

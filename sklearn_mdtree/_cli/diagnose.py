@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 
 from .._files import is_tree_path
-from .._vocabulary import Q1_FEATURES
+from .._vocabulary import Q1_FEATURES, SCHEMES
 from . import _common
 from ._common import CommandError
 from ._output import Result, add_output_option, output_path
@@ -34,8 +34,6 @@ _Q1_FEATURES_HELP = f"{', '.join(Q1_FEATURES)} (or CKA for q1_similarity)"
 
 
 def add_parser(sub):
-    from ..model_selection import SCHEMES
-
     diag = sub.add_parser(
         "diagnose",
         help="recommend a one-step change for each model of a CSV of features",

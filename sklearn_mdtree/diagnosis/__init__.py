@@ -15,17 +15,27 @@ is, confidence, a tree's measured validity), ``_recipe`` (how the features were
 computed, and the check against a tree's recipe).
 """
 
-from ..one_step import one_step_gains, optimal_diagnosis_moves, random_diagnosis_gains
-from ._diagnose import diagnose as _diagnose
-from ._recommend import (
-    Decision,
-    Diagnosis,
-    Recommendation,
-    TreeVerdict,
-    recommend,
-    recommend_moves,
-)
-from ._report import DecisionReport, DiagnosisReport, FeatureReport, GroupReport, VerdictReport
+import importlib
+
+#: Public name -> the module (relative to this package) that defines it. They are
+#: imported when first used (:pep:`562`): the featurizers read a table's recipe
+#: (``_kinds``, ``_recipe``) without the diagnosis's other imports.
+_LAZY = {
+    "DiagnosisReport": "._report",
+    "GroupReport": "._report",
+    "VerdictReport": "._report",
+    "DecisionReport": "._report",
+    "FeatureReport": "._report",
+    "recommend": "._recommend",
+    "recommend_moves": "._recommend",
+    "Decision": "._recommend",
+    "Diagnosis": "._recommend",
+    "Recommendation": "._recommend",
+    "TreeVerdict": "._recommend",
+    "one_step_gains": "..one_step",
+    "optimal_diagnosis_moves": "..one_step",
+    "random_diagnosis_gains": "..one_step",
+}
 
 __all__ = [
     # the diagnosis and its report
@@ -58,6 +68,8 @@ def diagnose(*args, **kwargs):
     :func:`recommend`'s :class:`Diagnosis`.
     """
     from .._classes import MDTreeClassifier
+    from ._diagnose import diagnose as _diagnose
+    from ._recommend import recommend
 
     first = args[0] if args else kwargs.get("q1_tree")
     if isinstance(first, MDTreeClassifier):
@@ -72,3 +84,16 @@ def diagnose(*args, **kwargs):
         )
         return recommend(*args, **kwargs)
     return _diagnose(*args, **kwargs)
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

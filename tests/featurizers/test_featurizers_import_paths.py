@@ -109,3 +109,26 @@ def test_the_same_objects_from_the_package_and_its_modules():
 
     for name in HESSIAN_TOP_LEVEL:
         assert getattr(featurizers, name) is getattr(featurizers.hessian, name)
+
+
+def test_calibration_is_imported_when_first_used():
+    """``import featurizers`` leaves out the calibration (and the zoo's training code it
+    brings); ``featurizers.calibrate`` then imports it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(importlib.import_module("featurizers").__file__).parents[1]
+    code = ("import sys, featurizers; print('featurizers.calibration' in sys.modules, "
+            "'featurizers.zoo' in sys.modules); from featurizers import calibrate; "
+            "print('featurizers.calibration' in sys.modules, calibrate.__module__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=root, check=True)
+    assert done.stdout.split("\n")[:2] == ["False False", "True featurizers.calibration"]
+    import featurizers
+    import featurizers.calibration
+
+    assert featurizers.calibrate is featurizers.calibration.calibrate
+    assert "calibrate" in dir(featurizers)
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
+        featurizers.no_such_name  # noqa: B018

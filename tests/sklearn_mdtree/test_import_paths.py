@@ -101,3 +101,61 @@ def test_modules_below_the_package_face_read_the_version_from_version_py():
                 ) and node.module not in ("_version", "sklearn_mdtree._version"):
                     offenders.append(f"{path.relative_to(root)}:{node.lineno}")
     assert not offenders, f"import __version__ from sklearn_mdtree._version: {offenders}"
+
+
+def _modules_after(code):
+    """The ``sklearn_mdtree``/``featurizers``/``sklearn`` modules loaded after ``code``,
+    in a fresh interpreter."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(importlib.import_module("sklearn_mdtree").__file__).parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys; print('\\n'.join(sorted(sys.modules)))"],
+        capture_output=True, text=True, cwd=root, check=True)
+    return set(done.stdout.split())
+
+
+# the modules of the estimator and of the diagnosis that the package face no longer
+# imports until one of their names is used (the featurizers and mdtree featurize
+# import the vocabulary and file modules only)
+_HEAVY = {"sklearn_mdtree._classes", "sklearn_mdtree.diagnosis._diagnose",
+          "sklearn_mdtree.diagnosis._report", "sklearn_mdtree.calibration"}
+
+
+def test_the_package_face_imports_its_names_when_first_used():
+    loaded = _modules_after("import sklearn_mdtree, sklearn_mdtree.diagnosis._kinds")
+    assert not _HEAVY & loaded
+    loaded = _modules_after("import sklearn_mdtree; sklearn_mdtree.MDTreeClassifier; "
+                            "sklearn_mdtree.diagnose")
+    assert {"sklearn_mdtree._classes", "sklearn_mdtree.diagnosis._diagnose"} <= loaded
+
+
+@pytest.mark.parametrize("module_name", ["sklearn_mdtree", "sklearn_mdtree.diagnosis"])
+def test_lazy_names_are_listed_and_unknown_names_refused(module_name):
+    module = importlib.import_module(module_name)
+    assert set(module.__all__) <= set(dir(module))
+    with pytest.raises(AttributeError, match=f"module '{module_name}' has no attribute "
+                       "'no_such_name'"):
+        module.no_such_name  # noqa: B018
+
+
+def test_lazy_names_are_the_objects_of_their_modules():
+    import sklearn_mdtree
+    from sklearn_mdtree import diagnosis
+    from sklearn_mdtree._classes import MDTreeClassifier
+    from sklearn_mdtree.diagnosis import _diagnose, _recommend, _report
+
+    assert sklearn_mdtree.MDTreeClassifier is MDTreeClassifier
+    assert sklearn_mdtree.diagnose is _diagnose.diagnose  # not the deprecated wrapper
+    assert diagnosis.DiagnosisReport is _report.DiagnosisReport is sklearn_mdtree.DiagnosisReport
+    assert diagnosis.recommend is _recommend.recommend
+
+
+def test_scheme_names_are_read_without_scikit_learn_model_selection():
+    from sklearn_mdtree import _vocabulary, model_selection
+
+    assert model_selection.SCHEMES is _vocabulary.SCHEMES
+    assert "sklearn.model_selection" not in _modules_after(
+        "from sklearn_mdtree._cli import build_parser; build_parser()")

@@ -252,3 +252,29 @@ def test_featurize_shows_progress_unless_quiet_and_passes_torch_threads(run, cap
         main([*argv, "--torch-threads", "0"])
     err = capsys.readouterr().err
     assert "argument --torch-threads: expected an int >= 1, got '0'" in err
+
+
+@needs_torch
+def test_featurize_imports_neither_the_estimator_nor_the_calibration(run):
+    """The whole ``mdtree featurize`` process loads only what featurizing needs: not the
+    estimator, the diagnosis, the calibration or the zoo (their imports were a fixed
+    cost about as long as training a small group; benchmarks/README.md)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    folder, paths = run
+    argv = ["featurize", *MODEL, *_groups(paths, "a"), "--train-data",
+            str(folder / "train.npz"), *FAST, "--output", str(folder / "f.csv"), "--quiet"]
+    code = ("import sys; from sklearn_mdtree._cli import main; "
+            f"assert main({argv!r}) == 0; print('\\n'.join(sorted(sys.modules)))")
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=root, check=True)
+    loaded = set(done.stdout.split())
+    assert "featurizers._models" in loaded and (folder / "f.csv").exists()
+    unneeded = {"sklearn_mdtree._classes", "sklearn_mdtree.diagnosis._diagnose",
+                "sklearn_mdtree.diagnosis._report", "sklearn_mdtree.calibration",
+                "featurizers.calibration", "featurizers.zoo", "featurizers.lattice",
+                "sklearn.model_selection", "matplotlib"}
+    assert not unneeded & loaded
