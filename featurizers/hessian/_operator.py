@@ -528,13 +528,10 @@ class HessianOperator:
             chunks[i].view(self._shapes[i]) for i in self._graph_index
         ]
         with torch.inference_mode(False):
-            hv = torch.autograd.grad(
-                self._grads,
-                self._params,
-                grad_outputs=grad_outputs,
-                retain_graph=True,
-                allow_unused=True,
-            )
+            # the gradient of the scalar <grad, v>: without grad_outputs,
+            # torch.autograd.grad does not import torch.fx's symbolic shapes (and sympy)
+            dot = sum((g * u).sum() for g, u in zip(self._grads, grad_outputs))
+            hv = torch.autograd.grad(dot, self._params, retain_graph=True, allow_unused=True)
         return torch.cat(
             [
                 (h if h is not None else torch.zeros_like(p)).reshape(-1)
@@ -635,13 +632,8 @@ class HessianBlock:
         chunks = v.split(self._numels)
         params = [op._params[i] for i in self._index]
         with torch.inference_mode(False):
-            hv = torch.autograd.grad(
-                [g for _, g in self._outputs],
-                params,
-                grad_outputs=[chunks[k].view(g.shape) for k, g in self._outputs],
-                retain_graph=True,
-                allow_unused=True,
-            )
+            dot = sum((g * chunks[k].view(g.shape)).sum() for k, g in self._outputs)
+            hv = torch.autograd.grad(dot, params, retain_graph=True, allow_unused=True)
         return torch.cat(
             [(h if h is not None else torch.zeros_like(p)).reshape(-1) for h, p in zip(hv, params)]
         )
