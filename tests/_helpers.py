@@ -11,17 +11,22 @@ A plain module, imported by the test files as ``from _helpers import ...`` (pyte
 - :func:`run_cli`, :func:`error_line` and :func:`result_error_line`: run ``mdtree``
   in-process and check that a refused command gives one error line (exit status 2,
   nothing on stdout, no traceback).
+- :func:`import_benchmark`: import a script of ``benchmarks/`` (not an installed
+  package) as ``benchmarks.<name>``, the repository root on ``sys.path`` only meanwhile.
 """
 
 import contextlib
 import importlib.util
 import io
 import threading
+from pathlib import Path
 
 import pytest
 
-__all__ = ["HAS_TORCH", "error_line", "needs_torch", "result_error_line", "run_cli",
-           "within"]
+__all__ = ["HAS_TORCH", "error_line", "import_benchmark", "needs_torch",
+           "result_error_line", "run_cli", "within"]
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _has_torch():
@@ -112,3 +117,14 @@ def error_line(argv, *words, prog=None):
     """:func:`result_error_line` of :func:`run_cli` ``(argv)``, the command ``argv[0]``
     (give ``prog`` for an error of the main parser, e.g. ``prog="mdtree"``)."""
     return result_error_line(run_cli(argv), argv[0] if argv else "", *words, prog=prog)
+
+
+def import_benchmark(name):
+    """The module ``benchmarks.<name>`` of this repository (its scripts are not installed).
+
+    The repository root is put on ``sys.path`` for the import only; the module stays in
+    ``sys.modules``, so later calls return the same module.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(ROOT))
+        return importlib.import_module(f"benchmarks.{name}")

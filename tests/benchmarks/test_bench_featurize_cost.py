@@ -1,6 +1,5 @@
 """Tests of benchmarks/bench_featurize_cost.py: its models, data and a tiny run of each section."""
 
-import importlib
 import json
 import subprocess
 import sys
@@ -8,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import import_benchmark
 
 torch = pytest.importorskip("torch")
 
@@ -16,9 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def bench():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(ROOT))
-        return importlib.import_module("benchmarks.bench_featurize_cost")
+    return import_benchmark("bench_featurize_cost")
 
 
 @pytest.mark.parametrize("name, params, shape", [

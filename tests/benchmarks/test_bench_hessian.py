@@ -1,21 +1,15 @@
 """Tests of the statistics of benchmarks/bench_hessian.py (what its variance figures rest on)."""
 
-import importlib
-from pathlib import Path
-
 import numpy as np
 import pytest
+from _helpers import import_benchmark
 
 pytest.importorskip("torch")
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def bench():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(ROOT))
-        return importlib.import_module("benchmarks.bench_hessian")
+    return import_benchmark("bench_hessian")
 
 
 def _rule_by_loop(draws, max_iter=100, tol=1e-3):

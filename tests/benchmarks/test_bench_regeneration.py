@@ -1,22 +1,17 @@
 """Tests of benchmarks/bench_regeneration.py: its report and check on synthetic runs."""
 
-import importlib
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import import_benchmark
 
 torch = pytest.importorskip("torch")
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def bench():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(ROOT))
-        return importlib.import_module("benchmarks.bench_regeneration")
+    return import_benchmark("bench_regeneration")
 
 
 @pytest.fixture

@@ -8,12 +8,11 @@ the number of products the benchmark reports.
 """
 
 import copy
-import importlib
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import import_benchmark
 
 torch = pytest.importorskip("torch")
 pytest.importorskip(
@@ -23,14 +22,10 @@ pytest.importorskip(
     "hessian_eigenthings", reason="hessian-eigenthings is not installed (the 'hessian-peers' extra)"
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
 def bench():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(ROOT))
-        return importlib.import_module("benchmarks.bench_hessian")
+    return import_benchmark("bench_hessian")
 
 
 @pytest.fixture(scope="module")

@@ -1,22 +1,16 @@
 """Tests of benchmarks/known_cause.py: its pure functions and a smoke run on a tiny grid."""
 
-import importlib
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import import_benchmark
 
 pytest.importorskip("torch")
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def known_cause():
-    with pytest.MonkeyPatch.context() as patch:  # the repository's benchmarks package
-        patch.syspath_prepend(str(ROOT))
-        return importlib.import_module("benchmarks.known_cause")
+    return import_benchmark("known_cause")
 
 
 def test_wilson_interval(known_cause):

@@ -1,10 +1,9 @@
 """Tests of benchmarks/make_pretrained.py: the zoo table's machine record beside it."""
 
-import importlib
 import json
-from pathlib import Path
 
 import pytest
+from _helpers import import_benchmark
 
 from sklearn_mdtree.pretrained import _data_folder
 from sklearn_mdtree.pretrained._io import dumps
@@ -15,14 +14,10 @@ from sklearn_mdtree.pretrained._recipes import (
     table_machine_record,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
 def make():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(ROOT))
-        return importlib.import_module("benchmarks.make_pretrained")
+    return import_benchmark("make_pretrained")
 
 
 def test_a_zoo_run_writes_its_machine_beside_the_table(make, monkeypatch, tmp_path, capsys):

@@ -8,12 +8,11 @@ hand them to ours. float64 models, so that both sides' samples agree to rounding
 """
 
 import copy
-import importlib
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import import_benchmark
 
 torch = pytest.importorskip("torch")
 pyhessian = pytest.importorskip(
@@ -23,7 +22,6 @@ pyhessian = pytest.importorskip(
 
 from featurizers.hessian import HessianOperator, pyhessian_trace  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
 # The package's constructor calls loss.backward(create_graph=True), which torch warns about.
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Using backward\\(\\) with create_graph=True:UserWarning"
@@ -32,9 +30,7 @@ pytestmark = pytest.mark.filterwarnings(
 
 @pytest.fixture(scope="module")
 def bench():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(ROOT))
-        return importlib.import_module("benchmarks.bench_hessian")
+    return import_benchmark("bench_hessian")
 
 
 def _negative_trace_case():
