@@ -283,7 +283,8 @@ def _use_channels_last(params, inputs):
     another order); figures on the documentation's benchmarks page. In float64
     (no oneDNN kernel) and on other devices the layout is left as it is. A model
     that cannot run on channels-last tensors (``x.view(len(x), -1)`` of a
-    convolution's output raises) is built again in the usual layout.
+    convolution's output raises, or the model raises its own error) is built
+    again in the usual layout: its forward pass then runs twice.
     """
     return (
         inputs.ndim == 4
@@ -447,9 +448,11 @@ class HessianOperator:
                 try:
                     self._params, loss = forward(True)
                     self._channels_last = True
-                except RuntimeError:
+                except Exception:
                     # A model that needs contiguous tensors (x.view(n, -1) of a
-                    # convolution's output): built again in the usual layout.
+                    # convolution's output raises a RuntimeError; a model may also
+                    # check x.is_contiguous() and raise its own error): built again
+                    # in the usual layout, where a genuine error is raised again.
                     pass
             if not self._channels_last:
                 self._params, loss = forward(False)

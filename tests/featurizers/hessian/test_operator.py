@@ -495,6 +495,39 @@ def test_model_needing_contiguous_tensors_falls_back_to_the_usual_layout():
     assert np.linalg.norm(got - H @ v) < 1e-5 * np.linalg.norm(H @ v)
 
 
+class _StrictNet(_ViewNet):
+    """Refuses non-contiguous activations with its own error (not a RuntimeError)."""
+
+    def forward(self, x):
+        z = torch.tanh(self.conv(x))
+        if not z.is_contiguous():
+            raise ValueError("expects contiguous activations")
+        return self.head(z.reshape(z.size(0), -1))
+
+
+def test_model_raising_its_own_error_on_channels_last_falls_back():
+    # Any error of the channels-last attempt falls back to the usual layout (a model
+    # that worked before the layout change must still work); a genuine error is then
+    # raised by the usual layout's attempt.
+    torch.manual_seed(7)
+    model, x, y = _StrictNet(), torch.randn(6, 3, 6, 6), torch.randint(0, 3, (6,))
+    with pytest.raises(ValueError, match="contiguous"):
+        model(x.contiguous(memory_format=torch.channels_last))
+    op = HessianOperator(model, LOSS, x, y)
+    assert not op._channels_last
+    H = _dense_hessian(copy.deepcopy(model).double(), x.double(), y)
+    v = np.random.default_rng(2).standard_normal(op.n_parameters)
+    got = op.matvec(torch.from_numpy(v).float()).double().numpy()
+    assert np.linalg.norm(got - H @ v) < 1e-5 * np.linalg.norm(H @ v)
+
+    def broken(x):
+        raise ValueError("broken")
+
+    model.forward = broken
+    with pytest.raises(ValueError, match="broken"):  # fails in both layouts: raised
+        HessianOperator(model, LOSS, x, y)
+
+
 def test_mlp_products_are_bit_identical_to_plain_autograd():
     # No convolution: the graph is PyTorch's own, product for product.
     torch.manual_seed(8)
