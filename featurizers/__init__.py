@@ -100,6 +100,12 @@ __all__ = [
 ]
 
 
+#: Public submodules, imported when first used as attributes (``import featurizers``
+#: then ``featurizers.zoo``); some are imported above already.
+_SUBMODULES = ("calibration", "checkpoints", "connectivity", "hessian", "lattice",
+               "similarity", "weights", "zoo")
+
+
 def __getattr__(name):
     # Calibration (a lattice of one's own family, labelled by retraining) is imported
     # when first used: it brings the zoo's training code, which featurizing does not
@@ -109,8 +115,12 @@ def __getattr__(name):
 
         globals()["calibrate"] = calibrate
         return calibrate
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | {"calibrate"})
+    return sorted(set(globals()) | {"calibrate"} | set(_SUBMODULES))

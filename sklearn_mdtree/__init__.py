@@ -50,7 +50,15 @@ __all__ = [
 ]
 
 
+#: Public submodules, imported when first used as attributes (``import sklearn_mdtree``
+#: then ``sklearn_mdtree.diagnosis.recommend``), as scikit-learn does for its own.
+_SUBMODULES = ("calibration", "compare", "datasets", "diagnosis", "model_selection",
+               "one_step", "plotting", "pretrained", "rfi")
+
+
 def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -60,4 +68,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))

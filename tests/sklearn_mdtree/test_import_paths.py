@@ -159,3 +159,23 @@ def test_scheme_names_are_read_without_scikit_learn_model_selection():
     assert model_selection.SCHEMES is _vocabulary.SCHEMES
     assert "sklearn.model_selection" not in _modules_after(
         "from sklearn_mdtree._cli import build_parser; build_parser()")
+
+
+def test_public_submodules_are_attributes_after_a_bare_import():
+    # ``import sklearn_mdtree`` then ``sklearn_mdtree.diagnosis.recommend`` worked while
+    # the package face imported the diagnosis eagerly; with its names imported when
+    # first used, the public submodules are imported on first access instead.
+    code = ("import sklearn_mdtree, featurizers\n"
+            "recommend = sklearn_mdtree.diagnosis.recommend\n"
+            "calibrate = featurizers.calibration.calibrate\n"
+            "from sklearn_mdtree.diagnosis._recommend import recommend as expected\n"
+            "assert recommend is expected and calibrate is featurizers.calibrate\n"
+            "for name in sklearn_mdtree._SUBMODULES:\n"
+            "    assert getattr(sklearn_mdtree, name).__name__ == 'sklearn_mdtree.' + name\n"
+            "    assert name in dir(sklearn_mdtree)\n"
+            "for name in featurizers._SUBMODULES:\n"
+            "    assert getattr(featurizers, name).__name__ == 'featurizers.' + name\n"
+            "    assert name in dir(featurizers)\n")
+    loaded = _modules_after(code)
+    assert {"sklearn_mdtree.one_step", "featurizers.zoo"} <= loaded
+    assert _HEAVY & _modules_after("import sklearn_mdtree; sklearn_mdtree.diagnosis") == set()
