@@ -3,8 +3,8 @@
 A row of :class:`~featurizers.LossLandscapeFeaturizer` (or another featurizer) is
 cached under the SHA-256 of this description (:mod:`featurizers._cache`): the
 featurizer's parameters (a loss function by its name and the hash of its code and
-pickle), the group's weights and data, the random stream, the device and the
-package version.
+pickle), the group's weights and data, the random stream, the device, the
+package version and :data:`ROW_REVISION`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,11 @@ import torch
 
 from .._cache import fingerprint
 from ._weights import _initial_states
+
+#: Raised when the computation of a row changes within a package version, so that rows
+#: cached before are not reused: 2 (2026-12-07), the Hessian features of convolutional
+#: networks (products summed in another order) and of broad bulks (``bulk_probes``).
+ROW_REVISION = 2
 
 
 def _describe(value):
@@ -69,6 +74,7 @@ def row_meta(featurizer, group, features, device, seed):
                         f"{type(group.models[0]).__qualname__}",
         "data": data,
         "version": __version__,
+        "revision": ROW_REVISION,
         **({"initial_weights": [
             fingerprint(*[t for t in state.values() if isinstance(t, torch.Tensor)])
             for state in _initial_states(group, 0)

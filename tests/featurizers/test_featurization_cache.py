@@ -93,6 +93,20 @@ def test_the_key_covers_weights_data_parameters_and_stream(groups, tmp_path):
         assert variant.n_groups_computed_ == 1
 
 
+def test_rows_cached_before_a_revision_of_the_computation_are_computed_again(
+    groups, tmp_path, monkeypatch
+):
+    from featurizers._transformers import _cache_key
+
+    featurizer = LossLandscapeFeaturizer(FEATURES, cache_dir=tmp_path, **FAST)
+    featurizer.transform(groups[:1])
+    featurizer.transform(groups[:1])
+    assert featurizer.n_groups_computed_ == 0  # read back under the same revision
+    monkeypatch.setattr(_cache_key, "ROW_REVISION", _cache_key.ROW_REVISION + 1)
+    featurizer.transform(groups[:1])
+    assert featurizer.n_groups_computed_ == 1
+
+
 def test_the_cache_is_the_zoos(groups, tmp_path):
     featurizer = ValidationFeaturizer(["train_error", "train_loss"], verbose=0,
                                       cache_dir=tmp_path)

@@ -34,7 +34,7 @@ DIGITS = FeatureRecipe(curve_epochs=15, curve_init="midpoint", n_pairs=1,
 
 
 def test_check_recipe_names_each_setting():
-    mine = FeatureRecipe(**{**DIGITS.to_dict(), "curve_epochs": 50, "trace_matvecs": 4})
+    mine = FeatureRecipe(**{**DIGITS.to_dict(), "curve_epochs": 50, "trace_matvecs": 6})
     assert check_recipe(DIGITS, mine) == [
         "curve_epochs: the tree's features used 15, yours 50 -- connectivity moves with "
         "curve training; recompute with curve_epochs=15"]
@@ -84,7 +84,15 @@ def test_recipe_from_loss_landscape_featurizer():
 
     recipe = FeatureRecipe.from_featurizer(LossLandscapeFeaturizer(curve_epochs=15))
     assert recipe.curve_epochs == 15 and recipe.trace_method == "deflated"
-    assert recipe.effective("trace_matvecs") == 4
+    assert recipe.effective("trace_matvecs") == 6
+    # None means the deflated estimator's default probes, which this torch-free module
+    # keeps as a number of its own
+    from featurizers.hessian._deflated import _DEFAULT_N_PROBES
+
+    assert recipe.effective("trace_matvecs") == _DEFAULT_N_PROBES
+    explicit = FeatureRecipe.from_featurizer(
+        LossLandscapeFeaturizer(curve_epochs=15, trace_matvecs=_DEFAULT_N_PROBES))
+    assert check_recipe(recipe, explicit) == []
 
 
 def test_module_does_not_import_torch():
