@@ -869,8 +869,12 @@ PEERS = (
 )
 
 
+# The packages of section 5, each run once per seed (curvlinops gives two rows).
+PACKAGES = ("ours", "PyHessian", "curvlinops", "eigenthings")
+
+
 def bench_peers(model, x, y, seeds, budget, reference_eig, log=None,
-                bulk_probes=_DEFAULT_BULK_PROBES):
+                bulk_probes=_DEFAULT_BULK_PROBES, packages=PACKAGES):
     """Per seed: ours, PyHessian, curvlinops and hessian-eigenthings, in rotated order.
 
     Every method gets its own deep copy of the model in eval mode (made before its
@@ -881,13 +885,19 @@ def bench_peers(model, x, y, seeds, budget, reference_eig, log=None,
     eigsh. ``budget`` is the number of products of the peers' trace estimators:
     ours's mean (its Lanczos steps serve the eigenvalue too). Ours is
     ``trace_and_top_eigenvalue``'s computation at its defaults, but for
-    ``bulk_probes`` (the library's default unless given).
+    ``bulk_probes`` (the library's default unless given). ``packages``, a subset
+    of :data:`PACKAGES` with ``"ours"``, runs only those (the others' lists stay
+    empty): for a model whose seeds take too long with every peer.
 
     Returns a dict: method -> list of per-seed dicts (wall time, CPU time of the
     process, trace, eig, products of the trace and of the eigenvalue). On a loaded
     machine the CPU time is the steadier measure: with one torch thread it counts
     what the method itself computed, not the time others ran.
     """
+    unknown = set(packages) - set(PACKAGES)
+    if unknown or "ours" not in packages:
+        raise ValueError(f"packages must be a subset of {PACKAGES} with 'ours'; got "
+                         f"{tuple(packages)}")
     runs = {name: [] for name in PEERS}
 
     def eig_err(value):
@@ -963,12 +973,14 @@ def bench_peers(model, x, y, seeds, budget, reference_eig, log=None,
             "trace_mv": trace_mv, "eig_mv": op.count - trace_mv,
         })
 
-    methods = [run_ours, run_pyhessian, run_curvlinops, run_eigenthings]
+    methods = [run for package, run in zip(PACKAGES, (run_ours, run_pyhessian,
+                                                      run_curvlinops, run_eigenthings))
+               if package in packages]
     for i, seed in enumerate(seeds):
         for method in methods[i % len(methods) :] + methods[: i % len(methods)]:
             method(seed)
         if log is not None:  # each seed as it ends: a long run that is stopped keeps them
-            print(json.dumps({"seed": seed, **{m: r[-1] for m, r in runs.items()}},
+            print(json.dumps({"seed": seed, **{m: r[-1] for m, r in runs.items() if r}},
                              default=float), file=log, flush=True)
     return runs
 
@@ -996,20 +1008,28 @@ def _peers_row(name, n_params, runs, reference, reference_se):
     """One row of section 5's table from :func:`bench_peers`'s runs."""
 
     def ratio(method):
+        if not runs[method]:
+            return "--"
         cpu = paired_ratio([r["cpu"] for r in runs[method]], [r["cpu"] for r in runs["ours"]])
         wall = paired_ratio([r["time"] for r in runs[method]], [r["time"] for r in runs["ours"]])
         return f"{cpu[0]:.2f}x ({cpu[1]:.2f}-{cpu[2]:.2f}), wall {wall[0]:.2f}x " \
                f"({wall[1]:.2f}-{wall[2]:.2f})"
 
     def rsd(method):
+        if not runs[method]:
+            return "--"
         r, lo, hi = rms_error([r["trace"] for r in runs[method]], reference)
         return f"{100 * r / abs(reference):.1f}% ({100 * lo / abs(reference):.1f}-" \
                f"{100 * hi / abs(reference):.1f})"
 
     def mean_mv(method, key="trace_mv"):
+        if not runs[method]:
+            return "--"
         return f"{np.mean([r[key] for r in runs[method]]):.1f}"
 
     def eig(method):
+        if not runs[method]:
+            return "--"
         return f"{np.median([r['eig_err'] for r in runs[method]]):.1e}"
 
     return (
@@ -1045,7 +1065,8 @@ def peers_rows_from_log(path, references, n_params):
             elif "seed" in record:
                 runs = per_model.setdefault(name, {m: [] for m in PEERS})
                 for method in PEERS:
-                    runs[method].append(record[method])
+                    if method in record:  # a run of some packages only
+                        runs[method].append(record[method])
     return [
         _peers_row(name, n_params[name], runs, *references[name])
         for name, runs in per_model.items()
@@ -1053,7 +1074,7 @@ def peers_rows_from_log(path, references, n_params):
 
 
 def _section_peers(names, prepared, seeds_of, reference_probes, cache=None, key="",
-                   bulk_probes=_DEFAULT_BULK_PROBES):
+                   bulk_probes=_DEFAULT_BULK_PROBES, packages=PACKAGES):
     lines = [
         "",
         "## 5. Against every peer: PyHessian, curvlinops and hessian-eigenthings",
@@ -1097,7 +1118,7 @@ def _section_peers(names, prepared, seeds_of, reference_probes, cache=None, key=
         budget = steps + len(samples)
         print(json.dumps({"model": name, "budget": budget}), file=sys.stderr, flush=True)
         runs = bench_peers(model, x, y, seeds, budget, reference_eig, log=sys.stderr,
-                           bulk_probes=bulk_probes)
+                           bulk_probes=bulk_probes, packages=packages)
         # After the seeds: section 6 may have put it in the cache meanwhile.
         reference, reference_se = reference_trace(
             model, x, y, reference_probes, cache=cache, key=f"{name} {key}"
@@ -1312,6 +1333,14 @@ def main(argv=None):
         "10 is the value measured in benchmarks/README.md)",
     )
     parser.add_argument(
+        "--packages",
+        nargs="+",
+        choices=PACKAGES,
+        default=list(PACKAGES),
+        help="section 5: the packages to run, ours among them (default: all; the others' "
+        "columns then read --; for a model whose seeds take too long with every peer)",
+    )
+    parser.add_argument(
         "--reference-cache",
         default=None,
         help="sections 5 and 6: a JSON file that keeps the long references between runs",
@@ -1328,7 +1357,10 @@ def main(argv=None):
             "sections 1, 2 and 5 compare with the real PyHessian, which is not installed "
             "(pip install -e '.[pyhessian]')"
         )
-    if (curvlinops is None or hessian_eigenthings is None) and 5 in args.sections:
+    if "ours" not in args.packages:
+        parser.error(f"--packages must include ours; got {' '.join(args.packages)}")
+    if (curvlinops is None or hessian_eigenthings is None) and 5 in args.sections \
+            and {"curvlinops", "eigenthings"} & set(args.packages):
         parser.error(
             "section 5 compares with curvlinops and hessian-eigenthings, which are not "
             "installed (pip install -e '.[hessian-peers]')"
@@ -1383,7 +1415,8 @@ def main(argv=None):
             name: args.seeds or (2 if quick else PEER_SEEDS.get(name, 2)) for name in peer_names
         }
         lines += _section_peers(peer_names, prepared, seeds_of, reference_probes,
-                                args.reference_cache, key, args.bulk_probes)
+                                args.reference_cache, key, args.bulk_probes,
+                                tuple(args.packages))
     if 6 in args.sections:
         remainder_names = names if args.models is not None else \
             [name for name in names if name in REMAINDER_SEEDS]

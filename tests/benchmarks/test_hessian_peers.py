@@ -156,3 +156,25 @@ def test_bench_peers_runs_every_method(bench, problem, tmp_path):
     row = bench._peers_row("tiny", problem["n"], runs, *reference)
     assert row.startswith(f"| tiny | {problem['n']:,} | 2 |")
     assert bench.peers_rows_from_log(log, {"tiny": reference}, {"tiny": problem["n"]}) == [row]
+
+
+def test_bench_peers_runs_a_subset_of_the_packages(bench, problem, tmp_path):
+    log = tmp_path / "peers.log"
+    with open(log, "w") as f:
+        print(json.dumps({"model": "tiny", "budget": 13}), file=f)
+        runs = bench.bench_peers(model := problem["model"], problem["x"], problem["y"],
+                                 range(2), 13, problem["top"], log=f,
+                                 packages=("ours", "PyHessian"))
+    assert model is problem["model"]
+    assert {m for m, r in runs.items() if r} == {"ours", "PyHessian"}
+    assert all(len(runs[m]) == 2 for m in ("ours", "PyHessian"))
+    reference = (problem["trace"], 0.0)
+    row = bench._peers_row("tiny", problem["n"], runs, *reference)
+    cells = row.split(" | ")
+    assert cells[4].endswith("--, -- / --") and cells[7] == "-- / --" and cells[8] == "--"
+    assert cells[6] != "--" and cells[9].endswith("/ -- / -- / --")  # PyHessian has figures
+    assert bench.peers_rows_from_log(log, {"tiny": reference}, {"tiny": problem["n"]}) == [row]
+    for packages in (("PyHessian",), ("ours", "WeightWatcher")):
+        with pytest.raises(ValueError, match="subset of"):
+            bench.bench_peers(model, problem["x"], problem["y"], range(1), 13, problem["top"],
+                              packages=packages)
