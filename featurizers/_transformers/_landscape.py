@@ -133,14 +133,14 @@ class LossLandscapeFeaturizer(_GroupFeaturizer):
     trace_matvecs : int or None, default=None
         Hessian-vector products the trace costs beyond the eigenvalue's. With
         ``"deflated"``, the Hutchinson probes of the deflated remainder (the
-        Lanczos steps, shared with the eigenvalue, come on top; where the probes
-        find a broad bulk and stop Lanczos early, at least 12 probes are drawn,
-        the ``bulk_probes`` of
-        :func:`~featurizers.hessian.trace_and_top_eigenvalue`); otherwise the
+        Lanczos steps, shared with the eigenvalue, come on top); otherwise the
         trace estimator's whole budget (the ``max_iter`` of ``"pyhessian"``), at
         least 2 with ``"xtrace"``, which spends half of them on a basis
-        (``"auto"`` uses Hutchinson below 2). None: 6 for ``"deflated"``, 100
-        for the others.
+        (``"auto"`` uses Hutchinson below 2). None: 6 for ``"deflated"`` -- 12
+        where the probes find a broad bulk and stop Lanczos early (the
+        ``bulk_probes`` of :func:`~featurizers.hessian.trace_and_top_eigenvalue`)
+        -- and 100 for the others. An int is used as given, on a broad bulk too,
+        so that it bounds the cost.
     curve_epochs : int, default=50
         Epochs of curve training (50 in the collections); 0 keeps the initial
         bend. What matters is the number of SGD steps: on small training sets 50

@@ -309,7 +309,9 @@ def _model_sharpness(
         The estimator, see ``trace_method`` of
         :class:`~featurizers.LossLandscapeFeaturizer`.
     n_matvecs : int or None
-        The trace's budget; None resolves as in :func:`_trace_budget`.
+        The trace's budget; None resolves as in :func:`_trace_budget`. With
+        ``"deflated"`` an int also turns ``bulk_probes`` off, so that it bounds
+        the cost.
     trace, eigenvalue : bool
         Which quantities to compute (with ``"deflated"`` both always are).
     random_state : int
@@ -332,8 +334,10 @@ def _model_sharpness(
         return (math.nan, math.nan, math.nan) if return_se else (math.nan, math.nan)
     budget = _trace_budget(trace_method, n_matvecs)
     if trace_method == "deflated":
+        # a budget given is kept on a broad bulk too; None is the estimator's defaults
+        bulk = {} if n_matvecs is None else {"bulk_probes": None}
         return trace_and_top_eigenvalue(
-            op, n_probes=budget, random_state=random_state, return_se=return_se
+            op, n_probes=budget, random_state=random_state, return_se=return_se, **bulk
         )
     result = (
         _estimate_trace(op, trace_method, budget, random_state) if trace else None,

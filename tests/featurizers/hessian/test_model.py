@@ -245,3 +245,21 @@ def test_hessian_functions_bad_arguments():
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_given_trace_budget_bounds_the_probes_on_a_broad_bulk_too(monkeypatch):
+    """The featurizers' ``trace_matvecs`` None is the deflated estimator's defaults
+    (``bulk_probes`` included); an int is the probes, with ``bulk_probes`` off."""
+    seen = []
+    original = hessian_model.trace_and_top_eigenvalue
+
+    def spy(op, **kwargs):
+        seen.append(kwargs)
+        return original(op, **kwargs)
+
+    monkeypatch.setattr(hessian_model, "trace_and_top_eigenvalue", spy)
+    model, x, y = _mlp()
+    for n_matvecs in (None, 6):
+        hessian_model._model_sharpness(model, LOSS, x, y, n_matvecs=n_matvecs, random_state=0)
+    assert "bulk_probes" not in seen[0] and seen[0]["n_probes"] == 6
+    assert seen[1]["bulk_probes"] is None and seen[1]["n_probes"] == 6
