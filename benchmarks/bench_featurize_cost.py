@@ -424,6 +424,8 @@ def main(argv=None):
     parser.add_argument("--json", default=None,
                         help="also write the process section's figures here")
     args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1; got {args.repeats}")
     from featurizers import ModelGroup
 
     print("# Featurize cost against training\n")

@@ -121,3 +121,10 @@ def test_factories_module_does_not_import_the_hessian_peers():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_repeats_below_one_are_refused(bench, capsys):
+    with pytest.raises(SystemExit) as e:
+        bench.main(["--repeats", "0"])
+    assert e.value.code == 2
+    assert "--repeats must be at least 1; got 0" in capsys.readouterr().err
