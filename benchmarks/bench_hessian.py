@@ -1329,8 +1329,8 @@ def main(argv=None):
         type=int,
         default=_DEFAULT_BULK_PROBES,
         help="section 5: bulk_probes of ours (probes in all when the probes' rule stops "
-        f"Lanczos on a broad bulk; default the library's, {_DEFAULT_BULK_PROBES}; "
-        "10 is the value measured in benchmarks/README.md)",
+        f"Lanczos on a broad bulk; default the library's, {_DEFAULT_BULK_PROBES}, the "
+        "value of benchmarks/README.md's last ResNet runs)",
     )
     parser.add_argument(
         "--packages",
