@@ -14,6 +14,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
         "`pip install \"sklearn-mdtree[torch]\"`."
     ) from exc
 
+from sklearn_mdtree._lazy import attach
+
 # Model groups: the input of every featurizer
 from ._groups import ModelGroup
 
@@ -106,21 +108,6 @@ _SUBMODULES = ("calibration", "checkpoints", "connectivity", "hessian", "lattice
                "similarity", "weights", "zoo")
 
 
-def __getattr__(name):
-    # Calibration (a lattice of one's own family, labelled by retraining) is imported
-    # when first used: it brings the zoo's training code, which featurizing does not
-    # need (:pep:`562`).
-    if name == "calibrate":
-        from .calibration import calibrate
-
-        globals()["calibrate"] = calibrate
-        return calibrate
-    if name in _SUBMODULES:
-        import importlib
-
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | {"calibrate"} | set(_SUBMODULES))
+# Calibration (a lattice of one's own family, labelled by retraining) is imported when
+# first used: it brings the zoo's training code, which featurizing does not need.
+__getattr__, __dir__ = attach(__name__, {"calibrate": ".calibration"}, _SUBMODULES)

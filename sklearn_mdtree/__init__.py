@@ -10,7 +10,7 @@ modules (the feature vocabulary, file handling), do not pay for the estimator's
 and the diagnosis's imports.
 """
 
-import importlib
+from ._lazy import attach
 
 # The installed distribution's version
 from ._version import __version__
@@ -56,16 +56,4 @@ _SUBMODULES = ("calibration", "compare", "datasets", "diagnosis", "model_selecti
                "one_step", "plotting", "pretrained", "rfi")
 
 
-def __getattr__(name):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
+__getattr__, __dir__ = attach(__name__, _LAZY, _SUBMODULES)

@@ -15,7 +15,7 @@ is, confidence, a tree's measured validity), ``_recipe`` (how the features were
 computed, and the check against a tree's recipe).
 """
 
-import importlib
+from .._lazy import attach
 
 #: Public name -> the module (relative to this package) that defines it. They are
 #: imported when first used (:pep:`562`): the featurizers read a table's recipe
@@ -86,14 +86,4 @@ def diagnose(*args, **kwargs):
     return _diagnose(*args, **kwargs)
 
 
-def __getattr__(name):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = attach(__name__, _LAZY)
