@@ -482,19 +482,6 @@ class _ViewNet(torch.nn.Module):
         return self.head(z.view(z.size(0), -1))
 
 
-def test_model_needing_contiguous_tensors_falls_back_to_the_usual_layout():
-    torch.manual_seed(7)
-    model, x, y = _ViewNet(), torch.randn(6, 3, 6, 6), torch.randint(0, 3, (6,))
-    with pytest.raises(RuntimeError, match="view"):
-        model(x.contiguous(memory_format=torch.channels_last))
-    op = HessianOperator(model, LOSS, x, y)
-    assert not op._channels_last
-    H = _dense_hessian(copy.deepcopy(model).double(), x.double(), y)
-    v = np.random.default_rng(1).standard_normal(op.n_parameters)
-    got = op.matvec(torch.from_numpy(v).float()).double().numpy()
-    assert np.linalg.norm(got - H @ v) < 1e-5 * np.linalg.norm(H @ v)
-
-
 class _StrictNet(_ViewNet):
     """Refuses non-contiguous activations with its own error (not a RuntimeError)."""
 
@@ -505,26 +492,34 @@ class _StrictNet(_ViewNet):
         return self.head(z.reshape(z.size(0), -1))
 
 
-def test_model_raising_its_own_error_on_channels_last_falls_back():
+@pytest.mark.parametrize("net, error, match", [
+    (_ViewNet, RuntimeError, "view"),  # torch's own error on a non-contiguous view
+    (_StrictNet, ValueError, "contiguous"),  # the model's own error
+])
+def test_model_failing_on_channels_last_falls_back_to_the_usual_layout(net, error, match):
     # Any error of the channels-last attempt falls back to the usual layout (a model
-    # that worked before the layout change must still work); a genuine error is then
-    # raised by the usual layout's attempt.
+    # that worked before the layout change must still work), with exact products.
     torch.manual_seed(7)
-    model, x, y = _StrictNet(), torch.randn(6, 3, 6, 6), torch.randint(0, 3, (6,))
-    with pytest.raises(ValueError, match="contiguous"):
+    model, x, y = net(), torch.randn(6, 3, 6, 6), torch.randint(0, 3, (6,))
+    with pytest.raises(error, match=match):
         model(x.contiguous(memory_format=torch.channels_last))
     op = HessianOperator(model, LOSS, x, y)
     assert not op._channels_last
     H = _dense_hessian(copy.deepcopy(model).double(), x.double(), y)
-    v = np.random.default_rng(2).standard_normal(op.n_parameters)
+    v = np.random.default_rng(1).standard_normal(op.n_parameters)
     got = op.matvec(torch.from_numpy(v).float()).double().numpy()
     assert np.linalg.norm(got - H @ v) < 1e-5 * np.linalg.norm(H @ v)
+
+
+def test_model_failing_in_both_layouts_raises_its_error():
+    # A genuine error is raised by the usual layout's attempt.
+    model, x, y = _StrictNet(), torch.randn(6, 3, 6, 6), torch.randint(0, 3, (6,))
 
     def broken(x):
         raise ValueError("broken")
 
     model.forward = broken
-    with pytest.raises(ValueError, match="broken"):  # fails in both layouts: raised
+    with pytest.raises(ValueError, match="broken"):
         HessianOperator(model, LOSS, x, y)
 
 
